@@ -1,0 +1,85 @@
+/**
+ * The proxy's whole configuration, read from LINNET_PROXY_* in this one place into a typed,
+ * frozen object. A bad value throws ConfigError naming the variable and the accepted form, so
+ * start-up stops before any socket is opened.
+ */
+import {
+  parseBool,
+  parseDuration,
+  parseEnum,
+  parsePortRanges,
+  parsePositiveInt,
+  parseSocketAddr,
+  portSet,
+  type SocketAddr,
+} from './parse';
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+
+export interface ProxyConfig {
+  readonly inboundAddr: SocketAddr;
+  readonly outboundAddr: SocketAddr;
+  readonly adminAddr: SocketAddr;
+  readonly workers: number;
+  readonly detectTimeoutMs: number;
+  readonly inboundOpaquePorts: ReadonlySet<number>;
+  readonly outboundOpaquePorts: ReadonlySet<number>;
+  readonly connectTimeoutMs: number;
+  readonly shutdownGraceMs: number;
+  readonly shutdownEndpointEnabled: boolean;
+  readonly log: LogLevel;
+}
+
+/** The variables, their defaults and meanings: the README's configuration table is this list. */
+export const PROXY_ENV = {
+  LINNET_PROXY_INBOUND_LISTEN_ADDR: { default: '0.0.0.0:4143', meaning: 'where inbound (redirected by PREROUTING) connections are accepted' },
+  LINNET_PROXY_OUTBOUND_LISTEN_ADDR: { default: '127.0.0.1:4140', meaning: 'where outbound (redirected by OUTPUT) connections are accepted' },
+  LINNET_PROXY_ADMIN_LISTEN_ADDR: { default: '0.0.0.0:4191', meaning: 'admin server: /live, /ready, /metrics, /shutdown' },
+  LINNET_PROXY_WORKERS: { default: '1', meaning: 'worker threads sharing the listeners through SO_REUSEPORT (1-64)' },
+  LINNET_PROXY_DETECT_TIMEOUT: {
+    default: '250ms',
+    meaning: 'how long to wait for the client\'s first bytes before treating the connection as opaque (server-speaks-first protocols)',
+  },
+  LINNET_PROXY_INBOUND_PORTS_DISABLE_PROTOCOL_DETECTION: {
+    default: '25,587,3306,4444,5432,6379,9300,11211',
+    meaning: 'inbound ports forwarded as opaque TCP with no detection (ports and ranges)',
+  },
+  LINNET_PROXY_OUTBOUND_PORTS_DISABLE_PROTOCOL_DETECTION: {
+    default: '25,587,3306,4444,5432,6379,9300,11211',
+    meaning: 'outbound destination ports forwarded as opaque TCP with no detection',
+  },
+  LINNET_PROXY_CONNECT_TIMEOUT: { default: '1s', meaning: 'how long a connection to the target may take before it counts as failed' },
+  LINNET_PROXY_SHUTDOWN_GRACE_PERIOD: {
+    default: '25s',
+    meaning: 'on SIGTERM, how long open connections may take to finish (below Kubernetes\' 30s default grace)',
+  },
+  LINNET_PROXY_SHUTDOWN_ENDPOINT_ENABLED: { default: 'false', meaning: 'whether POST /shutdown (localhost only) is served' },
+  LINNET_PROXY_LOG: { default: 'info', meaning: 'log level: error|warn|info|debug' },
+} as const;
+
+export type ProxyEnvName = keyof typeof PROXY_ENV;
+
+export function loadProxyConfig(env: NodeJS.ProcessEnv = process.env): ProxyConfig {
+  const get = (name: ProxyEnvName): string => {
+    const v = env[name];
+    return v === undefined || v.trim() === '' ? PROXY_ENV[name].default : v;
+  };
+  const config: ProxyConfig = {
+    inboundAddr: parseSocketAddr('LINNET_PROXY_INBOUND_LISTEN_ADDR', get('LINNET_PROXY_INBOUND_LISTEN_ADDR')),
+    outboundAddr: parseSocketAddr('LINNET_PROXY_OUTBOUND_LISTEN_ADDR', get('LINNET_PROXY_OUTBOUND_LISTEN_ADDR')),
+    adminAddr: parseSocketAddr('LINNET_PROXY_ADMIN_LISTEN_ADDR', get('LINNET_PROXY_ADMIN_LISTEN_ADDR')),
+    workers: parsePositiveInt('LINNET_PROXY_WORKERS', get('LINNET_PROXY_WORKERS'), 64),
+    detectTimeoutMs: parseDuration('LINNET_PROXY_DETECT_TIMEOUT', get('LINNET_PROXY_DETECT_TIMEOUT')),
+    inboundOpaquePorts: portSet(
+      parsePortRanges('LINNET_PROXY_INBOUND_PORTS_DISABLE_PROTOCOL_DETECTION', get('LINNET_PROXY_INBOUND_PORTS_DISABLE_PROTOCOL_DETECTION')),
+    ),
+    outboundOpaquePorts: portSet(
+      parsePortRanges('LINNET_PROXY_OUTBOUND_PORTS_DISABLE_PROTOCOL_DETECTION', get('LINNET_PROXY_OUTBOUND_PORTS_DISABLE_PROTOCOL_DETECTION')),
+    ),
+    connectTimeoutMs: parseDuration('LINNET_PROXY_CONNECT_TIMEOUT', get('LINNET_PROXY_CONNECT_TIMEOUT')),
+    shutdownGraceMs: parseDuration('LINNET_PROXY_SHUTDOWN_GRACE_PERIOD', get('LINNET_PROXY_SHUTDOWN_GRACE_PERIOD')),
+    shutdownEndpointEnabled: parseBool('LINNET_PROXY_SHUTDOWN_ENDPOINT_ENABLED', get('LINNET_PROXY_SHUTDOWN_ENDPOINT_ENABLED')),
+    log: parseEnum('LINNET_PROXY_LOG', get('LINNET_PROXY_LOG'), ['error', 'warn', 'info', 'debug'] as const),
+  };
+  return Object.freeze(config);
+}
