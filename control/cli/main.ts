@@ -9,6 +9,7 @@ const COMMANDS: Record<string, () => Command> = {
   proxy: () => require('../../proxy/command').command,
   init: () => require('../../init/command').command,
   demo: () => require('../../test/demo/command').command,
+  identity: () => require('../identity/command').command,
 };
 
 function topUsage(): string {

@@ -1,0 +1,109 @@
+/**
+ * `linnet identity create --out DIR`: a new ECDSA P-256 trust anchor (ca.crt, ca.key) and an
+ * issuer it signed (issuer.crt, issuer.key), for `linnet control --identity-dir DIR` and for the
+ * proxies' LINNET_PROXY_IDENTITY_TRUST_ANCHORS_FILE (ca.crt only).
+ */
+import { parseArgs } from 'node:util';
+import { existsSync } from 'node:fs';
+import { mkdir, open } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Command } from '../cli/command';
+import { parseDuration } from '../../proxy/config/parse';
+import { createCa, FILES, ANCHOR_LIFETIME_MS, ISSUER_LIFETIME_MS } from './ca';
+import { IdentityError } from './errors';
+import { DEFAULT_CONTROL_NAMESPACE, DEFAULT_TRUST_DOMAIN } from './names';
+
+const usage = `usage: linnet identity create --out DIR [options]
+
+Writes a new trust anchor and issuer (ECDSA P-256, PEM) into DIR:
+  ca.crt       the trust anchor certificate: give it to every proxy
+               (LINNET_PROXY_IDENTITY_TRUST_ANCHORS_FILE) and to linnet control
+  ca.key       the trust anchor's key: keep it offline; needed only to sign a new issuer
+  issuer.crt   the issuer certificate (CA, pathlen 0), signed by the anchor
+  issuer.key   the issuer's key, used by linnet control to sign proxy certificates
+
+options:
+  --out DIR                 where to write (created if missing)
+  --trust-domain NAME       default ${DEFAULT_TRUST_DOMAIN}
+  --control-namespace NS    default ${DEFAULT_CONTROL_NAMESPACE}
+  --anchor-lifetime DUR     default 87600h (10 years, as Linkerd's documented root)
+  --issuer-lifetime DUR     default 8760h (1 year, as Linkerd's documented issuer)
+  --force                   overwrite existing files
+`;
+
+async function writeNew(path: string, text: string, mode: number, force: boolean): Promise<void> {
+  let fh;
+  try {
+    fh = await open(path, force ? 'w' : 'wx', mode);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new IdentityError('LINNET_IDENTITY_OUTPUT_EXISTS', `${path} already exists`, { hint: 'choose another --out or pass --force' });
+    }
+    throw err;
+  }
+  try {
+    await fh.writeFile(text);
+    await fh.chmod(mode); // open's mode is masked by umask and ignored for existing files
+  } finally {
+    await fh.close();
+  }
+}
+
+export const command: Command = {
+  summary: 'create a trust anchor and an issuer (PEM files) for the identity CA',
+  usage,
+  async run(args: string[]): Promise<number> {
+    const [sub, ...rest] = args;
+    if (sub !== 'create') {
+      process.stderr.write(`linnet identity: unknown sub-command ${JSON.stringify(sub ?? '')}\n\n${usage}`);
+      return 2;
+    }
+    let values;
+    try {
+      ({ values } = parseArgs({
+        args: rest,
+        options: {
+          out: { type: 'string' },
+          'trust-domain': { type: 'string', default: DEFAULT_TRUST_DOMAIN },
+          'control-namespace': { type: 'string', default: DEFAULT_CONTROL_NAMESPACE },
+          'anchor-lifetime': { type: 'string' },
+          'issuer-lifetime': { type: 'string' },
+          force: { type: 'boolean', default: false },
+        },
+        strict: true,
+        allowPositionals: false,
+      }));
+    } catch (err) {
+      process.stderr.write(`linnet identity create: ${(err as Error).message}\n\n${usage}`);
+      return 2;
+    }
+    if (!values.out) {
+      process.stderr.write(`linnet identity create: --out DIR is required\n\n${usage}`);
+      return 2;
+    }
+    const anchorLifetimeMs = values['anchor-lifetime'] ? parseDuration('--anchor-lifetime', values['anchor-lifetime']) : ANCHOR_LIFETIME_MS;
+    const issuerLifetimeMs = values['issuer-lifetime'] ? parseDuration('--issuer-lifetime', values['issuer-lifetime']) : ISSUER_LIFETIME_MS;
+    const ca = await createCa({
+      trustDomain: values['trust-domain'],
+      controlNamespace: values['control-namespace'],
+      anchorLifetimeMs,
+      issuerLifetimeMs,
+    });
+    await mkdir(values.out, { recursive: true });
+    const force = values.force ?? false;
+    // Refuse before writing anything, so a refused run never leaves a half-replaced set.
+    if (!force) {
+      for (const name of Object.values(FILES)) {
+        if (existsSync(join(values.out, name))) {
+          throw new IdentityError('LINNET_IDENTITY_OUTPUT_EXISTS', `${join(values.out, name)} already exists`, { hint: 'choose another --out or pass --force' });
+        }
+      }
+    }
+    await writeNew(join(values.out, FILES.anchor), ca.anchorPem, 0o644, force);
+    await writeNew(join(values.out, FILES.anchorKey), ca.anchorKeyPem, 0o600, force);
+    await writeNew(join(values.out, FILES.issuer), ca.issuerPem, 0o644, force);
+    await writeNew(join(values.out, FILES.issuerKey), ca.issuerKeyPem, 0o600, force);
+    process.stdout.write(`wrote ${FILES.anchor}, ${FILES.anchorKey}, ${FILES.issuer}, ${FILES.issuerKey} to ${values.out}\n`);
+    return 0;
+  },
+};

@@ -1,0 +1,65 @@
+/**
+ * Checks a proxy's certificate signing request before anything is signed: it parses, its
+ * self-signature holds (the caller owns the key), its key is ECDSA P-256 (the mesh's leaf key
+ * kind), and its only subject alternative name is a DNS name equal to the requested identity.
+ */
+import { x509 } from './keys';
+import { IdentityError } from './errors';
+
+export interface CheckedCsr {
+  csr: x509.Pkcs10CertificateRequest;
+}
+
+export async function checkCsr(der: Uint8Array, identity: string): Promise<CheckedCsr> {
+  if (der.length === 0) {
+    throw new IdentityError('LINNET_IDENTITY_CSR_INVALID', 'the certificate signing request is empty', {
+      hint: 'send a DER-encoded PKCS#10 CSR in certificate_signing_request',
+    });
+  }
+  let csr: x509.Pkcs10CertificateRequest;
+  try {
+    csr = new x509.Pkcs10CertificateRequest(Buffer.from(der));
+  } catch (err) {
+    throw new IdentityError('LINNET_IDENTITY_CSR_INVALID', 'the certificate signing request is not a DER-encoded PKCS#10 request', {
+      hint: 'send DER, not PEM',
+      cause: err,
+    });
+  }
+  const alg = csr.publicKey.algorithm as { name?: string; namedCurve?: string };
+  if (alg.name !== 'ECDSA' || alg.namedCurve !== 'P-256') {
+    throw new IdentityError(
+      'LINNET_IDENTITY_CSR_INVALID',
+      `the CSR's key is ${alg.name ?? 'unknown'}${alg.namedCurve ? ' ' + alg.namedCurve : ''}; mesh leaf keys must be ECDSA P-256`,
+    );
+  }
+  let signatureOk = false;
+  try {
+    signatureOk = await csr.verify();
+  } catch {
+    signatureOk = false;
+  }
+  if (!signatureOk) {
+    throw new IdentityError('LINNET_IDENTITY_CSR_INVALID', "the CSR's signature does not verify with its own public key");
+  }
+  const sans: { type: string; value: string }[] = [];
+  for (const ext of csr.extensions) {
+    if (ext.type === x509.SubjectAlternativeNameExtension.NAME) {
+      const san = ext instanceof x509.SubjectAlternativeNameExtension ? ext : new x509.SubjectAlternativeNameExtension(ext.rawData);
+      for (const n of san.names.items) sans.push({ type: n.type, value: n.value });
+    }
+  }
+  if (sans.length !== 1) {
+    throw new IdentityError(
+      'LINNET_IDENTITY_CSR_SAN_MISMATCH',
+      `the CSR has ${sans.length} subject alternative names (${sans.map((s) => `${s.type}:${s.value}`).join(', ') || 'none'}); it must have exactly one, DNS:${identity}`,
+    );
+  }
+  const [only] = sans as [{ type: string; value: string }];
+  if (only.type !== 'dns' || only.value.toLowerCase() !== identity.toLowerCase()) {
+    throw new IdentityError(
+      'LINNET_IDENTITY_CSR_SAN_MISMATCH',
+      `the CSR's subject alternative name ${only.type}:${only.value} does not equal the requested identity DNS:${identity}`,
+    );
+  }
+  return { csr };
+}
