@@ -1,0 +1,63 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { PlatformError } from '../errors';
+import { addonCandidates, ADDON_FILE, loadBinding } from './load';
+
+test('addon candidates cover the source tree and the compiled dist tree', () => {
+  const fromDist = addonCandidates('/pkg/dist/proxy/native');
+  assert.ok(fromDist.includes(join('/pkg/proxy/native/build/Release', ADDON_FILE)));
+  assert.ok(fromDist.indexOf(join('/pkg/proxy/native/build/Release', ADDON_FILE)) < fromDist.indexOf(join('/pkg/proxy/native/build/Debug', ADDON_FILE)));
+  assert.ok(addonCandidates('/pkg/proxy/native').includes(join('/pkg/proxy/native/build/Release', ADDON_FILE)));
+});
+
+function platformError(f: () => unknown): PlatformError {
+  try {
+    f();
+  } catch (err) {
+    assert.ok(err instanceof PlatformError, `expected PlatformError, got ${String(err)}`);
+    assert.equal(err.code, 'LINNET_PLATFORM_UNSUPPORTED');
+    assert.ok(err.hint);
+    return err;
+  }
+  assert.fail('expected a PlatformError');
+}
+
+test('loader: a non-Linux platform is a PlatformError before anything is loaded', () => {
+  let loaded = false;
+  const e = platformError(() => loadBinding({ platform: 'darwin', exists: () => true, load: () => (loaded = true) }));
+  assert.equal(loaded, false);
+  assert.match(e.message, /needs Linux.*darwin/);
+});
+
+test('loader: a missing .node file is a PlatformError naming where it looked, not MODULE_NOT_FOUND', () => {
+  const e = platformError(() => loadBinding({ platform: 'linux', candidates: ['/nope/a.node', '/nope/b.node'] }));
+  assert.match(e.message, /not built.*\/nope\/a\.node, \/nope\/b\.node/);
+  assert.match(e.hint ?? '', /node-gyp/);
+});
+
+test('loader: a file that fails to load, a stub and a stale build are PlatformErrors', () => {
+  const bad = platformError(() =>
+    loadBinding({ platform: 'linux', candidates: ['/x.node'], exists: () => true, load: () => { throw new Error('invalid ELF header'); } }),
+  );
+  assert.match(bad.message, /cannot be loaded: invalid ELF header/);
+  assert.ok(bad.cause instanceof Error);
+  platformError(() => loadBinding({ platform: 'linux', candidates: ['/x.node'], exists: () => true, load: () => ({ unsupported: true }) }));
+  const stale = platformError(() =>
+    loadBinding({ platform: 'linux', candidates: ['/x.node'], exists: () => true, load: () => ({ originalDst() {}, listenReusePort() {} }) }),
+  );
+  assert.match(stale.message, /lacks closeFd\(\)/);
+});
+
+test('loader: picks the first candidate that exists', () => {
+  const fake = { originalDst() {}, listenReusePort() {}, closeFd() {}, probe() {} };
+  const seen: string[] = [];
+  const b = loadBinding({
+    platform: 'linux',
+    candidates: ['/a.node', '/b.node', '/c.node'],
+    exists: (p) => p !== '/a.node',
+    load: (p) => (seen.push(p), fake),
+  });
+  assert.equal(b, fake);
+  assert.deepEqual(seen, ['/b.node']);
+});
