@@ -61,3 +61,27 @@ test('loader: picks the first candidate that exists', () => {
   assert.equal(b, fake);
   assert.deepEqual(seen, ['/b.node']);
 });
+
+test('a copy of the compiled module without a build: import works, first use is a PlatformError', async () => {
+  const { mkdtempSync, cpSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { spawnSync } = await import('node:child_process');
+  const root = mkdtempSync(join(tmpdir(), 'linnet-native-'));
+  try {
+    // dist/proxy/{errors.js,native/*.js} with no proxy/native/build next to it.
+    cpSync(join(__dirname, '..', 'errors.js'), join(root, 'dist', 'proxy', 'errors.js'));
+    for (const f of ['index.js', 'load.js', 'errors.js']) cpSync(join(__dirname, f), join(root, 'dist', 'proxy', 'native', f));
+    const script = `
+      const n = require(${JSON.stringify(join(root, 'dist', 'proxy', 'native', 'index.js'))});
+      try { n.listenReusePort('127.0.0.1', 0, 4); console.log('no error'); }
+      catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, message: e.message })); }`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { name: string; code: string; message: string };
+    assert.equal(out.name, 'PlatformError');
+    assert.equal(out.code, 'LINNET_PLATFORM_UNSUPPORTED');
+    assert.match(out.message, /not built/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});

@@ -72,6 +72,7 @@ function nextMessage(w: Worker): Promise<WorkerMsg> {
 
 async function reusePortAcrossWorkers(host: string, family: 4 | 6): Promise<void> {
   const workers: Worker[] = [];
+  assert.equal(nativeSupport().reusePort, true); // the main thread holds the addon too, as the proxy will
   try {
     // The first worker takes a free port; the second joins it on that same port.
     const a = new Worker(WORKER, { workerData: { host, port: 0, family, id: 'a' } });
