@@ -298,6 +298,20 @@ test('SO_ORIGINAL_DST (IPv4): a REDIRECTed connection reports the address and po
   }
 });
 
+test('SO_ORIGINAL_DST (IPv4) also behind iptables-legacy rules (linnet init --iptables-mode legacy)', (t) => {
+  if (!isRoot) return t.skip(ROOT_SKIP);
+  if (spawnSync('iptables-legacy', ['--version']).status !== 0) return t.skip('iptables-legacy is not installed');
+  const ns = makeNetns(true);
+  try {
+    sh('ip', ['netns', 'exec', ns, 'iptables-legacy', '-t', 'nat', '-A', 'OUTPUT', '-p', 'tcp', '--dport', String(APP_PORT), '-j', 'REDIRECT', '--to-ports', String(PROXY_PORT)]);
+    const [r] = runProbe(ns, { listen: { kind: 'reuseport', host: '127.0.0.1', port: PROXY_PORT, family: 4 }, dials: [{ host: '10.211.0.99', port: APP_PORT }] });
+    assert.deepEqual(r!.acceptedLocal, { host: '127.0.0.1', port: PROXY_PORT }, 'the rule must have redirected it');
+    assert.deepEqual(r!.originalDst, { host: '10.211.0.99', port: APP_PORT, family: 4 });
+  } finally {
+    deleteNetns(ns);
+  }
+});
+
 test('SO_ORIGINAL_DST (IPv6): ip6tables REDIRECT reports the dialled v6 address and port', (t) => {
   if (!isRoot) return t.skip(ROOT_SKIP);
   const ns = makeNetns(true);
