@@ -357,3 +357,91 @@ test('classifyFailure: missing binary, not permitted, rejected plan', () => {
   assert.match(rejected!.message, /not found; Error occurred at line: 10/);
   assert.equal(classifyFailure('iptables-legacy-save', 'save', { ...ok, code: 1, stderr: 'boom' })?.code, 'LINNET_INIT_SAVE_FAILED');
 });
+
+// ---- a model of `iptables-restore --noflush` on the nat table, to check convergence from any start ----
+
+type Model = Map<string, string[]>; // chain → rule specs, in order
+
+function simulate(start: Model, text: string): Model {
+  const m: Model = new Map([...start].map(([c, r]) => [c, [...r]]));
+  for (const line of text.split('\n')) {
+    let g: RegExpExecArray | null;
+    if ((g = /^:(\S+) - \[0:0\]$/.exec(line))) m.set(g[1]!, []); // creates or flushes
+    else if ((g = /^-A (\S+) (.*)$/.exec(line))) {
+      assert.ok(m.has(g[1]!), `append to missing chain: ${line}`);
+      m.get(g[1]!)!.push(g[2]!);
+    } else if ((g = /^-D (\S+) (.*)$/.exec(line))) {
+      const rules = m.get(g[1]!) ?? [];
+      const i = rules.indexOf(g[2]!);
+      assert.ok(i >= 0, `delete of a missing rule: ${line}`);
+      rules.splice(i, 1);
+    } else if ((g = /^-X (\S+)$/.exec(line))) {
+      const chain = g[1]!;
+      for (const [c, rules] of m) assert.ok(!rules.some((r) => r.endsWith(`-j ${chain}`)), `-X of ${chain} still referenced from ${c}`);
+      m.delete(chain);
+    }
+  }
+  return m;
+}
+
+function toSave(m: Model): string {
+  const out = ['*nat', ...[...m.keys()].map((c) => `:${c} ${/^[A-Z]+ROUTING$|^INPUT$|^OUTPUT$/.test(c) ? 'ACCEPT' : '-'} [0:0]`)];
+  for (const [c, rules] of m) for (const r of rules) out.push(`-A ${c} ${r}`);
+  return [...out, 'COMMIT', ''].join('\n');
+}
+
+const foreign = (m: Model) => [...m].filter(([c]) => !c.startsWith('PROXY_INIT_')).map(([c, r]) => [c, r.filter((x) => !/-j PROXY_INIT_/.test(x))]);
+
+test('property: from any starting nat table, apply converges in one step and cleanup restores the rest', () => {
+  const ourJumpPre = JUMP_PRE.slice('-A PREROUTING '.length);
+  const ourJumpOut = JUMP_OUT.slice('-A OUTPUT '.length);
+  const ruleArb = (chain: 'PREROUTING' | 'OUTPUT') =>
+    fc.constantFrom(
+      chain === 'PREROUTING' ? ourJumpPre : ourJumpOut,
+      `-m comment --comment "proxy-init/install-proxy-init-${chain === 'PREROUTING' ? 'prerouting' : 'output'}/1700000000" -j ${chain === 'PREROUTING' ? 'PROXY_INIT_REDIRECT' : 'PROXY_INIT_OUTPUT'}`,
+      '-d 192.0.2.1/32 -p tcp -j DNAT --to-destination 192.0.2.2',
+      '-p udp -j RETURN',
+    );
+  const flagsArb = fc.record({
+    inbound: fc.array(fc.integer({ min: 1, max: 65535 }), { maxLength: 40 }),
+    gid: fc.option(fc.integer({ min: 0, max: 65535 }), { nil: undefined }),
+  });
+  fc.assert(
+    fc.property(
+      fc.array(ruleArb('PREROUTING'), { maxLength: 5 }),
+      fc.array(ruleArb('OUTPUT'), { maxLength: 5 }),
+      fc.boolean(),
+      flagsArb,
+      (pre, out, chainsExist, flags) => {
+        const t0: Model = new Map([
+          ['PREROUTING', pre],
+          ['INPUT', []],
+          ['OUTPUT', out],
+          ['POSTROUTING', ['-s 10.0.0.0/8 -j MASQUERADE']],
+        ]);
+        // Jumps to our chains need the chains; a stale run may also have left junk in them.
+        if (chainsExist || [...pre, ...out].some((r) => r.includes('-j PROXY_INIT_'))) {
+          t0.set('PROXY_INIT_REDIRECT', ['-p tcp -j RETURN']);
+          t0.set('PROXY_INIT_OUTPUT', []);
+        }
+        const args = ['--inbound-ports-to-ignore', flags.inbound.join(','), ...(flags.gid === undefined ? [] : ['--proxy-gid', String(flags.gid)])];
+        const o = parseInitArgs(args);
+
+        const p1 = planApply(o, 4, parseNatSave(toSave(t0)));
+        const t1 = simulate(t0, p1.text);
+        assert.deepEqual(verifyApplied(p1, parseNatSave(toSave(t1))), []);
+        assert.deepEqual(foreign(t1), foreign(t0), 'other rules untouched, in order');
+
+        const p2 = planApply(o, 4, parseNatSave(toSave(t1)));
+        assert.deepEqual([p2.added, p2.removed], [[], []]);
+        assert.equal(toSave(simulate(t1, p2.text)), toSave(t1), 'second apply is a fixed point');
+
+        const c = planCleanup(4, parseNatSave(toSave(t1)));
+        const t3 = simulate(t1, c.text);
+        assert.deepEqual(verifyCleaned(parseNatSave(toSave(t3))), []);
+        assert.deepEqual(foreign(t3), foreign(t0));
+      },
+    ),
+    { numRuns: 300 },
+  );
+});

@@ -245,7 +245,7 @@ describe('linnet init in a network namespace', { skip }, () => {
     });
   }
 
-  test('errors: bad flag, usage, not permitted', () =>
+  test('errors: bad flag, usage, not permitted, binaries missing; --help', () =>
     withNetns(1, (ns) => {
       const bad = linnetInit(ns, ['--outbound-ports-to-ignore', '25,x']);
       assert.equal(bad.status, 1);
@@ -257,6 +257,15 @@ describe('linnet init in a network namespace', { skip }, () => {
       const denied = run(nsExec(ns, ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, BIN, 'init', '--iptables-mode', 'nft']));
       assert.equal(denied.status, 1, denied.stderr);
       assert.match(denied.stderr, /LINNET_INIT_NOT_PERMITTED: .*\(run as root or with the NET_ADMIN capability/);
+      // A dry run still previews the plan where iptables cannot be read.
+      const dryDenied = run(nsExec(ns, ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, BIN, 'init', '--dry-run']));
+      assert.equal(dryDenied.status, 0, dryDenied.stderr);
+      assert.match(dryDenied.stderr, /cannot read the current IPv4 nat table .*planning against an empty one/);
+      assert.deepEqual(ruleLines(dryDenied.stdout), planned([]));
+      // Binaries not installed (an empty PATH stands in for a slim image without iptables).
+      const missing = run(nsExec(ns, ['/usr/bin/env', 'PATH=/nonexistent', process.execPath, BIN, 'init', '--iptables-mode', 'legacy']));
+      assert.equal(missing.status, 1, missing.stderr);
+      assert.match(missing.stderr, /LINNET_INIT_IPTABLES_MISSING: iptables-legacy-save is not installed .*\(apt-get install iptables/);
       const help = run([process.execPath, BIN, 'init', '--help']);
       assert.equal(help.status, 0);
       for (const flag of ['--incoming-proxy-port', '--outgoing-proxy-port', '--proxy-uid', '--proxy-gid', '--inbound-ports-to-ignore', '--outbound-ports-to-ignore', '--subnets-to-ignore', '--ipv6', '--iptables-mode', '--dry-run', '--cleanup']) {
