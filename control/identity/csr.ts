@@ -6,6 +6,8 @@
 import { x509 } from './keys';
 import { IdentityError } from './errors';
 
+const SAN_OID = '2.5.29.17';
+
 export interface CheckedCsr {
   csr: x509.Pkcs10CertificateRequest;
 }
@@ -18,6 +20,9 @@ export async function checkCsr(der: Uint8Array, identity: string): Promise<Check
   }
   let csr: x509.Pkcs10CertificateRequest;
   try {
+    // The library would also take PEM or base64; the API says DER (an ASN.1 SEQUENCE), so hold
+    // callers to it rather than guess.
+    if (der[0] !== 0x30) throw new Error('not an ASN.1 SEQUENCE');
     csr = new x509.Pkcs10CertificateRequest(Buffer.from(der));
   } catch (err) {
     throw new IdentityError('LINNET_IDENTITY_CSR_INVALID', 'the certificate signing request is not a DER-encoded PKCS#10 request', {
@@ -42,11 +47,11 @@ export async function checkCsr(der: Uint8Array, identity: string): Promise<Check
     throw new IdentityError('LINNET_IDENTITY_CSR_INVALID', "the CSR's signature does not verify with its own public key");
   }
   const sans: { type: string; value: string }[] = [];
+  // Every SAN extension counts (a CSR could smuggle a second one).
   for (const ext of csr.extensions) {
-    if (ext.type === x509.SubjectAlternativeNameExtension.NAME) {
-      const san = ext instanceof x509.SubjectAlternativeNameExtension ? ext : new x509.SubjectAlternativeNameExtension(ext.rawData);
-      for (const n of san.names.items) sans.push({ type: n.type, value: n.value });
-    }
+    if (ext.type !== SAN_OID) continue;
+    const san = ext instanceof x509.SubjectAlternativeNameExtension ? ext : new x509.SubjectAlternativeNameExtension(ext.rawData);
+    for (const n of san.names.items) sans.push({ type: n.type, value: n.value });
   }
   if (sans.length !== 1) {
     throw new IdentityError(
