@@ -9,6 +9,11 @@ const COMMANDS: Record<string, () => Command> = {
   proxy: () => require('../../proxy/command').command,
   init: () => require('../../init/command').command,
   demo: () => require('../../test/demo/command').command,
+  inject: () => require('../inject/command').command,
+  uninject: () => require('../inject/uninject-command').command,
+  install: () => require('../install/command').command,
+  uninstall: () => require('../install/uninstall-command').command,
+  check: () => require('../check/command').command,
   identity: () => require('../identity/command').command,
 };
 

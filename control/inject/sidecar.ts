@@ -1,0 +1,176 @@
+/**
+ * The containers and volumes the injector adds to a pod, built from resolved settings. Pure: no
+ * annotation parsing here (see resolve.ts), only the shape of the sidecar, so a reader sees the
+ * whole pod-spec contract in one place.
+ */
+import { createHash } from 'node:crypto';
+import { formatPortList, type PortRange } from './annotations';
+
+export const PROXY_CONTAINER = 'linnet-proxy';
+export const INIT_CONTAINER = 'linnet-init';
+export const TOKEN_VOLUME = 'linnet-identity-token';
+export const XTABLES_VOLUME = 'linnet-init-xtables-lock';
+export const OUR_VOLUMES = [TOKEN_VOLUME, XTABLES_VOLUME] as const;
+
+export const PROXY_UID = 2102;
+export const NOBODY_UID = 65534;
+export const INBOUND_PORT = 4143;
+export const OUTBOUND_PORT = 4140;
+export const ADMIN_PORT = 4191;
+export const CONTROL_PORT = 4190;
+export const DEFAULT_IMAGE = 'ghcr.io/linnet/proxy';
+export const DEFAULT_OPAQUE_PORTS = '25,587,3306,4444,5432,6379,9300,11211';
+export const TOKEN_AUDIENCE = 'identity.linnet.io';
+export const TOKEN_DIR = '/var/run/secrets/tokens';
+export const TOKEN_PATH = 'linnet-identity-token';
+
+/** Sidecars of other meshes (and of older Linkerd): a pod that has one is left alone. */
+export const FOREIGN_SIDECARS = ['istio-proxy', 'istio-init', 'linkerd-proxy', 'linkerd-init', 'envoy-sidecar', 'consul-dataplane', 'kuma-sidecar', 'kuma-init'];
+
+export interface Resources {
+  cpuRequest: string;
+  cpuLimit: string;
+  memoryRequest: string;
+  memoryLimit: string;
+}
+
+export const DEFAULT_PROXY_RESOURCES: Resources = { cpuRequest: '100m', cpuLimit: '1', memoryRequest: '64Mi', memoryLimit: '256Mi' };
+/** `linnet init` is a short Node.js process: it needs more memory than a Go init would. */
+export const INIT_RESOURCES: Resources = { cpuRequest: '10m', cpuLimit: '100m', memoryRequest: '32Mi', memoryLimit: '128Mi' };
+
+export interface SidecarSettings {
+  image: string; // without tag
+  version: string; // the tag
+  ingress: boolean;
+  logLevel: string | undefined;
+  workers: string | undefined;
+  detectTimeout: string | undefined;
+  opaquePorts: PortRange[];
+  skipInboundPorts: PortRange[];
+  skipOutboundPorts: PortRange[];
+  skipSubnets: string[];
+  resources: Resources;
+  controlPlaneNamespace: string;
+  trustDomain: string;
+  /** PEM text; absent: the proxy runs without identity (no mTLS), which the report warns about. */
+  trustAnchorsPem: string | undefined;
+}
+
+type Json = Record<string, unknown>;
+
+function resources(r: Resources): Json {
+  return { requests: { cpu: r.cpuRequest, memory: r.memoryRequest }, limits: { cpu: r.cpuLimit, memory: r.memoryLimit } };
+}
+
+/** linkerd2-proxy-init's flags; 4190 and 4191 are always ignored inbound so probes and tap reach the proxy itself. */
+export function initArgs(s: SidecarSettings): string[] {
+  const inboundIgnore = formatPortList([{ lo: CONTROL_PORT, hi: CONTROL_PORT }, { lo: ADMIN_PORT, hi: ADMIN_PORT }, ...s.skipInboundPorts.filter((r) => !(r.lo === r.hi && (r.lo === CONTROL_PORT || r.lo === ADMIN_PORT)))]);
+  const args = [
+    'init',
+    '--incoming-proxy-port', String(INBOUND_PORT),
+    '--outgoing-proxy-port', String(OUTBOUND_PORT),
+    '--proxy-uid', String(PROXY_UID),
+    '--inbound-ports-to-ignore', inboundIgnore,
+  ];
+  if (s.skipOutboundPorts.length > 0) args.push('--outbound-ports-to-ignore', formatPortList(s.skipOutboundPorts));
+  if (s.skipSubnets.length > 0) args.push('--subnets-to-ignore', s.skipSubnets.join(','));
+  return args;
+}
+
+export function initContainer(s: SidecarSettings): Json {
+  return {
+    name: INIT_CONTAINER,
+    image: `${s.image}:${s.version}`,
+    imagePullPolicy: 'IfNotPresent',
+    args: initArgs(s),
+    resources: resources(INIT_RESOURCES),
+    securityContext: {
+      // iptables needs NET_ADMIN (and NET_RAW for some matches); nothing else, and not as root.
+      allowPrivilegeEscalation: false,
+      capabilities: { add: ['NET_ADMIN', 'NET_RAW'], drop: ['ALL'] },
+      privileged: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      runAsUser: NOBODY_UID,
+      runAsGroup: NOBODY_UID,
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    // iptables-nft takes /run/xtables.lock; the root filesystem is read-only.
+    volumeMounts: [{ name: XTABLES_VOLUME, mountPath: '/run' }],
+    terminationMessagePolicy: 'FallbackToLogsOnError',
+  };
+}
+
+export function identityName(s: SidecarSettings): string {
+  return `$(_pod_sa).$(_pod_ns).serviceaccount.identity.${s.controlPlaneNamespace}.${s.trustDomain}`;
+}
+
+export function proxyEnv(s: SidecarSettings): Json[] {
+  const env: Json[] = [
+    { name: '_pod_name', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    { name: '_pod_ns', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    { name: '_pod_sa', valueFrom: { fieldRef: { fieldPath: 'spec.serviceAccountName' } } },
+    { name: 'LINNET_PROXY_INBOUND_PORTS_DISABLE_PROTOCOL_DETECTION', value: formatPortList(s.opaquePorts) },
+  ];
+  if (s.logLevel !== undefined) env.push({ name: 'LINNET_PROXY_LOG', value: s.logLevel });
+  if (s.workers !== undefined) env.push({ name: 'LINNET_PROXY_WORKERS', value: s.workers });
+  if (s.detectTimeout !== undefined) env.push({ name: 'LINNET_PROXY_DETECT_TIMEOUT', value: s.detectTimeout });
+  if (s.ingress) env.push({ name: 'LINNET_PROXY_INGRESS_MODE', value: 'true' });
+  const cp = `${s.controlPlaneNamespace}.svc.${s.trustDomain}.`;
+  env.push({ name: 'LINNET_PROXY_DESTINATION_SVC_ADDR', value: `linnet-destination.${cp}:8086` });
+  if (s.trustAnchorsPem !== undefined) {
+    env.push(
+      { name: 'LINNET_PROXY_IDENTITY_SVC_ADDR', value: `linnet-identity.${cp}:8080` },
+      { name: 'LINNET_PROXY_IDENTITY_LOCAL_NAME', value: identityName(s) },
+      { name: 'LINNET_PROXY_IDENTITY_TOKEN_FILE', value: `${TOKEN_DIR}/${TOKEN_PATH}` },
+      { name: 'LINNET_PROXY_IDENTITY_TRUST_ANCHORS', value: s.trustAnchorsPem },
+    );
+  }
+  return env;
+}
+
+export function proxyContainer(s: SidecarSettings): Json {
+  const c: Json = {
+    name: PROXY_CONTAINER,
+    image: `${s.image}:${s.version}`,
+    imagePullPolicy: 'IfNotPresent',
+    args: ['proxy'],
+    env: proxyEnv(s),
+    ports: [
+      { name: 'linnet-proxy', containerPort: INBOUND_PORT, protocol: 'TCP' },
+      { name: 'linnet-admin', containerPort: ADMIN_PORT, protocol: 'TCP' },
+    ],
+    resources: resources(s.resources),
+    livenessProbe: { httpGet: { path: '/live', port: ADMIN_PORT }, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 1 },
+    readinessProbe: { httpGet: { path: '/ready', port: ADMIN_PORT }, initialDelaySeconds: 2, periodSeconds: 10, timeoutSeconds: 1 },
+    securityContext: {
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      runAsUser: PROXY_UID,
+      runAsGroup: PROXY_UID,
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    terminationMessagePolicy: 'FallbackToLogsOnError',
+  };
+  if (s.trustAnchorsPem !== undefined) c.volumeMounts = [{ name: TOKEN_VOLUME, mountPath: TOKEN_DIR, readOnly: true }];
+  return c;
+}
+
+export function volumes(s: SidecarSettings): Json[] {
+  const v: Json[] = [{ name: XTABLES_VOLUME, emptyDir: {} }];
+  if (s.trustAnchorsPem !== undefined) {
+    // A token bound to this pod and audience, renewed by the kubelet: the proxy's proof of who it is.
+    v.push({
+      name: TOKEN_VOLUME,
+      projected: { sources: [{ serviceAccountToken: { audience: TOKEN_AUDIENCE, expirationSeconds: 86400, path: TOKEN_PATH } }] },
+    });
+  }
+  return v;
+}
+
+/** sha256 over the PEM text with line endings normalised: the same anchors give the same digest. */
+export function trustRootDigest(pem: string): string {
+  return createHash('sha256').update(pem.replace(/\r\n/g, '\n').trim()).digest('hex');
+}

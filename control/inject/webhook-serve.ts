@@ -1,0 +1,52 @@
+/** `linnet inject --serve`: the injector webhook as its own process (the Deployment `linnet install` prints). */
+import { readFileSync } from 'node:fs';
+import { InjectError } from './errors';
+import { inClusterApi, kubeNamespaceLookup } from './kube-namespaces';
+import { createInjectorServer } from './webhook';
+
+export interface ServeOptions {
+  listen: string;
+  certFile: string | undefined;
+  keyFile: string | undefined;
+  image?: string;
+  version?: string;
+  controlPlaneNamespace?: string;
+  trustDomain?: string;
+  trustAnchorsPem?: string;
+}
+
+export async function serveWebhook(o: ServeOptions): Promise<number> {
+  if (!o.certFile || !o.keyFile) {
+    throw new InjectError('LINNET_INJECT_TLS', '--serve needs --tls-cert and --tls-key', { hint: 'mount the linnet-proxy-injector-k8s-tls Secret and pass its tls.crt and tls.key' });
+  }
+  const m = /^(.*):(\d+)$/.exec(o.listen);
+  if (!m) throw new InjectError('LINNET_INJECT_INPUT', `--listen ${o.listen} is not HOST:PORT`, { hint: 'e.g. 0.0.0.0:8443' });
+  let cert: Buffer, key: Buffer;
+  try {
+    cert = readFileSync(o.certFile);
+    key = readFileSync(o.keyFile);
+  } catch (err) {
+    throw new InjectError('LINNET_INJECT_TLS', `cannot read the TLS certificate or key: ${(err as Error).message}`, { hint: 'check --tls-cert and --tls-key', cause: err });
+  }
+  const { certFile: _c, keyFile: _k, listen: _l, ...rest } = o;
+  void _c, _k, _l;
+  const server = createInjectorServer({
+    ...rest,
+    cert,
+    key,
+    namespaceAnnotations: kubeNamespaceLookup(() => inClusterApi()),
+    log: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
+  });
+  const host = m[1]!.replace(/^\[|\]$/g, '') || '0.0.0.0';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(Number(m[2]), host, () => resolve());
+  });
+  process.stderr.write(`linnet-proxy-injector listening on https://${o.listen}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = () => server.close(() => resolve());
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  return 0;
+}

@@ -1,0 +1,96 @@
+/** `linnet install`: prints every control-plane manifest, for `kubectl apply -f -` or a GitOps repository. */
+import { parseArgs } from 'node:util';
+import { stringify } from 'yaml';
+import type { Command } from '../cli/command';
+import { DEFAULT_IMAGE } from '../inject/sidecar';
+import { linnetVersion } from '../inject/version';
+import { identityCerts, webhookCerts } from './certs';
+import { InstallError } from './errors';
+import { NAMES, installManifests } from './manifests';
+import { describeProblems, validateObject } from './validate';
+
+const USAGE = `usage: linnet install [options] | kubectl apply -f -
+
+Prints the control plane's manifests: the namespace, service accounts, RBAC (incl. TokenReview),
+the linnet-control (destination + identity) and linnet-proxy-injector Deployments and Services,
+the MutatingWebhookConfiguration with its caBundle, the trust-anchor ConfigMap and the issuer
+Secret. Without certificate files a trust anchor (10 years) and an issuer (1 year) are generated.
+
+options:
+  --identity-trust-anchors-file FILE       trust anchors (PEM), e.g. ca.crt of \`linnet identity create\`
+  --identity-issuer-certificate-file FILE  issuer certificate (PEM), signed by an anchor
+  --identity-issuer-key-file FILE          issuer private key (PEM)
+  --identity-external-issuer               cert-manager makes and renews the issuer from the anchor
+                                           (Secret ${NAMES.anchorSecret} in the namespace, type
+                                           kubernetes.io/tls); no issuer key in the output
+  --namespace NS                           control-plane namespace, default linnet
+  --trust-domain DOMAIN                    default cluster.local
+  --image IMAGE                            default ${DEFAULT_IMAGE}
+  --version TAG                            default ${linnetVersion()}
+  --replicas N                             control-plane replicas, default 1
+  -o, --output yaml|json                   default yaml
+`;
+
+export const command: Command = {
+  summary: 'print the control plane manifests (kubectl apply -f -)',
+  usage: USAGE,
+  async run(args: string[]): Promise<number> {
+    let values;
+    try {
+      values = parseArgs({
+        args,
+        options: {
+          'identity-trust-anchors-file': { type: 'string' },
+          'identity-issuer-certificate-file': { type: 'string' },
+          'identity-issuer-key-file': { type: 'string' },
+          'identity-external-issuer': { type: 'boolean', default: false },
+          namespace: { type: 'string', default: 'linnet' },
+          'trust-domain': { type: 'string', default: 'cluster.local' },
+          image: { type: 'string', default: DEFAULT_IMAGE },
+          version: { type: 'string', default: linnetVersion() },
+          replicas: { type: 'string', default: '1' },
+          output: { type: 'string', short: 'o', default: 'yaml' },
+        },
+      }).values;
+    } catch (err) {
+      process.stderr.write(`linnet install: ${(err as Error).message}\n\n${USAGE}`);
+      return 2;
+    }
+    const replicas = Number(values.replicas);
+    if (!Number.isInteger(replicas) || replicas < 1) throw new InstallError('LINNET_INSTALL_INPUT', `--replicas ${values.replicas} is not a positive whole number`, { hint: 'e.g. --replicas 3' });
+    if (values.output !== 'yaml' && values.output !== 'json') throw new InstallError('LINNET_INSTALL_INPUT', `--output ${values.output}`, { hint: 'use yaml or json' });
+    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(values.namespace!)) throw new InstallError('LINNET_INSTALL_INPUT', `--namespace ${values.namespace} is not a namespace name`, { hint: 'lower-case letters, digits and -' });
+    const external = values['identity-external-issuer']!;
+    const identity = await identityCerts(
+      { anchorsFile: values['identity-trust-anchors-file'], issuerCertFile: values['identity-issuer-certificate-file'], issuerKeyFile: values['identity-issuer-key-file'] },
+      { externalIssuer: external, trustDomain: values['trust-domain']!, controlPlaneNamespace: values.namespace! },
+    );
+    const webhook = external ? undefined : await webhookCerts(NAMES.injector, values.namespace!);
+    const objects = installManifests({
+      namespace: values.namespace!,
+      trustDomain: values['trust-domain']!,
+      version: values.version!,
+      image: values.image!,
+      identity,
+      externalIssuer: external,
+      webhook,
+      controlReplicas: replicas,
+    });
+    // Printing an object the API server would refuse helps nobody: validate before a byte goes out.
+    const problems = objects.flatMap((o) => describeProblems(o, validateObject(o)));
+    if (problems.length > 0) throw new InstallError('LINNET_INSTALL_INVALID', problems.join('; '), { hint: 'this is a bug in linnet install; please report it' });
+    const text =
+      values.output === 'json'
+        ? JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }, null, 2) + '\n'
+        : objects.map((o) => '---\n' + stringify(o, { lineWidth: 0 })).join('');
+    process.stdout.write(text);
+    if (identity.generated) {
+      process.stderr.write(
+        external
+          ? 'linnet install: generated a trust anchor; its key is in the Secret linnet-trust-anchor in the output (keep the output secret)\n'
+          : 'linnet install: generated a trust anchor (10 years) and an issuer (1 year); the output holds their keys, keep it secret\n',
+      );
+    }
+    return 0;
+  },
+};
