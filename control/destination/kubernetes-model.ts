@@ -1,0 +1,145 @@
+/**
+ * Kubernetes objects → the discovery model. Pure: Services, EndpointSlices and Pods in (as the
+ * API server's JSON, or the client's typed objects, which have the same field names), MeshState
+ * out. Rules, as Linkerd's destination controller:
+ *  - each Service is `<name>.<namespace>.svc.<cluster-domain>`, its virtual IPs are its
+ *    clusterIPs; ExternalName services are left out (they have no endpoints to balance);
+ *  - its endpoints come from the EndpointSlices labelled `kubernetes.io/service-name=<name>` in
+ *    its namespace; a Service port maps to the slice port of the same name;
+ *  - an endpoint with `conditions.ready: false` is left out;
+ *  - an endpoint whose Pod runs a Linnet (or Linkerd) proxy gets the identity
+ *    `<serviceAccount>.<ns>.serviceaccount.identity.<control-ns>.<trust-domain>`;
+ *  - opaque ports: the Service's `config.linnet.io/opaque-ports` (or `config.linkerd.io/...`)
+ *    annotation, in Service ports; the Pod's, in container ports.
+ */
+import type { V1EndpointSlice, V1Pod, V1Service } from '@kubernetes/client-node';
+import { DEFAULT_WEIGHT, parsePortList, type MeshEndpoint, type MeshService, type MeshState } from './model';
+
+export interface KubernetesNaming {
+  clusterDomain: string;
+  trustDomain: string;
+  controlNamespace: string;
+}
+
+export const DEFAULT_NAMING: KubernetesNaming = { clusterDomain: 'cluster.local', trustDomain: 'cluster.local', controlNamespace: 'linnet' };
+
+export const OPAQUE_PORTS_ANNOTATIONS = ['config.linnet.io/opaque-ports', 'config.linkerd.io/opaque-ports'] as const;
+const PROXY_CONTAINERS = ['linnet-proxy', 'linkerd-proxy'];
+const PROXY_VERSION_ANNOTATIONS = ['linnet.io/proxy-version', 'linkerd.io/proxy-version'];
+const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+
+export function identityFor(serviceAccount: string, namespace: string, n: KubernetesNaming): string {
+  return `${serviceAccount}.${namespace}.serviceaccount.identity.${n.controlNamespace}.${n.trustDomain}`;
+}
+
+export function isMeshed(pod: V1Pod): boolean {
+  const ann = pod.metadata?.annotations ?? {};
+  if (PROXY_VERSION_ANNOTATIONS.some((a) => ann[a] !== undefined)) return true;
+  const containers = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])];
+  return containers.some((c) => PROXY_CONTAINERS.includes(c.name));
+}
+
+/** The opaque ports an object's annotations declare (the Linnet key wins over Linkerd's). */
+export function opaquePortsOf(annotations: Record<string, string> | undefined, warn?: (msg: string) => void): Set<number> {
+  for (const key of OPAQUE_PORTS_ANNOTATIONS) {
+    const v = annotations?.[key];
+    if (v === undefined) continue;
+    const { ports, bad } = parsePortList(v);
+    if (bad.length > 0) warn?.(`annotation ${key}=${JSON.stringify(v)}: ignoring ${bad.join(', ')}`);
+    return ports;
+  }
+  return new Set();
+}
+
+export function meshFromKubernetes(
+  services: readonly V1Service[],
+  slices: readonly V1EndpointSlice[],
+  pods: readonly V1Pod[],
+  naming: KubernetesNaming = DEFAULT_NAMING,
+  warn?: (msg: string) => void,
+): MeshState {
+  const podsByKey = new Map<string, V1Pod>();
+  for (const p of pods) podsByKey.set(`${p.metadata?.namespace ?? ''}/${p.metadata?.name ?? ''}`, p);
+  const slicesByService = new Map<string, V1EndpointSlice[]>();
+  for (const s of slices) {
+    const svc = s.metadata?.labels?.[SERVICE_NAME_LABEL];
+    if (!svc) continue;
+    const key = `${s.metadata?.namespace ?? ''}/${svc}`;
+    const list = slicesByService.get(key);
+    if (list) list.push(s);
+    else slicesByService.set(key, [s]);
+  }
+
+  const podInfo = (ns: string, name: string | undefined) => {
+    const pod = name ? podsByKey.get(`${ns}/${name}`) : undefined;
+    if (!pod) return { labels: {} as Record<string, string> };
+    const sa = pod.spec?.serviceAccountName || 'default';
+    const labels: Record<string, string> = { pod: name!, serviceaccount: sa };
+    return {
+      labels,
+      identity: isMeshed(pod) ? identityFor(sa, ns, naming) : undefined,
+      opaquePorts: opaquePortsOf(pod.metadata?.annotations, warn),
+    };
+  };
+
+  const out: MeshService[] = [];
+  const endpointIpsInServices = new Set<string>();
+  for (const svc of services) {
+    const ns = svc.metadata?.namespace ?? 'default';
+    const name = svc.metadata?.name;
+    if (!name || svc.spec?.type === 'ExternalName') continue;
+    const addresses = (svc.spec?.clusterIPs ?? (svc.spec?.clusterIP ? [svc.spec.clusterIP] : [])).filter((ip) => ip && ip !== 'None');
+    const svcPorts = (svc.spec?.ports ?? []).filter((p) => (p.protocol ?? 'TCP') === 'TCP');
+    const endpoints: MeshEndpoint[] = [];
+    for (const slice of slicesByService.get(`${ns}/${name}`) ?? []) {
+      if (slice.addressType === 'FQDN') continue;
+      // Service port → this slice's port of the same name (names are '' for a single port).
+      const portMap = new Map<number, number>();
+      for (const sp of svcPorts) {
+        const match = (slice.ports ?? []).find((p) => (p.name ?? '') === (sp.name ?? '') && (p.protocol ?? 'TCP') === 'TCP');
+        if (match?.port !== undefined && match.port !== null) portMap.set(sp.port, match.port);
+      }
+      for (const ep of slice.endpoints ?? []) {
+        if (ep.conditions?.ready === false) continue;
+        const podName = ep.targetRef?.kind === 'Pod' ? ep.targetRef.name : undefined;
+        const info = podInfo(ep.targetRef?.namespace ?? ns, podName);
+        for (const ip of ep.addresses ?? []) {
+          endpointIpsInServices.add(ip);
+          endpoints.push({
+            ip,
+            portMap,
+            labels: info.labels,
+            weight: DEFAULT_WEIGHT,
+            ...(info.identity ? { identity: info.identity } : {}),
+            ...(info.opaquePorts && info.opaquePorts.size > 0 ? { opaquePorts: info.opaquePorts } : {}),
+          });
+        }
+      }
+    }
+    out.push({
+      name: `${name}.${ns}.svc.${naming.clusterDomain}`,
+      addresses,
+      ports: svcPorts.map((p) => p.port),
+      opaquePorts: opaquePortsOf(svc.metadata?.annotations, warn),
+      labels: { namespace: ns, service: name },
+      endpoints,
+    });
+  }
+
+  // Meshed pods that are in no Service can still be reached by IP; list them for lookups by IP.
+  const standalone: MeshEndpoint[] = [];
+  for (const pod of pods) {
+    const ip = pod.status?.podIP;
+    const ns = pod.metadata?.namespace ?? 'default';
+    if (!ip || endpointIpsInServices.has(ip) || pod.spec?.hostNetwork || pod.status?.phase !== 'Running') continue;
+    const info = podInfo(ns, pod.metadata?.name);
+    standalone.push({
+      ip,
+      labels: { ...info.labels, namespace: ns },
+      weight: DEFAULT_WEIGHT,
+      ...(info.identity ? { identity: info.identity } : {}),
+      ...(info.opaquePorts && info.opaquePorts.size > 0 ? { opaquePorts: info.opaquePorts } : {}),
+    });
+  }
+  return { services: out, standalone, workloads: [] };
+}

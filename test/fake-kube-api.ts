@@ -1,0 +1,213 @@
+/**
+ * A small but real Kubernetes API server for tests: HTTPS with a self-signed certificate (made
+ * with the openssl CLI), bearer-token auth, and list + watch for Services, EndpointSlices and Pods
+ * in the real JSON shapes (List objects with metadata.resourceVersion; watch streams of
+ * newline-delimited {type, object} with ADDED, MODIFIED, DELETED, BOOKMARK and ERROR 410 Gone).
+ * It keeps one resourceVersion counter like etcd; `compact()` expires old versions so a watch
+ * resuming from one gets 410 and the client must relist.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import type { ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export type Kind = 'services' | 'endpointslices' | 'pods';
+const PATHS: Record<string, Kind> = {
+  '/api/v1/services': 'services',
+  '/apis/discovery.k8s.io/v1/endpointslices': 'endpointslices',
+  '/api/v1/pods': 'pods',
+};
+const LIST_KIND: Record<Kind, [string, string]> = {
+  services: ['ServiceList', 'v1'],
+  endpointslices: ['EndpointSliceList', 'discovery.k8s.io/v1'],
+  pods: ['PodList', 'v1'],
+};
+
+type Obj = { metadata: { name: string; namespace?: string; resourceVersion?: string; [k: string]: unknown }; [k: string]: unknown };
+interface Event {
+  rv: number;
+  type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  object: Obj;
+}
+
+export interface FakeKubeApi {
+  url: string;
+  caPem: string;
+  token: string;
+  /** Writes a kubeconfig pointing at this server; returns its path. */
+  writeKubeconfig(dir: string): string;
+  /** Creates or updates an object and sends ADDED/MODIFIED to watchers. */
+  apply(kind: Kind, obj: Obj): void;
+  remove(kind: Kind, namespace: string, name: string): void;
+  /** Changes the store without telling watchers (events the client will only see by relisting). */
+  applySilently(kind: Kind, obj: Obj): void;
+  bookmark(kind: Kind): void;
+  /** Expires every resourceVersion older than the newest: resuming from one gets 410 Gone. */
+  compact(): void;
+  /** Ends every open watch response, as an API server does on its own watch timeout. */
+  dropWatches(): void;
+  /** Next watch request on `kind` is answered with HTTP 410 instead of an ERROR event. */
+  goneByStatusOnce(kind: Kind): void;
+  /** Counts of list and watch requests per kind. */
+  requests: Record<Kind, { list: number; watch: number; unauthorized: number }>;
+  close(): Promise<void>;
+}
+
+export async function startFakeKubeApi(): Promise<FakeKubeApi> {
+  const dir = mkdtempSync(join(tmpdir(), 'linnet-kapi-'));
+  const keyFile = join(dir, 'tls.key');
+  const certFile = join(dir, 'tls.crt');
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1',
+    '-subj', '/CN=kube-apiserver', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    '-keyout', keyFile, '-out', certFile,
+  ], { stdio: 'ignore' });
+  const caPem = readFileSync(certFile, 'utf8');
+  const key = readFileSync(keyFile, 'utf8');
+  rmSync(dir, { recursive: true, force: true });
+
+  const token = 'fake-token-' + Math.random().toString(36).slice(2);
+  let rv = 100;
+  let compactedBelow = 0;
+  const store: Record<Kind, Map<string, Obj>> = { services: new Map(), endpointslices: new Map(), pods: new Map() };
+  const events: Record<Kind, Event[]> = { services: [], endpointslices: [], pods: [] };
+  const watchers: Record<Kind, Set<ServerResponse>> = { services: new Set(), endpointslices: new Set(), pods: new Set() };
+  const goneOnce = new Set<Kind>();
+  const requests = {
+    services: { list: 0, watch: 0, unauthorized: 0 },
+    endpointslices: { list: 0, watch: 0, unauthorized: 0 },
+    pods: { list: 0, watch: 0, unauthorized: 0 },
+  };
+  const keyOf = (o: Obj) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+  const send = (res: ServerResponse, type: string, object: unknown) => res.write(JSON.stringify({ type, object }) + '\n');
+  const stamp = (o: Obj): Obj => {
+    const copy = structuredClone(o);
+    copy.metadata.resourceVersion = String(++rv);
+    return copy;
+  };
+
+  const server: Server = createServer({ key, cert: caPem }, (req, res) => {
+    const url = new URL(req.url ?? '/', 'https://localhost');
+    const kind = PATHS[url.pathname];
+    if (!kind) {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404 }));
+      return;
+    }
+    if (req.headers.authorization !== `Bearer ${token}`) {
+      requests[kind].unauthorized++;
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Unauthorized', code: 401 }));
+      return;
+    }
+    if (url.searchParams.get('watch') !== 'true') {
+      requests[kind].list++;
+      const [listKind, apiVersion] = LIST_KIND[kind];
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ kind: listKind, apiVersion, metadata: { resourceVersion: String(rv) }, items: [...store[kind].values()] }));
+      return;
+    }
+    requests[kind].watch++;
+    const from = Number(url.searchParams.get('resourceVersion') || '0');
+    if (goneOnce.delete(kind)) {
+      res.writeHead(410, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Expired', message: 'too old resource version', code: 410 }));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+    // A real API server answers a watch with headers at once, before any event.
+    res.flushHeaders();
+    if (from < compactedBelow) {
+      // What a real API server does: 200, then one ERROR event carrying a 410 Status, then end.
+      send(res, 'ERROR', { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: `too old resource version: ${from}`, reason: 'Expired', code: 410 });
+      res.end();
+      return;
+    }
+    for (const e of events[kind]) if (e.rv > from) send(res, e.type, e.object);
+    watchers[kind].add(res);
+    res.on('close', () => watchers[kind].delete(res));
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  const emit = (kind: Kind, type: Event['type'], object: Obj) => {
+    events[kind].push({ rv, type, object });
+    for (const w of watchers[kind]) send(w, type, object);
+  };
+
+  return {
+    url,
+    caPem,
+    token,
+    requests,
+    writeKubeconfig(d: string): string {
+      const p = join(d, 'kubeconfig');
+      writeFileSync(
+        p,
+        [
+          'apiVersion: v1',
+          'kind: Config',
+          'clusters:',
+          '- name: fake',
+          '  cluster:',
+          `    server: ${url}`,
+          `    certificate-authority-data: ${Buffer.from(caPem).toString('base64')}`,
+          'users:',
+          '- name: tester',
+          '  user:',
+          `    token: ${token}`,
+          'contexts:',
+          '- name: fake',
+          '  context: { cluster: fake, user: tester }',
+          'current-context: fake',
+          '',
+        ].join('\n'),
+      );
+      return p;
+    },
+    apply(kind, obj) {
+      const o = stamp(obj);
+      const existed = store[kind].has(keyOf(o));
+      store[kind].set(keyOf(o), o);
+      emit(kind, existed ? 'MODIFIED' : 'ADDED', o);
+    },
+    remove(kind, namespace, name) {
+      const k = `${namespace}/${name}`;
+      const old = store[kind].get(k);
+      if (!old) return;
+      store[kind].delete(k);
+      const o = stamp(old);
+      emit(kind, 'DELETED', o);
+    },
+    applySilently(kind, obj) {
+      const o = stamp(obj);
+      store[kind].set(keyOf(o), o);
+    },
+    bookmark(kind) {
+      const [listKind, apiVersion] = LIST_KIND[kind];
+      for (const w of watchers[kind]) send(w, 'BOOKMARK', { kind: listKind.replace(/List$/, ''), apiVersion, metadata: { resourceVersion: String(rv) } });
+    },
+    compact() {
+      compactedBelow = rv;
+      for (const k of Object.keys(events) as Kind[]) events[k] = [];
+    },
+    dropWatches() {
+      for (const k of Object.keys(watchers) as Kind[]) {
+        for (const w of watchers[k]) w.end();
+        watchers[k].clear();
+      }
+    },
+    goneByStatusOnce(kind) {
+      goneOnce.add(kind);
+    },
+    close: () =>
+      new Promise<void>((ok) => {
+        for (const k of Object.keys(watchers) as Kind[]) for (const w of watchers[k]) w.destroy();
+        server.closeAllConnections();
+        server.close(() => ok());
+      }),
+  };
+}
