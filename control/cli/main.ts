@@ -9,6 +9,7 @@ const COMMANDS: Record<string, () => Command> = {
   proxy: () => require('../../proxy/command').command,
   init: () => require('../../init/command').command,
   demo: () => require('../../test/demo/command').command,
+  control: () => require('../control-command').command,
   inject: () => require('../inject/command').command,
   uninject: () => require('../inject/uninject-command').command,
   install: () => require('../install/command').command,

@@ -1,0 +1,263 @@
+/**
+ * `linnet control`: the control plane process. Serves the Destination API (discovery from the
+ * mesh file, the default, or from Kubernetes) and, with --identity-dir, the Identity API (the CA),
+ * each on its own gRPC port. SIGTERM/SIGINT: stop accepting, let streams end briefly, exit 0.
+ */
+import { parseArgs } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
+import type { Command } from './cli/command';
+import { LinnetError } from '../proxy/errors';
+import { createLogger, type Logger } from '../proxy/log';
+import { createFileSource, type FileSource } from './destination/file-source';
+import { bindServer, createDestinationService, SERVER_OPTIONS, shutdownServer } from './destination/server';
+import type { DiscoverySource } from './destination/source';
+
+const DEFAULTS = {
+  destinationAddr: '0.0.0.0:8086',
+  identityAddr: '0.0.0.0:8080',
+  trustDomain: 'cluster.local',
+  controlNamespace: 'linnet',
+  clusterDomain: 'cluster.local',
+};
+
+/** The identity module, when this build has it (it is optional for the destination service). */
+type IdentityModule = typeof import('./identity');
+function loadIdentity(): IdentityModule | undefined {
+  try {
+    return require('./identity') as IdentityModule;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && String((err as Error).message).includes('identity')) return undefined;
+    throw err;
+  }
+}
+
+function identityNote(): string {
+  let available = false;
+  try {
+    available = loadIdentity() !== undefined;
+  } catch {
+    available = false;
+  }
+  return available ? '' : '\n  (this build has no identity module: --identity-dir is refused until control/identity lands)';
+}
+
+const usage = () => `usage: linnet control --discovery-file FILE [--identity-dir DIR] [options]
+       linnet control --discovery kubernetes [--kubeconfig FILE] [--identity-dir DIR] [options]
+
+The Linnet control plane: the Destination API (service discovery for the proxies) and, with
+--identity-dir, the Identity API (the CA that signs the proxies' certificates).
+
+discovery:
+  --discovery file|kubernetes   where services and endpoints come from (default: file)
+  --discovery-file FILE         the mesh file (services, endpoints, workloads); watched, an edit
+                                reaches connected proxies within a second, a bad edit is logged
+                                and the last good state kept. Required with --discovery file.
+  --kubeconfig FILE             for --discovery kubernetes; default KUBECONFIG, ~/.kube/config,
+                                or the pod's service account
+  --cluster-domain DOMAIN       Kubernetes cluster domain (default ${DEFAULTS.clusterDomain})
+
+identity:
+  --identity-dir DIR            serve identity with ca.crt, issuer.crt, issuer.key from DIR
+                                (see \`linnet identity create\`). Tokens are checked against the
+                                mesh file's workloads; with --discovery kubernetes and no
+                                --discovery-file, by TokenReview against the API server (in-cluster).${identityNote()}
+  --trust-domain NAME           default ${DEFAULTS.trustDomain}
+  --control-namespace NS        default ${DEFAULTS.controlNamespace}
+
+listeners:
+  --destination-addr ADDR       default ${DEFAULTS.destinationAddr}
+  --identity-addr ADDR          default ${DEFAULTS.identityAddr}
+
+  --log LEVEL                   error|warn|info|debug (default info)
+
+Stops on SIGTERM or SIGINT: open streams get 2 s to finish, then the process exits 0.
+`;
+
+function usageError(message: string): LinnetError {
+  return new LinnetError('LINNET_CONTROL_USAGE', message, { hint: 'see `linnet control --help`' });
+}
+
+export interface ControlOptions {
+  discovery: 'file' | 'kubernetes';
+  discoveryFile?: string;
+  kubeconfig?: string;
+  clusterDomain: string;
+  identityDir?: string;
+  trustDomain: string;
+  controlNamespace: string;
+  destinationAddr: string;
+  identityAddr: string;
+  log: 'error' | 'warn' | 'info' | 'debug';
+}
+
+/** Flags → options; pure, throws LINNET_CONTROL_USAGE. */
+export function parseControlArgs(args: string[]): ControlOptions {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        discovery: { type: 'string' },
+        'discovery-file': { type: 'string' },
+        kubeconfig: { type: 'string' },
+        'cluster-domain': { type: 'string' },
+        'identity-dir': { type: 'string' },
+        'trust-domain': { type: 'string' },
+        'control-namespace': { type: 'string' },
+        'destination-addr': { type: 'string' },
+        'identity-addr': { type: 'string' },
+        log: { type: 'string' },
+      },
+    }));
+  } catch (err) {
+    throw usageError((err as Error).message);
+  }
+  const str = (k: string) => values[k] as string | undefined;
+  const discovery = str('discovery') ?? 'file';
+  if (discovery !== 'file' && discovery !== 'kubernetes') throw usageError(`--discovery must be file or kubernetes, not ${JSON.stringify(discovery)}`);
+  if (discovery === 'file' && !str('discovery-file')) throw usageError('--discovery-file FILE is required with file discovery');
+  const log = str('log') ?? 'info';
+  if (!['error', 'warn', 'info', 'debug'].includes(log)) throw usageError(`--log must be error|warn|info|debug, not ${JSON.stringify(log)}`);
+  for (const k of ['destination-addr', 'identity-addr']) {
+    const v = str(k);
+    if (v !== undefined && !/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(v)) throw usageError(`--${k} must be HOST:PORT, not ${JSON.stringify(v)}`);
+  }
+  return {
+    discovery,
+    ...(str('discovery-file') ? { discoveryFile: str('discovery-file') } : {}),
+    ...(str('kubeconfig') ? { kubeconfig: str('kubeconfig') } : {}),
+    clusterDomain: str('cluster-domain') ?? DEFAULTS.clusterDomain,
+    ...(str('identity-dir') ? { identityDir: str('identity-dir') } : {}),
+    trustDomain: str('trust-domain') ?? DEFAULTS.trustDomain,
+    controlNamespace: str('control-namespace') ?? DEFAULTS.controlNamespace,
+    destinationAddr: str('destination-addr') ?? DEFAULTS.destinationAddr,
+    identityAddr: str('identity-addr') ?? DEFAULTS.identityAddr,
+    log: log as ControlOptions['log'],
+  };
+}
+
+/** The running control plane; `stop()` is what SIGTERM does. */
+export interface RunningControl {
+  destinationPort: number;
+  identityPort?: number;
+  stop(): Promise<void>;
+}
+
+export async function startControl(o: ControlOptions, log: Logger): Promise<RunningControl> {
+  const closers: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const c of closers.reverse()) await c().catch((err) => log.warn('shutdown step failed', { error: String(err) }));
+  };
+  try {
+    // The mesh file is read whenever given: it is the discovery source in file mode, and the
+    // workload tokens for identity in either mode.
+    let fileSource: FileSource | undefined;
+    if (o.discoveryFile) {
+      fileSource = await createFileSource({ file: o.discoveryFile, log: log.child('mesh-file') });
+      closers.push(() => fileSource!.close());
+    }
+    let source: DiscoverySource;
+    if (o.discovery === 'kubernetes') {
+      const { createKubernetesSource } = require('./destination/kubernetes-source') as typeof import('./destination/kubernetes-source');
+      const k = await createKubernetesSource({
+        ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),
+        naming: { clusterDomain: o.clusterDomain, trustDomain: o.trustDomain, controlNamespace: o.controlNamespace },
+        log: log.child('kubernetes'),
+      });
+      closers.push(() => k.close());
+      source = k;
+    } else {
+      source = fileSource!;
+    }
+
+    const dst = new grpc.Server(SERVER_OPTIONS);
+    const d = createDestinationService({ source, log: log.child('destination') });
+    dst.addService(d.service, d.implementation);
+    const destinationPort = await bindServer(dst, o.destinationAddr);
+    closers.push(() => shutdownServer(dst, 2000));
+    log.info('destination serving', { addr: o.destinationAddr, port: destinationPort, discovery: source.kind });
+
+    let identityPort: number | undefined;
+    if (o.identityDir) {
+      const identity = loadIdentity();
+      if (!identity) {
+        throw new LinnetError('LINNET_CONTROL_NO_IDENTITY', '--identity-dir was given but this build has no identity module', {
+          hint: 'run without --identity-dir, or use a build that includes control/identity',
+        });
+      }
+      let tokens: import('./identity').TokenVerifier;
+      if (fileSource) {
+        const { FileTokenVerifier } = require('./destination/file-token-verifier') as typeof import('./destination/file-token-verifier');
+        const fs = fileSource;
+        tokens = new FileTokenVerifier(() => fs.state().workloads);
+      } else {
+        tokens = inClusterTokenVerifier(identity, o);
+      }
+      const idLog = log.child('identity');
+      const svc = await identity.createIdentityService({
+        identityDir: o.identityDir,
+        trustDomain: o.trustDomain,
+        controlNamespace: o.controlNamespace,
+        tokens,
+        log: (level, message) => idLog[level](message),
+      });
+      closers.push(() => svc.close());
+      const ids = new grpc.Server(SERVER_OPTIONS);
+      ids.addService(svc.service, svc.implementation);
+      identityPort = await bindServer(ids, o.identityAddr);
+      closers.push(() => shutdownServer(ids, 2000));
+      log.info('identity serving', { addr: o.identityAddr, port: identityPort, trust_domain: o.trustDomain, tokens: fileSource ? 'mesh-file' : 'tokenreview' });
+    }
+    return { destinationPort, ...(identityPort !== undefined ? { identityPort } : {}), stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** With Kubernetes discovery and no mesh file, tokens are service-account tokens: TokenReview. */
+function inClusterTokenVerifier(identity: IdentityModule, o: ControlOptions) {
+  const host = process.env['KUBERNETES_SERVICE_HOST'];
+  const port = process.env['KUBERNETES_SERVICE_PORT'] ?? '443';
+  if (!host) {
+    throw new LinnetError('LINNET_CONTROL_NO_TOKENS', 'identity needs workload tokens: give --discovery-file (its workloads list) or run in-cluster', {
+      hint: 'add --discovery-file FILE with a workloads list, or run linnet control in a pod (TokenReview)',
+    });
+  }
+  const sa = '/var/run/secrets/kubernetes.io/serviceaccount';
+  const { readFileSync } = require('node:fs') as typeof import('node:fs');
+  return new identity.KubernetesTokenVerifier({
+    apiServer: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    bearerTokenFile: `${sa}/token`,
+    ca: readFileSync(`${sa}/ca.crt`),
+    controlNamespace: o.controlNamespace,
+    trustDomain: o.trustDomain,
+  });
+}
+
+export const command: Command = {
+  summary: 'the control plane: destination (discovery) and identity (CA) gRPC services',
+  get usage() {
+    return usage();
+  },
+  async run(args: string[]): Promise<number> {
+    const o = parseControlArgs(args);
+    const log = createLogger(o.log, 'control');
+    const running = await startControl(o, log);
+    await new Promise<void>((done) => {
+      const onSignal = (sig: NodeJS.Signals) => {
+        log.info('stopping', { signal: sig });
+        process.off('SIGTERM', onSignal);
+        process.off('SIGINT', onSignal);
+        done();
+      };
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
+    });
+    await running.stop();
+    log.info('stopped');
+    return 0;
+  },
+};
