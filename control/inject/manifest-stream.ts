@@ -88,6 +88,15 @@ function applyDiff(doc: Document, node: YamlNode | null | undefined, before: unk
     }
     return node;
   }
+  if (isSeq(node) && Array.isArray(before) && Array.isArray(after) && before.length === after.length) {
+    // Same length: element by element (a List whose items were injected in place).
+    after.forEach((value, i) => {
+      const child = node.items[i] as YamlNode | undefined;
+      const next = applyDiff(doc, child, before[i], value);
+      if (next !== child) node.items[i] = next;
+    });
+    return node;
+  }
   if (isSeq(node) && Array.isArray(before) && Array.isArray(after)) {
     const used = new Set<number>();
     const items = after.map((value) => {
