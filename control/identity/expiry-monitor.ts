@@ -19,8 +19,8 @@ export function expiryWarnings(certs: readonly ExpiringCert[], now: number, wind
   return certs
     .filter((c) => c.notAfter.getTime() - now <= windowMs)
     .map((cert) => {
-      const days = Math.floor((cert.notAfter.getTime() - now) / 86_400_000);
-      const when = days < 0 ? `expired ${-days} day(s) ago` : `expires in ${days} day(s)`;
+      const left = cert.notAfter.getTime() - now;
+      const when = left <= 0 ? `expired ${Math.floor(-left / 86_400_000)} day(s) ago` : `expires in ${Math.floor(left / 86_400_000)} day(s)`;
       return { cert, message: `identity ${cert.role} certificate ${cert.subject} ${when} (${cert.notAfter.toISOString()}); rotate it` };
     });
 }

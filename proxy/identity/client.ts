@@ -1,0 +1,214 @@
+/**
+ * The proxy's identity client. At start it makes its own ECDSA P-256 key (the key never leaves
+ * the process) and a CSR for its identity, then asks the identity service to certify it,
+ * verifies the answer against the trust anchors, and keeps the result current:
+ * - `current()` is the latest {key, chain, expiry}; `on('rotated', m)` fires at every new one;
+ * - renewal runs at 70% of the remaining lifetime (clamped to min/max refresh);
+ * - when the control plane is unreachable the current certificate stays in use and certify is
+ *   retried with exponential backoff and jitter, until it succeeds.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { X509Certificate, webcrypto } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import { Gauge, type Registry } from 'prom-client';
+import { x509, derToPem, pemCertificates } from '../../control/identity/keys';
+import { identityServiceConstructor, type IdentityClient as GrpcIdentityClient, type CertifyResponseMsg } from '../../control/identity/proto';
+import { LinnetError } from '../errors';
+import { createLogger, type Logger } from '../log';
+import { verifyChain } from './chain';
+import { backoffDelay, refreshIn, DEFAULT_BACKOFF, type BackoffPolicy } from './schedule';
+
+/** What the TLS layer needs to serve and present this proxy's identity. */
+export interface IdentityMaterial {
+  localName: string;
+  /** PKCS#8 PEM private key. */
+  keyPem: string;
+  /** Leaf then intermediates, PEM (for tls `cert`). */
+  certChainPem: string;
+  /** Trust anchors, PEM (for tls `ca`). */
+  trustAnchorsPem: string;
+  leafDer: Buffer;
+  intermediatesDer: Buffer[];
+  notBefore: Date;
+  notAfter: Date;
+}
+
+export interface IdentityClientOptions {
+  /** Identity service `host:port`. */
+  svcAddr: string;
+  localName: string;
+  tokenFile: string;
+  trustAnchorsPem: string;
+  minRefreshMs?: number;
+  maxRefreshMs?: number;
+  backoff?: BackoffPolicy;
+  /** Per-call deadline; default 10s. */
+  callTimeoutMs?: number;
+  /** Default: plaintext, as the control plane's identity listener is served (see README). */
+  credentials?: grpc.ChannelCredentials;
+  /** Gets the `identity_cert_expiration_timestamp_seconds` gauge. */
+  registry?: Registry;
+  log?: Logger;
+}
+
+export class IdentityClientError extends LinnetError {
+  constructor(message: string, cause?: unknown) {
+    super('LINNET_IDENTITY_CERTIFY_FAILED', message, {
+      hint: 'check LINNET_PROXY_IDENTITY_SVC_ADDR, the token file and that the identity service is running',
+      cause,
+    });
+    this.name = 'IdentityClientError';
+  }
+}
+
+const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+
+export interface IdentityClient extends EventEmitter {
+  /** The current material, or undefined before the first certificate. */
+  current(): IdentityMaterial | undefined;
+  /** Resolves with the first material (at once if there is one already). */
+  ready(): Promise<IdentityMaterial>;
+  /** Stops renewing and closes the channel; current() keeps the last material. */
+  close(): void;
+  on(event: 'rotated', listener: (m: IdentityMaterial) => void): this;
+  on(event: 'certify-failed', listener: (err: LinnetError, attempt: number) => void): this;
+}
+
+class Client extends EventEmitter implements IdentityClient {
+  private material: IdentityMaterial | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private attempt = 0;
+  private readonly anchors: X509Certificate[];
+  private readonly grpcClient: GrpcIdentityClient;
+  private readonly log: Logger;
+  private readonly gauge: Gauge | undefined;
+  private readonly registry: Registry | undefined;
+  private waiters: { resolve: (m: IdentityMaterial) => void; reject: (e: Error) => void }[] = [];
+
+  constructor(private readonly opts: IdentityClientOptions) {
+    super();
+    this.anchors = pemCertificates(opts.trustAnchorsPem).map((d) => new X509Certificate(d));
+    const Ctor = identityServiceConstructor();
+    this.grpcClient = new Ctor(opts.svcAddr, opts.credentials ?? grpc.credentials.createInsecure()) as unknown as GrpcIdentityClient;
+    this.log = opts.log ?? createLogger('info', 'identity');
+    this.registry = opts.registry;
+    this.gauge = opts.registry
+      ? new Gauge({
+          name: 'identity_cert_expiration_timestamp_seconds',
+          help: "When this proxy's identity certificate expires, in seconds since the Unix epoch",
+          registers: [opts.registry],
+        })
+      : undefined;
+  }
+
+  current(): IdentityMaterial | undefined {
+    return this.material;
+  }
+
+  ready(): Promise<IdentityMaterial> {
+    if (this.material) return Promise.resolve(this.material);
+    if (this.closed) return Promise.reject(new IdentityClientError('the identity client is closed'));
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.grpcClient.close();
+    if (this.registry) this.registry.removeSingleMetric('identity_cert_expiration_timestamp_seconds');
+    for (const w of this.waiters.splice(0)) w.reject(new IdentityClientError('the identity client closed before a certificate arrived'));
+  }
+
+  /** Makes the key and CSR once; the same key is re-certified at every renewal, as Linkerd does. */
+  async start(): Promise<void> {
+    const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+    const keyPem = derToPem(new Uint8Array(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)), 'PRIVATE KEY');
+    const spki = Buffer.from(await webcrypto.subtle.exportKey('spki', keys.publicKey));
+    const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+      name: `CN=${this.opts.localName}`,
+      keys: keys as unknown as Parameters<typeof x509.Pkcs10CertificateRequestGenerator.create>[0]['keys'],
+      signingAlgorithm: ALG,
+      extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: this.opts.localName }])],
+    });
+    const csrDer = Buffer.from(csr.rawData);
+    const cycle = async (): Promise<void> => {
+      if (this.closed) return;
+      let next: number;
+      try {
+        const m = await this.certify(csrDer, keyPem, spki);
+        if (this.closed) return;
+        this.material = m;
+        this.attempt = 0;
+        this.gauge?.set(m.notAfter.getTime() / 1000);
+        next = refreshIn(m.notAfter.getTime(), Date.now(), this.opts.minRefreshMs ?? 10_000, this.opts.maxRefreshMs ?? 86_400_000);
+        this.log.info('certified', { identity: m.localName, valid_until: m.notAfter.toISOString(), renew_in_ms: next });
+        for (const w of this.waiters.splice(0)) w.resolve(m);
+        this.emit('rotated', m);
+      } catch (err) {
+        if (this.closed) return;
+        const e = err instanceof LinnetError ? err : new IdentityClientError(String((err as Error)?.message ?? err), err);
+        next = backoffDelay(this.attempt, this.opts.backoff ?? DEFAULT_BACKOFF);
+        this.attempt++;
+        const keeping = this.material ? ` keeping the certificate valid until ${this.material.notAfter.toISOString()}` : ' no certificate yet';
+        this.log.warn(`certify failed;${keeping}`, { error: e.describe(), attempt: this.attempt, retry_in_ms: next });
+        this.emit('certify-failed', e, this.attempt);
+      }
+      this.timer = setTimeout(() => void cycle(), next);
+    };
+    await cycle();
+  }
+
+  private async certify(csrDer: Buffer, keyPem: string, spki: Buffer): Promise<IdentityMaterial> {
+    let token: string;
+    try {
+      token = (await readFile(this.opts.tokenFile, 'utf8')).trim();
+    } catch (err) {
+      throw new IdentityClientError(`cannot read the token file ${this.opts.tokenFile}: ${(err as Error).message}`, err);
+    }
+    const res = await new Promise<CertifyResponseMsg>((resolve, reject) => {
+      this.grpcClient.Certify(
+        { identity: this.opts.localName, token: Buffer.from(token), certificate_signing_request: csrDer },
+        { deadline: Date.now() + (this.opts.callTimeoutMs ?? 10_000) },
+        (err, r) => {
+          if (err) reject(new IdentityClientError(`Certify: ${grpc.status[err.code] ?? err.code}: ${err.details || err.message}`, err));
+          else resolve(r!);
+        },
+      );
+    });
+    const chain = verifyChain({
+      leafDer: res.leaf_certificate,
+      intermediatesDer: res.intermediate_certificates,
+      anchors: this.anchors,
+      localName: this.opts.localName,
+      publicKeySpki: spki,
+      now: Date.now(),
+    });
+    return {
+      localName: this.opts.localName,
+      keyPem,
+      certChainPem: [res.leaf_certificate, ...res.intermediate_certificates].map((d) => derToPem(d)).join(''),
+      trustAnchorsPem: this.opts.trustAnchorsPem,
+      leafDer: Buffer.from(res.leaf_certificate),
+      intermediatesDer: res.intermediate_certificates.map((d) => Buffer.from(d)),
+      notBefore: chain.notBefore,
+      notAfter: chain.notAfter,
+    };
+  }
+}
+
+/**
+ * Creates the client and starts certifying at once (key generation, then the first Certify,
+ * retried until it succeeds). Await `ready()` before serving mTLS.
+ */
+export function createIdentityClient(opts: IdentityClientOptions): IdentityClient {
+  const client = new Client(opts);
+  client.start().catch((err) => {
+    // Only key or CSR generation can fail here (certify failures are retried inside).
+    (opts.log ?? createLogger('info', 'identity')).error('identity client failed to start', { error: String(err) });
+    client.close();
+  });
+  return client;
+}

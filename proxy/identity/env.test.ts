@@ -1,0 +1,66 @@
+import { describe, it, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { createCa } from '../../control/identity/ca';
+import { ConfigError } from '../errors';
+import { parseIdentityEnv } from './env';
+
+const NAME = 'web.demo.serviceaccount.identity.linnet.cluster.local';
+
+describe('parseIdentityEnv', () => {
+  let anchorPem = '';
+  let leafLikePem = '';
+  before(async () => {
+    const ca = await createCa();
+    anchorPem = ca.anchorPem;
+    leafLikePem = ca.issuerPem; // a CA too; used as a second anchor
+  });
+  const env = (extra: Record<string, string>) => ({
+    LINNET_PROXY_IDENTITY_SVC_ADDR: 'linnet-identity.linnet.svc.cluster.local:8080',
+    LINNET_PROXY_IDENTITY_LOCAL_NAME: NAME,
+    LINNET_PROXY_IDENTITY_TOKEN_FILE: '/var/run/secrets/tokens/linnet-identity-token',
+    LINNET_PROXY_IDENTITY_TRUST_ANCHORS: anchorPem,
+    ...extra,
+  });
+  const fails = (variable: string) => (e: unknown) => e instanceof ConfigError && e.variable === variable;
+
+  it('is undefined without an identity address (the proxy runs without TLS)', () => {
+    assert.equal(parseIdentityEnv({}), undefined);
+    assert.equal(parseIdentityEnv({ LINNET_PROXY_IDENTITY_SVC_ADDR: '  ' }), undefined);
+  });
+  it('parses a full configuration, with defaults for the refresh bounds', () => {
+    const c = parseIdentityEnv(env({}))!;
+    assert.equal(c.svcAddr, 'linnet-identity.linnet.svc.cluster.local:8080');
+    assert.equal(c.localName, NAME);
+    assert.equal(c.minRefreshMs, 10_000);
+    assert.equal(c.maxRefreshMs, 86_400_000);
+    assert.ok(Object.isFrozen(c));
+  });
+  it('reads anchors from the _FILE variable, keeping every certificate of a bundle', () => {
+    const c = parseIdentityEnv(env({ LINNET_PROXY_IDENTITY_TRUST_ANCHORS: '', LINNET_PROXY_IDENTITY_TRUST_ANCHORS_FILE: '/anchors.pem' }), (p) => {
+      assert.equal(p, '/anchors.pem');
+      return anchorPem + leafLikePem;
+    })!;
+    assert.equal(c.trustAnchorsPem.match(/BEGIN CERTIFICATE/g)?.length, 2);
+  });
+  it('names the variable at fault', () => {
+    assert.throws(() => parseIdentityEnv(env({ LINNET_PROXY_IDENTITY_SVC_ADDR: 'nope' })), fails('LINNET_PROXY_IDENTITY_SVC_ADDR'));
+    assert.throws(() => parseIdentityEnv(env({ LINNET_PROXY_IDENTITY_LOCAL_NAME: '' })), fails('LINNET_PROXY_IDENTITY_LOCAL_NAME'));
+    assert.throws(() => parseIdentityEnv(env({ LINNET_PROXY_IDENTITY_LOCAL_NAME: 'Not A Name' })), fails('LINNET_PROXY_IDENTITY_LOCAL_NAME'));
+    assert.throws(() => parseIdentityEnv(env({ LINNET_PROXY_IDENTITY_TOKEN_FILE: '' })), fails('LINNET_PROXY_IDENTITY_TOKEN_FILE'));
+    assert.throws(() => parseIdentityEnv(env({ LINNET_PROXY_IDENTITY_TRUST_ANCHORS: '' })), fails('LINNET_PROXY_IDENTITY_TRUST_ANCHORS'));
+    assert.throws(() => parseIdentityEnv(env({ LINNET_PROXY_IDENTITY_TRUST_ANCHORS: 'garbage' })), fails('LINNET_PROXY_IDENTITY_TRUST_ANCHORS'));
+    assert.throws(
+      () => parseIdentityEnv(env({ LINNET_PROXY_IDENTITY_TRUST_ANCHORS: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----' })),
+      fails('LINNET_PROXY_IDENTITY_TRUST_ANCHORS'),
+    );
+    assert.throws(() => parseIdentityEnv(env({ LINNET_PROXY_IDENTITY_TRUST_ANCHORS_FILE: '/x.pem' })), fails('LINNET_PROXY_IDENTITY_TRUST_ANCHORS_FILE'));
+    assert.throws(
+      () => parseIdentityEnv(env({ LINNET_PROXY_IDENTITY_TRUST_ANCHORS: '', LINNET_PROXY_IDENTITY_TRUST_ANCHORS_FILE: '/missing.pem' }), () => {
+        throw new Error('ENOENT');
+      }),
+      fails('LINNET_PROXY_IDENTITY_TRUST_ANCHORS_FILE'),
+    );
+    assert.throws(() => parseIdentityEnv(env({ LINNET_PROXY_IDENTITY_MIN_REFRESH: 'soon' })), fails('LINNET_PROXY_IDENTITY_MIN_REFRESH'));
+    assert.throws(() => parseIdentityEnv(env({ LINNET_PROXY_IDENTITY_MIN_REFRESH: '1h', LINNET_PROXY_IDENTITY_MAX_REFRESH: '1m' })), fails('LINNET_PROXY_IDENTITY_MAX_REFRESH'));
+  });
+});
