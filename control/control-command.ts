@@ -70,7 +70,8 @@ listeners:
 
   --log LEVEL                   error|warn|info|debug (default info)
 
-Stops on SIGTERM or SIGINT: open streams get 2 s to finish, then the process exits 0.
+Stops on SIGTERM or SIGINT: refuses new calls, ends open discovery streams (proxies keep their
+endpoints and reconnect), gives unary calls 2 s to finish, then exits 0.
 `;
 
 function usageError(message: string): LinnetError {
@@ -176,7 +177,12 @@ export async function startControl(o: ControlOptions, log: Logger): Promise<Runn
     const d = createDestinationService({ source, log: log.child('destination') });
     dst.addService(d.service, d.implementation);
     const destinationPort = await bindServer(dst, o.destinationAddr);
-    closers.push(() => shutdownServer(dst, 2000));
+    closers.push(() => {
+      const done = shutdownServer(dst, 2000);
+      // Streams never end by themselves; end them so proxies reconnect (to another replica) now.
+      d.drain();
+      return done;
+    });
     log.info('destination serving', { addr: o.destinationAddr, port: destinationPort, discovery: source.kind });
 
     let identityPort: number | undefined;

@@ -64,8 +64,11 @@ export interface DestinationServiceOptions {
 export function createDestinationService(opts: DestinationServiceOptions): {
   service: grpc.ServiceDefinition;
   implementation: grpc.UntypedServiceImplementation;
+  /** Ends every open stream (status OK) so clients reconnect elsewhere; for shutdown. */
+  drain(): void;
 } {
   const { source, log } = opts;
+  const open = new Set<() => void>();
 
   // Shared shape of both streams: parse, send first, follow changes, stop when the call ends.
   const follow = <M>(
@@ -96,8 +99,14 @@ export function createDestinationService(opts: DestinationServiceOptions): {
       if (done) return;
       done = true;
       unsubscribe();
+      open.delete(end);
       log?.debug(`${rpc} closed`, { target: key });
     };
+    const end = () => {
+      stop();
+      call.end();
+    };
+    open.add(end);
     call.on('cancelled', stop);
     call.on('close', stop);
     call.on('error', stop);
@@ -114,7 +123,13 @@ export function createDestinationService(opts: DestinationServiceOptions): {
         return [p];
       }),
   };
-  return { service: destinationServiceDefinition(), implementation };
+  return {
+    service: destinationServiceDefinition(),
+    implementation,
+    drain: () => {
+      for (const end of [...open]) end();
+    },
+  };
 }
 
 /** Server options both control-plane servers use: tolerate proxies' keepalive pings. */
@@ -154,8 +169,17 @@ export async function serveDestination(opts: DestinationServiceOptions & { addr:
   close(graceMs?: number): Promise<void>;
 }> {
   const server = new grpc.Server(SERVER_OPTIONS);
-  const { service, implementation } = createDestinationService(opts);
+  const { service, implementation, drain } = createDestinationService(opts);
   server.addService(service, implementation);
   const port = await bindServer(server, opts.addr);
-  return { port, server, close: (graceMs = 500) => shutdownServer(server, graceMs) };
+  return {
+    port,
+    server,
+    close: (graceMs = 500) => {
+      const done = shutdownServer(server, graceMs);
+      // After tryShutdown (no new calls), end the open streams so the shutdown completes now.
+      if (graceMs > 0) drain();
+      return done;
+    },
+  };
 }
