@@ -24,10 +24,10 @@ export function createPatch(before: unknown, after: unknown, path = ''): PatchOp
   if (same(before, after)) return [];
   if (isPlain(before) && isPlain(after)) {
     const ops: PatchOp[] = [];
-    for (const key of Object.keys(before)) if (!(key in after)) ops.push({ op: 'remove', path: `${path}/${escapePointer(key)}` });
+    for (const key of Object.keys(before)) if (!Object.hasOwn(after, key)) ops.push({ op: 'remove', path: `${path}/${escapePointer(key)}` });
     for (const [key, value] of Object.entries(after)) {
       const p = `${path}/${escapePointer(key)}`;
-      if (!(key in before)) ops.push({ op: 'add', path: p, value });
+      if (!Object.hasOwn(before, key)) ops.push({ op: 'add', path: p, value });
       else ops.push(...createPatch(before[key], value, p));
     }
     return ops;
