@@ -12,6 +12,7 @@ import * as tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { StaticTokenVerifier } from '../control/identity/token-verifier';
+import { identityServerCredentials } from '../control/identity/server-tls';
 import { createIdentityClient, type IdentityClient, type IdentityMaterial } from '../proxy/identity/client';
 import { createLogger } from '../proxy/log';
 import type { LinnetError } from '../proxy/errors';
@@ -191,6 +192,42 @@ describe('proxy identity client', () => {
       client.close();
       await srv.stop();
       t.remove();
+    }
+  });
+
+  it('talks TLS to the identity service when LINNET_PROXY_IDENTITY_SVC_NAME is set, checking its name and anchor', async () => {
+    const { t, opts, anchors } = await setup('idsvctls', 60_000);
+    const serverTls = await identityServerCredentials({ identityDir: t.dir, controlNamespace: CONTROL_NS, trustDomain: TRUST_DOMAIN });
+    assert.equal(serverTls.identity, 'linnet-identity.linnet.serviceaccount.identity.linnet.cluster.local');
+    assert.ok(opensslVerify(t.dir, serverTls.certChainPem.split(/(?<=-----END CERTIFICATE-----\n)/)[0]!, 'sslserver').ok);
+    const srv = await serveIdentity(opts, 0, serverTls.credentials);
+    const mk = (svcName: string | undefined, trustAnchorsPem = anchors) =>
+      createIdentityClient({
+        svcAddr: srv.addr, svcName, localName: WEB, tokenFile: join(t.dir, 'web.token'), trustAnchorsPem,
+        backoff: { baseMs: 50, maxMs: 100, jitter: 0 }, log: silent,
+      });
+    const other = tempDir('idsvctls2');
+    await linnetCa(other.dir);
+    const good = mk(serverTls.identity);
+    const wrongName = mk('evil.demo.serviceaccount.identity.linnet.cluster.local');
+    const plain = mk(undefined);
+    const foreignAnchor = mk(serverTls.identity, readFileSync(join(other.dir, 'ca.crt'), 'utf8'));
+    try {
+      const m = await good.ready();
+      assert.equal(m.localName, WEB);
+      // Same anchors but another expected name, or no TLS at all: no certificate.
+      const [e1] = await nextEvent<[LinnetError]>(wrongName, 'certify-failed', 5_000);
+      assert.match(e1.message, /UNAVAILABLE/);
+      const [e2] = await nextEvent<[LinnetError]>(plain, 'certify-failed', 5_000);
+      assert.match(e2.message, /UNAVAILABLE/);
+      const [e3] = await nextEvent<[LinnetError]>(foreignAnchor, 'certify-failed', 5_000);
+      assert.match(e3.message, /UNAVAILABLE/);
+      for (const c of [wrongName, plain, foreignAnchor]) assert.equal(c.current(), undefined);
+    } finally {
+      for (const c of [good, wrongName, plain, foreignAnchor]) c.close();
+      await srv.stop();
+      t.remove();
+      other.remove();
     }
   });
 });

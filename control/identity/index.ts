@@ -7,3 +7,4 @@ export { identityName, parseIdentityName, identitySuffix, DEFAULT_TRUST_DOMAIN, 
 export { createCa, loadIssuer, FILES as IDENTITY_FILES, ANCHOR_LIFETIME_MS, ISSUER_LIFETIME_MS } from './ca';
 export { IdentityError, type IdentityErrorCode } from './errors';
 export { identityProtoPath, identityServiceConstructor } from './proto';
+export { identityServerCredentials, type IdentityServerTls } from './server-tls';

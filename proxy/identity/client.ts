@@ -37,6 +37,11 @@ export interface IdentityMaterial {
 export interface IdentityClientOptions {
   /** Identity service `host:port`. */
   svcAddr: string;
+  /**
+   * The identity service's own identity. Set: TLS, its certificate must chain to the trust
+   * anchors and name this. Unset: plaintext (only where the network is trusted).
+   */
+  svcName?: string;
   localName: string;
   tokenFile: string;
   trustAnchorsPem: string;
@@ -45,7 +50,7 @@ export interface IdentityClientOptions {
   backoff?: BackoffPolicy;
   /** Per-call deadline; default 10s. */
   callTimeoutMs?: number;
-  /** Default: plaintext, as the control plane's identity listener is served (see README). */
+  /** Overrides the channel credentials chosen from svcName (tests). */
   credentials?: grpc.ChannelCredentials;
   /** Gets the `identity_cert_expiration_timestamp_seconds` gauge. */
   registry?: Registry;
@@ -91,7 +96,12 @@ class Client extends EventEmitter implements IdentityClient {
     super();
     this.anchors = pemCertificates(opts.trustAnchorsPem).map((d) => new X509Certificate(d));
     const Ctor = identityServiceConstructor();
-    this.grpcClient = new Ctor(opts.svcAddr, opts.credentials ?? grpc.credentials.createInsecure()) as unknown as GrpcIdentityClient;
+    // With svcName the TLS handshake checks the server's SAN against it (grpc-js passes the
+    // override to tls.checkServerIdentity) and its chain against our anchors.
+    const credentials =
+      opts.credentials ?? (opts.svcName ? grpc.credentials.createSsl(Buffer.from(opts.trustAnchorsPem)) : grpc.credentials.createInsecure());
+    const channelOptions = opts.svcName ? { 'grpc.ssl_target_name_override': opts.svcName, 'grpc.default_authority': opts.svcName } : {};
+    this.grpcClient = new Ctor(opts.svcAddr, credentials, channelOptions) as unknown as GrpcIdentityClient;
     this.log = opts.log ?? createLogger('info', 'identity');
     this.registry = opts.registry;
     this.gauge = opts.registry

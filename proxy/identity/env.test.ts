@@ -31,7 +31,10 @@ describe('parseIdentityEnv', () => {
     const c = parseIdentityEnv(env({}))!;
     assert.equal(c.svcAddr, 'linnet-identity.linnet.svc.cluster.local:8080');
     assert.equal(c.localName, NAME);
+    assert.equal(c.svcName, undefined, 'plaintext unless the service name is given');
     assert.equal(c.minRefreshMs, 10_000);
+    const tlsName = 'linnet-identity.linnet.serviceaccount.identity.linnet.cluster.local';
+    assert.equal(parseIdentityEnv(env({ LINNET_PROXY_IDENTITY_SVC_NAME: tlsName }))!.svcName, tlsName);
     assert.equal(c.maxRefreshMs, 86_400_000);
     assert.ok(Object.isFrozen(c));
   });
@@ -46,6 +49,7 @@ describe('parseIdentityEnv', () => {
     assert.throws(() => parseIdentityEnv(env({ LINNET_PROXY_IDENTITY_SVC_ADDR: 'nope' })), fails('LINNET_PROXY_IDENTITY_SVC_ADDR'));
     assert.throws(() => parseIdentityEnv(env({ LINNET_PROXY_IDENTITY_LOCAL_NAME: '' })), fails('LINNET_PROXY_IDENTITY_LOCAL_NAME'));
     assert.throws(() => parseIdentityEnv(env({ LINNET_PROXY_IDENTITY_LOCAL_NAME: 'Not A Name' })), fails('LINNET_PROXY_IDENTITY_LOCAL_NAME'));
+    assert.throws(() => parseIdentityEnv(env({ LINNET_PROXY_IDENTITY_SVC_NAME: 'x y' })), fails('LINNET_PROXY_IDENTITY_SVC_NAME'));
     assert.throws(() => parseIdentityEnv(env({ LINNET_PROXY_IDENTITY_TOKEN_FILE: '' })), fails('LINNET_PROXY_IDENTITY_TOKEN_FILE'));
     assert.throws(() => parseIdentityEnv(env({ LINNET_PROXY_IDENTITY_TRUST_ANCHORS: '' })), fails('LINNET_PROXY_IDENTITY_TRUST_ANCHORS'));
     assert.throws(() => parseIdentityEnv(env({ LINNET_PROXY_IDENTITY_TRUST_ANCHORS: 'garbage' })), fails('LINNET_PROXY_IDENTITY_TRUST_ANCHORS'));

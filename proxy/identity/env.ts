@@ -10,6 +10,10 @@ import { parseDuration, parseHostPort } from '../config/parse';
 
 export const IDENTITY_ENV = {
   LINNET_PROXY_IDENTITY_SVC_ADDR: { default: '', meaning: 'the identity service, HOST:PORT (unset: no identity, no mTLS)' },
+  LINNET_PROXY_IDENTITY_SVC_NAME: {
+    default: '',
+    meaning: "the identity service's own identity; set: talk TLS to it and check its certificate against the anchors (unset: plaintext)",
+  },
   LINNET_PROXY_IDENTITY_LOCAL_NAME: { default: '', meaning: "this proxy's identity, <sa>.<ns>.serviceaccount.identity.<control-ns>.<trust-domain>" },
   LINNET_PROXY_IDENTITY_TOKEN_FILE: { default: '', meaning: 'file holding the token that proves the identity (re-read at every renewal)' },
   LINNET_PROXY_IDENTITY_TRUST_ANCHORS: { default: '', meaning: 'PEM trust anchor certificate(s)' },
@@ -21,6 +25,8 @@ export const IDENTITY_ENV = {
 export interface IdentityConfig {
   /** `host:port` as given, for the gRPC channel target. */
   svcAddr: string;
+  /** Expected identity of the identity service; undefined → plaintext channel. */
+  svcName: string | undefined;
   localName: string;
   tokenFile: string;
   /** PEM text of the anchors (checked: at least one certificate, all parse). */
@@ -62,6 +68,10 @@ export function parseIdentityEnv(
   if (!DNS_NAME.test(localName)) {
     throw new ConfigError('LINNET_PROXY_IDENTITY_LOCAL_NAME', localName, 'a lower-case DNS name such as web.demo.serviceaccount.identity.linnet.cluster.local');
   }
+  const svcName = get('LINNET_PROXY_IDENTITY_SVC_NAME');
+  if (svcName !== '' && !DNS_NAME.test(svcName)) {
+    throw new ConfigError('LINNET_PROXY_IDENTITY_SVC_NAME', svcName, 'a lower-case DNS name such as linnet-identity.linnet.serviceaccount.identity.linnet.cluster.local');
+  }
   const tokenFile = get('LINNET_PROXY_IDENTITY_TOKEN_FILE');
   if (tokenFile === '') throw new ConfigError('LINNET_PROXY_IDENTITY_TOKEN_FILE', '', 'the path of a file holding the workload token');
 
@@ -88,5 +98,5 @@ export function parseIdentityEnv(
   if (maxRefreshMs < minRefreshMs) {
     throw new ConfigError('LINNET_PROXY_IDENTITY_MAX_REFRESH', get('LINNET_PROXY_IDENTITY_MAX_REFRESH'), 'a duration not below LINNET_PROXY_IDENTITY_MIN_REFRESH');
   }
-  return Object.freeze({ svcAddr: addr, localName, tokenFile, trustAnchorsPem, minRefreshMs, maxRefreshMs });
+  return Object.freeze({ svcAddr: addr, svcName: svcName === '' ? undefined : svcName, localName, tokenFile, trustAnchorsPem, minRefreshMs, maxRefreshMs });
 }

@@ -109,12 +109,12 @@ export interface Running {
 }
 
 /** Binds the service on 127.0.0.1 (port 0 = any free one) and connects a raw gRPC client. */
-export async function serveIdentity(opts: IdentityServiceOptions, port = 0): Promise<Running> {
+export async function serveIdentity(opts: IdentityServiceOptions, port = 0, credentials = grpc.ServerCredentials.createInsecure()): Promise<Running> {
   const svc = await createIdentityService(opts);
   const server = new grpc.Server();
   server.addService(svc.service, svc.implementation);
   const bound = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(`127.0.0.1:${port}`, credentials, (err, p) => (err ? reject(err) : resolve(p))),
   );
   const addr = `127.0.0.1:${bound}`;
   const Ctor = identityServiceConstructor();
