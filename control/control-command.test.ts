@@ -1,0 +1,31 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { LinnetError } from '../proxy/errors';
+import { parseControlArgs } from './control-command';
+
+describe('parseControlArgs', () => {
+  it('defaults as DESIGN.md: destination :8086, identity :8080, file discovery', () => {
+    assert.deepEqual(parseControlArgs(['--discovery-file', 'm.yaml']), {
+      discovery: 'file',
+      discoveryFile: 'm.yaml',
+      clusterDomain: 'cluster.local',
+      trustDomain: 'cluster.local',
+      controlNamespace: 'linnet',
+      destinationAddr: '0.0.0.0:8086',
+      identityAddr: '0.0.0.0:8080',
+      log: 'info',
+    });
+  });
+  it('kubernetes discovery needs no file', () => {
+    const o = parseControlArgs(['--discovery', 'kubernetes', '--kubeconfig', 'k', '--identity-dir', 'd', '--destination-addr', '[::]:9']);
+    assert.equal(o.discovery, 'kubernetes');
+    assert.equal(o.kubeconfig, 'k');
+    assert.equal(o.identityDir, 'd');
+    assert.equal(o.destinationAddr, '[::]:9');
+  });
+  it('refuses bad input with LINNET_CONTROL_USAGE', () => {
+    for (const args of [[], ['--discovery', 'dns'], ['--discovery-file', 'f', '--log', 'loud'], ['--discovery-file', 'f', '--destination-addr', '8086'], ['--nope'], ['--discovery-file', 'f', 'extra']]) {
+      assert.throws(() => parseControlArgs(args), (e: unknown) => e instanceof LinnetError && e.code === 'LINNET_CONTROL_USAGE', args.join(' '));
+    }
+  });
+});

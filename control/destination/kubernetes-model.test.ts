@@ -1,0 +1,84 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { V1EndpointSlice, V1Pod, V1Service } from '@kubernetes/client-node';
+import { identityFor, isMeshed, meshFromKubernetes, opaquePortsOf } from './kubernetes-model';
+import { indexMesh, resolve } from './model';
+
+const services: V1Service[] = [
+  {
+    metadata: { name: 'web', namespace: 'demo', annotations: { 'config.linkerd.io/opaque-ports': '6379', 'config.linnet.io/opaque-ports': '3306' } },
+    spec: { clusterIP: '10.96.0.10', ports: [{ name: 'http', port: 80 }, { name: 'db', port: 3306 }, { name: 'dns', port: 53, protocol: 'UDP' }] },
+  },
+  { metadata: { name: 'ext', namespace: 'demo' }, spec: { type: 'ExternalName', externalName: 'example.com' } },
+  { metadata: { name: 'headless', namespace: 'demo' }, spec: { clusterIP: 'None', ports: [{ port: 9000 }] } },
+];
+const slices: V1EndpointSlice[] = [
+  {
+    metadata: { name: 'web-1', namespace: 'demo', labels: { 'kubernetes.io/service-name': 'web' } },
+    addressType: 'IPv4',
+    ports: [{ name: 'http', port: 8080 }, { name: 'db', port: 3306 }],
+    endpoints: [
+      { addresses: ['10.0.0.1'], conditions: { ready: true }, targetRef: { kind: 'Pod', name: 'web-a', namespace: 'demo' } },
+      { addresses: ['10.0.0.2'], conditions: { ready: false }, targetRef: { kind: 'Pod', name: 'web-b', namespace: 'demo' } },
+      { addresses: ['10.0.0.3'], targetRef: { kind: 'Pod', name: 'web-c', namespace: 'demo' } },
+    ],
+  },
+  {
+    metadata: { name: 'headless-1', namespace: 'demo', labels: { 'kubernetes.io/service-name': 'headless' } },
+    addressType: 'IPv4',
+    ports: [{ port: 9000 }],
+    endpoints: [{ addresses: ['10.0.0.4'] }],
+  },
+  // Another namespace's slice for a service of the same name is not ours.
+  { metadata: { name: 'web-x', namespace: 'other', labels: { 'kubernetes.io/service-name': 'web' } }, addressType: 'IPv4', endpoints: [{ addresses: ['10.9.9.9'] }] },
+];
+const pods: V1Pod[] = [
+  { metadata: { name: 'web-a', namespace: 'demo', annotations: { 'linnet.io/proxy-version': 'v1' } }, spec: { serviceAccountName: 'web', containers: [{ name: 'app' }] }, status: { phase: 'Running', podIP: '10.0.0.1' } },
+  { metadata: { name: 'web-c', namespace: 'demo' }, spec: { containers: [{ name: 'app' }, { name: 'linkerd-proxy' }] }, status: { phase: 'Running', podIP: '10.0.0.3' } },
+  { metadata: { name: 'job', namespace: 'demo' }, spec: { serviceAccountName: 'batch', containers: [{ name: 'app' }, { name: 'linnet-proxy' }] }, status: { phase: 'Running', podIP: '10.0.0.7' } },
+  { metadata: { name: 'done', namespace: 'demo' }, spec: { containers: [{ name: 'app' }] }, status: { phase: 'Succeeded', podIP: '10.0.0.8' } },
+];
+
+describe('meshFromKubernetes', () => {
+  const state = meshFromKubernetes(services, slices, pods);
+  const index = indexMesh(state);
+
+  it('one service per non-ExternalName Service, with cluster IPs and TCP ports', () => {
+    assert.deepEqual(state.services.map((s) => [s.name, s.addresses, s.ports]), [
+      ['web.demo.svc.cluster.local', ['10.96.0.10'], [80, 3306]],
+      ['headless.demo.svc.cluster.local', [], [9000]],
+    ]);
+  });
+
+  it('ready endpoints only, ports mapped by name, identity from the service account of meshed pods', () => {
+    const r = resolve(index, { kind: 'name', name: 'web.demo.svc.cluster.local', port: 80 });
+    assert.deepEqual([...r.endpoints.keys()], ['10.0.0.1:8080', '10.0.0.3:8080']);
+    assert.equal(r.endpoints.get('10.0.0.1:8080')!.identity, 'web.demo.serviceaccount.identity.linnet.cluster.local');
+    // No serviceAccountName → "default".
+    assert.equal(r.endpoints.get('10.0.0.3:8080')!.identity, 'default.demo.serviceaccount.identity.linnet.cluster.local');
+    assert.deepEqual(r.setLabels, { namespace: 'demo', service: 'web' });
+  });
+
+  it('the Linnet opaque-ports annotation wins over the Linkerd one', () => {
+    assert.equal(resolve(index, { kind: 'name', name: 'web.demo.svc.cluster.local', port: 3306 }).opaque, true);
+    assert.deepEqual([...opaquePortsOf(services[0]!.metadata!.annotations)], [3306]);
+    assert.deepEqual([...opaquePortsOf({ 'config.linkerd.io/opaque-ports': '6379' })], [6379]);
+    const warnings: string[] = [];
+    opaquePortsOf({ 'config.linnet.io/opaque-ports': '1,zz' }, (m) => warnings.push(m));
+    assert.match(warnings[0]!, /ignoring zz/);
+  });
+
+  it('running pods outside every service are reachable by IP, others are not', () => {
+    assert.equal(resolve(index, { kind: 'ip', ip: '10.0.0.7', port: 5000 }).single?.identity, 'batch.demo.serviceaccount.identity.linnet.cluster.local');
+    assert.equal(resolve(index, { kind: 'ip', ip: '10.0.0.8', port: 5000 }).exists, false);
+    assert.equal(resolve(index, { kind: 'ip', ip: '10.0.0.2', port: 8080 }).exists, false);
+  });
+
+  it('naming follows the trust domain, control namespace and cluster domain', () => {
+    const n = { clusterDomain: 'k.internal', trustDomain: 'example.org', controlNamespace: 'mesh' };
+    assert.equal(identityFor('sa', 'ns', n), 'sa.ns.serviceaccount.identity.mesh.example.org');
+    assert.equal(meshFromKubernetes(services, slices, pods, n).services[0]!.name, 'web.demo.svc.k.internal');
+    assert.equal(isMeshed(pods[0]!), true);
+    assert.equal(isMeshed(pods[3]!), false);
+  });
+});
