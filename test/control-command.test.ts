@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { identityServiceConstructor, type CertifyResponseMsg, type IdentityClient } from '../control/identity/proto';
 import { createDiscoveryClient } from '../proxy/discovery';
+import { startFakeKubeApi } from './fake-kube-api';
 
 const BIN = join(__dirname, '..', '..', 'bin', 'linnet');
 const WEB = 'web.demo.serviceaccount.identity.linnet.cluster.local';
@@ -173,5 +174,33 @@ describe('linnet control', () => {
     assert.equal(set.endpoints().length, 1);
     set.release();
     discovery.close();
+  });
+
+  it('--discovery kubernetes serves what the API server lists', async () => {
+    const api = await startFakeKubeApi();
+    try {
+      api.apply('services', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'api', namespace: 'prod' }, spec: { clusterIP: '10.96.1.1', ports: [{ port: 80 }] } });
+      api.apply('endpointslices', {
+        apiVersion: 'discovery.k8s.io/v1',
+        kind: 'EndpointSlice',
+        metadata: { name: 'api-1', namespace: 'prod', labels: { 'kubernetes.io/service-name': 'api' } },
+        addressType: 'IPv4',
+        ports: [{ port: 8080 }],
+        endpoints: [{ addresses: ['10.244.1.1'] }],
+      });
+      const { child, ports, output } = await startControl(['--discovery', 'kubernetes', '--kubeconfig', api.writeKubeconfig(dir), '--destination-addr', '127.0.0.1:0']);
+      children.push(child);
+      assert.match(output(), /discovery=kubernetes/);
+      const discovery = createDiscoveryClient({ addr: `127.0.0.1:${ports['destination']}` });
+      const set = discovery.resolve({ ip: '10.96.1.1', port: 80 });
+      assert.equal(await set.ready(3000), true);
+      assert.deepEqual(set.endpoints().map((e) => e.address), ['10.244.1.1:8080']);
+      set.release();
+      discovery.close();
+      child.kill('SIGTERM');
+      assert.equal(await exitOf(child, 5000), 0, output());
+    } finally {
+      await api.close();
+    }
   });
 });
