@@ -136,6 +136,17 @@ describe('Identity.Certify over gRPC (Linnet-made CA)', () => {
     });
   }
 
+  it('serves a burst of 40 concurrent requests through the signing worker, each leaf unique', async () => {
+    const csrs = await Promise.all(Array.from({ length: 40 }, () => makeCsr([WEB])));
+    const results = await Promise.all(csrs.map((csr) => certify(srv.client, { identity: WEB, token: 'web-secret', csr })));
+    const serials = new Set<string>();
+    for (const { err, res } of results) {
+      assert.equal(err, null, err?.details);
+      serials.add(new X509Certificate(res!.leaf_certificate).serialNumber);
+    }
+    assert.equal(serials.size, 40);
+  });
+
   it('a tampered CSR (signature no longer matches) is refused', async () => {
     const csr = await makeCsr([WEB]);
     csr[csr.length - 5] ^= 0xff; // inside the signature

@@ -30,7 +30,7 @@ export async function issueLeaf(task: IssueTask): Promise<IssueResult> {
       serialNumber: randomSerial(),
       // Linkerd's leaves carry the identity as CN too; verifiers use the SAN.
       subject: `CN=${task.identity}`,
-      issuer: issuerCert.subject,
+      issuer: issuerCert.subjectName, // the parsed DER name, so its encoding is kept byte for byte
       notBefore: new Date(task.notBeforeMs),
       notAfter: new Date(task.notAfterMs),
       publicKey,

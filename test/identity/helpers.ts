@@ -66,7 +66,7 @@ export function opensslCa(dir: string, anchor: 'ec' | 'rsa', issuer: 'ec' | 'rsa
   );
   openssl(['req', '-x509', '-new', '-key', 'ca.key', '-sha256', '-days', '3650', '-subj', '/CN=root.linnet.cluster.local', '-config', 'ext.cnf', '-extensions', 'root', '-out', 'ca.crt'], dir);
   genKey(issuer, 'issuer.key');
-  openssl(['req', '-new', '-key', 'issuer.key', '-subj', '/CN=identity.linnet.cluster.local', '-config', 'ext.cnf', '-out', 'issuer.csr'], dir);
+  openssl(['req', '-new', '-key', 'issuer.key', '-subj', '/C=US/O=Linnet Test, Inc./OU=mesh+L=Somewhere/CN=identity.linnet.cluster.local', '-config', 'ext.cnf', '-out', 'issuer.csr'], dir);
   openssl(['x509', '-req', '-in', 'issuer.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-sha256', '-days', '365', '-extfile', 'ext.cnf', '-extensions', 'issuer', '-out', 'issuer.crt'], dir);
 }
 
