@@ -129,6 +129,26 @@ describe('parseClientHello on built hellos', () => {
     assert.equal(ok(parseClientHello(records(handshake(helloBody({ extensions: [sniExt('WeB.Demo')] }))))).sni, 'web.demo');
   });
 
+  it('forgets the extensions of a rejected hello (the duplicate check keeps no state between calls)', () => {
+    assert.equal(problem(parseClientHello(records(handshake(helloBody({ extensions: [ext(77, Buffer.alloc(0)), alpnExt('h2'), alpnExt('h2')] }))))), 'malformed');
+    assert.deepEqual(ok(parseClientHello(records(handshake(helloBody({ extensions: [ext(77, Buffer.alloc(0)), alpnExt('h2')] }))))).extensionTypes, [77, 16]);
+  });
+
+  it('parses a hostile hello of 4000 empty extensions in well under a millisecond', () => {
+    // detect() re-parses the whole prefix whenever bytes arrive, so the per-extension cost bounds
+    // what a client trickling such a hello can burn. Best of 5 batches, to ride out a busy CI box.
+    const exts = Array.from({ length: 4000 }, (_, i) => ext(1000 + i, Buffer.alloc(0)));
+    const hostile = records(handshake(helloBody({ extensions: exts })));
+    assert.equal(ok(parseClientHello(hostile)).extensionTypes.length, 4000);
+    let best = Infinity;
+    for (let batch = 0; batch < 5; batch++) {
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < 20; i++) parseClientHello(hostile);
+      best = Math.min(best, Number(process.hrtime.bigint() - t0) / 20 / 1e6);
+    }
+    assert.ok(best < 2, `${best.toFixed(3)} ms per parse`);
+  });
+
   it('gives a typed error from parseClientHelloBody', () => {
     const msg = handshake(helloBody({ extensions: [sniExt('a.test'), supportedVersionsExt(0x0304)] }));
     assert.equal(parseClientHelloBody(msg).sni, 'a.test');
