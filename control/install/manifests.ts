@@ -338,11 +338,13 @@ export function installManifests(o: InstallOptions): Json[] {
 /** What `linnet uninstall` prints: the webhook first (so no pod waits on a vanishing injector), then cluster objects, then the namespace. */
 export function uninstallReferences(namespace: string): Json[] {
   const ref = (apiVersion: string, kind: string, name: string): Json => ({ apiVersion, kind, metadata: { name } });
+  // A binding without roleRef is not a valid object, even in a delete list.
+  const binding = (name: string): Json => ({ ...ref('rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', name), roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name } });
   return [
     ref('admissionregistration.k8s.io/v1', 'MutatingWebhookConfiguration', NAMES.webhookConfig),
-    ref('rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', `linnet-${namespace}-control`),
+    binding(`linnet-${namespace}-control`),
     ref('rbac.authorization.k8s.io/v1', 'ClusterRole', `linnet-${namespace}-control`),
-    ref('rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', `linnet-${namespace}-proxy-injector`),
+    binding(`linnet-${namespace}-proxy-injector`),
     ref('rbac.authorization.k8s.io/v1', 'ClusterRole', `linnet-${namespace}-proxy-injector`),
     // Everything else (Deployments, Services, Secrets, cert-manager objects) lives in the namespace.
     ref('v1', 'Namespace', namespace),

@@ -1,0 +1,216 @@
+/**
+ * `linnet install` / `uninstall` through the real CLI: every object printed passes the Kubernetes
+ * schema (strict fields); the pieces fit (caBundle signs the serving certificate, the Secret
+ * layout is what the identity module loads, selectors exclude kube-system and the control plane);
+ * given certificates are used and checked; and the cert-manager path renews the issuer before
+ * `linnet check` would ever warn.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { X509Certificate, webcrypto } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { parseAllDocuments } from 'yaml';
+import { checkIdentity } from '../check/cert-checks';
+import { createCa, loadIssuer } from '../identity/ca';
+import { importPrivateKeyPem, randomSerial, x509 } from '../identity/keys';
+import { describeProblems, validateObject } from './validate';
+
+const BIN = join(__dirname, '..', '..', '..', 'bin', 'linnet');
+const tmp = mkdtempSync(join(tmpdir(), 'linnet-install-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function linnet(args: string[], input?: string) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { input, encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function objects(text: string): Json[] {
+  return parseAllDocuments(text).map((d) => d.toJS() as Json).filter(Boolean);
+}
+
+const find = (objs: Json[], kind: string, name: string) => {
+  const o = objs.find((x) => x.kind === kind && x.metadata.name === name);
+  assert.ok(o, `${kind} ${name} is printed`);
+  return o!;
+};
+const b64 = (s: string) => Buffer.from(s, 'base64').toString('utf8');
+
+function assertAllValid(objs: Json[]) {
+  for (const o of objs) assert.deepEqual(describeProblems(o, validateObject(o)), [], `${o.kind} ${o.metadata?.name}`);
+}
+
+test('linnet install prints a complete, schema-valid control plane with generated certificates', async () => {
+  const r = linnet(['install']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /generated a trust anchor/);
+  const objs = objects(r.stdout);
+  assertAllValid(objs);
+  const kinds = new Set(objs.map((o) => o.kind));
+  for (const k of ['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'Secret', 'Deployment', 'Service', 'MutatingWebhookConfiguration']) assert.ok(kinds.has(k), k);
+
+  // RBAC: the identity service may create TokenReviews.
+  const role = find(objs, 'ClusterRole', 'linnet-linnet-control');
+  assert.ok(role.rules.some((x: Json) => x.apiGroups.includes('authentication.k8s.io') && x.resources.includes('tokenreviews') && x.verbs.includes('create')));
+
+  // Deployments have probes and resources.
+  for (const name of ['linnet-control', 'linnet-proxy-injector']) {
+    const c = find(objs, 'Deployment', name).spec.template.spec.containers[0];
+    assert.ok(c.livenessProbe && c.readinessProbe, `${name} probes`);
+    assert.ok(c.resources.requests.cpu && c.resources.limits.memory, `${name} resources`);
+    assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+  }
+
+  // The webhook: Ignore, v1 + v1beta1, kube-system and linnet excluded, caBundle signs the serving cert.
+  const hook = find(objs, 'MutatingWebhookConfiguration', 'linnet-proxy-injector-webhook-config').webhooks[0];
+  assert.equal(hook.failurePolicy, 'Ignore');
+  assert.deepEqual(hook.admissionReviewVersions, ['v1', 'v1beta1']);
+  const excluded = hook.namespaceSelector.matchExpressions.find((e: Json) => e.key === 'kubernetes.io/metadata.name');
+  assert.equal(excluded.operator, 'NotIn');
+  assert.deepEqual(excluded.values.sort(), ['kube-system', 'linnet']);
+  assert.equal(hook.clientConfig.service.name, 'linnet-proxy-injector');
+  const tls = find(objs, 'Secret', 'linnet-proxy-injector-k8s-tls');
+  const serving = new X509Certificate(b64(tls.data['tls.crt']));
+  const ca = new X509Certificate(b64(hook.clientConfig.caBundle));
+  assert.ok(serving.verify(ca.publicKey));
+  assert.ok(serving.checkHost('linnet-proxy-injector.linnet.svc'));
+
+  // The identity Secret, laid out as the control Deployment's projected volume mounts it, is
+  // exactly what the identity module's loader accepts.
+  const roots = find(objs, 'ConfigMap', 'linnet-identity-trust-roots').data['ca-bundle.crt'];
+  const issuer = find(objs, 'Secret', 'linnet-identity-issuer');
+  const volume = find(objs, 'Deployment', 'linnet-control').spec.template.spec.volumes[0].projected.sources;
+  const dir = join(tmp, 'mounted');
+  mkdirSync(dir);
+  for (const src of volume) {
+    const from = src.configMap ? { 'ca-bundle.crt': roots } : Object.fromEntries(Object.entries(issuer.data).map(([k, v]) => [k, b64(v as string)]));
+    for (const item of (src.configMap ?? src.secret).items) writeFileSync(join(dir, item.path), (from as Record<string, string>)[item.key]!);
+  }
+  const loaded = await loadIssuer(dir);
+  assert.ok(loaded.issuer.ca);
+});
+
+test('given certificate files are used as they are, and a mismatched issuer is refused', async () => {
+  const ca = await createCa();
+  const other = await createCa();
+  const f = (name: string, text: string) => {
+    writeFileSync(join(tmp, name), text);
+    return join(tmp, name);
+  };
+  const anchors = f('ca.crt', ca.anchorPem);
+  const issuerCrt = f('issuer.crt', ca.issuerPem);
+  const issuerKey = f('issuer.key', ca.issuerKeyPem);
+  const r = linnet(['install', '--identity-trust-anchors-file', anchors, '--identity-issuer-certificate-file', issuerCrt, '--identity-issuer-key-file', issuerKey, '-o', 'json']);
+  assert.equal(r.code, 0, r.stderr);
+  const list = JSON.parse(r.stdout) as Json;
+  assert.equal(list.kind, 'List');
+  assertAllValid(list.items);
+  assert.equal(find(list.items, 'ConfigMap', 'linnet-identity-trust-roots').data['ca-bundle.crt'], ca.anchorPem);
+  assert.equal(b64(find(list.items, 'Secret', 'linnet-identity-issuer').data['tls.crt']), ca.issuerPem);
+
+  const wrong = linnet(['install', '--identity-trust-anchors-file', anchors, '--identity-issuer-certificate-file', f('o.crt', other.issuerPem), '--identity-issuer-key-file', f('o.key', other.issuerKeyPem)]);
+  assert.equal(wrong.code, 1);
+  assert.equal(wrong.stdout, '');
+  assert.match(wrong.stderr, /LINNET_INSTALL_CERTS: issuer certificate is signed by a trust anchor/);
+
+  const half = linnet(['install', '--identity-trust-anchors-file', anchors]);
+  assert.equal(half.code, 1);
+  assert.match(half.stderr, /give both --identity-issuer-certificate-file and --identity-issuer-key-file/);
+});
+
+/** What cert-manager's CA Issuer does with the Certificate: a new key, signed by the anchor. */
+async function issueAsCertManager(anchorPem: string, anchorKeyPem: string, spec: Json, notBefore: number): Promise<string> {
+  const hours = (d: string) => Number(/^(\d+)h/.exec(d)![1]) * 3_600_000;
+  const anchor = new x509.X509Certificate(anchorPem);
+  const { key } = await importPrivateKeyPem(anchorKeyPem, 'anchor');
+  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: randomSerial(),
+    subject: `CN=${spec.commonName}`,
+    issuer: anchor.subject,
+    notBefore: new Date(notBefore),
+    notAfter: new Date(notBefore + hours(spec.duration)),
+    publicKey: keys.publicKey,
+    signingKey: key,
+    signingAlgorithm: alg,
+    extensions: [new x509.BasicConstraintsExtension(spec.isCA, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true)],
+  });
+  return cert.toString('pem') + '\n';
+}
+
+test('GitOps path: cert-manager makes and renews the issuer from the anchor, before check would warn', async () => {
+  const ca = await createCa();
+  writeFileSync(join(tmp, 'anchor.crt'), ca.anchorPem);
+  const r = linnet(['install', '--identity-external-issuer', '--identity-trust-anchors-file', join(tmp, 'anchor.crt')]);
+  assert.equal(r.code, 0, r.stderr);
+  const objs = objects(r.stdout);
+  assertAllValid(objs); // includes the cert-manager kinds, via @kubernetes-models/cert-manager
+  assert.ok(!objs.some((o) => o.kind === 'Secret' && o.metadata.name === 'linnet-identity-issuer'), 'no issuer key in a GitOps repository');
+  assert.ok(!objs.some((o) => o.kind === 'Secret' && o.metadata.name === 'linnet-trust-anchor'), 'the anchor key (not given) is not printed');
+
+  // The chain of names: Certificate → the Secret the control plane mounts; its Issuer → the anchor Secret.
+  const cert = find(objs, 'Certificate', 'linnet-identity-issuer');
+  const mounted = find(objs, 'Deployment', 'linnet-control').spec.template.spec.volumes[0].projected.sources.find((s: Json) => s.secret).secret.name;
+  assert.equal(cert.spec.secretName, mounted);
+  assert.equal(cert.spec.isCA, true);
+  assert.deepEqual(cert.spec.privateKey, { algorithm: 'ECDSA', size: 256, rotationPolicy: 'Always' });
+  const issuer = find(objs, cert.spec.issuerRef.kind, cert.spec.issuerRef.name);
+  assert.equal(issuer.spec.ca.secretName, 'linnet-trust-anchor');
+  // The webhook's certificate too, with cainjector filling the caBundle.
+  const hookCfg = find(objs, 'MutatingWebhookConfiguration', 'linnet-proxy-injector-webhook-config');
+  const [ns, certName] = hookCfg.metadata.annotations['cert-manager.io/inject-ca-from'].split('/');
+  assert.equal(ns, 'linnet');
+  const servingCert = find(objs, 'Certificate', certName);
+  const tlsVolume = find(objs, 'Deployment', 'linnet-proxy-injector').spec.template.spec.volumes.find((v: Json) => v.secret).secret.secretName;
+  assert.equal(servingCert.spec.secretName, tlsVolume);
+  assert.ok(servingCert.spec.dnsNames.includes('linnet-proxy-injector.linnet.svc'));
+
+  // Renewal timing against the 60-day rule of `linnet check`, with the durations as printed.
+  const hours = (d: string) => Number(/^(\d+)h/.exec(d)![1]) * 3_600_000;
+  const t0 = Date.now();
+  const issued = await issueAsCertManager(ca.anchorPem, ca.anchorKeyPem, cert.spec, t0);
+  const renewAt = t0 + hours(cert.spec.duration) - hours(cert.spec.renewBefore);
+  const status = (now: number) => checkIdentity({ anchorsPem: ca.anchorPem, issuerPem: issued, source: 'cert-manager' }, now).map((x) => x.status);
+  assert.deepEqual(status(t0), ['ok', 'ok', 'ok', 'ok', 'ok']);
+  assert.deepEqual(status(renewAt - 60_000), ['ok', 'ok', 'ok', 'ok', 'ok'], 'healthy cert-manager: never a warning');
+  assert.ok(status(renewAt + 2 * 86_400_000).includes('warn'), 'renewal stuck for 2 days: check warns');
+  // The renewed issuer (a fresh key, same anchor) is accepted by the identity loader as mounted.
+  const renewed = await issueAsCertManager(ca.anchorPem, ca.anchorKeyPem, cert.spec, renewAt);
+  assert.deepEqual(checkIdentity({ anchorsPem: ca.anchorPem, issuerPem: renewed, source: 'renewed' }, renewAt).map((x) => x.status), ['ok', 'ok', 'ok', 'ok', 'ok']);
+});
+
+test('without a given anchor, the external-issuer path prints the anchor Secret cert-manager needs', () => {
+  const r = linnet(['install', '--identity-external-issuer']);
+  assert.equal(r.code, 0, r.stderr);
+  const objs = objects(r.stdout);
+  assertAllValid(objs);
+  const anchor = find(objs, 'Secret', 'linnet-trust-anchor');
+  assert.equal(anchor.type, 'kubernetes.io/tls');
+  assert.equal(b64(anchor.data['tls.crt']), find(objs, 'ConfigMap', 'linnet-identity-trust-roots').data['ca-bundle.crt']);
+});
+
+test('linnet uninstall prints the webhook first and the namespace last, all valid references', () => {
+  const r = linnet(['uninstall']);
+  assert.equal(r.code, 0, r.stderr);
+  const objs = objects(r.stdout);
+  assertAllValid(objs);
+  assert.equal(objs[0]!.kind, 'MutatingWebhookConfiguration');
+  assert.equal(objs.at(-1)!.kind, 'Namespace');
+  assert.equal(objs.at(-1)!.metadata.name, 'linnet');
+  const installed = objects(linnet(['install']).stdout);
+  for (const o of objs) assert.ok(installed.some((i) => i.kind === o.kind && i.metadata.name === o.metadata.name), `${o.kind} ${o.metadata.name} was installed`);
+});
+
+test('bad flags are refused before anything is printed', () => {
+  for (const args of [['install', '--replicas', '0'], ['install', '--namespace', 'Bad_NS'], ['install', '-o', 'xml'], ['install', '--identity-trust-anchors-file', join(tmp, 'missing.crt')]]) {
+    const r = linnet(args);
+    assert.equal(r.code, 1, args.join(' '));
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /LINNET_INSTALL_INPUT/);
+  }
+});
