@@ -1,6 +1,8 @@
 /**
  * 100 MB each way at once through both proxies arrives intact (sha256 at both ends), while both
  * proxies' memory stays bounded: a relay that buffered a whole stream would grow by ~100 MB.
+ * Both apps stop reading for the first seconds, so the writers run into full buffers: only a
+ * relay that honours backpressure (pauses the reading side) stays small then.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +13,8 @@ const skip = meshSkipReason();
 const SIZE = 100 * 1024 * 1024;
 /** Headroom over idle RSS: well below one direction's 100 MB, above GC and socket-buffer noise. */
 const BOUND = 64 * 1024 * 1024;
+/** How long each app leaves its socket unread while the other side writes as fast as it can. */
+const STALL_MS = 3000;
 let mesh: Mesh | undefined;
 
 before(async () => {
@@ -26,7 +30,7 @@ const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
 test('100 MB each way arrives intact while proxy RSS stays bounded', { skip, timeout: 180_000 }, logsOnFailure(() => mesh?.cluster, async () => {
   const { client, server } = mesh!;
   const target = `${server.ip}:7400`;
-  const srv = await serveTcp(server, 7400, ['--send', String(SIZE)]);
+  const srv = await serveTcp(server, 7400, ['--send', String(SIZE), '--stall-ms', String(STALL_MS)]);
   const idle = { client: client.rss().rss, server: server.rss().rss };
   const peak = { ...idle };
   const sampler = setInterval(() => {
@@ -41,11 +45,11 @@ test('100 MB each way arrives intact while proxy RSS stays bounded', { skip, tim
   const start = Date.now();
   let r;
   try {
-    r = await connectTcp(client, target, ['--send', String(SIZE)], 150_000);
+    r = await connectTcp(client, target, ['--send', String(SIZE), '--stall-ms', String(STALL_MS)], 150_000);
   } finally {
     clearInterval(sampler);
   }
-  const secs = (Date.now() - start) / 1000;
+  const secs = (Date.now() - start - STALL_MS) / 1000;
   assert.equal(r.code, 0, r.stdout + r.stderr);
   const done = r.reports[0]!;
   const seen = await srv.waitForEvent<{ event: string; received: number; receivedSha: string; sentSha: string }>((e) => e.event === 'closed');
@@ -57,7 +61,7 @@ test('100 MB each way arrives intact while proxy RSS stays bounded', { skip, tim
 
   const hwm = { client: client.rss().peak, server: server.rss().peak };
   process.stderr.write(
-    `# 2×100 MB in ${secs.toFixed(1)}s (${((2 * SIZE) / 1048576 / secs).toFixed(0)} MB/s); RSS idle→peak sampled (VmHWM): ` +
+    `# 2×100 MB in ${secs.toFixed(1)}s after a ${STALL_MS / 1000}s stall (${((2 * SIZE) / 1048576 / secs).toFixed(0)} MB/s); RSS idle→peak sampled (VmHWM): ` +
       `client proxy ${mb(idle.client)}→${mb(peak.client)} (${mb(hwm.client)}), server proxy ${mb(idle.server)}→${mb(peak.server)} (${mb(hwm.server)})\n`,
   );
   for (const name of ['client', 'server'] as const) {

@@ -45,6 +45,12 @@ test('sum and select filter by a subset of labels', () => {
   assert.ok(!matches({ a: '1' }, { a: '1', b: '2' }));
 });
 
+test('NaN and Inf in any case, as Prometheus accepts them (prom-client writes Nan)', () => {
+  const { samples } = parsePromText('a Nan\nb nan\nc +Inf\nd -inf\ne Infinity\n');
+  assert.ok(Number.isNaN(samples[0]!.value) && Number.isNaN(samples[1]!.value));
+  assert.deepEqual(samples.slice(2).map((s) => s.value), [Infinity, -Infinity, Infinity]);
+});
+
 test('empty text and CRLF line ends', () => {
   assert.deepEqual(parsePromText('').samples, []);
   assert.equal(parsePromText('a 1\r\nb{x="y"} 2\r\n').samples.length, 2);

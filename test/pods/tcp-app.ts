@@ -3,8 +3,8 @@
  * line on stdout, how many bytes went each way and their sha256. Tests run it inside pods (as an
  * app uid, so its traffic goes through the proxy) and compare both ends' reports.
  *
- *   node tcp-app.js serve --port 7000 [--host 0.0.0.0] [--send N] [--after-eof] [--echo] [--reset]
- *   node tcp-app.js connect --to 10.1.2.3:7000 [--send N] [--pause-after N --pause-ms MS] [--hold]
+ *   node tcp-app.js serve --port 7000 [--host 0.0.0.0] [--send N] [--after-eof] [--echo] [--reset] [--stall-ms MS]
+ *   node tcp-app.js connect --to 10.1.2.3:7000 [--send N] [--pause-after N --pause-ms MS] [--hold] [--stall-ms MS]
  *                           [--connections K] [--rate R --duration-ms MS]
  *
  * Data are fresh random bytes, so a lost, duplicated or reordered chunk changes the hash.
@@ -66,7 +66,17 @@ async function source(sock: Socket, n: number, hash: ReturnType<typeof createHas
 /** Runs one connection's both directions; resolves with the report when the socket closes. */
 function exchange(
   sock: Socket,
-  opts: { send: number; afterEof: boolean; echo: boolean; end: boolean; pauseAfter?: number; pauseMs?: number; resetOnData?: boolean },
+  opts: {
+    send: number;
+    afterEof: boolean;
+    echo: boolean;
+    end: boolean;
+    pauseAfter?: number;
+    pauseMs?: number;
+    resetOnData?: boolean;
+    /** Do not read for this long after connecting: the peer's writes must meet backpressure. */
+    stallMs?: number;
+  },
   event: 'closed' | 'done',
 ): Promise<ConnReport> {
   const start = Date.now();
@@ -90,6 +100,10 @@ function exchange(
       sock.write(b);
     }
   });
+  if (opts.stallMs) {
+    sock.pause();
+    setTimeout(() => sock.resume(), opts.stallMs);
+  }
   sock.on('end', () => {
     eof();
     if (opts.echo) sock.end();
@@ -122,11 +136,12 @@ async function serve(argv: string[]): Promise<number> {
       'after-eof': { type: 'boolean', default: false },
       echo: { type: 'boolean', default: false },
       reset: { type: 'boolean', default: false },
+      'stall-ms': { type: 'string', default: '0' },
     },
   });
   const server = createServer({ allowHalfOpen: true }, (sock) => {
     emit({ event: 'accepted', remote: `${sock.remoteAddress}:${sock.remotePort}` });
-    void exchange(sock, { send: Number(values.send), afterEof: values['after-eof'], echo: values.echo, end: true, resetOnData: values.reset }, 'closed').then(emit);
+    void exchange(sock, { send: Number(values.send), afterEof: values['after-eof'], echo: values.echo, end: true, resetOnData: values.reset, stallMs: Number(values['stall-ms']) }, 'closed').then(emit);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -138,11 +153,11 @@ async function serve(argv: string[]): Promise<number> {
   return 0;
 }
 
-function once(target: string, send: number, opts: { pauseAfter?: number; pauseMs?: number; hold: boolean }): Promise<ConnReport> {
+function once(target: string, send: number, opts: { pauseAfter?: number; pauseMs?: number; hold: boolean; stallMs?: number }): Promise<ConnReport> {
   const i = target.lastIndexOf(':');
   const sock = connect({ host: target.slice(0, i), port: Number(target.slice(i + 1)), allowHalfOpen: true });
   sock.once('connect', () => emit({ event: 'connected', local: `${sock.localAddress}:${sock.localPort}` }));
-  return exchange(sock, { send, afterEof: false, echo: false, end: !opts.hold, pauseAfter: opts.pauseAfter, pauseMs: opts.pauseMs }, 'done');
+  return exchange(sock, { send, afterEof: false, echo: false, end: !opts.hold, pauseAfter: opts.pauseAfter, pauseMs: opts.pauseMs, stallMs: opts.stallMs }, 'done');
 }
 
 async function client(argv: string[]): Promise<number> {
@@ -157,11 +172,12 @@ async function client(argv: string[]): Promise<number> {
       connections: { type: 'string', default: '1' },
       rate: { type: 'string' },
       'duration-ms': { type: 'string', default: '0' },
+      'stall-ms': { type: 'string', default: '0' },
     },
   });
   const to = values.to!;
   const send = Number(values.send);
-  const opts = { pauseAfter: Number(values['pause-after']), pauseMs: Number(values['pause-ms']), hold: values.hold };
+  const opts = { pauseAfter: Number(values['pause-after']), pauseMs: Number(values['pause-ms']), hold: values.hold, stallMs: Number(values['stall-ms']) };
   const reports: Promise<ConnReport>[] = [];
   if (values.rate !== undefined) {
     // Steady load: `rate` new connections a second until duration (0 = until SIGTERM/SIGINT).
