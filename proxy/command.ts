@@ -1,0 +1,35 @@
+/** `linnet proxy`: the sidecar. Configured only by LINNET_PROXY_* environment variables. */
+import type { Command } from '../control/cli/command';
+import { loadProxyConfig, PROXY_ENV } from './config';
+import { assertNativeSupport } from './native';
+import { startProxy } from './supervisor';
+
+const usage = `usage: linnet proxy
+
+Runs the sidecar proxy. It takes no flags: every setting is an environment variable, so the
+injector and Kubernetes manifests configure it the same way.
+
+${Object.entries(PROXY_ENV)
+  .map(([name, v]) => `  ${name}\n      ${v.meaning} (default ${v.default})`)
+  .join('\n')}
+
+Signals: SIGTERM or SIGINT drain (no new connections; open ones finish within the grace period).
+`;
+
+export const command: Command = {
+  summary: 'run the sidecar proxy (configured by LINNET_PROXY_* environment variables)',
+  usage,
+  async run(args) {
+    if (args.length > 0) {
+      process.stderr.write(`linnet proxy: takes no arguments (got ${args.join(' ')}); see linnet proxy --help\n`);
+      return 2;
+    }
+    const config = loadProxyConfig();
+    assertNativeSupport();
+    const proxy = await startProxy(config);
+    process.once('SIGTERM', () => proxy.shutdown('SIGTERM'));
+    process.once('SIGINT', () => proxy.shutdown('SIGINT'));
+    await proxy.done;
+    return 0;
+  },
+};

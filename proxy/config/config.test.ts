@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ConfigError } from '../errors';
+import { loadProxyConfig, PROXY_ENV } from './index';
+import { parseDuration, parsePortRanges, parseSocketAddr, portSet } from './parse';
+
+test('defaults follow DESIGN.md', () => {
+  const c = loadProxyConfig({});
+  assert.deepEqual(c.inboundAddr, { host: '0.0.0.0', port: 4143, family: 4 });
+  assert.deepEqual(c.outboundAddr, { host: '127.0.0.1', port: 4140, family: 4 });
+  assert.deepEqual(c.adminAddr, { host: '0.0.0.0', port: 4191, family: 4 });
+  assert.equal(c.workers, 1);
+  assert.equal(c.detectTimeoutMs, 250);
+  assert.deepEqual([...c.inboundOpaquePorts].sort((a, b) => a - b), [25, 587, 3306, 4444, 5432, 6379, 9300, 11211]);
+  assert.equal(c.shutdownGraceMs, 25_000);
+  assert.equal(c.shutdownEndpointEnabled, false);
+  assert.ok(Object.isFrozen(c));
+});
+
+test('every variable is read: a bad value for each names that variable', () => {
+  for (const name of Object.keys(PROXY_ENV)) {
+    assert.throws(
+      () => loadProxyConfig({ [name]: 'bogus value' }),
+      (err: unknown) => err instanceof ConfigError && err.variable === name && err.message.includes('expected'),
+      name,
+    );
+  }
+});
+
+test('durations', () => {
+  assert.equal(parseDuration('X', '300ms'), 300);
+  assert.equal(parseDuration('X', '10s'), 10_000);
+  assert.equal(parseDuration('X', '2m'), 120_000);
+  assert.equal(parseDuration('X', '1h'), 3_600_000);
+  assert.equal(parseDuration('X', '1.5s'), 1500);
+  assert.equal(parseDuration('X', '75'), 75);
+  for (const bad of ['', 's', '-1s', '10 sec', '1e3ms']) assert.throws(() => parseDuration('X', bad), ConfigError, bad);
+});
+
+test('port lists and ranges', () => {
+  assert.deepEqual(parsePortRanges('P', '25, 587,8000-8002,25'), [
+    { lo: 25, hi: 25 },
+    { lo: 587, hi: 587 },
+    { lo: 8000, hi: 8002 },
+  ]);
+  assert.deepEqual([...portSet(parsePortRanges('P', '1-3'))], [1, 2, 3]);
+  assert.deepEqual(parsePortRanges('P', ''), []);
+  for (const bad of ['0', '65536', '10-5', 'a', '1-2-3', '80;81']) {
+    assert.throws(() => parsePortRanges('P', bad), (e: unknown) => e instanceof ConfigError && e.variable === 'P', bad);
+  }
+});
+
+test('socket addresses, v4 and v6', () => {
+  assert.deepEqual(parseSocketAddr('A', '[::]:4143'), { host: '::', port: 4143, family: 6 });
+  assert.deepEqual(parseSocketAddr('A', '10.0.0.1:80'), { host: '10.0.0.1', port: 80, family: 4 });
+  for (const bad of ['localhost:80', '10.0.0.1', '10.0.0.256:80', '[::1]', ':80', '1.2.3.4:99999']) {
+    assert.throws(() => parseSocketAddr('A', bad), ConfigError, bad);
+  }
+});

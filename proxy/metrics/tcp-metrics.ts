@@ -1,0 +1,112 @@
+/**
+ * TCP metrics with linkerd2-proxy's names and labels, so existing Linkerd dashboards work.
+ * Each worker thread owns one set on its own registry; the admin server merges them.
+ *
+ * Bytes are not counted per chunk: a connection's socket already keeps bytesRead/bytesWritten,
+ * so the counters are brought up to date when the connection closes and just before a scrape
+ * (see TcpStats.flush), which costs nothing on the data path.
+ */
+import { Counter, Gauge, Registry } from 'prom-client';
+
+export type Direction = 'inbound' | 'outbound';
+export type Peer = 'src' | 'dst';
+
+/** The labels shared by every TCP series of one connection side. */
+export interface TcpLabels {
+  direction: Direction;
+  peer: Peer;
+  target_addr: string;
+  tls: string;
+  no_tls_reason?: string;
+  client_id?: string;
+  server_id?: string;
+}
+
+const BASE = ['direction', 'peer', 'target_addr', 'tls', 'no_tls_reason', 'client_id', 'server_id'] as const;
+
+export class TcpMetrics {
+  readonly open: Counter;
+  readonly close: Counter;
+  readonly openConnections: Gauge;
+  readonly readBytes: Counter;
+  readonly writeBytes: Counter;
+  readonly connectErrors: Counter;
+
+  constructor(readonly registry: Registry) {
+    const reg = [registry];
+    this.open = new Counter({ name: 'tcp_open_total', help: 'Total count of opened connections', labelNames: BASE, registers: reg });
+    this.close = new Counter({
+      name: 'tcp_close_total',
+      help: 'Total count of closed connections',
+      labelNames: [...BASE, 'classification', 'errno'],
+      registers: reg,
+    });
+    this.openConnections = new Gauge({
+      name: 'tcp_open_connections',
+      help: 'Number of currently-open connections',
+      labelNames: BASE,
+      registers: reg,
+    });
+    this.readBytes = new Counter({ name: 'tcp_read_bytes_total', help: 'Total count of bytes read from peers', labelNames: BASE, registers: reg });
+    this.writeBytes = new Counter({ name: 'tcp_write_bytes_total', help: 'Total count of bytes written to peers', labelNames: BASE, registers: reg });
+    this.connectErrors = new Counter({
+      name: 'tcp_connect_errors_total',
+      help: 'Connections to a target that could not be established (refused, timed out, unreachable)',
+      labelNames: ['direction', 'target_addr', 'errno'],
+      registers: reg,
+    });
+  }
+}
+
+/** Only the labels that are set, so absent optional labels do not appear as empty strings. */
+function clean(labels: TcpLabels): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(labels)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+interface Counted {
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
+}
+
+/** One side (src or dst) of one proxied connection: opens, flushes byte counts, closes once. */
+export class TcpStats {
+  private readonly labels: Record<string, string>;
+  private reportedRead = 0;
+  private reportedWritten = 0;
+  private closed = false;
+
+  constructor(
+    private readonly metrics: TcpMetrics,
+    labels: TcpLabels,
+    private readonly socket: Counted,
+  ) {
+    this.labels = clean(labels);
+    metrics.open.inc(this.labels);
+    metrics.openConnections.inc(this.labels);
+  }
+
+  /** Bring the byte counters up to date with what the socket has moved so far. */
+  flush(): void {
+    const r = this.socket.bytesRead - this.reportedRead;
+    const w = this.socket.bytesWritten - this.reportedWritten;
+    if (r > 0) {
+      this.metrics.readBytes.inc(this.labels, r);
+      this.reportedRead += r;
+    }
+    if (w > 0) {
+      this.metrics.writeBytes.inc(this.labels, w);
+      this.reportedWritten += w;
+    }
+  }
+
+  /** Record the close once; `errno` is empty for a clean close. */
+  close(errno: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.flush();
+    this.metrics.openConnections.dec(this.labels);
+    this.metrics.close.inc({ ...this.labels, classification: errno === '' ? 'success' : 'failure', errno });
+  }
+}

@@ -1,0 +1,18 @@
+/** The messages between the proxy's main thread (admin, signals) and its worker threads. */
+import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+
+/** One worker's metrics, as prom-client's getMetricsAsJSON gives them. */
+export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
+
+export type ToWorker =
+  | { type: 'metrics'; id: number }
+  /** Stop accepting; report `drained` when the last connection has closed. */
+  | { type: 'drain' }
+  /** The grace period is over: close whatever is still open. */
+  | { type: 'terminate' };
+
+export type FromWorker =
+  | { type: 'listening' }
+  | { type: 'start-failed'; code: string; message: string; hint?: string }
+  | { type: 'metrics'; id: number; metrics: MetricsJson }
+  | { type: 'drained' };

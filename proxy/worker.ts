@@ -1,0 +1,96 @@
+/**
+ * A proxy worker thread: its own SO_REUSEPORT listeners on the inbound and outbound ports (the
+ * kernel spreads accepted connections across workers), its own metrics registry, and the
+ * connection stacks. The main thread asks it for metrics and tells it when to drain.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { parentPort, threadId, workerData } from 'node:worker_threads';
+import { Registry } from 'prom-client';
+import type { ProxyConfig } from './config';
+import type { SocketAddr } from './config/parse';
+import { LinnetError } from './errors';
+import { createLogger } from './log';
+import { TcpMetrics } from './metrics/tcp-metrics';
+import { listenReusePort } from './native';
+import { handleConnection, OpenConnections, type Side } from './stack/connection';
+import type { FromWorker, ToWorker } from './worker-messages';
+
+const config = workerData as ProxyConfig;
+const port = parentPort!;
+const log = createLogger(config.log, `proxy/worker-${threadId}`);
+const registry = new Registry();
+const metrics = new TcpMetrics(registry);
+const open = new OpenConnections();
+const send = (m: FromWorker) => port.postMessage(m);
+
+function sideFor(direction: 'inbound' | 'outbound'): Side {
+  const inbound = direction === 'inbound';
+  return {
+    direction,
+    opaquePorts: inbound ? config.inboundOpaquePorts : config.outboundOpaquePorts,
+    listenPort: (inbound ? config.inboundAddr : config.outboundAddr).port,
+    detectTimeoutMs: config.detectTimeoutMs,
+    connectTimeoutMs: config.connectTimeoutMs,
+    // As linkerd2-proxy labels plaintext: inbound peers did not offer TLS; the app and the local
+    // target are reached over loopback; outbound targets have no identity from discovery (yet).
+    srcNoTlsReason: inbound ? 'no_tls_from_remote' : 'loopback',
+    dstNoTlsReason: inbound ? 'loopback' : 'not_provided_by_service_discovery',
+  };
+}
+
+function listen(addr: SocketAddr, side: Side): Promise<Server> {
+  const server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket: Socket) => {
+    handleConnection(socket, side, metrics, open, log).catch((err) => {
+      log.error('connection handler failed', { error: (err as Error).stack ?? String(err) });
+      socket.destroy();
+    });
+  });
+  return new Promise((resolve, reject) => {
+    const fd = listenReusePort(addr.host, addr.port, addr.family, 1024);
+    server.once('error', reject);
+    server.listen({ fd }, () => {
+      server.off('error', reject);
+      server.on('error', (err) => log.error('listener error', { error: err.message }));
+      resolve(server);
+    });
+  });
+}
+
+let servers: Server[] = [];
+let draining = false;
+
+function checkDrained(): void {
+  if (draining && open.size === 0) send({ type: 'drained' });
+}
+
+port.on('message', (m: ToWorker) => {
+  switch (m.type) {
+    case 'metrics':
+      open.flush();
+      registry.getMetricsAsJSON().then(
+        (json) => send({ type: 'metrics', id: m.id, metrics: json }),
+        (err) => log.error('metrics collection failed', { error: String(err) }),
+      );
+      break;
+    case 'drain':
+      draining = true;
+      for (const s of servers) s.close();
+      servers = [];
+      checkDrained();
+      setInterval(checkDrained, 100).unref();
+      break;
+    case 'terminate':
+      open.destroyAll();
+      break;
+  }
+});
+
+(async () => {
+  try {
+    servers = [await listen(config.inboundAddr, sideFor('inbound')), await listen(config.outboundAddr, sideFor('outbound'))];
+    send({ type: 'listening' });
+  } catch (err) {
+    const e = err instanceof LinnetError ? err : new LinnetError('LINNET_LISTEN_FAILED', (err as Error).message);
+    send({ type: 'start-failed', code: e.code, message: e.message, hint: e.hint });
+  }
+})();
