@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { detect, DETECT_MAX_BYTES, H2_PREFACE, type DetectResult } from './detect';
 import { checkDetectInvariants } from './invariants';
 import { paddedHello, records, unwrapRecords } from './test-support/hello-builder';
+import { captureRealClients, type RealClient } from './test-support/real-clients';
 import { captureRealHellos, type RealHello } from './test-support/real-hellos';
 import { SAMPLES } from './test-support/samples';
 import * as fuzzTarget from '../../fuzz/targets/detect';
@@ -120,6 +121,27 @@ describe('detect: real TLS clients', () => {
   });
 });
 
+describe('detect: real HTTP/1, h2, Redis and SMTP clients', () => {
+  let clients: RealClient[] = [];
+  before(async () => {
+    clients = await captureRealClients();
+  });
+
+  it('answers what curl, nghttp, redis-cli and swaks really send, as soon as it is certain', () => {
+    assert.equal(clients.length, 9);
+    for (const c of clients) {
+      const first = firstAnswer(c.bytes);
+      assert.deepEqual(strip(first.result), c.expect, c.name);
+      if (c.expect.kind === 'h2') assert.equal(first.at, 24, c.name);
+      // HTTP/1 at the LF ending the request line; not-HTTP at the first byte that rules it out.
+      const lineEnd = c.bytes.indexOf('\r\n') + 2;
+      if (c.expect.kind === 'http1') assert.equal(first.at, lineEnd, c.name);
+      if (c.expect.kind === 'opaque') assert.ok(first.at < lineEnd, `${c.name}: answered at ${first.at}`);
+      checkDetectInvariants(c.bytes);
+    }
+  });
+});
+
 // ---- properties -------------------------------------------------------------------------------
 
 const tchar = fc.constantFrom(...'!#$%&\'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'.split(''));
@@ -132,10 +154,10 @@ const requestLine = fc.oneof(
   fc.tuple(word(fc.constantFrom(...'abc.-9'.split('')), 20), fc.integer({ min: 0, max: 65535 })).map(([h, p]) => `CONNECT ${h}:${p}`),
 ).chain((start) => fc.constantFrom(`${start} HTTP/1.1\r\n`, `${start} HTTP/1.0\r\n`, `${start} HTTP/1.1\r\nHost: a\r\n\r\n`));
 
-/** Valid starts (real hellos, preface, request lines, samples), optionally damaged. */
-function streams(hellos: Buffer[]): fc.Arbitrary<Buffer> {
+/** Valid starts (real captures, preface, request lines, samples) or junk, optionally damaged. */
+function streams(captured: Buffer[]): fc.Arbitrary<Buffer> {
   const valid = fc.oneof(
-    fc.constantFrom(...hellos),
+    fc.constantFrom(...captured),
     fc.constantFrom(...SAMPLES.map((s) => s.bytes)),
     fc.constant(H2_PREFACE),
     requestLine.map((s) => Buffer.from(s, 'latin1')),
@@ -155,14 +177,15 @@ function streams(hellos: Buffer[]): fc.Arbitrary<Buffer> {
 }
 
 describe('detect: properties (fast-check)', () => {
-  let hellos: Buffer[] = [];
+  let captured: Buffer[] = []; // real hellos and real client first flights
   before(async () => {
-    hellos = (await captureRealHellos()).map((h) => h.bytes);
+    captured = (await captureRealHellos()).map((h) => h.bytes);
+    captured.push(...(await captureRealClients()).map((c) => c.bytes));
   });
 
   it('is monotone over every prefix: need-more, then one answer that never changes', () => {
     fc.assert(
-      fc.property(streams(hellos), (input) => {
+      fc.property(streams(captured), (input) => {
         checkDetectInvariants(input); // every prefix length for inputs up to 600 bytes
       }),
       { numRuns: 400, includeErrorInReport: true },
@@ -171,7 +194,7 @@ describe('detect: properties (fast-check)', () => {
 
   it('gives the same answer however the bytes are split into chunks', () => {
     fc.assert(
-      fc.property(streams(hellos), fc.array(fc.integer({ min: 1, max: 64 }), { maxLength: 40 }), (input, sizes) => {
+      fc.property(streams(captured), fc.array(fc.integer({ min: 1, max: 64 }), { maxLength: 40 }), (input, sizes) => {
         // As the connection handler does: append each chunk, ask, stop at the first answer.
         let seen = Buffer.alloc(0);
         let answer: DetectResult = { kind: 'need-more' };
@@ -227,6 +250,7 @@ describe('detect: properties (fast-check)', () => {
 });
 
 const REAL_HELLO_FILES = ['tls-node-h2.bin', 'tls-node-no-sni.bin', 'tls-openssl.bin', 'tls-openssl-fragmented.bin', 'tls-curl-h2.bin'];
+const REAL_H2_FILES = ['curl-h2-prior-knowledge.bin', 'nghttp-h2-prior-knowledge.bin'];
 
 describe('fuzz target detect', () => {
   it('has the shape the fuzz runner drives, and passes on every seed corpus file', () => {
@@ -236,13 +260,14 @@ describe('fuzz target detect', () => {
     // dist/proxy/detect → repository root
     const dir = join(__dirname, '..', '..', '..', 'fuzz', 'corpus', 'detect');
     const files = readdirSync(dir).filter((f) => f.endsWith('.bin'));
-    assert.ok(files.length >= 30, `${files.length} seed files`);
+    assert.ok(files.length >= 45, `${files.length} seed files`);
     const kinds = new Set<string>();
     for (const f of files) {
       const bytes = readFileSync(join(dir, f));
       fuzzTarget.run(bytes);
       kinds.add(detect(bytes).kind);
       if (REAL_HELLO_FILES.includes(f)) assert.equal(detect(bytes).kind, 'tls', f);
+      if (REAL_H2_FILES.includes(f)) assert.equal(detect(bytes).kind, 'h2', f);
     }
     assert.deepEqual([...kinds].sort(), ['h2', 'http1', 'opaque', 'tls']);
   });
