@@ -189,4 +189,24 @@ describe('kubernetes source against a real-shape HTTPS API server', () => {
     await waitFor(() => set.exists() === false && set.endpoints().length === 0, 1000, () => `exists ${set.exists()}`);
     set.release();
   });
+
+  it('bad credentials: start-up fails with a clear error after retrying, instead of serving nothing', async () => {
+    const bad = await mkdtemp(join(tmpdir(), 'linnet-k8s-bad-'));
+    try {
+      const cfg = api.writeKubeconfig(bad);
+      const { readFile, writeFile } = await import('node:fs/promises');
+      await writeFile(cfg, (await readFile(cfg, 'utf8')).replace(api.token, 'wrong-token'));
+      const lines: string[] = [];
+      const { createLogger } = await import('../proxy/log');
+      const before = api.requests.services.unauthorized;
+      await assert.rejects(
+        createKubernetesSource({ kubeconfig: cfg, syncTimeoutMs: 700, retryBaseMs: 100, log: createLogger('warn', 'k8s', (l) => void lines.push(l)) }),
+        (e: unknown) => (e as { code?: string }).code === 'LINNET_KUBERNETES_SYNC_TIMEOUT',
+      );
+      assert.ok(api.requests.services.unauthorized - before >= 2, 'it retried');
+      assert.ok(lines.some((l) => l.includes('list/watch failed') && l.includes('Unauthorized')), lines.join(''));
+    } finally {
+      await rm(bad, { recursive: true, force: true });
+    }
+  });
 });
