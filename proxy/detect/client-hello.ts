@@ -11,7 +11,9 @@
  * structure (exceeding it is malformed, decided at once) and the *available* end of the bytes
  * seen so far (exceeding it means "need more"). So a partial hello that is already wrong is
  * rejected as early as possible, a valid prefix always asks for more, and nothing is ever read
- * past either end. The public function never throws; malformed input comes back as a result.
+ * past either end. parseClientHello never throws: malformed input comes back as a result with a
+ * stable problem code; parseClientHelloBody (for a message already cut out) throws the typed
+ * ClientHelloError instead.
  */
 import { LinnetError } from '../errors';
 
