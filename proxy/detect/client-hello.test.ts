@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { ClientHelloError, parseClientHello, parseClientHelloBody, TLS_MAX_RECORD_PAYLOAD, type ClientHelloResult } from './client-hello';
-import { DETECT_MAX_BYTES } from './detect';
+import { detect, DETECT_MAX_BYTES } from './detect';
 import { checkDetectInvariants } from './invariants';
 import {
   alpnExt,
@@ -205,6 +205,49 @@ describe('parseClientHello on built hellos', () => {
       if (c.at > 0) assert.equal(first.at, c.at);
     });
   }
+
+  it('recovers exactly what a generated hello carries, over any record split (round trip)', () => {
+    const host = fc.array(fc.integer({ min: 0x21, max: 0x7e }), { minLength: 1, maxLength: 80 }).map((a) => Buffer.from(a).toString('latin1'));
+    const protocol = fc.uint8Array({ minLength: 1, maxLength: 20 }).map((a) => Buffer.from(a).toString('latin1'));
+    const reserved = new Set([0, 16, 43]);
+    const parts = fc.record({
+      sessionId: fc.uint8Array({ maxLength: 32 }),
+      suites: fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: 1, maxLength: 40 }),
+      compression: fc.uint8Array({ minLength: 1, maxLength: 3 }),
+      sni: fc.option(host, { nil: undefined }),
+      alpn: fc.option(fc.array(protocol, { minLength: 1, maxLength: 8 }), { nil: undefined }),
+      versions: fc.option(fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: 1, maxLength: 6 }), { nil: undefined }),
+      others: fc.uniqueArray(fc.tuple(fc.integer({ min: 0, max: 0xffff }).filter((t) => !reserved.has(t)), fc.uint8Array({ maxLength: 40 })), { maxLength: 10, selector: ([t]) => t }),
+      order: fc.nat(),
+      sizes: fc.array(fc.integer({ min: 1, max: 300 }), { maxLength: 8 }),
+    });
+    fc.assert(
+      fc.property(parts, (p) => {
+        const exts = p.others.map(([t, data]) => ext(t, Buffer.from(data)));
+        const known: Array<[number, Buffer]> = [];
+        if (p.sni !== undefined) known.push([0, sniExt(p.sni)]);
+        if (p.alpn !== undefined) known.push([16, alpnExt(...p.alpn)]);
+        if (p.versions !== undefined) known.push([43, supportedVersionsExt(...p.versions)]);
+        for (const [, e] of known) exts.splice(p.order % (exts.length + 1), 0, e);
+        const stream = records(
+          handshake(helloBody({ sessionId: Buffer.from(p.sessionId), suites: p.suites, compression: [...p.compression], extensions: exts })),
+          p.sizes,
+        );
+        const hello = ok(parseClientHello(stream));
+        assert.equal(hello.sni, p.sni?.toLowerCase());
+        assert.deepEqual(hello.alpn, p.alpn ?? []);
+        assert.deepEqual(hello.supportedVersions, p.versions ?? []);
+        assert.deepEqual(hello.cipherSuites, p.suites);
+        assert.equal(hello.extensionTypes.length, exts.length);
+        assert.equal(hello.streamBytes, stream.length);
+        // And detect() reports the same, once the last byte is in.
+        const expected = p.sni === undefined ? { kind: 'tls', alpn: p.alpn ?? [] } : { kind: 'tls', sni: p.sni.toLowerCase(), alpn: p.alpn ?? [] };
+        assert.deepEqual(detect(stream), expected);
+        assert.equal(detect(stream.subarray(0, -1)).kind, 'need-more');
+      }),
+      { numRuns: 500, includeErrorInReport: true },
+    );
+  });
 
   it('takes a single-record hello of the largest record size, and no byte more', () => {
     const max = paddedHello(DETECT_MAX_BYTES);
