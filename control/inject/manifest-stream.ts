@@ -162,7 +162,7 @@ export function transformSources(sources: Source[], transform: Transform): Strea
   const reports: Result['report'][] = [];
   const rendered: string[] = [];
   for (const p of parsed) {
-    const where = `${p.source.name}${p.doc ? '' : ''}`;
+    const where = p.source.name;
     const v = p.value as Json;
     const label = (obj: Json, i?: number) => {
       const meta = isObject(obj.metadata) ? obj.metadata : {};

@@ -312,10 +312,35 @@ function injectService(obj: Json, opts: InjectOptions): Result {
   return { object: out, report: { ...report, status: 'annotated', reason: `opaque ports ${formatPortList(mergeRanges(hits))}` }, changed: true };
 }
 
+/**
+ * A Namespace is injected as `linkerd inject` does it: it gets `linnet.io/inject: enabled`, and
+ * the webhook then injects every pod created in it. kube-system and the control plane's own
+ * namespace are refused (the webhook's selector excludes them anyway).
+ */
+function injectNamespace(obj: Json, opts: InjectOptions): Result {
+  const { kind, name } = describe(obj);
+  const report: Report = { kind, name, status: 'unchanged', warnings: [] };
+  const meta = isObject(obj.metadata) ? obj.metadata : {};
+  const labels = stringMap(meta.labels);
+  if (name === 'kube-system' || name === (opts.controlPlaneNamespace ?? 'linnet') || labels['linnet.io/is-control-plane'] === 'true') {
+    return { object: obj, report: { ...report, status: 'skipped', reason: 'the control plane and kube-system are never injected' }, changed: false };
+  }
+  const ann = stringMap(meta.annotations);
+  const found = lookup(ann, undefined, injectKeys());
+  if (found) {
+    const mode = parseInjectMode({ ...found, from: 'namespace' });
+    return { object: obj, report: mode === 'disabled' ? { ...report, status: 'skipped', reason: `injection disabled by ${found.key}=disabled` } : report, changed: false };
+  }
+  const out = clone(obj);
+  out.metadata = { ...meta, annotations: { ...ann, [INJECT_KEY]: 'enabled' } };
+  return { object: out, report: { ...report, status: 'injected' }, changed: true };
+}
+
 /** Inject one object. Unknown kinds come back untouched with status `passthrough`. */
 export function injectObject(obj: Json, opts: InjectOptions): Result {
   const { kind, name } = describe(obj);
   if (kind === 'Service') return injectService(obj, opts);
+  if (kind === 'Namespace' && obj.apiVersion === 'v1') return injectNamespace(obj, opts);
   if (!(kind in POD_TEMPLATE_PATHS)) return { object: obj, report: { kind, name, status: 'passthrough', warnings: [] }, changed: false };
 
   const out = clone(obj);
@@ -383,6 +408,15 @@ const OUR_ANNOTATIONS = [PROXY_VERSION_ANNOTATION, TRUST_ROOT_ANNOTATION, CREATE
  */
 export function uninjectObject(obj: Json): Result {
   const { kind, name } = describe(obj);
+  if (kind === 'Namespace' && isObject(obj.metadata) && isObject(obj.metadata.annotations)) {
+    const ann = withoutKeys(obj.metadata.annotations, (k, v) => (k === INJECT_KEY || k === INJECT_KEY_ALIAS) && (v === 'enabled' || v === 'ingress'))!;
+    if (Object.keys(ann).length === Object.keys(obj.metadata.annotations).length) return { object: obj, report: { kind, name, status: 'unchanged', warnings: [] }, changed: false };
+    const out = clone(obj);
+    const meta = out.metadata as Json;
+    if (Object.keys(ann).length === 0) delete meta.annotations;
+    else meta.annotations = ann;
+    return { object: out, report: { kind, name, status: 'uninjected', warnings: [] }, changed: true };
+  }
   if (!(kind in POD_TEMPLATE_PATHS)) return { object: obj, report: { kind, name, status: 'passthrough', warnings: [] }, changed: false };
   const out = clone(obj);
   const { meta, spec } = podTemplate(out, kind);

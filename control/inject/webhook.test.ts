@@ -299,3 +299,52 @@ test('the webhook speaks TLS 1.2 or newer only, and serves /live', async () => {
   });
   assert.equal(live, 200);
 });
+
+test('`linnet inject --serve` (the injector Deployment\'s command) serves reviews and stops on SIGTERM', async () => {
+  const { spawn } = await import('node:child_process');
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { createServer: createTcp } = await import('node:net');
+  const dir = mkdtempSync(join(tmpdir(), 'linnet-serve-'));
+  try {
+    writeFileSync(join(dir, 'tls.crt'), hookCerts.certPem);
+    writeFileSync(join(dir, 'tls.key'), hookCerts.keyPem);
+    writeFileSync(join(dir, 'ca.crt'), ANCHORS);
+    const port = await new Promise<number>((resolve) => {
+      const s = createTcp().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as AddressInfo).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const bin = join(__dirname, '..', '..', '..', 'bin', 'linnet');
+    const child = spawn(process.execPath, [bin, 'inject', '--serve', '--listen', `127.0.0.1:${port}`, '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'), '--identity-trust-anchors-file', join(dir, 'ca.crt')], {
+      env: { ...process.env, KUBERNETES_SERVICE_HOST: '' },
+    });
+    let stderr = '';
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve, reject) => {
+      child.stderr.on('data', (c: Buffer) => {
+        stderr += c.toString('utf8');
+        if (stderr.includes('listening on')) resolve();
+      });
+      child.on('exit', () => reject(new Error(`exited early: ${stderr}`)));
+    });
+    const saved = hookPort;
+    hookPort = port;
+    try {
+      // Outside a cluster the namespace cannot be read: a warning, and the pod's annotation counts.
+      const req = review('admission.k8s.io/v1', apiServerPod('anywhere', { 'linnet.io/inject': 'enabled' }));
+      const { json } = await post(req);
+      assert.equal(patched(req, json).spec.containers[0].name, PROXY_CONTAINER);
+      assert.match(json.response.warnings[0], /could not be read.*not running in a cluster/);
+    } finally {
+      hookPort = saved;
+    }
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    assert.match(stderr, /admission .*: injected/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

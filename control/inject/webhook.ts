@@ -47,9 +47,7 @@ export async function handleAdmissionReview(body: unknown, config: InjectorConfi
   const kind = isObject(request.kind) ? request.kind : {};
   if (kind.kind !== 'Pod' || (kind.group !== undefined && kind.group !== '')) return ignore(`not a Pod (${String(kind.kind)})`, false);
   if (request.operation !== undefined && request.operation !== 'CREATE') return ignore(`operation ${String(request.operation)}`, false);
-  if (request.dryRun === true) {
-    // A dry run still gets the patch: `kubectl apply --dry-run=server` shows what would be injected.
-  }
+  // A dry run (request.dryRun) gets the patch too: `kubectl apply --dry-run=server` shows the injection.
   const pod = request.object;
   if (!isObject(pod)) return ignore('the request has no Pod object');
 

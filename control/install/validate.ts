@@ -30,7 +30,7 @@ function modelFor(apiVersion: string, kind: string): ModelCtor | undefined {
   const group = slash < 0 ? '' : apiVersion.slice(0, slash);
   const version = slash < 0 ? apiVersion : apiVersion.slice(slash + 1);
   const base = group === '' ? 'kubernetes-models' : CORE_GROUP_PACKAGES[group] ?? `kubernetes-models/${group}`;
-  const id = `${base}${group === '' || CORE_GROUP_PACKAGES[group] ? '' : ''}/${version}/${kind}`;
+  const id = `${base}/${version}/${kind}`;
   if (!/^[@a-zA-Z0-9./_-]+$/.test(id)) return undefined;
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
