@@ -12,6 +12,7 @@ import { startAdmin } from './admin/server';
 import type { ProxyConfig } from './config';
 import { LinnetError } from './errors';
 import { createLogger, type Logger } from './log';
+import { mergeLatency } from './metrics/http-metrics';
 import { mergedExposition } from './metrics/merge';
 import type { FromWorker, MetricsJson, ToWorker } from './worker-messages';
 
@@ -20,7 +21,7 @@ const RESPAWN_DELAY_MS = 1000;
 
 class WorkerHandle {
   worker!: Worker;
-  private pending = new Map<number, (m: MetricsJson) => void>();
+  private pending = new Map<number, (m: { metrics: MetricsJson; latency: Record<string, string> }) => void>();
   drained = false;
 
   constructor(
@@ -45,7 +46,7 @@ class WorkerHandle {
             reject(new LinnetError(m.code, m.message, { hint: m.hint }));
             break;
           case 'metrics':
-            this.pending.get(m.id)?.(m.metrics);
+            this.pending.get(m.id)?.(m);
             this.pending.delete(m.id);
             break;
           case 'drained':
@@ -71,7 +72,7 @@ class WorkerHandle {
     this.worker.postMessage(m);
   }
 
-  metrics(id: number): Promise<MetricsJson | undefined> {
+  metrics(id: number): Promise<{ metrics: MetricsJson; latency: Record<string, string> } | undefined> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
@@ -159,9 +160,14 @@ export async function startProxy(config: ProxyConfig): Promise<RunningProxy> {
           const id = nextMetricsId++;
           const parts = await Promise.all(workers.map((w) => w.metrics(id)));
           return mergedExposition(
-            parts.filter((p): p is MetricsJson => p !== undefined),
+            parts.flatMap((p) => (p ? [p.metrics] : [])),
             own,
           );
+        },
+        latency: async () => {
+          const id = nextMetricsId++;
+          const parts = await Promise.all(workers.map((w) => w.metrics(id)));
+          return mergeLatency(parts.flatMap((p) => (p ? [p.latency] : [])));
         },
         shutdownEnabled: config.shutdownEndpointEnabled,
         shutdown: () => shutdown('POST /shutdown'),

@@ -14,5 +14,5 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'listening' }
   | { type: 'start-failed'; code: string; message: string; hint?: string }
-  | { type: 'metrics'; id: number; metrics: MetricsJson }
+  | { type: 'metrics'; id: number; metrics: MetricsJson; latency: Record<string, string> }
   | { type: 'drained' };

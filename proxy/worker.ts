@@ -10,9 +10,11 @@ import type { ProxyConfig } from './config';
 import type { SocketAddr } from './config/parse';
 import { LinnetError } from './errors';
 import { createLogger } from './log';
+import { HttpMetrics } from './metrics/http-metrics';
 import { TcpMetrics } from './metrics/tcp-metrics';
 import { listenReusePort } from './native';
-import { handleConnection, OpenConnections, type Side } from './stack/connection';
+import { handleConnection } from './stack/connection';
+import { OpenConnections, type Side } from './stack/context';
 import type { FromWorker, ToWorker } from './worker-messages';
 
 const config = workerData as ProxyConfig;
@@ -20,6 +22,7 @@ const port = parentPort!;
 const log = createLogger(config.log, `proxy/worker-${threadId}`);
 const registry = new Registry();
 const metrics = new TcpMetrics(registry);
+const httpMetrics = new HttpMetrics(registry);
 const open = new OpenConnections();
 const send = (m: FromWorker) => port.postMessage(m);
 
@@ -40,7 +43,7 @@ function sideFor(direction: 'inbound' | 'outbound'): Side {
 
 function listen(addr: SocketAddr, side: Side): Promise<Server> {
   const server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket: Socket) => {
-    handleConnection(socket, side, metrics, open, log).catch((err) => {
+    handleConnection(socket, { side, tcp: metrics, http: httpMetrics, open, log }).catch((err) => {
       log.error('connection handler failed', { error: (err as Error).stack ?? String(err) });
       socket.destroy();
     });
@@ -68,7 +71,7 @@ port.on('message', (m: ToWorker) => {
     case 'metrics':
       open.flush();
       registry.getMetricsAsJSON().then(
-        (json) => send({ type: 'metrics', id: m.id, metrics: json }),
+        (json) => send({ type: 'metrics', id: m.id, metrics: json, latency: httpMetrics.latencySnapshot() }),
         (err) => log.error('metrics collection failed', { error: String(err) }),
       );
       break;

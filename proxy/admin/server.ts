@@ -10,6 +10,8 @@ import type { Logger } from '../log';
 export interface AdminHooks {
   ready(): boolean;
   metrics(): Promise<string>;
+  /** Exact latency percentiles (µs) per "direction authority", merged across workers. */
+  latency(): Promise<unknown>;
   shutdownEnabled: boolean;
   shutdown(): void;
 }
@@ -33,6 +35,9 @@ export function startAdmin(addr: SocketAddr, hooks: AdminHooks, log: Logger): Pr
     if (path === '/metrics' && req.method === 'GET') {
       return reply(res, 200, await hooks.metrics(), 'text/plain; version=0.0.4; charset=utf-8');
     }
+    if (path === '/latency' && req.method === 'GET') {
+      return reply(res, 200, JSON.stringify(await hooks.latency()) + '\n', 'application/json');
+    }
     if (path === '/shutdown') {
       if (req.method !== 'POST') return reply(res, 405, 'use POST\n');
       if (!hooks.shutdownEnabled) return reply(res, 404, 'shutdown endpoint is disabled (LINNET_PROXY_SHUTDOWN_ENDPOINT_ENABLED)\n');
@@ -41,7 +46,7 @@ export function startAdmin(addr: SocketAddr, hooks: AdminHooks, log: Logger): Pr
       hooks.shutdown();
       return;
     }
-    reply(res, 404, 'not found: try /live, /ready, /metrics or POST /shutdown\n');
+    reply(res, 404, 'not found: try /live, /ready, /metrics, /latency or POST /shutdown\n');
   };
   const server = createServer((req, res) => {
     handle(req, res).catch((err) => {
