@@ -26,7 +26,8 @@ function loadIdentity(): IdentityModule | undefined {
   try {
     return require('./identity') as IdentityModule;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && String((err as Error).message).includes('identity')) return undefined;
+    // Only the identity module itself being absent counts; a missing dependency of it is a real error.
+    if ((err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && /^Cannot find module '\.\/identity'/.test(String((err as Error).message))) return undefined;
     throw err;
   }
 }

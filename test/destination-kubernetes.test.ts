@@ -182,6 +182,21 @@ describe('kubernetes source against a real-shape HTTPS API server', () => {
     set.release();
   });
 
+  it('keeps serving the last state while the API server is down, and catches up when it returns', async () => {
+    const set = client.resolve({ authority: 'web.demo.svc.cluster.local', port: 80 });
+    await set.ready(2000);
+    const before = addrs(set);
+    assert.ok(before.length > 0);
+    await api.stop();
+    // Recorded while down; the watch that resumes from the last seen resourceVersion replays it.
+    api.apply('endpointslices', slice('web', SLICE_PORTS, [{ ip: '10.244.0.5', pod: 'web-0' }, { ip: '10.244.0.8', pod: 'web-3' }]));
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(addrs(set), before, 'an API outage is not an empty mesh');
+    await api.start();
+    await waitFor(() => addrs(set) === '10.244.0.5:8080,10.244.0.8:8080', 5000, () => addrs(set));
+    set.release();
+  });
+
   it('a deleted Service answers exists=false', async () => {
     const set = client.resolve({ authority: 'web.demo.svc.cluster.local', port: 80 });
     await set.ready(2000);

@@ -53,6 +53,10 @@ export interface FakeKubeApi {
   goneByStatusOnce(kind: Kind): void;
   /** Counts of list and watch requests per kind. */
   requests: Record<Kind, { list: number; watch: number; unauthorized: number }>;
+  /** Stops listening and cuts every connection (an API server outage); the store is kept. */
+  stop(): Promise<void>;
+  /** Listens again on the same port. */
+  start(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -131,7 +135,20 @@ export async function startFakeKubeApi(): Promise<FakeKubeApi> {
     res.on('close', () => watchers[kind].delete(res));
   });
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const port = (server.address() as AddressInfo).port;
+  const url = `https://127.0.0.1:${port}`;
+  let listening = true;
+  const stop = () =>
+    new Promise<void>((ok) => {
+      if (!listening) return ok();
+      listening = false;
+      for (const k of Object.keys(watchers) as Kind[]) {
+        for (const w of watchers[k]) w.destroy();
+        watchers[k].clear();
+      }
+      server.closeAllConnections();
+      server.close(() => ok());
+    });
 
   const emit = (kind: Kind, type: Event['type'], object: Obj) => {
     events[kind].push({ rv, type, object });
@@ -203,11 +220,16 @@ export async function startFakeKubeApi(): Promise<FakeKubeApi> {
     goneByStatusOnce(kind) {
       goneOnce.add(kind);
     },
-    close: () =>
-      new Promise<void>((ok) => {
-        for (const k of Object.keys(watchers) as Kind[]) for (const w of watchers[k]) w.destroy();
-        server.closeAllConnections();
-        server.close(() => ok());
+    stop,
+    start: () =>
+      new Promise<void>((ok, fail) => {
+        server.once('error', fail);
+        server.listen(port, '127.0.0.1', () => {
+          server.off('error', fail);
+          listening = true;
+          ok();
+        });
       }),
+    close: stop,
   };
 }
