@@ -74,6 +74,8 @@ export function initArgs(s: SidecarSettings): string[] {
   ];
   if (s.skipOutboundPorts.length > 0) args.push('--outbound-ports-to-ignore', formatPortList(s.skipOutboundPorts));
   if (s.skipSubnets.length > 0) args.push('--subnets-to-ignore', s.skipSubnets.join(','));
+  // An IPv6 subnet to skip means the pod speaks IPv6: set up ip6tables too (init refuses it otherwise).
+  if (s.skipSubnets.some((n) => n.includes(':'))) args.push('--ipv6');
   return args;
 }
 
@@ -121,6 +123,8 @@ export function proxyEnv(s: SidecarSettings): Json[] {
   if (s.trustAnchorsPem !== undefined) {
     env.push(
       { name: 'LINNET_PROXY_IDENTITY_SVC_ADDR', value: `linnet-identity.${cp}:8080` },
+      // The identity service's own name: the proxy talks TLS to it and checks it against the anchors.
+      { name: 'LINNET_PROXY_IDENTITY_SVC_NAME', value: `linnet-identity.${s.controlPlaneNamespace}.serviceaccount.identity.${s.controlPlaneNamespace}.${s.trustDomain}` },
       { name: 'LINNET_PROXY_IDENTITY_LOCAL_NAME', value: identityName(s) },
       { name: 'LINNET_PROXY_IDENTITY_TOKEN_FILE', value: `${TOKEN_DIR}/${TOKEN_PATH}` },
       { name: 'LINNET_PROXY_IDENTITY_TRUST_ANCHORS', value: s.trustAnchorsPem },

@@ -108,12 +108,11 @@ function controlDeployment(o: InstallOptions): Json {
       name: 'control',
       image: `${o.image}:${o.version}`,
       imagePullPolicy: 'IfNotPresent',
-      args: ['control', '--discovery', 'kubernetes', '--identity-dir', IDENTITY_DIR],
+      args: ['control', '--discovery', 'kubernetes', '--identity-dir', IDENTITY_DIR, '--control-namespace', o.namespace, '--trust-domain', o.trustDomain],
       ports: [
         { name: 'grpc-dst', containerPort: 8086, protocol: 'TCP' },
         { name: 'grpc-identity', containerPort: 8080, protocol: 'TCP' },
       ],
-      env: [{ name: 'LINNET_CONTROL_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } }],
       resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1', memory: '512Mi' } },
       livenessProbe: { tcpSocket: { port: 8086 }, initialDelaySeconds: 10, periodSeconds: 10 },
       readinessProbe: { tcpSocket: { port: 8080 }, initialDelaySeconds: 2, periodSeconds: 5 },
