@@ -84,13 +84,14 @@ class Truncated {
  */
 class Reader {
   constructor(
-    private readonly buf: Buffer,
+    readonly buf: Buffer,
     public pos: number,
     readonly end: number,
-    private readonly avail: number,
+    readonly avail: number,
   ) {}
 
-  private take(n: number, what: string): number {
+  /** Claim the next n bytes: malformed past the declared end, need-more past the available end. */
+  take(n: number, what: string): number {
     const at = this.pos;
     if (at + n > this.end) throw new ClientHelloError('malformed', `${what} runs past its enclosing length`);
     if (at + n > this.avail) throw Truncated.instance;
@@ -117,12 +118,6 @@ class Reader {
     const child = new Reader(this.buf, this.pos, this.pos + len, this.avail);
     this.pos += len;
     return child;
-  }
-
-  /** Move past `len` bytes that are not read: checked against the declared end only. */
-  jump(len: number, what: string): void {
-    if (this.pos + len > this.end) throw new ClientHelloError('malformed', `${what} length ${len} runs past its enclosing length`);
-    this.pos += len;
   }
 
   /** Bytes [pos, pos+n) as latin1, after checking them. */
@@ -156,9 +151,10 @@ function parseBody(msg: Buffer, declaredLength: number, streamBytes: number): Cl
 
   const suitesLength = r.u16('cipher_suites length');
   if (suitesLength < 2 || suitesLength % 2 !== 0) throw new ClientHelloError('malformed', `cipher_suites length ${suitesLength} is not a positive even number`);
-  const suites = r.vector(suitesLength, 'cipher_suites');
-  const cipherSuites: number[] = [];
-  while (!suites.done) cipherSuites.push(suites.u16('cipher suite'));
+  // Any 16-bit values are valid suites, so nothing inside can be wrong: wait for all, then copy.
+  const suitesAt = r.take(suitesLength, 'cipher_suites');
+  const cipherSuites: number[] = new Array(suitesLength >> 1);
+  for (let k = 0; k < suitesLength; k += 2) cipherSuites[k >> 1] = (msg[suitesAt + k] << 8) | msg[suitesAt + k + 1];
 
   const compressionLength = r.u8('legacy_compression_methods length');
   if (compressionLength < 1) throw new ClientHelloError('malformed', 'legacy_compression_methods is empty');
@@ -176,18 +172,25 @@ function parseBody(msg: Buffer, declaredLength: number, streamBytes: number): Cl
   // Duplicate check through a shared bitmap, cleared again on the way out: a hostile 16 KiB
   // hello holds ~4000 empty extensions and detect() re-parses the prefix whenever bytes arrive,
   // so this loop must stay a few ns per extension (Array.includes was 4.8 ms per parse).
+  const { buf, avail } = exts;
+  let p = exts.pos;
   try {
-    while (!exts.done) {
-      const type = exts.u16('extension type');
-      const len = exts.u16('extension length');
+    while (p < exts.end) {
+      if (p + 4 > exts.end) throw new ClientHelloError('malformed', 'extension header runs past the extensions block');
+      if (p + 4 > avail) throw Truncated.instance;
+      const type = (buf[p] << 8) | buf[p + 1];
+      const len = (buf[p + 2] << 8) | buf[p + 3];
+      p += 4;
       // RFC 8446 §4.2: no more than one extension of the same type.
       if (SEEN_EXTENSION[type] === 1) throw new ClientHelloError('malformed', `extension ${type} appears twice`);
       SEEN_EXTENSION[type] = 1;
       hello.extensionTypes.push(type);
-      if (type === EXT_SERVER_NAME) hello.sni = parseServerName(exts.vector(len, 'server_name'));
-      else if (type === EXT_ALPN) hello.alpn = parseAlpn(exts.vector(len, 'application_layer_protocol_negotiation'));
-      else if (type === EXT_SUPPORTED_VERSIONS) hello.supportedVersions = parseSupportedVersions(exts.vector(len, 'supported_versions'));
-      else exts.jump(len, `extension ${type}`); // not read, so not waited for either (see readClientHello)
+      if (p + len > exts.end) throw new ClientHelloError('malformed', `extension ${type} length ${len} runs past the extensions block`);
+      // Other extensions are not read, so not waited for either (see readClientHello).
+      if (type === EXT_SERVER_NAME) hello.sni = parseServerName(new Reader(buf, p, p + len, avail));
+      else if (type === EXT_ALPN) hello.alpn = parseAlpn(new Reader(buf, p, p + len, avail));
+      else if (type === EXT_SUPPORTED_VERSIONS) hello.supportedVersions = parseSupportedVersions(new Reader(buf, p, p + len, avail));
+      p += len;
     }
   } finally {
     for (const t of hello.extensionTypes) SEEN_EXTENSION[t] = 0;
@@ -224,13 +227,23 @@ function parseServerName(body: Reader): string | undefined {
 function parseAlpn(body: Reader): string[] {
   const listLength = body.u16('protocol_name_list length');
   if (listLength < 2 || body.pos + listLength !== body.end) throw new ClientHelloError('malformed', 'protocol_name_list length does not fill the extension');
-  const list = body.vector(listLength, 'protocol_name_list');
-  const names: string[] = [];
-  while (!list.done) {
-    const len = list.u8('protocol name length');
+  // Validate the whole list first without allocating, and make the strings only once it is all
+  // here: detect() re-parses partial hellos as bytes trickle in, and names are 2 bytes at least.
+  const { buf, avail } = body;
+  const start = body.pos;
+  const end = start + listLength;
+  let p = start;
+  while (p < end) {
+    if (p >= avail) throw Truncated.instance;
+    const len = buf[p];
     if (len < 1) throw new ClientHelloError('malformed', 'empty ALPN protocol name');
-    names.push(list.latin1(len, 'protocol name'));
+    if (p + 1 + len > end) throw new ClientHelloError('malformed', 'protocol name runs past its enclosing length');
+    p += 1 + len;
   }
+  if (end > avail) throw Truncated.instance;
+  const names: string[] = [];
+  for (p = start; p < end; p += 1 + buf[p]) names.push(buf.toString('latin1', p + 1, p + 1 + buf[p]));
+  body.pos = end;
   return names;
 }
 
