@@ -55,7 +55,12 @@ it('a client in pod A reaches a server in pod B through both proxies, counted wi
   const r = await connectTcp(client, target, ['--send', '12345']);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   const done = r.reports[0]!;
-  const seen = await srv.waitForEvent<{ event: string; received: number; receivedSha: string; sentSha: string; remote: string }>((e) => e.event === 'closed');
+  // The client's 12345 bytes and its FIN arrive together, while the proxies are still detecting
+  // the protocol: the FIN must not be lost there, or the server app never sees the end.
+  const seen = await srv
+    .waitForEvent<{ event: string; received: number; receivedSha: string; sentSha: string }>((e) => e.event === 'closed', 5000)
+    .catch(() => undefined);
+  assert.ok(seen, `the server app never saw the end of the connection: the client's FIN (sent with its first bytes) was not carried; server app: ${srv.stdout}`);
   assert.equal(done.received, 5000);
   assert.equal(seen.received, 12345);
   assert.equal(seen.receivedSha, done.sentSha);
@@ -129,7 +134,7 @@ it('half-close is carried: the client shuts down writing and still receives the 
   // --after-eof: the server replies only once it has seen the client's FIN, so the reply
   // arriving proves the FIN crossed both proxies while the other direction stayed open.
   const srv = await serveTcp(server, 7300, ['--after-eof', '--send', '7000']);
-  const r = await connectTcp(client, `${server.ip}:7300`, ['--send', '20000']);
+  const r = await connectTcp(client, `${server.ip}:7300`, ['--send', '20000'], 15_000);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   const seen = await srv.waitForEvent<{ event: string; received: number; sentSha: string }>((e) => e.event === 'closed');
   assert.equal(seen.received, 20000);
