@@ -1,0 +1,198 @@
+/**
+ * Peak-EWMA load balancing with power of two choices, and failure accrual. Pure: no sockets, no
+ * timers; the clock and the random source are injected so the choice is unit-tested exactly.
+ *
+ * Cost of an endpoint = RTT estimate × (pending + 1) (as tower's / linkerd2-proxy's PeakEwma):
+ * - a sample slower than the estimate replaces it at once (the "peak");
+ * - a faster sample pulls it down by 1 − e^(−Δt/τ), τ = 10 s by default, Δt the time since the
+ *   estimate was last touched; reading the cost also decays the estimate toward 0 the same way,
+ *   so an endpoint that was slow once is tried again after a while instead of starved forever;
+ * - a new endpoint starts at the default RTT (30 ms).
+ * A pick draws two distinct endpoints at random and takes the cheaper (the first on a tie).
+ *
+ * Failure accrual: `consecutiveFailures` failures in a row set an endpoint aside for a backoff
+ * (base × 2^n, capped, jittered). When it ends, the endpoint may take one probe; a success brings
+ * it back, a failure sets it aside for the next, longer backoff.
+ */
+
+export interface BalancerOptions {
+  /** Milliseconds, monotonic. Default performance.now. */
+  now?: () => number;
+  /** Uniform in [0, 1). Default Math.random. */
+  random?: () => number;
+  defaultRttMs?: number;
+  decayMs?: number;
+  accrual?: Partial<AccrualOptions>;
+}
+
+export interface AccrualOptions {
+  /** Failures in a row that set an endpoint aside. */
+  consecutiveFailures: number;
+  baseBackoffMs: number;
+  maxBackoffMs: number;
+  /** Fraction of each backoff randomised (0-1), so proxies do not probe in lockstep. */
+  jitter: number;
+}
+
+export const DEFAULT_RTT_MS = 30;
+export const DEFAULT_DECAY_MS = 10_000;
+export const DEFAULT_ACCRUAL: AccrualOptions = { consecutiveFailures: 3, baseBackoffMs: 1000, maxBackoffMs: 60_000, jitter: 0.5 };
+
+type State = 'ready' | 'aside' | 'probing';
+
+/** What the balancer knows about one endpoint. */
+export class EndpointLoad<E> {
+  rttMs: number;
+  stamp: number;
+  pending = 0;
+  failures = 0;
+  /** How many times in a row it has been set aside (the backoff exponent). */
+  trips = 0;
+  state: State = 'ready';
+  retryAt = 0;
+
+  constructor(
+    readonly key: string,
+    public value: E,
+    rttMs: number,
+    now: number,
+  ) {
+    this.rttMs = rttMs;
+    this.stamp = now;
+  }
+}
+
+/** One chosen endpoint; call `done` exactly once when the request or connection is over. */
+export interface Pick<E> {
+  readonly key: string;
+  readonly endpoint: E;
+  /** `rttMs`: the latency sample, if one was measured. */
+  done(outcome: 'success' | 'failure', rttMs?: number): void;
+}
+
+export class PeakEwmaBalancer<E> {
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly defaultRtt: number;
+  private readonly tau: number;
+  private readonly accrual: AccrualOptions;
+  private readonly loads = new Map<string, EndpointLoad<E>>();
+
+  constructor(opts: BalancerOptions = {}) {
+    this.now = opts.now ?? (() => performance.now());
+    this.random = opts.random ?? Math.random;
+    this.defaultRtt = opts.defaultRttMs ?? DEFAULT_RTT_MS;
+    this.tau = opts.decayMs ?? DEFAULT_DECAY_MS;
+    this.accrual = { ...DEFAULT_ACCRUAL, ...opts.accrual };
+  }
+
+  /** Replaces the endpoint list; endpoints kept by key keep their estimates and state. */
+  update(endpoints: Iterable<{ key: string; value: E }>): void {
+    const seen = new Set<string>();
+    const now = this.now();
+    for (const { key, value } of endpoints) {
+      seen.add(key);
+      const l = this.loads.get(key);
+      if (l) l.value = value;
+      else this.loads.set(key, new EndpointLoad(key, value, this.defaultRtt, now));
+    }
+    for (const key of [...this.loads.keys()]) if (!seen.has(key)) this.loads.delete(key);
+  }
+
+  get size(): number {
+    return this.loads.size;
+  }
+
+  /** The endpoint's state, for tests and logs. */
+  load(key: string): Readonly<EndpointLoad<E>> | undefined {
+    return this.loads.get(key);
+  }
+
+  /** Current cost (decays the estimate to now first). */
+  cost(l: EndpointLoad<E>): number {
+    this.decay(l, 0);
+    return l.rttMs * (l.pending + 1);
+  }
+
+  /**
+   * Chooses an endpoint, or undefined when there are none. `exclude`: keys not to choose (already
+   * failed for this request). When every endpoint is set aside, the one whose backoff ends first
+   * is chosen anyway: trying is better than failing for sure.
+   */
+  pick(exclude?: ReadonlySet<string>): Pick<E> | undefined {
+    const now = this.now();
+    const candidates: EndpointLoad<E>[] = [];
+    let fallback: EndpointLoad<E> | undefined;
+    for (const l of this.loads.values()) {
+      if (exclude?.has(l.key)) continue;
+      if (l.state === 'aside' && now >= l.retryAt) l.state = 'probing';
+      if (l.state === 'ready' || (l.state === 'probing' && l.pending === 0)) candidates.push(l);
+      else if (!fallback || l.retryAt < fallback.retryAt) fallback = l;
+    }
+    let chosen: EndpointLoad<E> | undefined;
+    if (candidates.length === 1) chosen = candidates[0];
+    else if (candidates.length >= 2) {
+      const i = Math.floor(this.random() * candidates.length);
+      let j = Math.floor(this.random() * (candidates.length - 1));
+      if (j >= i) j++;
+      const a = candidates[i]!;
+      const b = candidates[j]!;
+      chosen = this.cost(b) < this.cost(a) ? b : a;
+    } else chosen = fallback;
+    if (!chosen) return undefined;
+    return this.issue(chosen);
+  }
+
+  private issue(l: EndpointLoad<E>): Pick<E> {
+    l.pending++;
+    let finished = false;
+    return {
+      key: l.key,
+      endpoint: l.value,
+      done: (outcome, rttMs) => {
+        if (finished) return;
+        finished = true;
+        l.pending = Math.max(0, l.pending - 1);
+        if (rttMs !== undefined && Number.isFinite(rttMs) && rttMs >= 0) this.observe(l, rttMs);
+        if (outcome === 'success') this.succeeded(l);
+        else this.failed(l);
+      },
+    };
+  }
+
+  private observe(l: EndpointLoad<E>, rttMs: number): void {
+    if (rttMs > l.rttMs) {
+      l.rttMs = rttMs;
+      l.stamp = this.now();
+    } else this.decay(l, rttMs);
+  }
+
+  private decay(l: EndpointLoad<E>, toward: number): void {
+    const now = this.now();
+    const elapsed = Math.max(0, now - l.stamp);
+    const w = Math.exp(-elapsed / this.tau);
+    l.rttMs = l.rttMs * w + toward * (1 - w);
+    l.stamp = now;
+  }
+
+  private succeeded(l: EndpointLoad<E>): void {
+    l.failures = 0;
+    if (l.state !== 'ready') {
+      l.state = 'ready';
+      l.trips = 0;
+    }
+  }
+
+  private failed(l: EndpointLoad<E>): void {
+    l.failures++;
+    // A failed probe goes straight back aside; a ready endpoint after enough failures in a row.
+    if (l.state === 'probing' || (l.state === 'ready' && l.failures >= this.accrual.consecutiveFailures)) {
+      const a = this.accrual;
+      const base = Math.min(a.maxBackoffMs, a.baseBackoffMs * 2 ** Math.min(l.trips, 30));
+      const backoff = base * (1 - Math.min(1, Math.max(0, a.jitter)) * this.random());
+      l.trips++;
+      l.state = 'aside';
+      l.retryAt = this.now() + backoff;
+    }
+  }
+}
