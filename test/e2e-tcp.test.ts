@@ -17,7 +17,8 @@ before(async () => {
   if (skip) return;
   mesh = await createMesh({
     clientInit: { outboundPortsToIgnore: [SKIP_OUT] },
-    serverInit: { inboundPortsToIgnore: [SKIP_IN] },
+    // The two pods use the two iptables back ends, so both redirect real traffic here.
+    serverInit: { inboundPortsToIgnore: [SKIP_IN], mode: 'legacy' },
   });
 });
 after(async () => {
@@ -48,6 +49,14 @@ function conns(s: Sample[], direction: string, target: string) {
     stillOpen: f('tcp_open_connections', 'src') + f('tcp_open_connections', 'dst'),
   };
 }
+
+it('init wrote its rules with the back end asked for (client nft, server legacy)', async ({ client, server }) => {
+  const nft = await client.runOk('iptables-nft-save', ['-t', 'nat']);
+  const legacy = await server.runOk('iptables-legacy-save', ['-t', 'nat']);
+  assert.match(nft.stdout, /proxy-init\/redirect-all-outgoing-to-proxy-port/);
+  assert.match(legacy.stdout, /proxy-init\/redirect-all-incoming-to-proxy-port/);
+  assert.doesNotMatch((await server.runOk('iptables-nft-save', ['-t', 'nat'])).stdout, /proxy-init/);
+});
 
 it('a client in pod A reaches a server in pod B through both proxies, counted with exact bytes', async ({ client, server }) => {
   const target = `${server.ip}:7000`;
