@@ -108,6 +108,8 @@ test('manifests: injected workloads must carry the control plane trust root', ()
   const withBad = checkManifests([...objs, parseAllDocuments(bad.stdout)[0]!.toJS() as Json]);
   assert.match(byName(withBad, "injected workloads trust this control plane's anchors").detail!, /deployment\/old/);
   assert.equal(byName(withBad, `injected workloads run proxy ${version}`).status, 'warn');
+  const plain = linnet(['inject', '--manual', '-'], dep);
+  assert.equal(byName(checkManifests([parseAllDocuments(plain.stdout)[0]!.toJS() as Json]), 'injected workloads have an identity').status, 'warn');
 });
 
 test('kubeconfig: structure checks and a real reachability probe', async () => {

@@ -5,7 +5,7 @@
  * carry this control plane's trust root and proxy version. Pure.
  */
 import { X509Certificate } from 'node:crypto';
-import { PROXY_VERSION_ANNOTATION, TRUST_ROOT_ANNOTATION } from '../inject/annotations';
+import { IDENTITY_MODE_ANNOTATION, PROXY_VERSION_ANNOTATION, TRUST_ROOT_ANNOTATION } from '../inject/annotations';
 import { PROXY_CONTAINER, trustRootDigest } from '../inject/sidecar';
 import { POD_TEMPLATE_PATHS, isObject, type Json } from '../inject/transform';
 import { NAMES } from '../install/manifests';
@@ -138,13 +138,20 @@ export function checkManifests(objs: Json[], now = Date.now()): CheckResult[] {
     const version = ns && isObject(ns.metadata) && isObject(ns.metadata.labels) ? (ns.metadata.labels['app.kubernetes.io/version'] as string | undefined) : undefined;
     const wrongRoot: string[] = [];
     const oldVersion: string[] = [];
+    const noIdentity: string[] = [];
     for (const o of injected) {
       const tpl = podTemplateOf(o)!;
       const ann = isObject(tpl.metadata) && isObject(tpl.metadata.annotations) ? tpl.metadata.annotations : {};
       const id = `${String(o.kind).toLowerCase()}/${String((o.metadata as Json | undefined)?.name)}`;
+      if (ann[IDENTITY_MODE_ANNOTATION] === 'disabled') noIdentity.push(id);
       if (digest && ann[TRUST_ROOT_ANNOTATION] !== digest) wrongRoot.push(id);
       if (version && ann[PROXY_VERSION_ANNOTATION] !== version) oldVersion.push(`${id} (${String(ann[PROXY_VERSION_ANNOTATION] ?? 'unknown')})`);
     }
+    out.push(
+      noIdentity.length === 0
+        ? ok(CAT_DATA, `${injected.length} injected workload(s) have an identity (mTLS)`)
+        : warn(CAT_DATA, 'injected workloads have an identity (mTLS)', `injected without trust anchors: ${noIdentity.join(', ')}`, 're-inject with --identity-trust-anchors-file, or let the webhook inject them'),
+    );
     if (digest) {
       out.push(
         wrongRoot.length === 0
