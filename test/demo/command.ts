@@ -13,13 +13,16 @@ import { TCP_APP, createMesh, serveTcp, type Mesh } from '../pods/mesh';
 import { rates, renderSummary, renderTable, snapshot, type Snapshot, type ViewRow } from './view';
 
 const DEMO_PORT = 8080;
+/** Long-lived connections the demo client keeps open beside its stream of short ones. */
+const HELD = 3;
 
 const usage = `usage: linnet demo [--duration 10s] [--rate 20] [--workers 1]
 
 Builds a local mesh in network namespaces (a node namespace with a bridge, a "client" pod and a
 "server" pod, each with linnet init's iptables and a linnet proxy as uid 2102), runs a TCP echo
-service in the server pod and steady traffic from the client pod, and shows each proxy's golden
-TCP metrics every second: open connections, connections/s, bytes in/out per second, errors, RSS.
+service in the server pod and steady traffic from the client pod (a stream of short connections
+plus ${HELD} long-lived ones), and shows each proxy's golden TCP metrics, read from its own
+/metrics, every second: open connections, connections/s, bytes in/out per second, errors, RSS.
 Ctrl-C (SIGINT) or SIGTERM tears everything down. Needs root (ip netns, iptables).
 
 options:
@@ -115,6 +118,11 @@ export const command: Command = {
       const load = client.spawn(process.execPath, [TCP_APP, 'connect', '--to', `${server.ip}:${DEMO_PORT}`, '--rate', String(rate)], {
         uid: APP_UID,
         name: 'demo-client',
+      });
+      // A few long-lived connections too, so "open conns" shows what a pool of clients looks like.
+      client.spawn(process.execPath, [TCP_APP, 'connect', '--to', `${server.ip}:${DEMO_PORT}`, '--connections', String(HELD), '--send', '1024', '--hold'], {
+        uid: APP_UID,
+        name: 'demo-held',
       });
       progress(`ready (logs in ${mesh.cluster.logDir})`, true);
       start = Date.now(); // rates and the summary cover the traffic, not the setup
