@@ -69,6 +69,22 @@ test('an app bound to 127.0.0.1 is not reachable from another pod', { skip }, as
   await server.stop();
 });
 
+test('a process that exits without destroy() still leaves no namespace behind', { skip }, async () => {
+  const script = `
+    const { Cluster } = require(${JSON.stringify(join(__dirname, 'cluster.js'))});
+    (async () => {
+      const c = await Cluster.create();
+      const p = await c.addPod('x');
+      p.spawn('sleep', ['600']);
+      console.log(c.id);
+      process.exit(0); // no destroy()
+    })();`;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30_000 });
+  const id = r.stdout.trim();
+  assert.match(id, /^lnp\d+x[0-9a-f]{4}$/, r.stderr);
+  assert.deepEqual((await namespaces()).filter((n) => n.startsWith(id)), []);
+});
+
 test('destroy kills processes and deletes every namespace; the sweeper removes only dead owners', { skip }, async () => {
   const c = await Cluster.create();
   const p = await c.addPod('x');

@@ -9,6 +9,7 @@
  *   ...
  *   await cluster.destroy();                    // from after(); also kills every process
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +19,28 @@ import { bridgeAddress, hostVethName, isValidPodName, namespaceName, newClusterI
 import { Pod } from './pod';
 
 export const LOG_ROOT = join(tmpdir(), 'linnet-pods');
+
+/**
+ * Namespaces of clusters not yet destroyed. If the process exits without destroy() (a test file
+ * that forgot after(), an uncaught exception), the exit hook still removes them, synchronously.
+ * A process killed by a signal cannot run it: the sweeper covers that case on the next run.
+ */
+const undestroyed = new Set<string[]>();
+process.once('exit', () => {
+  for (const namespaces of undestroyed) {
+    for (const ns of [...namespaces].reverse()) {
+      const pids = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout ?? '';
+      for (const pid of pids.split(/\s+/).filter(Boolean)) {
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      spawnSync('ip', ['netns', 'del', ns]);
+    }
+  }
+});
 
 export interface ClusterOptions {
   /** Print setup steps (the demo uses this for its progress line). */
@@ -39,6 +62,7 @@ export class Cluster {
     this.nodeNs = namespaceName(id, 'node');
     this.bridgeIp = bridgeAddress(subnet);
     this.logDir = join(LOG_ROOT, id);
+    undestroyed.add(this.namespaces);
   }
 
   static async create(opts: ClusterOptions = {}): Promise<Cluster> {
@@ -111,6 +135,7 @@ export class Cluster {
     this.destroyed = true;
     await Promise.all([...this.pods.values()].map((p) => p.stopAll()));
     for (const ns of [...this.namespaces].reverse()) await deleteNamespace(ns);
+    undestroyed.delete(this.namespaces);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
