@@ -1,0 +1,227 @@
+/**
+ * Chunked transfer-coding validator (RFC 9112 §7.1), pure and incremental: it walks the bytes of
+ * a chunked body as they arrive and says how many belong to the body and whether it ended, so the
+ * proxy can pass the same bytes through (no re-framing, no copy) knowing that the upstream will
+ * see exactly the message boundaries the proxy saw. Strict like llhttp: hex sizes without
+ * whitespace, CRLF (never bare CR or LF) after sizes, data and trailer lines; chunk extensions
+ * token[=token|quoted-string].
+ */
+import { TCHAR, VALUE } from './parse-head';
+
+const CR = 0x0d;
+const LF = 0x0a;
+
+const enum S {
+  Size,
+  SizeMore,
+  ExtSemi, // after ';' (or after an extension, before the next ';'): expect a name
+  ExtName,
+  ExtEq, // after '=': token or quoted-string
+  ExtToken,
+  ExtQuoted,
+  ExtQuotedEscape,
+  ExtAfterValue,
+  SizeLf,
+  Data,
+  DataCr,
+  DataLf,
+  TrailerStart,
+  TrailerName,
+  TrailerLine,
+  TrailerLf,
+  EndLf,
+  Done,
+}
+
+export class ChunkedError extends Error {
+  constructor(readonly detail: string) {
+    super(detail);
+  }
+}
+
+const HEX = new Int8Array(256).fill(-1);
+for (let c = 0; c < 10; c++) HEX[0x30 + c] = c;
+for (let c = 0; c < 6; c++) {
+  HEX[0x41 + c] = 10 + c;
+  HEX[0x61 + c] = 10 + c;
+}
+
+/** Largest chunk size accepted: 2^53 - 1 keeps the arithmetic exact. */
+const MAX_SIZE = Number.MAX_SAFE_INTEGER;
+
+export interface ChunkedOptions {
+  /** Decoded data, for tests and for consumers that need the content (the proxy does not). */
+  onData?: (buf: Buffer, start: number, end: number) => void;
+  /** Bound on the trailer section's bytes. */
+  maxTrailerBytes?: number;
+}
+
+export class ChunkedScanner {
+  private s = S.Size;
+  private size = 0;
+  private digits = 0;
+  private trailerBytes = 0;
+  private readonly maxTrailer: number;
+
+  constructor(private readonly opts: ChunkedOptions = {}) {
+    this.maxTrailer = opts.maxTrailerBytes ?? 16384;
+  }
+
+  get done(): boolean {
+    return this.s === S.Done;
+  }
+
+  /**
+   * Consumes bytes of `b` from `start` up to the end of the body. Returns the offset just past
+   * the last body byte consumed (== b.length when the body continues). Throws ChunkedError on
+   * malformed input; bytes before the error were valid.
+   */
+  push(b: Buffer, start = 0): number {
+    const end = b.length;
+    let p = start;
+    while (p < end) {
+      const c = b[p]!;
+      switch (this.s) {
+        case S.Size: {
+          const h = HEX[c]!;
+          if (h < 0) throw new ChunkedError('invalid character in chunk size');
+          this.size = h;
+          this.digits = 1;
+          this.s = S.SizeMore;
+          p++;
+          break;
+        }
+        case S.SizeMore: {
+          const h = HEX[c]!;
+          if (h >= 0) {
+            this.size = this.size * 16 + h;
+            if (++this.digits > 16 || this.size > MAX_SIZE) throw new ChunkedError('chunk size overflow');
+            p++;
+          } else if (c === CR) {
+            this.s = S.SizeLf;
+            p++;
+          } else if (c === 0x3b /* ; */) {
+            this.s = S.ExtSemi;
+            p++;
+          } else throw new ChunkedError('invalid character in chunk size');
+          break;
+        }
+        case S.ExtSemi:
+          if (TCHAR[c] !== 1) throw new ChunkedError('invalid character in chunk extensions');
+          this.s = S.ExtName;
+          p++;
+          break;
+        case S.ExtName:
+          if (TCHAR[c] === 1) p++;
+          else if (c === 0x3d /* = */) {
+            this.s = S.ExtEq;
+            p++;
+          } else if (c === 0x3b) {
+            this.s = S.ExtSemi;
+            p++;
+          } else if (c === CR) {
+            this.s = S.SizeLf;
+            p++;
+          } else throw new ChunkedError('invalid character in chunk extensions');
+          break;
+        case S.ExtEq:
+          if (c === 0x22 /* " */) {
+            this.s = S.ExtQuoted;
+            p++;
+          } else if (TCHAR[c] === 1) {
+            this.s = S.ExtToken;
+            p++;
+          } else throw new ChunkedError('invalid character in chunk extensions');
+          break;
+        case S.ExtToken:
+          if (TCHAR[c] === 1) p++;
+          else if (c === 0x3b) {
+            this.s = S.ExtSemi;
+            p++;
+          } else if (c === CR) {
+            this.s = S.SizeLf;
+            p++;
+          } else throw new ChunkedError('invalid character in chunk extensions');
+          break;
+        case S.ExtQuoted:
+          if (c === 0x22) this.s = S.ExtAfterValue;
+          else if (c === 0x5c /* \ */) this.s = S.ExtQuotedEscape;
+          else if (c === CR || c === LF || (VALUE[c] !== 1)) throw new ChunkedError('invalid character in chunk extensions quoted value');
+          p++;
+          break;
+        case S.ExtQuotedEscape:
+          if (c === CR || c === LF || VALUE[c] !== 1) throw new ChunkedError('invalid character in chunk extensions quoted value');
+          this.s = S.ExtQuoted;
+          p++;
+          break;
+        case S.ExtAfterValue:
+          if (c === 0x3b) this.s = S.ExtSemi;
+          else if (c === CR) this.s = S.SizeLf;
+          else throw new ChunkedError('invalid character in chunk extensions');
+          p++;
+          break;
+        case S.SizeLf:
+          if (c !== LF) throw new ChunkedError('expected LF after chunk size');
+          p++;
+          if (this.size === 0) {
+            this.s = S.TrailerStart;
+          } else this.s = S.Data;
+          break;
+        case S.Data: {
+          // The bulk path: skip the chunk's bytes at once.
+          const n = Math.min(this.size, end - p);
+          if (this.opts.onData) this.opts.onData(b, p, p + n);
+          p += n;
+          this.size -= n;
+          if (this.size === 0) this.s = S.DataCr;
+          break;
+        }
+        case S.DataCr:
+          if (c !== CR) throw new ChunkedError('expected CRLF after chunk data');
+          this.s = S.DataLf;
+          p++;
+          break;
+        case S.DataLf:
+          if (c !== LF) throw new ChunkedError('expected LF after chunk data');
+          this.s = S.Size;
+          p++;
+          break;
+        case S.TrailerStart:
+          if (c === CR) {
+            this.s = S.EndLf;
+            p++;
+          } else if (TCHAR[c] === 1) {
+            this.s = S.TrailerName;
+            p++;
+            this.trailerBytes++;
+          } else throw new ChunkedError('invalid trailer field');
+          break;
+        case S.TrailerName:
+          if (c === 0x3a /* : */) this.s = S.TrailerLine;
+          else if (TCHAR[c] !== 1) throw new ChunkedError('invalid trailer field name');
+          p++;
+          if (++this.trailerBytes > this.maxTrailer) throw new ChunkedError('trailer section too large');
+          break;
+        case S.TrailerLine:
+          // A trailer field line: name ":" value; checked for bytes that could split it.
+          if (c === CR) this.s = S.TrailerLf;
+          else if (c === LF || VALUE[c] !== 1) throw new ChunkedError('invalid character in trailer field');
+          p++;
+          if (++this.trailerBytes > this.maxTrailer) throw new ChunkedError('trailer section too large');
+          break;
+        case S.TrailerLf:
+          if (c !== LF) throw new ChunkedError('bare CR in trailer field');
+          this.s = S.TrailerStart;
+          p++;
+          break;
+        case S.EndLf:
+          if (c !== LF) throw new ChunkedError('expected LF after the last chunk');
+          this.s = S.Done;
+          return p + 1;
+        case S.Done:
+          return p;
+      }
+    }
+    return p;
+  }
+}
