@@ -6,6 +6,7 @@ import type { Socket } from 'node:net';
 import type { Detected } from '../detect/detect';
 import type { ConnContext } from './context';
 import { forwardOpaque } from './forward-opaque';
+import { serveH2 } from '../http/h2/serve';
 
 /** A detected protocol's handler; `prefix` holds the bytes detection read, to be handled first. */
 export type ProtocolHandler = (client: Socket, prefix: Buffer, detected: Detected, ctx: ConnContext) => Promise<void>;
@@ -14,7 +15,7 @@ const opaque: ProtocolHandler = (client, prefix, _detected, ctx) => forwardOpaqu
 
 const HANDLERS: Record<Detected['kind'], ProtocolHandler> = {
   http1: opaque,
-  h2: opaque,
+  h2: serveH2,
   tls: opaque,
   opaque,
 };

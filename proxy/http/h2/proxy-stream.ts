@@ -1,0 +1,213 @@
+/**
+ * One HTTP/2 stream proxied to the upstream: headers, body and trailers both ways through pipes
+ * (so backpressure, and with it HTTP/2 flow control, is per stream), resets carried both ways,
+ * the gRPC deadline enforced, proxy failures answered as HTTP 502/503/504 or, for gRPC, as a
+ * trailers-only response with grpc-status, each with `l5d-proxy-error`. The golden metrics are
+ * recorded once, when the client's stream closes.
+ */
+import * as http2 from 'node:http2';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream, ClientHttp2Stream } from 'node:http2';
+import { ConnectError } from '../../tcp/connect';
+import type { ConnContext } from '../../stack/context';
+import type { HttpLabels } from '../../metrics/http-metrics';
+import {
+  answerFor,
+  carryRstCode,
+  encodeGrpcMessage,
+  H2Code,
+  isGrpcContentType,
+  parseGrpcTimeout,
+  readGrpcStatus,
+  type ProxyFailure,
+} from './grpc-status';
+import { authorityOf, forwardHeaders, forwardTrailers } from './headers';
+import type { UpstreamPool, UpstreamSession } from './upstream-pool';
+
+const END_STREAM = http2.constants.NGHTTP2_FLAG_END_STREAM;
+
+export interface StreamOptions {
+  /** Answer 504 (gRPC: DEADLINE_EXCEEDED) when no complete response within this; 0 = no limit. */
+  responseTimeoutMs: number;
+}
+
+export function labelsFor(ctx: ConnContext, headers: IncomingHttpHeaders): HttpLabels {
+  const inbound = ctx.side.direction === 'inbound';
+  return {
+    direction: ctx.side.direction,
+    authority: authorityOf(headers),
+    target_addr: ctx.target.addr,
+    tls: 'no_identity',
+    no_tls_reason: inbound ? ctx.side.srcNoTlsReason : ctx.side.dstNoTlsReason,
+  };
+}
+
+export function proxyStream(
+  client: ServerHttp2Stream,
+  reqHeaders: IncomingHttpHeaders,
+  flags: number,
+  ctx: ConnContext,
+  pool: UpstreamPool,
+  opts: StreamOptions,
+): void {
+  const grpc = isGrpcContentType(reqHeaders['content-type']);
+  const end = ctx.http.start(labelsFor(ctx, reqHeaders));
+  const log = ctx.log;
+
+  let up: ClientHttp2Stream | undefined;
+  let lease: UpstreamSession | undefined;
+  let upError: NodeJS.ErrnoException | undefined;
+  let upTrailers: IncomingHttpHeaders | undefined;
+  let reqTrailers: IncomingHttpHeaders | undefined;
+  /** Trailers the proxy makes itself (deadline passed after the response headers). */
+  let ownTrailers: OutgoingHttpHeaders | undefined;
+  let status = 0;
+  let grpcStatus: number | undefined;
+  /** Set once the response to the client is complete (END_STREAM sent). */
+  let complete = false;
+  /** Why the exchange failed, for the metrics' error label. */
+  let failure: string | undefined;
+
+  client.on('error', () => {}); // a reset or a dead connection: 'close' tells the rest
+  client.on('trailers', (t) => (reqTrailers = t));
+
+  const deadlineMs = minDefined(grpc ? parseGrpcTimeout(reqHeaders['grpc-timeout']) : undefined, opts.responseTimeoutMs || undefined);
+  const timer = deadlineMs === undefined ? undefined : setTimeout(() => fail({ kind: 'timeout', ms: deadlineMs }), deadlineMs);
+
+  const respondFromProxy = (f: ProxyFailure) => {
+    const a = answerFor(f);
+    failure = a.error;
+    if (!client.headersSent) {
+      if (grpc) {
+        status = 200;
+        grpcStatus = a.grpc;
+        client.respond(
+          { ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(a.grpc), 'grpc-message': encodeGrpcMessage(a.reason), 'l5d-proxy-error': a.reason },
+          { endStream: true },
+        );
+      } else {
+        status = a.http;
+        client.respond({ ':status': a.http, 'content-type': 'text/plain; charset=utf-8', 'l5d-proxy-error': a.reason });
+        client.end(`${a.reason}\n`);
+      }
+      complete = true;
+      stopReadingClient();
+    } else if (grpc && !client.writableEnded) {
+      // Headers already went out: the status can still travel in the trailers.
+      ownTrailers = { 'grpc-status': String(a.grpc), 'grpc-message': encodeGrpcMessage(a.reason), 'l5d-proxy-error': a.reason };
+      up?.unpipe(client);
+      client.end();
+    } else {
+      client.close(H2Code.INTERNAL_ERROR);
+    }
+  };
+
+  /** The response is out; a request body still coming is not needed (RFC 9113 §8.1: RST NO_ERROR). */
+  const stopReadingClient = () => {
+    if (up) client.unpipe(up);
+    if (client.readableEnded) return;
+    if (client.writableFinished) client.close(H2Code.NO_ERROR);
+    else client.once('finish', () => client.close(H2Code.NO_ERROR));
+  };
+
+  const fail = (f: ProxyFailure) => {
+    if (client.closed || client.destroyed || complete) return;
+    log.debug('h2 proxy failure', { target: ctx.target.addr, kind: f.kind, detail: JSON.stringify(f) });
+    if (up && !up.closed) up.close(H2Code.CANCEL);
+    respondFromProxy(f);
+  };
+
+  client.on('close', () => {
+    if (timer) clearTimeout(timer);
+    const code = client.rstCode ?? H2Code.NO_ERROR;
+    if (up && !up.closed) up.close(code === H2Code.NO_ERROR && complete ? H2Code.NO_ERROR : carryRstCode(code === H2Code.NO_ERROR ? H2Code.CANCEL : code, 'upstream'));
+    if (!complete && failure === undefined) failure = code === H2Code.CANCEL ? 'client_cancel' : `client_reset`;
+    end({ status, grpcStatus, error: complete && code === H2Code.NO_ERROR ? failure : (failure ?? 'reset') });
+  });
+
+  client.on('wantTrailers', () => {
+    const t = ownTrailers ?? forwardTrailers(upTrailers);
+    if (grpc) grpcStatus = readGrpcStatus(t as Record<string, unknown>) ?? grpcStatus;
+    complete = true;
+    if (timer) clearTimeout(timer);
+    client.sendTrailers(t);
+  });
+
+  pool.acquire(ctx).then(
+    (l) => {
+      lease = l;
+      if (client.closed || client.destroyed || complete) return lease.release();
+      start(l);
+    },
+    (err: unknown) => {
+      const errno = err instanceof ConnectError ? err.errno : 'EIO';
+      ctx.tcp.connectErrors.inc({ direction: ctx.side.direction, target_addr: ctx.target.addr, errno });
+      fail({ kind: 'connect', errno });
+    },
+  );
+
+  function start(l: UpstreamSession): void {
+    const endStream = (flags & END_STREAM) !== 0;
+    try {
+      up = l.session.request(forwardHeaders(reqHeaders), { endStream, waitForTrailers: !endStream });
+    } catch (err) {
+      l.release();
+      fail({ kind: 'connection-lost', detail: (err as NodeJS.ErrnoException).code ?? 'session closed' });
+      return;
+    }
+    const u = up;
+    u.on('error', (err: NodeJS.ErrnoException) => (upError = err));
+    if (!endStream) {
+      client.pipe(u);
+      u.on('wantTrailers', () => u.sendTrailers(forwardTrailers(reqTrailers)));
+    }
+    u.on('headers', (h) => {
+      // 1xx (100-continue, 103): carried as they come.
+      if (!client.headersSent && !client.closed) client.additionalHeaders(forwardHeaders(h));
+    });
+    u.on('response', (h, fl) => {
+      if (client.closed || client.destroyed || complete) return;
+      status = Number(h[':status']) || 0;
+      const endNow = (fl & END_STREAM) !== 0;
+      if (endNow) {
+        // Trailers-only (gRPC errors) or no body: kept that shape.
+        if (grpc) grpcStatus = readGrpcStatus(h as Record<string, unknown>);
+        complete = true;
+        if (timer) clearTimeout(timer);
+        client.respond(forwardHeaders(h), { endStream: true });
+        u.resume();
+        stopReadingClient();
+      } else {
+        client.respond(forwardHeaders(h), { waitForTrailers: true });
+        u.pipe(client);
+      }
+    });
+    u.on('trailers', (t) => (upTrailers = t));
+    u.on('close', () => {
+      l.release();
+      if (client.closed || client.destroyed) return;
+      const code = u.rstCode ?? H2Code.NO_ERROR;
+      const sessionLost = l.session.destroyed || (upError !== undefined && upError.code !== 'ERR_HTTP2_STREAM_ERROR');
+      if (code === H2Code.NO_ERROR && !sessionLost) {
+        // A complete response ends the client's stream through the pipe and wantTrailers; an
+        // early RST NO_ERROR from the upstream means "response done, stop sending the body".
+        if (!client.headersSent) fail({ kind: 'connection-lost', detail: 'stream closed without a response' });
+        else if (u.readableEnded && !client.readableEnded) client.unpipe(u);
+        return;
+      }
+      if (!client.headersSent && sessionLost) {
+        fail({ kind: 'connection-lost', detail: upError?.code ?? `session closed (${code})` });
+        return;
+      }
+      // The upstream reset this stream: the client gets the same reset.
+      failure = `upstream_reset_${code}`;
+      client.close(carryRstCode(code, 'client'));
+    });
+  }
+}
+
+function minDefined(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return Math.min(a, b);
+}
+

@@ -1,0 +1,55 @@
+/**
+ * The `h2` handler: the accepted connection (detected as prior-knowledge HTTP/2) becomes a
+ * node:http2 server session, and every stream it opens is proxied on its own
+ * (proxy-stream.ts) over the worker's pooled upstream session to the original destination.
+ */
+import * as http2 from 'node:http2';
+import type { Socket } from 'node:net';
+import type { Detected } from '../../detect/detect';
+import { TcpStats } from '../../metrics/tcp-metrics';
+import type { ConnContext } from '../../stack/context';
+import { proxyStream, type StreamOptions } from './proxy-stream';
+import { DEFAULT_POOL_OPTIONS, UpstreamPool } from './upstream-pool';
+
+/** Per-stream receive window from clients: what one stream may have in flight towards the proxy. */
+const CLIENT_WINDOW = 1 << 20;
+
+let pool: UpstreamPool | undefined;
+const sessions = new Set<http2.ServerHttp2Session>();
+
+/** Options the worker may set from its configuration before the first connection. */
+export const h2Options: StreamOptions = { responseTimeoutMs: 0 };
+
+export async function serveH2(client: Socket, prefix: Buffer, _detected: Detected, ctx: ConnContext): Promise<void> {
+  const { side, target, tcp, open, log } = ctx;
+  pool ??= new UpstreamPool(tcp, log.child('h2-upstream'), DEFAULT_POOL_OPTIONS);
+  const srcStats = new TcpStats(
+    tcp,
+    { direction: side.direction, peer: 'src', target_addr: target.addr, tls: 'no_identity', no_tls_reason: side.srcNoTlsReason },
+    client,
+  );
+  open.add(srcStats);
+  // Detection read the preface already; the session must see it first.
+  if (prefix.length > 0) client.unshift(prefix);
+  const session = http2.performServerHandshake(client, {
+    settings: { initialWindowSize: CLIENT_WINDOW, enablePush: false },
+    maxSessionMemory: 64,
+  });
+  sessions.add(session);
+  session.on('connect', () => session.setLocalWindowSize(CLIENT_WINDOW * 16));
+  session.on('error', (err: NodeJS.ErrnoException) => log.debug('h2 client session error', { target: target.addr, error: err.code ?? err.message }));
+  session.on('stream', (stream, headers, flags) => proxyStream(stream, headers, flags, ctx, pool!, h2Options));
+  session.on('close', () => {
+    sessions.delete(session);
+    const errno = client.errored ? ((client.errored as NodeJS.ErrnoException).code ?? 'EIO') : '';
+    srcStats.close(errno);
+    open.remove(srcStats);
+  });
+  client.resume();
+}
+
+/** Shutdown: GOAWAY to every client (in-flight streams finish) and close idle upstream sessions. */
+export function drainH2(): void {
+  for (const s of sessions) s.close();
+  pool?.closeAll();
+}

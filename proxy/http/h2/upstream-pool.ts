@@ -1,0 +1,126 @@
+/**
+ * Upstream HTTP/2 sessions, one per target (ip:port) per worker, multiplexing every proxied
+ * stream to that target. A session that receives GOAWAY or closes leaves the pool at once, so new
+ * streams open a fresh session while in-flight ones finish on the old one. Idle sessions close.
+ */
+import * as http2 from 'node:http2';
+import type { Socket } from 'node:net';
+import { connectTarget } from '../../tcp/connect';
+import { TcpStats, type TcpMetrics } from '../../metrics/tcp-metrics';
+import type { Logger } from '../../log';
+import type { ConnContext } from '../../stack/context';
+
+export interface UpstreamSession {
+  session: http2.ClientHttp2Session;
+  /** Call when a stream opened on this session has closed. */
+  release(): void;
+}
+
+interface Entry {
+  session: http2.ClientHttp2Session;
+  active: number;
+  idleTimer?: NodeJS.Timeout;
+}
+
+export interface PoolOptions {
+  /** How long a session with no streams stays open. */
+  idleMs: number;
+  /** Per-stream receive window towards the upstream: bounds what one slow stream buffers. */
+  initialWindowSize: number;
+}
+
+export const DEFAULT_POOL_OPTIONS: PoolOptions = { idleMs: 60_000, initialWindowSize: 1 << 20 };
+
+export class UpstreamPool {
+  private readonly ready = new Map<string, Entry>();
+  private readonly pending = new Map<string, Promise<Entry>>();
+
+  constructor(
+    private readonly tcp: TcpMetrics,
+    private readonly log: Logger,
+    private readonly opts: PoolOptions = DEFAULT_POOL_OPTIONS,
+  ) {}
+
+  /** A session to `target`, reusing a live one; rejects with ConnectError when the target refuses. */
+  async acquire(ctx: ConnContext): Promise<UpstreamSession> {
+    const { side, target } = ctx;
+    const key = `${side.direction} ${target.addr}`;
+    let entry = this.ready.get(key);
+    if (!entry || !usable(entry.session)) {
+      let p = this.pending.get(key);
+      if (!p) {
+        p = this.open(key, ctx).finally(() => this.pending.delete(key));
+        this.pending.set(key, p);
+      }
+      entry = await p;
+    }
+    const e = entry;
+    e.active++;
+    if (e.idleTimer) clearTimeout(e.idleTimer);
+    e.idleTimer = undefined;
+    let released = false;
+    return {
+      session: e.session,
+      release: () => {
+        if (released) return;
+        released = true;
+        if (--e.active === 0 && !e.session.destroyed) {
+          e.idleTimer = setTimeout(() => {
+            if (e.active === 0) e.session.close();
+          }, this.opts.idleMs).unref();
+        }
+      },
+    };
+  }
+
+  /** Close every session gracefully (in-flight streams finish). */
+  closeAll(): void {
+    for (const e of this.ready.values()) e.session.close();
+    this.ready.clear();
+  }
+
+  private async open(key: string, ctx: ConnContext): Promise<Entry> {
+    const { side, target, open } = ctx;
+    const socket: Socket = await connectTarget(target.host, target.port, side.connectTimeoutMs);
+    const stats = new TcpStats(
+      this.tcp,
+      { direction: side.direction, peer: 'dst', target_addr: target.addr, tls: 'no_identity', no_tls_reason: side.dstNoTlsReason },
+      socket,
+    );
+    open.add(stats);
+    socket.resume();
+    const session = http2.connect(`http://${target.addr}`, {
+      createConnection: () => socket,
+      settings: { initialWindowSize: this.opts.initialWindowSize, enablePush: false },
+      // Many concurrent streams from many clients share this session.
+      maxSessionMemory: 64,
+    });
+    // Room for several streams' windows at once at the connection level.
+    session.on('connect', () => session.setLocalWindowSize(this.opts.initialWindowSize * 16));
+    const entry: Entry = { session, active: 0 };
+    const leave = () => {
+      if (this.ready.get(key) === entry) this.ready.delete(key);
+    };
+    session.on('goaway', (code) => {
+      this.log.debug('upstream sent GOAWAY; new streams use a new session', { target: target.addr, code });
+      leave();
+    });
+    session.on('error', (err: NodeJS.ErrnoException) => {
+      this.log.debug('upstream session error', { target: target.addr, error: err.code ?? err.message });
+    });
+    socket.on('error', () => {});
+    session.on('close', () => {
+      leave();
+      if (entry.idleTimer) clearTimeout(entry.idleTimer);
+      const errno = socket.errored ? ((socket.errored as NodeJS.ErrnoException).code ?? 'EIO') : '';
+      stats.close(errno);
+      open.remove(stats);
+    });
+    this.ready.set(key, entry);
+    return entry;
+  }
+}
+
+function usable(s: http2.ClientHttp2Session): boolean {
+  return !s.closed && !s.destroyed;
+}
