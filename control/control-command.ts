@@ -10,6 +10,7 @@ import { LinnetError } from '../proxy/errors';
 import { createLogger, type Logger } from '../proxy/log';
 import { createFileSource, type FileSource } from './destination/file-source';
 import { bindServer, createDestinationService, SERVER_OPTIONS, shutdownServer } from './destination/server';
+import { TOKEN_AUDIENCE } from './inject/sidecar';
 import type { DiscoverySource } from './destination/source';
 
 const DEFAULTS = {
@@ -241,6 +242,9 @@ function inClusterTokenVerifier(identity: IdentityModule, o: ControlOptions) {
     ca: readFileSync(`${sa}/ca.crt`),
     controlNamespace: o.controlNamespace,
     trustDomain: o.trustDomain,
+    // The injector projects the proxy's token with this audience; TokenReview must ask for it or
+    // the API server refuses the token.
+    audiences: [TOKEN_AUDIENCE],
   });
 }
 
