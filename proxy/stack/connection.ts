@@ -10,9 +10,10 @@ import type { ConnContext, Side, Target } from './context';
 import { handlerFor } from './dispatch';
 import { forwardOpaque } from './forward-opaque';
 import { readPrefix } from './read-prefix';
+import { acceptMeshed, inboundVerdict } from '../mesh/inbound';
 
 export async function handleConnection(client: Socket, base: Omit<ConnContext, 'target'>): Promise<void> {
-  const { side, open, log } = base;
+  const { side, open } = base;
   open.track(client);
   // Errors before a handler takes over (during detection or a connect) must not go unhandled;
   // handlers attach their own listeners.
@@ -22,8 +23,16 @@ export async function handleConnection(client: Socket, base: Omit<ConnContext, '
   if (!target) return;
   const ctx: ConnContext = { ...base, target };
 
-  if (side.opaquePorts.has(target.port)) return forwardOpaque(client, ctx);
+  // With identity, inbound opaque ports are still detected: a peer proxy's mTLS must be
+  // terminated there too (everything else is forwarded untouched, as before).
+  const inboundMesh = side.direction === 'inbound' && base.mesh?.tls !== undefined;
+  if (side.opaquePorts.has(target.port) && !inboundMesh) return forwardOpaque(client, ctx);
+  return detectAndDispatch(client, ctx);
+}
 
+/** Detection, then the handler; runs a second time on the clear stream of a terminated mTLS connection. */
+async function detectAndDispatch(client: Socket, ctx: ConnContext): Promise<void> {
+  const { side, target, log, mesh } = ctx;
   const prefix = await readPrefix(client, side.detectTimeoutMs);
   const o = prefix.outcome;
   if (o.kind === 'gone') {
@@ -31,10 +40,30 @@ export async function handleConnection(client: Socket, base: Omit<ConnContext, '
     client.destroy();
     return;
   }
+  if (side.direction === 'inbound' && mesh && !ctx.srcTls) {
+    const verdict = inboundVerdict(o, target.port, mesh.tls?.localName, mesh.requireTlsPorts);
+    if (verdict === 'refuse') {
+      mesh.metrics.plaintextRefused.inc({ target_addr: target.addr, reason: o.kind === 'detected' ? o.detected.kind : o.kind });
+      log.info('port requires mTLS; closing a connection without it', { target: target.addr, peer: client.remoteAddress });
+      client.resetAndDestroy();
+      return;
+    }
+    if (verdict === 'terminate') {
+      const t = await acceptMeshed(client, prefix.bytes, mesh, target.addr, side.detectTimeoutMs + side.connectTimeoutMs);
+      if (!t) return;
+      ctx.open.track(t.socket);
+      t.socket.on('error', () => {});
+      return detectAndDispatch(t.socket, { ...ctx, srcTls: { tls: 'true', client_id: t.clientId } });
+    }
+  }
+  // Only reached for opaque ports when the inbound side detects for mTLS: the rest stays opaque.
+  if (side.opaquePorts.has(target.port)) {
+    return forwardOpaque(client, ctx, { initial: prefix.bytes });
+  }
   if (o.kind !== 'detected') {
     // Silent client (the server speaks first) or a FIN before any decision: opaque, nothing lost.
     log.debug('opaque', { direction: side.direction, target: target.addr, why: o.kind, prefix_bytes: prefix.bytes.length });
-    return forwardOpaque(client, ctx, { initial: prefix.bytes, clientEnded: o.kind === 'eof' });
+    return forwardOpaque(client, ctx, { initial: prefix.bytes });
   }
   log.debug('detected', { direction: side.direction, target: target.addr, protocol: o.detected.kind, prefix_bytes: prefix.bytes.length });
   return handlerFor(o.detected)(client, prefix.bytes, o.detected, ctx);

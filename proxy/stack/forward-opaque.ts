@@ -4,29 +4,31 @@
  */
 import type { Socket } from 'node:net';
 import { TcpStats } from '../metrics/tcp-metrics';
-import { connectTarget, ConnectError } from '../tcp/connect';
+import { ConnectError } from '../tcp/connect';
+import { openEndpoint } from '../mesh/open-endpoint';
 import { relay } from '../tcp/relay';
 import type { ConnContext } from './context';
 
 export interface OpaqueOptions {
   /** Bytes already read from the client (during detection). */
   initial?: Buffer;
-  /** The client already half-closed during detection. */
-  clientEnded?: boolean;
 }
 
 export async function forwardOpaque(client: Socket, ctx: ConnContext, opts: OpaqueOptions = {}): Promise<void> {
   const { side, target, tcp, open, log } = ctx;
   const srcStats = new TcpStats(
     tcp,
-    { direction: side.direction, peer: 'src', target_addr: target.addr, tls: 'no_identity', no_tls_reason: side.srcNoTlsReason },
+    { direction: side.direction, peer: 'src', target_addr: target.addr, ...(ctx.srcTls ?? { tls: 'no_identity', no_tls_reason: side.srcNoTlsReason }) },
     client,
   );
   open.add(srcStats);
 
   let server: Socket;
+  let opened;
   try {
-    server = await connectTarget(target.host, target.port, side.connectTimeoutMs);
+    // The original destination, or a balanced endpoint (over mTLS when it is meshed).
+    opened = await openEndpoint(ctx);
+    server = opened.socket;
   } catch (err) {
     const errno = err instanceof ConnectError ? err.errno : 'EIO';
     tcp.connectErrors.inc({ direction: side.direction, target_addr: target.addr, errno });
@@ -47,13 +49,12 @@ export async function forwardOpaque(client: Socket, ctx: ConnContext, opts: Opaq
   open.track(server);
   const dstStats = new TcpStats(
     tcp,
-    { direction: side.direction, peer: 'dst', target_addr: target.addr, tls: 'no_identity', no_tls_reason: side.dstNoTlsReason },
+    { direction: side.direction, peer: 'dst', target_addr: opened.addr, ...opened.tls },
     server,
   );
   open.add(dstStats);
   relay(client, server, {
     initial: opts.initial,
-    srcEnded: opts.clientEnded,
     onClose: (srcErrno, dstErrno) => {
       srcStats.close(srcErrno);
       dstStats.close(dstErrno);

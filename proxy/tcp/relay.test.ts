@@ -159,3 +159,35 @@ test('backpressure: a reader that does not read keeps the proxy buffering bounde
   assert.ok(written < 64 * 1024 * 1024, `target could write ${written} bytes into a stalled path`);
   r.close();
 });
+
+test('a FIN that arrived before the relay took over is still carried (both directions)', async () => {
+  const targetServer = createServer({ allowHalfOpen: true });
+  const targetPort = await listen(targetServer);
+  const proxyServer = createServer({ allowHalfOpen: true, pauseOnConnect: true });
+  const proxyPort = await listen(proxyServer);
+  const targetGot = new Promise<string>((resolve) => {
+    targetServer.on('connection', (s: Socket) => {
+      // The target answers and closes at once, before the relay exists.
+      s.end('banner');
+      collect(s).then((b) => resolve(b.toString()));
+    });
+  });
+  proxyServer.on('connection', (src: Socket) => {
+    // Read the client's bytes, and let its FIN arrive while nobody listens for 'end'.
+    src.once('data', (first: Buffer) => {
+      src.pause();
+      const dst = connect({ port: targetPort, host: '127.0.0.1', allowHalfOpen: true });
+      dst.pause();
+      dst.once('connect', () => setTimeout(() => relay(src, dst, { initial: first, onClose: () => {} }), 100));
+    });
+    src.resume();
+  });
+  const client = connect({ port: proxyPort, host: '127.0.0.1', allowHalfOpen: true });
+  client.end('hello');
+  const atClient = await collect(client);
+  assert.equal(atClient.toString(), 'banner');
+  assert.equal(await targetGot, 'hello');
+  client.destroy();
+  proxyServer.close();
+  targetServer.close();
+});

@@ -13,8 +13,6 @@ import type { Socket } from 'node:net';
 export interface RelayOptions {
   /** Bytes already read from `src` (during protocol detection) to send to `dst` first. */
   initial?: Buffer;
-  /** `src` already sent its FIN (seen during detection): end `dst` once `initial` is written. */
-  srcEnded?: boolean;
   onClose(srcErrno: string, dstErrno: string): void;
 }
 
@@ -29,9 +27,13 @@ function pump(from: Socket, to: Socket): void {
     if (!to.write(chunk)) from.pause();
   });
   to.on('drain', () => from.resume());
-  from.on('end', () => {
-    if (!to.destroyed) to.end();
-  });
+  // A socket emits 'end' on a FIN as soon as its buffer is empty, even while paused (net calls
+  // read(0) after the EOF), so a FIN that came during detection or the connect is already gone.
+  if (from.readableEnded) to.end();
+  else
+    from.on('end', () => {
+      if (!to.destroyed) to.end();
+    });
 }
 
 export function relay(src: Socket, dst: Socket, opts: RelayOptions): void {
@@ -59,8 +61,7 @@ export function relay(src: Socket, dst: Socket, opts: RelayOptions): void {
   dst.on('close', closed);
 
   if (opts.initial && opts.initial.length > 0) dst.write(opts.initial);
-  if (opts.srcEnded) dst.end();
-  else pump(src, dst);
+  pump(src, dst);
   pump(dst, src);
   src.resume();
   dst.resume();
