@@ -17,6 +17,7 @@ import { HttpMetrics } from '../proxy/metrics/http-metrics';
 import { TcpMetrics } from '../proxy/metrics/tcp-metrics';
 import { OpenConnections, type ConnContext } from '../proxy/stack/context';
 import { serveH2, h2Options } from '../proxy/http/h2/serve';
+import { readPrefix } from '../proxy/stack/read-prefix';
 
 const registry = new Registry();
 const tcp = new TcpMetrics(registry);
@@ -51,7 +52,11 @@ async function proxyTo(port: number, host = '127.0.0.1'): Promise<{ server: Serv
       open,
       log,
     };
-    void serveH2(sock, Buffer.alloc(0), { kind: 'h2' }, ctx);
+    // As the connection stack does: detection reads the first bytes, the handler gets them.
+    void readPrefix(sock, 1000).then((p) => {
+      assert.equal(p.outcome.kind, 'detected');
+      return serveH2(sock, p.bytes, { kind: 'h2' }, ctx);
+    });
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -201,6 +206,19 @@ test('many concurrent streams on one connection: bodies byte for byte, trailers 
   assert.equal((await metric('response_total', { authority: 'echo.test', classification: 'success', status_code: '200' })) - before, N);
   assert.equal(await metric('request_total', { authority: 'echo.test', direction: 'outbound', target_addr: `127.0.0.1:${upPort}` }), N);
   s.close();
+});
+
+test('bytes that arrive after detection, before the session starts, are not lost (preface split from the rest)', async () => {
+  // A client that sends the preface and SETTINGS, then its request a moment later (grpc-js does):
+  // detection stops at the preface and the rest waits in the socket's buffer.
+  for (let i = 0; i < 5; i++) {
+    const s = connect();
+    await once(s, 'connect');
+    await sleep(20);
+    const rs = await Promise.all([1, 2].map((j) => request(s, { ':path': `/split-${i}-${j}` })));
+    assert.deepEqual(rs.map((r) => r.body.toString()), [`ok /split-${i}-1`, `ok /split-${i}-2`]);
+    s.close();
+  }
 });
 
 test('a slow reader on one stream does not stall the others', async () => {

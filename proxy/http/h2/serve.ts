@@ -8,6 +8,7 @@ import type { Socket } from 'node:net';
 import type { Detected } from '../../detect/detect';
 import { TcpStats } from '../../metrics/tcp-metrics';
 import type { ConnContext } from '../../stack/context';
+import { prefixedStream } from './prefixed-stream';
 import { proxyStream, type StreamOptions } from './proxy-stream';
 import { DEFAULT_POOL_OPTIONS, UpstreamPool } from './upstream-pool';
 
@@ -30,8 +31,7 @@ export async function serveH2(client: Socket, prefix: Buffer, _detected: Detecte
   );
   open.add(srcStats);
   // Detection read the preface already; the session must see it first.
-  if (prefix.length > 0) client.unshift(prefix);
-  const session = http2.performServerHandshake(client, {
+  const session = http2.performServerHandshake(prefixedStream(client, prefix) as unknown as Socket, {
     settings: { initialWindowSize: CLIENT_WINDOW, enablePush: false },
     maxSessionMemory: 64,
   });
@@ -45,7 +45,6 @@ export async function serveH2(client: Socket, prefix: Buffer, _detected: Detecte
     srcStats.close(errno);
     open.remove(srcStats);
   });
-  client.resume();
 }
 
 /** Shutdown: GOAWAY to every client (in-flight streams finish) and close idle upstream sessions. */
