@@ -19,18 +19,22 @@ export async function checkCsr(der: Uint8Array, identity: string): Promise<Check
     });
   }
   let csr: x509.Pkcs10CertificateRequest;
+  let alg: { name?: string; namedCurve?: string };
   try {
     // The library would also take PEM or base64; the API says DER (an ASN.1 SEQUENCE), so hold
     // callers to it rather than guess.
     if (der[0] !== 0x30) throw new Error('not an ASN.1 SEQUENCE');
+    // Exactly one DER element: the parser ignores bytes after it, we do not (fuzz finding).
+    if (derElementLength(der) !== der.length) throw new Error('bytes before or after the DER SEQUENCE');
     csr = new x509.Pkcs10CertificateRequest(Buffer.from(der));
+    // The key is decoded lazily, and a malformed one throws plain Errors: decode it here.
+    alg = csr.publicKey.algorithm as { name?: string; namedCurve?: string };
   } catch (err) {
     throw new IdentityError('LINNET_IDENTITY_CSR_INVALID', 'the certificate signing request is not a DER-encoded PKCS#10 request', {
       hint: 'send DER, not PEM',
       cause: err,
     });
   }
-  const alg = csr.publicKey.algorithm as { name?: string; namedCurve?: string };
   if (alg.name !== 'ECDSA' || alg.namedCurve !== 'P-256') {
     throw new IdentityError(
       'LINNET_IDENTITY_CSR_INVALID',
@@ -67,4 +71,16 @@ export async function checkCsr(der: Uint8Array, identity: string): Promise<Check
     );
   }
   return { csr };
+}
+
+/** Length of the DER element at the start (tag, definite length, contents), or -1. */
+function derElementLength(b: Uint8Array): number {
+  if (b.length < 2) return -1;
+  const first = b[1]!;
+  if (first < 0x80) return 2 + first;
+  const n = first & 0x7f;
+  if (n === 0 || n > 4 || b.length < 2 + n) return -1;
+  let len = 0;
+  for (let i = 0; i < n; i++) len = len * 256 + b[2 + i]!;
+  return 2 + n + len;
 }

@@ -1,0 +1,25 @@
+/**
+ * The fuzz targets by name. Loaded lazily so `linnet fuzz --target detect` does not load the
+ * injector or the CA.
+ */
+import type { FuzzTarget } from '../target';
+
+export const TARGETS: Readonly<Record<string, () => FuzzTarget>> = {
+  detect: () => require('./detect').default,
+  'client-hello': () => require('./client-hello').default,
+  'init-options': () => require('./init-options').default,
+  annotations: () => require('./annotations').default,
+  'inject-transform': () => require('./inject-transform').default,
+  'admission-review': () => require('./admission-review').default,
+  'certify-csr': () => require('./certify-csr').default,
+  'identity-name': () => require('./identity-name').default,
+};
+
+export function targetNames(): string[] {
+  return Object.keys(TARGETS);
+}
+
+export function loadTarget(name: string): FuzzTarget | undefined {
+  const load = TARGETS[name];
+  return load ? load() : undefined;
+}
