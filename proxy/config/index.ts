@@ -13,6 +13,8 @@ import {
   portSet,
   type SocketAddr,
 } from './parse';
+import type { H1Settings } from '../http/h1/handler';
+import { HTTP1_ENV, parseHttp1Env } from '../http/h1/settings';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
@@ -28,6 +30,8 @@ export interface ProxyConfig {
   readonly shutdownGraceMs: number;
   readonly shutdownEndpointEnabled: boolean;
   readonly log: LogLevel;
+  /** HTTP/1 proxying: head limits, response timeout, upstream pool (LINNET_PROXY_HTTP_*). */
+  readonly http1: H1Settings;
 }
 
 /** The variables, their defaults and meanings: the README's configuration table is this list. */
@@ -55,6 +59,7 @@ export const PROXY_ENV = {
   },
   LINNET_PROXY_SHUTDOWN_ENDPOINT_ENABLED: { default: 'false', meaning: 'whether POST /shutdown (localhost only) is served' },
   LINNET_PROXY_LOG: { default: 'info', meaning: 'log level: error|warn|info|debug' },
+  ...HTTP1_ENV,
 } as const;
 
 export type ProxyEnvName = keyof typeof PROXY_ENV;
@@ -80,6 +85,7 @@ export function loadProxyConfig(env: NodeJS.ProcessEnv = process.env): ProxyConf
     shutdownGraceMs: parseDuration('LINNET_PROXY_SHUTDOWN_GRACE_PERIOD', get('LINNET_PROXY_SHUTDOWN_GRACE_PERIOD')),
     shutdownEndpointEnabled: parseBool('LINNET_PROXY_SHUTDOWN_ENDPOINT_ENABLED', get('LINNET_PROXY_SHUTDOWN_ENDPOINT_ENABLED')),
     log: parseEnum('LINNET_PROXY_LOG', get('LINNET_PROXY_LOG'), ['error', 'warn', 'info', 'debug'] as const),
+    http1: parseHttp1Env(env, parseDuration('LINNET_PROXY_CONNECT_TIMEOUT', get('LINNET_PROXY_CONNECT_TIMEOUT'))),
   };
   return Object.freeze(config);
 }

@@ -7,6 +7,7 @@ import type { Detected } from '../detect/detect';
 import type { ConnContext } from './context';
 import { forwardOpaque } from './forward-opaque';
 import { serveH2 } from '../http/h2/serve';
+import { proxyHttp1 } from '../http/h1';
 
 /** A detected protocol's handler; `prefix` holds the bytes detection read, to be handled first. */
 export type ProtocolHandler = (client: Socket, prefix: Buffer, detected: Detected, ctx: ConnContext) => Promise<void>;
@@ -14,7 +15,7 @@ export type ProtocolHandler = (client: Socket, prefix: Buffer, detected: Detecte
 const opaque: ProtocolHandler = (client, prefix, _detected, ctx) => forwardOpaque(client, ctx, { initial: prefix });
 
 const HANDLERS: Record<Detected['kind'], ProtocolHandler> = {
-  http1: opaque,
+  http1: proxyHttp1,
   h2: serveH2,
   tls: opaque,
   opaque,

@@ -1,0 +1,639 @@
+/**
+ * The HTTP/1.1 proxy for one client connection: requests, not bytes. Each request head is parsed
+ * strictly (parse-head.ts) and rewritten only if it carries hop-by-hop fields; its body is copied
+ * through by its framing (content-length countdown, or chunked validated as it passes), with
+ * backpressure both ways. Upstream connections come from a keep-alive pool per target. Requests
+ * are handled one at a time, so pipelined requests are answered in order; an Upgrade or CONNECT
+ * the upstream accepts (101 / 2xx) turns the connection into a byte relay.
+ *
+ * Failures the proxy answers itself (400/431/502/503/504) carry `l5d-proxy-error`. A refused
+ * request is never forwarded in part: the head and the body bytes that arrived with it are
+ * validated before the upstream is even chosen, and a body found malformed later resets the
+ * upstream connection rather than completing a message.
+ */
+import type { Socket } from 'node:net';
+import type { HttpOutcome } from '../../metrics/http-metrics';
+import { TcpStats } from '../../metrics/tcp-metrics';
+import type { ConnContext } from '../../stack/context';
+import type { ProtocolHandler } from '../../stack/dispatch';
+import { ConnectError, formatAddr } from '../../tcp/connect';
+import { relay } from '../../tcp/relay';
+import { connectErrorKind, h1ErrorResponse, HttpProxyError, type ProxyErrorKind } from '../errors';
+import { ChunkedError, ChunkedScanner } from './chunked';
+import { clientResponseHead, requestAuthority, upstreamRequestHead } from './forward-head';
+import {
+  parseRequestHead,
+  parseResponseHead,
+  requestFraming,
+  requestKeepAlive,
+  responseFraming,
+  responseKeepAlive,
+  type BodyFraming,
+  type HeadLimits,
+  type RequestHead,
+} from './parse-head';
+import { UpstreamPool, type PoolOptions, type UpstreamConn, type UpstreamHandler } from './pool';
+
+export interface H1Settings {
+  limits: HeadLimits;
+  /** From the request's last byte sent to the response head; 0 disables. */
+  responseTimeoutMs: number;
+  pool: PoolOptions;
+}
+
+/** The handler for the dispatch table, with its own upstream pool (one per worker). */
+export function createHttp1Handler(settings: H1Settings): ProtocolHandler & { pool: UpstreamPool } {
+  const pool = new UpstreamPool(settings.pool);
+  const handler = (client: Socket, prefix: Buffer, _d: unknown, ctx: ConnContext): Promise<void> =>
+    new Promise<void>((resolve) => {
+      new ClientConnection(client, prefix, ctx, settings, pool, resolve).start();
+    });
+  return Object.assign(handler, { pool });
+}
+
+const enum Phase {
+  Head,
+  /** Reading the request body from the client. */
+  Body,
+  /** Request read; waiting for the response to complete. */
+  Wait,
+  Tunnel,
+  Closed,
+}
+
+const enum ResPhase {
+  Connecting,
+  Head,
+  Body,
+  Done,
+}
+
+function errnoOf(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' ? code : 'EIO';
+}
+
+/** One request/response exchange on the client connection. */
+class Exchange implements UpstreamHandler {
+  upstream: UpstreamConn | undefined;
+  reused = false;
+  retried = false;
+  reqDone = false;
+  resPhase = ResPhase.Connecting;
+  resBuf: Buffer | undefined;
+  resStatus = 0;
+  resFraming: BodyFraming = { kind: 'none' };
+  resRemaining = 0;
+  resScanner: ChunkedScanner | undefined;
+  resKeepAlive = false;
+  /** Upstream bytes of this exchange's response seen so far (for the stale-connection retry). */
+  resBytes = 0;
+  reqRemaining = 0;
+  reqScanner: ChunkedScanner | undefined;
+  /** Validated body bytes read before the upstream was connected. */
+  early: Buffer[] = [];
+  timer: NodeJS.Timeout | undefined;
+  ended = false;
+  readonly tunnel: boolean;
+  readonly framing: BodyFraming;
+  readonly headBytes: Buffer;
+  private readonly endMetrics: (o: HttpOutcome) => void;
+
+  constructor(
+    readonly conn: ClientConnection,
+    readonly head: RequestHead,
+    raw: Buffer,
+    headLength: number,
+  ) {
+    this.framing = requestFraming(head);
+    this.tunnel = head.method === 'CONNECT' || (head.upgrade !== undefined && head.connection.includes('upgrade'));
+    // Copied: `raw` is the client's read buffer, and a retry must resend the head.
+    this.headBytes = Buffer.from(upstreamRequestHead(raw, headLength, head, this.tunnel && head.method !== 'CONNECT'));
+    if (this.framing.kind === 'length') this.reqRemaining = this.framing.length;
+    if (this.framing.kind === 'chunked') this.reqScanner = new ChunkedScanner();
+    const ctx = conn.ctx;
+    this.endMetrics = ctx.http.start({
+      direction: ctx.side.direction,
+      authority: requestAuthority(head),
+      target_addr: ctx.target.addr,
+      tls: 'no_identity',
+      no_tls_reason: ctx.side.srcNoTlsReason,
+    });
+  }
+
+  end(o: HttpOutcome): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.endMetrics(o);
+  }
+
+  /**
+   * Takes request body bytes from `b` (starting at `start`); returns the offset just past the
+   * body's last byte, or -1 when the body is malformed. Sets reqDone at the end of the body.
+   */
+  takeBody(b: Buffer, start: number): number {
+    if (this.reqDone) return start;
+    if (this.framing.kind === 'length') {
+      const n = Math.min(this.reqRemaining, b.length - start);
+      this.reqRemaining -= n;
+      if (this.reqRemaining === 0) this.reqDone = true;
+      return start + n;
+    }
+    if (this.framing.kind === 'chunked') {
+      let q: number;
+      try {
+        q = this.reqScanner!.push(b, start);
+      } catch (e) {
+        if (e instanceof ChunkedError) return -1;
+        throw e;
+      }
+      if (this.reqScanner!.done) this.reqDone = true;
+      return q;
+    }
+    this.reqDone = true;
+    return start;
+  }
+
+  // UpstreamHandler: events of the upstream connection while this exchange owns it.
+  onUpstreamData(chunk: Buffer): void {
+    this.resBytes += chunk.length;
+    this.conn.onResponseData(this, chunk);
+  }
+  onUpstreamEnd(): void {
+    this.conn.onUpstreamEnd(this);
+  }
+  onUpstreamClose(errno: string): void {
+    this.conn.onUpstreamClose(this, errno);
+  }
+  onUpstreamDrain(): void {
+    if (this.conn.phase === Phase.Body) this.conn.client.resume();
+  }
+}
+
+class ClientConnection {
+  phase = Phase.Head;
+  /** Client bytes read but not yet consumed. */
+  private buf: Buffer | undefined;
+  private ex: Exchange | undefined;
+  private keepAlive = true;
+  private clientEnded = false;
+  private readonly srcStats: TcpStats;
+
+  constructor(
+    readonly client: Socket,
+    prefix: Buffer,
+    readonly ctx: ConnContext,
+    private readonly settings: H1Settings,
+    private readonly pool: UpstreamPool,
+    private readonly done: () => void,
+  ) {
+    this.buf = prefix.length > 0 ? prefix : undefined;
+    const { side, target, tcp, open } = ctx;
+    this.srcStats = new TcpStats(
+      tcp,
+      { direction: side.direction, peer: 'src', target_addr: target.addr, tls: 'no_identity', no_tls_reason: side.srcNoTlsReason },
+      client,
+    );
+    open.add(this.srcStats);
+  }
+
+  start(): void {
+    const c = this.client;
+    c.setNoDelay(true);
+    c.on('data', (chunk: Buffer) => this.onClientData(chunk));
+    c.on('end', () => this.onClientEnd());
+    c.on('drain', () => {
+      if (this.ex?.resPhase === ResPhase.Body || this.ex?.resPhase === ResPhase.Head) this.ex.upstream?.socket.resume();
+    });
+    let errno = '';
+    c.on('error', (err) => {
+      errno = errnoOf(err);
+    });
+    c.on('close', () => {
+      this.srcStats.close(errno);
+      this.ctx.open.remove(this.srcStats);
+      if (this.phase !== Phase.Tunnel) this.abort(errno || 'client closed');
+      this.done();
+    });
+    this.nextRequest();
+  }
+
+  // ---- client side ----
+
+  private onClientData(chunk: Buffer): void {
+    switch (this.phase) {
+      case Phase.Head:
+        this.buf = this.buf ? Buffer.concat([this.buf, chunk]) : chunk;
+        this.nextRequest();
+        return;
+      case Phase.Body:
+        this.forwardBody(chunk);
+        return;
+      case Phase.Wait:
+        // Pipelined bytes: kept for after the response (the socket is paused; this is what was in flight).
+        this.buf = this.buf ? Buffer.concat([this.buf, chunk]) : chunk;
+        this.client.pause();
+        return;
+      default:
+        return;
+    }
+  }
+
+  private onClientEnd(): void {
+    this.clientEnded = true;
+    if (this.phase === Phase.Head) {
+      // Between requests (or in the middle of a head that will never complete): we are done.
+      this.close();
+    } else if (this.phase === Phase.Body) {
+      // The client gave up mid-body: the upstream must not see a complete request.
+      this.abort('client closed mid-body');
+      this.close();
+    }
+    // In Wait the response still goes out; nextRequest sees clientEnded and closes.
+  }
+
+  /** Parses the next request head from the buffer, or waits for more bytes. */
+  private nextRequest(): void {
+    if (this.phase !== Phase.Head) return;
+    const b = this.buf;
+    if (!b || b.length === 0) {
+      if (this.clientEnded || !this.keepAlive) return this.close();
+      this.client.resume();
+      return;
+    }
+    const r = parseRequestHead(b, this.settings.limits);
+    if (r.kind === 'need-more') {
+      if (this.clientEnded) return this.close();
+      this.client.resume();
+      return;
+    }
+    if (r.kind === 'error') {
+      return this.refuse(new HttpProxyError(r.status === 431 ? 'headersTooLarge' : 'badRequest', r.detail), undefined);
+    }
+    this.client.pause();
+    const ex = new Exchange(this, r.head, b, r.length);
+    this.ex = ex;
+    this.keepAlive = requestKeepAlive(r.head) && !ex.tunnel;
+    // Validate the body bytes that came with the head before anything is sent upstream.
+    let p = r.length;
+    const q = ex.takeBody(b, p);
+    if (q < 0) return this.refuse(new HttpProxyError('badRequest', 'invalid chunked body'), ex);
+    if (q > p) ex.early.push(b.subarray(p, q));
+    p = q;
+    this.buf = p < b.length ? b.subarray(p) : undefined;
+    this.phase = ex.reqDone ? Phase.Wait : Phase.Body;
+    this.connect(ex, false);
+  }
+
+  private connect(ex: Exchange, fresh: boolean): void {
+    const { side, target, tcp, open } = this.ctx;
+    const key = `${side.direction} ${target.addr}`;
+    this.pool
+      .acquire(
+        key,
+        target.host,
+        target.port,
+        (s) => {
+          open.track(s);
+          const stats = new TcpStats(
+            tcp,
+            { direction: side.direction, peer: 'dst', target_addr: target.addr, tls: 'no_identity', no_tls_reason: side.dstNoTlsReason },
+            s,
+          );
+          open.add(stats);
+          let errno = '';
+          s.on('error', (err) => (errno = errnoOf(err)));
+          s.on('close', () => {
+            stats.close(errno);
+            open.remove(stats);
+          });
+        },
+        fresh,
+      )
+      .then(
+        ({ conn, reused }) => {
+          if (this.ex !== ex || this.phase === Phase.Closed) {
+            // The client went away while we connected.
+            this.pool.release(conn);
+            return;
+          }
+          ex.upstream = conn;
+          ex.reused = reused;
+          conn.handler = ex;
+          ex.resPhase = ResPhase.Head;
+          const s = conn.socket;
+          s.cork();
+          s.write(ex.headBytes);
+          for (const part of ex.early) s.write(part);
+          s.uncork();
+          if (!ex.retried) ex.early = []; // kept only while a retry could still need them
+          if (ex.reqDone) this.armTimer(ex);
+          else if (this.phase === Phase.Body) this.client.resume();
+          s.resume();
+        },
+        (err: unknown) => {
+          if (this.ex !== ex) return;
+          const errno = err instanceof ConnectError ? err.errno : errnoOf(err);
+          if (err instanceof ConnectError) tcp.connectErrors.inc({ direction: side.direction, target_addr: target.addr, errno });
+          this.ctx.log.info('http: upstream connect failed', { target: target.addr, errno });
+          this.fail(ex, connectErrorKind(errno), `${errno} connecting to ${formatAddr(target.host, target.port)}`);
+        },
+      );
+  }
+
+  private forwardBody(chunk: Buffer): void {
+    const ex = this.ex!;
+    const q = ex.takeBody(chunk, 0);
+    if (q < 0) {
+      // Malformed chunked data mid-stream: reset the upstream so it never sees a complete message.
+      if (ex.upstream) ex.upstream.socket.resetAndDestroy();
+      return this.fail(ex, 'badRequest', 'invalid chunked body', true);
+    }
+    const up = ex.upstream!;
+    const more = up.socket.write(q === chunk.length ? chunk : chunk.subarray(0, q));
+    if (ex.reqDone) {
+      if (q < chunk.length) this.buf = this.buf ? Buffer.concat([this.buf, chunk.subarray(q)]) : chunk.subarray(q);
+      this.phase = Phase.Wait;
+      this.client.pause();
+      this.armTimer(ex);
+      if (ex.resPhase === ResPhase.Done) this.finish(ex);
+    } else if (!more) this.client.pause();
+  }
+
+  // ---- upstream side ----
+
+  onResponseData(ex: Exchange, chunk: Buffer): void {
+    if (this.ex !== ex) return;
+    if (ex.resPhase === ResPhase.Head) {
+      ex.resBuf = ex.resBuf ? Buffer.concat([ex.resBuf, chunk]) : chunk;
+      this.responseHead(ex);
+    } else if (ex.resPhase === ResPhase.Body) {
+      this.responseBody(ex, chunk, 0);
+    } else if (ex.resPhase === ResPhase.Done && chunk.length > 0) {
+      // Bytes after a complete response: the upstream cannot be reused.
+      ex.resKeepAlive = false;
+    }
+  }
+
+  private responseHead(ex: Exchange): void {
+    for (;;) {
+      const b = ex.resBuf!;
+      const r = parseResponseHead(b, this.settings.limits);
+      if (r.kind === 'need-more') return;
+      if (r.kind === 'error') {
+        ex.upstream?.socket.destroy();
+        return this.fail(ex, 'badResponse', r.detail);
+      }
+      const h = r.head;
+      const rest = b.subarray(r.length);
+      if (h.status >= 100 && h.status < 200 && h.status !== 101) {
+        // Interim (100 Continue, 103): to HTTP/1.1 clients only (RFC 9110 §15.2).
+        if (ex.head.minor === 1) this.client.write(b.subarray(0, r.length));
+        ex.resBuf = rest;
+        if (rest.length === 0) return;
+        continue;
+      }
+      this.disarmTimer(ex);
+      ex.resStatus = h.status;
+      const upgrade = h.status === 101;
+      const connectOk = ex.head.method === 'CONNECT' && h.status >= 200 && h.status < 300;
+      if (upgrade && !ex.tunnel) {
+        ex.upstream?.socket.destroy();
+        return this.fail(ex, 'badResponse', '101 without an Upgrade request');
+      }
+      if (upgrade || connectOk) {
+        this.client.write(clientResponseHead(b, r.length, h, { close: false, keepAlive10: false, upgrade }));
+        return this.startTunnel(ex, rest);
+      }
+      ex.resFraming = responseFraming(h, ex.head.method);
+      ex.resKeepAlive = responseKeepAlive(h) && ex.resFraming.kind !== 'close';
+      // An Upgrade the upstream declined leaves a normal exchange; the client asked for a tunnel,
+      // though, so its keep-alive is decided by its own Connection header only.
+      if (ex.tunnel && ex.head.method !== 'CONNECT') this.keepAlive = requestKeepAlive(ex.head);
+      const close = !this.keepAlive || this.clientEnded || ex.resFraming.kind === 'close' || (!ex.reqDone && ex.framing.kind !== 'none');
+      if (close) this.keepAlive = false;
+      const keepAlive10 = !close && ex.head.minor === 0;
+      const out = clientResponseHead(b, r.length, h, { close, keepAlive10, upgrade: false });
+      ex.resBuf = undefined;
+      ex.resPhase = ResPhase.Body;
+      if (ex.resFraming.kind === 'length') ex.resRemaining = ex.resFraming.length;
+      else if (ex.resFraming.kind === 'chunked') ex.resScanner = new ChunkedScanner();
+      if (ex.resFraming.kind === 'none') {
+        this.client.write(out);
+        ex.resKeepAlive = ex.resKeepAlive && rest.length === 0;
+        return this.responseDone(ex);
+      }
+      // Head and the first body bytes in one write.
+      this.client.cork();
+      this.client.write(out);
+      this.responseBody(ex, rest, 0);
+      this.client.uncork();
+      return;
+    }
+  }
+
+  private responseBody(ex: Exchange, b: Buffer, start: number): void {
+    if (start >= b.length) return;
+    const f = ex.resFraming;
+    let q = b.length;
+    if (f.kind === 'length') {
+      const n = Math.min(ex.resRemaining, b.length - start);
+      ex.resRemaining -= n;
+      q = start + n;
+    } else if (f.kind === 'chunked') {
+      try {
+        q = ex.resScanner!.push(b, start);
+      } catch (e) {
+        if (!(e instanceof ChunkedError)) throw e;
+        // A malformed response body cannot be carried on: cut the client off.
+        ex.end({ status: ex.resStatus, error: 'invalid chunked response' });
+        ex.upstream?.socket.destroy();
+        this.client.resetAndDestroy();
+        return;
+      }
+    }
+    const more = this.client.write(start === 0 && q === b.length ? b : b.subarray(start, q));
+    const complete = (f.kind === 'length' && ex.resRemaining === 0) || (f.kind === 'chunked' && ex.resScanner!.done);
+    if (complete) {
+      if (q < b.length) ex.resKeepAlive = false;
+      return this.responseDone(ex);
+    }
+    if (!more) ex.upstream?.socket.pause();
+  }
+
+  private responseDone(ex: Exchange): void {
+    ex.resPhase = ResPhase.Done;
+    ex.end({ status: ex.resStatus });
+    if (ex.reqDone) this.finish(ex);
+    else {
+      // The upstream answered before the request body was complete (e.g. 413): the rest of the
+      // body will not be read, so neither connection can be reused.
+      ex.upstream?.socket.destroy();
+      this.keepAlive = false;
+      this.ex = undefined;
+      this.close();
+    }
+  }
+
+  onUpstreamEnd(ex: Exchange): void {
+    if (this.ex !== ex) return;
+    if (ex.resPhase === ResPhase.Body && ex.resFraming.kind === 'close') {
+      ex.upstream?.socket.destroy();
+      ex.resKeepAlive = false;
+      ex.resPhase = ResPhase.Done;
+      ex.end({ status: ex.resStatus });
+      this.ex = undefined;
+      this.keepAlive = false;
+      this.close();
+      return;
+    }
+    // A FIN anywhere else is the upstream going away: treated as a close.
+    ex.upstream?.socket.destroy();
+  }
+
+  onUpstreamClose(ex: Exchange, errno: string): void {
+    if (this.ex !== ex || ex.resPhase === ResPhase.Done) return;
+    const reason = errno || 'connection closed';
+    if (ex.resPhase === ResPhase.Head) {
+      // A reused connection the upstream had already closed (stale keep-alive): if nothing came
+      // back and the request can be sent again as it was, send it on a fresh connection, once.
+      if (ex.reused && !ex.retried && ex.resBytes === 0 && ex.framing.kind === 'none' && !ex.tunnel) {
+        ex.retried = true;
+        ex.upstream = undefined;
+        ex.resPhase = ResPhase.Connecting;
+        this.disarmTimer(ex);
+        this.ctx.log.debug('http: stale pooled connection; retrying on a fresh one', { target: this.ctx.target.addr });
+        return this.connect(ex, true);
+      }
+      return this.fail(ex, ex.resBytes > 0 ? 'badResponse' : 'upstreamReset', reason, !ex.reqDone);
+    }
+    // Mid-response: the client sees the cut as a reset, not as a complete message.
+    ex.end({ status: ex.resStatus, error: `upstream ${reason} mid-response` });
+    this.ex = undefined;
+    this.phase = Phase.Closed;
+    this.client.resetAndDestroy();
+  }
+
+  private armTimer(ex: Exchange): void {
+    const ms = this.settings.responseTimeoutMs;
+    if (ms <= 0 || ex.timer || ex.resPhase !== ResPhase.Head) return;
+    ex.timer = setTimeout(() => {
+      ex.timer = undefined;
+      if (this.ex !== ex || ex.resPhase !== ResPhase.Head) return;
+      ex.upstream?.socket.destroy();
+      this.fail(ex, 'responseTimeout', `no response within ${ms} ms`);
+    }, ms);
+  }
+
+  private disarmTimer(ex: Exchange): void {
+    if (ex.timer) clearTimeout(ex.timer);
+    ex.timer = undefined;
+  }
+
+  // ---- ends of exchanges ----
+
+  /** Exchange complete both ways: the upstream goes back to the pool if it can, then the next request. */
+  private finish(ex: Exchange): void {
+    this.disarmTimer(ex);
+    const up = ex.upstream;
+    if (up) {
+      if (ex.resKeepAlive && !up.socket.destroyed) {
+        up.socket.resume();
+        this.pool.release(up);
+      } else up.socket.destroy();
+    }
+    this.ex = undefined;
+    this.phase = Phase.Head;
+    this.nextRequest();
+  }
+
+  /**
+   * The proxy answers this request itself. `closeAfter`: the client's request stream cannot be
+   * continued (body unread or malformed).
+   */
+  private fail(ex: Exchange, kind: ProxyErrorKind, detail: string, closeAfter = !ex.reqDone): void {
+    this.disarmTimer(ex);
+    const err = new HttpProxyError(kind, detail);
+    ex.end({ status: err.status, error: err.code });
+    if (ex.upstream) {
+      ex.upstream.handler = undefined;
+      if (!ex.upstream.socket.destroyed) ex.upstream.socket.destroy();
+    }
+    this.ex = undefined;
+    if (closeAfter) this.keepAlive = false;
+    if (this.phase === Phase.Closed || this.client.destroyed) return;
+    if (ex.resPhase === ResPhase.Body) {
+      this.phase = Phase.Closed;
+      this.client.resetAndDestroy();
+      return;
+    }
+    this.client.write(h1ErrorResponse(err, { close: !this.keepAlive }));
+    this.phase = Phase.Head;
+    this.nextRequest();
+  }
+
+  /** A request the proxy will not forward: 400/431 and the connection closes. */
+  private refuse(err: HttpProxyError, ex: Exchange | undefined): void {
+    this.ctx.log.debug('http: refused request', { target: this.ctx.target.addr, why: err.message });
+    if (ex) ex.end({ status: err.status, error: err.code });
+    else {
+      const end = this.ctx.http.start({
+        direction: this.ctx.side.direction,
+        authority: '',
+        target_addr: this.ctx.target.addr,
+        tls: 'no_identity',
+        no_tls_reason: this.ctx.side.srcNoTlsReason,
+      });
+      end({ status: err.status, error: err.code });
+    }
+    this.ex = undefined;
+    this.keepAlive = false;
+    this.buf = undefined;
+    this.phase = Phase.Closed;
+    this.client.end(h1ErrorResponse(err, { close: true }));
+    // Whatever else the client sends is not read; the socket closes once the answer is out.
+    this.client.once('finish', () => this.client.destroy());
+  }
+
+  private startTunnel(ex: Exchange, upstreamRest: Buffer): void {
+    ex.end({ status: ex.resStatus });
+    this.phase = Phase.Tunnel;
+    this.ex = undefined;
+    const up = ex.upstream!;
+    const server = up.detach();
+    if (upstreamRest.length > 0) this.client.write(upstreamRest);
+    const c = this.client;
+    c.removeAllListeners('data');
+    c.removeAllListeners('end');
+    c.removeAllListeners('drain');
+    relay(c, server, {
+      initial: this.buf,
+      onClose: () => {},
+    });
+    this.buf = undefined;
+  }
+
+  /** Stops everything in flight after the client went away. */
+  private abort(reason: string): void {
+    const ex = this.ex;
+    this.phase = Phase.Closed;
+    if (!ex) return;
+    this.ex = undefined;
+    this.disarmTimer(ex);
+    ex.end({ status: ex.resPhase === ResPhase.Body ? ex.resStatus : 0, error: reason });
+    if (ex.upstream) {
+      ex.upstream.handler = undefined;
+      ex.upstream.socket.resetAndDestroy();
+    }
+  }
+
+  /** Closes the client side after what is queued has been written. */
+  private close(): void {
+    if (this.phase === Phase.Closed && this.client.writableEnded) return;
+    this.phase = Phase.Closed;
+    if (!this.client.destroyed && !this.client.writableEnded) this.client.end();
+    // With allowHalfOpen the socket would wait for the client's FIN; we have nothing more to read.
+    this.client.once('finish', () => this.client.destroy());
+    if (this.client.writableFinished) this.client.destroy();
+  }
+}
