@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Command> = {
   uninstall: () => require('../install/uninstall-command').command,
   check: () => require('../check/command').command,
   identity: () => require('../identity/command').command,
+  bench: () => require('../../bench/command').command,
   fuzz: () => require('../../fuzz/command').command,
 };
 

@@ -1,0 +1,179 @@
+/**
+ * The bench cluster, built with the test pods helper (test/pods): a `load` pod for the load
+ * tools and an `app` pod for the apps, Linnet's proxy, nginx and haproxy, with the port plan of
+ * topology.ts. Everything is torn down by destroy(), which the runner calls in `finally`.
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { APP_UID, Cluster, type Pod, type PodProcess } from '../test/pods';
+import { run } from '../test/pods/exec';
+import { BenchError } from './errors';
+import { treeCpuSeconds, treePeakRss, childrenOf } from './proc-stats';
+import { appInboundIgnore, appPorts, haproxyConfig, loadOutboundIgnore, nginxConfig, port, type Protocol, type Route } from './topology';
+
+export const APPS_DIR = join(__dirname, 'apps');
+/** The CPU the load tools run on, and the one the proxy under test runs on (see pinning()). */
+export const LOAD_CPU = 0;
+export const PROXY_CPU = 1;
+const STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
+
+export type ProxyKind = 'linnet' | 'nginx' | 'haproxy';
+
+export class BenchEnv {
+  private nginx: PodProcess | undefined;
+  private haproxy: PodProcess | undefined;
+  readonly dir: string;
+  linnetWorkers = 1;
+  /** Why the meshed path is not measured, or undefined when it is (mTLS between the proxies). */
+  meshSkipReason: string | undefined = 'not probed yet';
+  readonly nginxHasStream = existsSync(STREAM_MODULE);
+  readonly pinned: boolean;
+
+  private constructor(
+    readonly cluster: Cluster,
+    readonly load: Pod,
+    readonly app: Pod,
+  ) {
+    this.dir = join(cluster.logDir, 'bench');
+    mkdirSync(this.dir, { recursive: true });
+    this.pinned = cpuCount() >= 2;
+  }
+
+  static async create(step: (s: string) => void): Promise<BenchEnv> {
+    const cluster = await Cluster.create({ onStep: step });
+    try {
+      step('creating pods');
+      const load = await cluster.addPod('load');
+      const app = await cluster.addPod('app');
+      step('applying iptables (linnet init)');
+      await Promise.all([load.init({ outboundPortsToIgnore: loadOutboundIgnore() }), app.init({ inboundPortsToIgnore: appInboundIgnore() })]);
+      const env = new BenchEnv(cluster, load, app);
+      step('starting apps');
+      await env.startApps();
+      step('starting nginx and haproxy');
+      await env.startBaselineProxies();
+      step('starting linnet proxies');
+      await env.startLinnet(1);
+      await load.startProxy(proxyEnv(1));
+      if (env.pinned) await pin(load.proxy!.pid, String(PROXY_CPU));
+      return env;
+    } catch (err) {
+      await cluster.destroy();
+      throw err;
+    }
+  }
+
+  async destroy(): Promise<void> {
+    await this.cluster.destroy();
+  }
+
+  get appIp(): string {
+    return this.app.ip;
+  }
+
+  address(route: Route, proto: Protocol): string {
+    return `${this.app.ip}:${port(route, proto)}`;
+  }
+
+  /** (Re)starts the app pod's Linnet proxy with `workers` threads, pinned as pinning() says. */
+  async startLinnet(workers: number): Promise<void> {
+    if (this.app.proxy?.running) await this.app.stopProxy('SIGTERM', 30_000);
+    await this.app.startProxy(proxyEnv(workers));
+    this.linnetWorkers = workers;
+    // One worker: its own core, away from the load tools. More: all cores, or they would share one.
+    if (this.pinned) await pin(this.app.proxy!.pid, workers === 1 ? String(PROXY_CPU) : `0-${cpuCount() - 1}`);
+  }
+
+  /** The pid of the proxy process (tree) measured for a route. */
+  proxyPid(kind: ProxyKind): number | undefined {
+    if (kind === 'linnet') return this.app.proxy?.pid;
+    return kind === 'nginx' ? this.nginx?.pid : this.haproxy?.pid;
+  }
+
+  cpuSeconds(kind: ProxyKind): number {
+    const pid = this.proxyPid(kind);
+    return pid === undefined ? NaN : treeCpuSeconds(pid);
+  }
+
+  peakRss(kind: ProxyKind): number {
+    const pid = this.proxyPid(kind);
+    return pid === undefined ? NaN : treePeakRss(pid);
+  }
+
+  /** argv prefix that pins a load tool to its core. */
+  loadPrefix(): string[] {
+    return this.pinned ? ['taskset', '-c', String(LOAD_CPU)] : [];
+  }
+
+  pinningText(): string {
+    if (!this.pinned) return 'none (fewer than 2 CPUs)';
+    return `load tools on CPU ${LOAD_CPU} (taskset -c ${LOAD_CPU}); the proxy under test on CPU ${PROXY_CPU} (taskset -a -p: every thread, so Linnet's worker and main threads, nginx's master and worker, haproxy) — except Linnet with 2 workers, which may use every CPU; the apps (Node, redis-server, iperf3 -s) are not pinned. Pinning keeps the load tool from taking the proxy's core; it cannot keep out other work on a shared machine.`;
+  }
+
+  /** Runs a load tool in the load pod as the app uid, pinned; returns its output (non-zero exit throws). */
+  async runLoad(argv: string[], timeoutMs: number): Promise<string> {
+    const full = [...this.loadPrefix(), ...argv];
+    const r = await this.load.run(full[0]!, full.slice(1), { uid: APP_UID, timeoutMs });
+    if (r.code !== 0) {
+      throw new BenchError('LINNET_BENCH_TOOL_FAILED', `${argv[0]} exited ${r.code ?? r.signal}: ${(r.stderr + r.stdout).trim().split('\n').slice(-3).join(' | ')}`, 'see the tool output; is the path up?');
+    }
+    return r.stdout + r.stderr;
+  }
+
+  private async startApps(): Promise<void> {
+    const list = (p: Protocol) => appPorts(p).join(',');
+    const srv = this.app.spawn(process.execPath, [join(APPS_DIR, 'server.js'), '--http1', list('http1'), '--h2', list('h2'), '--grpc', list('grpc'), '--ws', list('ws')], {
+      uid: APP_UID,
+      name: 'bench-server',
+    });
+    const redis = appPorts('redis').map((p) =>
+      this.app.spawn('redis-server', ['--port', String(p), '--bind', '0.0.0.0', '--protected-mode', 'no', '--save', '', '--appendonly', 'no', '--dir', '/tmp'], { uid: APP_UID, name: `redis-${p}` }),
+    );
+    const iperf = appPorts('iperf').map((p) => this.app.spawn('iperf3', ['-s', '-p', String(p)], { uid: APP_UID, name: `iperf3-${p}` }));
+    await srv.waitForEvent((e) => e.event === 'listening', 30_000);
+    await this.waitListening([...appPorts('redis'), ...appPorts('iperf')], [...redis, ...iperf]);
+  }
+
+  private async startBaselineProxies(): Promise<void> {
+    const dir = this.dir;
+    for (const d of ['nginx-body', 'nginx-proxy', 'nginx-fcgi', 'nginx-uwsgi', 'nginx-scgi']) mkdirSync(join(dir, d), { recursive: true });
+    writeFileSync(join(dir, 'nginx.conf'), nginxConfig({ dir, streamModule: this.nginxHasStream ? STREAM_MODULE : undefined }));
+    writeFileSync(join(dir, 'haproxy.cfg'), haproxyConfig({ dir }));
+    this.nginx = this.app.spawn('nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], { name: 'nginx' });
+    this.haproxy = this.app.spawn('haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')], { name: 'haproxy' });
+    await this.waitListening([port('nginx', 'http1'), port('haproxy', 'http1')], [this.nginx, this.haproxy]);
+    if (this.pinned) {
+      for (const p of [this.nginx, this.haproxy]) await pin(p.pid, String(PROXY_CPU), true);
+    }
+  }
+
+  /** Polls the app pod's listening sockets until every port is there. */
+  private async waitListening(ports: number[], procs: PodProcess[]): Promise<void> {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const r = await this.app.run('ss', ['-Hltn']);
+      const missing = ports.filter((p) => !new RegExp(`:${p}\\s`).test(r.stdout));
+      if (missing.length === 0) return;
+      const dead = procs.find((p) => !p.running);
+      if (dead) throw new BenchError('LINNET_BENCH_TOOL_FAILED', `${dead.name} exited during start-up`, `its log (${dead.logFile}):\n${dead.logTail(10)}`);
+      if (Date.now() > deadline) throw new BenchError('LINNET_BENCH_TOOL_FAILED', `ports ${missing.join(',')} not listening in the app pod`, 'see the logs under ' + this.cluster.logDir);
+      await sleep(100);
+    }
+  }
+}
+
+function proxyEnv(workers: number): Record<string, string> {
+  return { LINNET_PROXY_WORKERS: String(workers), LINNET_PROXY_LOG: 'warn', LINNET_PROXY_SHUTDOWN_GRACE_PERIOD: '2s' };
+}
+
+function cpuCount(): number {
+  return availableParallelism();
+}
+
+/** taskset every thread of pid (and, with `tree`, of its children) onto `cpus`. */
+async function pin(pid: number, cpus: string, tree = false): Promise<void> {
+  const pids = [pid, ...(tree ? childrenOf(pid) : [])];
+  for (const p of pids) await run(['taskset', '-a', '-cp', cpus, String(p)]);
+}

@@ -1,0 +1,51 @@
+/** A small results object for the writers' unit tests (not a test file itself). */
+import { SCHEMA, type BenchResults } from './schema';
+import { summarize } from './stats';
+
+export function sampleResults(): BenchResults {
+  const lat = (base: number) => ({ p50: summarize([base, base * 1.1]), p90: summarize([base * 2, base * 2.2]), p99: summarize([base * 5, base * 6]), 'p99.9': summarize([base * 10, base * 12]) });
+  return {
+    schema: SCHEMA,
+    startedAt: '2026-11-22T14:00:00.000Z',
+    finishedAt: '2026-11-22T14:20:00.000Z',
+    gitCommit: 'abc1234',
+    machine: { cpus: 2, cpuModel: 'Test CPU', kernel: '6.1.0', node: 'v20.20.0', loadAvgAtStart: [1, 2, 3], memoryBytes: 8 * 2 ** 30 },
+    settings: { runs: 3, durationS: 5, warmupS: 2, connections: 32, rates: [1000], quick: false, pinning: 'load on CPU 0, proxy on CPU 1', command: 'linnet bench' },
+    scenarios: [
+      {
+        id: 'http1-small',
+        title: 'HTTP/1.1 small requests',
+        kind: 'throughput',
+        unit: 'req/s',
+        tool: 'wrk',
+        status: 'ok',
+        targets: [
+          { target: 'direct', status: 'ok', throughput: summarize([20000, 21000, 19000]), vsDirect: 1, errors: 0 },
+          {
+            target: 'linnet',
+            status: 'ok',
+            throughput: summarize([10000, 11000, 9000]),
+            vsDirect: 0.5,
+            errors: 3,
+            cost: { cpuSecondsPer1k: summarize([0.03, 0.031, 0.029]), peakRssBytes: 100 << 20 },
+          },
+          { target: 'linnet-mesh', status: 'skipped', reason: 'needs mTLS (LINNET_PROXY_IDENTITY_*)' },
+          { target: 'nginx', status: 'failed', reason: 'wrk exited 1' },
+        ],
+      },
+      {
+        id: 'latency-http1-1000',
+        title: 'HTTP/1.1 at a constant 1000 req/s',
+        kind: 'latency',
+        unit: 'req/s',
+        tool: 'open-loop',
+        rate: 1000,
+        status: 'ok',
+        targets: [
+          { target: 'direct', status: 'ok', achievedRate: summarize([1000, 1000]), latencyMs: lat(0.5), addedMs: { p50: 0, p90: 0, p99: 0, 'p99.9': 0 } },
+          { target: 'linnet', status: 'ok', achievedRate: summarize([999, 1000]), latencyMs: lat(0.8), addedMs: { p50: 0.315, p90: 0.63, p99: 1.65, 'p99.9': 3.3 } },
+        ],
+      },
+    ],
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * The Markdown report: throughput against the same run's direct baseline, constant-rate latency
+ * with the latency each proxy adds over direct, and the proxies' cost. Pure: results in, text out.
+ */
+import { mib, ms, num, pct, si, sig } from './format';
+import { PERCENTILES, TARGET_LABEL, type BenchResults, type ScenarioResult, type TargetId, type TargetResult } from './schema';
+
+const ORDER: TargetId[] = ['direct', 'linnet', 'linnet-2w', 'linnet-mesh', 'nginx', 'haproxy'];
+
+function targetsIn(scenarios: readonly ScenarioResult[]): TargetId[] {
+  const seen = new Set(scenarios.flatMap((s) => s.targets.map((t) => t.target)));
+  return ORDER.filter((t) => seen.has(t));
+}
+
+function escape(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+function table(head: string[], rows: string[][]): string {
+  return [`| ${head.join(' | ')} |`, `| ${head.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`, ...rows.map((r) => `| ${r.map(escape).join(' | ')} |`)].join('\n');
+}
+
+function throughputCell(t: TargetResult | undefined, unit: string): string {
+  if (!t) return '';
+  if (t.status !== 'ok' || !t.throughput) return t.status === 'skipped' ? 'skipped' : 'failed';
+  const s = t.throughput;
+  let cell = `${si(s.median)} ${unit} ±${pct(num(s.spreadPct) / 2)}`;
+  if (t.target !== 'direct' && Number.isFinite(num(t.vsDirect))) cell += ` (${sig(num(t.vsDirect))}×)`;
+  if (t.errors) cell += ` ⚠ ${t.errors} errors`;
+  return cell;
+}
+
+export function throughputTable(results: BenchResults): string {
+  const scen = results.scenarios.filter((s) => s.kind === 'throughput');
+  const targets = targetsIn(scen);
+  const rows = scen.map((s) => [s.title, ...targets.map((id) => (s.status === 'skipped' ? (id === 'direct' ? 'skipped' : '') : throughputCell(s.targets.find((t) => t.target === id), s.unit)))]);
+  return table(['scenario', ...targets.map((t) => TARGET_LABEL[t])], rows);
+}
+
+export function latencyTable(s: ScenarioResult): string {
+  const rows = s.targets.map((t) => {
+    if (t.status !== 'ok' || !t.latencyMs) return [TARGET_LABEL[t.target], ...PERCENTILES.map(() => t.status), '–'];
+    const cells = PERCENTILES.map((p) => {
+      const st = t.latencyMs![p];
+      const added = t.addedMs?.[p];
+      const plus = t.target !== 'direct' && Number.isFinite(num(added)) ? ` (${num(added) >= 0 ? '+' : ''}${sig(num(added))})` : '';
+      return `${ms(st.median)}${plus} ±${pct(num(st.spreadPct) / 2)}`;
+    });
+    return [TARGET_LABEL[t.target], ...cells, si(t.achievedRate?.median)];
+  });
+  return table(['target', ...PERCENTILES.map((p) => `${p} (added over direct)`), 'achieved req/s'], rows);
+}
+
+export function costTable(results: BenchResults): string {
+  const rows: string[][] = [];
+  for (const s of results.scenarios) {
+    for (const t of s.targets) {
+      if (t.status !== 'ok' || !t.cost) continue;
+      const per = s.unit === 'Gbit/s' ? 'CPU s per GB' : 'CPU s per 1k ops';
+      rows.push([s.title, TARGET_LABEL[t.target], `${sig(num(t.cost.cpuSecondsPer1k.median))} ${per} ±${pct(num(t.cost.cpuSecondsPer1k.spreadPct) / 2)}`, mib(t.cost.peakRssBytes)]);
+    }
+  }
+  return table(['scenario', 'proxy', 'CPU (user+sys, all threads)', 'peak RSS'], rows);
+}
+
+export function skippedList(results: BenchResults): string {
+  const lines: string[] = [];
+  for (const s of results.scenarios) {
+    if (s.status !== 'ok') lines.push(`- ${s.title}: ${s.status}: ${s.reason ?? ''}`);
+    for (const t of s.targets) if (t.status !== 'ok') lines.push(`- ${s.title} / ${TARGET_LABEL[t.target]}: ${t.status}: ${t.reason ?? ''}`);
+  }
+  return lines.join('\n');
+}
+
+/** The whole report. `charts` are file names (relative to the report) to link. */
+export function renderMarkdown(results: BenchResults, charts: readonly { title: string; file: string }[] = []): string {
+  const st = results.settings;
+  const m = results.machine;
+  const parts = [
+    `# Linnet bench results`,
+    '',
+    `Run ${results.startedAt} → ${results.finishedAt}, commit \`${results.gitCommit}\`${st.quick ? ' (**--quick smoke run: not figures to quote**)' : ''}.`,
+    `Machine: ${m.cpus} × ${m.cpuModel}, ${mib(m.memoryBytes)} RAM, Linux ${m.kernel}, Node ${m.node}, load average at start ${m.loadAvgAtStart.map((x) => x.toFixed(2)).join(' ')}.`,
+    `Each figure is the median of ${st.runs} run(s) of ${st.durationS}s after a ${st.warmupS}s warm-up that is not counted; ±x% is half the range (max−min) as a share of the median; (n×) is the ratio to direct in the same run. Targets are interleaved within each run so that drift in machine load hits all of them alike.`,
+    `Pinning: ${st.pinning}`,
+    `Command: \`${st.command}\``,
+    '',
+    '## Throughput (closed loop, maximum)',
+    '',
+    throughputTable(results),
+  ];
+  for (const s of results.scenarios.filter((x) => x.kind === 'latency')) {
+    parts.push('', `## ${s.title}`, '', `Tool: ${s.tool}. Latency is measured from each request's intended send time (corrected for coordinated omission).`, '');
+    parts.push(s.status === 'ok' ? latencyTable(s) : `${s.status}: ${s.reason ?? ''}`);
+  }
+  parts.push('', '## Cost per proxy', '', costTable(results));
+  const skipped = skippedList(results);
+  if (skipped) parts.push('', '## Skipped or failed', '', skipped);
+  if (charts.length) parts.push('', '## Charts', '', ...charts.map((c) => `![${c.title}](${c.file})`));
+  parts.push('', '## Tools', '', ...results.scenarios.map((s) => `- ${s.title}: ${s.tool}`));
+  return parts.join('\n') + '\n';
+}

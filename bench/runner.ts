@@ -1,0 +1,193 @@
+/**
+ * Runs the chosen scenarios in one bench cluster and returns the results. For each scenario:
+ * one warm-up run per target (not counted), then `runs` rounds in which every target is measured
+ * once, in turn, so that a change in the machine's load during the scenario hits all targets
+ * alike; the proxy's CPU time is read around every measured run. Ratios are taken against the
+ * direct baseline of the same scenario in the same run.
+ */
+import { execFileSync } from 'node:child_process';
+import { cpus, freemem, loadavg, release, totalmem } from 'node:os';
+import type { BenchEnv } from './environment';
+import { Progress } from './progress';
+import { PERCENTILES, SCHEMA, type BenchResults, type Machine, type Percentile, type ScenarioResult, type Settings, type TargetId, type TargetResult } from './schema';
+import { proxyOf, TARGET_ROUTE, type Measured, type ScenarioDef } from './scenarios';
+import { summarize, ratio } from './stats';
+import { si } from './format';
+
+export interface RunSettings {
+  runs: number;
+  durationS: number;
+  warmupS: number;
+  connections: number;
+  rates: number[];
+  quick: boolean;
+  command: string;
+}
+
+export function machine(): Machine {
+  void freemem;
+  return {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+    kernel: release(),
+    node: process.version,
+    loadAvgAtStart: loadavg(),
+    memoryBytes: totalmem(),
+  };
+}
+
+export function gitCommit(cwd: string): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Measurements a scenario list will take (warm-ups included), for the progress display. */
+export function plannedSteps(defs: readonly ScenarioDef[], s: RunSettings): number {
+  return defs.reduce((n, d) => n + d.targets.length * (s.runs + (s.warmupS > 0 ? 1 : 0)), 0);
+}
+
+interface Acc {
+  values: number[];
+  errors: number;
+  cpuPer1k: number[];
+  latency: Record<Percentile, number[]>;
+  failures: string[];
+}
+
+export async function runScenarios(env: BenchEnv, defs: readonly ScenarioDef[], s: RunSettings, progress: Progress, repoRoot: string): Promise<BenchResults> {
+  const startedAt = new Date().toISOString();
+  const mach = machine();
+  const results: ScenarioResult[] = [];
+  for (const def of defs) {
+    results.push(await runScenario(env, def, s, progress));
+  }
+  const settings: Settings = {
+    runs: s.runs,
+    durationS: s.durationS,
+    warmupS: s.warmupS,
+    connections: s.connections,
+    rates: s.rates,
+    quick: s.quick,
+    pinning: env.pinningText(),
+    command: s.command,
+  };
+  return { schema: SCHEMA, startedAt, finishedAt: new Date().toISOString(), gitCommit: gitCommit(repoRoot), machine: mach, settings, scenarios: results };
+}
+
+async function runScenario(env: BenchEnv, def: ScenarioDef, s: RunSettings, progress: Progress): Promise<ScenarioResult> {
+  const base = { id: def.id, title: def.title, kind: def.kind, unit: def.unit, tool: def.tool(s.connections), ...(def.rate ? { rate: def.rate } : {}) };
+  // The 2-worker scenario restarts the proxy; every other one runs with 1 worker.
+  const workers = def.targets.includes('linnet-2w') ? 2 : 1;
+  if (env.linnetWorkers !== workers) {
+    progress.status(`${def.id}: restarting the linnet proxy with ${workers} worker(s)`);
+    await env.startLinnet(workers);
+  }
+  const skipped = new Map<TargetId, string>();
+  if (def.targets.includes('linnet-mesh')) {
+    if (env.meshSkipReason === 'not probed yet') await probeMesh(env, progress);
+    if (env.meshSkipReason) skipped.set('linnet-mesh', env.meshSkipReason);
+  }
+  if (!env.nginxHasStream && (def.protocol === 'iperf' || def.protocol === 'redis')) {
+    skipped.set('nginx', 'needs the nginx stream module for TCP proxying (apt-get install libnginx-mod-stream)');
+  }
+  const targets = def.targets.filter((t) => !skipped.has(t));
+  if (skipped.size) progress.setTotal(progress.total - skipped.size * (s.runs + (s.warmupS > 0 ? 1 : 0)));
+  const acc = new Map<TargetId, Acc>(targets.map((t) => [t, { values: [], errors: 0, cpuPer1k: [], latency: { p50: [], p90: [], p99: [], 'p99.9': [] }, failures: [] }]));
+  const hint = new Map<TargetId, number>();
+
+  const once = async (t: TargetId, seconds: number): Promise<Measured> =>
+    def.measure({ env, address: env.address(TARGET_ROUTE[t], def.protocol), seconds, connections: s.connections, hintRate: hint.get(t), rate: def.rate });
+
+  if (s.warmupS > 0) {
+    for (const t of targets) {
+      progress.status(`${def.id} · ${t} · warm-up`);
+      try {
+        const w = await once(t, s.warmupS);
+        hint.set(t, w.rate);
+        progress.step(`${def.id} · ${t} · warm-up ${si(w.value)} ${def.unit}`);
+      } catch (err) {
+        progress.step(`${def.id} · ${t} · warm-up failed: ${(err as Error).message}`);
+      }
+    }
+  }
+  for (let run = 1; run <= s.runs; run++) {
+    for (const t of targets) {
+      const a = acc.get(t)!;
+      progress.status(`${def.id} · ${t} · run ${run}/${s.runs}`);
+      const kind = proxyOf(t);
+      const cpu0 = kind ? env.cpuSeconds(kind) : NaN;
+      try {
+        const m = await once(t, s.durationS);
+        const cpu = kind ? env.cpuSeconds(kind) - cpu0 : NaN;
+        a.values.push(m.value);
+        a.errors += m.errors;
+        a.cpuPer1k.push(m.ops > 0 ? (cpu / m.ops) * 1000 : NaN);
+        for (const p of PERCENTILES) a.latency[p].push(m.latencyMs?.[p] ?? NaN);
+        if (!hint.has(t)) hint.set(t, m.rate);
+        const lat = m.latencyMs ? ` p99 ${m.latencyMs.p99.toFixed(2)} ms` : '';
+        progress.step(`${def.id} · ${t} · run ${run}/${s.runs}: ${si(m.value)} ${def.unit}${lat}${m.errors ? ` (${m.errors} errors)` : ''}`);
+      } catch (err) {
+        a.values.push(NaN);
+        a.cpuPer1k.push(NaN);
+        for (const p of PERCENTILES) a.latency[p].push(NaN);
+        a.failures.push((err as Error).message);
+        progress.step(`${def.id} · ${t} · run ${run}/${s.runs} failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  const out: TargetResult[] = [];
+  const directThroughput = acc.get('direct') ? summarize(acc.get('direct')!.values).median : NaN;
+  const directLatency = acc.get('direct') ? Object.fromEntries(PERCENTILES.map((p) => [p, summarize(acc.get('direct')!.latency[p]).median])) : undefined;
+  for (const t of def.targets) {
+    const reason = skipped.get(t);
+    if (reason) {
+      out.push({ target: t, status: 'skipped', reason });
+      continue;
+    }
+    const a = acc.get(t)!;
+    const thr = summarize(a.values);
+    if (!Number.isFinite(thr.median)) {
+      out.push({ target: t, status: 'failed', reason: a.failures[0] ?? 'no run succeeded' });
+      continue;
+    }
+    const kind = proxyOf(t);
+    const cost = kind ? { cpuSecondsPer1k: summarize(a.cpuPer1k), peakRssBytes: env.peakRss(kind) } : undefined;
+    const r: TargetResult =
+      def.kind === 'latency'
+        ? {
+            target: t,
+            status: 'ok',
+            errors: a.errors,
+            achievedRate: thr,
+            latencyMs: Object.fromEntries(PERCENTILES.map((p) => [p, summarize(a.latency[p])])) as Record<Percentile, ReturnType<typeof summarize>>,
+            addedMs: directLatency ? (Object.fromEntries(PERCENTILES.map((p) => [p, summarize(a.latency[p]).median - directLatency[p]!])) as Record<Percentile, number>) : undefined,
+            ...(cost ? { cost } : {}),
+          }
+        : { target: t, status: 'ok', errors: a.errors, throughput: thr, vsDirect: ratio(thr.median, directThroughput), ...(cost ? { cost } : {}) };
+    out.push(r);
+  }
+  const anyOk = out.some((t) => t.status === 'ok');
+  return { ...base, status: anyOk ? 'ok' : 'failed', ...(anyOk ? {} : { reason: 'no target could be measured' }), targets: out };
+}
+
+/**
+ * The meshed path counts only with mTLS between the two proxies (that is what a mesh costs). Try
+ * it: send requests over the mesh port and ask the app pod's proxy whether they arrived over TLS.
+ */
+async function probeMesh(env: BenchEnv, progress: Progress): Promise<void> {
+  progress.status('probing the meshed path for mTLS');
+  const reason = 'needs mTLS (LINNET_PROXY_IDENTITY_*): the meshed path was tried and the inbound proxy saw no TLS from the outbound proxy';
+  try {
+    await env.runLoad(['wrk', '-t1', '-c2', '-d1s', `http://${env.address('mesh', 'http1')}/`], 30_000);
+    const samples = await env.app.metrics();
+    const tls = samples.some((x) => x.labels.direction === 'inbound' && x.labels.tls === 'true' && x.value > 0);
+    env.meshSkipReason = tls ? undefined : reason;
+  } catch (err) {
+    env.meshSkipReason = `${reason} (probe failed: ${(err as Error).message})`;
+  }
+  if (env.meshSkipReason) progress.note(`skipped: ${env.meshSkipReason}`);
+}

@@ -1,0 +1,182 @@
+/**
+ * The scenarios: what load, by which tool, over which targets. Each `measure` runs the tool once
+ * in the load pod against one target's address and returns what it achieved. The runner repeats,
+ * interleaves targets, warms up and takes the medians.
+ */
+import { join } from 'node:path';
+import type { BenchEnv, ProxyKind } from './environment';
+import { APPS_DIR } from './environment';
+import { parseAppReport, parseH2load, parseIperf3, parseRedisBenchmarkCsv, parseWrk, type LoadOutcome } from './parsers';
+import type { Percentile, TargetId } from './schema';
+import type { Protocol, Route } from './topology';
+
+export interface Measured extends LoadOutcome {
+  /** The figure reported (req/s, msg/s, Gbit/s). */
+  readonly value: number;
+  /** Constant-rate scenarios: latency percentiles in ms. */
+  readonly latencyMs?: Record<Percentile, number>;
+}
+
+export interface MeasureArgs {
+  env: BenchEnv;
+  address: string;
+  seconds: number;
+  connections: number;
+  /** The rate a warm-up achieved, for tools that take a count rather than a duration. */
+  hintRate?: number;
+  rate?: number;
+}
+
+export interface ScenarioDef {
+  readonly id: string;
+  readonly title: string;
+  readonly kind: 'throughput' | 'latency';
+  readonly unit: string;
+  readonly protocol: Protocol;
+  readonly targets: readonly TargetId[];
+  readonly rate?: number;
+  /** How the tool is run, for the report. */
+  tool(connections: number): string;
+  measure(a: MeasureArgs): Promise<Measured>;
+}
+
+export const TARGET_ROUTE: Record<TargetId, Route> = {
+  direct: 'direct',
+  linnet: 'linnet',
+  'linnet-2w': 'linnet',
+  'linnet-mesh': 'mesh',
+  nginx: 'nginx',
+  haproxy: 'haproxy',
+};
+
+/** Whose CPU and memory a target's cost is read from (direct has no proxy). */
+export function proxyOf(t: TargetId): ProxyKind | undefined {
+  if (t === 'nginx' || t === 'haproxy') return t;
+  if (t === 'linnet' || t === 'linnet-2w' || t === 'linnet-mesh') return 'linnet';
+  return undefined;
+}
+
+const secs = (s: number) => Math.max(1, Math.round(s));
+const node = (app: string) => [process.execPath, join(APPS_DIR, app)];
+const timeout = (s: number) => (s + 30) * 1000;
+const ALL: TargetId[] = ['direct', 'linnet', 'nginx', 'haproxy'];
+
+function wrkScenario(id: string, title: string, path: string, conns: (c: number) => number, targets: TargetId[]): ScenarioDef {
+  return {
+    id,
+    title,
+    kind: 'throughput',
+    unit: 'req/s',
+    protocol: 'http1',
+    targets,
+    tool: (c) => `wrk -t1 -c${conns(c)} -d<duration> http://<app>${path}`,
+    async measure(a) {
+      const out = await a.env.runLoad(['wrk', '-t1', `-c${conns(a.connections)}`, `-d${secs(a.seconds)}s`, '--timeout', '10s', `http://${a.address}${path}`], timeout(a.seconds));
+      const r = parseWrk(out);
+      return { ...r, value: r.rate };
+    },
+  };
+}
+
+export function scenarios(rates: readonly number[]): ScenarioDef[] {
+  const list: ScenarioDef[] = [
+    wrkScenario('http1-small', 'HTTP/1.1 small requests', '/', (c) => c, [...ALL, 'linnet-mesh']),
+    wrkScenario('http1-1mb', 'HTTP/1.1 1 MiB responses', '/big', (c) => Math.min(c, 8), ALL),
+    {
+      id: 'h2',
+      title: 'HTTP/2 (h2c) small requests',
+      kind: 'throughput',
+      unit: 'req/s',
+      protocol: 'h2',
+      targets: ALL,
+      tool: (c) => `h2load -t1 -c${Math.max(1, c >> 3)} -m16 -D <duration> http://<app>/ (nginx: h2c in, HTTP/1.1 to the app)`,
+      async measure(a) {
+        const out = await a.env.runLoad(['h2load', '-t1', `-c${Math.max(1, a.connections >> 3)}`, '-m16', '-D', String(secs(a.seconds)), `http://${a.address}/`], timeout(a.seconds));
+        const r = parseH2load(out);
+        return { ...r, value: r.rate };
+      },
+    },
+    ...(['unary', 'stream'] as const).map(
+      (mode): ScenarioDef => ({
+        id: `grpc-${mode}`,
+        title: mode === 'unary' ? 'gRPC unary (64 B)' : 'gRPC bidi streaming (64 B messages)',
+        kind: 'throughput',
+        unit: mode === 'unary' ? 'req/s' : 'msg/s',
+        protocol: 'grpc',
+        targets: ALL,
+        tool: (c) => `bench/apps/grpc-load --mode ${mode} --concurrency ${c} (@grpc/grpc-js, one channel)`,
+        async measure(a) {
+          const out = await a.env.runLoad([...node('grpc-load.js'), '--to', a.address, '--mode', mode, '--concurrency', String(a.connections), '--duration', String(a.seconds)], timeout(a.seconds));
+          const r = parseAppReport(out, 'grpc-load');
+          return { ...r, value: r.rate };
+        },
+      }),
+    ),
+    {
+      id: 'ws',
+      title: 'WebSocket echo (64 B messages)',
+      kind: 'throughput',
+      unit: 'msg/s',
+      protocol: 'ws',
+      targets: ALL,
+      tool: (c) => `bench/apps/ws-load --connections ${c} (ws, one message in flight per connection)`,
+      async measure(a) {
+        const out = await a.env.runLoad([...node('ws-load.js'), '--url', `ws://${a.address}/`, '--connections', String(a.connections), '--duration', String(a.seconds)], timeout(a.seconds));
+        const r = parseAppReport(out, 'ws-load');
+        return { ...r, value: r.rate };
+      },
+    },
+    {
+      id: 'tcp-iperf3',
+      title: 'Opaque TCP throughput (iperf3)',
+      kind: 'throughput',
+      unit: 'Gbit/s',
+      protocol: 'iperf',
+      targets: ALL,
+      tool: () => 'iperf3 -c <app> -t <duration> -J (one stream; cost per GB)',
+      async measure(a) {
+        const [host, p] = a.address.split(':') as [string, string];
+        const out = await a.env.runLoad(['iperf3', '-c', host, '-p', p, '-t', String(secs(a.seconds)), '-J'], timeout(a.seconds));
+        const r = parseIperf3(out.slice(out.indexOf('{')));
+        // ops in MB, so the cost "per 1k ops" reads as CPU seconds per GB.
+        return { value: r.bitsPerSecond / 1e9, rate: r.bitsPerSecond / 8e6, ops: r.bytes / 1e6, errors: 0 };
+      },
+    },
+    {
+      id: 'redis',
+      title: 'Redis GET, client speaks first (redis-benchmark)',
+      kind: 'throughput',
+      unit: 'req/s',
+      protocol: 'redis',
+      targets: ALL,
+      tool: (c) => `redis-benchmark -t get -c ${c} -n <rate × duration> --csv`,
+      async measure(a) {
+        const [host, p] = a.address.split(':') as [string, string];
+        // redis-benchmark takes a request count: sized from the warm-up's rate to last ~duration.
+        const n = Math.max(1000, Math.round((a.hintRate ?? 20_000) * a.seconds));
+        const out = await a.env.runLoad(['redis-benchmark', '-h', host, '-p', p, '-t', 'get', '-c', String(a.connections), '-n', String(n), '--csv'], timeout(a.seconds * 4));
+        const rps = parseRedisBenchmarkCsv(out).get('GET') ?? NaN;
+        return { value: rps, rate: rps, ops: n, errors: 0 };
+      },
+    },
+  ];
+  for (const rate of rates) {
+    list.push({
+      id: `latency-http1-${rate}`,
+      title: `HTTP/1.1 at a constant ${rate} req/s`,
+      kind: 'latency',
+      unit: 'req/s',
+      protocol: 'http1',
+      rate,
+      targets: [...ALL, 'linnet-mesh'],
+      tool: (c) => `bench/apps/open-loop --rate ${rate} --connections ${c} (open loop, HdrHistogram, latency from the intended send time)`,
+      async measure(a) {
+        const out = await a.env.runLoad([...node('open-loop.js'), '--to', a.address, '--rate', String(rate), '--duration', String(a.seconds), '--connections', String(a.connections)], timeout(a.seconds));
+        const r = parseAppReport<{ ops: number; seconds: number; errors: number; p50: number; p90: number; p99: number; 'p99.9': number }>(out, 'open-loop');
+        return { ...r, value: r.rate, latencyMs: { p50: r.p50, p90: r.p90, p99: r.p99, 'p99.9': r['p99.9'] } };
+      },
+    });
+  }
+  list.push({ ...wrkScenario('cost-2w', 'HTTP/1.1 small requests, Linnet with 2 workers', '/', (c) => c, ['direct', 'linnet-2w']) });
+  return list;
+}

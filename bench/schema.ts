@@ -1,0 +1,124 @@
+/**
+ * The results file (results.json): a versioned schema so that `--compare old.json` and other
+ * tools can read runs made by other versions. Bump SCHEMA when a field changes meaning; add
+ * fields freely (readers ignore what they do not know).
+ */
+import { BenchError } from './errors';
+import type { Stat } from './stats';
+
+export const SCHEMA = 'linnet-bench/1';
+
+/** What a path is: the app reached directly, or through one of the proxies under test. */
+export type TargetId = 'direct' | 'linnet' | 'linnet-2w' | 'nginx' | 'haproxy' | 'linnet-mesh';
+
+export const TARGET_LABEL: Record<TargetId, string> = {
+  direct: 'direct (no proxy)',
+  linnet: 'linnet (1 hop, 1 worker)',
+  'linnet-2w': 'linnet (1 hop, 2 workers)',
+  nginx: 'nginx (1 worker)',
+  haproxy: 'haproxy (1 thread)',
+  'linnet-mesh': 'linnet meshed (2 proxies, mTLS)',
+};
+
+export interface Cost {
+  /** CPU seconds (user + system, every thread) the proxy spent per 1,000 operations. */
+  readonly cpuSecondsPer1k: Stat;
+  /** The proxy's peak resident set (VmHWM) when the scenario finished, in bytes. */
+  readonly peakRssBytes: number;
+}
+
+export type Percentile = 'p50' | 'p90' | 'p99' | 'p99.9';
+export const PERCENTILES: readonly Percentile[] = ['p50', 'p90', 'p99', 'p99.9'];
+
+export interface TargetResult {
+  readonly target: TargetId;
+  readonly status: 'ok' | 'skipped' | 'failed';
+  readonly reason?: string;
+  /** Throughput scenarios: operations per second (or Gbit/s for tcp), per run. */
+  readonly throughput?: Stat;
+  /** throughput median / direct median from the same run. */
+  readonly vsDirect?: number;
+  /** Errors summed over the measured runs (non-2xx, resets, failed calls). */
+  readonly errors?: number;
+  /** Constant-rate scenarios: latency in ms per percentile, per run. */
+  readonly latencyMs?: Record<Percentile, Stat>;
+  /** Latency added over direct at each percentile: median(target) - median(direct), ms. */
+  readonly addedMs?: Record<Percentile, number>;
+  /** Requests actually completed per second in the constant-rate runs (should equal the rate). */
+  readonly achievedRate?: Stat;
+  readonly cost?: Cost;
+}
+
+export interface ScenarioResult {
+  readonly id: string;
+  readonly title: string;
+  readonly kind: 'throughput' | 'latency';
+  /** Unit of `throughput`: 'req/s', 'msg/s', 'Gbit/s'. */
+  readonly unit: string;
+  /** The load tool and its settings, as a reader would re-run it. */
+  readonly tool: string;
+  /** For constant-rate scenarios: the offered rate. */
+  readonly rate?: number;
+  readonly status: 'ok' | 'skipped' | 'failed';
+  readonly reason?: string;
+  readonly targets: readonly TargetResult[];
+}
+
+export interface Machine {
+  readonly cpus: number;
+  readonly cpuModel: string;
+  readonly kernel: string;
+  readonly node: string;
+  readonly loadAvgAtStart: readonly number[];
+  readonly memoryBytes: number;
+}
+
+export interface Settings {
+  readonly runs: number;
+  readonly durationS: number;
+  readonly warmupS: number;
+  readonly connections: number;
+  readonly rates: readonly number[];
+  readonly quick: boolean;
+  readonly pinning: string;
+  readonly command: string;
+}
+
+export interface BenchResults {
+  readonly schema: typeof SCHEMA;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly gitCommit: string;
+  readonly machine: Machine;
+  readonly settings: Settings;
+  readonly scenarios: readonly ScenarioResult[];
+}
+
+/** Checks a parsed results file enough to compare against it; throws BenchError otherwise. */
+export function validateResults(data: unknown, source = 'results'): BenchResults {
+  const bad = (what: string): never => {
+    throw new BenchError('LINNET_BENCH_BAD_RESULTS', `${source} is not a Linnet bench results file: ${what}`, `expected the results.json written by \`linnet bench\` (schema ${SCHEMA})`);
+  };
+  if (typeof data !== 'object' || data === null) return bad('not a JSON object');
+  const d = data as Record<string, unknown>;
+  if (d.schema !== SCHEMA) return bad(`schema is ${JSON.stringify(d.schema)}, not ${SCHEMA}`);
+  if (!Array.isArray(d.scenarios)) return bad('no scenarios array');
+  for (const [i, s] of (d.scenarios as unknown[]).entries()) {
+    const sc = s as Record<string, unknown>;
+    if (typeof sc?.id !== 'string' || !Array.isArray(sc.targets)) return bad(`scenario ${i} lacks id or targets`);
+    if (!['ok', 'skipped', 'failed'].includes(sc.status as string)) return bad(`scenario ${sc.id} has status ${JSON.stringify(sc.status)}`);
+    for (const t of sc.targets as Record<string, unknown>[]) {
+      if (typeof t?.target !== 'string') return bad(`scenario ${sc.id} has a target without a name`);
+      if (t.throughput !== undefined && !isStat(t.throughput)) return bad(`scenario ${sc.id}/${t.target}: throughput is not a stat`);
+    }
+  }
+  if (typeof d.settings !== 'object' || typeof d.machine !== 'object') return bad('no settings or machine');
+  return data as BenchResults;
+}
+
+function isStat(v: unknown): boolean {
+  const s = v as Record<string, unknown>;
+  // JSON has no NaN: a stat of failed runs carries null, which is allowed.
+  const num = (x: unknown) => typeof x === 'number' || x === null;
+  return typeof s === 'object' && s !== null && Array.isArray(s.runs) && num(s.median) && num(s.min) && num(s.max);
+}

@@ -1,0 +1,40 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { appInboundIgnore, appPorts, haproxyConfig, loadOutboundIgnore, nginxConfig, port, PROTOCOLS } from './topology';
+
+test('every path has its own port; the baselines bypass the proxies, the linnet path only the load pod\'s', () => {
+  const routes = ['direct', 'nginx', 'haproxy', 'linnet', 'mesh'] as const;
+  const all = routes.flatMap((r) => PROTOCOLS.map((p) => port(r, p)));
+  assert.equal(new Set(all).size, all.length);
+  const inIgnore = new Set(appInboundIgnore());
+  const outIgnore = new Set(loadOutboundIgnore());
+  for (const p of PROTOCOLS) {
+    for (const r of ['direct', 'nginx', 'haproxy'] as const) assert.ok(inIgnore.has(port(r, p)) && outIgnore.has(port(r, p)));
+    assert.ok(!inIgnore.has(port('linnet', p)) && outIgnore.has(port('linnet', p)), 'linnet path: inbound proxy only');
+    assert.ok(!inIgnore.has(port('mesh', p)) && !outIgnore.has(port('mesh', p)), 'mesh path: both proxies');
+    assert.deepEqual(appPorts(p), [port('direct', p), port('linnet', p), port('mesh', p)]);
+  }
+  // Linnet's own ports and the admin port are not in the plan.
+  for (const p of [4140, 4143, 4191]) assert.ok(!all.includes(p));
+});
+
+test('nginx: one worker, keep-alive upstreams to the direct ports, stream block only with the module', () => {
+  const c = nginxConfig({ dir: '/tmp/x' });
+  assert.match(c, /^worker_processes 1;$/m);
+  assert.match(c, new RegExp(`listen ${port('nginx', 'http1')} `));
+  assert.match(c, new RegExp(`upstream http1_app \\{ server 127\\.0\\.0\\.1:${port('direct', 'http1')}; keepalive`));
+  assert.match(c, /grpc_pass grpc:\/\/grpc_app/);
+  assert.doesNotMatch(c, /stream \{/);
+  const s = nginxConfig({ dir: '/tmp/x', streamModule: '/m/stream.so' });
+  assert.match(s, /^load_module \/m\/stream\.so;$/m);
+  assert.match(s, new RegExp(`listen ${port('nginx', 'redis')}; proxy_pass 127\\.0\\.0\\.1:${port('direct', 'redis')};`));
+  // Balanced braces: nginx refuses the file otherwise.
+  assert.equal((s.match(/\{/g) ?? []).length, (s.match(/\}/g) ?? []).length);
+});
+
+test('haproxy: one thread, h2 end to end for HTTP/2 and gRPC, tcp mode for iperf3 and redis', () => {
+  const c = haproxyConfig({ dir: '/tmp/x' });
+  assert.match(c, /^ {2}nbthread 1$/m);
+  assert.match(c, new RegExp(`bind 0\\.0\\.0\\.0:${port('haproxy', 'grpc')} proto h2\\n {2}server app 127\\.0\\.0\\.1:${port('direct', 'grpc')} proto h2`));
+  assert.match(c, new RegExp(`listen redis\\n {2}mode tcp\\n {2}bind 0\\.0\\.0\\.0:${port('haproxy', 'redis')}`));
+});

@@ -1,0 +1,132 @@
+/**
+ * Where everything listens in the bench cluster (pure, so it is tested). Two pods on one bridge:
+ * `load` (the load tools) and `app` (the backend apps, Linnet's inbound proxy, nginx, haproxy).
+ * Every path starts in the load pod and ends at the same app process; only the port decides the
+ * path, through `linnet init`'s ignore lists:
+ *
+ *   direct   100xx  ignored by both pods' iptables         load ──────────────────────► app
+ *   nginx    101xx  ignored; nginx listens, → 127.0.0.1:100xx  load ──► nginx ─────────► app
+ *   haproxy  102xx  ignored; haproxy listens, → 127.0.0.1:100xx load ──► haproxy ───────► app
+ *   linnet   110xx  ignored outbound in load, redirected inbound in app  load ──► linnet ► app
+ *   mesh     120xx  redirected on both sides    load ► linnet(out) ══mTLS══► linnet(in) ► app
+ *
+ * xx is the protocol. So the baselines share the namespaces, veths and bridge with the proxies.
+ */
+
+export type Protocol = 'http1' | 'h2' | 'grpc' | 'ws' | 'iperf' | 'redis';
+export type Route = 'direct' | 'nginx' | 'haproxy' | 'linnet' | 'mesh';
+
+export const PROTOCOL_INDEX: Record<Protocol, number> = { http1: 0, h2: 1, grpc: 2, ws: 3, iperf: 4, redis: 5 };
+export const ROUTE_BASE: Record<Route, number> = { direct: 10000, nginx: 10100, haproxy: 10200, linnet: 11000, mesh: 12000 };
+export const PROTOCOLS = Object.keys(PROTOCOL_INDEX) as Protocol[];
+
+export function port(route: Route, proto: Protocol): number {
+  return ROUTE_BASE[route] + PROTOCOL_INDEX[proto];
+}
+
+/** The app pod: the baselines' ports bypass its inbound proxy. */
+export function appInboundIgnore(): number[] {
+  return (['direct', 'nginx', 'haproxy'] as const).flatMap((r) => PROTOCOLS.map((p) => port(r, p)));
+}
+
+/** The load pod: everything but the mesh path bypasses its outbound proxy. */
+export function loadOutboundIgnore(): number[] {
+  return (['direct', 'nginx', 'haproxy', 'linnet'] as const).flatMap((r) => PROTOCOLS.map((p) => port(r, p)));
+}
+
+/** The ports the app process (or each redis/iperf3 instance) must listen on: one per app route. */
+export function appPorts(proto: Protocol): number[] {
+  return (['direct', 'linnet', 'mesh'] as const).map((r) => port(r, proto));
+}
+
+export interface ProxyConfigOptions {
+  /** Directory for pid, logs and temp files. */
+  dir: string;
+  /** Whether nginx has its stream module (libnginx-mod-stream) for the TCP scenarios. */
+  streamModule?: string;
+}
+
+/**
+ * nginx as a reverse proxy with one worker, on the same path: keep-alive to the app (as Linnet
+ * and haproxy do), no access log, no buffering to disk of large bodies. HTTP/2 is h2c on the
+ * listener and HTTP/1.1 to the app (nginx cannot proxy HTTP/2 upstream except for gRPC).
+ */
+export function nginxConfig(o: ProxyConfigOptions): string {
+  const up = (proto: Protocol) => `127.0.0.1:${port('direct', proto)}`;
+  const http1Location = `proxy_pass http://http1_app; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off; proxy_max_temp_file_size 0;`;
+  const lines = [
+    o.streamModule ? `load_module ${o.streamModule};` : '',
+    'user root;',
+    'worker_processes 1;',
+    'daemon off;',
+    'master_process on;',
+    `pid ${o.dir}/nginx.pid;`,
+    `error_log ${o.dir}/nginx-error.log warn;`,
+    'worker_rlimit_nofile 20000;',
+    'events { worker_connections 9000; multi_accept on; }',
+    'http {',
+    '  access_log off;',
+    `  client_body_temp_path ${o.dir}/nginx-body; proxy_temp_path ${o.dir}/nginx-proxy;`,
+    `  fastcgi_temp_path ${o.dir}/nginx-fcgi; uwsgi_temp_path ${o.dir}/nginx-uwsgi; scgi_temp_path ${o.dir}/nginx-scgi;`,
+    '  keepalive_requests 1000000; keepalive_timeout 120s; http2_max_requests 1000000;',
+    `  upstream http1_app { server ${up('http1')}; keepalive 256; }`,
+    `  upstream grpc_app { server ${up('grpc')}; keepalive 256; }`,
+    `  upstream ws_app { server ${up('ws')}; }`,
+    `  server { listen ${port('nginx', 'http1')} reuseport; location / { ${http1Location} } }`,
+    `  server { listen ${port('nginx', 'h2')} http2; location / { ${http1Location} } }`,
+    `  server { listen ${port('nginx', 'grpc')} http2; location / { grpc_pass grpc://grpc_app; } }`,
+    `  server { listen ${port('nginx', 'ws')}; location / { proxy_pass http://ws_app; proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection "upgrade"; proxy_read_timeout 300s; } }`,
+    '}',
+  ];
+  if (o.streamModule) {
+    lines.push(
+      'stream {',
+      `  server { listen ${port('nginx', 'iperf')}; proxy_pass ${up('iperf')}; }`,
+      `  server { listen ${port('nginx', 'redis')}; proxy_pass ${up('redis')}; }`,
+      '}',
+    );
+  }
+  return lines.filter(Boolean).join('\n') + '\n';
+}
+
+/** haproxy with one thread: HTTP mode for HTTP/1, h2 end to end for HTTP/2 and gRPC, TCP mode for the rest. */
+export function haproxyConfig(o: ProxyConfigOptions): string {
+  const up = (proto: Protocol) => `127.0.0.1:${port('direct', proto)}`;
+  return [
+    'global',
+    '  nbthread 1',
+    '  maxconn 9000',
+    `  pidfile ${o.dir}/haproxy.pid`,
+    'defaults',
+    '  timeout connect 5s',
+    '  timeout client 120s',
+    '  timeout server 120s',
+    '  timeout tunnel 300s',
+    '  option http-keep-alive',
+    `listen http1`,
+    `  mode http`,
+    `  bind 0.0.0.0:${port('haproxy', 'http1')}`,
+    `  server app ${up('http1')}`,
+    `listen h2`,
+    `  mode http`,
+    `  bind 0.0.0.0:${port('haproxy', 'h2')} proto h2`,
+    `  server app ${up('h2')} proto h2`,
+    `listen grpc`,
+    `  mode http`,
+    `  bind 0.0.0.0:${port('haproxy', 'grpc')} proto h2`,
+    `  server app ${up('grpc')} proto h2`,
+    `listen ws`,
+    `  mode http`,
+    `  bind 0.0.0.0:${port('haproxy', 'ws')}`,
+    `  server app ${up('ws')}`,
+    `listen iperf`,
+    `  mode tcp`,
+    `  bind 0.0.0.0:${port('haproxy', 'iperf')}`,
+    `  server app ${up('iperf')}`,
+    `listen redis`,
+    `  mode tcp`,
+    `  bind 0.0.0.0:${port('haproxy', 'redis')}`,
+    `  server app ${up('redis')}`,
+    '',
+  ].join('\n');
+}

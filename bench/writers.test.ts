@@ -1,0 +1,104 @@
+/** The Markdown, SVG and comparison writers, and the results schema check. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { compareResults, renderComparison } from './compare';
+import { sampleResults } from './fixtures';
+import { latencyTable, renderMarkdown, throughputTable } from './markdown';
+import { validateResults, type BenchResults } from './schema';
+import { latencyChart, logTicks, niceCeil, percentileX, throughputChart } from './svg';
+import { summarize } from './stats';
+
+test('throughput table: one row per scenario, medians with spread and ratio to direct, skips and failures named', () => {
+  const md = throughputTable(sampleResults());
+  const lines = md.split('\n');
+  assert.match(lines[0]!, /^\| scenario \| direct \(no proxy\) \| linnet \(1 hop, 1 worker\) \| linnet meshed .* \| nginx \(1 worker\) \|$/);
+  assert.equal(lines[1], '| --- | ---: | ---: | ---: | ---: |');
+  assert.equal(lines.length, 3); // the latency scenario is not a throughput row
+  assert.match(lines[2]!, /\| 20\.0k req\/s ±5\.0% \| 10\.0k req\/s ±10% \(0\.500×\) ⚠ 3 errors \| skipped \| failed \|/);
+});
+
+test('latency table: percentiles with the latency added over direct', () => {
+  const md = latencyTable(sampleResults().scenarios[1]!);
+  assert.match(md, /\| direct \(no proxy\) \| 0\.525 ms ±4\.8% \|/);
+  assert.match(md, /\| linnet \(1 hop, 1 worker\) \| 0\.840 ms \(\+0\.315\) ±4\.8% \| 1\.68 ms \(\+0\.630\)/);
+});
+
+test('the report names the machine, settings, pinning, skipped targets with reasons, charts', () => {
+  const md = renderMarkdown(sampleResults(), [{ title: 'HTTP/1.1 small requests', file: 'results/http1-small.svg' }]);
+  assert.match(md, /2 × Test CPU/);
+  assert.match(md, /median of 3 run\(s\) of 5s after a 2s warm-up/);
+  assert.match(md, /Pinning: load on CPU 0, proxy on CPU 1/);
+  assert.match(md, /linnet meshed \(2 proxies, mTLS\): skipped: needs mTLS \(LINNET_PROXY_IDENTITY_\*\)/);
+  assert.match(md, /!\[HTTP\/1\.1 small requests\]\(results\/http1-small\.svg\)/);
+  assert.match(md, /\| HTTP\/1\.1 small requests \| linnet \(1 hop, 1 worker\) \| 0\.0300 CPU s per 1k ops ±3\.3% \| 100\.0 MiB \|/);
+});
+
+test('log axes: decades cover the data; percentiles evenly spaced as 1/(1-p)', () => {
+  assert.deepEqual(logTicks(0.5, 12), [0.1, 1, 10, 100]);
+  assert.ok(Math.abs(percentileX(99) - 2) < 1e-9);
+  assert.ok(Math.abs(percentileX(99.9) - 3) < 1e-9);
+  assert.equal(niceCeil(21000), 50000);
+  assert.equal(niceCeil(0.7), 1);
+});
+
+test('latency chart: one polyline per measured target, points rising with the percentile, valid XML shape', () => {
+  const svg = latencyChart(sampleResults().scenarios[1]!);
+  assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+  assert.ok(svg.trimEnd().endsWith('</svg>'));
+  const lines = [...svg.matchAll(/<polyline class="series" data-target="([^"]+)"[^>]* points="([^"]+)"/g)];
+  assert.deepEqual(lines.map((m) => m[1]), ['direct', 'linnet']);
+  for (const m of lines) {
+    const pts = m[2]!.split(' ').map((p) => p.split(',').map(Number) as [number, number]);
+    assert.equal(pts.length, 4);
+    for (let i = 1; i < pts.length; i++) {
+      assert.ok(pts[i]![0] > pts[i - 1]![0], 'x grows with the percentile');
+      assert.ok(pts[i]![1] < pts[i - 1]![1], 'higher latency is drawn higher (smaller y)');
+    }
+  }
+  assert.match(svg, /ms<\/text>/);
+});
+
+test('throughput chart: a bar per measured target, whiskers from min to max, labels escaped', () => {
+  const r = sampleResults();
+  const s = { ...r.scenarios[0]!, title: 'a <b> & "c"' };
+  const svg = throughputChart(s);
+  const bars = [...svg.matchAll(/<rect class="bar" data-target="([^"]+)" x="[^"]+" y="([^"]+)" width="[^"]+" height="([^"]+)"/g)];
+  assert.deepEqual(bars.map((b) => b[1]), ['direct', 'linnet']);
+  assert.ok(Number(bars[0]![3]) > Number(bars[1]![3]) * 1.9, 'direct (20k) is about twice linnet (10k)');
+  assert.equal([...svg.matchAll(/class="whisker"/g)].length, 2);
+  assert.match(svg, /a &lt;b&gt; &amp; &quot;c&quot;/);
+  assert.doesNotMatch(svg, /<b>/);
+});
+
+test('schema: a written file reads back (NaN becomes null); other files are refused with a clear code', () => {
+  const r = sampleResults();
+  const back = validateResults(JSON.parse(JSON.stringify({ ...r, scenarios: [{ ...r.scenarios[0]!, targets: [{ target: 'direct', status: 'ok', throughput: summarize([NaN]) }] }] })));
+  assert.equal(back.scenarios[0]!.targets[0]!.throughput!.median, null as unknown as number);
+  const bad = (d: unknown, re: RegExp) => assert.throws(() => validateResults(d, 'x.json'), (e: Error & { code?: string }) => e.code === 'LINNET_BENCH_BAD_RESULTS' && re.test(e.message));
+  bad({ ...r, schema: 'linnet-bench/0' }, /schema is "linnet-bench\/0"/);
+  bad({ ...r, scenarios: 3 }, /no scenarios/);
+  bad({ ...r, scenarios: [{ id: 'x', status: 'weird', targets: [] }] }, /status "weird"/);
+  bad([], /no scenarios|schema/);
+});
+
+test('compare: changes beyond both runs\' spread are marked better or worse; noise is not', () => {
+  const before = sampleResults();
+  const after: BenchResults = JSON.parse(JSON.stringify(before));
+  const sc = after.scenarios[0]! as unknown as { targets: { throughput?: unknown; vsDirect?: number }[] };
+  sc.targets[1]!.throughput = summarize([15000, 15500, 14500]); // +50%, spread ~13%
+  sc.targets[1]!.vsDirect = 0.75;
+  sc.targets[0]!.throughput = summarize([20500, 21000, 19500]); // +2.5%: noise
+  const changes = compareResults(before, after);
+  const linnet = changes.find((c) => c.target === 'linnet' && c.metric === 'req/s')!;
+  assert.equal(linnet.changePct, 50);
+  assert.equal(linnet.significant, true);
+  const direct = changes.find((c) => c.target === 'direct' && c.metric === 'req/s')!;
+  assert.equal(direct.significant, false);
+  const md = renderComparison(changes, 'old.json');
+  assert.match(md, /\| http1-small \| linnet \(1 hop, 1 worker\) \| req\/s \| 10\.0k \| 15\.0k \| \+50% ✅ better \|/);
+  assert.match(md, /\| http1-small \| direct \(no proxy\) \| req\/s \| 20\.0k \| 20\.5k \| \+2\.5% \|/);
+  // Latency: higher is worse.
+  const lat = JSON.parse(JSON.stringify(before)) as BenchResults;
+  (lat.scenarios[1]!.targets[1] as { latencyMs: Record<string, unknown> }).latencyMs.p99 = summarize([40, 41]);
+  assert.match(renderComparison(compareResults(before, lat), 'old.json'), /p99 ms \| 4\.40 \| 40\.5 \| \+\d+% ❌ worse/);
+});

@@ -1,0 +1,64 @@
+/**
+ * `linnet bench --quick` as CI runs it: a real bench cluster (network-namespace pods, Linnet's
+ * proxy, nginx, haproxy, the load tools), then the outputs checked: results.json against the
+ * versioned schema, the Markdown report, one SVG per measured scenario.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { validateResults } from '../bench/schema';
+import { meshSkipReason, LINNET_BIN } from './pods';
+
+const skip = meshSkipReason();
+
+test('linnet bench --quick runs every scenario against its baselines and writes JSON, Markdown and SVG', { skip, timeout: 240_000 }, async () => {
+  const out = mkdtempSync(join(tmpdir(), 'linnet-bench-quick-'));
+  try {
+    const started = Date.now();
+    const child = spawn(process.execPath, [LINNET_BIN, 'bench', '--quick', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    const seconds = (Date.now() - started) / 1000;
+    process.stderr.write(`# bench --quick took ${seconds.toFixed(0)}s\n`);
+    assert.equal(code, 0, `exit ${code}\n${stderr.slice(-3000)}`);
+    // The progress display went to stderr, the table to stdout.
+    assert.match(stderr, /\[\d+\/\d+ .* elapsed/);
+    assert.match(stdout, /^\| scenario \| direct \(no proxy\) \|/m);
+
+    const results = validateResults(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')), 'results.json');
+    assert.equal(results.settings.quick, true);
+    const ids = results.scenarios.map((s) => s.id);
+    for (const id of ['http1-small', 'http1-1mb', 'h2', 'grpc-unary', 'grpc-stream', 'ws', 'tcp-iperf3', 'redis', 'latency-http1-1000', 'cost-2w']) assert.ok(ids.includes(id), `scenario ${id} missing`);
+    for (const s of results.scenarios) {
+      assert.equal(s.status, 'ok', `${s.id}: ${s.reason}`);
+      const direct = s.targets.find((t) => t.target === 'direct')!;
+      assert.equal(direct.status, 'ok', `${s.id} direct: ${direct.reason}`);
+      for (const t of s.targets) {
+        // Every target is measured, or says why not (the meshed path until mTLS lands).
+        if (t.status !== 'ok') assert.ok(t.reason && t.reason.length > 10, `${s.id}/${t.target} ${t.status} without a reason`);
+        if (t.status === 'ok' && s.kind === 'throughput') assert.ok(t.throughput!.median > 0, `${s.id}/${t.target}: no throughput`);
+        if (t.status === 'ok' && s.kind === 'latency') {
+          assert.ok(t.latencyMs!.p50.median > 0 && t.latencyMs!['p99.9'].median >= t.latencyMs!.p50.median, `${s.id}/${t.target}: percentiles`);
+        }
+      }
+      const linnet = s.targets.find((t) => t.target === 'linnet' || t.target === 'linnet-2w');
+      assert.equal(linnet?.status, 'ok', `${s.id}: linnet not measured: ${linnet?.reason}`);
+      assert.ok(linnet!.cost!.peakRssBytes > 1 << 20, `${s.id}: linnet peak RSS`);
+      assert.ok(existsSync(join(out, `${s.id}.svg`)), `${s.id}.svg`);
+      assert.match(readFileSync(join(out, `${s.id}.svg`), 'utf8'), /^<svg [^]*<\/svg>\n$/);
+    }
+    const md = readFileSync(join(out, 'report.md'), 'utf8');
+    assert.match(md, /## Throughput/);
+    assert.match(md, /## HTTP\/1\.1 at a constant 1000 req\/s/);
+    assert.match(md, /## Cost per proxy/);
+    assert.ok(seconds < 120, `--quick took ${seconds}s; it must stay well under 2 minutes`);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
