@@ -15,6 +15,7 @@ import { createLogger, type Logger } from './log';
 import { mergeLatency } from './metrics/http-metrics';
 import { mergedExposition } from './metrics/merge';
 import type { FromWorker, MetricsJson, ToWorker } from './worker-messages';
+import { createIdentityClient, type IdentityClient, type IdentityMaterial } from './identity';
 
 const METRICS_TIMEOUT_MS = 2000;
 const RESPAWN_DELAY_MS = 1000;
@@ -23,6 +24,8 @@ class WorkerHandle {
   worker!: Worker;
   private pending = new Map<number, (m: { metrics: MetricsJson; latency: Record<string, string> }) => void>();
   drained = false;
+  /** The latest identity message, posted again to a replacement thread. */
+  identityMsg: ToWorker | undefined;
 
   constructor(
     private readonly config: ProxyConfig,
@@ -34,6 +37,7 @@ class WorkerHandle {
   /** Starts the thread; resolves once both listeners are bound, rejects with the worker's error. */
   start(): Promise<void> {
     this.worker = new Worker(join(__dirname, 'worker.js'), { workerData: this.config });
+    if (this.identityMsg) this.worker.postMessage(this.identityMsg);
     return new Promise((resolve, reject) => {
       let started = false;
       this.worker.on('message', (m: FromWorker) => {
@@ -120,8 +124,11 @@ export async function startProxy(config: ProxyConfig): Promise<RunningProxy> {
   const onDrained = () => {
     if (workers.every((w) => w.drained)) exit('all connections closed');
   };
+  let identity: IdentityClient | undefined;
+  let adminUp = false;
   const exit = (why: string) => {
     if (graceTimer) clearTimeout(graceTimer);
+    identity?.close();
     log.info('shutdown complete', { reason: why });
     Promise.all(workers.map((w) => w.worker.terminate())).finally(() => {
       admin?.close();
@@ -136,6 +143,26 @@ export async function startProxy(config: ProxyConfig): Promise<RunningProxy> {
   } catch (err) {
     await Promise.all(workers.map((w) => w.worker.terminate()));
     throw err;
+  }
+
+  if (config.identity) {
+    // Certify in the main thread (one key, one certificate for the whole proxy) and hand the
+    // material to every worker; /ready waits for the first certificate.
+    identity = createIdentityClient({ ...config.identity, registry: own, log: log.child('identity') });
+    identity.on('rotated', (m: IdentityMaterial) => {
+      const msg: ToWorker = {
+        type: 'identity',
+        material: { localName: m.localName, keyPem: m.keyPem, certChainPem: m.certChainPem, trustAnchorsPem: m.trustAnchorsPem, notAfter: m.notAfter.getTime() },
+      };
+      for (const w of workers) {
+        w.identityMsg = msg;
+        w.send(msg);
+      }
+      if (adminUp && !shuttingDown && !ready) {
+        ready = true;
+        log.info('proxy ready: certificate in hand', { identity: m.localName });
+      }
+    });
   }
 
   const shutdown = (reason: string) => {
@@ -182,8 +209,9 @@ export async function startProxy(config: ProxyConfig): Promise<RunningProxy> {
     });
   }
 
-  ready = true;
-  log.info('proxy ready', {
+  adminUp = true;
+  ready = !identity || identity.current() !== undefined;
+  log.info(ready ? 'proxy ready' : 'proxy serving; not ready until certified', {
     inbound: `${config.inboundAddr.host}:${config.inboundAddr.port}`,
     outbound: `${config.outboundAddr.host}:${config.outboundAddr.port}`,
     admin: `${config.adminAddr.host}:${config.adminAddr.port}`,

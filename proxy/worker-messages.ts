@@ -1,5 +1,6 @@
 /** The messages between the proxy's main thread (admin, signals) and its worker threads. */
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
+import type { TlsMaterial } from './tls/store';
 
 /** One worker's metrics, as prom-client's getMetricsAsJSON gives them. */
 export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
@@ -9,7 +10,9 @@ export type ToWorker =
   /** Stop accepting; report `drained` when the last connection has closed. */
   | { type: 'drain' }
   /** The grace period is over: close whatever is still open. */
-  | { type: 'terminate' };
+  | { type: 'terminate' }
+  /** This proxy's current certificate and key (at start and after every rotation). */
+  | { type: 'identity'; material: TlsMaterial };
 
 export type FromWorker =
   | { type: 'listening' }

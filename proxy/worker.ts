@@ -16,6 +16,10 @@ import { listenReusePort } from './native';
 import { handleConnection } from './stack/connection';
 import { OpenConnections, type Side } from './stack/context';
 import type { FromWorker, ToWorker } from './worker-messages';
+import { createDiscoveryClient } from './discovery';
+import { MeshMetrics, type MeshContext } from './mesh/context';
+import { OutboundBalancers } from './mesh/outbound-balancers';
+import { TlsStore } from './tls/store';
 
 const config = workerData as ProxyConfig;
 const port = parentPort!;
@@ -25,6 +29,21 @@ const metrics = new TcpMetrics(registry);
 const httpMetrics = new HttpMetrics(registry);
 const open = new OpenConnections();
 const send = (m: FromWorker) => port.postMessage(m);
+// How long a connection to a destination not seen before waits for discovery's first answer
+// before going to the original destination.
+const DISCOVERY_READY_MS = 1000;
+const mesh: MeshContext = {
+  // The main thread certifies and posts the material ('identity' message) at start and on rotation.
+  tls: config.identity ? new TlsStore(config.identity.localName) : undefined,
+  balancers: config.destinationAddr
+    ? new OutboundBalancers(createDiscoveryClient({ addr: config.destinationAddr, log: log.child('discovery') }), {
+        readyTimeoutMs: DISCOVERY_READY_MS,
+        log: log.child('balance'),
+      })
+    : undefined,
+  requireTlsPorts: config.inboundRequireTlsPorts,
+  metrics: new MeshMetrics(registry),
+};
 
 function sideFor(direction: 'inbound' | 'outbound'): Side {
   const inbound = direction === 'inbound';
@@ -43,7 +62,7 @@ function sideFor(direction: 'inbound' | 'outbound'): Side {
 
 function listen(addr: SocketAddr, side: Side): Promise<Server> {
   const server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket: Socket) => {
-    handleConnection(socket, { side, tcp: metrics, http: httpMetrics, open, log }).catch((err) => {
+    handleConnection(socket, { side, tcp: metrics, http: httpMetrics, open, log, mesh }).catch((err) => {
       log.error('connection handler failed', { error: (err as Error).stack ?? String(err) });
       socket.destroy();
     });
@@ -84,6 +103,9 @@ port.on('message', (m: ToWorker) => {
       break;
     case 'terminate':
       open.destroyAll();
+      break;
+    case 'identity':
+      mesh.tls?.set(m.material);
       break;
   }
 });

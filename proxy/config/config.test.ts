@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ConfigError } from '../errors';
 import { loadProxyConfig, PROXY_ENV } from './index';
 import { parseDuration, parsePortRanges, parseSocketAddr, portSet } from './parse';
@@ -18,9 +20,21 @@ test('defaults follow DESIGN.md', () => {
 });
 
 test('every variable is read: a bad value for each names that variable', () => {
+  // Identity variables are checked only with identity switched on, so they get a valid base.
+  const identityBase = {
+    LINNET_PROXY_IDENTITY_SVC_ADDR: '10.0.0.2:8080',
+    LINNET_PROXY_IDENTITY_LOCAL_NAME: 'web.demo.serviceaccount.identity.linnet.cluster.local',
+    LINNET_PROXY_IDENTITY_TOKEN_FILE: '/var/run/secrets/tokens/linnet-identity-token',
+    LINNET_PROXY_IDENTITY_TRUST_ANCHORS: readFileSync(join(__dirname, '..', '..', '..', 'control', 'inject', 'testdata', 'trust-anchors.pem'), 'utf8'),
+  };
+  assert.ok(loadProxyConfig(identityBase).identity);
+  // Any path is a valid token file name; it is read (and re-read) at every certify.
+  const free = new Set(['LINNET_PROXY_IDENTITY_TOKEN_FILE']);
   for (const name of Object.keys(PROXY_ENV)) {
+    if (free.has(name)) continue;
+    const base = name.startsWith('LINNET_PROXY_IDENTITY_') ? identityBase : {};
     assert.throws(
-      () => loadProxyConfig({ [name]: 'bogus value' }),
+      () => loadProxyConfig({ ...base, [name]: 'bogus value' }),
       (err: unknown) => err instanceof ConfigError && err.variable === name && err.message.includes('expected'),
       name,
     );
@@ -56,4 +70,14 @@ test('socket addresses, v4 and v6', () => {
   for (const bad of ['localhost:80', '10.0.0.1', '10.0.0.256:80', '[::1]', ':80', '1.2.3.4:99999']) {
     assert.throws(() => parseSocketAddr('A', bad), ConfigError, bad);
   }
+});
+
+test('mesh settings: off by default; require-TLS ports, destination and identity parsed', () => {
+  const d = loadProxyConfig({});
+  assert.equal(d.identity, undefined);
+  assert.equal(d.destinationAddr, undefined);
+  assert.equal(d.inboundRequireTlsPorts.size, 0);
+  const c = loadProxyConfig({ LINNET_PROXY_INBOUND_PORTS_REQUIRE_TLS: '8443,9000-9001', LINNET_PROXY_DESTINATION_SVC_ADDR: '10.0.0.2:8086' });
+  assert.deepEqual([...c.inboundRequireTlsPorts].sort(), [8443, 9000, 9001]);
+  assert.equal(c.destinationAddr, '10.0.0.2:8086');
 });

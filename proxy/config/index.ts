@@ -15,6 +15,8 @@ import {
 } from './parse';
 import type { H1Settings } from '../http/h1/handler';
 import { HTTP1_ENV, parseHttp1Env } from '../http/h1/settings';
+import { IDENTITY_ENV, parseIdentityEnv, type IdentityConfig } from '../identity/env';
+import { parseDiscoveryEnv } from '../discovery/env';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
@@ -32,6 +34,12 @@ export interface ProxyConfig {
   readonly log: LogLevel;
   /** HTTP/1 proxying: head limits, response timeout, upstream pool (LINNET_PROXY_HTTP_*). */
   readonly http1: H1Settings;
+  /** Identity (and so mTLS); undefined when LINNET_PROXY_IDENTITY_SVC_ADDR is unset. */
+  readonly identity: IdentityConfig | undefined;
+  /** Destination service host:port; undefined: outbound goes to the original destination. */
+  readonly destinationAddr: string | undefined;
+  /** Inbound ports where plaintext (no mTLS) connections are refused. */
+  readonly inboundRequireTlsPorts: ReadonlySet<number>;
 }
 
 /** The variables, their defaults and meanings: the README's configuration table is this list. */
@@ -60,6 +68,15 @@ export const PROXY_ENV = {
   LINNET_PROXY_SHUTDOWN_ENDPOINT_ENABLED: { default: 'false', meaning: 'whether POST /shutdown (localhost only) is served' },
   LINNET_PROXY_LOG: { default: 'info', meaning: 'log level: error|warn|info|debug' },
   ...HTTP1_ENV,
+  LINNET_PROXY_DESTINATION_SVC_ADDR: {
+    default: '',
+    meaning: 'the Destination service, HOST:PORT (unset: the outbound side forwards to the original destination)',
+  },
+  LINNET_PROXY_INBOUND_PORTS_REQUIRE_TLS: {
+    default: '',
+    meaning: 'inbound ports that refuse connections without mTLS from a meshed peer (ports and ranges; default none)',
+  },
+  ...IDENTITY_ENV,
 } as const;
 
 export type ProxyEnvName = keyof typeof PROXY_ENV;
@@ -86,6 +103,9 @@ export function loadProxyConfig(env: NodeJS.ProcessEnv = process.env): ProxyConf
     shutdownEndpointEnabled: parseBool('LINNET_PROXY_SHUTDOWN_ENDPOINT_ENABLED', get('LINNET_PROXY_SHUTDOWN_ENDPOINT_ENABLED')),
     log: parseEnum('LINNET_PROXY_LOG', get('LINNET_PROXY_LOG'), ['error', 'warn', 'info', 'debug'] as const),
     http1: parseHttp1Env(env, parseDuration('LINNET_PROXY_CONNECT_TIMEOUT', get('LINNET_PROXY_CONNECT_TIMEOUT'))),
+    identity: parseIdentityEnv(env),
+    destinationAddr: parseDiscoveryEnv(env).destinationAddr,
+    inboundRequireTlsPorts: portSet(parsePortRanges('LINNET_PROXY_INBOUND_PORTS_REQUIRE_TLS', get('LINNET_PROXY_INBOUND_PORTS_REQUIRE_TLS'))),
   };
   return Object.freeze(config);
 }

@@ -5,6 +5,7 @@
 import type { Logger } from '../log';
 import type { HttpMetrics } from '../metrics/http-metrics';
 import type { Direction, TcpMetrics } from '../metrics/tcp-metrics';
+import type { MeshContext, TlsLabels } from '../mesh/context';
 
 export interface Side {
   direction: Direction;
@@ -34,6 +35,10 @@ export interface ConnContext {
   http: HttpMetrics;
   open: OpenConnections;
   log: Logger;
+  /** The worker's mesh state (TLS material, discovery balancers, require-TLS ports). */
+  mesh?: MeshContext;
+  /** Set when the inbound side terminated a peer proxy's mTLS: the accepted side's TLS labels. */
+  srcTls?: TlsLabels;
 }
 
 import type { Socket } from 'node:net';

@@ -1,0 +1,31 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { inboundVerdict } from './inbound';
+import type { PrefixOutcome } from '../stack/read-prefix';
+
+const ME = 'web.demo.serviceaccount.identity.linnet.cluster.local';
+const tls = (sni?: string): PrefixOutcome => ({ kind: 'detected', detected: { kind: 'tls', sni, alpn: [] } });
+const http: PrefixOutcome = { kind: 'detected', detected: { kind: 'http1', method: 'GET', target: '/', version: '1.1' } };
+
+describe('inboundVerdict', () => {
+  const none = new Set<number>();
+  const req = new Set([8443]);
+  it('a ClientHello for our own identity is terminated (case-insensitive SNI)', () => {
+    assert.equal(inboundVerdict(tls(ME), 8080, ME, none), 'terminate');
+    assert.equal(inboundVerdict(tls(ME.toUpperCase()), 8443, ME, req), 'terminate');
+  });
+  it('TLS for another name, or without SNI, is the app\'s own TLS: passed through unless mTLS is required', () => {
+    assert.equal(inboundVerdict(tls('www.example.com'), 8080, ME, none), 'pass');
+    assert.equal(inboundVerdict(tls(undefined), 8080, ME, none), 'pass');
+    assert.equal(inboundVerdict(tls('www.example.com'), 8443, ME, req), 'refuse');
+  });
+  it('plaintext, silent clients and early FIN are accepted by default, refused on require-TLS ports', () => {
+    for (const o of [http, { kind: 'timeout' }, { kind: 'eof' }] as PrefixOutcome[]) {
+      assert.equal(inboundVerdict(o, 8080, ME, none), 'pass');
+      assert.equal(inboundVerdict(o, 8443, ME, req), 'refuse');
+    }
+  });
+  it('without identity nothing is terminated', () => {
+    assert.equal(inboundVerdict(tls(ME), 8080, undefined, none), 'pass');
+  });
+});

@@ -1,0 +1,82 @@
+/**
+ * The outbound side's view of where a connection should go: one discovery watch and one
+ * Peak-EWMA balancer per original destination, kept up to date by the watch. A destination
+ * discovery does not know (or does not answer for in time) goes to the original destination.
+ */
+import { PeakEwmaBalancer } from '../balance/peak-ewma';
+import type { DiscoveredEndpoint, DiscoveryClient, EndpointSet } from '../discovery';
+import type { Logger } from '../log';
+
+export type OutboundRoute =
+  | { kind: 'original' }
+  | { kind: 'balanced'; balancer: PeakEwmaBalancer<DiscoveredEndpoint> }
+  /** Known destination, no endpoints right now. */
+  | { kind: 'no-endpoints' };
+
+interface Entry {
+  set: EndpointSet;
+  balancer: PeakEwmaBalancer<DiscoveredEndpoint>;
+  lastUsed: number;
+}
+
+export interface OutboundBalancersOptions {
+  /** How long the first connection to a destination waits for discovery's first answer. */
+  readyTimeoutMs: number;
+  /** Destinations unused this long stop being watched (default 60 s). */
+  idleMs?: number;
+  log: Logger;
+}
+
+export class OutboundBalancers {
+  private readonly entries = new Map<string, Entry>();
+  private readonly sweep: NodeJS.Timeout;
+
+  constructor(
+    private readonly discovery: DiscoveryClient,
+    private readonly opts: OutboundBalancersOptions,
+  ) {
+    const idle = opts.idleMs ?? 60_000;
+    this.sweep = setInterval(() => {
+      const now = Date.now();
+      for (const [k, e] of this.entries) {
+        if (now - e.lastUsed > idle && e.balancer.size >= 0) {
+          e.set.release();
+          this.entries.delete(k);
+        }
+      }
+    }, Math.min(idle, 10_000));
+    this.sweep.unref();
+  }
+
+  async route(ip: string, port: number): Promise<OutboundRoute> {
+    const key = `${ip}:${port}`;
+    let e = this.entries.get(key);
+    if (!e) {
+      const set = this.discovery.resolve({ ip, port });
+      const balancer = new PeakEwmaBalancer<DiscoveredEndpoint>();
+      const entry: Entry = { set, balancer, lastUsed: Date.now() };
+      const apply = (eps: DiscoveredEndpoint[]) => {
+        balancer.update(eps.map((ep) => ({ key: ep.address, value: ep })));
+        this.opts.log.debug('endpoints updated', { target: key, endpoints: eps.map((x) => x.address).join(',') });
+      };
+      set.on('update', apply);
+      this.entries.set(key, entry);
+      e = entry;
+    }
+    e.lastUsed = Date.now();
+    if (e.set.exists() === undefined) await e.set.ready(this.opts.readyTimeoutMs);
+    if (e.balancer.size !== e.set.endpoints().length || e.balancer.size === 0) {
+      // First answer (or an answer that arrived before our listener saw it): sync from the set.
+      const eps = e.set.endpoints();
+      e.balancer.update(eps.map((ep) => ({ key: ep.address, value: ep })));
+    }
+    if (e.set.exists() !== true) return { kind: 'original' };
+    return e.balancer.size > 0 ? { kind: 'balanced', balancer: e.balancer } : { kind: 'no-endpoints' };
+  }
+
+  close(): void {
+    clearInterval(this.sweep);
+    for (const e of this.entries.values()) e.set.release();
+    this.entries.clear();
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * The inbound half of mTLS between proxies: a connection whose ClientHello names our own identity
+ * is terminated here (TLS 1.3 only, a client certificate required and verified against the trust
+ * anchors), and the client's identity is read from its certificate.
+ */
+import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import { identityOf } from './peer-identity';
+import type { TlsStore } from './store';
+
+export interface Terminated {
+  socket: TLSSocket;
+  /** The client proxy's identity (its certificate's one DNS SAN). */
+  clientId: string;
+}
+
+export class TlsAcceptError extends Error {
+  constructor(
+    message: string,
+    readonly errno: string,
+  ) {
+    super(message);
+  }
+}
+
+/** `prefix`: the ClientHello bytes detection already read; they are put back first. */
+export function terminateMeshed(client: Socket, prefix: Buffer, store: TlsStore, timeoutMs: number): Promise<Terminated> {
+  return new Promise((resolve, reject) => {
+    const ctx = store.serverContext();
+    if (!ctx) return reject(new TlsAcceptError('no certificate yet', 'ENOIDENTITY'));
+    if (prefix.length > 0) client.unshift(prefix);
+    const socket = new TLSSocket(client, {
+      isServer: true,
+      secureContext: ctx,
+      requestCert: true,
+      rejectUnauthorized: true,
+    });
+    const fail = (err: Error & { code?: string }) => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(new TlsAcceptError(err.message, err.code ?? 'EPROTO'));
+    };
+    const timer = setTimeout(() => fail(Object.assign(new Error('TLS handshake timed out'), { code: 'ETIMEDOUT' })), timeoutMs);
+    socket.once('error', fail);
+    socket.once('secure', () => {
+      clearTimeout(timer);
+      socket.removeListener('error', fail);
+      socket.pause();
+      // rejectUnauthorized already refused unverified chains; this names who it is.
+      const clientId = identityOf(socket.getPeerCertificate().subjectaltname);
+      if (!clientId || socket.getProtocol() !== 'TLSv1.3') {
+        socket.destroy();
+        return reject(new TlsAcceptError(`client certificate proves no single identity`, 'EBADIDENTITY'));
+      }
+      resolve({ socket, clientId });
+    });
+  });
+}

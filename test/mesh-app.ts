@@ -1,0 +1,99 @@
+/**
+ * The app the mesh tests run in pods: a named echo server and a load client that counts which
+ * server answered each connection.
+ *
+ *   node mesh-app.js serve --port 7000 --name s1 [--delay-ms 50]
+ *       each connection: read one line, wait delay, answer "<name>\n", close
+ *   node mesh-app.js load --to 10.96.0.10:7000 [--concurrency 4] [--duration-ms 5000] [--progress-ms 250]
+ *       connections one after another on each of `concurrency` loops; a JSON progress line every
+ *       progress-ms and a final {"event":"summary", ok, errors, byName, errorCodes}
+ */
+import { connect, createServer } from 'node:net';
+import { parseArgs } from 'node:util';
+
+const emit = (o: object) => process.stdout.write(JSON.stringify(o) + '\n');
+
+function serve(port: number, name: string, delayMs: number): void {
+  const server = createServer((sock) => {
+    let buf = '';
+    sock.on('error', () => {});
+    sock.on('data', (d) => {
+      buf += d.toString('latin1');
+      if (!buf.includes('\n')) return;
+      sock.pause();
+      setTimeout(() => sock.end(`${name}\n`), delayMs);
+    });
+  });
+  server.listen(port, '0.0.0.0', () => emit({ event: 'listening', port }));
+}
+
+function once(host: string, port: number, timeoutMs: number): Promise<{ name?: string; error?: string }> {
+  return new Promise((resolve) => {
+    const sock = connect({ host, port });
+    let got = '';
+    let done = false;
+    const finish = (r: { name?: string; error?: string }) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(r);
+    };
+    const timer = setTimeout(() => finish({ error: 'ETIMEDOUT' }), timeoutMs);
+    sock.on('connect', () => sock.write('ping\n'));
+    sock.on('data', (d) => (got += d.toString('latin1')));
+    sock.on('error', (e: NodeJS.ErrnoException) => finish({ error: e.code ?? 'EIO' }));
+    sock.on('close', () => finish(got.endsWith('\n') ? { name: got.trim() } : { error: got ? 'ETRUNCATED' : 'EEMPTY' }));
+  });
+}
+
+async function load(to: string, concurrency: number, durationMs: number, progressMs: number): Promise<void> {
+  const i = to.lastIndexOf(':');
+  const host = to.slice(0, i);
+  const port = Number(to.slice(i + 1));
+  const byName: Record<string, number> = {};
+  const errorCodes: Record<string, number> = {};
+  let ok = 0;
+  let errors = 0;
+  const until = Date.now() + durationMs;
+  let stop = false;
+  process.on('SIGTERM', () => (stop = true));
+  const ticker = setInterval(() => emit({ event: 'progress', ok, errors, byName, errorCodes }), progressMs);
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (!stop && Date.now() < until) {
+        const r = await once(host, port, 5000);
+        if (r.name) {
+          ok++;
+          byName[r.name] = (byName[r.name] ?? 0) + 1;
+        } else {
+          errors++;
+          errorCodes[r.error!] = (errorCodes[r.error!] ?? 0) + 1;
+          await new Promise((res) => setTimeout(res, 5));
+        }
+      }
+    }),
+  );
+  clearInterval(ticker);
+  emit({ event: 'summary', ok, errors, byName, errorCodes });
+}
+
+const [cmd, ...rest] = process.argv.slice(2);
+const { values } = parseArgs({
+  args: rest,
+  options: {
+    port: { type: 'string', default: '7000' },
+    name: { type: 'string', default: 'server' },
+    'delay-ms': { type: 'string', default: '0' },
+    to: { type: 'string' },
+    concurrency: { type: 'string', default: '4' },
+    'duration-ms': { type: 'string', default: '5000' },
+    'progress-ms': { type: 'string', default: '250' },
+  },
+});
+if (cmd === 'serve') serve(Number(values.port), values.name!, Number(values['delay-ms']));
+else if (cmd === 'load') void load(values.to!, Number(values.concurrency), Number(values['duration-ms']), Number(values['progress-ms']));
+else {
+  process.stderr.write('usage: mesh-app serve|load ...\n');
+  process.exit(2);
+}
