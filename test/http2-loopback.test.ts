@@ -29,6 +29,7 @@ let upstream: http2.Http2Server;
 let upPort = 0;
 const upSessions = new Set<http2.ServerHttp2Session>();
 let upSessionsOpened = 0;
+const refused = new Set<string>();
 /** What the upstream saw per path: headers, body hash, whether it was aborted. */
 const seen = new Map<string, { headers: http2.IncomingHttpHeaders; sha?: string; bytes?: number; aborted?: boolean; rstCode?: number }>();
 
@@ -117,6 +118,20 @@ before(async () => {
       stream.write('partial');
       // close(code) would first end the stream cleanly; destroy resets it mid-body (INTERNAL_ERROR).
       setTimeout(() => stream.destroy(new Error('upstream fails mid-response')), 50);
+    } else if (kind === '/refuse-once') {
+      // Refuses the first attempt of each id (as a server past its stream limit, or after GOAWAY).
+      const id = url.searchParams.get('id')!;
+      if (!refused.has(id)) {
+        refused.add(id);
+        stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+        return;
+      }
+      const h = createHash('sha256');
+      stream.on('data', (c: Buffer) => h.update(c));
+      stream.on('end', () => {
+        stream.respond({ ':status': 200 });
+        stream.end(h.digest('hex'));
+      });
     } else if (kind === '/hang') {
       // Never answers: for deadlines and client cancellation.
     } else if (kind === '/goaway') {
@@ -255,6 +270,18 @@ test('an upstream RST_STREAM reaches the client with the same code, before and a
   assert.equal(r3.rstCode, http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
   // The connection itself stays usable.
   assert.equal((await request(s, { ':path': '/after-rst' })).body.toString(), 'ok /after-rst');
+  s.close();
+});
+
+test('a refused stream (never processed) is retried on a new stream, its body replayed', async () => {
+  const s = connect();
+  const body = randomBytes(20_000);
+  const r = await request(s, { ':method': 'POST', ':path': '/refuse-once?id=a', ':authority': 'retry.test' }, body);
+  assert.equal(r.headers[':status'], 200);
+  assert.equal(r.body.toString(), createHash('sha256').update(body).digest('hex'));
+  const g = await request(s, { ':path': '/refuse-once?id=b' });
+  assert.equal(g.headers[':status'], 200);
+  assert.equal(await metric('response_total', { authority: 'retry.test', classification: 'success' }), 1);
   s.close();
 });
 

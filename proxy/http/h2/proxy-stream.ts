@@ -24,6 +24,9 @@ import { authorityOf, forwardHeaders, forwardTrailers } from './headers';
 import type { UpstreamPool, UpstreamSession } from './upstream-pool';
 
 const END_STREAM = http2.constants.NGHTTP2_FLAG_END_STREAM;
+/** Request bodies up to this size are kept so a refused stream can be replayed (as linkerd2-proxy). */
+const REPLAY_LIMIT = 64 * 1024;
+const MAX_ATTEMPTS = 3;
 
 export interface StreamOptions {
   /** Answer 504 (gRPC: DEADLINE_EXCEEDED) when no complete response within this; 0 = no limit. */
@@ -103,8 +106,9 @@ export function proxyStream(
 
   /** The response is out; a request body still coming is not needed (RFC 9113 §8.1: RST NO_ERROR). */
   const stopReadingClient = () => {
-    if (up) client.unpipe(up);
+    bodyStopped = true;
     if (client.readableEnded) return;
+    client.resume();
     if (client.writableFinished) client.close(H2Code.NO_ERROR);
     else client.once('finish', () => client.close(H2Code.NO_ERROR));
   };
@@ -145,19 +149,71 @@ export function proxyStream(
     },
   );
 
+  /** Request body kept for a retry while it is small; undefined once it outgrew the limit. */
+  let replay: Buffer[] | undefined = [];
+  let replayBytes = 0;
+  let clientEnded = false;
+  let bodyStopped = false;
+  let attempts = 0;
+  const endStream = (flags & END_STREAM) !== 0;
+
+  if (!endStream) {
+    // The body is forwarded by hand rather than piped so that it can be replayed on a new
+    // stream when the upstream refuses the first one (REFUSED_STREAM, GOAWAY: never processed).
+    client.on('data', (chunk: Buffer) => {
+      if (bodyStopped) return;
+      if (replay) {
+        if (replayBytes + chunk.length <= REPLAY_LIMIT) {
+          replay.push(chunk);
+          replayBytes += chunk.length;
+        } else replay = undefined;
+      }
+      const u = up;
+      if (u && !u.destroyed && !u.writableEnded && !u.write(chunk)) {
+        client.pause();
+        u.once('drain', () => up === u && client.resume());
+      }
+    });
+    client.on('end', () => {
+      clientEnded = true;
+      if (!bodyStopped && up && !up.destroyed && !up.writableEnded) up.end();
+    });
+    client.pause();
+  }
+
+  /** Another attempt on a fresh stream is safe: the upstream never processed this one. */
+  const retry = (): boolean => {
+    if (attempts >= MAX_ATTEMPTS || client.headersSent || (!endStream && replay === undefined)) return false;
+    log.debug('h2 upstream refused the stream; retrying on a new stream', { target: ctx.target.addr, attempt: attempts });
+    up = undefined;
+    pool.acquire(ctx).then(
+      (l) => {
+        if (client.closed || client.destroyed || complete) return l.release();
+        start(l);
+      },
+      (err: unknown) => fail({ kind: 'connect', errno: err instanceof ConnectError ? err.errno : 'EIO' }),
+    );
+    return true;
+  };
+
   function start(l: UpstreamSession): void {
-    const endStream = (flags & END_STREAM) !== 0;
+    attempts++;
+    let u: ClientHttp2Stream;
     try {
-      up = l.session.request(forwardHeaders(reqHeaders), { endStream, waitForTrailers: !endStream });
+      u = l.session.request(forwardHeaders(reqHeaders), { endStream, waitForTrailers: !endStream });
     } catch (err) {
+      // The session went away (GOAWAY) between acquire and request: nothing was sent.
       l.release();
-      fail({ kind: 'connection-lost', detail: (err as NodeJS.ErrnoException).code ?? 'session closed' });
+      if (!retry()) fail({ kind: 'connection-lost', detail: (err as NodeJS.ErrnoException).code ?? 'session closed' });
       return;
     }
-    const u = up;
+    up = u;
+    upError = undefined;
     u.on('error', (err: NodeJS.ErrnoException) => (upError = err));
     if (!endStream) {
-      client.pipe(u);
+      for (const c of replay ?? []) u.write(c);
+      if (clientEnded) u.end();
+      else client.resume();
       u.on('wantTrailers', () => u.sendTrailers(forwardTrailers(reqTrailers)));
     }
     u.on('headers', (h) => {
@@ -166,6 +222,7 @@ export function proxyStream(
     });
     u.on('response', (h, fl) => {
       if (client.closed || client.destroyed || complete) return;
+      replay = undefined; // a response started: never retried
       status = Number(h[':status']) || 0;
       const endNow = (fl & END_STREAM) !== 0;
       if (endNow) {
@@ -184,16 +241,17 @@ export function proxyStream(
     u.on('trailers', (t) => (upTrailers = t));
     u.on('close', () => {
       l.release();
-      if (client.closed || client.destroyed) return;
+      if (client.closed || client.destroyed || up !== u) return;
       const code = u.rstCode ?? H2Code.NO_ERROR;
       const sessionLost = l.session.destroyed || (upError !== undefined && upError.code !== 'ERR_HTTP2_STREAM_ERROR');
       if (code === H2Code.NO_ERROR && !sessionLost) {
         // A complete response ends the client's stream through the pipe and wantTrailers; an
         // early RST NO_ERROR from the upstream means "response done, stop sending the body".
         if (!client.headersSent) fail({ kind: 'connection-lost', detail: 'stream closed without a response' });
-        else if (u.readableEnded && !client.readableEnded) client.unpipe(u);
+        else if (u.readableEnded && !client.readableEnded) bodyStopped = true;
         return;
       }
+      if (code === H2Code.REFUSED_STREAM && retry()) return;
       if (!client.headersSent && sessionLost) {
         fail({ kind: 'connection-lost', detail: upError?.code ?? `session closed (${code})` });
         return;
