@@ -3,15 +3,15 @@
  * tools and an `app` pod for the apps, Linnet's proxy, nginx and haproxy, with the port plan of
  * topology.ts. Everything is torn down by destroy(), which the runner calls in `finally`.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { APP_UID, Cluster, type Pod, type PodProcess } from '../test/pods';
+import { APP_UID, Cluster, LINNET_BIN, type Pod, type PodProcess } from '../test/pods';
 import { run } from '../test/pods/exec';
 import { BenchError } from './errors';
 import { treeCpuSeconds, treePeakRss, childrenOf } from './proc-stats';
-import { appInboundIgnore, appPorts, haproxyConfig, loadOutboundIgnore, nginxConfig, port, type Protocol, type Route } from './topology';
+import { appInboundIgnore, appPorts, haproxyConfig, loadOutboundIgnore, nginxConfig, port, PROTOCOLS, type Protocol, type Route } from './topology';
 
 export const APPS_DIR = join(__dirname, 'apps');
 /** The CPU the load tools run on, and the one the proxy under test runs on (see pinning()). */
@@ -27,7 +27,7 @@ export class BenchEnv {
   readonly dir: string;
   linnetWorkers = 1;
   /** Why the meshed path is not measured, or undefined when it is (mTLS between the proxies). */
-  meshSkipReason: string | undefined = 'not probed yet';
+  meshSkipReason: string | undefined = NOT_PROBED;
   readonly nginxHasStream = existsSync(STREAM_MODULE);
   readonly pinned: boolean;
 
@@ -47,6 +47,7 @@ export class BenchEnv {
       step('creating pods');
       const load = await cluster.addPod('load');
       const app = await cluster.addPod('app');
+      const control = await cluster.addPod('control');
       step('applying iptables (linnet init)');
       await Promise.all([load.init({ outboundPortsToIgnore: loadOutboundIgnore() }), app.init({ inboundPortsToIgnore: appInboundIgnore() })]);
       const env = new BenchEnv(cluster, load, app);
@@ -54,15 +55,79 @@ export class BenchEnv {
       await env.startApps();
       step('starting nginx and haproxy');
       await env.startBaselineProxies();
+      step('starting the control plane (identity, destination) for the meshed path');
+      await env.startControl(control);
       step('starting linnet proxies');
       await env.startLinnet(1);
-      await load.startProxy(proxyEnv(1));
-      if (env.pinned) await pin(load.proxy!.pid, String(PROXY_CPU));
+      await env.startLoadProxy();
       return env;
     } catch (err) {
       await cluster.destroy();
       throw err;
     }
+  }
+
+  /**
+   * The meshed path needs both proxies certified and the outbound one told (by discovery) the
+   * app's identity. Failure here does not stop the bench: the meshed target is then skipped with
+   * the reason.
+   */
+  private async startControl(control: Pod): Promise<void> {
+    try {
+      const mesh = join(this.dir, 'mesh');
+      mkdirSync(mesh, { recursive: true, mode: 0o755 });
+      chmodSync(mesh, 0o755);
+      await run([process.execPath, LINNET_BIN, 'identity', 'create', '--out', join(mesh, 'ca')], { timeoutMs: 30_000 }).then((r) => {
+        if (r.code !== 0) throw new Error(`linnet identity create: ${r.stderr.trim()}`);
+      });
+      chmodSync(join(mesh, 'ca'), 0o755);
+      chmodSync(join(mesh, 'ca', 'ca.crt'), 0o644);
+      for (const w of ['load', 'app']) writeFileSync(join(mesh, `${w}.token`), `${w}-bench-token\n`, { mode: 0o644 });
+      writeFileSync(join(mesh, 'mesh.yaml'), meshFile(this.app.ip));
+      control.spawn(process.execPath, [
+        LINNET_BIN, 'control', '--discovery-file', join(mesh, 'mesh.yaml'), '--identity-dir', join(mesh, 'ca'),
+        '--destination-addr', `${control.ip}:8086`, '--identity-addr', `${control.ip}:8080`,
+      ], { name: 'control' });
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        const r = await control.run('ss', ['-Hltn']);
+        if (/:8086\s/.test(r.stdout) && /:8080\s/.test(r.stdout)) break;
+        if (Date.now() > deadline) throw new Error('linnet control is not listening on 8080 and 8086');
+        await sleep(100);
+      }
+      this.meshEnv = (w) => ({
+        LINNET_PROXY_IDENTITY_SVC_ADDR: `${control.ip}:8080`,
+        LINNET_PROXY_IDENTITY_LOCAL_NAME: identityOf(w),
+        LINNET_PROXY_IDENTITY_TOKEN_FILE: join(mesh, `${w}.token`),
+        LINNET_PROXY_IDENTITY_TRUST_ANCHORS_FILE: join(mesh, 'ca', 'ca.crt'),
+        LINNET_PROXY_DESTINATION_SVC_ADDR: `${control.ip}:8086`,
+      });
+    } catch (err) {
+      this.meshSkipReason = `${MESH_REASON}: the control plane did not start (${(err as Error).message})`;
+    }
+  }
+
+  private meshEnv: ((w: 'load' | 'app') => Record<string, string>) | undefined;
+
+  /** Starts a pod's proxy with identity when the control plane runs; without, when that fails. */
+  private async startMeshable(pod: Pod, who: 'load' | 'app', workers: number): Promise<void> {
+    if (this.meshEnv) {
+      try {
+        await pod.startProxy({ ...proxyEnv(workers), ...this.meshEnv(who) });
+        return;
+      } catch (err) {
+        this.meshEnv = undefined;
+        this.meshSkipReason = `${MESH_REASON}: the proxy did not start with LINNET_PROXY_IDENTITY_* (${(err as Error).message.split('\n')[0]})`;
+        if (pod.proxy?.running) await pod.stopProxy('SIGKILL', 10_000);
+        // The other pod's proxy may be certified already; that does not matter for the other paths.
+      }
+    }
+    await pod.startProxy(proxyEnv(workers));
+  }
+
+  private async startLoadProxy(): Promise<void> {
+    await this.startMeshable(this.load, 'load', 1);
+    if (this.pinned) await pin(this.load.proxy!.pid, String(PROXY_CPU));
   }
 
   async destroy(): Promise<void> {
@@ -80,7 +145,7 @@ export class BenchEnv {
   /** (Re)starts the app pod's Linnet proxy with `workers` threads, pinned as pinning() says. */
   async startLinnet(workers: number): Promise<void> {
     if (this.app.proxy?.running) await this.app.stopProxy('SIGTERM', 30_000);
-    await this.app.startProxy(proxyEnv(workers));
+    await this.startMeshable(this.app, 'app', workers);
     this.linnetWorkers = workers;
     // One worker: its own core, away from the load tools. More: all cores, or they would share one.
     if (this.pinned) await pin(this.app.proxy!.pid, workers === 1 ? String(PROXY_CPU) : `0-${cpuCount() - 1}`);
@@ -162,6 +227,25 @@ export class BenchEnv {
       await sleep(100);
     }
   }
+}
+
+export const NOT_PROBED = 'not probed yet';
+const MESH_REASON = 'needs mTLS (LINNET_PROXY_IDENTITY_*)';
+export const MESH_SKIP_REASON = `${MESH_REASON}: the meshed path was tried and the inbound proxy saw no TLS from the outbound proxy`;
+
+function identityOf(w: 'load' | 'app'): string {
+  return `${w}.bench.serviceaccount.identity.linnet.cluster.local`;
+}
+
+/** The mesh file: one service per protocol on the app pod's mesh port, and both workloads' tokens. */
+export function meshFile(appIp: string): string {
+  const lines = ['services:'];
+  for (const p of PROTOCOLS) {
+    lines.push(`  - name: ${p}.bench.svc.cluster.local`, `    ports: [${port('mesh', p)}]`, '    endpoints:', `      - address: ${appIp}:${port('mesh', p)}`, `        identity: ${identityOf('app')}`);
+  }
+  lines.push('workloads:');
+  for (const w of ['load', 'app'] as const) lines.push(`  - identity: ${identityOf(w)}`, `    token: "${w}-bench-token"`);
+  return lines.join('\n') + '\n';
 }
 
 function proxyEnv(workers: number): Record<string, string> {

@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { cpus, freemem, loadavg, release, totalmem } from 'node:os';
-import type { BenchEnv } from './environment';
+import { MESH_SKIP_REASON, NOT_PROBED, type BenchEnv } from './environment';
 import { Progress } from './progress';
 import { PERCENTILES, SCHEMA, type BenchResults, type Machine, type Percentile, type ScenarioResult, type Settings, type TargetId, type TargetResult } from './schema';
 import { proxyOf, TARGET_ROUTE, type Measured, type ScenarioDef } from './scenarios';
@@ -87,7 +87,7 @@ async function runScenario(env: BenchEnv, def: ScenarioDef, s: RunSettings, prog
   }
   const skipped = new Map<TargetId, string>();
   if (def.targets.includes('linnet-mesh')) {
-    if (env.meshSkipReason === 'not probed yet') await probeMesh(env, progress);
+    if (env.meshSkipReason === NOT_PROBED) await probeMesh(env, progress);
     if (env.meshSkipReason) skipped.set('linnet-mesh', env.meshSkipReason);
   }
   if (!env.nginxHasStream && (def.protocol === 'iperf' || def.protocol === 'redis')) {
@@ -180,7 +180,7 @@ async function runScenario(env: BenchEnv, def: ScenarioDef, s: RunSettings, prog
  */
 async function probeMesh(env: BenchEnv, progress: Progress): Promise<void> {
   progress.status('probing the meshed path for mTLS');
-  const reason = 'needs mTLS (LINNET_PROXY_IDENTITY_*): the meshed path was tried and the inbound proxy saw no TLS from the outbound proxy';
+  const reason = MESH_SKIP_REASON;
   try {
     await env.runLoad(['wrk', '-t1', '-c2', '-d1s', `http://${env.address('mesh', 'http1')}/`], 30_000);
     const samples = await env.app.metrics();

@@ -38,3 +38,14 @@ test('haproxy: one thread, h2 end to end for HTTP/2 and gRPC, tcp mode for iperf
   assert.match(c, new RegExp(`bind 0\\.0\\.0\\.0:${port('haproxy', 'grpc')} proto h2\\n {2}server app 127\\.0\\.0\\.1:${port('direct', 'grpc')} proto h2`));
   assert.match(c, new RegExp(`listen redis\\n {2}mode tcp\\n {2}bind 0\\.0\\.0\\.0:${port('haproxy', 'redis')}`));
 });
+
+test('mesh file: each protocol a service on the app pod\'s mesh port, with the app identity; both workloads certify', async () => {
+  const { meshFile } = await import('./environment');
+  const { parse } = await import('yaml');
+  const doc = parse(meshFile('10.1.2.11')) as { services: { name: string; ports: number[]; endpoints: { address: string; identity: string }[] }[]; workloads: { identity: string; token: string }[] };
+  assert.equal(doc.services.length, PROTOCOLS.length);
+  const http1 = doc.services.find((s) => s.name === 'http1.bench.svc.cluster.local')!;
+  assert.deepEqual(http1.ports, [port('mesh', 'http1')]);
+  assert.deepEqual(http1.endpoints, [{ address: `10.1.2.11:${port('mesh', 'http1')}`, identity: 'app.bench.serviceaccount.identity.linnet.cluster.local' }]);
+  assert.deepEqual(doc.workloads.map((w) => w.identity), ['load.bench.serviceaccount.identity.linnet.cluster.local', 'app.bench.serviceaccount.identity.linnet.cluster.local']);
+});
