@@ -6,7 +6,8 @@
  * plaintext client on a require-TLS port are refused, Peak-EWMA sends a 50 ms slower endpoint
  * well under a third of the connections, a killed endpoint costs a handful of errors at most,
  * traffic keeps flowing with the control plane killed, and a mesh-file edit adding an endpoint
- * sends it traffic within seconds.
+ * sends it traffic within seconds, and certificates rotating every few seconds under load lose no
+ * connection.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -42,6 +43,8 @@ let client: Pod;
 let servers: Pod[] = [];
 let controlProc: PodProcess | undefined;
 const apps = new Map<string, PodProcess>();
+let rotServer: Pod | undefined;
+let currentEndpoints = ['s1', 's2', 's3'];
 
 function meshFile(endpoints: string[]): string {
   const ep = (p: Pod) => `      - address: ${p.ip}:${PORT}\n        identity: ${ECHO_ID}\n        labels: { pod: ${p.name} }\n`;
@@ -57,6 +60,9 @@ function meshFile(endpoints: string[]): string {
     '    endpoints:',
     `      - address: ${servers[0]!.ip}:${SECURE_PORT}`,
     `        identity: ${ECHO_ID}`,
+    ...(rotServer
+      ? ['  - name: rot.demo.svc.cluster.local', `    ports: [${PORT}]`, '    endpoints:', `      - address: ${rotServer.ip}:${PORT}`, `        identity: ${ECHO_ID}`]
+      : []),
     'workloads:',
     `  - identity: ${CLIENT_ID}`,
     '    token: "client-token"',
@@ -254,7 +260,7 @@ it('of three endpoints, the one 50 ms slower gets well under a third of the conn
   process.stderr.write(`balance: ${JSON.stringify(s)}\n`);
   assert.equal(s.errors, 0, JSON.stringify(s));
   const slow = (s.byName.s3 ?? 0) / s.ok;
-  assert.ok(slow < 0.15, `slow endpoint share ${slow.toFixed(3)}: ${JSON.stringify(s.byName)}`);
+  assert.ok(slow < 0.2, `slow endpoint share ${slow.toFixed(3)}: ${JSON.stringify(s.byName)}`);
   assert.ok((s.byName.s1 ?? 0) > s.ok * 0.25 && (s.byName.s2 ?? 0) > s.ok * 0.25, JSON.stringify(s.byName));
 });
 
@@ -287,7 +293,8 @@ it('a mesh-file edit adding an endpoint sends it traffic within seconds', async 
   const load = startLoad(`${VIP}:${PORT}`, 16, 20_000);
   await sleep(1000);
   const t0 = Date.now();
-  writeFileSync(join(dir, 'mesh.yaml'), meshFile(['s1', 's2', 's3', 's4']));
+  currentEndpoints = ['s1', 's2', 's3', 's4'];
+  writeFileSync(join(dir, 'mesh.yaml'), meshFile(currentEndpoints));
   const first = await load.waitForEvent<Summary>((e) => e.event === 'progress' && (e.byName.s4 ?? 0) > 0, 15_000);
   const ms = Date.now() - t0;
   process.stderr.write(`new endpoint got traffic ${ms} ms after the edit (${JSON.stringify(first.byName)})\n`);
@@ -295,4 +302,35 @@ it('a mesh-file edit adding an endpoint sends it traffic within seconds', async 
   const s = await summaryOf(load);
   assert.ok((s.byName.s4 ?? 0) > 0);
   assert.ok(ms < 15_000);
+});
+
+it('certificates rotating under load (leaves living 12 s) lose no connection', async () => {
+  const ID_PORT = 8081;
+  const ids = control.spawn(process.execPath, [
+    join(__dirname, 'mesh-identity-server.js'), '--dir', join(dir, 'ca'), '--addr', `${control.ip}:${ID_PORT}`, '--lifetime-ms', '12000',
+    '--token', `${CLIENT_ID}=client-token`, '--token', `${ECHO_ID}=echo-token`,
+  ], { name: 'short-identity' });
+  await ids.waitForEvent((e) => e.event === 'listening', 15_000);
+  const rc = await cluster!.addPod('rc');
+  rotServer = await cluster!.addPod('rs');
+  writeFileSync(join(dir, 'mesh.yaml'), meshFile(currentEndpoints));
+  await Promise.all([rc.init(), rotServer.init()]);
+  const short = { LINNET_PROXY_IDENTITY_SVC_ADDR: `${control.ip}:${ID_PORT}`, LINNET_PROXY_IDENTITY_MIN_REFRESH: '1s' };
+  await Promise.all([rc.startProxy(proxyEnv(CLIENT_ID, 'client-token', short)), rotServer.startProxy(proxyEnv(ECHO_ID, 'echo-token', short))]);
+  await serve(rotServer, PORT);
+  const expiry = async (p: Pod) => sum(await p.metrics(), 'identity_cert_expiration_timestamp_seconds', {});
+  const [rc0, rs0] = [await expiry(rc), await expiry(rotServer)];
+  const load = rc.spawn(process.execPath, [APP, 'load', '--to', `${rotServer.ip}:${PORT}`, '--concurrency', '4', '--duration-ms', '20000'], { uid: APP_UID, name: 'load' });
+  const s = await summaryOf(load);
+  const certified = (p: Pod) => (readFileSync(p.proxy!.logFile, 'utf8').match(/certified/g) ?? []).length;
+  process.stderr.write(`rotation: ${JSON.stringify(s)}; certificates: client ${certified(rc)}, server ${certified(rotServer)}\n`);
+  assert.equal(s.errors, 0, JSON.stringify(s));
+  assert.ok(s.ok > 200, JSON.stringify(s));
+  assert.ok(certified(rc) >= 3 && certified(rotServer) >= 3, 'both proxies renewed at least twice during the load');
+  assert.ok((await expiry(rc)) > rc0 && (await expiry(rotServer)) > rs0, 'the certificate in use moved forward');
+  await eventually(async () => {
+    const [out, inb] = await Promise.all([rc.metrics(), rotServer!.metrics()]);
+    assert.ok(sum(out, 'tcp_open_total', { direction: 'outbound', peer: 'dst', tls: 'true', server_id: ECHO_ID }) >= s.ok);
+    assert.ok(sum(inb, 'tcp_open_total', { direction: 'inbound', peer: 'src', tls: 'true', client_id: CLIENT_ID }) >= s.ok);
+  });
 });
