@@ -38,6 +38,7 @@ function summary(r: RunReport): string {
       `corpus ${r.corpusStart} -> ${r.corpusEnd}${r.coverageBlocks !== undefined ? `, ${r.coverageBlocks} blocks` : ''}, ` +
       `slowest input ${r.slowestMs.toFixed(1)} ms (${r.slowestBytes} bytes), ${r.findings.length} finding(s)`,
   ];
+  for (const [why, n] of Object.entries(r.known)) lines.push(`  known (not failing) x${n}: ${why}`);
   for (const f of r.findings) lines.push(`  - ${f.signature} (x${f.count})${f.savedAs ? ` -> ${f.savedAs}` : ''}`);
   return lines.join('\n');
 }

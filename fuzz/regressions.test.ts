@@ -32,6 +32,8 @@ for (const name of targetNames()) {
         try {
           await target.run(r.bytes.subarray(0, target.maxInputBytes ?? 64 * 1024));
         } catch (e) {
+          // A finding listed as known (reported, not yet fixed) is not a new failure.
+          if (e instanceof Error && target.known?.some((k) => k.match.test(e.message))) return;
           assert.fail(`fuzz/regressions/${name}/${r.name} fails again: ${describeError(e)}`);
         }
       });

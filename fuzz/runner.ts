@@ -46,6 +46,8 @@ export interface RunReport {
   corpusEnd: number;
   coverageBlocks: number | undefined;
   findings: Finding[];
+  /** Known (listed, unfixed) findings hit, by their reason. */
+  known: Record<string, number>;
   slowestMs: number;
   slowestBytes: number;
 }
@@ -84,6 +86,11 @@ export async function runFuzz(o: RunOptions): Promise<RunReport> {
   let slowestMs = 0;
   let slowestBytes = 0;
   let recent: Buffer[] = [];
+  const knownHits: Record<string, number> = {};
+  const knownReason = (e: unknown): string | undefined => {
+    const msg = e instanceof Error ? e.message : String(e);
+    return t.known?.find((k) => k.match.test(msg))?.why;
+  };
 
   const once = async (bytes: Buffer): Promise<unknown> => {
     const t0 = performance.now();
@@ -153,6 +160,11 @@ export async function runFuzz(o: RunOptions): Promise<RunReport> {
       progress();
     }
     if (err === undefined) return;
+    const k = knownReason(err);
+    if (k !== undefined) {
+      knownHits[k] = (knownHits[k] ?? 0) + 1;
+      return;
+    }
     const f = known.get(signatureOf(err));
     if (f) {
       f.count++;
@@ -174,7 +186,7 @@ export async function runFuzz(o: RunOptions): Promise<RunReport> {
     const sig = signatureOf(err);
     const sameFailure = async (b: Buffer) => {
       const e = await once(b);
-      return e !== undefined && signatureOf(e) === sig;
+      return e !== undefined && signatureOf(e) === sig && knownReason(e) === undefined;
     };
     const input = (await sameFailure(m.bytes)) ? await minimize(m.bytes, sameFailure, o.minimizeMs ?? 5000) : m.bytes;
     const message = describeError(err);
@@ -197,6 +209,7 @@ export async function runFuzz(o: RunOptions): Promise<RunReport> {
     corpusEnd: corpus.length,
     coverageBlocks: cov?.blocks,
     findings: [...known.values()],
+    known: knownHits,
     slowestMs,
     slowestBytes,
   };

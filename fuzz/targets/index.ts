@@ -13,6 +13,7 @@ export const TARGETS: Readonly<Record<string, () => FuzzTarget>> = {
   'admission-review': () => require('./admission-review').default,
   'certify-csr': () => require('./certify-csr').default,
   'identity-name': () => require('./identity-name').default,
+  'http1-request': () => require('./http1-request').default,
 };
 
 export function targetNames(): string[] {

@@ -141,6 +141,9 @@ function scanFields(b: Buffer, p: number, end: number, start: number, limits: He
       if (p + 1 >= end) return OUT;
       if (b[p + 1] !== LF) throw new Refusal(400, 'expected LF after CR at the end of the head');
       p += 2;
+      // The limit counts the start line too: without this, a long request line with no fields
+      // that arrived in one read passed, while the same bytes split were 431 (fuzz finding).
+      if (p - start > limits.maxHeaderBytes) throw new Refusal(431, `head larger than ${limits.maxHeaderBytes} bytes`);
       break;
     }
     if (c === SP || c === HTAB) throw new Refusal(400, 'obsolete line folding or whitespace before a field name');
