@@ -47,8 +47,8 @@ options:
   --list               list the scenarios and exit
   --compare FILE       show the change against an earlier results.json
   --runs N             measured runs per target (default 5)
-  --duration S         seconds per measured run (default 5)
-  --warmup S           seconds of warm-up per target before the measured runs, not counted (default 2)
+  --duration S         seconds per measured run (default 3)
+  --warmup S           seconds of warm-up per target before the measured runs, not counted (default 1)
   --connections N      connections (or concurrent calls) per load tool (default 32)
   --rates R[,R...]     constant rates in req/s for the latency scenarios (default 1000,5000)
   --out DIR            where to write results.json, report.md and the SVG charts
@@ -108,8 +108,8 @@ export const command: Command = {
     try {
       settings = {
         runs: Math.round(positive('runs', v.runs, quick ? 1 : 5)),
-        durationS: positive('duration', v.duration, quick ? 1 : 5),
-        warmupS: v.warmup === '0' ? 0 : positive('warmup', v.warmup, quick ? 0 : 2),
+        durationS: positive('duration', v.duration, quick ? 1 : 3),
+        warmupS: v.warmup === '0' ? 0 : positive('warmup', v.warmup, quick ? 0 : 1),
         connections: Math.round(positive('connections', v.connections, quick ? 16 : 32)),
         rates: (v.rates ?? (quick ? '1000' : '1000,5000')).split(',').map((r) => positive('rates', r, 1000)),
         quick,

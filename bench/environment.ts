@@ -19,7 +19,8 @@ export const LOAD_CPU = 0;
 export const PROXY_CPU = 1;
 const STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
 
-export type ProxyKind = 'linnet' | 'nginx' | 'haproxy';
+/** Whose process tree a target's cost is read from: `linnet-mesh` is both pods' proxies. */
+export type ProxyKind = 'linnet' | 'linnet-mesh' | 'nginx' | 'haproxy';
 
 export class BenchEnv {
   private nginx: PodProcess | undefined;
@@ -153,16 +154,19 @@ export class BenchEnv {
 
   /** The pid of the proxy process (tree) measured for a route. */
   proxyPid(kind: ProxyKind): number | undefined {
-    if (kind === 'linnet') return this.app.proxy?.pid;
+    if (kind === 'linnet' || kind === 'linnet-mesh') return this.app.proxy?.pid;
     return kind === 'nginx' ? this.nginx?.pid : this.haproxy?.pid;
   }
 
   cpuSeconds(kind: ProxyKind): number {
+    if (kind === 'linnet-mesh') return this.cpuSeconds('linnet') + (this.load.proxy ? treeCpuSeconds(this.load.proxy.pid) : NaN);
     const pid = this.proxyPid(kind);
     return pid === undefined ? NaN : treeCpuSeconds(pid);
   }
 
+  /** Peak RSS; for the meshed path, of the two proxies together. */
   peakRss(kind: ProxyKind): number {
+    if (kind === 'linnet-mesh') return this.peakRss('linnet') + (this.load.proxy ? treePeakRss(this.load.proxy.pid) : NaN);
     const pid = this.proxyPid(kind);
     return pid === undefined ? NaN : treePeakRss(pid);
   }

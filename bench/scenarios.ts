@@ -52,7 +52,8 @@ export const TARGET_ROUTE: Record<TargetId, Route> = {
 /** Whose CPU and memory a target's cost is read from (direct has no proxy). */
 export function proxyOf(t: TargetId): ProxyKind | undefined {
   if (t === 'nginx' || t === 'haproxy') return t;
-  if (t === 'linnet' || t === 'linnet-2w' || t === 'linnet-mesh') return 'linnet';
+  if (t === 'linnet-mesh') return t;
+  if (t === 'linnet' || t === 'linnet-2w') return 'linnet';
   return undefined;
 }
 

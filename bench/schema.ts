@@ -21,9 +21,9 @@ export const TARGET_LABEL: Record<TargetId, string> = {
 };
 
 export interface Cost {
-  /** CPU seconds (user + system, every thread) the proxy spent per 1,000 operations. */
+  /** CPU seconds (user + system, every thread) the proxy spent per 1,000 operations (meshed: both proxies). */
   readonly cpuSecondsPer1k: Stat;
-  /** The proxy's peak resident set (VmHWM) when the scenario finished, in bytes. */
+  /** The proxy's peak resident set (VmHWM) when the scenario finished, in bytes (meshed: both proxies). */
   readonly peakRssBytes: number;
 }
 

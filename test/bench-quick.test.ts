@@ -58,6 +58,20 @@ test('linnet bench --quick runs every scenario against its baselines and writes 
     assert.match(md, /## HTTP\/1\.1 at a constant 1000 req\/s/);
     assert.match(md, /## Cost per proxy/);
     assert.ok(seconds < 120, `--quick took ${seconds}s; it must stay well under 2 minutes`);
+
+    // --scenario picks one family; --compare reads the run above and shows the change.
+    const out2 = join(out, 'again');
+    const again = spawn(process.execPath, [LINNET_BIN, 'bench', '--quick', '--scenario', 'http1-small', '--compare', join(out, 'results.json'), '--out', out2], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout2 = '';
+    let stderr2 = '';
+    again.stdout.on('data', (d) => (stdout2 += d));
+    again.stderr.on('data', (d) => (stderr2 += d));
+    assert.equal(await new Promise<number | null>((resolve) => again.on('close', resolve)), 0, stderr2.slice(-2000));
+    const second = validateResults(JSON.parse(readFileSync(join(out2, 'results.json'), 'utf8')));
+    assert.deepEqual(second.scenarios.map((s) => s.id), ['http1-small']);
+    assert.match(stdout2, /## Change against .*results\.json/);
+    assert.match(stdout2, /\| http1-small \| linnet \(1 hop, 1 worker\) \| req\/s \| [\d.]+k? \| [\d.]+k? \| [+-]?[\d.]+%/);
+    assert.match(readFileSync(join(out2, 'report.md'), 'utf8'), /## Change against/);
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

@@ -1,0 +1,55 @@
+/** `linnet bench` argument handling: everything that is decided before a cluster is built. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { command } from './command';
+
+async function capture(args: string[]): Promise<{ code: number | undefined; out: string; err: string; thrown?: Error & { code?: string } }> {
+  let out = '';
+  let err = '';
+  const ow = process.stdout.write.bind(process.stdout);
+  const ew = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
+  process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
+  try {
+    return { code: await command.run(args), out, err };
+  } catch (e) {
+    return { code: undefined, out, err, thrown: e as Error & { code?: string } };
+  } finally {
+    process.stdout.write = ow;
+    process.stderr.write = ew;
+  }
+}
+
+test('--list names every scenario with its targets; --rates changes the latency scenarios', async () => {
+  const r = await capture(['--list']);
+  assert.equal(r.code, 0);
+  for (const id of ['http1-small', 'http1-1mb', 'h2', 'grpc-unary', 'grpc-stream', 'ws', 'tcp-iperf3', 'redis', 'latency-http1-1000', 'latency-http1-5000', 'cost-2w']) {
+    assert.match(r.out, new RegExp(`^${id} `, 'm'));
+  }
+  assert.match((await capture(['--list', '--rates', '200'])).out, /^latency-http1-200 /m);
+});
+
+test('bad numbers, unknown flags and unknown scenarios exit 2 with a message', async () => {
+  for (const [args, re] of [
+    [['--runs', 'zero'], /--runs "zero" is not a positive number/],
+    [['--duration=-1'], /--duration "-1"/],
+    [['--bogus'], /Unknown option '--bogus'/],
+    [['--scenario', 'nope'], /unknown scenario\(s\) nope; known: http1-small/],
+  ] as const) {
+    const r = await capture([...args]);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
+    assert.match(r.err, re);
+  }
+});
+
+test('--compare refuses a missing file or a file that is not bench results, before building anything', async () => {
+  const missing = await capture(['--compare', '/nonexistent/results.json']);
+  assert.equal(missing.thrown?.code, 'LINNET_BENCH_BAD_ARGS');
+  const dir = mkdtempSync(join(tmpdir(), 'bench-cmd-'));
+  writeFileSync(join(dir, 'x.json'), JSON.stringify({ schema: 'other/1', scenarios: [] }));
+  const wrong = await capture(['--compare', join(dir, 'x.json')]);
+  assert.equal(wrong.thrown?.code, 'LINNET_BENCH_BAD_RESULTS');
+});
