@@ -16,6 +16,7 @@ import type { HttpOutcome } from '../../metrics/http-metrics';
 import { TcpStats } from '../../metrics/tcp-metrics';
 import type { ConnContext } from '../../stack/context';
 import type { ProtocolHandler } from '../../stack/dispatch';
+import { routeRequest, type HttpUpstream } from '../../mesh/http-route';
 import { ConnectError, formatAddr } from '../../tcp/connect';
 import { relay } from '../../tcp/relay';
 import { connectErrorKind, h1ErrorResponse, HttpProxyError, type ProxyErrorKind } from '../errors';
@@ -78,6 +79,8 @@ class Exchange implements UpstreamHandler {
   upstream: UpstreamConn | undefined;
   reused = false;
   retried = false;
+  /** Where this request was balanced to (proxy/mesh/http-route). */
+  route: HttpUpstream | undefined;
   reqDone = false;
   resPhase = ResPhase.Connecting;
   resBuf: Buffer | undefined;
@@ -124,6 +127,7 @@ class Exchange implements UpstreamHandler {
   end(o: HttpOutcome): void {
     if (this.ended) return;
     this.ended = true;
+    this.route?.done(!o.error && o.status > 0 && o.status < 500);
     this.endMetrics(o);
   }
 
@@ -287,29 +291,34 @@ class ClientConnection {
 
   private connect(ex: Exchange, fresh: boolean): void {
     const { side, target, tcp, open } = this.ctx;
-    const key = `${side.direction} ${target.addr}`;
-    this.pool
-      .acquire(
-        key,
-        target.host,
-        target.port,
-        (s) => {
-          open.track(s);
-          const stats = new TcpStats(
-            tcp,
-            { direction: side.direction, peer: 'dst', target_addr: target.addr, tls: 'no_identity', no_tls_reason: side.dstNoTlsReason },
-            s,
-          );
-          open.add(stats);
-          let errno = '';
-          s.on('error', (err) => (errno = errnoOf(err)));
-          s.on('close', () => {
-            stats.close(errno);
-            open.remove(stats);
-          });
-        },
-        fresh,
-      )
+    // A retry on a fresh connection re-balances; the stale attempt says nothing about the endpoint.
+    ex.route?.done(true, false);
+    routeRequest(this.ctx)
+      .then((route) => {
+        ex.route = route;
+        return this.pool.acquire(
+          route.key,
+          route.host,
+          route.port,
+          (s) => {
+            open.track(s);
+            const stats = new TcpStats(
+              tcp,
+              { direction: side.direction, peer: 'dst', target_addr: route.addr, ...route.tls },
+              s,
+            );
+            open.add(stats);
+            let errno = '';
+            s.on('error', (err) => (errno = errnoOf(err)));
+            s.on('close', () => {
+              stats.close(errno);
+              open.remove(stats);
+            });
+          },
+          fresh,
+          route.dial,
+        );
+      })
       .then(
         ({ conn, reused }) => {
           if (this.ex !== ex || this.phase === Phase.Closed) {
@@ -575,7 +584,9 @@ class ClientConnection {
   /** A request the proxy will not forward: 400/431 and the connection closes. */
   private refuse(err: HttpProxyError, ex: Exchange | undefined): void {
     this.ctx.log.debug('http: refused request', { target: this.ctx.target.addr, why: err.message });
-    if (ex) ex.end({ status: err.status, error: err.code });
+    // A 4xx the proxy answers is the client's failure, not the route's: classified by status
+    // (success), as Linkerd does; the reason travels in l5d-proxy-error.
+    if (ex) ex.end({ status: err.status });
     else {
       const end = this.ctx.http.start({
         direction: this.ctx.side.direction,
@@ -584,7 +595,7 @@ class ClientConnection {
         tls: 'no_identity',
         no_tls_reason: this.ctx.side.srcNoTlsReason,
       });
-      end({ status: err.status, error: err.code });
+      end({ status: err.status });
     }
     this.ex = undefined;
     this.keepAlive = false;
