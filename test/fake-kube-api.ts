@@ -134,6 +134,13 @@ export async function startFakeKubeApi(): Promise<FakeKubeApi> {
     watchers[kind].add(res);
     res.on('close', () => watchers[kind].delete(res));
   });
+  // Every raw socket, including those still in their TLS handshake, which closeAllConnections()
+  // does not know about: a client reconnecting while we stop would otherwise hold close() open.
+  const sockets = new Set<import('node:net').Socket>();
+  server.on('connection', (socket: import('node:net').Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   const port = (server.address() as AddressInfo).port;
   const url = `https://127.0.0.1:${port}`;
@@ -146,8 +153,9 @@ export async function startFakeKubeApi(): Promise<FakeKubeApi> {
         for (const w of watchers[k]) w.destroy();
         watchers[k].clear();
       }
-      server.closeAllConnections();
       server.close(() => ok());
+      server.closeAllConnections();
+      for (const socket of sockets) socket.destroy();
     });
 
   const emit = (kind: Kind, type: Event['type'], object: Obj) => {

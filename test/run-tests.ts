@@ -30,6 +30,8 @@ const phases = [
   { name: 'integration', files: all.filter(isIntegration), concurrency: 1 },
 ];
 
+const TEST_TIMEOUT_MS = 180_000;
+
 const tapDir = mkdtempSync(join(tmpdir(), 'linnet-tests-'));
 const totals = { pass: 0, fail: 0, skipped: 0, todo: 0, cancelled: 0 };
 let failed = false;
@@ -41,6 +43,8 @@ for (const phase of phases) {
     [
       '--test',
       `--test-concurrency=${phase.concurrency}`,
+      // A hung test fails after this long instead of holding CI to its limit.
+      `--test-timeout=${TEST_TIMEOUT_MS}`,
       '--test-reporter=spec',
       '--test-reporter-destination=stdout',
       '--test-reporter=tap',
