@@ -7,7 +7,12 @@
  *   node mesh-app.js load --to 10.96.0.10:7000 [--concurrency 4] [--duration-ms 5000] [--progress-ms 250]
  *       connections one after another on each of `concurrency` loops; a JSON progress line every
  *       progress-ms and a final {"event":"summary", ok, errors, byName, errorCodes}
+ *   node mesh-app.js http-serve --port 8000 --name s1 [--delay-ms 50]
+ *       HTTP/1.1 (keep-alive): every request answered 200 with body "<name>" after delay
+ *   node mesh-app.js http-load --to 10.96.0.20:8000 [--concurrency 2] [--requests 300]
+ *       requests over `concurrency` keep-alive connections; the same final summary
  */
+import { Agent, createServer as createHttpServer, request } from 'node:http';
 import { connect, createServer } from 'node:net';
 import { parseArgs } from 'node:util';
 
@@ -78,6 +83,61 @@ async function load(to: string, concurrency: number, durationMs: number, progres
   emit({ event: 'summary', ok, errors, byName, errorCodes });
 }
 
+function httpServe(port: number, name: string, delayMs: number): void {
+  const server = createHttpServer((req, res) => {
+    req.resume();
+    req.on('end', () => setTimeout(() => res.end(name), delayMs));
+  });
+  server.keepAliveTimeout = 30_000;
+  server.listen(port, '0.0.0.0', () => emit({ event: 'listening', port }));
+}
+
+async function httpLoad(to: string, concurrency: number, requests: number): Promise<void> {
+  const i = to.lastIndexOf(':');
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  const byName: Record<string, number> = {};
+  const errorCodes: Record<string, number> = {};
+  let ok = 0;
+  let errors = 0;
+  let sent = 0;
+  const sockets = new Set<unknown>();
+  const one = () =>
+    new Promise<void>((resolve) => {
+      const req = request({ host: to.slice(0, i), port: Number(to.slice(i + 1)), path: '/', agent, timeout: 5000 }, (res) => {
+        let body = '';
+        res.setEncoding('latin1');
+        res.on('data', (d) => (body += d));
+        res.on('end', () => {
+          if (res.statusCode === 200) {
+            ok++;
+            byName[body] = (byName[body] ?? 0) + 1;
+          } else {
+            errors++;
+            errorCodes[String(res.statusCode)] = (errorCodes[String(res.statusCode)] ?? 0) + 1;
+          }
+          resolve();
+        });
+      });
+      req.on('socket', (s) => sockets.add(s));
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        errors++;
+        errorCodes[e.code ?? 'EIO'] = (errorCodes[e.code ?? 'EIO'] ?? 0) + 1;
+        resolve();
+      });
+      req.end();
+    });
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (sent < requests) {
+        sent++;
+        await one();
+      }
+    }),
+  );
+  agent.destroy();
+  emit({ event: 'summary', ok, errors, byName, errorCodes, connections: sockets.size });
+}
+
 const [cmd, ...rest] = process.argv.slice(2);
 const { values } = parseArgs({
   args: rest,
@@ -89,9 +149,12 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '4' },
     'duration-ms': { type: 'string', default: '5000' },
     'progress-ms': { type: 'string', default: '250' },
+    requests: { type: 'string', default: '300' },
   },
 });
 if (cmd === 'serve') serve(Number(values.port), values.name!, Number(values['delay-ms']));
+else if (cmd === 'http-serve') httpServe(Number(values.port), values.name!, Number(values['delay-ms']));
+else if (cmd === 'http-load') void httpLoad(values.to!, Number(values.concurrency), Number(values.requests));
 else if (cmd === 'load') void load(values.to!, Number(values.concurrency), Number(values['duration-ms']), Number(values['progress-ms']));
 else {
   process.stderr.write('usage: mesh-app serve|load ...\n');

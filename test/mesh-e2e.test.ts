@@ -27,6 +27,8 @@ const ECHO_ID = 'echo.demo.serviceaccount.identity.linnet.cluster.local';
 const VIP = '10.96.0.10';
 const PORT = 7000;
 const SECURE_PORT = 7443;
+const HTTP_VIP = '10.96.0.20';
+const HTTP_PORT = 8000;
 
 interface Summary {
   event: string;
@@ -60,6 +62,11 @@ function meshFile(endpoints: string[]): string {
     '    endpoints:',
     `      - address: ${servers[0]!.ip}:${SECURE_PORT}`,
     `        identity: ${ECHO_ID}`,
+    '  - name: web.demo.svc.cluster.local',
+    `    address: ${HTTP_VIP}`,
+    `    ports: [${HTTP_PORT}]`,
+    '    endpoints:',
+    ...servers.slice(0, 3).flatMap((p) => [`      - address: ${p.ip}:${HTTP_PORT}`, `        identity: ${ECHO_ID}`]),
     ...(rotServer
       ? ['  - name: rot.demo.svc.cluster.local', `    ports: [${PORT}]`, '    endpoints:', `      - address: ${rotServer.ip}:${PORT}`, `        identity: ${ECHO_ID}`]
       : []),
@@ -262,6 +269,28 @@ it('of three endpoints, the one 50 ms slower gets well under a third of the conn
   const slow = (s.byName.s3 ?? 0) / s.ok;
   assert.ok(slow < 0.2, `slow endpoint share ${slow.toFixed(3)}: ${JSON.stringify(s.byName)}`);
   assert.ok((s.byName.s1 ?? 0) > s.ok * 0.25 && (s.byName.s2 ?? 0) > s.ok * 0.25, JSON.stringify(s.byName));
+});
+
+it('HTTP/1.1 over keep-alive connections is balanced per request over mTLS: the 50 ms slower endpoint gets few', async () => {
+  const https = await Promise.all(servers.slice(0, 3).map((p, i) => {
+    const proc = p.spawn(process.execPath, [APP, 'http-serve', '--port', String(HTTP_PORT), '--name', p.name, '--delay-ms', i === 2 ? '50' : '0'], { uid: APP_UID, name: 'http-serve' });
+    return proc.waitForEvent((e) => e.event === 'listening').then(() => proc);
+  }));
+  const r = await client.run(process.execPath, [APP, 'http-load', '--to', `${HTTP_VIP}:${HTTP_PORT}`, '--concurrency', '2', '--requests', '400'], { uid: APP_UID, timeoutMs: 60_000 });
+  const s = JSON.parse(r.stdout.trim().split('\n').pop()!) as Summary & { connections: number };
+  process.stderr.write(`http: ${JSON.stringify(s)}\n`);
+  assert.equal(s.errors, 0, JSON.stringify(s));
+  assert.equal(s.connections, 2, 'two client connections carried every request');
+  assert.ok((s.byName.s1 ?? 0) > 100 && (s.byName.s2 ?? 0) > 100, `requests of two connections spread over both fast endpoints: ${JSON.stringify(s.byName)}`);
+  assert.ok((s.byName.s3 ?? 0) / s.ok < 0.2, JSON.stringify(s.byName));
+  await eventually(async () => {
+    const m = await client.metrics();
+    assert.ok(sum(m, 'tcp_open_total', { direction: 'outbound', peer: 'dst', tls: 'true', server_id: ECHO_ID, target_addr: `${servers[0]!.ip}:${HTTP_PORT}` }) >= 1);
+    // Pooled: far fewer connections to the endpoints than requests.
+    const opened = servers.slice(0, 3).reduce((n, p) => n + sum(m, 'tcp_open_total', { direction: 'outbound', peer: 'dst', tls: 'true', target_addr: `${p.ip}:${HTTP_PORT}` }), 0);
+    assert.ok(opened >= 2 && opened < 40, `${opened} connections to the endpoints for 400 requests`);
+  });
+  await Promise.all(https.map((p) => p.stop()));
 });
 
 it('an endpoint killed mid-traffic costs the client at most a handful of errors', async () => {

@@ -81,7 +81,15 @@ export class UpstreamPool {
    * An idle connection to `key` if one is open, else a new one. `onNew` is told of a new socket
    * (for TCP metrics) before it is used. Rejects with ConnectError.
    */
-  async acquire(key: string, host: string, port: number, onNew: (s: Socket) => TcpStats | void, fresh = false): Promise<Acquired> {
+  async acquire(
+    key: string,
+    host: string,
+    port: number,
+    onNew: (s: Socket) => TcpStats | void,
+    fresh = false,
+    /** Opens the connection instead of a plain connect (mTLS to a meshed endpoint). */
+    dial?: () => Promise<Socket>,
+  ): Promise<Acquired> {
     if (!fresh) {
       const list = this.idle.get(key);
       while (list && list.length > 0) {
@@ -92,7 +100,7 @@ export class UpstreamPool {
         }
       }
     }
-    const socket = await connectTarget(host, port, this.opts.connectTimeoutMs);
+    const socket = await (dial ? dial() : connectTarget(host, port, this.opts.connectTimeoutMs));
     onNew(socket);
     const conn = new UpstreamConn(key, socket, (c) => this.forget(c));
     socket.resume();

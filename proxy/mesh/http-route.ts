@@ -1,0 +1,68 @@
+/**
+ * Per-request balancing for the HTTP handlers: where the next request on a connection goes. For
+ * a destination discovery knows, each request picks an endpoint with the Peak-EWMA balancer and
+ * is sent on a pooled connection to that endpoint (mTLS when it is meshed); otherwise it goes to
+ * the original destination as before. The handler reports the request's outcome and latency back
+ * with `done`, which feeds the RTT estimate and failure accrual.
+ */
+import type { Socket } from 'node:net';
+import { ConnectError } from '../tcp/connect';
+import { connectMeshed } from '../tls/connect';
+import type { ConnContext } from '../stack/context';
+import type { TlsLabels } from './context';
+
+export interface HttpUpstream {
+  /** Pool key: connections are reused only for the same endpoint and TLS identity. */
+  key: string;
+  host: string;
+  port: number;
+  /** `ip:port` of the endpoint (the dst side's target_addr). */
+  addr: string;
+  tls: TlsLabels;
+  /** Opens a new connection when the pool has none; undefined: a plain TCP connect. */
+  dial?: () => Promise<Socket>;
+  /**
+   * The request is over: `ok` false for a failure (connect error, 5xx, reset). `sample` false when
+   * the attempt says nothing about the endpoint (a stale pooled connection being retried).
+   */
+  done(ok: boolean, sample?: boolean): void;
+}
+
+const noop = () => {};
+
+export async function routeRequest(ctx: ConnContext): Promise<HttpUpstream> {
+  const { side, target, mesh } = ctx;
+  const original: HttpUpstream = {
+    key: `${side.direction} ${target.addr}`,
+    host: target.host,
+    port: target.port,
+    addr: target.addr,
+    tls: { tls: 'no_identity', no_tls_reason: side.dstNoTlsReason },
+    done: noop,
+  };
+  if (side.direction !== 'outbound' || !mesh?.balancers) return original;
+  const route = await mesh.balancers.route(target.host, target.port);
+  if (route.kind === 'original') return original;
+  const pick = route.kind === 'balanced' ? route.balancer.pick() : undefined;
+  if (!pick) throw new ConnectError(target.addr, 'ENOENDPOINTS');
+  const ep = pick.endpoint;
+  const start = performance.now();
+  const meshed = ep.identity !== undefined && mesh.tls !== undefined;
+  const identity = ep.identity;
+  return {
+    key: `${side.direction} ${ep.address}${meshed ? ` ${identity}` : ''}`,
+    host: ep.ip,
+    port: ep.port,
+    addr: ep.address,
+    tls: meshed
+      ? { tls: 'true', server_id: identity! }
+      : { tls: 'no_identity', no_tls_reason: identity ? 'local_identity_disabled' : 'not_provided_by_service_discovery' },
+    dial: meshed
+      ? async () => {
+          if (!mesh.tls!.current()) await mesh.tls!.ready(side.connectTimeoutMs);
+          return connectMeshed(ep.ip, ep.port, identity!, mesh.tls!, side.connectTimeoutMs);
+        }
+      : undefined,
+    done: (ok, sample = true) => pick.done(ok ? 'success' : 'failure', sample ? performance.now() - start : undefined),
+  };
+}
