@@ -38,7 +38,12 @@ export class BenchEnv {
     readonly app: Pod,
   ) {
     this.dir = join(cluster.logDir, 'bench');
-    mkdirSync(this.dir, { recursive: true });
+    mkdirSync(this.dir, { recursive: true, mode: 0o755 });
+    // A gRPC message frame (uncompressed, 64 bytes) for h2load's gRPC unary calls.
+    const frame = Buffer.alloc(5 + 64, 'g');
+    frame.writeUInt8(0, 0);
+    frame.writeUInt32BE(64, 1);
+    writeFileSync(join(this.dir, 'grpc-unary-64.bin'), frame, { mode: 0o644 });
     this.pinned = cpuCount() >= 2;
   }
 

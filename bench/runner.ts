@@ -97,10 +97,23 @@ async function runScenario(env: BenchEnv, def: ScenarioDef, s: RunSettings, prog
   if (skipped.size) progress.setTotal(progress.total - skipped.size * (s.runs + (s.warmupS > 0 ? 1 : 0)));
   const acc = new Map<TargetId, Acc>(targets.map((t) => [t, { values: [], errors: 0, cpuPer1k: [], latency: { p50: [], p90: [], p99: [], 'p99.9': [] }, failures: [] }]));
   const hint = new Map<TargetId, number>();
+  const checkFailed = new Map<TargetId, string>();
 
   const once = async (t: TargetId, seconds: number): Promise<Measured> =>
     def.measure({ env, address: env.address(TARGET_ROUTE[t], def.protocol), seconds, connections: s.connections, hintRate: hint.get(t), rate: def.rate });
 
+  if (def.check) {
+    for (const t of [...targets]) {
+      progress.status(`${def.id} · ${t} · checking the path`);
+      try {
+        await def.check({ env, address: env.address(TARGET_ROUTE[t], def.protocol), seconds: 1, connections: s.connections });
+      } catch (err) {
+        checkFailed.set(t, (err as Error).message);
+        targets.splice(targets.indexOf(t), 1);
+        progress.note(`${def.id} · ${t}: check failed: ${(err as Error).message}`);
+      }
+    }
+  }
   if (s.warmupS > 0) {
     for (const t of targets) {
       progress.status(`${def.id} · ${t} · warm-up`);
@@ -146,6 +159,10 @@ async function runScenario(env: BenchEnv, def: ScenarioDef, s: RunSettings, prog
     const reason = skipped.get(t);
     if (reason) {
       out.push({ target: t, status: 'skipped', reason });
+      continue;
+    }
+    if (checkFailed.has(t)) {
+      out.push({ target: t, status: 'failed', reason: checkFailed.get(t) });
       continue;
     }
     const a = acc.get(t)!;

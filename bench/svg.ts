@@ -52,7 +52,7 @@ export function latencyChart(s: ScenarioResult): string {
   const out = [header(title)];
   for (const t of ticks) {
     out.push(`<line x1="${PAD.left}" x2="${PAD.left + plotW}" y1="${f(y(t))}" y2="${f(y(t))}" stroke="#ddd"/>`);
-    out.push(`<text x="${PAD.left - 6}" y="${f(y(t) + 4)}" text-anchor="end">${esc(sig(t))} ms</text>`);
+    out.push(`<text x="${PAD.left - 6}" y="${f(y(t) + 4)}" text-anchor="end">${String(t)} ms</text>`);
   }
   for (const p of PERCENTILES) {
     const px = x(Number(p.slice(1)));
