@@ -3,7 +3,7 @@
  * way HdrHistogram plots them (x = 1/(1-p), so p50, p90, p99, p99.9 are evenly spaced), and
  * throughput bars with whiskers from the slowest to the fastest run. Pure: data in, text out.
  */
-import { num, si, sig } from './format';
+import { num, si } from './format';
 import { PERCENTILES, TARGET_LABEL, type ScenarioResult } from './schema';
 
 const COLORS: Record<string, string> = {
