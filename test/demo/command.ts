@@ -1,75 +1,146 @@
 /**
- * `linnet demo` (`npm start`): a small local mesh in network namespaces — a client pod and a
- * server pod, each with `linnet init` and a proxy — running a demo echo service under steady
- * traffic, with a live view of each proxy's golden TCP metrics read from its own /metrics.
+ * `linnet demo` (`npm start`): the local mesh in network namespaces — control plane, meshed web
+ * (HTTP/1) and emoji (gRPC) services with two replicas each, a traffic client — and a live table
+ * per workload like `linkerd viz stat deploy`, computed from the proxies' own /metrics.
  */
 import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from '../../control/cli/command';
 import { parseDuration, parsePositiveInt } from '../../proxy/config/parse';
-import { APP_UID, REPO_ROOT, rootSkipReason, type Pod } from '../pods';
-import { TCP_APP, createMesh, serveTcp, type Mesh } from '../pods/mesh';
-import { rates, renderSummary, renderTable, snapshot, type Snapshot, type ViewRow } from './view';
+import { REPO_ROOT, rootSkipReason, type Pod } from '../pods';
+import { createDemo, SERVICES, type Demo, type Workload } from './demo-mesh';
+import { addDeltas, delta, proxySnapshot, stat, type ProxySnapshot } from './stats';
+import { renderScreen, renderSummary, verdict, type TableRow, type WorkloadResult } from './view';
 
-const DEMO_PORT = 8080;
-/** Long-lived connections the demo client keeps open beside its stream of short ones. */
-const HELD = 3;
+const usage = `usage: linnet demo [--duration 30s] [--rps 10] [--interval 2s] [--min-success 90] [--conns 4] [--workers 1]
 
-const usage = `usage: linnet demo [--duration 10s] [--rate 20] [--workers 1]
-
-Builds a local mesh in network namespaces (a node namespace with a bridge, a "client" pod and a
-"server" pod, each with linnet init's iptables and a linnet proxy as uid 2102), runs a TCP echo
-service in the server pod and steady traffic from the client pod (a stream of short connections
-plus ${HELD} long-lived ones), and shows each proxy's golden TCP metrics, read from its own
-/metrics, every second: open connections, connections/s, bytes in/out per second, errors, RSS.
-Ctrl-C (SIGINT) or SIGTERM tears everything down. Needs root (ip netns, iptables).
+Builds a local mesh in network namespaces and shows its golden metrics live:
+  control   linnet control (destination :8086, identity :8080; CA from linnet identity create)
+  web       HTTP/1 service, 2 replicas (web1 slower, fails 5% of requests), virtual IP 10.96.0.10:8080
+  emoji     gRPC service, 2 replicas (emoji1 slower, fails 3% of calls), virtual IP 10.96.0.11:8090
+  traffic   a client sending R HTTP requests/s and R gRPC calls/s to the virtual IPs
+Every pod but the control pod has linnet init's iptables and a linnet proxy (uid 2102) that
+certifies itself with the identity service and asks the destination service where services are;
+proxies talk mTLS to each other. Every interval a table like \`linkerd viz stat deploy\` shows one
+row per workload (and its pods below it): MESHED (proxies ready), SUCCESS, RPS, LATENCY_P50/P95/P99
+(from the response_latency_ms histogram's increase over the interval) and TCP_CONN, read from the
+inbound side of each proxy's own /metrics. Ctrl-C (SIGINT) or SIGTERM tears everything down.
+Needs root (ip netns, iptables) and a build (npm run build).
 
 options:
-  --duration D   stop after D (e.g. 10s, 2m) and print a summary; default: until Ctrl-C
-  --rate R       new client connections per second (default 20); each sends 1-16 KiB, echoed back
-  --workers N    LINNET_PROXY_WORKERS for both proxies (default 1)
+  --duration D      stop after D (e.g. 30s, 2m) and print a summary; default: until Ctrl-C
+  --rps R           HTTP requests and gRPC calls per second, each (default 10)
+  --interval D      table refresh (default 2s)
+  --min-success P   success rate (percent) the run must reach to exit 0 (default 90)
+  --conns N         keep-alive connections (HTTP) and channels (gRPC) the client spreads load over (default 4)
+  --workers N       LINNET_PROXY_WORKERS for every proxy (default 1)
 
-exit status: 0 when traffic flowed through both proxies without errors, 1 otherwise.
+exit status: 0 when every proxy was ready, traffic reached every service, mTLS was used
+(tls="true") and the success rate reached --min-success; 1 otherwise; 2 for bad flags.
 `;
 
-function progress(step: string, done = false): void {
-  process.stderr.write(`linnet demo: ${step}${done ? '' : '…'}\n`);
+function progress(step: string): void {
+  process.stderr.write(`linnet demo: ${step}\n`);
 }
 
-async function scrape(pod: Pod): Promise<Snapshot | undefined> {
-  try {
-    return snapshot(await pod.metrics(), Date.now());
-  } catch {
-    return undefined; // shown as "unreachable"; the proxy's log says why
-  }
+interface PodScrape {
+  snap?: ProxySnapshot;
+  ready: boolean;
 }
 
-function rssOf(pod: Pod): number | undefined {
-  try {
-    return pod.rss().rss;
-  } catch {
-    return undefined;
+async function scrape(pod: Pod, server: boolean): Promise<PodScrape> {
+  const [snap, ready] = await Promise.all([
+    pod.metrics().then(
+      (s) => proxySnapshot(s, Date.now(), server ? 'inbound' : 'outbound'),
+      () => undefined, // shown as not ready; the proxy's log says why
+    ),
+    pod.admin('GET', '/ready', 1500).then(
+      (r) => r.status === 200,
+      () => false,
+    ),
+  ]);
+  return { snap, ready };
+}
+
+type Scrapes = Map<Pod, PodScrape>;
+
+async function scrapeAll(workloads: readonly Workload[]): Promise<Scrapes> {
+  const pods = workloads.flatMap((w) => w.pods.map((p) => [p, w.server] as const));
+  const got = await Promise.all(pods.map(([p, server]) => scrape(p, server)));
+  return new Map(pods.map(([p], i) => [p, got[i]!]));
+}
+
+/** Table rows (workload, then its pods when it has several) between two rounds of scrapes. */
+function rowsBetween(workloads: readonly Workload[], from: Scrapes, to: Scrapes): { rows: TableRow[]; results: WorkloadResult[] } {
+  const rows: TableRow[] = [];
+  const results: WorkloadResult[] = [];
+  const trafficPods = workloads.filter((w) => !w.server).flatMap((w) => w.pods);
+  for (const w of workloads) {
+    const per = w.pods.map((p) => {
+      const cur = to.get(p)?.snap;
+      const d = cur ? delta(from.get(p)?.snap, cur) : delta(undefined, { at: 0, success: 0, failure: 0, buckets: new Map(), tcpOpen: 0, inboundTls: 0, outboundTls: new Map() });
+      return { pod: p, d, ready: to.get(p)?.ready === true, tcp: cur?.tcpOpen ?? 0 };
+    });
+    const total = addDeltas(per.map((x) => x.d));
+    const ready = per.filter((x) => x.ready).length;
+    const s = stat(w.name, ready, w.pods.length, total, per.reduce((a, x) => a + x.tcp, 0));
+    rows.push({ stat: s });
+    if (w.pods.length > 1) for (const x of per) rows.push({ stat: stat(x.pod.name, x.ready ? 1 : 0, 1, x.d, x.tcp), indent: true });
+    if (w.server) {
+      const svc = SERVICES.find((x) => x.name === w.name)!;
+      const addrs = new Set(w.pods.map((p) => `${p.ip}:${svc.port}`));
+      let clientTls = 0;
+      for (const t of trafficPods) {
+        const cur = to.get(t)?.snap;
+        if (!cur) continue;
+        for (const [addr, n] of delta(from.get(t)?.snap, cur).outboundTls) if (addrs.has(addr)) clientTls += n;
+      }
+      results.push({ stat: s, inboundTls: total.inboundTls, clientTls });
+    }
   }
+  return { rows, results };
 }
 
 export const command: Command = {
-  summary: 'run a local mesh (network namespaces) with a demo app and live golden metrics',
+  summary: 'run a local mesh (network namespaces) with a demo app and live golden metrics per workload',
   usage,
   async run(args) {
     let values;
     try {
       values = parseArgs({
         args,
-        options: { duration: { type: 'string' }, rate: { type: 'string', default: '20' }, workers: { type: 'string', default: '1' } },
+        options: {
+          duration: { type: 'string' },
+          rps: { type: 'string', default: '10' },
+          interval: { type: 'string', default: '2s' },
+          'min-success': { type: 'string', default: '90' },
+          conns: { type: 'string', default: '4' },
+          workers: { type: 'string', default: '1' },
+        },
       }).values;
     } catch (err) {
       process.stderr.write(`linnet demo: ${(err as Error).message}\n\n${usage}`);
       return 2;
     }
-    const durationMs = values.duration === undefined ? undefined : parseDuration('--duration', values.duration);
-    const rate = parsePositiveInt('--rate', values.rate, 1000);
-    const workers = parsePositiveInt('--workers', values.workers, 64);
+    let durationMs: number | undefined;
+    let intervalMs: number;
+    let rps: number;
+    let conns: number;
+    let workers: number;
+    let minSuccess: number;
+    try {
+      durationMs = values.duration === undefined ? undefined : parseDuration('--duration', values.duration);
+      intervalMs = Math.max(parseDuration('--interval', values.interval!), 250);
+      rps = parsePositiveInt('--rps', values.rps, 1000);
+      conns = parsePositiveInt('--conns', values.conns, 64);
+      workers = parsePositiveInt('--workers', values.workers, 64);
+      minSuccess = Number(values['min-success']);
+      if (!(minSuccess >= 0 && minSuccess <= 100)) throw new Error(`--min-success: ${JSON.stringify(values['min-success'])} is not a percentage (0-100)`);
+    } catch (err) {
+      process.stderr.write(`linnet demo: ${(err as Error).message}\n`);
+      return 2;
+    }
 
     const why = rootSkipReason();
     if (why) {
@@ -79,7 +150,7 @@ export const command: Command = {
       );
       return 1;
     }
-    for (const m of ['proxy/command.js', 'init/command.js']) {
+    for (const m of ['proxy/command.js', 'init/command.js', 'control/cli/main.js']) {
       if (!existsSync(join(REPO_ROOT, 'dist', m))) {
         process.stderr.write(`linnet demo: dist/${m} is missing; build first with \`npm run build\`\n`);
         return 1;
@@ -98,84 +169,63 @@ export const command: Command = {
     process.on('SIGINT', onInt);
     process.on('SIGTERM', onTerm);
 
-    let mesh: Mesh | undefined;
-    let start = Date.now();
+    let demo: Demo | undefined;
     let ok = false;
     try {
-      const env = { LINNET_PROXY_WORKERS: String(workers) };
-      const steps: Record<string, string> = {
-        'creating pods': 'creating pods (veth into the bridge)',
-        'applying iptables (linnet init)': 'applying iptables in each pod (linnet init)',
-        'starting proxies': 'starting proxies (uid 2102) and waiting for /ready',
-      };
-      progress('creating namespaces');
-      mesh = await createMesh({ clientEnv: env, serverEnv: env, onStep: (s) => s !== 'ready' && !s.startsWith('creating node') && progress(steps[s] ?? s) });
+      demo = await createDemo({ rps, conns, workers, onStep: (s) => progress(`${s}…`) });
+      progress(`ready (logs in ${demo.cluster.logDir})`);
       if (stopping) return 1;
-      const { client, server } = mesh;
-      progress(`starting the demo echo server on ${server.ip}:${DEMO_PORT}`);
-      await serveTcp(server, DEMO_PORT, ['--echo']);
-      progress(`starting the demo client (${rate} connections/s)`);
-      const load = client.spawn(process.execPath, [TCP_APP, 'connect', '--to', `${server.ip}:${DEMO_PORT}`, '--rate', String(rate)], {
-        uid: APP_UID,
-        name: 'demo-client',
-      });
-      // A few long-lived connections too, so "open conns" shows what a pool of clients looks like.
-      client.spawn(process.execPath, [TCP_APP, 'connect', '--to', `${server.ip}:${DEMO_PORT}`, '--connections', String(HELD), '--send', '1024', '--hold'], {
-        uid: APP_UID,
-        name: 'demo-held',
-      });
-      progress(`ready (logs in ${mesh.cluster.logDir})`, true);
-      start = Date.now(); // rates and the summary cover the traffic, not the setup
-
-      const proxies: [string, Pod][] = [
-        ['client proxy (outbound)', client],
-        ['server proxy (inbound)', server],
-      ];
-      const first: (Snapshot | undefined)[] = await Promise.all(proxies.map(([, p]) => scrape(p)));
-      let prev = [...first];
-      let last = [...first];
+      const { workloads, traffic } = demo;
+      const start = Date.now();
+      const first = await scrapeAll(workloads);
+      let prev = first;
+      let last = first;
       const tty = process.stdout.isTTY === true;
       while (!stopping) {
         await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, 1000);
+          const t = setTimeout(resolve, intervalMs);
           wake = () => {
             clearTimeout(t);
             resolve();
           };
         });
         if (stopping) break;
-        const now: (Snapshot | undefined)[] = await Promise.all(proxies.map(([, p]) => scrape(p)));
-        const rows: ViewRow[] = [];
-        const lines: string[] = [];
-        proxies.forEach(([name, pod], i) => {
-          const cur = now[i];
-          if (!cur) {
-            lines.push(`${name}: /metrics unreachable`);
-            return;
-          }
-          rows.push({ name, rates: rates(prev[i], cur), rss: rssOf(pod) });
-          last[i] = cur;
-        });
-        prev = now.map((s, i) => s ?? prev[i]);
-        const elapsed = Date.now() - start;
-        const table = renderTable(rows, elapsed) + (lines.length ? '\n' + lines.join('\n') : '');
-        if (tty) process.stdout.write(`\x1b[H\x1b[2J${table}\n`);
-        else process.stdout.write(`${table.split('\n').slice(2).join('\n')}\n\n`);
-        if (!load.running) {
-          process.stderr.write(`linnet demo: the demo client stopped unexpectedly:\n${load.logTail(10)}\n`);
+        const now = await scrapeAll(workloads);
+        const { rows } = rowsBetween(workloads, prev, now);
+        const notes: string[] = [];
+        for (const [pod, s] of now) if (!s.snap) notes.push(`${pod.name}: proxy /metrics unreachable (log: ${pod.proxy?.logFile})`);
+        const screen = renderScreen(rows, Date.now() - start, (Date.now() - start === 0 ? 0 : intervalMs) / 1000, notes);
+        process.stdout.write(tty ? `\x1b[H\x1b[2J${screen}\n` : `${screen}\n\n`);
+        prev = now;
+        last = now;
+        if (!traffic.running) {
+          process.stderr.write(`linnet demo: the traffic client stopped unexpectedly:\n${traffic.logTail(10)}\n`);
           break;
         }
-        if (durationMs !== undefined && elapsed >= durationMs) break;
+        if (durationMs !== undefined && Date.now() - start >= durationMs) break;
       }
-      const totals = proxies.flatMap(([name], i) => (first[i] && last[i] ? [{ name, first: first[i]!, last: last[i]! }] : []));
-      process.stdout.write(renderSummary(totals, Date.now() - start) + '\n');
-      ok = totals.length === proxies.length && totals.every((t) => t.last.opened > t.first.opened && t.last.errors === t.first.errors);
-      if (!ok) process.stderr.write(`linnet demo: traffic did not flow cleanly through both proxies; proxy logs:\n${mesh.cluster.logTails(20)}\n`);
+      const elapsed = Date.now() - start;
+      // The client's own view of who answered: balancing as the app saw it.
+      traffic.signal('SIGTERM');
+      const seen = await traffic
+        .waitForEvent<{ event: string; http: ClientCounts; grpc: ClientCounts }>((e) => e.event === 'summary', 5000)
+        .catch(() => undefined);
+      const { rows, results } = rowsBetween(workloads, first, last);
+      const pods = workloads.flatMap((w) => w.pods);
+      const ready = pods.filter((p) => last.get(p)?.ready).length;
+      const v = verdict(results, ready, pods.length, minSuccess / 100);
+      process.stdout.write(renderSummary(rows, results, elapsed, v) + '\n');
+      if (seen) process.stdout.write(`client saw: HTTP ${describe(seen.http)}; gRPC ${describe(seen.grpc)}\n`);
+      ok = v.ok;
+      if (!ok) process.stderr.write(`linnet demo: proxy logs:\n${demo.cluster.logTails(15)}\n`);
+    } catch (err) {
+      process.stderr.write(`linnet demo: ${(err as Error).message}\n${(err as { hint?: string }).hint ?? ''}\n`);
+      ok = false;
     } finally {
-      if (mesh) {
-        progress('stopping processes and deleting namespaces');
-        await mesh.cluster.destroy();
-        progress('done', true);
+      if (demo) {
+        progress('stopping processes and deleting namespaces…');
+        await demo.destroy();
+        progress('done');
       }
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
@@ -183,3 +233,21 @@ export const command: Command = {
     return ok ? 0 : 1;
   },
 };
+
+interface ClientCounts {
+  ok: number;
+  failed: number;
+  byPod: Record<string, number>;
+  errors: Record<string, number>;
+}
+
+function describe(c: ClientCounts): string {
+  const by = Object.entries(c.byPod)
+    .sort()
+    .map(([p, n]) => `${p} ${n}`)
+    .join(', ');
+  const errs = Object.entries(c.errors)
+    .map(([e, n]) => `${e} ×${n}`)
+    .join(', ');
+  return `${c.ok} ok (${by || 'none'}), ${c.failed} failed${errs ? ` (${errs})` : ''}`;
+}

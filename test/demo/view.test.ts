@@ -1,53 +1,72 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parsePromText } from '../pods/prom-text';
-import { formatBytes, rates, renderSummary, renderTable, snapshot } from './view';
+import type { Stat } from './stats';
+import { formatMs, formatPercent, formatRps, renderScreen, renderSummary, renderTable, verdict } from './view';
 
-const METRICS = `
-tcp_open_total{direction="outbound",peer="src",target_addr="10.1.1.11:8080",tls="no_identity"} 10
-tcp_open_total{direction="outbound",peer="dst",target_addr="10.1.1.11:8080",tls="no_identity"} 10
-tcp_open_connections{direction="outbound",peer="src",target_addr="10.1.1.11:8080",tls="no_identity"} 2
-tcp_open_connections{direction="outbound",peer="dst",target_addr="10.1.1.11:8080",tls="no_identity"} 2
-tcp_read_bytes_total{direction="outbound",peer="src",target_addr="10.1.1.11:8080",tls="no_identity"} 1000
-tcp_read_bytes_total{direction="outbound",peer="dst",target_addr="10.1.1.11:8080",tls="no_identity"} 3000
-tcp_write_bytes_total{direction="outbound",peer="src",target_addr="10.1.1.11:8080",tls="no_identity"} 3000
-tcp_write_bytes_total{direction="outbound",peer="dst",target_addr="10.1.1.11:8080",tls="no_identity"} 1000
-tcp_close_total{direction="outbound",peer="src",target_addr="10.1.1.11:8080",tls="no_identity",classification="success",errno=""} 7
-tcp_close_total{direction="outbound",peer="src",target_addr="10.1.1.11:8080",tls="no_identity",classification="failure",errno="ECONNRESET"} 1
-tcp_connect_errors_total{direction="outbound",target_addr="10.1.1.11:8080",errno="ECONNREFUSED"} 2
-`;
+const web: Stat = { name: 'web', meshed: 2, pods: 2, successRate: 0.9756, rps: 10.04, p50: 3.64, p95: 14.2, p99: 19.6, tcpConn: 4, requests: 200 };
+const web0: Stat = { name: 'web0', meshed: 1, pods: 1, successRate: 1, rps: 5, p50: 3, p95: 9, p99: 12, tcpConn: 2, requests: 100 };
+const traffic: Stat = { name: 'traffic', meshed: 1, pods: 1, rps: 0, tcpConn: 8, requests: 0 };
 
-test('snapshot reads the golden TCP numbers from /metrics', () => {
-  const s = snapshot(parsePromText(METRICS).samples, 5000);
-  assert.deepEqual(s, { at: 5000, opened: 10, open: 2, readBytes: 4000, writeBytes: 4000, errors: 3 });
+test('formatting as linkerd viz stat prints it', () => {
+  assert.equal(formatPercent(0.9756), '97.56%');
+  assert.equal(formatPercent(undefined), '-');
+  assert.equal(formatRps(10.04), '10.0rps');
+  assert.equal(formatMs(3.64), '3.6ms');
+  assert.equal(formatMs(14.6), '15ms');
+  assert.equal(formatMs(undefined), '-');
 });
 
-test('rates are per second between snapshots; a reset counter counts from zero', () => {
-  const a = { at: 1000, opened: 10, open: 1, readBytes: 1000, writeBytes: 500, errors: 0 };
-  const b = { at: 3000, opened: 30, open: 4, readBytes: 5000, writeBytes: 4500, errors: 1 };
-  assert.deepEqual(rates(a, b), { open: 4, connsPerSec: 10, inPerSec: 2000, outPerSec: 2000, errors: 1 });
-  assert.deepEqual(rates(undefined, b), { open: 4, connsPerSec: 0, inPerSec: 0, outPerSec: 0, errors: 1 });
-  const restarted = { at: 4000, opened: 3, open: 0, readBytes: 100, writeBytes: 100, errors: 0 };
-  assert.equal(rates(b, restarted).connsPerSec, 3);
+test('the table has the stat columns, a row per workload, pods indented, equal widths', () => {
+  const lines = renderTable([{ stat: web }, { stat: web0, indent: true }, { stat: traffic }]).split('\n');
+  assert.match(lines[0]!, /^NAME\s+MESHED\s+SUCCESS\s+RPS\s+LATENCY_P50\s+LATENCY_P95\s+LATENCY_P99\s+TCP_CONN$/);
+  assert.match(lines[1]!, /^web\s+2\/2\s+97\.56%\s+10\.0rps\s+3\.6ms\s+14ms\s+20ms\s+4$/);
+  assert.match(lines[2]!, /^ {2}web0\s+1\/1\s+100\.00%\s+5\.0rps\s+3\.0ms\s+9\.0ms\s+12ms\s+2$/);
+  assert.match(lines[3]!, /^traffic\s+1\/1\s+-\s+0\.0rps\s+-\s+-\s+-\s+8$/);
+  for (const l of lines) assert.equal(l.length, lines[0]!.length);
+  const screen = renderScreen([{ stat: web }], 12_300, 2, ['emoji0: proxy /metrics unreachable']).split('\n');
+  assert.match(screen[0]!, /12s .* last 2s/);
+  assert.match(screen.at(-1)!, /unreachable/);
 });
 
-test('formatBytes', () => {
-  assert.equal(formatBytes(0), '0 B');
-  assert.equal(formatBytes(1023), '1023 B');
-  assert.equal(formatBytes(1536), '1.5 KiB');
-  assert.equal(formatBytes(5 * 1024 * 1024), '5.0 MiB');
+test('verdict: traffic everywhere, mTLS everywhere, success rate above the threshold', () => {
+  const emoji: Stat = { ...web, name: 'emoji', successRate: 0.99, requests: 100 };
+  const good = [
+    { stat: web, inboundTls: 200, clientTls: 0 },
+    { stat: emoji, inboundTls: 0, clientTls: 4 }, // the client proxy's mTLS connections count too
+  ];
+  assert.deepEqual(verdict(good, 5, 5, 0.9), { ok: true, problems: [] });
+
+  const v = verdict(
+    [
+      { stat: { ...web, successRate: 0.5 }, inboundTls: 10, clientTls: 0 },
+      { stat: { ...emoji, requests: 0, successRate: undefined }, inboundTls: 0, clientTls: 0 },
+    ],
+    4,
+    5,
+    0.9,
+  );
+  assert.equal(v.ok, false);
+  assert.deepEqual(v.problems, [
+    'only 4/5 proxies were ready',
+    'emoji: no requests reached it',
+    'emoji: no mTLS seen (no tls="true" on its inbound metrics nor on the client\'s connections to it)',
+    'success rate 50.00% is below 90.00%',
+  ]);
+  // Weighted by requests: 200 at 97.56% and 100 at 80% is 91.7% overall.
+  assert.equal(verdict([{ stat: web, inboundTls: 1, clientTls: 0 }, { stat: { ...emoji, successRate: 0.8 }, inboundTls: 1, clientTls: 0 }], 5, 5, 0.92).ok, false);
+  assert.equal(verdict([{ stat: web, inboundTls: 1, clientTls: 0 }, { stat: { ...emoji, successRate: 0.8 }, inboundTls: 1, clientTls: 0 }], 5, 5, 0.91).ok, true);
 });
 
-test('table and summary show every proxy with aligned columns', () => {
-  const r = { open: 3, connsPerSec: 19.5, inPerSec: 2048, outPerSec: 4096, errors: 0 };
-  const text = renderTable([{ name: 'client (outbound)', rates: r, rss: 50 * 1048576 }, { name: 'server (inbound)', rates: r }], 12_300);
-  const lines = text.split('\n');
-  assert.match(lines[0]!, /12s/);
-  assert.match(lines[2]!, /^proxy\s+open conns\s+conns\/s/);
-  assert.match(lines[3]!, /^client \(outbound\)\s+3\s+19\.5\s+2\.0 KiB\/s\s+4\.0 KiB\/s\s+0\s+50\.0 MiB$/);
-  assert.equal(lines[3]!.length, lines[2]!.length);
-  assert.equal(lines[4]!.length, lines[2]!.length);
-  const first = { at: 0, opened: 0, open: 0, readBytes: 0, writeBytes: 0, errors: 0 };
-  const last = { at: 10_000, opened: 200, open: 1, readBytes: 2 * 1048576, writeBytes: 1048576, errors: 0 };
-  assert.match(renderSummary([{ name: 'client', first, last }], 10_000), /client: 200 connections \(20\.0\/s\), read 2\.0 MiB, wrote 1\.0 MiB, errors 0/);
+test('summary says where mTLS was seen and the result', () => {
+  const results = [
+    { stat: web, inboundTls: 200, clientTls: 0 },
+    { stat: { ...web, name: 'emoji' }, inboundTls: 0, clientTls: 4 },
+  ];
+  const text = renderSummary([{ stat: web }], results, 30_000, verdict(results, 5, 5, 0.9));
+  assert.match(text, /^summary after 30\.0s/);
+  assert.match(text, /mTLS web: tls="true" on 200 inbound/);
+  assert.match(text, /mTLS emoji: client proxy opened 4 mTLS connections/);
+  assert.match(text, /result: OK/);
+  const bad = renderSummary([], [{ stat: { ...web, requests: 0 }, inboundTls: 0, clientTls: 0 }], 1000, verdict([{ stat: { ...web, requests: 0 }, inboundTls: 0, clientTls: 0 }], 1, 1, 0.9));
+  assert.match(bad, /result: FAILED\n {2}web: no requests/);
 });

@@ -1,109 +1,106 @@
 /**
- * The demo's live view, as pure functions: a snapshot of one proxy's golden TCP metrics from its
- * own /metrics, the per-second rates between two snapshots, and the text table. No I/O here.
+ * The demo's live view and its verdict, as pure functions: the `linkerd viz stat`-style table
+ * (one row per workload, optionally its pods indented below), the closing summary, and whether the
+ * run counts as a success. No I/O here.
  */
-import { sum, type Sample } from '../pods/prom-text';
+import type { Stat } from './stats';
 
-export interface Snapshot {
-  /** ms timestamp of the scrape */
-  at: number;
-  /** connections accepted from clients (peer="src"), ever */
-  opened: number;
-  /** connections accepted from clients and still open */
-  open: number;
-  /** bytes the proxy read, from both its peers */
-  readBytes: number;
-  /** bytes the proxy wrote, to both its peers */
-  writeBytes: number;
-  /** closes with an errno plus failed connects */
-  errors: number;
+export const COLUMNS = ['NAME', 'MESHED', 'SUCCESS', 'RPS', 'LATENCY_P50', 'LATENCY_P95', 'LATENCY_P99', 'TCP_CONN'] as const;
+
+const dash = '-';
+
+export function formatPercent(r: number | undefined): string {
+  return r === undefined ? dash : `${(r * 100).toFixed(2)}%`;
 }
 
-export function snapshot(samples: readonly Sample[], at: number): Snapshot {
-  let errors = sum(samples, 'tcp_connect_errors_total');
-  for (const s of samples) if (s.name === 'tcp_close_total' && s.labels.errno) errors += s.value;
-  return {
-    at,
-    opened: sum(samples, 'tcp_open_total', { peer: 'src' }),
-    open: sum(samples, 'tcp_open_connections', { peer: 'src' }),
-    readBytes: sum(samples, 'tcp_read_bytes_total'),
-    writeBytes: sum(samples, 'tcp_write_bytes_total'),
-    errors,
-  };
+export function formatRps(r: number | undefined): string {
+  return r === undefined ? dash : `${r.toFixed(1)}rps`;
 }
 
-export interface Rates {
-  open: number;
-  connsPerSec: number;
-  inPerSec: number;
-  outPerSec: number;
-  errors: number;
+/** Milliseconds as linkerd prints them: whole ms, one decimal below 10 ms so fast paths show. */
+export function formatMs(ms: number | undefined): string {
+  if (ms === undefined) return dash;
+  return ms < 10 ? `${ms.toFixed(1)}ms` : `${Math.round(ms)}ms`;
 }
 
-/** Per-second rates from `prev` to `cur`; a counter that went down (proxy restart) counts from 0. */
-export function rates(prev: Snapshot | undefined, cur: Snapshot): Rates {
-  const secs = prev ? Math.max((cur.at - prev.at) / 1000, 0.001) : 1;
-  const d = (a: number, b: number | undefined) => (b === undefined ? 0 : a >= b ? a - b : a);
-  return {
-    open: cur.open,
-    connsPerSec: d(cur.opened, prev?.opened) / secs,
-    inPerSec: d(cur.readBytes, prev?.readBytes) / secs,
-    outPerSec: d(cur.writeBytes, prev?.writeBytes) / secs,
-    errors: cur.errors,
-  };
+export interface TableRow {
+  stat: Stat;
+  /** a replica line, printed indented under its workload */
+  indent?: boolean;
 }
 
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  while (Math.abs(n) >= 1024 && i < units.length - 1) {
-    n /= 1024;
-    i++;
+function cells(s: Stat, indent: boolean): string[] {
+  return [
+    indent ? `  ${s.name}` : s.name,
+    `${s.meshed}/${s.pods}`,
+    formatPercent(s.successRate),
+    formatRps(s.rps),
+    formatMs(s.p50),
+    formatMs(s.p95),
+    formatMs(s.p99),
+    String(s.tcpConn),
+  ];
+}
+
+/** The table: a header and one line per row, columns padded so every line has the same width. */
+export function renderTable(rows: readonly TableRow[]): string {
+  const body = rows.map((r) => cells(r.stat, r.indent === true));
+  const widths = COLUMNS.map((h, i) => Math.max(h.length, ...body.map((c) => c[i]!.length)));
+  const line = (c: readonly string[]) => c.map((x, i) => (i === 0 ? x.padEnd(widths[i]!) : x.padStart(widths[i]!))).join('   ');
+  return [line(COLUMNS), ...body.map(line)].join('\n');
+}
+
+export function renderScreen(rows: readonly TableRow[], elapsedMs: number, windowSecs: number, notes: readonly string[] = []): string {
+  return [
+    `linnet demo — ${Math.round(elapsedMs / 1000)}s — inbound golden metrics from each proxy's /metrics, last ${windowSecs.toFixed(0)}s (Ctrl-C to stop)`,
+    '',
+    renderTable(rows),
+    ...(notes.length ? ['', ...notes] : []),
+  ].join('\n');
+}
+
+/** What the run must show to count as a success, per server workload. */
+export interface WorkloadResult {
+  stat: Stat;
+  /** inbound requests or connections labelled tls="true" over the run */
+  inboundTls: number;
+  /** connections the client's proxy opened to this workload's endpoints with mTLS over the run */
+  clientTls: number;
+}
+
+export interface Verdict {
+  ok: boolean;
+  /** one line per failed condition, empty when ok */
+  problems: string[];
+}
+
+/**
+ * Success: every server workload answered requests, every one of them shows mTLS, and the overall
+ * success rate is at least `minSuccess`. mTLS counts when the server's inbound metrics carry
+ * tls="true"; the client proxy's mTLS connections to the workload's endpoints count as well,
+ * since a handshake there could only complete with the server's proxy (both sides verify).
+ */
+export function verdict(results: readonly WorkloadResult[], meshedPods: number, totalPods: number, minSuccess: number): Verdict {
+  const problems: string[] = [];
+  if (meshedPods < totalPods) problems.push(`only ${meshedPods}/${totalPods} proxies were ready`);
+  let ok = 0;
+  let all = 0;
+  for (const r of results) {
+    if (r.stat.requests === 0) problems.push(`${r.stat.name}: no requests reached it`);
+    if (r.inboundTls === 0 && r.clientTls === 0) problems.push(`${r.stat.name}: no mTLS seen (no tls="true" on its inbound metrics nor on the client's connections to it)`);
+    all += r.stat.requests;
+    ok += (r.stat.successRate ?? 0) * r.stat.requests;
   }
-  return i === 0 ? `${Math.round(n)} ${units[0]}` : `${n.toFixed(1)} ${units[i]}`;
+  if (all > 0 && ok / all < minSuccess) problems.push(`success rate ${formatPercent(ok / all)} is below ${formatPercent(minSuccess)}`);
+  return { ok: problems.length === 0, problems };
 }
 
-export interface ViewRow {
-  name: string;
-  rates: Rates;
-  rss?: number;
-}
-
-const COLUMNS = ['proxy', 'open conns', 'conns/s', 'bytes in/s', 'bytes out/s', 'errors', 'RSS'] as const;
-
-/** The table: one header, one row per proxy; fixed widths so a refresh overwrites cleanly. */
-export function renderTable(rows: readonly ViewRow[], elapsedMs: number): string {
-  const cells = rows.map((r) => [
-    r.name,
-    String(r.rates.open),
-    r.rates.connsPerSec.toFixed(1),
-    `${formatBytes(r.rates.inPerSec)}/s`,
-    `${formatBytes(r.rates.outPerSec)}/s`,
-    String(r.rates.errors),
-    r.rss === undefined ? '-' : formatBytes(r.rss),
-  ]);
-  const widths = COLUMNS.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
-  const line = (c: readonly string[]) => c.map((x, i) => (i === 0 ? x.padEnd(widths[i]!) : x.padStart(widths[i]!))).join('  ');
-  return [`linnet demo — ${(elapsedMs / 1000).toFixed(0)}s — golden TCP metrics from each proxy's /metrics (Ctrl-C to stop)`, '', line(COLUMNS), ...cells.map(line)].join('\n');
-}
-
-export interface Totals {
-  name: string;
-  first: Snapshot;
-  last: Snapshot;
-}
-
-/** The closing summary: what each proxy carried over the whole run. */
-export function renderSummary(totals: readonly Totals[], elapsedMs: number): string {
-  const secs = Math.max(elapsedMs / 1000, 0.001);
-  const lines = [`summary after ${secs.toFixed(1)}s:`];
-  for (const t of totals) {
-    const conns = t.last.opened - t.first.opened;
-    const rx = t.last.readBytes - t.first.readBytes;
-    const tx = t.last.writeBytes - t.first.writeBytes;
-    lines.push(
-      `  ${t.name}: ${conns} connections (${(conns / secs).toFixed(1)}/s), read ${formatBytes(rx)}, wrote ${formatBytes(tx)}, errors ${t.last.errors - t.first.errors}`,
-    );
+export function renderSummary(rows: readonly TableRow[], results: readonly WorkloadResult[], elapsedMs: number, v: Verdict): string {
+  const lines = [`summary after ${(elapsedMs / 1000).toFixed(1)}s (whole run):`, renderTable(rows), ''];
+  for (const r of results) {
+    const where = r.inboundTls > 0 ? `tls="true" on ${r.inboundTls} inbound requests/connections` : r.clientTls > 0 ? `client proxy opened ${r.clientTls} mTLS connections to it` : 'none';
+    lines.push(`mTLS ${r.stat.name}: ${where}`);
   }
+  lines.push(v.ok ? 'result: OK — traffic flowed over mTLS through every proxy' : `result: FAILED\n  ${v.problems.join('\n  ')}`);
   return lines.join('\n');
 }
