@@ -260,8 +260,12 @@ class ClientConnection {
   private nextRequest(): void {
     if (this.phase !== Phase.Head) return;
     const b = this.buf;
+    // After `Connection: close` or an HTTP/1.0 request without keep-alive no further request is
+    // read (RFC 9112 §9.6); bytes the client sent after it are dropped, not forwarded as another
+    // request (fuzz/hostile finding: the upstream saw a request the proxy's reading had not).
+    if (!this.keepAlive) return this.close();
     if (!b || b.length === 0) {
-      if (this.clientEnded || !this.keepAlive) return this.close();
+      if (this.clientEnded) return this.close();
       this.client.resume();
       return;
     }
