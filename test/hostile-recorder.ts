@@ -76,7 +76,11 @@ function serveH2(port: number): void {
     let bodyLen = 0;
     stream.on('data', (d: Buffer) => (bodyLen += d.length));
     stream.on('end', () => {
-      say({ event: 'h2-req', path: headers[':path'], method: headers[':method'], names: Object.keys(headers), contentLength: headers['content-length'], bodyLen });
+      // Fields a valid HTTP/2 request cannot carry (RFC 9113 §8.2.1): non-token names, CR/LF/NUL in values.
+      const malformed = Object.entries(headers)
+        .filter(([n, v]) => !/^:?[!#$%&'*+\-.^_`|~0-9a-z]+$/.test(n) || /[\r\n\0]/.test(String(v)))
+        .map(([n, v]) => `${n}: ${JSON.stringify(v)}`);
+      say({ event: 'h2-req', path: headers[':path'], method: headers[':method'], names: Object.keys(headers), contentLength: headers['content-length'], bodyLen, malformed });
       if (!stream.closed) {
         stream.respond({ ':status': 200, 'content-type': 'text/plain' });
         stream.end(String(headers[':path']));

@@ -140,3 +140,104 @@ function writeCase(dir: string, text: string): string {
   writeFileSync(f, JSON.stringify([{ i: 0, b64: Buffer.from(text, 'latin1').toString('base64') }]));
   return f;
 }
+
+const H2_CLIENT = join(__dirname, 'hostile-h2.js');
+
+interface H2Case {
+  i: number;
+  name: string;
+  headers: [string, string][];
+  data: string[];
+  endStream: boolean;
+  /** A well-formed request: must get 200 and reach the upstream as sent. */
+  valid: boolean;
+}
+
+function h2Cases(authority: string): H2Case[] {
+  const out: H2Case[] = [];
+  const b64 = (s: string) => Buffer.from(s, 'latin1').toString('base64');
+  const add = (name: string, extra: [string, string][], body: string[] | undefined, valid = false, method = 'POST') => {
+    const i = out.length;
+    const headers: [string, string][] = [[':method', method], [':scheme', 'http'], [':path', `/h2c${i}`], [':authority', authority], ...extra];
+    out.push({ i, name, headers, data: (body ?? []).map(b64), endStream: true, valid });
+  };
+  add('baseline GET', [], undefined, true, 'GET');
+  add('baseline POST with matching content-length', [['content-length', '5']], ['hello'], true);
+  add('content-length over two DATA frames', [['content-length', '10']], ['hello', 'world'], true);
+  add('te: trailers is allowed', [['te', 'trailers']], undefined, true, 'GET');
+  for (const [n, v] of [
+    ['connection', 'keep-alive'],
+    ['connection', 'close'],
+    ['keep-alive', 'timeout=5'],
+    ['proxy-connection', 'keep-alive'],
+    ['transfer-encoding', 'chunked'],
+    ['upgrade', 'h2c'],
+    ['te', 'gzip'],
+    ['te', 'trailers, gzip'],
+  ] as const) {
+    add(`connection-specific ${n}: ${v}`, [[n, v]], ['0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n']);
+  }
+  add('content-length larger than body', [['content-length', '10']], ['hello']);
+  add('content-length smaller than body', [['content-length', '3']], ['hello']);
+  add('content-length with no body', [['content-length', '5']], []);
+  add('content-length not a number', [['content-length', 'abc']], ['hello']);
+  add('content-length negative', [['content-length', '-1']], ['hello']);
+  add('two content-length fields that disagree', [['content-length', '5'], ['content-length', '6']], ['hello']);
+  add('content-length list', [['content-length', '5, 5']], ['hello']);
+  add('upper-case header name', [['Content-Length', '5']], ['hello']);
+  add('CRLF in a header value', [['x-a', 'b\r\nTransfer-Encoding: chunked']], ['hello']);
+  add('NUL in a header value', [['x-a', 'b\x00c']], ['hello']);
+  add('space in a header name', [['x a', 'b']], ['hello']);
+  add('colon-less pseudo-header typo', [[':bogus', 'x']], ['hello']);
+  add('host and :authority disagree', [['host', 'evil.example']], ['hello']);
+  return out;
+}
+
+const FORBIDDEN = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+
+test(
+  'HTTP/2 requests with connection-specific headers or a content-length the body contradicts are refused; the upstream sees only clean, consistent streams',
+  { skip, timeout: 120_000 },
+  logsOnFailure(
+    () => mesh?.cluster,
+    async () => {
+      const { client, server, cluster } = mesh!;
+      const cases = h2Cases(`${server.ip}:${H2}`);
+      const file = join(cluster.logDir, 'h2-cases.json');
+      writeFileSync(file, JSON.stringify(cases));
+      const r = await client.run(process.execPath, [H2_CLIENT, server.ip, String(H2), file], { uid: APP_UID, timeoutMs: 100_000 });
+      assert.equal(r.code, 0, r.stderr);
+      const res = new Map<number, { status?: number | string; rst?: number; goaway?: number; dataBytes: number }>();
+      for (const l of r.stdout.split('\n')) if (l.startsWith('{"event":"h2-case"')) {
+        const e = JSON.parse(l) as { i: number; status?: number | string; rst?: number; goaway?: number; dataBytes: number };
+        res.set(e.i, e);
+      }
+      await new Promise((ok) => setTimeout(ok, 300));
+      const ups = recorder!.events<{ event: string; path?: string; names?: string[]; contentLength?: string; bodyLen?: number; malformed?: string[] }>().filter((e) => e.event === 'h2-req');
+      const problems: string[] = [];
+      const lines: string[] = [];
+      for (const c of cases) {
+        const got = res.get(c.i);
+        const up = ups.filter((u) => u.path === `/h2c${c.i}`);
+        const outcome = got?.rst !== undefined ? `RST_STREAM ${got.rst}` : got?.goaway !== undefined ? `GOAWAY ${got.goaway}` : `status ${String(got?.status)}`;
+        const malformed = up.flatMap((u) => u.malformed ?? []);
+        if (malformed.length) problems.push(`${c.name}: upstream got malformed fields ${malformed.join(', ')}`);
+        lines.push(`${c.name}: ${outcome}; upstream saw ${up.length}${malformed.length ? ` carrying ${malformed.join(', ')}` : ''}`);
+        for (const u of up) {
+          const bad = (u.names ?? []).filter((n) => FORBIDDEN.has(n));
+          if (bad.length) problems.push(`${c.name}: upstream got connection-specific ${bad.join(',')}`);
+          if (u.contentLength !== undefined && Number(u.contentLength) !== u.bodyLen) problems.push(`${c.name}: upstream got content-length ${u.contentLength} with ${u.bodyLen} body bytes`);
+        }
+        if (c.valid) {
+          if (got?.status !== 200 || up.length !== 1) problems.push(`${c.name}: valid request got ${outcome}, upstream saw ${up.length}`);
+        } else if (got?.status === 200 && up.length > 0) {
+          // Forwarded: acceptable only as a normalisation (checked above: nothing forbidden, lengths agree).
+        } else if (got?.status === 200) {
+          problems.push(`${c.name}: 200 without reaching the upstream`);
+        }
+      }
+      process.stdout.write(`# HTTP/2 cases:\n${lines.map((l) => `#   ${l}`).join('\n')}\n`);
+      assert.deepEqual(problems, []);
+    },
+  ),
+);
