@@ -50,8 +50,16 @@ export interface ResponseHeadOptions {
   upgrade: boolean;
 }
 
+/**
+ * `Connection: keep-alive` alone is what this hop would say too (the proxy keeps an HTTP/1.1
+ * client's connection): such a head (nginx sends it on every response) is forwarded as it is.
+ */
+function onlyKeepAlive(h: ResponseHead): boolean {
+  return h.hopFields === 1 && h.connection.length === 1 && h.connection[0] === 'keep-alive';
+}
+
 export function clientResponseHead(raw: Buffer, length: number, h: ResponseHead, o: ResponseHeadOptions): Buffer {
-  if (!h.hasHopByHop && !o.close && !o.keepAlive10 && !o.upgrade && h.minor === 1) return raw.subarray(0, length);
+  if ((!h.hasHopByHop || onlyKeepAlive(h)) && !o.close && !o.keepAlive10 && !o.upgrade && h.minor === 1) return raw.subarray(0, length);
   let s = `HTTP/1.1 ${h.status} ${h.reason}\r\n${fieldsWithout(h, o.upgrade)}`;
   if (o.upgrade) s += 'connection: upgrade\r\n';
   else if (o.close) s += 'connection: close\r\n';

@@ -69,6 +69,23 @@ const enum ResPhase {
   Done,
 }
 
+/** The request head and the body bytes that came with it, in one write where they are contiguous. */
+function writeJoined(s: Socket, head: Buffer, parts: Buffer[]): void {
+  if (parts.length === 0) {
+    s.write(head);
+    return;
+  }
+  const first = parts[0]!;
+  if (parts.length === 1 && head.buffer === first.buffer && head.byteOffset + head.length === first.byteOffset) {
+    s.write(Buffer.from(head.buffer, head.byteOffset, head.length + first.length));
+    return;
+  }
+  s.cork();
+  s.write(head);
+  for (const p of parts) s.write(p);
+  s.uncork();
+}
+
 function errnoOf(err: unknown): string {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   return typeof code === 'string' ? code : 'EIO';
@@ -110,8 +127,8 @@ class Exchange implements UpstreamHandler {
   ) {
     this.framing = requestFraming(head);
     this.tunnel = head.method === 'CONNECT' || (head.upgrade !== undefined && head.connection.includes('upgrade'));
-    // Copied: `raw` is the client's read buffer, and a retry must resend the head.
-    this.headBytes = Buffer.from(upstreamRequestHead(raw, headLength, head, this.tunnel && head.method !== 'CONNECT'));
+    // Not copied: a socket's read buffers are never reused, so a retry can resend these bytes.
+    this.headBytes = upstreamRequestHead(raw, headLength, head, this.tunnel && head.method !== 'CONNECT');
     if (this.framing.kind === 'length') this.reqRemaining = this.framing.length;
     if (this.framing.kind === 'chunked') this.reqScanner = new ChunkedScanner();
     const ctx = conn.ctx;
@@ -335,10 +352,7 @@ class ClientConnection {
           conn.handler = ex;
           ex.resPhase = ResPhase.Head;
           const s = conn.socket;
-          s.cork();
-          s.write(ex.headBytes);
-          for (const part of ex.early) s.write(part);
-          s.uncork();
+          writeJoined(s, ex.headBytes, ex.early);
           if (!ex.retried) ex.early = []; // kept only while a retry could still need them
           if (ex.reqDone) this.armTimer(ex);
           else if (this.phase === Phase.Body) this.client.resume();
@@ -436,7 +450,16 @@ class ClientConnection {
         ex.resKeepAlive = ex.resKeepAlive && rest.length === 0;
         return this.responseDone(ex);
       }
-      // Head and the first body bytes in one write.
+      // Head and the first body bytes in one write: when the head goes out unchanged and the body
+      // follows it in the same read, that is one slice of the upstream's buffer.
+      if (out.buffer === b.buffer && out.byteOffset === b.byteOffset && rest.length > 0) {
+        return this.responseBody(ex, b, r.length, 0);
+      }
+      // A rebuilt head and a small body: one buffer (cheaper than a corked writev of two).
+      if (rest.length > 0 && rest.length <= 16384 && ex.resFraming.kind === 'length' && rest.length <= ex.resRemaining) {
+        const joined = Buffer.concat([out, rest]);
+        return this.responseBody(ex, joined, out.length, 0);
+      }
       this.client.cork();
       this.client.write(out);
       this.responseBody(ex, rest, 0);
@@ -445,7 +468,8 @@ class ClientConnection {
     }
   }
 
-  private responseBody(ex: Exchange, b: Buffer, start: number): void {
+  /** Copies response body bytes b[start..] to the client; `from` < start includes a head already in `b`. */
+  private responseBody(ex: Exchange, b: Buffer, start: number, from = start): void {
     if (start >= b.length) return;
     const f = ex.resFraming;
     let q = b.length;
@@ -465,7 +489,7 @@ class ClientConnection {
         return;
       }
     }
-    const more = this.client.write(start === 0 && q === b.length ? b : b.subarray(start, q));
+    const more = this.client.write(from === 0 && q === b.length ? b : b.subarray(from, q));
     const complete = (f.kind === 'length' && ex.resRemaining === 0) || (f.kind === 'chunked' && ex.resScanner!.done);
     if (complete) {
       if (q < b.length) ex.resKeepAlive = false;

@@ -35,6 +35,8 @@ export interface HeaderFacts {
   expectContinue: boolean;
   /** A hop-by-hop field other than a chunked Transfer-Encoding is present: the head must be rebuilt. */
   hasHopByHop: boolean;
+  /** How many hop-by-hop fields (Connection, Keep-Alive, TE, Upgrade, Proxy-Connection) there are. */
+  hopFields: number;
 }
 
 export interface RequestHead extends HeaderFacts {
@@ -115,6 +117,7 @@ function newFacts(): HeaderFacts {
     host: undefined,
     expectContinue: false,
     hasHopByHop: false,
+    hopFields: 0,
   };
 }
 
@@ -215,10 +218,12 @@ function fact(f: HeaderFacts, name: string, value: string, isRequest: boolean, c
     }
     case 'connection':
       f.hasHopByHop = true;
+      f.hopFields++;
       for (const t of splitTokens(value)) f.connection.push(t);
       return;
     case 'upgrade':
       f.hasHopByHop = true;
+      f.hopFields++;
       f.upgrade = value;
       return;
     case 'host':
@@ -232,6 +237,7 @@ function fact(f: HeaderFacts, name: string, value: string, isRequest: boolean, c
     case 'proxy-connection':
     case 'te':
       f.hasHopByHop = true;
+      f.hopFields++;
       return;
     default:
       return;
