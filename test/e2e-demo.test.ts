@@ -110,6 +110,52 @@ test(
   },
 );
 
+/** Starts an unbounded demo, sends SIGINT once `when` matches its output, and waits for it to exit. */
+function interrupt(when: (stdout: string, stderr: string) => boolean): Promise<{ status: number | null; stdout: string; stderr: string; pid: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [LINNET_BIN, 'demo', '--interval', '1s', '--rps', '5'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let sent = false;
+    const check = () => {
+      if (!sent && when(stdout, stderr)) {
+        sent = true;
+        child.kill('SIGINT');
+        // Teardown must be prompt: a hung one fails the test rather than the CI job.
+        setTimeout(() => child.kill('SIGKILL'), 45_000).unref();
+      }
+    };
+    child.stdout.on('data', (b: Buffer) => ((stdout += b.toString()), check()));
+    child.stderr.on('data', (b: Buffer) => ((stderr += b.toString()), check()));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr, pid: child.pid! }));
+  });
+}
+
+const namespacesOf = (pid: number) =>
+  spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .filter((l) => l.startsWith(`lnp${pid}x`));
+
+test('Ctrl-C while the table runs: summary, then every namespace and process is gone', { skip, timeout: 180_000 }, async () => {
+  const r = await interrupt((out) => out.split('linnet demo — ').length > 2);
+  assert.ok(r.status === 0 || r.status === 1, `exit ${r.status}: ${r.stderr.slice(-2000)}`);
+  assert.match(r.stderr, /SIGINT: tearing down/);
+  assert.match(r.stdout, /summary after/);
+  assert.match(r.stderr, /deleting namespaces…\nlinnet demo: done/);
+  assert.deepEqual(namespacesOf(r.pid), []);
+  // Nothing it started inside the pods is still running (their command lines name the cluster).
+  assert.equal(spawnSync('pgrep', ['-f', `netns exec lnp${r.pid}x`]).status, 1, 'processes left behind');
+});
+
+test('Ctrl-C during set-up stops at the next step and leaves nothing behind', { skip, timeout: 180_000 }, async () => {
+  const r = await interrupt((_out, err) => /starting the control plane/.test(err));
+  assert.equal(r.status, 1, r.stderr.slice(-2000));
+  assert.match(r.stderr, /set-up interrupted; what it made is gone/);
+  assert.doesNotMatch(r.stdout, /summary after/);
+  assert.deepEqual(namespacesOf(r.pid), []);
+});
+
 test('linnet demo without root explains why and exits non-zero', { skip: rootSkipReason() && 'needs root to drop to another uid (setpriv)' }, () => {
   const r = spawnSync('setpriv', ['--reuid=1000', '--regid=1000', '--clear-groups', process.execPath, LINNET_BIN, 'demo', '--duration', '1s'], {
     encoding: 'utf8',

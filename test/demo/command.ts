@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Command } from '../../control/cli/command';
 import { parseDuration, parsePositiveInt } from '../../proxy/config/parse';
 import { REPO_ROOT, rootSkipReason, type Pod } from '../pods';
-import { createDemo, SERVICES, type Demo, type Workload } from './demo-mesh';
+import { createDemo, DemoInterrupted, SERVICES, type Demo, type Workload } from './demo-mesh';
 import { addDeltas, delta, proxySnapshot, stat, type ProxySnapshot } from './stats';
 import { renderScreen, renderSummary, verdict, type TableRow, type WorkloadResult } from './view';
 
@@ -85,6 +85,8 @@ function rowsBetween(workloads: readonly Workload[], from: Scrapes, to: Scrapes)
     const total = addDeltas(per.map((x) => x.d));
     const ready = per.filter((x) => x.ready).length;
     const s = stat(w.name, ready, w.pods.length, total, per.reduce((a, x) => a + x.tcp, 0));
+    // A client-only workload has no inbound requests: dashes, as linkerd shows it, not 0 rps.
+    if (!w.server && s.requests === 0) delete s.rps;
     rows.push({ stat: s });
     if (w.pods.length > 1) for (const x of per) rows.push({ stat: stat(x.pod.name, x.ready ? 1 : 0, 1, x.d, x.tcp), indent: true });
     if (w.server) {
@@ -159,9 +161,11 @@ export const command: Command = {
 
     let stopping = false;
     let wake: (() => void) | undefined;
+    const abort = new AbortController();
     const stop = (sig: string) => {
       if (!stopping) process.stderr.write(`\nlinnet demo: ${sig}: tearing down…\n`);
       stopping = true;
+      abort.abort();
       wake?.();
     };
     const onInt = () => stop('SIGINT');
@@ -172,7 +176,7 @@ export const command: Command = {
     let demo: Demo | undefined;
     let ok = false;
     try {
-      demo = await createDemo({ rps, conns, workers, onStep: (s) => progress(`${s}…`) });
+      demo = await createDemo({ rps, conns, workers, onStep: (s) => progress(`${s}…`), signal: abort.signal });
       progress(`ready (logs in ${demo.cluster.logDir})`);
       if (stopping) return 1;
       const { workloads, traffic } = demo;
@@ -219,7 +223,8 @@ export const command: Command = {
       ok = v.ok;
       if (!ok) process.stderr.write(`linnet demo: proxy logs:\n${demo.cluster.logTails(15)}\n`);
     } catch (err) {
-      process.stderr.write(`linnet demo: ${(err as Error).message}\n${(err as { hint?: string }).hint ?? ''}\n`);
+      if (err instanceof DemoInterrupted) progress('set-up interrupted; what it made is gone');
+      else process.stderr.write(`linnet demo: ${(err as Error).message}\n${(err as { hint?: string }).hint ?? ''}\n`);
       ok = false;
     } finally {
       if (demo) {

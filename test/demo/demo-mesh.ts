@@ -10,8 +10,17 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { LinnetError } from '../../proxy/errors';
 import { APP_UID, Cluster, LINNET_BIN, PodError, type Pod, type PodProcess } from '../pods';
 import { run } from '../pods/exec';
+
+/** Ctrl-C during set-up: what was made so far is torn down and this is thrown. */
+export class DemoInterrupted extends LinnetError {
+  constructor() {
+    super('LINNET_DEMO_INTERRUPTED', 'set-up interrupted', { hint: 'everything made so far has been torn down' });
+    this.name = 'DemoInterrupted';
+  }
+}
 
 export const DEMO_APP = join(__dirname, 'demo-app.js');
 const NS = 'demo';
@@ -51,6 +60,8 @@ export interface DemoOptions {
   conns: number;
   workers: number;
   onStep: (step: string) => void;
+  /** Aborted (Ctrl-C): set-up stops at the next step, tears down, and throws DemoInterrupted. */
+  signal?: AbortSignal;
 }
 
 export interface Demo {
@@ -90,7 +101,10 @@ async function waitListening(control: Pod, ports: number[], timeoutMs: number, p
 
 /** Builds everything; on any failure tears down what it made and rethrows. */
 export async function createDemo(opts: DemoOptions): Promise<Demo> {
-  const step = opts.onStep;
+  const step = (s: string) => {
+    if (opts.signal?.aborted) throw new DemoInterrupted();
+    opts.onStep(s);
+  };
   const dir = mkdtempSync(join(tmpdir(), 'linnet-demo-'));
   // The proxies run as uid 2102 and read the trust anchor and their token from here.
   chmodSync(dir, 0o755);
@@ -152,7 +166,10 @@ export async function createDemo(opts: DemoOptions): Promise<Demo> {
       ...(sa === 'traffic' ? { LINNET_PROXY_OUTBOUND_PORTS_DISABLE_PROTOCOL_DETECTION: SERVICES.map((s) => s.port).join(',') } : {}),
     });
     // Started in turn, not all at once: five Node start-ups at once starve two shared cores.
-    for (const { pod, sa } of meshed) await pod.startProxy(env(sa), 60_000);
+    for (const { pod, sa } of meshed) {
+      if (opts.signal?.aborted) throw new DemoInterrupted();
+      await pod.startProxy(env(sa), 60_000);
+    }
 
     step('starting the apps: web (HTTP/1) and emoji (gRPC), 2 replicas each');
     const apps: Promise<unknown>[] = [];
