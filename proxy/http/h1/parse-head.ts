@@ -20,10 +20,10 @@ export const DEFAULT_LIMITS: HeadLimits = { maxHeaderBytes: 16384, maxHeaders: 1
 
 /** What the header fields say about framing and the connection, gathered in the one pass. */
 export interface HeaderFacts {
-  /** Raw field names, in order (case kept, forwarded as received). */
-  names: string[];
-  /** Field values with surrounding whitespace removed. */
-  values: string[];
+  /** Raw field names, in order (case kept, forwarded as received). Built on first use. */
+  readonly names: string[];
+  /** Field values with surrounding whitespace removed. Built on first use. */
+  readonly values: string[];
   /** -1 when absent. */
   contentLength: number;
   /** Transfer-Encoding present (its codings, lower-case, in order). */
@@ -106,10 +106,98 @@ const OUT = Symbol('need-more');
 /** Hop-by-hop fields (RFC 9110 §7.6.1) plus the legacy ones proxies must not forward. */
 export const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade']);
 
-function newFacts(): HeaderFacts {
+/**
+ * The facts gathered while scanning, plus where each field is in the head's bytes: names and
+ * values become strings only when something asks for them (a rebuilt head, a test), so the common
+ * request that is forwarded as received allocates no string per field.
+ */
+interface Scan extends Omit<HeaderFacts, 'names' | 'values'> {
+  /** nameStart, nameEnd, valueStart, valueEnd per field. */
+  offsets: number[];
+}
+
+class Fields {
+  private n: string[] | undefined;
+  private v: string[] | undefined;
+  constructor(
+    private readonly raw: Buffer,
+    private readonly offsets: number[],
+  ) {}
+  get names(): string[] {
+    return (this.n ??= this.strings(0));
+  }
+  get values(): string[] {
+    return (this.v ??= this.strings(2));
+  }
+  private strings(at: number): string[] {
+    const out: string[] = [];
+    for (let i = at; i < this.offsets.length; i += 4) out.push(this.raw.toString('latin1', this.offsets[i], this.offsets[i + 1]));
+    return out;
+  }
+}
+
+class ReqHead extends Fields implements RequestHead {
+  constructor(
+    raw: Buffer,
+    f: Scan,
+    readonly method: string,
+    readonly target: string,
+    readonly minor: 0 | 1,
+    readonly fieldsStart: number,
+    readonly skipped: number,
+  ) {
+    super(raw, f.offsets);
+    this.contentLength = f.contentLength;
+    this.transferEncoding = f.transferEncoding;
+    this.connection = f.connection;
+    this.upgrade = f.upgrade;
+    this.host = f.host;
+    this.expectContinue = f.expectContinue;
+    this.hasHopByHop = f.hasHopByHop;
+    this.hopFields = f.hopFields;
+  }
+  readonly contentLength: number;
+  readonly transferEncoding: string[] | undefined;
+  readonly connection: string[];
+  readonly upgrade: string | undefined;
+  readonly host: string | undefined;
+  readonly expectContinue: boolean;
+  readonly hasHopByHop: boolean;
+  readonly hopFields: number;
+}
+
+class ResHead extends Fields implements ResponseHead {
+  constructor(
+    raw: Buffer,
+    f: Scan,
+    readonly status: number,
+    readonly reason: string,
+    readonly minor: 0 | 1,
+    readonly fieldsStart: number,
+  ) {
+    super(raw, f.offsets);
+    this.contentLength = f.contentLength;
+    this.transferEncoding = f.transferEncoding;
+    this.connection = f.connection;
+    this.upgrade = f.upgrade;
+    this.host = f.host;
+    this.expectContinue = f.expectContinue;
+    this.hasHopByHop = f.hasHopByHop;
+    this.hopFields = f.hopFields;
+  }
+  readonly contentLength: number;
+  readonly transferEncoding: string[] | undefined;
+  readonly connection: string[];
+  readonly upgrade: string | undefined;
+  readonly host: string | undefined;
+  readonly expectContinue: boolean;
+  readonly hasHopByHop: boolean;
+  readonly hopFields: number;
+}
+
+function newFacts(): Scan {
   return {
-    names: [],
-    values: [],
+    offsets: [],
     contentLength: -1,
     transferEncoding: undefined,
     connection: [],
@@ -134,7 +222,7 @@ function splitTokens(v: string): string[] {
  * Scans header lines from `p` to the empty line. Returns the offset after the empty line, or OUT.
  * Throws Refusal on a malformed line or a framing conflict.
  */
-function scanFields(b: Buffer, p: number, end: number, start: number, limits: HeadLimits, f: HeaderFacts, isRequest: boolean): number | typeof OUT {
+function scanFields(b: Buffer, p: number, end: number, start: number, limits: HeadLimits, f: Scan, isRequest: boolean): number | typeof OUT {
   let count = 0;
   let clSeen = false;
   for (;;) {
@@ -171,11 +259,12 @@ function scanFields(b: Buffer, p: number, end: number, start: number, limits: He
     if (++count > limits.maxHeaders) throw new Refusal(431, `more than ${limits.maxHeaders} header fields`);
     if (p - start > limits.maxHeaderBytes) throw new Refusal(431, `head larger than ${limits.maxHeaderBytes} bytes`);
 
-    const name = b.toString("latin1", nameStart, nameEnd);
-    const value = b.toString("latin1", valueStart, valueEnd);
-    f.names.push(name);
-    f.values.push(value);
-    fact(f, name, value, isRequest, clSeen);
+    f.offsets.push(nameStart, nameEnd, valueStart, valueEnd);
+    const n = nameEnd - nameStart;
+    // Cheap pre-filter on length: most fields are none of the ones framing depends on.
+    if (n === 4 || n === 6 || n === 7 || n === 10 || n === 14 || n === 16 || n === 17 || n === 2) {
+      fact(f, b.toString('latin1', nameStart, nameEnd), b.toString('latin1', valueStart, valueEnd), isRequest, clSeen);
+    }
     if (f.contentLength >= 0) clSeen = true;
   }
   if (f.transferEncoding !== undefined && f.contentLength >= 0) {
@@ -191,10 +280,7 @@ function scanFields(b: Buffer, p: number, end: number, start: number, limits: He
 }
 
 /** Records what one field says; throws on framing conflicts. */
-function fact(f: HeaderFacts, name: string, value: string, isRequest: boolean, clSeen: boolean): void {
-  const n = name.length;
-  // Cheap pre-filter on length: most fields are none of these.
-  if (n !== 4 && n !== 6 && n !== 7 && n !== 10 && n !== 14 && n !== 16 && n !== 17 && n !== 2) return;
+function fact(f: Scan, name: string, value: string, isRequest: boolean, clSeen: boolean): void {
   const lower = name.toLowerCase();
   switch (lower) {
     case 'content-length': {
@@ -269,7 +355,9 @@ export function parseRequestHead(b: Buffer, limits: HeadLimits = DEFAULT_LIMITS)
     if (r === OUT) return outcome(OUT, end, limits, skipped, () => undefined as never);
     const f = newFacts();
     const q = scanFields(b, r.next, end, skipped, limits, f, true);
-    return outcome(q, end, limits, skipped, () => ({ ...f, method: r.method, target: r.target, minor: r.minor, fieldsStart: r.next, skipped }));
+    if (q === OUT) return outcome(OUT, end, limits, skipped, () => undefined as never);
+    const head = new ReqHead(b, f, r.method, r.target, r.minor, r.next, skipped);
+    return { kind: 'ok', head, length: q };
   } catch (e) {
     if (e instanceof Refusal) return { kind: 'error', status: e.status, detail: e.detail };
     throw e;
@@ -353,7 +441,9 @@ export function parseResponseHead(b: Buffer, limits: HeadLimits = DEFAULT_LIMITS
     const fieldsStart = p;
     const f = newFacts();
     const q = scanFields(b, p, end, 0, limits, f, false);
-    return outcome(q, end, limits, 0, () => ({ ...f, status, reason, minor, fieldsStart }));
+    if (q === OUT) return outcome(OUT, end, limits, 0, () => undefined as never);
+    const head = new ResHead(b, f, status, reason, minor, fieldsStart);
+    return { kind: 'ok', head, length: q };
   } catch (e) {
     if (e instanceof Refusal) return { kind: 'error', status: e.status, detail: e.detail };
     throw e;
