@@ -17,8 +17,8 @@ const usage = `usage: linnet demo [--duration 30s] [--rps 10] [--interval 2s] [-
 
 Builds a local mesh in network namespaces and shows its golden metrics live:
   control   linnet control (destination :8086, identity :8080; CA from linnet identity create)
-  web       HTTP/1 service, 2 replicas (web1 slower, fails 5% of requests), virtual IP 10.96.0.10:8080
-  emoji     gRPC service, 2 replicas (emoji1 slower, fails 3% of calls), virtual IP 10.96.0.11:8090
+  web       HTTP/1 service, 2 replicas (web1 fails 5% of requests), virtual IP 10.96.0.10:8080
+  emoji     gRPC service, 2 replicas (emoji1 ~15 ms slower, fails 1% of calls), virtual IP 10.96.0.11:8090
   traffic   a client sending R HTTP requests/s and R gRPC calls/s to the virtual IPs
 Every pod but the control pod has linnet init's iptables and a linnet proxy (uid 2102) that
 certifies itself with the identity service and asks the destination service where services are;
@@ -182,12 +182,16 @@ export const command: Command = {
       const { workloads, traffic } = demo;
       const start = Date.now();
       const first = await scrapeAll(workloads);
+      let prevAt = Date.now();
       let prev = first;
       let last = first;
       const tty = process.stdout.isTTY === true;
+      let nextAt = start;
       while (!stopping) {
+        // A steady cadence: the scrape's own time is not added to the interval.
+        nextAt = Math.max(nextAt + intervalMs, Date.now() + intervalMs / 4);
         await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, intervalMs);
+          const t = setTimeout(resolve, nextAt - Date.now());
           wake = () => {
             clearTimeout(t);
             resolve();
@@ -195,10 +199,12 @@ export const command: Command = {
         });
         if (stopping) break;
         const now = await scrapeAll(workloads);
+        const windowSecs = (Date.now() - prevAt) / 1000;
+        prevAt = Date.now();
         const { rows } = rowsBetween(workloads, prev, now);
         const notes: string[] = [];
         for (const [pod, s] of now) if (!s.snap) notes.push(`${pod.name}: proxy /metrics unreachable (log: ${pod.proxy?.logFile})`);
-        const screen = renderScreen(rows, Date.now() - start, (Date.now() - start === 0 ? 0 : intervalMs) / 1000, notes);
+        const screen = renderScreen(rows, Date.now() - start, windowSecs, notes);
         process.stdout.write(tty ? `\x1b[H\x1b[2J${screen}\n` : `${screen}\n\n`);
         prev = now;
         last = now;

@@ -3,8 +3,8 @@
  * running `linnet control` (a CA from `linnet identity create`, discovery from a mesh file), and
  * meshed workloads — `web` (HTTP/1, 2 replicas), `emoji` (gRPC, 2 replicas), `traffic` (the client)
  * — each pod with `linnet init` and a proxy that certifies itself and asks the control plane where
- * services are. One replica of each service is a little slower and fails a few % of requests,
- * so success rate, latency and balancing differ visibly between replicas.
+ * services are. One web replica fails a few % of requests and one emoji replica is slower, so
+ * success rate, latency and balancing differ visibly between replicas.
  */
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

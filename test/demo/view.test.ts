@@ -24,7 +24,7 @@ test('the table has the stat columns, a row per workload, pods indented, equal w
   assert.match(lines[3]!, /^traffic\s+1\/1\s+-\s+0\.0rps\s+-\s+-\s+-\s+8$/);
   for (const l of lines) assert.equal(l.length, lines[0]!.length);
   const screen = renderScreen([{ stat: web }], 12_300, 2, ['emoji0: proxy /metrics unreachable']).split('\n');
-  assert.match(screen[0]!, /12s .* last 2s/);
+  assert.match(screen[0]!, /12s .* last 2\.0s/);
   assert.match(screen.at(-1)!, /unreachable/);
 });
 

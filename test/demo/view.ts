@@ -52,7 +52,7 @@ export function renderTable(rows: readonly TableRow[]): string {
 
 export function renderScreen(rows: readonly TableRow[], elapsedMs: number, windowSecs: number, notes: readonly string[] = []): string {
   return [
-    `linnet demo — ${Math.round(elapsedMs / 1000)}s — inbound golden metrics from each proxy's /metrics, last ${windowSecs.toFixed(0)}s (Ctrl-C to stop)`,
+    `linnet demo — ${Math.round(elapsedMs / 1000)}s — inbound golden metrics from each proxy's /metrics, last ${windowSecs.toFixed(1)}s (Ctrl-C to stop)`,
     '',
     renderTable(rows),
     ...(notes.length ? ['', ...notes] : []),
