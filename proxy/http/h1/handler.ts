@@ -322,7 +322,8 @@ class ClientConnection {
           route.host,
           route.port,
           (s) => {
-            open.track(s);
+            // Not in `open.track`: a pooled connection idles between clients and must not hold up
+            // a drain; one in use is tied to a tracked client connection, which the drain waits for.
             const stats = new TcpStats(
               tcp,
               { direction: side.direction, peer: 'dst', target_addr: route.addr, ...route.tls },
