@@ -46,7 +46,15 @@ export function terminateMeshed(client: Socket, prefix: Buffer, store: TlsStore,
       clearTimeout(timer);
       socket.removeListener('error', fail);
       socket.pause();
-      // rejectUnauthorized already refused unverified chains; this names who it is.
+      // A TLSSocket made without a tls.Server does not act on rejectUnauthorized: OpenSSL verified
+      // the chain against the anchors, but the result must be read and enforced here (the
+      // handle's verifyError is what tls.Server itself checks). No handle: nothing proven.
+      const handle = (socket as unknown as { _handle?: { verifyError?: () => (Error & { code?: string }) | null } })._handle;
+      const verifyError: (Error & { code?: string }) | null = handle?.verifyError ? handle.verifyError() : new Error('cannot read the verification result');
+      if (verifyError) {
+        socket.destroy();
+        return reject(new TlsAcceptError(`client certificate not trusted: ${verifyError.code ?? verifyError.message}`, 'ECERTUNTRUSTED'));
+      }
       const clientId = identityOf(socket.getPeerCertificate().subjectaltname);
       if (!clientId || socket.getProtocol() !== 'TLSv1.3') {
         socket.destroy();
