@@ -37,6 +37,7 @@ function serve(port: number): void {
       stream.write(Buffer.alloc(100 * 1024, 1));
       setTimeout(() => stream.destroy(new Error('reset on purpose')), 100);
     } else if (url.pathname === '/slow') {
+      emit({ event: 'arrived', path: url.pathname });
       setTimeout(() => {
         if (stream.closed) return;
         stream.respond({ ':status': 200 });

@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import * as http2 from 'node:http2';
-import { createServer, type AddressInfo, type Server } from 'node:net';
+import { connect as netConnect, createServer, type AddressInfo, type Server } from 'node:net';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';
@@ -195,7 +195,7 @@ const connect = () => {
   return s;
 };
 
-test('many concurrent streams on one connection: bodies byte for byte, trailers carried, metrics counted', async () => {
+test('many concurrent streams on one connection: bodies byte for byte, trailers carried, metrics counted', { timeout: 20_000 }, async () => {
   const s = connect();
   const N = 50;
   const before = await metric('response_total', { authority: 'echo.test', classification: 'success', status_code: '200' });
@@ -223,7 +223,7 @@ test('many concurrent streams on one connection: bodies byte for byte, trailers 
   s.close();
 });
 
-test('bytes that arrive after detection, before the session starts, are not lost (preface split from the rest)', async () => {
+test('bytes that arrive after detection, before the session starts, are not lost (preface split from the rest)', { timeout: 20_000 }, async () => {
   // A client that sends the preface and SETTINGS, then its request a moment later (grpc-js does):
   // detection stops at the preface and the rest waits in the socket's buffer.
   for (let i = 0; i < 5; i++) {
@@ -236,7 +236,7 @@ test('bytes that arrive after detection, before the session starts, are not lost
   }
 });
 
-test('a slow reader on one stream does not stall the others', async () => {
+test('a slow reader on one stream does not stall the others', { timeout: 20_000 }, async () => {
   const s = connect();
   // 64 MB that this client never reads: only flow control keeps it from flooding the proxy.
   const big = s.request({ ':path': '/big?n=67108864' }, { endStream: true });
@@ -258,7 +258,7 @@ test('a slow reader on one stream does not stall the others', async () => {
   s.close();
 });
 
-test('an upstream RST_STREAM reaches the client with the same code, before and after headers', async () => {
+test('an upstream RST_STREAM reaches the client with the same code, before and after headers', { timeout: 20_000 }, async () => {
   const s = connect();
   const r1 = await request(s, { ':path': `/rst?code=${http2.constants.NGHTTP2_REFUSED_STREAM}` });
   assert.equal(r1.rstCode, http2.constants.NGHTTP2_REFUSED_STREAM);
@@ -273,7 +273,7 @@ test('an upstream RST_STREAM reaches the client with the same code, before and a
   s.close();
 });
 
-test('a refused stream (never processed) is retried on a new stream, its body replayed', async () => {
+test('a refused stream (never processed) is retried on a new stream, its body replayed', { timeout: 20_000 }, async () => {
   const s = connect();
   const body = randomBytes(20_000);
   const r = await request(s, { ':method': 'POST', ':path': '/refuse-once?id=a', ':authority': 'retry.test' }, body);
@@ -285,7 +285,7 @@ test('a refused stream (never processed) is retried on a new stream, its body re
   s.close();
 });
 
-test('a client cancel reaches the upstream as RST_STREAM CANCEL', async () => {
+test('a client cancel reaches the upstream as RST_STREAM CANCEL', { timeout: 20_000 }, async () => {
   const s = connect();
   const req = s.request({ ':path': '/hang?cancel=1' }, { endStream: false });
   req.on('error', () => {});
@@ -299,7 +299,22 @@ test('a client cancel reaches the upstream as RST_STREAM CANCEL', async () => {
   s.close();
 });
 
-test('a gRPC deadline the upstream overruns is answered DEADLINE_EXCEEDED by the proxy, and the upstream is cancelled', async () => {
+test('a client connection that goes away (FIN) cancels its streams upstream', { timeout: 20_000 }, async () => {
+  const sock = netConnect(proxy.port, '127.0.0.1');
+  const s = http2.connect(`http://127.0.0.1:${proxy.port}`, { createConnection: () => sock });
+  s.on('error', () => {});
+  const req = s.request({ ':path': '/hang?gone=1' }, { endStream: true });
+  req.on('error', () => {});
+  for (let i = 0; i < 100 && !seen.has('/hang?gone=1'); i++) await sleep(20);
+  assert.ok(seen.has('/hang?gone=1'));
+  // The TCP connection ends without any HTTP/2 goodbye (as a killed process's does).
+  sock.end();
+  for (let i = 0; i < 100 && seen.get('/hang?gone=1')?.rstCode === undefined; i++) await sleep(20);
+  assert.equal(seen.get('/hang?gone=1')!.rstCode, http2.constants.NGHTTP2_CANCEL);
+  s.destroy();
+});
+
+test('a gRPC deadline the upstream overruns is answered DEADLINE_EXCEEDED by the proxy, and the upstream is cancelled', { timeout: 20_000 }, async () => {
   const s = connect();
   const t0 = Date.now();
   const r = await request(s, { ':method': 'POST', ':path': '/hang?deadline=1', 'content-type': 'application/grpc', 'grpc-timeout': '300m', ':authority': 'dl.test' }, Buffer.alloc(5));
@@ -314,7 +329,7 @@ test('a gRPC deadline the upstream overruns is answered DEADLINE_EXCEEDED by the
   s.close();
 });
 
-test('a gRPC trailers-only error passes as trailers-only and counts as a failure', async () => {
+test('a gRPC trailers-only error passes as trailers-only and counts as a failure', { timeout: 20_000 }, async () => {
   const s = connect();
   const r = await request(s, { ':method': 'POST', ':path': '/grpc-error', 'content-type': 'application/grpc', ':authority': 'ge.test' }, Buffer.alloc(5));
   assert.equal(r.headers['grpc-status'], '5');
@@ -324,7 +339,7 @@ test('a gRPC trailers-only error passes as trailers-only and counts as a failure
   s.close();
 });
 
-test('an upstream that refuses: 502 for plain h2, UNAVAILABLE for gRPC, each with l5d-proxy-error', async () => {
+test('an upstream that refuses: 502 for plain h2, UNAVAILABLE for gRPC, each with l5d-proxy-error', { timeout: 20_000 }, async () => {
   const dead = createServer();
   dead.listen(0, '127.0.0.1');
   await once(dead, 'listening');
@@ -346,7 +361,7 @@ test('an upstream that refuses: 502 for plain h2, UNAVAILABLE for gRPC, each wit
   p.server.close();
 });
 
-test('GOAWAY from the upstream: the in-flight stream finishes, the next ones go over a new session', async () => {
+test('GOAWAY from the upstream: the in-flight stream finishes, the next ones go over a new session', { timeout: 20_000 }, async () => {
   const s = connect();
   const r = await request(s, { ':path': '/goaway' });
   const opened = upSessionsOpened;
@@ -359,7 +374,7 @@ test('GOAWAY from the upstream: the in-flight stream finishes, the next ones go 
   s.close();
 });
 
-test('a plain response timeout answers 504 when configured', async () => {
+test('a plain response timeout answers 504 when configured', { timeout: 20_000 }, async () => {
   h2Options.responseTimeoutMs = 200;
   try {
     const s = connect();

@@ -104,13 +104,13 @@ export function proxyStream(
     }
   };
 
-  /** The response is out; a request body still coming is not needed (RFC 9113 §8.1: RST NO_ERROR). */
+  /**
+   * The response is out; a request body still coming is not needed, so it is read and dropped.
+   * (An RST_STREAM NO_ERROR here could overtake the response headers still queued in nghttp2.)
+   */
   const stopReadingClient = () => {
     bodyStopped = true;
-    if (client.readableEnded) return;
-    client.resume();
-    if (client.writableFinished) client.close(H2Code.NO_ERROR);
-    else client.once('finish', () => client.close(H2Code.NO_ERROR));
+    if (!client.readableEnded) client.resume();
   };
 
   const fail = (f: ProxyFailure) => {

@@ -8,7 +8,6 @@ import type { Socket } from 'node:net';
 import type { Detected } from '../../detect/detect';
 import { TcpStats } from '../../metrics/tcp-metrics';
 import type { ConnContext } from '../../stack/context';
-import { prefixedStream } from './prefixed-stream';
 import { proxyStream, type StreamOptions } from './proxy-stream';
 import { DEFAULT_POOL_OPTIONS, UpstreamPool } from './upstream-pool';
 
@@ -30,8 +29,15 @@ export async function serveH2(client: Socket, prefix: Buffer, _detected: Detecte
     client,
   );
   open.add(srcStats);
-  // Detection read the preface already; the session must see it first.
-  const session = http2.performServerHandshake(prefixedStream(client, prefix) as unknown as Socket, {
+  // Detection read the preface already; the session must see it first. Node's session takes
+  // bytes buffered on the socket on its next tick, before any read from the handle, so the socket
+  // must stay paused until then: resuming it would hand them to nobody.
+  if (prefix.length > 0) client.unshift(prefix);
+  // HTTP/2 has no half-close of the connection: a FIN means the client is gone (a killed
+  // process), and its streams must be cancelled upstream rather than left waiting.
+  client.allowHalfOpen = false;
+  client.once('end', () => session.destroy());
+  const session = http2.performServerHandshake(client, {
     settings: { initialWindowSize: CLIENT_WINDOW, enablePush: false },
     maxSessionMemory: 64,
   });

@@ -109,6 +109,10 @@ export class UpstreamPool {
       this.log.debug('upstream session error', { target: target.addr, error: err.code ?? err.message });
     });
     socket.on('error', () => {});
+    // A FIN from the upstream ends the session (HTTP/2 has no half-closed connection); without
+    // this an upstream that just closes would leave a session that looks usable.
+    socket.allowHalfOpen = false;
+    socket.once('end', () => session.destroy());
     session.on('close', () => {
       leave();
       if (entry.idleTimer) clearTimeout(entry.idleTimer);
