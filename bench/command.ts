@@ -71,7 +71,7 @@ function checkTools(): void {
   const missing = Object.entries(TOOLS).filter(([t]) => spawnSync('sh', ['-c', `command -v ${t}`], { stdio: 'ignore' }).status !== 0);
   if (missing.length) {
     const pkgs = [...new Set(missing.map(([, p]) => p))].join(' ');
-    throw new BenchError('LINNET_BENCH_TOOL_MISSING', `missing tools: ${missing.map(([t]) => t).join(', ')}`, `apt-get install -y ${pkgs}`);
+    throw new BenchError('LINNET_BENCH_TOOL_MISSING', `missing tools: ${missing.map(([t]) => t).join(', ')}`, `run bench/setup.sh, or apt-get install -y ${pkgs}`);
   }
 }
 

@@ -90,7 +90,13 @@ export function renderMarkdown(results: BenchResults, charts: readonly { title: 
     throughputTable(results),
   ];
   for (const s of results.scenarios.filter((x) => x.kind === 'latency')) {
-    parts.push('', `## ${s.title}`, '', `Tool: ${s.tool}. Latency is measured from each request's intended send time (corrected for coordinated omission).`, '');
+    parts.push(
+      '',
+      `## ${s.title}`,
+      '',
+      `Tool: ${s.tool}. Latency is measured from each request's intended send time (corrected for coordinated omission), so when a path cannot keep up, the queueing shows. The generator sends on a 1 ms timer: up to 1 ms of each figure is its own, the same for every target, and it cancels out of the latency added over direct.`,
+      '',
+    );
     parts.push(s.status === 'ok' ? latencyTable(s) : `${s.status}: ${s.reason ?? ''}`);
   }
   parts.push('', '## Cost per proxy', '', costTable(results));

@@ -2,7 +2,7 @@
  * Writes a run's outputs: results.json (the versioned schema), report.md, and one SVG per
  * scenario; and, for a full run, bench/RESULTS.md with its charts under bench/results/.
  */
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { renderMarkdown } from './markdown';
 import type { BenchResults } from './schema';
@@ -42,6 +42,5 @@ export function publishResults(results: BenchResults, benchDir: string, preface:
   const md = renderMarkdown(results, charts.map((c) => ({ title: c.title, file: relative(benchDir, join(resultsDir, c.name)) })));
   const file = join(benchDir, 'RESULTS.md');
   writeFileSync(file, md.replace(/^# Linnet bench results\n/, `# Linnet bench results\n\n${preface.trim()}\n`));
-  void readdirSync;
   return file;
 }

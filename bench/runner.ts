@@ -6,7 +6,7 @@
  * direct baseline of the same scenario in the same run.
  */
 import { execFileSync } from 'node:child_process';
-import { cpus, freemem, loadavg, release, totalmem } from 'node:os';
+import { cpus, loadavg, release, totalmem } from 'node:os';
 import { MESH_SKIP_REASON, NOT_PROBED, type BenchEnv } from './environment';
 import { Progress } from './progress';
 import { PERCENTILES, SCHEMA, type BenchResults, type Machine, type Percentile, type ScenarioResult, type Settings, type TargetId, type TargetResult } from './schema';
@@ -25,7 +25,6 @@ export interface RunSettings {
 }
 
 export function machine(): Machine {
-  void freemem;
   return {
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model.trim() ?? 'unknown',

@@ -102,3 +102,21 @@ test('compare: changes beyond both runs\' spread are marked better or worse; noi
   (lat.scenarios[1]!.targets[1] as { latencyMs: Record<string, unknown> }).latencyMs.p99 = summarize([40, 41]);
   assert.match(renderComparison(compareResults(before, lat), 'old.json'), /p99 ms \| 4\.40 \| 40\.5 \| \+\d+% ❌ worse/);
 });
+
+test('publishing a full run: RESULTS.md with the preface, charts and JSON under results/, links that resolve', async () => {
+  const { mkdtempSync, readFileSync, existsSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { publishResults, writeReport } = await import('./report');
+  const dir = mkdtempSync(join(tmpdir(), 'bench-publish-'));
+  const file = publishResults(sampleResults(), dir, 'Taken on a shared, noisy machine.');
+  const md = readFileSync(file, 'utf8');
+  assert.match(md, /^# Linnet bench results\n\nTaken on a shared, noisy machine\.\n/);
+  const links = [...md.matchAll(/\]\((results\/[^)]+\.svg)\)/g)].map((m) => m[1]!);
+  assert.deepEqual(links, ['results/http1-small.svg', 'results/latency-http1-1000.svg']);
+  for (const l of links) assert.ok(existsSync(join(dir, l)), l);
+  assert.ok(existsSync(join(dir, 'results', 'results.json')));
+  const w = writeReport(sampleResults(), join(dir, 'out'), '\nextra\n');
+  assert.ok(readFileSync(w.markdown, 'utf8').endsWith('\nextra\n'));
+  assert.equal(w.charts.length, 2);
+});
