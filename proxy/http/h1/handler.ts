@@ -136,8 +136,8 @@ class Exchange implements UpstreamHandler {
       direction: ctx.side.direction,
       authority: requestAuthority(head),
       target_addr: ctx.target.addr,
-      tls: 'no_identity',
-      no_tls_reason: ctx.side.srcNoTlsReason,
+      // A request that came over a peer proxy's mTLS carries tls="true" and its client_id.
+      ...(ctx.srcTls ?? { tls: 'no_identity', no_tls_reason: ctx.side.srcNoTlsReason }),
     });
   }
 
@@ -212,7 +212,7 @@ class ClientConnection {
     const { side, target, tcp, open } = ctx;
     this.srcStats = new TcpStats(
       tcp,
-      { direction: side.direction, peer: 'src', target_addr: target.addr, tls: 'no_identity', no_tls_reason: side.srcNoTlsReason },
+      { direction: side.direction, peer: 'src', target_addr: target.addr, ...(this.ctx.srcTls ?? { tls: 'no_identity', no_tls_reason: side.srcNoTlsReason }) },
       client,
     );
     open.add(this.srcStats);
