@@ -19,9 +19,9 @@ export function esc(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-const W = 640;
+const W = 720;
 const H = 360;
-const PAD = { left: 70, right: 190, top: 40, bottom: 50 };
+const PAD = { left: 70, right: 230, top: 40, bottom: 50 };
 
 /** Powers of ten covering [lo, hi] (both > 0), for log-axis ticks. */
 export function logTicks(lo: number, hi: number): number[] {
