@@ -8,7 +8,12 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import * as http2 from 'node:http2';
-import { connect as netConnect, createServer, type AddressInfo, type Server } from 'node:net';
+import { connect as netConnect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';
@@ -33,10 +38,21 @@ const refused = new Set<string>();
 /** What the upstream saw per path: headers, body hash, whether it was aborted. */
 const seen = new Map<string, { headers: http2.IncomingHttpHeaders; sha?: string; bytes?: number; aborted?: boolean; rstCode?: number }>();
 
+/** TLS key and certificate for the TLS-terminated case (made by openssl in before()). */
+let tlsCreds: { key: Buffer; cert: Buffer } | undefined;
+
 /** A proxy listener whose every connection goes to the h2 handler with `target` as original destination. */
-async function proxyTo(port: number, host = '127.0.0.1'): Promise<{ server: Server; port: number }> {
-  const server = createServer({ pauseOnConnect: true, allowHalfOpen: true }, (sock) => {
-    open.track(sock);
+async function proxyTo(port: number, host = '127.0.0.1', terminateTls = false): Promise<{ server: Server; port: number }> {
+  const server = createServer({ pauseOnConnect: true, allowHalfOpen: true }, async (raw) => {
+    open.track(raw);
+    let sock: Socket = raw;
+    if (terminateTls) {
+      // As the inbound mTLS path does: terminate, then detect again on the clear text.
+      const t = new TLSSocket(raw, { isServer: true, ...tlsCreds!, ALPNProtocols: ['h2'] });
+      raw.resume();
+      await once(t, 'secure');
+      sock = t;
+    }
     const ctx: ConnContext = {
       side: {
         direction: 'outbound',
@@ -67,6 +83,10 @@ async function proxyTo(port: number, host = '127.0.0.1'): Promise<{ server: Serv
 let proxy: { server: Server; port: number };
 
 before(async () => {
+  const d = mkdtempSync(join(tmpdir(), 'linnet-h2tls-'));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(d, 'k.pem'), '-out', join(d, 'c.pem'), '-subj', '/CN=h2.test', '-days', '1'], { stdio: 'ignore' });
+  tlsCreds = { key: readFileSync(join(d, 'k.pem')), cert: readFileSync(join(d, 'c.pem')) };
+  rmSync(d, { recursive: true });
   upstream = http2.createServer({ settings: { initialWindowSize: 1 << 20 } });
   upstream.on('session', (s) => {
     upSessions.add(s);
@@ -372,6 +392,20 @@ test('GOAWAY from the upstream: the in-flight stream finishes, the next ones go 
   // Exactly one new upstream session carried the three later requests.
   assert.equal(upSessionsOpened, opened + 1);
   s.close();
+});
+
+test('h2 after TLS termination (the inbound mTLS hand-over) is proxied, the detected prefix included', { timeout: 20_000 }, async () => {
+  const p = await proxyTo(upPort, '127.0.0.1', true);
+  const s = http2.connect(`https://127.0.0.1:${p.port}`, { rejectUnauthorized: false });
+  s.on('error', () => {});
+  const body = randomBytes(70_000);
+  const rs = await Promise.all([1, 2, 3].map((i) => request(s, { ':method': 'POST', ':path': `/echo?tls=${i}` }, body)));
+  for (const r of rs) {
+    assert.ok(r.body.equals(body));
+    assert.equal(r.trailers?.['x-sha'], createHash('sha256').update(body).digest('hex'));
+  }
+  s.close();
+  p.server.close();
 });
 
 test('a plain response timeout answers 504 when configured', { timeout: 20_000 }, async () => {

@@ -5,6 +5,8 @@
  */
 import * as http2 from 'node:http2';
 import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import { prefixedStream } from './prefixed-stream';
 import type { Detected } from '../../detect/detect';
 import { TcpStats } from '../../metrics/tcp-metrics';
 import type { ConnContext } from '../../stack/context';
@@ -29,18 +31,22 @@ export async function serveH2(client: Socket, prefix: Buffer, _detected: Detecte
     client,
   );
   open.add(srcStats);
-  // Detection read the preface already; the session must see it first. Node's session takes
-  // bytes buffered on the socket on its next tick, before any read from the handle, so the socket
-  // must stay paused until then: resuming it would hand them to nobody.
-  if (prefix.length > 0) client.unshift(prefix);
+  // Detection read the preface already; the session must see it first. For a plain socket,
+  // Node's session takes bytes buffered on it on its next tick, before any read from the handle,
+  // so the socket must stay paused until then (resuming it would hand them to nobody). A TLS
+  // socket goes through a JS stream instead (see prefixed-stream.ts).
   // HTTP/2 has no half-close of the connection: a FIN means the client is gone (a killed
   // process), and its streams must be cancelled upstream rather than left waiting.
   client.allowHalfOpen = false;
   client.once('end', () => session.destroy());
-  const session = http2.performServerHandshake(client, {
-    settings: { initialWindowSize: CLIENT_WINDOW, enablePush: false },
-    maxSessionMemory: 64,
-  });
+  const settings = { settings: { initialWindowSize: CLIENT_WINDOW, enablePush: false }, maxSessionMemory: 64 };
+  let session: http2.ServerHttp2Session;
+  if (client instanceof TLSSocket) {
+    session = http2.performServerHandshake(prefixedStream(client, prefix) as unknown as Socket, settings);
+  } else {
+    if (prefix.length > 0) client.unshift(prefix);
+    session = http2.performServerHandshake(client, settings);
+  }
   sessions.add(session);
   session.on('connect', () => session.setLocalWindowSize(CLIENT_WINDOW * 16));
   session.on('error', (err: NodeJS.ErrnoException) => log.debug('h2 client session error', { target: target.addr, error: err.code ?? err.message }));
