@@ -26,7 +26,7 @@ async function capture(args: string[]): Promise<{ code: number | undefined; out:
 test('--list names every scenario with its targets; --rates changes the latency scenarios', async () => {
   const r = await capture(['--list']);
   assert.equal(r.code, 0);
-  for (const id of ['http1-small', 'http1-1mb', 'h2', 'grpc-unary', 'grpc-stream', 'ws', 'tcp-iperf3', 'redis', 'latency-http1-1000', 'latency-http1-5000', 'cost-2w']) {
+  for (const id of ['http1-small', 'http1-1mb', 'http1-1mb-up', 'h2', 'grpc-unary', 'grpc-stream', 'ws', 'tcp-iperf3', 'redis', 'latency-http1-1000', 'latency-http1-5000', 'cost-2w']) {
     assert.match(r.out, new RegExp(`^${id} `, 'm'));
   }
   assert.match((await capture(['--list', '--rates', '200'])).out, /^latency-http1-200 /m);

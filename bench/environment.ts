@@ -44,6 +44,8 @@ export class BenchEnv {
     frame.writeUInt8(0, 0);
     frame.writeUInt32BE(64, 1);
     writeFileSync(join(this.dir, 'grpc-unary-64.bin'), frame, { mode: 0o644 });
+    // wrk uploads: every request a POST of 1 MiB.
+    writeFileSync(join(this.dir, 'post-1mib.lua'), 'wrk.method = "POST"\nwrk.body = string.rep("u", 1048576)\nwrk.headers["Content-Type"] = "application/octet-stream"\n', { mode: 0o644 });
     this.pinned = cpuCount() >= 2;
   }
 

@@ -65,7 +65,8 @@ const node = (app: string) => [process.execPath, join(APPS_DIR, app)];
 const timeout = (s: number) => (s + 30) * 1000;
 const ALL: TargetId[] = ['direct', 'linnet', 'nginx', 'haproxy'];
 
-function wrkScenario(id: string, title: string, path: string, conns: (c: number) => number, targets: TargetId[]): ScenarioDef {
+/** `script`: a wrk Lua file in the bench dir (environment.ts writes them), e.g. for uploads. */
+function wrkScenario(id: string, title: string, path: string, conns: (c: number) => number, targets: TargetId[], script?: string): ScenarioDef {
   return {
     id,
     title,
@@ -73,9 +74,10 @@ function wrkScenario(id: string, title: string, path: string, conns: (c: number)
     unit: 'req/s',
     protocol: 'http1',
     targets,
-    tool: (c) => `wrk -t1 -c${conns(c)} -d<duration> http://<app>${path}`,
+    tool: (c) => `wrk -t1 -c${conns(c)} -d<duration>${script ? ` -s ${script}` : ''} http://<app>${path}`,
     async measure(a) {
-      const out = await a.env.runLoad(['wrk', '-t1', `-c${conns(a.connections)}`, `-d${secs(a.seconds)}s`, '--timeout', '10s', `http://${a.address}${path}`], timeout(a.seconds));
+      const lua = script ? ['-s', join(a.env.dir, script)] : [];
+      const out = await a.env.runLoad(['wrk', '-t1', `-c${conns(a.connections)}`, `-d${secs(a.seconds)}s`, '--timeout', '10s', ...lua, `http://${a.address}${path}`], timeout(a.seconds));
       const r = parseWrk(out);
       return { ...r, value: r.rate };
     },
@@ -86,6 +88,7 @@ export function scenarios(rates: readonly number[]): ScenarioDef[] {
   const list: ScenarioDef[] = [
     wrkScenario('http1-small', 'HTTP/1.1 small requests', '/', (c) => c, [...ALL, 'linnet-mesh']),
     wrkScenario('http1-1mb', 'HTTP/1.1 1 MiB responses', '/big', (c) => Math.min(c, 8), ALL),
+    wrkScenario('http1-1mb-up', 'HTTP/1.1 1 MiB request bodies (POST)', '/', (c) => Math.min(c, 8), ALL, 'post-1mib.lua'),
     {
       id: 'h2',
       title: 'HTTP/2 (h2c) small requests',

@@ -49,11 +49,12 @@ export interface ProxyConfigOptions {
 /**
  * nginx as a reverse proxy with one worker, on the same path: keep-alive to the app (as Linnet
  * and haproxy do), no access log, no buffering to disk of large bodies. HTTP/2 is h2c on the
- * listener and HTTP/1.1 to the app (nginx cannot proxy HTTP/2 upstream except for gRPC).
+ * listener and HTTP/1.1 to the app (nginx cannot proxy HTTP/2 upstream except for gRPC). Bodies
+ * stream both ways (no buffering to disk), as they do through Linnet and haproxy.
  */
 export function nginxConfig(o: ProxyConfigOptions): string {
   const up = (proto: Protocol) => `127.0.0.1:${port('direct', proto)}`;
-  const http1Location = `proxy_pass http://http1_app; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off; proxy_max_temp_file_size 0;`;
+  const http1Location = `proxy_pass http://http1_app; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off; proxy_max_temp_file_size 0; proxy_request_buffering off; client_max_body_size 64m;`;
   const lines = [
     o.streamModule ? `load_module ${o.streamModule};` : '',
     'user root;',
