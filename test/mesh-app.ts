@@ -3,7 +3,8 @@
  * server answered each connection.
  *
  *   node mesh-app.js serve --port 7000 --name s1 [--delay-ms 50]
- *       each connection: read one line, wait delay, answer "<name>\n", close
+ *       each connection: read one line, wait delay, answer "<name>\n", close; with --greet, first
+ *       send "<name> ready\n" at once (a server-speaks-first protocol)
  *   node mesh-app.js load --to 10.96.0.10:7000 [--concurrency 4] [--duration-ms 5000] [--progress-ms 250]
  *       connections one after another on each of `concurrency` loops; a JSON progress line every
  *       progress-ms and a final {"event":"summary", ok, errors, byName, errorCodes}
@@ -18,10 +19,12 @@ import { parseArgs } from 'node:util';
 
 const emit = (o: object) => process.stdout.write(JSON.stringify(o) + '\n');
 
-function serve(port: number, name: string, delayMs: number): void {
+function serve(port: number, name: string, delayMs: number, greet: boolean): void {
   const server = createServer((sock) => {
     let buf = '';
     sock.on('error', () => {});
+    // Server speaks first (as SMTP, MySQL, Redis' banner-less cousins): a greeting before any byte.
+    if (greet) sock.write(`${name} ready\n`);
     sock.on('data', (d) => {
       buf += d.toString('latin1');
       if (!buf.includes('\n')) return;
@@ -150,9 +153,10 @@ const { values } = parseArgs({
     'duration-ms': { type: 'string', default: '5000' },
     'progress-ms': { type: 'string', default: '250' },
     requests: { type: 'string', default: '300' },
+    greet: { type: 'boolean', default: false },
   },
 });
-if (cmd === 'serve') serve(Number(values.port), values.name!, Number(values['delay-ms']));
+if (cmd === 'serve') serve(Number(values.port), values.name!, Number(values['delay-ms']), values.greet!);
 else if (cmd === 'http-serve') httpServe(Number(values.port), values.name!, Number(values['delay-ms']));
 else if (cmd === 'http-load') void httpLoad(values.to!, Number(values.concurrency), Number(values.requests));
 else if (cmd === 'load') void load(values.to!, Number(values.concurrency), Number(values['duration-ms']), Number(values['progress-ms']));

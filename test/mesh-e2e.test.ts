@@ -29,6 +29,8 @@ const PORT = 7000;
 const SECURE_PORT = 7443;
 const HTTP_VIP = '10.96.0.20';
 const HTTP_PORT = 8000;
+const GREET_VIP = '10.96.0.30';
+const GREET_PORT = 6379; // in the default opaque-port lists, and bindable by the app uid
 
 interface Summary {
   event: string;
@@ -67,6 +69,13 @@ function meshFile(endpoints: string[]): string {
     `    ports: [${HTTP_PORT}]`,
     '    endpoints:',
     ...servers.slice(0, 3).flatMap((p) => [`      - address: ${p.ip}:${HTTP_PORT}`, `        identity: ${ECHO_ID}`]),
+    '  - name: greet.demo.svc.cluster.local',
+    `    address: ${GREET_VIP}`,
+    `    ports: [${GREET_PORT}]`,
+    `    opaquePorts: [${GREET_PORT}]`,
+    '    endpoints:',
+    `      - address: ${servers[0]!.ip}:${GREET_PORT}`,
+    `        identity: ${ECHO_ID}`,
     ...(rotServer
       ? ['  - name: rot.demo.svc.cluster.local', `    ports: [${PORT}]`, '    endpoints:', `      - address: ${rotServer.ip}:${PORT}`, `        identity: ${ECHO_ID}`]
       : []),
@@ -233,6 +242,23 @@ it('two meshed workloads talk over mTLS: TLS 1.3 with SNI = identity on the wire
     assert.ok(sum(out, 'tcp_open_total', { direction: 'outbound', peer: 'dst', tls: 'true', server_id: ECHO_ID, target_addr: `${s1.ip}:${PORT}` }) >= 1);
     assert.ok(sum(inb, 'tcp_open_total', { direction: 'inbound', peer: 'src', tls: 'true', client_id: CLIENT_ID }) >= 1);
   });
+});
+
+it('a server-speaks-first app on an opaque port is reached over mTLS with no detection wait', async () => {
+  const s1 = servers[0]!;
+  const p = s1.spawn(process.execPath, [APP, 'serve', '--port', String(GREET_PORT), '--name', 's1', '--greet'], { uid: APP_UID, name: 'greet' });
+  await p.waitForEvent((e) => e.event === 'listening');
+  const r = await client.run('bash', ['-c', `exec 3<>/dev/tcp/${GREET_VIP}/${GREET_PORT}; a=$(date +%s%N); head -1 <&3; b=$(date +%s%N); echo $(( (b - a) / 1000000 ))`], { uid: APP_UID, timeoutMs: 10_000 });
+  const [greeting, ms] = r.stdout.trim().split('\n');
+  assert.equal(greeting, 's1 ready', r.stdout + r.stderr);
+  // The detect timeout is 250 ms; a greeting well below it was not held up by detection.
+  assert.ok(Number(ms) < 200, `greeting took ${ms} ms`);
+  await eventually(async () => {
+    const [out, inb] = await Promise.all([client.metrics(), s1.metrics()]);
+    assert.ok(sum(out, 'tcp_open_total', { direction: 'outbound', peer: 'dst', tls: 'true', server_id: ECHO_ID, target_addr: `${s1.ip}:${GREET_PORT}` }) >= 1);
+    assert.ok(sum(inb, 'tcp_open_total', { direction: 'inbound', peer: 'src', tls: 'true', client_id: CLIENT_ID, target_addr: `${s1.ip}:${GREET_PORT}` }) >= 1);
+  });
+  await p.stop();
 });
 
 it('a client without a certificate is refused; plaintext is accepted by default but refused on a require-TLS port', async () => {

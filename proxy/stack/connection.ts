@@ -33,6 +33,9 @@ export async function handleConnection(client: Socket, base: Omit<ConnContext, '
 /** Detection, then the handler; runs a second time on the clear stream of a terminated mTLS connection. */
 async function detectAndDispatch(client: Socket, ctx: ConnContext): Promise<void> {
   const { side, target, log, mesh } = ctx;
+  // Inside a peer's mTLS an opaque port needs no detection (and must not wait for a silent,
+  // server-speaks-first client).
+  if (ctx.srcTls && side.opaquePorts.has(target.port)) return forwardOpaque(client, ctx);
   const prefix = await readPrefix(client, side.detectTimeoutMs);
   const o = prefix.outcome;
   if (o.kind === 'gone') {
