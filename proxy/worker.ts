@@ -14,6 +14,7 @@ import { HttpMetrics } from './metrics/http-metrics';
 import { TcpMetrics } from './metrics/tcp-metrics';
 import { listenReusePort } from './native';
 import { handleConnection } from './stack/connection';
+import { drainHttp1 } from './http/h1';
 import { OpenConnections, type Side } from './stack/context';
 import type { FromWorker, ToWorker } from './worker-messages';
 import { createDiscoveryClient } from './discovery';
@@ -98,6 +99,7 @@ port.on('message', (m: ToWorker) => {
       draining = true;
       for (const s of servers) s.close();
       servers = [];
+      drainHttp1(); // idle HTTP/1 keep-alive connections would otherwise hold the drain to its grace period
       checkDrained();
       setInterval(checkDrained, 100).unref();
       break;

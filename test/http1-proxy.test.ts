@@ -388,3 +388,34 @@ test('5xx from the upstream counts as failure', async () => {
   const m = await proxy.metrics();
   assert.equal(metricSum(m, 'response_total', { authority: 'failing', status_code: '500', classification: 'failure' }), 1);
 });
+
+test('drain: an idle keep-alive connection closes at once; a busy one gets its response with connection: close', async () => {
+  const { connect } = await import('node:net');
+  let release: () => void = () => {};
+  const slow = await rawUpstream((s) => {
+    release = () => s.write('HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nslow');
+  });
+  const p2 = await startProxy(slow.port);
+  try {
+    const idle = connect({ port: p2.port, host: '127.0.0.1' });
+    await once(idle, 'connect');
+    const idleClosed = once(idle, 'close');
+    idle.on('error', () => {});
+    const busy = connect({ port: p2.port, host: '127.0.0.1' });
+    await once(busy, 'connect');
+    let answer = '';
+    busy.on('data', (d) => (answer += d.toString('latin1')));
+    const busyClosed = once(busy, 'close');
+    busy.write('GET /slow HTTP/1.1\r\nHost: drain\r\n\r\n');
+    await new Promise((r) => setTimeout(r, 100));
+    p2.handler.drain();
+    await idleClosed;
+    assert.equal(answer, '', 'the busy connection is still waiting for its response');
+    release();
+    await busyClosed;
+    assert.equal(answer, 'HTTP/1.1 200 OK\r\ncontent-length: 4\r\nconnection: close\r\n\r\nslow');
+  } finally {
+    slow.close();
+    await p2.close();
+  }
+});

@@ -43,13 +43,35 @@ export interface H1Settings {
 }
 
 /** The handler for the dispatch table, with its own upstream pool (one per worker). */
-export function createHttp1Handler(settings: H1Settings): ProtocolHandler & { pool: UpstreamPool } {
+export interface Http1Handler extends ProtocolHandler {
+  pool: UpstreamPool;
+  /**
+   * Shutdown: idle keep-alive client connections close now, busy ones after their current
+   * response (sent with `connection: close`), and idle upstream connections close.
+   */
+  drain(): void;
+}
+
+export function createHttp1Handler(settings: H1Settings): Http1Handler {
   const pool = new UpstreamPool(settings.pool);
+  const live = new Set<ClientConnection>();
+  let draining = false;
   const handler = (client: Socket, prefix: Buffer, _d: unknown, ctx: ConnContext): Promise<void> =>
     new Promise<void>((resolve) => {
-      new ClientConnection(client, prefix, ctx, settings, pool, resolve).start();
+      const conn = new ClientConnection(client, prefix, ctx, settings, pool, () => {
+        live.delete(conn);
+        resolve();
+      });
+      live.add(conn);
+      conn.start();
+      if (draining) conn.drain();
     });
-  return Object.assign(handler, { pool });
+  const drain = () => {
+    draining = true;
+    for (const c of live) c.drain();
+    pool.close();
+  };
+  return Object.assign(handler, { pool, drain });
 }
 
 const enum Phase {
@@ -237,6 +259,12 @@ class ClientConnection {
       this.done();
     });
     this.nextRequest();
+  }
+
+  /** No further request on this connection; closes now if it sits idle between requests. */
+  drain(): void {
+    this.keepAlive = false;
+    if (this.phase === Phase.Head && (!this.buf || this.buf.length === 0)) this.close();
   }
 
   // ---- client side ----

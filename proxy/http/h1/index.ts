@@ -3,15 +3,20 @@
  * isolate, so one upstream pool per worker), configured from the worker's environment on first use.
  */
 import type { ProtocolHandler } from '../../stack/dispatch';
-import { createHttp1Handler } from './handler';
+import { createHttp1Handler, type Http1Handler } from './handler';
 import { parseHttp1Env } from './settings';
 
-let handler: ProtocolHandler | undefined;
+let handler: Http1Handler | undefined;
 
 export const proxyHttp1: ProtocolHandler = (client, prefix, detected, ctx) => {
   handler ??= createHttp1Handler(parseHttp1Env(process.env, ctx.side.connectTimeoutMs));
   return handler(client, prefix, detected, ctx);
 };
 
-export { createHttp1Handler, type H1Settings } from './handler';
+/** The worker drains (SIGTERM): idle keep-alive connections close, busy ones after their response. */
+export function drainHttp1(): void {
+  handler?.drain();
+}
+
+export { createHttp1Handler, type H1Settings, type Http1Handler } from './handler';
 export { HTTP1_ENV, parseHttp1Env } from './settings';
