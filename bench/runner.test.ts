@@ -1,0 +1,125 @@
+/**
+ * The runner's bookkeeping with a stand-in environment and scripted measurements (no pods): the
+ * order of runs, warm-ups not counted, medians and ratios from the same run, failures and skips.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { BenchEnv } from './environment';
+import { Progress } from './progress';
+import { runScenarios, type RunSettings } from './runner';
+import type { ScenarioDef } from './scenarios';
+
+function fakeEnv(over: Partial<Record<string, unknown>> = {}) {
+  const cpu: Record<string, number> = { linnet: 0, nginx: 0, haproxy: 0 };
+  const env = {
+    linnetWorkers: 1,
+    restarts: [] as number[],
+    meshSkipReason: 'needs mTLS (test)',
+    nginxHasStream: true,
+    cpu,
+    address: (route: string, proto: string) => `${route}/${proto}`,
+    cpuSeconds: (k: string) => cpu[k] ?? NaN,
+    peakRss: () => 42 << 20,
+    pinningText: () => 'none (test)',
+    async startLinnet(w: number) {
+      this.restarts.push(w);
+      this.linnetWorkers = w;
+    },
+    ...over,
+  };
+  return env;
+}
+
+const settings: RunSettings = { runs: 3, durationS: 1, warmupS: 1, connections: 4, rates: [], quick: false, command: 'test' };
+const quiet = () => new Progress(0, { write: () => {} });
+
+test('warm-up first, then targets interleaved run by run; medians, ratios to direct, CPU per 1k from the proxy', async () => {
+  const env = fakeEnv();
+  const calls: string[] = [];
+  const values: Record<string, number[]> = { direct: [100, 110, 90], linnet: [50, 40, 60], nginx: [80, 80, 80] };
+  const warm: Record<string, boolean> = {};
+  const def: ScenarioDef = {
+    id: 's',
+    title: 'S',
+    kind: 'throughput',
+    unit: 'req/s',
+    protocol: 'http1',
+    targets: ['direct', 'linnet', 'nginx', 'linnet-mesh'],
+    tool: () => 'fake',
+    async measure(a) {
+      const t = a.address.split('/')[0] === 'direct' ? 'direct' : a.address.split('/')[0]!;
+      if (!warm[t]) {
+        warm[t] = true;
+        calls.push(`warm ${t}`);
+        return { value: 1e9, rate: 1e9, ops: 1, errors: 0 };
+      }
+      calls.push(t);
+      const v = values[t]!.shift()!;
+      if (t === 'linnet') env.cpu.linnet! += v / 1000; // 1 CPU-ms per request
+      return { value: v, rate: v, ops: v, errors: t === 'nginx' ? 1 : 0 };
+    },
+  };
+  const r = await runScenarios(env as unknown as BenchEnv, [def], settings, quiet(), '/nonexistent');
+  assert.deepEqual(calls, ['warm direct', 'warm linnet', 'warm nginx', 'direct', 'linnet', 'nginx', 'direct', 'linnet', 'nginx', 'direct', 'linnet', 'nginx']);
+  const s = r.scenarios[0]!;
+  assert.equal(s.status, 'ok');
+  const by = (id: string) => s.targets.find((t) => t.target === id)!;
+  assert.equal(by('direct').throughput!.median, 100);
+  assert.equal(by('linnet').throughput!.median, 50);
+  assert.equal(by('linnet').vsDirect, 0.5);
+  assert.ok(Math.abs(by('linnet').cost!.cpuSecondsPer1k.median - 1) < 1e-9);
+  assert.equal(by('nginx').errors, 3);
+  assert.deepEqual(by('linnet-mesh'), { target: 'linnet-mesh', status: 'skipped', reason: 'needs mTLS (test)' });
+  assert.equal(by('direct').cost, undefined);
+  assert.equal(r.settings.pinning, 'none (test)');
+});
+
+test('a target whose every run fails is failed with the first error; one failed run is a gap, not a zero', async () => {
+  const env = fakeEnv();
+  let n = 0;
+  const def: ScenarioDef = {
+    id: 'f',
+    title: 'F',
+    kind: 'throughput',
+    unit: 'req/s',
+    protocol: 'http1',
+    targets: ['direct', 'haproxy'],
+    tool: () => 'fake',
+    async measure(a) {
+      if (a.address.startsWith('haproxy')) throw new Error('haproxy refused');
+      n++;
+      if (n === 2) throw new Error('one bad run');
+      return { value: 10 * n, rate: 10, ops: 10, errors: 0 };
+    },
+  };
+  const r = await runScenarios(env as unknown as BenchEnv, [def], { ...settings, warmupS: 0 }, quiet(), '/nonexistent');
+  const [direct, haproxy] = r.scenarios[0]!.targets;
+  assert.deepEqual(direct!.throughput!.runs.map((x) => (Number.isNaN(x) ? 'gap' : x)), [10, 'gap', 30]);
+  assert.equal(direct!.throughput!.median, 20);
+  assert.equal(haproxy!.status, 'failed');
+  assert.equal(haproxy!.reason, 'haproxy refused');
+});
+
+test('latency scenarios: percentiles per target and the latency added over direct; 2 workers restart the proxy', async () => {
+  const env = fakeEnv();
+  const def: ScenarioDef = {
+    id: 'l',
+    title: 'L',
+    kind: 'latency',
+    unit: 'req/s',
+    protocol: 'http1',
+    rate: 100,
+    targets: ['direct', 'linnet-2w'],
+    tool: () => 'fake',
+    async measure(a) {
+      const base = a.address.startsWith('direct') ? 1 : 3;
+      return { value: 100, rate: 100, ops: 100, errors: 0, latencyMs: { p50: base, p90: base * 2, p99: base * 4, 'p99.9': base * 8 } };
+    },
+  };
+  const r = await runScenarios(env as unknown as BenchEnv, [def], settings, quiet(), '/nonexistent');
+  assert.deepEqual(env.restarts, [2]);
+  const t = r.scenarios[0]!.targets[1]!;
+  assert.equal(t.latencyMs!.p99.median, 12);
+  assert.deepEqual(t.addedMs, { p50: 2, p90: 4, p99: 8, 'p99.9': 16 });
+  assert.equal(t.achievedRate!.median, 100);
+});
