@@ -80,7 +80,7 @@ export function renderMarkdown(results: BenchResults, charts: readonly { title: 
     `# Linnet bench results`,
     '',
     `Run ${results.startedAt} → ${results.finishedAt}, commit \`${results.gitCommit}\`${st.quick ? ' (**--quick smoke run: not figures to quote**)' : ''}.`,
-    `Machine: ${m.cpus} × ${m.cpuModel}, ${mib(m.memoryBytes)} RAM, Linux ${m.kernel}, Node ${m.node}, load average at start ${m.loadAvgAtStart.map((x) => x.toFixed(2)).join(' ')}.`,
+    `Machine: ${m.cpus} × ${m.cpuModel}, ${mib(m.memoryBytes)} RAM, Linux ${m.kernel}, Node ${m.node}, load average (1, 5, 15 min) at start ${m.loadAvgAtStart.map((x) => x.toFixed(2)).join(' ')}${m.loadAvgAtEnd ? `, at the end ${m.loadAvgAtEnd.map((x) => x.toFixed(2)).join(' ')}` : ''} (${m.cpus} would mean the CPUs fully busy).`,
     `Each figure is the median of ${st.runs} run(s) of ${st.durationS}s after a ${st.warmupS}s warm-up that is not counted; ±x% is half the range (max−min) as a share of the median; (n×) is the ratio to direct in the same run. Targets are interleaved within each run so that drift in machine load hits all of them alike.`,
     `Pinning: ${st.pinning}`,
     `Command: \`${st.command}\``,

@@ -73,7 +73,7 @@ export async function runScenarios(env: BenchEnv, defs: readonly ScenarioDef[], 
     pinning: env.pinningText(),
     command: s.command,
   };
-  return { schema: SCHEMA, startedAt, finishedAt: new Date().toISOString(), gitCommit: gitCommit(repoRoot), machine: mach, settings, scenarios: results };
+  return { schema: SCHEMA, startedAt, finishedAt: new Date().toISOString(), gitCommit: gitCommit(repoRoot), machine: { ...mach, loadAvgAtEnd: loadavg() }, settings, scenarios: results };
 }
 
 async function runScenario(env: BenchEnv, def: ScenarioDef, s: RunSettings, progress: Progress): Promise<ScenarioResult> {

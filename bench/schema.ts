@@ -70,6 +70,8 @@ export interface Machine {
   readonly kernel: string;
   readonly node: string;
   readonly loadAvgAtStart: readonly number[];
+  /** 1, 5, 15-minute load averages when the run finished: with the start, how busy the machine was. */
+  readonly loadAvgAtEnd?: readonly number[];
   readonly memoryBytes: number;
 }
 
