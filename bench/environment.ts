@@ -178,6 +178,17 @@ export class BenchEnv {
     return pid === undefined ? NaN : treePeakRss(pid);
   }
 
+  /**
+   * Connections the app pod's proxy accepted for `address` (inbound, src side): the check that a
+   * path really crossed the proxy, or (for direct and the baselines) really did not.
+   */
+  async proxiedConnections(address: string): Promise<number> {
+    const samples = await this.app.metrics();
+    return samples
+      .filter((x) => x.name === 'tcp_open_total' && x.labels.direction === 'inbound' && x.labels.peer === 'src' && x.labels.target_addr === address)
+      .reduce((n, x) => n + x.value, 0);
+  }
+
   /** argv prefix that pins a load tool to its core. */
   loadPrefix(): string[] {
     return this.pinned ? ['taskset', '-c', String(LOAD_CPU)] : [];

@@ -21,6 +21,7 @@ function fakeEnv(over: Partial<Record<string, unknown>> = {}) {
     cpuSeconds: (k: string) => cpu[k] ?? NaN,
     peakRss: () => 42 << 20,
     pinningText: () => 'none (test)',
+    proxiedConnections: async (address: string) => (address.startsWith('linnet') || address.startsWith('mesh') ? 5 : 0),
     async startLinnet(w: number) {
       this.restarts.push(w);
       this.linnetWorkers = w;
@@ -122,4 +123,26 @@ test('latency scenarios: percentiles per target and the latency added over direc
   assert.equal(t.latencyMs!.p99.median, 12);
   assert.deepEqual(t.addedMs, { p50: 2, p90: 4, p99: 8, 'p99.9': 16 });
   assert.equal(t.achievedRate!.median, 100);
+});
+
+test('a target whose traffic did not take its path is failed, not reported', async () => {
+  // The stand-in proxy saw connections for nginx's address and none for linnet's.
+  const env = fakeEnv({ proxiedConnections: async (address: string) => (address.startsWith('nginx') ? 3 : 0) });
+  const def: ScenarioDef = {
+    id: 'p',
+    title: 'P',
+    kind: 'throughput',
+    unit: 'req/s',
+    protocol: 'http1',
+    targets: ['direct', 'linnet', 'nginx'],
+    tool: () => 'fake',
+    measure: async () => ({ value: 10, rate: 10, ops: 10, errors: 0 }),
+  };
+  const r = await runScenarios(env as unknown as BenchEnv, [def], { ...settings, warmupS: 0, runs: 1 }, quiet(), '/nonexistent');
+  const [direct, linnet, nginx] = r.scenarios[0]!.targets;
+  assert.equal(direct!.status, 'ok');
+  assert.equal(linnet!.status, 'failed');
+  assert.match(linnet!.reason!, /never reached the app pod's Linnet proxy/);
+  assert.equal(nginx!.status, 'failed');
+  assert.match(nginx!.reason!, /went through the app pod's Linnet proxy \(3 connections\): not a nginx figure/);
 });

@@ -151,6 +151,8 @@ async function runScenario(env: BenchEnv, def: ScenarioDef, s: RunSettings, prog
     }
   }
 
+  await verifyPaths(env, def, targets, checkFailed, progress);
+
   const out: TargetResult[] = [];
   const directThroughput = acc.get('direct') ? summarize(acc.get('direct')!.values).median : NaN;
   const directLatency = acc.get('direct') ? Object.fromEntries(PERCENTILES.map((p) => [p, summarize(acc.get('direct')!.latency[p]).median])) : undefined;
@@ -188,6 +190,28 @@ async function runScenario(env: BenchEnv, def: ScenarioDef, s: RunSettings, prog
   }
   const anyOk = out.some((t) => t.status === 'ok');
   return { ...base, status: anyOk ? 'ok' : 'failed', ...(anyOk ? {} : { reason: 'no target could be measured' }), targets: out };
+}
+
+/**
+ * A figure is only worth something if the traffic took the path it is labelled with: Linnet's
+ * targets must show connections in the app pod's proxy, the others none (a port-plan or iptables
+ * mistake would otherwise pass a baseline off as Linnet, or the reverse).
+ */
+async function verifyPaths(env: BenchEnv, def: ScenarioDef, targets: TargetId[], failed: Map<TargetId, string>, progress: Progress): Promise<void> {
+  for (const t of targets) {
+    const address = env.address(TARGET_ROUTE[t], def.protocol);
+    let seen: number;
+    try {
+      seen = await env.proxiedConnections(address);
+    } catch (err) {
+      progress.note(`${def.id} · ${t}: cannot read the proxy's metrics to check the path: ${(err as Error).message}`);
+      continue;
+    }
+    const viaLinnet = proxyOf(t) === 'linnet' || proxyOf(t) === 'linnet-mesh';
+    if (viaLinnet && seen === 0) failed.set(t, `the traffic to ${address} never reached the app pod's Linnet proxy (tcp_open_total is 0): not a Linnet figure`);
+    if (!viaLinnet && seen > 0) failed.set(t, `the traffic to ${address} went through the app pod's Linnet proxy (${seen} connections): not a ${t} figure`);
+    if (failed.has(t)) progress.note(`${def.id} · ${t}: ${failed.get(t)}`);
+  }
 }
 
 /**
