@@ -39,7 +39,7 @@ export class OutboundBalancers {
     this.sweep = setInterval(() => {
       const now = Date.now();
       for (const [k, e] of this.entries) {
-        if (now - e.lastUsed > idle && e.balancer.size >= 0) {
+        if (now - e.lastUsed > idle) {
           e.set.release();
           this.entries.delete(k);
         }
