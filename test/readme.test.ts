@@ -1,0 +1,33 @@
+/** The README's first lines and configuration table stay true to the code. */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { PROXY_ENV } from '../proxy/config';
+
+const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
+
+test('the README opens with the set-up + run command and the test command', () => {
+  const head = readme.split('\n').slice(0, 12).join('\n');
+  assert.match(head, /npm ci && npm start/);
+  assert.match(head, /^npm test/m);
+});
+
+test('the configuration table lists every LINNET_PROXY_* variable with its default', () => {
+  for (const [name, v] of Object.entries(PROXY_ENV)) {
+    const row = readme.split('\n').find((l) => l.startsWith(`| \`${name}\` |`));
+    assert.ok(row, `README has no row for ${name}`);
+    const shown = v.default === '' ? '(unset)' : `\`${v.default}\``;
+    assert.ok(row.includes(`| ${shown} |`), `README row for ${name} does not show the default ${shown}: ${row}`);
+  }
+});
+
+test('every variable the proxy code reads is in PROXY_ENV', () => {
+  // A variable read somewhere in proxy/ but missing from the table would be undocumented.
+  const { execFileSync } = require('node:child_process') as typeof import('node:child_process');
+  const src = execFileSync('grep', ['-rhoE', 'LINNET_PROXY_[A-Z0-9_]+', join(__dirname, '..', '..', 'proxy'), '--include=*.ts'], {
+    encoding: 'utf8',
+  });
+  const used = new Set(src.split('\n').filter((n) => n !== '' && !n.endsWith('_')));
+  for (const name of used) assert.ok(name in PROXY_ENV, `${name} is read by the proxy but not in PROXY_ENV (and so not in the README)`);
+});
