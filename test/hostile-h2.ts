@@ -153,11 +153,18 @@ function rapidReset(host: string, port: number, n: number, authority: string): P
       batch();
     });
     let finished = false;
+    // A peer that stops reading without closing would hold the writes forever: give up after 20 s.
+    let stalled = false;
+    const guard = setTimeout(() => {
+      stalled = true;
+      done();
+    }, 20_000);
     const done = () => {
       if (finished) return;
       finished = true;
+      clearTimeout(guard);
       setTimeout(() => {
-        say({ event: 'rapid-reset', sent, ms: Date.now() - t0, goaway: seen.goaway, closed: seen.closed || s.destroyed, error: seen.error });
+        say({ event: 'rapid-reset', sent, ms: Date.now() - t0, goaway: seen.goaway, closed: seen.closed || s.destroyed, stalled, error: seen.error });
         s.destroy();
         resolve();
       }, 500);
@@ -177,7 +184,10 @@ function continuationFlood(host: string, port: number, seconds: number, authorit
     let bytes = 0;
     const t0 = Date.now();
     watch(s, seen);
+    let reported = false;
     const finish = () => {
+      if (reported) return;
+      reported = true;
       say({ event: 'continuation-flood', bytes, ms: Date.now() - t0, goaway: seen.goaway, closed: seen.closed || s.destroyed, error: seen.error });
       s.destroy();
       resolve();
@@ -187,8 +197,17 @@ function continuationFlood(host: string, port: number, seconds: number, authorit
       const head = Buffer.concat([hpackLiteral(':method', 'GET'), hpackLiteral(':scheme', 'http'), hpackLiteral(':path', '/flood'), hpackLiteral(':authority', authority)]);
       s.write(Buffer.concat([PREFACE, frame(T.SETTINGS, 0, 0, Buffer.alloc(0)), frame(T.HEADERS, 0, 1, head)]));
       const chunk = frame(T.CONTINUATION, 0, 1, Buffer.concat(Array.from({ length: 100 }, (_, k) => hpackLiteral(`x-flood-${k}`, 'y'.repeat(100)))));
+      // A peer that stops reading without closing: the drain never comes; the deadline still ends it.
+      const stop = setTimeout(() => finish(), seconds * 1000 + 5000);
+      let finished = false;
+      const end = () => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(stop);
+        finish();
+      };
       const pump = (): void => {
-        if (s.destroyed || seen.closed || Date.now() - t0 > seconds * 1000) return finish();
+        if (s.destroyed || seen.closed || Date.now() - t0 > seconds * 1000) return end();
         bytes += chunk.length;
         if (s.write(chunk)) setImmediate(pump);
         else s.once('drain', pump);

@@ -1,0 +1,129 @@
+/**
+ * Resource exhaustion against the running proxies (client pod → outbound proxy → inbound proxy →
+ * recorder upstream in the server pod): slowloris, 10,000 idle connections, a TLS client that
+ * never finishes its hello, a 1 MB header block, 100,000 tiny headers, HTTP/2 rapid reset and a
+ * CONTINUATION flood. During and after each, an ordinary client must still be served quickly and
+ * the proxies' memory must stay bounded. Figures (RSS, what the proxy did to the attacker) are
+ * printed for the issue note; where the proxy has no limit the test says so in its output.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { corpusDir } from '../fuzz/corpus';
+import { APP_UID, logsOnFailure, meshSkipReason, type Pod, type PodProcess } from './pods';
+import { createMesh, type Mesh } from './pods/mesh';
+
+const skip = meshSkipReason();
+const H1 = 8090;
+const H2 = 8091;
+const RECORDER = join(__dirname, 'hostile-recorder.js');
+const ATTACK = join(__dirname, 'hostile-attack.js');
+const H2_CLIENT = join(__dirname, 'hostile-h2.js');
+const MB = 1024 * 1024;
+
+let mesh: Mesh | undefined;
+
+before(async () => {
+  if (skip) return;
+  mesh = await createMesh();
+  const rec = mesh.server.spawn(process.execPath, [RECORDER, String(H1), String(H2)], { uid: APP_UID, name: 'recorder' });
+  await rec.waitForEvent((e) => e.event === 'listening' && e.proto === 'h2');
+});
+after(async () => {
+  await mesh?.cluster.destroy();
+});
+
+/** One ordinary request from another client: status and seconds. */
+async function probe(client: Pod, server: Pod, h2 = false): Promise<{ code: string; secs: number }> {
+  const url = `http://${server.ip}:${h2 ? H2 : H1}/probe`;
+  const r = await client.run('curl', ['-sS', '-o', '/dev/null', '--max-time', '5', '-w', '%{http_code} %{time_total}', ...(h2 ? ['--http2-prior-knowledge'] : []), url], { uid: APP_UID, timeoutMs: 10_000 });
+  const [code, secs] = r.stdout.trim().split(' ');
+  return { code: code ?? 'none', secs: Number(secs) };
+}
+
+function rss(m: Mesh): { client: number; server: number } {
+  return { client: m.client.rss().rss, server: m.server.rss().rss };
+}
+
+const fmt = (b: number) => `${(b / MB).toFixed(0)} MB`;
+
+/** Runs an attack in the client pod; probes while it holds its connections and after it ends. */
+async function underAttack(m: Mesh, name: string, argv: string[], opts: { h2Probe?: boolean; holds?: boolean; rssBound?: number; degrades?: boolean } = {}) {
+  const before = rss(m);
+  const attack: PodProcess = m.client.spawn('sh', ['-c', `ulimit -n 20000; exec ${process.execPath} ${argv.map((a) => `'${a}'`).join(' ')}`], { uid: APP_UID, name: `attack-${name}` });
+  if (opts.holds) await attack.waitForEvent((e) => e.event === 'opened', 120_000);
+  else await new Promise((r) => setTimeout(r, 300));
+  const during = [await probe(m.client, m.server, opts.h2Probe), await probe(m.client, m.server, opts.h2Probe)];
+  const peak = rss(m);
+  const result = await attack.waitForEvent<Record<string, unknown>>((e) => e.event === 'attack' || e.event === 'rapid-reset' || e.event === 'continuation-flood', 180_000);
+  await new Promise((r) => setTimeout(r, 1000));
+  // Recovery: within 20 s of the attack's end another client is served promptly again.
+  let afterwards = await probe(m.client, m.server, opts.h2Probe);
+  for (let k = 0; k < 20 && !(afterwards.code === '200' && afterwards.secs < 1); k++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    afterwards = await probe(m.client, m.server, opts.h2Probe);
+  }
+  const end = rss(m);
+  process.stdout.write(
+    `# ${name}: attacker ${JSON.stringify(result)}\n#   probes during ${during.map((p) => `${p.code} in ${p.secs.toFixed(3)}s`).join(', ')}; after ${afterwards.code} in ${afterwards.secs.toFixed(3)}s\n` +
+      `#   RSS client proxy ${fmt(before.client)} -> ${fmt(peak.client)} -> ${fmt(end.client)}, server proxy ${fmt(before.server)} -> ${fmt(peak.server)} -> ${fmt(end.server)}\n`,
+  );
+  // `degrades`: the proxy has no limit for this attack (see the issue note); service during it is
+  // reported, not asserted, and recovery afterwards is.
+  assert.ok(afterwards.code === '200' && afterwards.secs < 1, `${name}: service did not recover within 20 s (${afterwards.code} in ${afterwards.secs}s)`);
+  for (const p of opts.degrades ? [afterwards] : [...during, afterwards]) {
+    assert.equal(p.code, '200', `${name}: another client was not served (${p.code})`);
+    // 5 s is curl's --max-time: "served" on a shared two-core box; prompt recovery is checked below.
+    assert.ok(p.secs < 5, `${name}: another client waited ${p.secs}s`);
+  }
+  const bound = opts.rssBound ?? 150 * MB;
+  assert.ok(peak.client - before.client < bound, `${name}: client proxy grew ${fmt(peak.client - before.client)}`);
+  assert.ok(peak.server - before.server < bound, `${name}: server proxy grew ${fmt(peak.server - before.server)}`);
+  return result;
+}
+
+const it = (name: string, body: (m: Mesh) => Promise<void>, timeout = 240_000) =>
+  test(name, { skip, timeout }, logsOnFailure(() => mesh?.cluster, () => body(mesh!)));
+
+it('slowloris: 500 connections sending one header byte a second; others are served', async (m) => {
+  const r = await underAttack(m, 'slowloris', [ATTACK, 'slowloris', m.server.ip, String(H1), '500', '12'], { holds: true });
+  process.stdout.write(`#   slowloris: ${r.stillOpen} of 500 still open after 12 s${Number(r.stillOpen) > 0 ? ' (LIMIT MISSING: no request-head read timeout closes them)' : ''}\n`);
+});
+
+it('a TLS client that never finishes its ClientHello (1,000 of them); others are served', async (m) => {
+  const hello = join(corpusDir('detect'), 'tls-openssl.bin');
+  const r = await underAttack(m, 'tls-stall', [ATTACK, 'tls-stall', m.server.ip, String(H1), '1000', '10', hello], { holds: true });
+  process.stdout.write(`#   tls-stall: ${r.stillOpen} of 1000 still open after 10 s\n`);
+});
+
+it('a 1 MB header block gets 431 and costs no lasting memory', async (m) => {
+  const r = await underAttack(m, 'big-head', [ATTACK, 'big-head', m.server.ip, String(H1), String(MB)]);
+  assert.equal(r.status, '431', JSON.stringify(r));
+});
+
+it('100,000 tiny header fields get 431', async (m) => {
+  const r = await underAttack(m, 'many-headers', [ATTACK, 'many-headers', m.server.ip, String(H1), '100000']);
+  assert.equal(r.status, '431', JSON.stringify(r));
+});
+
+it('HTTP/2 rapid reset (100,000 streams opened and cancelled) leaves the proxy serving', async (m) => {
+  const r = await underAttack(m, 'rapid-reset', [H2_CLIENT, m.server.ip, String(H2), '--rapid-reset', '100000'], { h2Probe: true });
+  process.stdout.write(`#   rapid reset: ${r.sent} streams sent before ${r.goaway !== undefined ? `GOAWAY ${r.goaway}` : 'the end'}${r.stalled ? '; the proxy then stopped reading without closing the connection' : ''}\n`);
+});
+
+it('HTTP/2 CONTINUATION flood (10 s of header fragments that never end) is cut off', async (m) => {
+  const r: Record<string, unknown> = await underAttack(m, 'continuation-flood', [H2_CLIENT, m.server.ip, String(H2), '--continuation-flood', '10'], { h2Probe: true });
+  process.stdout.write(
+    `#   continuation: ${((r.bytes as number) / MB).toFixed(2)} MB sent; proxy ${r.goaway !== undefined ? `sent GOAWAY ${r.goaway}` : 'sent no GOAWAY'}${r.closed ? ' and closed the connection' : ', connection left open until the attacker stopped'}\n`,
+  );
+  assert.ok(r.goaway !== undefined || r.closed === true, 'the proxy refuses a header block that never ends');
+});
+
+// Last: ten thousand connections leave the kernel and both proxies busy for a while after.
+it('10,000 idle connections that never send a byte; others are served', async (m) => {
+  const r = await underAttack(m, 'idle-10k', [ATTACK, 'idle', m.server.ip, String(H1), '10000', '15'], { holds: true, rssBound: 400 * MB, degrades: true });
+  process.stdout.write(
+    `#   idle: ${r.opened} opened, ${r.stillOpen} still open after 15 s; errors ${JSON.stringify(r.errors)}\n` +
+      '#   LIMIT MISSING: the proxy caps neither connections nor pending detections; each idle connection becomes an opaque relay with an upstream connection after the detect timeout\n',
+  );
+});
