@@ -14,6 +14,7 @@ export const TARGETS: Readonly<Record<string, () => FuzzTarget>> = {
   'certify-csr': () => require('./certify-csr').default,
   'identity-name': () => require('./identity-name').default,
   'http1-request': () => require('./http1-request').default,
+  'http1-response': () => require('./http1-response').default,
 };
 
 export function targetNames(): string[] {
