@@ -15,7 +15,7 @@ import { createLogger, type Logger } from './log';
 import { mergeLatency } from './metrics/http-metrics';
 import { mergedExposition } from './metrics/merge';
 import type { FromWorker, MetricsJson, ToWorker } from './worker-messages';
-import { createIdentityClient, type IdentityClient, type IdentityMaterial } from './identity';
+import type { IdentityClient, IdentityMaterial } from './identity';
 
 const METRICS_TIMEOUT_MS = 2000;
 const RESPAWN_DELAY_MS = 1000;
@@ -148,6 +148,8 @@ export async function startProxy(config: ProxyConfig): Promise<RunningProxy> {
   if (config.identity) {
     // Certify in the main thread (one key, one certificate for the whole proxy) and hand the
     // material to every worker; /ready waits for the first certificate.
+    // Loaded only when configured: gRPC and the X.509 stack are most of an idle proxy's memory.
+    const { createIdentityClient } = require('./identity') as typeof import('./identity');
     identity = createIdentityClient({ ...config.identity, registry: own, log: log.child('identity') });
     identity.on('rotated', (m: IdentityMaterial) => {
       const msg: ToWorker = {

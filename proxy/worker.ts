@@ -17,7 +17,6 @@ import { handleConnection } from './stack/connection';
 import { drainHttp1 } from './http/h1';
 import { OpenConnections, type Side } from './stack/context';
 import type { FromWorker, ToWorker } from './worker-messages';
-import { createDiscoveryClient } from './discovery';
 import { MeshMetrics, type MeshContext } from './mesh/context';
 import { OutboundBalancers } from './mesh/outbound-balancers';
 import { TlsStore } from './tls/store';
@@ -37,7 +36,8 @@ const mesh: MeshContext = {
   // The main thread certifies and posts the material ('identity' message) at start and on rotation.
   tls: config.identity ? new TlsStore(config.identity.localName) : undefined,
   balancers: config.destinationAddr
-    ? new OutboundBalancers(createDiscoveryClient({ addr: config.destinationAddr, log: log.child('discovery') }), {
+    ? // Loaded only when configured, so an unmeshed proxy does not carry gRPC in every worker.
+      new OutboundBalancers((require('./discovery') as typeof import('./discovery')).createDiscoveryClient({ addr: config.destinationAddr, log: log.child('discovery') }), {
         readyTimeoutMs: DISCOVERY_READY_MS,
         log: log.child('balance'),
       })
