@@ -40,7 +40,7 @@ function parse(b: Buffer): HeadResult<RequestHead> {
  * 400 once its bad byte arrives, and either way the connection is refused and closed).
  */
 function answer(r: HeadResult<RequestHead>): unknown {
-  if (r.kind === 'ok') return { kind: 'ok', length: r.length, head: r.head };
+  if (r.kind === 'ok') return { kind: 'ok', length: r.length, head: headFacts(r.head) };
   if (r.kind === 'error') return { kind: 'error' };
   return r;
 }
@@ -106,6 +106,15 @@ function scanChunked(b: Buffer, p: number): { end: number; body: Buffer } | { er
     (one !== undefined && split !== undefined && ('error' in one ? 'error' in split : !('error' in split) && one.end === split.end && one.body.equals(split.body)));
   if (!same) fail('chunked-split', `one push ${JSON.stringify(one && ('error' in one ? one : { end: one.end, body: one.body.length }))} vs split ${JSON.stringify(split && ('error' in split ? split : { end: split.end, body: split.body.length }))}`);
   return one;
+}
+
+/** What a head says, as plain data (the parser builds some fields lazily, so compare these). */
+export function headFacts(h: RequestHead): unknown {
+  return {
+    method: h.method, target: h.target, minor: h.minor, names: [...h.names], values: [...h.values], contentLength: h.contentLength,
+    transferEncoding: h.transferEncoding, connection: [...h.connection], upgrade: h.upgrade, host: h.host, expectContinue: h.expectContinue,
+    hasHopByHop: h.hasHopByHop, fieldsStart: h.fieldsStart, skipped: h.skipped,
+  };
 }
 
 const NEVER_FORWARDED = new Set(['connection', 'keep-alive', 'proxy-connection', 'te']);
@@ -196,6 +205,10 @@ export const known = [
   {
     match: /upstream-agrees violated: llhttp HPE_INVALID_CONTENT_LENGTH after \d+ of \d+: proxy read/,
     why: 'Content-Length with trailing OWS ("Content-Length: 2\\t") is valid (RFC 9110 §5.5: OWS is not part of the value) and the proxy reads 2; strict llhttp refuses it. Not smuggling: the upstream refuses the request and closes',
+  },
+  {
+    match: /upstream-agrees violated: llhttp HPE_INVALID_TRANSFER_ENCODING after \d+ of \d+: proxy read/,
+    why: 'a Transfer-Encoding (or other framing) field in the chunked trailer section is passed through (proxy/http/h1/chunked.ts validates trailer syntax only); strict llhttp refuses it. Not smuggling (the upstream refuses), but RFC 9110 §6.5.1 says such trailer fields are not to be forwarded: drop or refuse them',
   },
 ];
 
