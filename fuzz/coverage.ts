@@ -29,16 +29,32 @@ function post<T>(s: Session, method: string, params?: object): T {
   return out as T;
 }
 
+/**
+ * One inspector session per process, started once: stopping precise coverage and starting it
+ * again loses the block counters of functions V8 has already compiled, so a second target in
+ * the same run (`--target all`) would be guided by almost nothing.
+ */
+let shared: Session | undefined;
+function session(): Session {
+  if (!shared) {
+    shared = new Session();
+    shared.connect();
+    post(shared, 'Profiler.enable');
+    post(shared, 'Profiler.startPreciseCoverage', { callCount: true, detailed: true });
+  }
+  return shared;
+}
+
 export class CoverageTracker {
-  private readonly session = new Session();
+  private readonly session: Session;
   private readonly seen = new Set<string>();
   private readonly want: (url: string) => boolean;
 
   constructor(want: (url: string) => boolean = defaultFilter) {
     this.want = want;
-    this.session.connect();
-    post(this.session, 'Profiler.enable');
-    post(this.session, 'Profiler.startPreciseCoverage', { callCount: true, detailed: true });
+    this.session = session();
+    // Counters since the last take belong to whoever ran before: start from zero.
+    post(this.session, 'Profiler.takePreciseCoverage');
   }
 
   /** Blocks reached since the last call that were never reached before (not yet remembered); counters reset. */
@@ -74,13 +90,9 @@ export class CoverageTracker {
     return this.seen.size;
   }
 
+  /** Forgets this tracker's blocks; the process-wide session stays on for the next tracker. */
   stop(): void {
-    try {
-      post(this.session, 'Profiler.stopPreciseCoverage');
-      post(this.session, 'Profiler.disable');
-    } finally {
-      this.session.disconnect();
-    }
+    this.seen.clear();
   }
 }
 

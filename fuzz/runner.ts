@@ -198,8 +198,9 @@ export async function runFuzz(o: RunOptions): Promise<RunReport> {
     log(`[${t.name}] FINDING ${sig}\n  ${message.split('\n')[0]}${f.savedAs ? `\n  saved ${f.savedAs}` : ''}`);
   }
   const ms = performance.now() - start;
-  cov?.stop();
   progress();
+  const coverageBlocks = cov?.blocks;
+  cov?.stop();
   return {
     target: t.name,
     execs,
@@ -207,7 +208,7 @@ export async function runFuzz(o: RunOptions): Promise<RunReport> {
     execsPerSec: execs / (ms / 1000),
     corpusStart,
     corpusEnd: corpus.length,
-    coverageBlocks: cov?.blocks,
+    coverageBlocks,
     findings: [...known.values()],
     known: knownHits,
     slowestMs,
