@@ -82,7 +82,7 @@ function get(path: string, opts: { method?: string; headers?: Record<string, str
   });
 }
 
-test('GET with keep-alive: one upstream connection carries sequential requests from two clients; hop-by-hop removed both ways', async () => {
+test('GET with keep-alive: one upstream connection carries sequential requests from two clients; hop-by-hop removed both ways', { timeout: 30_000 }, async () => {
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   const before = appConns;
   for (let i = 0; i < 3; i++) {
@@ -107,7 +107,7 @@ test('GET with keep-alive: one upstream connection carries sequential requests f
   assert.equal(metricSum(m, 'response_latency_ms_count', { authority: 'web.example:8080' }), 3);
 });
 
-test('content-length and chunked bodies pass byte for byte both ways', async () => {
+test('content-length and chunked bodies pass byte for byte both ways', { timeout: 30_000 }, async () => {
   const body = randomBytes(3 * 1024 * 1024 + 17);
   const sha = createHash('sha256').update(body).digest('hex');
   const a = await get('/echo', { method: 'POST', body });
@@ -130,7 +130,7 @@ test('content-length and chunked bodies pass byte for byte both ways', async () 
   assert.equal(b.te, 'chunked');
 });
 
-test('HEAD, 204 and 304 have no body and the connection goes on', async () => {
+test('HEAD, 204 and 304 have no body and the connection goes on', { timeout: 30_000 }, async () => {
   const r = await rawExchange(proxy.port, 'HEAD /status?code=200 HTTP/1.1\r\nHost: a\r\n\r\nGET /status?code=204 HTTP/1.1\r\nHost: a\r\n\r\nGET /status?code=304 HTTP/1.1\r\nHost: a\r\n\r\nGET /last HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
   const statuses = [...r.data.matchAll(/^HTTP\/1\.1 (\d+)/gm)].map((m) => m[1]);
   assert.deepEqual(statuses, ['200', '204', '304', '200']);
@@ -139,7 +139,7 @@ test('HEAD, 204 and 304 have no body and the connection goes on', async () => {
   assert.ok(r.closed);
 });
 
-test('pipelined requests are answered in order', async () => {
+test('pipelined requests are answered in order', { timeout: 30_000 }, async () => {
   const reqs = [1, 2, 3, 4, 5].map((i) => `GET /p${i} HTTP/1.1\r\nHost: a\r\n${i === 5 ? 'Connection: close\r\n' : ''}\r\n`).join('');
   const r = await rawExchange(proxy.port, reqs);
   const bodies = [...r.data.matchAll(/hello GET (\/p\d)/g)].map((m) => m[1]);
@@ -147,7 +147,7 @@ test('pipelined requests are answered in order', async () => {
   assert.ok(r.closed);
 });
 
-test('HTTP/1.0 client: answered, then closed (or kept with keep-alive)', async () => {
+test('HTTP/1.0 client: answered, then closed (or kept with keep-alive)', { timeout: 30_000 }, async () => {
   const r = await rawExchange(proxy.port, 'GET /ten HTTP/1.0\r\n\r\n');
   assert.match(r.data, /^HTTP\/1\.1 200 /);
   assert.match(r.data, /connection: close/i);
@@ -173,7 +173,7 @@ test('HTTP/1.0 client: answered, then closed (or kept with keep-alive)', async (
   assert.ok(up, 'the 1.0 request reached the upstream');
 });
 
-test('Expect: 100-continue: the client gets 100 Continue and its body arrives', async () => {
+test('Expect: 100-continue: the client gets 100 Continue and its body arrives', { timeout: 30_000 }, async () => {
   const body = Buffer.from('x'.repeat(5000));
   const got = await new Promise<{ continued: boolean; status: number }>((resolve, reject) => {
     let continued = false;
@@ -191,7 +191,7 @@ test('Expect: 100-continue: the client gets 100 Continue and its body arrives', 
   assert.equal(seen.at(-1)!.body.length, 5000);
 });
 
-test('smuggling attempts get 400, the connection closes, and no byte reaches the upstream', async () => {
+test('smuggling attempts get 400, the connection closes, and no byte reaches the upstream', { timeout: 30_000 }, async () => {
   const raw = await rawUpstream((s) => s.write('HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n'));
   proxy.setTarget(raw.port);
   try {
@@ -224,7 +224,7 @@ test('smuggling attempts get 400, the connection closes, and no byte reaches the
   }
 });
 
-test('a valid request followed by a smuggled one: the upstream sees exactly one request', async () => {
+test('a valid request followed by a smuggled one: the upstream sees exactly one request', { timeout: 30_000 }, async () => {
   const raw = await rawUpstream((s) => s.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok'));
   proxy.setTarget(raw.port);
   try {
@@ -237,7 +237,7 @@ test('a valid request followed by a smuggled one: the upstream sees exactly one 
   }
 });
 
-test('header limits answer 431', async () => {
+test('header limits answer 431', { timeout: 30_000 }, async () => {
   const many = Array.from({ length: 101 }, (_, i) => `x-h${i}: v\r\n`).join('');
   const r1 = await rawExchange(proxy.port, `GET / HTTP/1.1\r\nHost: a\r\n${many}\r\n`);
   assert.match(r1.data, /^HTTP\/1\.1 431 /);
@@ -246,7 +246,7 @@ test('header limits answer 431', async () => {
   assert.ok(r1.closed && r2.closed);
 });
 
-test('502 when the upstream refuses, 504 when it does not answer, 502 when it resets before answering', async () => {
+test('502 when the upstream refuses, 504 when it does not answer, 502 when it resets before answering', { timeout: 30_000 }, async () => {
   const refused = await rawUpstream(() => {});
   const port = refused.port;
   refused.close();
@@ -275,7 +275,7 @@ test('502 when the upstream refuses, 504 when it does not answer, 502 when it re
   assert.equal(metricSum(m, 'response_total', { authority: 'resetter', status_code: '502', classification: 'failure' }), 1);
 });
 
-test('an upstream that resets mid-response: the client sees the cut, metrics say failure', async () => {
+test('an upstream that resets mid-response: the client sees the cut, metrics say failure', { timeout: 30_000 }, async () => {
   const raw = await rawUpstream((s) => {
     s.write('HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n' + 'a'.repeat(1000));
     setTimeout(() => s.resetAndDestroy(), 50);
@@ -294,7 +294,7 @@ test('an upstream that resets mid-response: the client sees the cut, metrics say
   }
 });
 
-test('a client that closes mid-body: the upstream never sees a complete request', async () => {
+test('a client that closes mid-body: the upstream never sees a complete request', { timeout: 30_000 }, async () => {
   let upstreamSaw = '';
   let upstreamClosed = false;
   const raw = await rawUpstream((s, d) => {
@@ -316,7 +316,7 @@ test('a client that closes mid-body: the upstream never sees a complete request'
   }
 });
 
-test('a stale pooled connection is retried on a fresh one for a bodiless request', async () => {
+test('a stale pooled connection is retried on a fresh one for a bodiless request', { timeout: 30_000 }, async () => {
   // Each connection answers one request and then closes without telling (no Connection: close).
   const raw = await rawUpstream((s) => {
     s.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok', () => setTimeout(() => s.destroy(), 5));
@@ -337,7 +337,7 @@ test('a stale pooled connection is retried on a fresh one for a bodiless request
   }
 });
 
-test('WebSocket upgrade becomes a byte tunnel: text, binary, ping and close codes pass', async () => {
+test('WebSocket upgrade becomes a byte tunnel: text, binary, ping and close codes pass', { timeout: 30_000 }, async () => {
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
   await once(wss, 'listening');
   const headersSeen: Record<string, string | string[] | undefined>[] = [];
@@ -382,14 +382,14 @@ test('WebSocket upgrade becomes a byte tunnel: text, binary, ping and close code
   }
 });
 
-test('5xx from the upstream counts as failure', async () => {
+test('5xx from the upstream counts as failure', { timeout: 30_000 }, async () => {
   const r = await get('/fail', { headers: { host: 'failing' } });
   assert.equal(r.res.statusCode, 500);
   const m = await proxy.metrics();
   assert.equal(metricSum(m, 'response_total', { authority: 'failing', status_code: '500', classification: 'failure' }), 1);
 });
 
-test('drain: an idle keep-alive connection closes at once; a busy one gets its response with connection: close', async () => {
+test('drain: an idle keep-alive connection closes at once; a busy one gets its response with connection: close', { timeout: 30_000 }, async () => {
   const { connect } = await import('node:net');
   let release: () => void = () => {};
   const slow = await rawUpstream((s) => {
@@ -417,5 +417,18 @@ test('drain: an idle keep-alive connection closes at once; a busy one gets its r
   } finally {
     slow.close();
     await p2.close();
+  }
+});
+
+test('a chunked answer to an HTTP/1.0 client goes out decoded and ends with the close', { timeout: 30_000 }, async () => {
+  const raw = await rawUpstream((s) => s.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n7\r\n, world\r\n0\r\n\r\n'));
+  proxy.setTarget(raw.port);
+  try {
+    const r = await rawExchange(proxy.port, 'GET /old HTTP/1.0\r\nHost: old\r\nConnection: keep-alive\r\n\r\n');
+    assert.equal(r.data, 'HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nhello, world');
+    assert.ok(r.closed);
+  } finally {
+    raw.close();
+    proxy.setTarget((app.address() as AddressInfo).port);
   }
 });

@@ -9,7 +9,7 @@ import type { RequestHead, ResponseHead } from './parse-head';
 
 const DROP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'upgrade']);
 
-function fieldsWithout(h: RequestHead | ResponseHead, keepUpgrade: boolean): string {
+function fieldsWithout(h: RequestHead | ResponseHead, keepUpgrade: boolean, dropTransferEncoding = false): string {
   let out = '';
   const named = h.connection;
   for (let i = 0; i < h.names.length; i++) {
@@ -20,6 +20,7 @@ function fieldsWithout(h: RequestHead | ResponseHead, keepUpgrade: boolean): str
       continue;
     }
     if (DROP.has(lower)) continue;
+    if (dropTransferEncoding && lower === 'transfer-encoding') continue;
     // Fields the sender named in Connection are for this hop only; framing fields stay (they are
     // what the passed-through body is delimited by).
     if (named.length > 0 && named.includes(lower) && lower !== 'transfer-encoding' && lower !== 'content-length') continue;
@@ -48,6 +49,8 @@ export interface ResponseHeadOptions {
   keepAlive10: boolean;
   /** A 101 the proxy carries: keep Upgrade, say `connection: upgrade`. */
   upgrade: boolean;
+  /** The body goes out decoded (chunked to an HTTP/1.0 client). */
+  dropTransferEncoding?: boolean;
 }
 
 /**
@@ -60,7 +63,7 @@ function onlyKeepAlive(h: ResponseHead): boolean {
 
 export function clientResponseHead(raw: Buffer, length: number, h: ResponseHead, o: ResponseHeadOptions): Buffer {
   if ((!h.hasHopByHop || onlyKeepAlive(h)) && !o.close && !o.keepAlive10 && !o.upgrade && h.minor === 1) return raw.subarray(0, length);
-  let s = `HTTP/1.1 ${h.status} ${h.reason}\r\n${fieldsWithout(h, o.upgrade)}`;
+  let s = `HTTP/1.1 ${h.status} ${h.reason}\r\n${fieldsWithout(h, o.upgrade, o.dropTransferEncoding)}`;
   if (o.upgrade) s += 'connection: upgrade\r\n';
   else if (o.close) s += 'connection: close\r\n';
   else if (o.keepAlive10) s += 'connection: keep-alive\r\n';

@@ -128,6 +128,8 @@ class Exchange implements UpstreamHandler {
   resRemaining = 0;
   resScanner: ChunkedScanner | undefined;
   resKeepAlive = false;
+  /** The response is chunked and the client speaks HTTP/1.0: its data is written decoded. */
+  dechunk = false;
   /** Upstream bytes of this exchange's response seen so far (for the stale-connection retry). */
   resBytes = 0;
   reqRemaining = 0;
@@ -466,14 +468,22 @@ class ClientConnection {
       // An Upgrade the upstream declined leaves a normal exchange; the client asked for a tunnel,
       // though, so its keep-alive is decided by its own Connection header only.
       if (ex.tunnel && ex.head.method !== 'CONNECT') this.keepAlive = requestKeepAlive(ex.head);
-      const close = !this.keepAlive || this.clientEnded || ex.resFraming.kind === 'close' || (!ex.reqDone && ex.framing.kind !== 'none');
+      // An HTTP/1.0 client cannot read chunked: the body goes to it decoded, ended by the close.
+      const dechunk = ex.head.minor === 0 && ex.resFraming.kind === 'chunked';
+      const close =
+        dechunk || !this.keepAlive || this.clientEnded || ex.resFraming.kind === 'close' || (!ex.reqDone && ex.framing.kind !== 'none');
       if (close) this.keepAlive = false;
       const keepAlive10 = !close && ex.head.minor === 0;
-      const out = clientResponseHead(b, r.length, h, { close, keepAlive10, upgrade: false });
+      const out = clientResponseHead(b, r.length, h, { close, keepAlive10, upgrade: false, dropTransferEncoding: dechunk });
       ex.resBuf = undefined;
       ex.resPhase = ResPhase.Body;
       if (ex.resFraming.kind === 'length') ex.resRemaining = ex.resFraming.length;
-      else if (ex.resFraming.kind === 'chunked') ex.resScanner = new ChunkedScanner();
+      else if (ex.resFraming.kind === 'chunked') {
+        ex.dechunk = dechunk;
+        ex.resScanner = new ChunkedScanner(
+          dechunk ? { onData: (buf, s, e) => void (this.client.write(buf.subarray(s, e)) || ex.upstream?.socket.pause()) } : {},
+        );
+      }
       if (ex.resFraming.kind === 'none') {
         this.client.write(out);
         ex.resKeepAlive = ex.resKeepAlive && rest.length === 0;
@@ -518,7 +528,7 @@ class ClientConnection {
         return;
       }
     }
-    const more = this.client.write(from === 0 && q === b.length ? b : b.subarray(from, q));
+    const more = ex.dechunk || this.client.write(from === 0 && q === b.length ? b : b.subarray(from, q));
     const complete = (f.kind === 'length' && ex.resRemaining === 0) || (f.kind === 'chunked' && ex.resScanner!.done);
     if (complete) {
       if (q < b.length) ex.resKeepAlive = false;
