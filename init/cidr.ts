@@ -25,7 +25,9 @@ export function parseCidr(variable: string, text: string, whole: string = text):
   const slash = t.indexOf('/');
   const addr = slash < 0 ? t : t.slice(0, slash);
   const family = isIP(addr);
-  if (family === 0) throw new ConfigError(variable, whole, CIDR_FORM);
+  // isIP takes IPv6 zone indexes (fe80::1%eth0); a network has none, and the digits parser below
+  // would throw a RangeError on one (fuzz finding).
+  if (family === 0 || addr.includes('%')) throw new ConfigError(variable, whole, CIDR_FORM);
   const max = family === 4 ? 32 : 128;
   let prefix = max;
   if (slash >= 0) {
