@@ -21,7 +21,7 @@ import { createLogger } from '../proxy/log';
 import { HttpMetrics } from '../proxy/metrics/http-metrics';
 import { TcpMetrics } from '../proxy/metrics/tcp-metrics';
 import { OpenConnections, type ConnContext } from '../proxy/stack/context';
-import { serveH2, h2Options } from '../proxy/http/h2/serve';
+import { drainH2, serveH2, h2Options } from '../proxy/http/h2/serve';
 import { readPrefix } from '../proxy/stack/read-prefix';
 
 const registry = new Registry();
@@ -173,6 +173,7 @@ before(async () => {
 
 after(async () => {
   proxy.server.close();
+  drainH2();
   open.destroyAll();
   for (const s of upSessions) s.destroy();
   upstream.close();

@@ -157,7 +157,7 @@ it('nothing listening: 502 with l5d-proxy-error from the inbound proxy, counted'
   const target = `${m.server.ip}:8099`;
   const r = await curl(m, ['-i', `http://${target}/`]);
   assert.match(r.stdout, /^HTTP\/2 502/);
-  assert.match(r.stdout, /l5d-proxy-error: upstream connection failed: ECONNREFUSED/);
+  assert.match(r.stdout, /l5d-proxy-error: connection refused: ECONNREFUSED/);
   await sleep(100);
   await eventually(async () => {
     const { inb, out } = await metrics(m);

@@ -40,6 +40,8 @@ test('proxy failures map to HTTP and gRPC answers as the issue says', () => {
   );
   const t = answerFor({ kind: 'timeout', ms: 300 });
   assert.deepEqual([t.http, t.grpc, t.error], [504, GrpcStatus.DEADLINE_EXCEEDED, 'timeout']);
+  const unreachable = answerFor({ kind: 'connect', errno: 'ETIMEDOUT' });
+  assert.deepEqual([unreachable.http, unreachable.grpc], [503, GrpcStatus.UNAVAILABLE]);
   const n = answerFor({ kind: 'no-endpoint', detail: 'web' });
   assert.deepEqual([n.http, n.grpc], [503, GrpcStatus.UNAVAILABLE]);
   assert.match(answerFor({ kind: 'connect', errno: 'ECONNREFUSED' }).reason, /ECONNREFUSED/);

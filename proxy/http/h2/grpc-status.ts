@@ -3,6 +3,8 @@
  * and how `grpc-timeout` reads. Kept apart from the sockets so they are unit-tested directly.
  */
 
+import { connectErrorKind, headerSafe, PROXY_ERRORS, type ProxyErrorKind } from '../errors';
+
 /** gRPC status codes (https://grpc.github.io/grpc/core/md_doc_statuscodes.html). */
 export const GrpcStatus = {
   OK: 0,
@@ -109,17 +111,25 @@ export interface FailureAnswer {
   error: string;
 }
 
-/** How the proxy answers a failure: one table for plain HTTP/2 and gRPC. */
+/**
+ * How the proxy answers a failure, for plain HTTP/2 and gRPC: statuses and reasons are the ones
+ * HTTP/1 uses (proxy/http/errors.ts), so a caller sees the same answer whatever the protocol.
+ */
 export function answerFor(f: ProxyFailure): FailureAnswer {
+  const from = (kind: ProxyErrorKind, detail: string, error: string): FailureAnswer => {
+    const spec = PROXY_ERRORS[kind];
+    return { http: spec.status as FailureAnswer['http'], grpc: spec.grpcStatus as GrpcStatusCode, reason: headerSafe(`${spec.reason}: ${detail}`), error };
+  };
   switch (f.kind) {
     case 'connect':
-      return { http: 502, grpc: GrpcStatus.UNAVAILABLE, reason: `upstream connection failed: ${f.errno}`, error: f.errno };
+      // Refused: 502; nothing reachable at all (timeout, no route): 503.
+      return from(connectErrorKind(f.errno), f.errno, f.errno);
     case 'connection-lost':
-      return { http: 502, grpc: GrpcStatus.UNAVAILABLE, reason: `upstream connection lost: ${f.detail}`, error: 'connection_lost' };
+      return from('upstreamReset', f.detail, 'connection_lost');
     case 'timeout':
-      return { http: 504, grpc: GrpcStatus.DEADLINE_EXCEEDED, reason: `response timeout after ${f.ms}ms`, error: 'timeout' };
+      return from('responseTimeout', `no response within ${f.ms}ms`, 'timeout');
     case 'no-endpoint':
-      return { http: 503, grpc: GrpcStatus.UNAVAILABLE, reason: `no endpoint available: ${f.detail}`, error: 'no_endpoint' };
+      return from('noEndpoint', f.detail, 'no_endpoint');
   }
 }
 

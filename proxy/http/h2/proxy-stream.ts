@@ -67,18 +67,29 @@ export function proxyStream(
   let grpcStatus: number | undefined;
   /** Set once the response to the client is complete (END_STREAM sent). */
   let complete = false;
+  /** Every byte of a content-length response was handed to the client. */
+  let bodyDelivered = false;
   /** Why the exchange failed, for the metrics' error label. */
   let failure: string | undefined;
 
   client.on('error', () => {}); // a reset or a dead connection: 'close' tells the rest
   client.on('trailers', (t) => (reqTrailers = t));
 
-  const deadlineMs = minDefined(grpc ? parseGrpcTimeout(reqHeaders['grpc-timeout']) : undefined, opts.responseTimeoutMs || undefined);
+  // Two clocks: the gRPC deadline covers the whole call (the client gives up then anyway); the
+  // response timeout covers only the wait for response headers, so long streams are not cut.
+  const deadlineMs = grpc ? parseGrpcTimeout(reqHeaders['grpc-timeout']) : undefined;
   const timer = deadlineMs === undefined ? undefined : setTimeout(() => fail({ kind: 'timeout', ms: deadlineMs }), deadlineMs);
+  let headTimer =
+    opts.responseTimeoutMs > 0 ? setTimeout(() => fail({ kind: 'timeout', ms: opts.responseTimeoutMs }), opts.responseTimeoutMs) : undefined;
+  const headersCame = () => {
+    if (headTimer) clearTimeout(headTimer);
+    headTimer = undefined;
+  };
 
   const respondFromProxy = (f: ProxyFailure) => {
     const a = answerFor(f);
     failure = a.error;
+    headersCame();
     if (!client.headersSent) {
       if (grpc) {
         status = 200;
@@ -122,10 +133,12 @@ export function proxyStream(
 
   client.on('close', () => {
     if (timer) clearTimeout(timer);
+    headersCame();
     const code = client.rstCode ?? H2Code.NO_ERROR;
     if (up && !up.closed) up.close(code === H2Code.NO_ERROR && complete ? H2Code.NO_ERROR : carryRstCode(code === H2Code.NO_ERROR ? H2Code.CANCEL : code, 'upstream'));
+    if (!complete && bodyDelivered && failure === undefined) complete = true;
     if (!complete && failure === undefined) failure = code === H2Code.CANCEL ? 'client_cancel' : `client_reset`;
-    end({ status, grpcStatus, error: complete && code === H2Code.NO_ERROR ? failure : (failure ?? 'reset') });
+    end({ status, grpcStatus, error: complete ? failure : (failure ?? 'reset') });
   });
 
   client.on('wantTrailers', () => {
@@ -223,6 +236,7 @@ export function proxyStream(
     u.on('response', (h, fl) => {
       if (client.closed || client.destroyed || complete) return;
       replay = undefined; // a response started: never retried
+      headersCame();
       status = Number(h[':status']) || 0;
       const endNow = (fl & END_STREAM) !== 0;
       if (endNow) {
@@ -235,6 +249,21 @@ export function proxyStream(
         stopReadingClient();
       } else {
         client.respond(forwardHeaders(h), { waitForTrailers: true });
+        const cl = typeof h['content-length'] === 'string' && /^\d+$/.test(h['content-length']) ? Number(h['content-length']) : -1;
+        if (cl >= 0) {
+          // A client may hang up once it has content-length bytes, before END_STREAM reaches it.
+          let forwarded = 0;
+          u.on('data', (chunk: Buffer) => {
+            forwarded += chunk.length;
+            if (forwarded >= cl) bodyDelivered = true;
+          });
+        }
+        // The whole body handed over counts as complete even if the client then closes before
+        // the END_STREAM frame (curl stops at content-length and hangs up).
+        client.once('finish', () => {
+          complete = true;
+          if (timer) clearTimeout(timer);
+        });
         u.pipe(client);
       }
     });
@@ -262,10 +291,3 @@ export function proxyStream(
     });
   }
 }
-
-function minDefined(a: number | undefined, b: number | undefined): number | undefined {
-  if (a === undefined) return b;
-  if (b === undefined) return a;
-  return Math.min(a, b);
-}
-

@@ -6,6 +6,7 @@
 import * as http2 from 'node:http2';
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
+import { parseHttp1Env } from '../h1/settings';
 import { prefixedStream } from './prefixed-stream';
 import type { Detected } from '../../detect/detect';
 import { TcpStats } from '../../metrics/tcp-metrics';
@@ -19,11 +20,17 @@ const CLIENT_WINDOW = 1 << 20;
 let pool: UpstreamPool | undefined;
 const sessions = new Set<http2.ServerHttp2Session>();
 
-/** Options the worker may set from its configuration before the first connection. */
+/** Stream options, read from the environment (validated at start-up) on first use in a worker. */
 export const h2Options: StreamOptions = { responseTimeoutMs: 0 };
+let configured = false;
 
 export async function serveH2(client: Socket, prefix: Buffer, _detected: Detected, ctx: ConnContext): Promise<void> {
   const { side, target, tcp, open, log } = ctx;
+  if (!configured) {
+    configured = true;
+    // One variable for both HTTP versions: LINNET_PROXY_HTTP_RESPONSE_TIMEOUT (proxy/http/h1/settings.ts).
+    h2Options.responseTimeoutMs = parseHttp1Env(process.env, side.connectTimeoutMs).responseTimeoutMs;
+  }
   pool ??= new UpstreamPool(tcp, log.child('h2-upstream'), DEFAULT_POOL_OPTIONS);
   const srcStats = new TcpStats(
     tcp,
