@@ -3,7 +3,8 @@
  * wrk in a client pod against nginx (one worker) in a server pod, small requests, three ways —
  *   direct:  wrk → nginx                                   (ports skipped by iptables)
  *   linnet:  wrk → client pod's outbound proxy → nginx     (one proxy, one worker thread)
- *   nginx:   wrk → nginx reverse proxy (1 worker) → nginx  (same core budget as the proxy)
+ *   nginx:   wrk → nginx reverse proxy (1 worker) → nginx  (same core budget and the same place as
+ *            the proxy: in the client pod, wrk on loopback, upstream across the bridge)
  * several rounds, interleaved, medians reported. With --profile the proxy runs under --cpu-prof
  * and the top self-time functions are printed.
  *
@@ -104,13 +105,13 @@ async function main(): Promise<void> {
     const up = writeNginxConf(join(dir, 'upstream'), `    listen ${DIRECT};\n    listen ${VIA_LINNET};\n    location / { return 200 "hello world\\n"; }`);
     const rp = writeNginxConf(
       join(dir, 'rp'),
-      `    listen ${VIA_NGINX};\n    location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; }`,
-      `upstream up { server 127.0.0.1:${DIRECT}; keepalive 64; }`,
+      `    listen 127.0.0.1:${VIA_NGINX};\n    location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; }`,
+      `upstream up { server ${server.ip}:${DIRECT}; keepalive 64; }`,
     );
     server.spawn('nginx', ['-c', up.conf], { name: 'nginx-upstream' });
-    server.spawn('nginx', ['-c', rp.conf], { name: 'nginx-rp' });
+    client.spawn('nginx', ['-c', rp.conf], { name: 'nginx-rp' });
     await new Promise((r) => setTimeout(r, 500));
-    const url = (port: number) => `http://${server.ip}:${port}/`;
+    const url = (port: number) => (port === VIA_NGINX ? `http://127.0.0.1:${port}/` : `http://${server.ip}:${port}/`);
     const ways = { direct: DIRECT, linnet: VIA_LINNET, nginx: VIA_NGINX } as const;
     const results: Record<string, WrkResult[]> = { direct: [], linnet: [], nginx: [] };
     // Warm-up (JIT, pools).
