@@ -3,6 +3,7 @@
  * self-signature holds (the caller owns the key), its key is ECDSA P-256 (the mesh's leaf key
  * kind), and its only subject alternative name is a DNS name equal to the requested identity.
  */
+import { createPublicKey, verify } from 'node:crypto';
 import { x509 } from './keys';
 import { IdentityError } from './errors';
 
@@ -43,7 +44,9 @@ export async function checkCsr(der: Uint8Array, identity: string): Promise<Check
   }
   let signatureOk = false;
   try {
-    signatureOk = await csr.verify();
+    // Node's (OpenSSL's) verify as well: it holds the signature to strict DER, where the library
+    // took an ECDSA-Sig-Value with a wrong tag byte (fuzz finding: a malleable encoding passed).
+    signatureOk = (await csr.verify()) && strictSignatureOk(der, Buffer.from(csr.publicKey.rawData));
   } catch {
     signatureOk = false;
   }
@@ -83,4 +86,34 @@ function derElementLength(b: Uint8Array): number {
   let len = 0;
   for (let i = 0; i < n; i++) len = len * 256 + b[2 + i]!;
   return 2 + n + len;
+}
+
+/** Header length and total length of the DER element at `off`, or undefined. */
+function element(b: Uint8Array, off: number): { head: number; total: number } | undefined {
+  if (off + 2 > b.length) return undefined;
+  const first = b[off + 1]!;
+  if (first < 0x80) return off + 2 + first <= b.length ? { head: 2, total: 2 + first } : undefined;
+  const n = first & 0x7f;
+  if (n === 0 || n > 4 || off + 2 + n > b.length) return undefined;
+  let len = 0;
+  for (let i = 0; i < n; i++) len = len * 256 + b[off + 2 + i]!;
+  return off + 2 + n + len <= b.length ? { head: 2 + n, total: 2 + n + len } : undefined;
+}
+
+/** CertificationRequest = SEQUENCE { info, algorithm, BIT STRING signature }: verify with node:crypto. */
+function strictSignatureOk(der: Uint8Array, spki: Buffer): boolean {
+  const outer = element(der, 0);
+  if (!outer) return false;
+  const info = element(der, outer.head);
+  if (!info) return false;
+  const algOff = outer.head + info.total;
+  const alg = element(der, algOff);
+  if (!alg) return false;
+  const sigOff = algOff + alg.total;
+  const sig = element(der, sigOff);
+  if (!sig || der[sigOff] !== 0x03 || der[sigOff + sig.head] !== 0) return false;
+  const tbs = der.subarray(outer.head, outer.head + info.total);
+  const signature = der.subarray(sigOff + sig.head + 1, sigOff + sig.total);
+  const key = createPublicKey({ key: spki, format: 'der', type: 'spki' });
+  return verify('sha256', tbs, { key, dsaEncoding: 'der' }, signature);
 }

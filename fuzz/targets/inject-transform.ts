@@ -75,7 +75,21 @@ function kubeletEnv(env: Json[]): Record<string, string> {
   return out;
 }
 
-const canon = (v: unknown) => JSON.parse(JSON.stringify(v)) as unknown;
+/**
+ * The object as Kubernetes reads it: null-valued keys are unset, and so are maps left empty
+ * (uninject removes the maps it empties, documented in transform.ts).
+ */
+function canon(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canon);
+  if (!isObject(v)) return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) {
+    const c = canon(x);
+    if (c === null || c === undefined || (isObject(c) && Object.keys(c).length === 0)) continue;
+    out[k] = c;
+  }
+  return out;
+}
 
 export function run(input: Buffer): void {
   for (const obj of objectsOf(input)) {
