@@ -15,6 +15,7 @@ import { TcpMetrics } from './metrics/tcp-metrics';
 import { listenReusePort } from './native';
 import { handleConnection } from './stack/connection';
 import { drainHttp1 } from './http/h1';
+import { drainH2 } from './http/h2/serve';
 import { OpenConnections, type Side } from './stack/context';
 import type { FromWorker, ToWorker } from './worker-messages';
 import { MeshMetrics, type MeshContext } from './mesh/context';
@@ -100,6 +101,7 @@ port.on('message', (m: ToWorker) => {
       for (const s of servers) s.close();
       servers = [];
       drainHttp1(); // idle HTTP/1 keep-alive connections would otherwise hold the drain to its grace period
+      drainH2(); // GOAWAY to HTTP/2 clients: in-flight streams finish, then their connections close
       checkDrained();
       setInterval(checkDrained, 100).unref();
       break;

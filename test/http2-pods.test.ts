@@ -165,3 +165,30 @@ it('nothing listening: 502 with l5d-proxy-error from the inbound proxy, counted'
     assert.equal(sum(out, 'response_total', { direction: 'outbound', target_addr: target, status_code: '502', classification: 'failure' }), 1);
   });
 });
+
+// Last: it stops the client pod's proxy.
+it('SIGTERM drains HTTP/2: GOAWAY lets an in-flight request finish, then the proxy exits well before its grace period', async (m) => {
+  const appAddr = `${m.server.ip}:${APP_PORT}`;
+  // A client that keeps its connection open after the request, as pooled clients do.
+  const script = `
+    const h = require('node:http2');
+    const s = h.connect('http://${appAddr}');
+    s.on('goaway', () => console.log(JSON.stringify({ event: 'goaway' })));
+    s.on('error', () => {});
+    const r = s.request({ ':path': '/slow?ms=1500' });
+    let body = '';
+    r.on('response', (hd) => console.log(JSON.stringify({ event: 'response', status: hd[':status'] })));
+    r.on('data', (d) => (body += d));
+    r.on('end', () => console.log(JSON.stringify({ event: 'done', body })));
+    setTimeout(() => process.exit(0), 20000);`;
+  const c = m.client.spawn(process.execPath, ['-e', script], { uid: APP_UID, name: 'h2-drain-client' });
+  await app!.waitForEvent((e) => e.event === 'arrived' && app!.events().filter((x) => x.event === 'arrived').length >= 2, 10_000);
+  const t0 = Date.now();
+  m.client.proxy!.signal('SIGTERM');
+  const done = await c.waitForEvent<{ event: string; body: string }>((e) => e.event === 'done', 10_000);
+  assert.equal(done.body, 'slow\n');
+  assert.ok(c.events().some((e) => e.event === 'goaway'), 'the client was told GOAWAY');
+  await m.client.proxy!.wait(10_000);
+  assert.ok(Date.now() - t0 < 8000, `proxy took ${Date.now() - t0}ms to drain (grace is 25s)`);
+  await c.stop(500);
+});
