@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { AggregatorRegistry, Counter, Histogram, Registry } from 'prom-client';
+import { classify, HttpMetrics, LATENCY_BUCKETS_MS, mergeLatency, type HttpLabels } from './http-metrics';
+
+const route: HttpLabels = { direction: 'inbound', authority: 'web:80', target_addr: '10.0.0.1:80', tls: 'true', client_id: 'a.b.serviceaccount.identity.linnet.cluster.local' };
+
+function lines(text: string, name: string): string[] {
+  return text.split('\n').filter((l) => l.startsWith(name));
+}
+
+test('classification follows Linkerd: 5xx, gRPC errors and no response are failures', () => {
+  assert.equal(classify({ status: 200 }), 'success');
+  assert.equal(classify({ status: 404 }), 'success');
+  assert.equal(classify({ status: 503 }), 'failure');
+  assert.equal(classify({ status: 200, grpcStatus: 0 }), 'success');
+  assert.equal(classify({ status: 200, grpcStatus: 14 }), 'failure');
+  assert.equal(classify({ status: 0 }), 'failure');
+  assert.equal(classify({ status: 200, error: 'reset' }), 'failure');
+});
+
+test('the exposition matches what prom-client itself would write for the same requests', async () => {
+  const ours = new Registry();
+  const metrics = new HttpMetrics(ours);
+  // The reference: the same series through prom-client's own classes.
+  const ref = new Registry();
+  const names = ['direction', 'authority', 'target_addr', 'tls', 'client_id'];
+  const req = new Counter({ name: 'request_total', help: 'h', labelNames: names, registers: [ref] });
+  const resp = new Counter({ name: 'response_total', help: 'h', labelNames: [...names, 'status_code', 'classification', 'grpc_status'], registers: [ref] });
+  const lat = new Histogram({ name: 'response_latency_ms', help: 'h', labelNames: [...names, 'status_code'], buckets: LATENCY_BUCKETS_MS, registers: [ref] });
+  const outcomes = [{ status: 200 }, { status: 200 }, { status: 503 }, { status: 200, grpcStatus: 4 }];
+  for (const o of outcomes) {
+    metrics.start(route)(o);
+    req.inc({ ...route });
+    const l: Record<string, string> = { ...(route as unknown as Record<string, string>), status_code: String(o.status), classification: classify(o) };
+    if (o.grpcStatus !== undefined) l.grpc_status = String(o.grpcStatus);
+    resp.inc(l);
+  }
+  const text = await ours.metrics();
+  assert.deepEqual(lines(text, 'request_total'), lines(await ref.metrics(), 'request_total'));
+  assert.deepEqual(lines(text, 'response_total').sort(), lines(await ref.metrics(), 'response_total').sort());
+  // Latency: every request was well under 1 ms, so each status's count sits in every bucket.
+  for (const o of outcomes) lat.observe({ ...(route as unknown as Record<string, string>), status_code: String(o.status) }, 0.01);
+  const bucketLines = (t: string) => lines(t, 'response_latency_ms_bucket').sort();
+  assert.deepEqual(bucketLines(text), bucketLines(await ref.metrics()));
+  assert.equal(lines(text, 'response_latency_ms_count').length, 2);
+});
+
+test('a request that ends twice is counted once; a slow one lands in the right bucket', async () => {
+  const reg = new Registry();
+  const metrics = new HttpMetrics(reg);
+  const end = metrics.start(route);
+  await new Promise((r) => setTimeout(r, 25));
+  end({ status: 200 });
+  end({ status: 500 });
+  const text = await reg.metrics();
+  assert.match(text, /response_total\{[^}]*status_code="200"[^}]*\} 1/);
+  assert.doesNotMatch(text, /status_code="500"/);
+  assert.match(text, /response_latency_ms_bucket\{[^}]*le="20"[^}]*\} 0/);
+  assert.match(text, /response_latency_ms_bucket\{[^}]*le="\+Inf"[^}]*\} 1/);
+});
+
+test('two workers merge by summing, and exact percentiles merge too', async () => {
+  const regs = [new Registry(), new Registry()];
+  const ms = regs.map((r) => new HttpMetrics(r));
+  for (let i = 0; i < 3; i++) ms[0]!.start(route)({ status: 200 });
+  for (let i = 0; i < 5; i++) ms[1]!.start(route)({ status: 200 });
+  const merged = AggregatorRegistry.aggregate(await Promise.all(regs.map((r) => r.getMetricsAsJSON())));
+  const text = await merged.metrics();
+  assert.match(text, /request_total\{[^}]*\} 8/);
+  assert.match(text, /response_latency_ms_count\{[^}]*\} 8/);
+  const exact = mergeLatency(ms.map((m) => m.latencySnapshot()));
+  assert.equal(exact['inbound web:80']!.count, 8);
+});
