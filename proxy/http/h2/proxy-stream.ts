@@ -9,7 +9,8 @@ import * as http2 from 'node:http2';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream, ClientHttp2Stream } from 'node:http2';
 import { ConnectError } from '../../tcp/connect';
 import type { ConnContext } from '../../stack/context';
-import type { HttpLabels } from '../../metrics/http-metrics';
+import type { HttpLabels, HttpOutcome } from '../../metrics/http-metrics';
+import { routeRequest, type HttpUpstream } from '../../mesh/http-route';
 import {
   answerFor,
   carryRstCode,
@@ -33,14 +34,14 @@ export interface StreamOptions {
   responseTimeoutMs: number;
 }
 
-export function labelsFor(ctx: ConnContext, headers: IncomingHttpHeaders): HttpLabels {
+export function labelsFor(ctx: ConnContext, headers: IncomingHttpHeaders, up?: HttpUpstream): HttpLabels {
   const inbound = ctx.side.direction === 'inbound';
+  const tls = up?.tls ?? { tls: 'no_identity' as const, no_tls_reason: inbound ? ctx.side.srcNoTlsReason : ctx.side.dstNoTlsReason };
   return {
     direction: ctx.side.direction,
     authority: authorityOf(headers),
-    target_addr: ctx.target.addr,
-    tls: 'no_identity',
-    no_tls_reason: inbound ? ctx.side.srcNoTlsReason : ctx.side.dstNoTlsReason,
+    target_addr: up?.addr ?? ctx.target.addr,
+    ...tls,
   };
 }
 
@@ -53,7 +54,11 @@ export function proxyStream(
   opts: StreamOptions,
 ): void {
   const grpc = isGrpcContentType(reqHeaders['content-type']);
-  const end = ctx.http.start(labelsFor(ctx, reqHeaders));
+  // Metrics start once the request is routed (the endpoint is a label); a request that fails
+  // before that is counted with the original destination.
+  let route: HttpUpstream | undefined;
+  let end: ((o: HttpOutcome) => void) | undefined;
+  const startMetrics = () => (end ??= ctx.http.start(labelsFor(ctx, reqHeaders, route)));
   const log = ctx.log;
 
   let up: ClientHttp2Stream | undefined;
@@ -138,7 +143,10 @@ export function proxyStream(
     if (up && !up.closed) up.close(code === H2Code.NO_ERROR && complete ? H2Code.NO_ERROR : carryRstCode(code === H2Code.NO_ERROR ? H2Code.CANCEL : code, 'upstream'));
     if (!complete && bodyDelivered && failure === undefined) complete = true;
     if (!complete && failure === undefined) failure = code === H2Code.CANCEL ? 'client_cancel' : `client_reset`;
-    end({ status, grpcStatus, error: complete ? failure : (failure ?? 'reset') });
+    const outcome: HttpOutcome = { status, grpcStatus, error: complete ? failure : (failure ?? 'reset') };
+    startMetrics()(outcome);
+    // Feed the balancer: a 5xx, a reset or a proxy failure counts against the endpoint.
+    route?.done(outcome.error === undefined && status > 0 && status < 500);
   });
 
   client.on('wantTrailers', () => {
@@ -149,18 +157,24 @@ export function proxyStream(
     client.sendTrailers(t);
   });
 
-  pool.acquire(ctx).then(
-    (l) => {
-      lease = l;
-      if (client.closed || client.destroyed || complete) return lease.release();
-      start(l);
-    },
-    (err: unknown) => {
-      const errno = err instanceof ConnectError ? err.errno : 'EIO';
-      ctx.tcp.connectErrors.inc({ direction: ctx.side.direction, target_addr: ctx.target.addr, errno });
-      fail({ kind: 'connect', errno });
-    },
-  );
+  routeRequest(ctx)
+    .then((r) => {
+      route = r;
+      startMetrics();
+      return pool.acquire(ctx, r);
+    })
+    .then(
+      (l) => {
+        lease = l;
+        if (client.closed || client.destroyed || complete) return lease.release();
+        start(l);
+      },
+      (err: unknown) => {
+        const errno = err instanceof ConnectError ? err.errno : 'EIO';
+        ctx.tcp.connectErrors.inc({ direction: ctx.side.direction, target_addr: route?.addr ?? ctx.target.addr, errno });
+        fail({ kind: 'connect', errno });
+      },
+    );
 
   /** Request body kept for a retry while it is small; undefined once it outgrew the limit. */
   let replay: Buffer[] | undefined = [];
@@ -199,7 +213,7 @@ export function proxyStream(
     if (attempts >= MAX_ATTEMPTS || client.headersSent || (!endStream && replay === undefined)) return false;
     log.debug('h2 upstream refused the stream; retrying on a new stream', { target: ctx.target.addr, attempt: attempts });
     up = undefined;
-    pool.acquire(ctx).then(
+    pool.acquire(ctx, route!).then(
       (l) => {
         if (client.closed || client.destroyed || complete) return l.release();
         start(l);

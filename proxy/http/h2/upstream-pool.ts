@@ -9,6 +9,7 @@ import { connectTarget } from '../../tcp/connect';
 import { TcpStats, type TcpMetrics } from '../../metrics/tcp-metrics';
 import type { Logger } from '../../log';
 import type { ConnContext } from '../../stack/context';
+import type { HttpUpstream } from '../../mesh/http-route';
 
 export interface UpstreamSession {
   session: http2.ClientHttp2Session;
@@ -42,14 +43,14 @@ export class UpstreamPool {
   ) {}
 
   /** A session to `target`, reusing a live one; rejects with ConnectError when the target refuses. */
-  async acquire(ctx: ConnContext): Promise<UpstreamSession> {
-    const { side, target } = ctx;
-    const key = `${side.direction} ${target.addr}`;
+  /** A session to the routed endpoint `up` (mTLS when it is meshed), reusing a live one. */
+  async acquire(ctx: ConnContext, up: HttpUpstream): Promise<UpstreamSession> {
+    const key = up.key;
     let entry = this.ready.get(key);
     if (!entry || !usable(entry.session)) {
       let p = this.pending.get(key);
       if (!p) {
-        p = this.open(key, ctx).finally(() => this.pending.delete(key));
+        p = this.open(key, ctx, up).finally(() => this.pending.delete(key));
         this.pending.set(key, p);
       }
       entry = await p;
@@ -79,14 +80,11 @@ export class UpstreamPool {
     this.ready.clear();
   }
 
-  private async open(key: string, ctx: ConnContext): Promise<Entry> {
-    const { side, target, open } = ctx;
-    const socket: Socket = await connectTarget(target.host, target.port, side.connectTimeoutMs);
-    const stats = new TcpStats(
-      this.tcp,
-      { direction: side.direction, peer: 'dst', target_addr: target.addr, tls: 'no_identity', no_tls_reason: side.dstNoTlsReason },
-      socket,
-    );
+  private async open(key: string, ctx: ConnContext, up: HttpUpstream): Promise<Entry> {
+    const { side, open } = ctx;
+    const target = { addr: up.addr };
+    const socket: Socket = up.dial ? await up.dial() : await connectTarget(up.host, up.port, side.connectTimeoutMs);
+    const stats = new TcpStats(this.tcp, { direction: side.direction, peer: 'dst', target_addr: up.addr, ...up.tls }, socket);
     open.add(stats);
     socket.resume();
     const session = http2.connect(`http://${target.addr}`, {
