@@ -35,8 +35,12 @@ export interface StreamOptions {
 }
 
 export function labelsFor(ctx: ConnContext, headers: IncomingHttpHeaders, up?: HttpUpstream): HttpLabels {
-  const inbound = ctx.side.direction === 'inbound';
-  const tls = up?.tls ?? { tls: 'no_identity' as const, no_tls_reason: inbound ? ctx.side.srcNoTlsReason : ctx.side.dstNoTlsReason };
+  // As linkerd2-proxy: inbound requests carry the client's TLS (client_id over mTLS), outbound
+  // ones the endpoint's (server_id when meshed).
+  const tls =
+    ctx.side.direction === 'inbound'
+      ? (ctx.srcTls ?? { tls: 'no_identity' as const, no_tls_reason: ctx.side.srcNoTlsReason })
+      : (up?.tls ?? { tls: 'no_identity' as const, no_tls_reason: ctx.side.dstNoTlsReason });
   return {
     direction: ctx.side.direction,
     authority: authorityOf(headers),

@@ -34,7 +34,7 @@ export async function serveH2(client: Socket, prefix: Buffer, _detected: Detecte
   pool ??= new UpstreamPool(tcp, log.child('h2-upstream'), DEFAULT_POOL_OPTIONS);
   const srcStats = new TcpStats(
     tcp,
-    { direction: side.direction, peer: 'src', target_addr: target.addr, tls: 'no_identity', no_tls_reason: side.srcNoTlsReason },
+    { direction: side.direction, peer: 'src', target_addr: target.addr, ...(ctx.srcTls ?? { tls: 'no_identity', no_tls_reason: side.srcNoTlsReason }) },
     client,
   );
   open.add(srcStats);
