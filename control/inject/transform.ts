@@ -164,6 +164,13 @@ function podTemplate(obj: Json, kind: string): { meta: Json; spec: Json; path: s
       field: `${prefix}metadata.annotations`,
     });
   }
+  // Labels too: a non-map value was replaced by our labels and lost on uninject (fuzz finding).
+  const labels = isObject(tpl.metadata) ? tpl.metadata.labels : undefined;
+  if (labels !== undefined && labels !== null && (!isObject(labels) || !Object.values(labels).every((v) => typeof v === 'string'))) {
+    throw new InjectError('LINNET_INJECT_BAD_MANIFEST', 'labels must map names to strings (quote numbers)', {
+      field: `${prefix}metadata.labels`,
+    });
+  }
   tpl.metadata ??= {};
   return { meta: tpl.metadata as Json, spec: tpl.spec, path: prefix };
 }
