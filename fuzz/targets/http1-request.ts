@@ -199,10 +199,6 @@ export const dictionary = [
 
 export const known = [
   {
-    match: /upstream-agrees violated: llhttp HPE_INVALID_URL /,
-    why: 'proxy/http/h1/parse-head.ts accepts any visible-ASCII request-target ("GET a HTTP/1.1"); llhttp refuses it (HPE_INVALID_URL). Not smuggling (the upstream sees no request and answers 400), but the proxy should refuse targets that are not origin-, absolute-, authority- or asterisk-form',
-  },
-  {
     match: /upstream-agrees violated: llhttp HPE_INVALID_CONTENT_LENGTH after \d+ of \d+: proxy read/,
     why: 'Content-Length with trailing OWS ("Content-Length: 2\\t") is valid (RFC 9110 §5.5: OWS is not part of the value) and the proxy reads 2; strict llhttp refuses it. Not smuggling: the upstream refuses the request and closes',
   },

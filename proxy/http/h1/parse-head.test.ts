@@ -243,3 +243,14 @@ test('property: a bare CR, bare LF or NUL injected into a head is refused', () =
     { numRuns: 500 },
   );
 });
+
+test('a request-target that is not origin-, absolute-, authority- or asterisk-form is refused', () => {
+  for (const target of ['a', 'a/b', '?x', 'example.com', '1http://x']) {
+    const r = parseRequestHead(Buffer.from(`GET ${target} HTTP/1.1\r\nHost: x\r\n\r\n`, 'latin1'));
+    assert.equal(r.kind, 'error', `GET ${target} was accepted`);
+  }
+  for (const target of ['/', '/a?b', '*', 'http://example.com/x']) {
+    const r = parseRequestHead(Buffer.from(`GET ${target} HTTP/1.1\r\nHost: x\r\n\r\n`, 'latin1'));
+    assert.equal(r.kind, 'ok', `GET ${target} was refused`);
+  }
+});

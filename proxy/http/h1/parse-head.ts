@@ -385,7 +385,12 @@ function requestLine(b: Buffer, p: number, end: number): { method: string; targe
   if (b[p] !== CR) throw new Refusal(400, 'expected CRLF after the HTTP version');
   if (p + 1 >= end) return OUT;
   if (b[p + 1] !== LF) throw new Refusal(400, 'bare CR after the HTTP version');
-  if (method === 'CONNECT' && !isAuthorityForm(target)) throw new Refusal(400, 'CONNECT needs an authority-form target');
+  if (method === 'CONNECT') {
+    if (!isAuthorityForm(target)) throw new Refusal(400, 'CONNECT needs an authority-form target');
+  } else if (target.charCodeAt(0) !== 0x2f /* / */ && target !== '*' && !ABSOLUTE_FORM.test(target)) {
+    // Neither origin-form, asterisk-form nor absolute-form: an upstream would read it its own way.
+    throw new Refusal(400, 'invalid request-target form');
+  }
   return { method, target, minor, next: p + 2 };
 }
 
@@ -403,6 +408,9 @@ function version(b: Buffer, p: number, end: number): 0 | 1 | typeof OUT {
   if (d === 0x31) return 1;
   throw new Refusal(400, 'invalid HTTP version');
 }
+
+/** `scheme:` then anything: absolute-form (RFC 9112 §3.2.2). */
+const ABSOLUTE_FORM = /^[A-Za-z][A-Za-z0-9+.-]*:/;
 
 function isAuthorityForm(t: string): boolean {
   return /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]+):[0-9]{1,5}$/.test(t);
