@@ -27,6 +27,13 @@ export const PROXY_ERRORS = {
     grpcStatus: GRPC.RESOURCE_EXHAUSTED,
     code: 'LINNET_HTTP_HEADERS_TOO_LARGE',
   },
+  /** The request head did not arrive in full within the header read timeout (slowloris). */
+  headerReadTimeout: {
+    status: 408,
+    reason: 'request head read timeout',
+    grpcStatus: GRPC.DEADLINE_EXCEEDED,
+    code: 'LINNET_HTTP_HEADER_READ_TIMEOUT',
+  },
   /** The upstream refused the connection. */
   connectRefused: { status: 502, reason: 'connection refused', grpcStatus: GRPC.UNAVAILABLE, code: 'LINNET_HTTP_UPSTREAM_REFUSED' },
   /** The upstream reset or closed before a complete response head. */
@@ -66,6 +73,7 @@ export class HttpProxyError extends LinnetError {
 const HINTS: Record<ProxyErrorKind, string> = {
   badRequest: 'fix the client: the request violates RFC 9112 framing or syntax',
   headersTooLarge: 'send fewer/smaller headers or raise LINNET_PROXY_HTTP_MAX_HEADERS / LINNET_PROXY_HTTP_MAX_HEADER_BYTES',
+  headerReadTimeout: 'the client sends its request head too slowly; raise LINNET_PROXY_HTTP_HEADER_READ_TIMEOUT if it is legitimate',
   connectRefused: 'check that the application listens on the target port',
   upstreamReset: 'check the upstream application logs: it closed the connection before answering',
   badResponse: 'check the upstream: it does not speak valid HTTP/1.x on this port (mark the port opaque if it is not HTTP)',
@@ -94,6 +102,7 @@ export function connectErrorKind(errno: string): ProxyErrorKind {
 
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request',
+  408: 'Request Timeout',
   431: 'Request Header Fields Too Large',
   502: 'Bad Gateway',
   503: 'Service Unavailable',

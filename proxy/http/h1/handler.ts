@@ -39,6 +39,11 @@ export interface H1Settings {
   limits: HeadLimits;
   /** From the request's last byte sent to the response head; 0 disables. */
   responseTimeoutMs: number;
+  /**
+   * From the start of the wait for a request head (hand-over from detection, or the end of the
+   * previous response) until the head is complete; 0 or absent disables. Bounds slowloris.
+   */
+  headerReadTimeoutMs?: number;
   pool: PoolOptions;
 }
 
@@ -222,6 +227,8 @@ class ClientConnection {
   private ex: Exchange | undefined;
   private keepAlive = true;
   private clientEnded = false;
+  /** Running while a request head is awaited (see H1Settings.headerReadTimeoutMs). */
+  private headTimer: NodeJS.Timeout | undefined;
   private readonly srcStats: TcpStats;
 
   constructor(
@@ -255,6 +262,7 @@ class ClientConnection {
       errno = errnoOf(err);
     });
     c.on('close', () => {
+      this.stopHeadTimer();
       this.srcStats.close(errno);
       this.ctx.open.remove(this.srcStats);
       if (this.phase !== Phase.Tunnel) this.abort(errno || 'client closed');
@@ -313,15 +321,18 @@ class ClientConnection {
     if (!this.keepAlive) return this.close();
     if (!b || b.length === 0) {
       if (this.clientEnded) return this.close();
+      this.startHeadTimer();
       this.client.resume();
       return;
     }
     const r = parseRequestHead(b, this.settings.limits);
     if (r.kind === 'need-more') {
       if (this.clientEnded) return this.close();
+      this.startHeadTimer();
       this.client.resume();
       return;
     }
+    this.stopHeadTimer();
     if (r.kind === 'error') {
       return this.refuse(new HttpProxyError(r.status === 431 ? 'headersTooLarge' : 'badRequest', r.detail), undefined);
     }
@@ -590,6 +601,24 @@ class ClientConnection {
     this.client.resetAndDestroy();
   }
 
+  /** Armed once per awaited head: bytes dribbling in do not restart it. */
+  private startHeadTimer(): void {
+    const ms = this.settings.headerReadTimeoutMs ?? 0;
+    if (ms <= 0 || this.headTimer) return;
+    this.headTimer = setTimeout(() => {
+      this.headTimer = undefined;
+      if (this.phase !== Phase.Head || this.client.destroyed) return;
+      // An idle keep-alive connection is simply closed; a head begun but unfinished gets a 408.
+      if (!this.buf || this.buf.length === 0) return this.close();
+      this.refuse(new HttpProxyError('headerReadTimeout'), undefined);
+    }, ms);
+  }
+
+  private stopHeadTimer(): void {
+    if (this.headTimer) clearTimeout(this.headTimer);
+    this.headTimer = undefined;
+  }
+
   private armTimer(ex: Exchange): void {
     const ms = this.settings.responseTimeoutMs;
     if (ms <= 0 || ex.timer || ex.resPhase !== ResPhase.Head) return;
@@ -664,6 +693,7 @@ class ClientConnection {
       });
       end({ status: err.status });
     }
+    this.stopHeadTimer();
     this.ex = undefined;
     this.keepAlive = false;
     this.buf = undefined;
@@ -707,6 +737,7 @@ class ClientConnection {
 
   /** Closes the client side after what is queued has been written. */
   private close(): void {
+    this.stopHeadTimer();
     if (this.phase === Phase.Closed && this.client.writableEnded) return;
     this.phase = Phase.Closed;
     if (!this.client.destroyed && !this.client.writableEnded) this.client.end();
