@@ -12,10 +12,16 @@ import type { Detected } from '../../detect/detect';
 import { TcpStats } from '../../metrics/tcp-metrics';
 import type { ConnContext } from '../../stack/context';
 import { proxyStream, type StreamOptions } from './proxy-stream';
+import { stallAck, stallTick, type StallState } from './stall-watch';
 import { DEFAULT_POOL_OPTIONS, UpstreamPool } from './upstream-pool';
 
 /** Per-stream receive window from clients: what one stream may have in flight towards the proxy. */
 const CLIENT_WINDOW = 1 << 20;
+/** Stall watch (stall-watch.ts): tick, and how long an unanswered PING with nothing read may last. */
+const STALL_TICK_MS = 1000;
+const STALL_MS = 3000;
+/** After a session error, how long the GOAWAY gets to go out before the connection is cut. */
+const ERROR_GRACE_MS = 1000;
 
 let pool: UpstreamPool | undefined;
 const sessions = new Set<http2.ServerHttp2Session>();
@@ -56,9 +62,35 @@ export async function serveH2(client: Socket, prefix: Buffer, _detected: Detecte
   }
   sessions.add(session);
   session.on('connect', () => session.setLocalWindowSize(CLIENT_WINDOW * 16));
-  session.on('error', (err: NodeJS.ErrnoException) => log.debug('h2 client session error', { target: target.addr, error: err.code ?? err.message }));
+  const kill = () => {
+    session.destroy();
+    client.destroy();
+  };
+  session.on('error', (err: NodeJS.ErrnoException) => {
+    log.debug('h2 client session error', { target: target.addr, error: err.code ?? err.message });
+    setTimeout(kill, ERROR_GRACE_MS).unref();
+  });
+  // nghttp2 ends a session after a protocol error (GOAWAY, then no more reads) without telling
+  // Node: find such a session by its silence and close the attacker's connection.
+  const stall: StallState = { lastBytesRead: client.bytesRead, pingSince: undefined };
+  const watch = setInterval(() => {
+    if (session.destroyed) return clearInterval(watch);
+    const action = stallTick(stall, client.bytesRead, Date.now(), STALL_MS);
+    if (action === 'ping') {
+      try {
+        session.ping((err) => (err ? undefined : stallAck(stall)));
+      } catch {
+        // Too many PINGs in flight or a closing session: the next tick decides.
+      }
+    } else if (action === 'close') {
+      log.debug('h2 client session stopped reading (GOAWAY sent?); closing', { target: target.addr });
+      clearInterval(watch);
+      kill();
+    }
+  }, STALL_TICK_MS).unref();
   session.on('stream', (stream, headers, flags) => proxyStream(stream, headers, flags, ctx, pool!, h2Options));
   session.on('close', () => {
+    clearInterval(watch);
     sessions.delete(session);
     const errno = client.errored ? ((client.errored as NodeJS.ErrnoException).code ?? 'EIO') : '';
     srcStats.close(errno);
