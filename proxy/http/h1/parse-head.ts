@@ -116,13 +116,33 @@ interface Scan extends Omit<HeaderFacts, 'names' | 'values'> {
   offsets: number[];
 }
 
+/** What both heads share: the field strings (built on demand) and the facts the scan found. */
 class Fields {
   private n: string[] | undefined;
   private v: string[] | undefined;
+  private readonly offsets: number[];
   constructor(
     private readonly raw: Buffer,
-    private readonly offsets: number[],
-  ) {}
+    f: Scan,
+  ) {
+    this.offsets = f.offsets;
+    this.contentLength = f.contentLength;
+    this.transferEncoding = f.transferEncoding;
+    this.connection = f.connection;
+    this.upgrade = f.upgrade;
+    this.host = f.host;
+    this.expectContinue = f.expectContinue;
+    this.hasHopByHop = f.hasHopByHop;
+    this.hopFields = f.hopFields;
+  }
+  readonly contentLength: number;
+  readonly transferEncoding: string[] | undefined;
+  readonly connection: string[];
+  readonly upgrade: string | undefined;
+  readonly host: string | undefined;
+  readonly expectContinue: boolean;
+  readonly hasHopByHop: boolean;
+  readonly hopFields: number;
   get names(): string[] {
     return (this.n ??= this.strings(0));
   }
@@ -146,24 +166,8 @@ class ReqHead extends Fields implements RequestHead {
     readonly fieldsStart: number,
     readonly skipped: number,
   ) {
-    super(raw, f.offsets);
-    this.contentLength = f.contentLength;
-    this.transferEncoding = f.transferEncoding;
-    this.connection = f.connection;
-    this.upgrade = f.upgrade;
-    this.host = f.host;
-    this.expectContinue = f.expectContinue;
-    this.hasHopByHop = f.hasHopByHop;
-    this.hopFields = f.hopFields;
+    super(raw, f);
   }
-  readonly contentLength: number;
-  readonly transferEncoding: string[] | undefined;
-  readonly connection: string[];
-  readonly upgrade: string | undefined;
-  readonly host: string | undefined;
-  readonly expectContinue: boolean;
-  readonly hasHopByHop: boolean;
-  readonly hopFields: number;
 }
 
 class ResHead extends Fields implements ResponseHead {
@@ -175,24 +179,8 @@ class ResHead extends Fields implements ResponseHead {
     readonly minor: 0 | 1,
     readonly fieldsStart: number,
   ) {
-    super(raw, f.offsets);
-    this.contentLength = f.contentLength;
-    this.transferEncoding = f.transferEncoding;
-    this.connection = f.connection;
-    this.upgrade = f.upgrade;
-    this.host = f.host;
-    this.expectContinue = f.expectContinue;
-    this.hasHopByHop = f.hasHopByHop;
-    this.hopFields = f.hopFields;
+    super(raw, f);
   }
-  readonly contentLength: number;
-  readonly transferEncoding: string[] | undefined;
-  readonly connection: string[];
-  readonly upgrade: string | undefined;
-  readonly host: string | undefined;
-  readonly expectContinue: boolean;
-  readonly hasHopByHop: boolean;
-  readonly hopFields: number;
 }
 
 function newFacts(): Scan {
