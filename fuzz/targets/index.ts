@@ -15,6 +15,7 @@ export const TARGETS: Readonly<Record<string, () => FuzzTarget>> = {
   'identity-name': () => require('./identity-name').default,
   'http1-request': () => require('./http1-request').default,
   'http1-response': () => require('./http1-response').default,
+  'transport-header': () => require('./transport-header').default,
 };
 
 export function targetNames(): string[] {
