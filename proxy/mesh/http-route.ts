@@ -21,6 +21,10 @@ export interface HttpUpstream {
   tls: TlsLabels;
   /** Opens a new connection when the pool has none; undefined: a plain TCP connect. */
   dial?: () => Promise<Socket>;
+  /** The balancer's key of the chosen endpoint; undefined for the original destination. */
+  pickKey?: string;
+  /** The endpoint is meshed (mTLS with an identity): HTTP/1.1 may ride HTTP/2 to it. */
+  meshed: boolean;
   /**
    * The request is over: `ok` false for a failure (connect error, 5xx, reset). `sample` false when
    * the attempt says nothing about the endpoint (a stale pooled connection being retried).
@@ -30,7 +34,11 @@ export interface HttpUpstream {
 
 const noop = () => {};
 
-export async function routeRequest(ctx: ConnContext): Promise<HttpUpstream> {
+/**
+ * `exclude`: endpoint keys already tried for this request (their connect failed); none of them
+ * is chosen again. Rejects with ConnectError ENOENDPOINTS when nothing is left.
+ */
+export async function routeRequest(ctx: ConnContext, exclude?: ReadonlySet<string>): Promise<HttpUpstream> {
   const { side, target, mesh } = ctx;
   const original: HttpUpstream = {
     key: `${side.direction} ${target.addr}`,
@@ -38,12 +46,13 @@ export async function routeRequest(ctx: ConnContext): Promise<HttpUpstream> {
     port: target.port,
     addr: target.addr,
     tls: { tls: 'no_identity', no_tls_reason: side.dstNoTlsReason },
+    meshed: false,
     done: noop,
   };
   if (side.direction !== 'outbound' || !mesh?.balancers) return original;
   const route = await mesh.balancers.route(target.host, target.port);
   if (route.kind === 'original') return original;
-  const pick = route.kind === 'balanced' ? route.balancer.pick() : undefined;
+  const pick = route.kind === 'balanced' ? route.balancer.pick(exclude) : undefined;
   if (!pick) throw new ConnectError(target.addr, 'ENOENDPOINTS');
   const ep = pick.endpoint;
   const start = performance.now();
@@ -63,6 +72,8 @@ export async function routeRequest(ctx: ConnContext): Promise<HttpUpstream> {
           return connectMeshed(ep.ip, ep.port, identity!, mesh.tls!, side.connectTimeoutMs);
         }
       : undefined,
+    pickKey: pick.key,
+    meshed,
     done: (ok, sample = true) => pick.done(ok ? 'success' : 'failure', sample ? performance.now() - start : undefined),
   };
 }

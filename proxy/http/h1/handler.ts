@@ -6,19 +6,25 @@
  * are handled one at a time, so pipelined requests are answered in order; an Upgrade or CONNECT
  * the upstream accepts (101 / 2xx) turns the connection into a byte relay.
  *
+ * An HTTP/1.1 request to a meshed endpoint rides the worker's pooled HTTP/2 session to it instead
+ * (orig-proto, proxy/http/orig-proto/h2-link.ts): the exchange logic here is the same for both.
+ *
  * Failures the proxy answers itself (400/431/502/503/504) carry `l5d-proxy-error`. A refused
  * request is never forwarded in part: the head and the body bytes that arrived with it are
  * validated before the upstream is even chosen, and a body found malformed later resets the
  * upstream connection rather than completing a message.
  */
 import type { Socket } from 'node:net';
-import type { HttpOutcome } from '../../metrics/http-metrics';
+import type { HttpLabels, HttpOutcome } from '../../metrics/http-metrics';
 import { TcpStats } from '../../metrics/tcp-metrics';
 import type { ConnContext } from '../../stack/context';
 import type { ProtocolHandler } from '../../stack/dispatch';
 import { routeRequest, type HttpUpstream } from '../../mesh/http-route';
 import { ConnectError, formatAddr } from '../../tcp/connect';
 import { relay } from '../../tcp/relay';
+import { h2UpstreamPool } from '../h2/serve';
+import { canUpgradeToH2 } from '../orig-proto/convert';
+import { H2Link } from '../orig-proto/h2-link';
 import { connectErrorKind, h1ErrorResponse, HttpProxyError, type ProxyErrorKind } from '../errors';
 import { ChunkedError, ChunkedScanner } from './chunked';
 import { clientResponseHead, requestAuthority, upstreamRequestHead } from './forward-head';
@@ -113,6 +119,67 @@ function writeJoined(s: Socket, head: Buffer, parts: Buffer[]): void {
   s.uncork();
 }
 
+/**
+ * The upstream side of one exchange: a pooled HTTP/1 connection, or a stream on a pooled HTTP/2
+ * session (orig-proto). The exchange writes its request in HTTP/1 framing and reads HTTP/1 bytes.
+ */
+interface UpstreamLink {
+  handler: UpstreamHandler | undefined;
+  readonly destroyed: boolean;
+  /** The request head and the body bytes that came with it. */
+  send(head: Buffer, early: Buffer[]): void;
+  write(b: Buffer): boolean;
+  pause(): void;
+  resume(): void;
+  /** Closed without reuse. */
+  destroy(): void;
+  /** Aborted: the upstream must not see a complete request (TCP RST / RST_STREAM). */
+  reset(): void;
+  /** Exchange complete and the connection reusable: back to its pool. */
+  release(): void;
+}
+
+class H1Link implements UpstreamLink {
+  constructor(
+    readonly conn: UpstreamConn,
+    private readonly pool: UpstreamPool,
+  ) {}
+  get handler(): UpstreamHandler | undefined {
+    return this.conn.handler;
+  }
+  set handler(h: UpstreamHandler | undefined) {
+    this.conn.handler = h;
+  }
+  get destroyed(): boolean {
+    return this.conn.socket.destroyed;
+  }
+  send(head: Buffer, early: Buffer[]): void {
+    writeJoined(this.conn.socket, head, early);
+  }
+  write(b: Buffer): boolean {
+    return this.conn.socket.write(b);
+  }
+  pause(): void {
+    this.conn.socket.pause();
+  }
+  resume(): void {
+    this.conn.socket.resume();
+  }
+  destroy(): void {
+    this.conn.socket.destroy();
+  }
+  reset(): void {
+    this.conn.socket.resetAndDestroy();
+  }
+  release(): void {
+    this.conn.socket.resume();
+    this.pool.release(this.conn);
+  }
+}
+
+/** Endpoints tried for one request whose connects fail (as proxy/mesh/open-endpoint.ts). */
+const MAX_CONNECT_ATTEMPTS = 3;
+
 function errnoOf(err: unknown): string {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   return typeof code === 'string' ? code : 'EIO';
@@ -120,7 +187,7 @@ function errnoOf(err: unknown): string {
 
 /** One request/response exchange on the client connection. */
 class Exchange implements UpstreamHandler {
-  upstream: UpstreamConn | undefined;
+  upstream: UpstreamLink | undefined;
   reused = false;
   retried = false;
   /** Where this request was balanced to (proxy/mesh/http-route). */
@@ -146,7 +213,9 @@ class Exchange implements UpstreamHandler {
   readonly tunnel: boolean;
   readonly framing: BodyFraming;
   readonly headBytes: Buffer;
-  private readonly endMetrics: (o: HttpOutcome) => void;
+  /** HTTP/1.1, not a tunnel: may ride HTTP/2 when routed to a meshed endpoint. */
+  readonly upgradable: boolean;
+  private endMetrics: ((o: HttpOutcome) => void) | undefined;
 
   constructor(
     readonly conn: ClientConnection,
@@ -160,21 +229,37 @@ class Exchange implements UpstreamHandler {
     this.headBytes = upstreamRequestHead(raw, headLength, head, this.tunnel && head.method !== 'CONNECT');
     if (this.framing.kind === 'length') this.reqRemaining = this.framing.length;
     if (this.framing.kind === 'chunked') this.reqScanner = new ChunkedScanner();
-    const ctx = conn.ctx;
-    this.endMetrics = ctx.http.start({
+    this.upgradable = canUpgradeToH2(head, this.tunnel);
+  }
+
+  /**
+   * Metrics start once the request is routed, so that outbound labels name the endpoint and its
+   * TLS (as the HTTP/2 path does); a request that fails before that is counted with the original
+   * destination.
+   */
+  startMetrics(route: HttpUpstream | undefined): void {
+    if (this.endMetrics) return;
+    const ctx = this.conn.ctx;
+    // Inbound: the client's TLS (client_id over a peer proxy's mTLS); outbound: the endpoint's.
+    const tls =
+      ctx.side.direction === 'inbound'
+        ? (ctx.srcTls ?? { tls: 'no_identity' as const, no_tls_reason: ctx.side.srcNoTlsReason })
+        : (route?.tls ?? { tls: 'no_identity' as const, no_tls_reason: ctx.side.dstNoTlsReason });
+    const labels: HttpLabels = {
       direction: ctx.side.direction,
-      authority: requestAuthority(head),
-      target_addr: ctx.target.addr,
-      // A request that came over a peer proxy's mTLS carries tls="true" and its client_id.
-      ...(ctx.srcTls ?? { tls: 'no_identity', no_tls_reason: ctx.side.srcNoTlsReason }),
-    });
+      authority: requestAuthority(this.head),
+      target_addr: route?.addr ?? ctx.target.addr,
+      ...tls,
+    };
+    this.endMetrics = ctx.http.start(labels);
   }
 
   end(o: HttpOutcome): void {
     if (this.ended) return;
     this.ended = true;
     this.route?.done(!o.error && o.status > 0 && o.status < 500);
-    this.endMetrics(o);
+    this.startMetrics(undefined);
+    this.endMetrics!(o);
   }
 
   /**
@@ -212,8 +297,8 @@ class Exchange implements UpstreamHandler {
   onUpstreamEnd(): void {
     this.conn.onUpstreamEnd(this);
   }
-  onUpstreamClose(errno: string): void {
-    this.conn.onUpstreamClose(this, errno);
+  onUpstreamClose(errno: string, retrySafe = false): void {
+    this.conn.onUpstreamClose(this, errno, retrySafe);
   }
   onUpstreamDrain(): void {
     if (this.conn.phase === Phase.Body) this.conn.client.resume();
@@ -255,7 +340,7 @@ class ClientConnection {
     c.on('data', (chunk: Buffer) => this.onClientData(chunk));
     c.on('end', () => this.onClientEnd());
     c.on('drain', () => {
-      if (this.ex?.resPhase === ResPhase.Body || this.ex?.resPhase === ResPhase.Head) this.ex.upstream?.socket.resume();
+      if (this.ex?.resPhase === ResPhase.Body || this.ex?.resPhase === ResPhase.Head) this.ex.upstream?.resume();
     });
     let errno = '';
     c.on('error', (err) => {
@@ -352,13 +437,29 @@ class ClientConnection {
   }
 
   private connect(ex: Exchange, fresh: boolean): void {
-    const { side, target, tcp, open } = this.ctx;
     // A retry on a fresh connection re-balances; the stale attempt says nothing about the endpoint.
     ex.route?.done(true, false);
-    routeRequest(this.ctx)
-      .then((route) => {
+    ex.route = undefined;
+    this.attempt(ex, fresh, new Set(), undefined);
+  }
+
+  /**
+   * Routes the request and opens (or reuses) its upstream: a stream on the pooled HTTP/2 session
+   * when the endpoint is meshed and the request may be upgraded, else a pooled HTTP/1 connection.
+   * A balanced endpoint whose connect fails is set aside for this request and another one tried
+   * (nothing was sent yet); the failure feeds the balancer's failure accrual.
+   */
+  private attempt(ex: Exchange, fresh: boolean, tried: Set<string>, lastErr: unknown): void {
+    const { side, target, tcp, open } = this.ctx;
+    routeRequest(this.ctx, tried)
+      .then(async (route): Promise<UpstreamLink> => {
         ex.route = route;
-        return this.pool.acquire(
+        ex.startMetrics(route);
+        if (route.meshed && ex.upgradable) {
+          const lease = await h2UpstreamPool(this.ctx).acquire(this.ctx, route);
+          return new H2Link(lease, ex.head, ex.framing, route.addr);
+        }
+        const { conn, reused } = await this.pool.acquire(
           route.key,
           route.host,
           route.port,
@@ -381,29 +482,47 @@ class ClientConnection {
           fresh,
           route.dial,
         );
+        ex.reused = reused;
+        return new H1Link(conn, this.pool);
       })
       .then(
-        ({ conn, reused }) => {
+        (link) => {
           if (this.ex !== ex || this.phase === Phase.Closed) {
             // The client went away while we connected.
-            this.pool.release(conn);
+            link.release();
             return;
           }
-          ex.upstream = conn;
-          ex.reused = reused;
-          conn.handler = ex;
+          ex.upstream = link;
+          link.handler = ex;
           ex.resPhase = ResPhase.Head;
-          const s = conn.socket;
-          writeJoined(s, ex.headBytes, ex.early);
+          link.send(ex.headBytes, ex.early);
           if (!ex.retried) ex.early = []; // kept only while a retry could still need them
           if (ex.reqDone) this.armTimer(ex);
           else if (this.phase === Phase.Body) this.client.resume();
-          s.resume();
+          link.resume();
         },
         (err: unknown) => {
           if (this.ex !== ex) return;
-          const errno = err instanceof ConnectError ? err.errno : errnoOf(err);
-          if (err instanceof ConnectError) tcp.connectErrors.inc({ direction: side.direction, target_addr: target.addr, errno });
+          const route = ex.route;
+          let final = err;
+          if (route?.pickKey !== undefined && err instanceof ConnectError) {
+            // The endpoint failed before anything was sent: counted against it, and another tried.
+            ex.route = undefined;
+            route.done(false, false);
+            tried.add(route.pickKey);
+            tcp.connectErrors.inc({ direction: side.direction, target_addr: route.addr, errno: err.errno });
+            if (err.errno !== 'ETIMEDOUT' && !/^E(CONN|HOST|NET)/.test(err.errno)) {
+              this.ctx.mesh?.metrics.handshakeErrors.inc({ direction: side.direction, target_addr: route.pickKey, errno: err.errno });
+            }
+            this.ctx.log.info('http: endpoint connect failed; trying another', { target: target.addr, endpoint: route.pickKey, errno: err.errno });
+            if (tried.size < MAX_CONNECT_ATTEMPTS) return this.attempt(ex, fresh, tried, err);
+          } else if (err instanceof ConnectError && err.errno === 'ENOENDPOINTS' && lastErr !== undefined) {
+            // Every endpoint was tried: the last connect failure is the answer.
+            final = lastErr;
+          } else if (err instanceof ConnectError) {
+            tcp.connectErrors.inc({ direction: side.direction, target_addr: route?.addr ?? target.addr, errno: err.errno });
+          }
+          const errno = final instanceof ConnectError ? final.errno : errnoOf(final);
           this.ctx.log.info('http: upstream connect failed', { target: target.addr, errno });
           this.fail(ex, connectErrorKind(errno), `${errno} connecting to ${formatAddr(target.host, target.port)}`);
         },
@@ -415,11 +534,11 @@ class ClientConnection {
     const q = ex.takeBody(chunk, 0);
     if (q < 0) {
       // Malformed chunked data mid-stream: reset the upstream so it never sees a complete message.
-      if (ex.upstream) ex.upstream.socket.resetAndDestroy();
+      if (ex.upstream) ex.upstream.reset();
       return this.fail(ex, 'badRequest', 'invalid chunked body', true);
     }
     const up = ex.upstream!;
-    const more = up.socket.write(q === chunk.length ? chunk : chunk.subarray(0, q));
+    const more = up.write(q === chunk.length ? chunk : chunk.subarray(0, q));
     if (ex.reqDone) {
       if (q < chunk.length) this.buf = this.buf ? Buffer.concat([this.buf, chunk.subarray(q)]) : chunk.subarray(q);
       this.phase = Phase.Wait;
@@ -450,7 +569,7 @@ class ClientConnection {
       const r = parseResponseHead(b, this.settings.limits);
       if (r.kind === 'need-more') return;
       if (r.kind === 'error') {
-        ex.upstream?.socket.destroy();
+        ex.upstream?.destroy();
         return this.fail(ex, 'badResponse', r.detail);
       }
       const h = r.head;
@@ -467,7 +586,7 @@ class ClientConnection {
       const upgrade = h.status === 101;
       const connectOk = ex.head.method === 'CONNECT' && h.status >= 200 && h.status < 300;
       if (upgrade && !ex.tunnel) {
-        ex.upstream?.socket.destroy();
+        ex.upstream?.destroy();
         return this.fail(ex, 'badResponse', '101 without an Upgrade request');
       }
       if (upgrade || connectOk) {
@@ -492,7 +611,7 @@ class ClientConnection {
       else if (ex.resFraming.kind === 'chunked') {
         ex.dechunk = dechunk;
         ex.resScanner = new ChunkedScanner(
-          dechunk ? { onData: (buf, s, e) => void (this.client.write(buf.subarray(s, e)) || ex.upstream?.socket.pause()) } : {},
+          dechunk ? { onData: (buf, s, e) => void (this.client.write(buf.subarray(s, e)) || ex.upstream?.pause()) } : {},
         );
       }
       if (ex.resFraming.kind === 'none') {
@@ -534,7 +653,7 @@ class ClientConnection {
         if (!(e instanceof ChunkedError)) throw e;
         // A malformed response body cannot be carried on: cut the client off.
         ex.end({ status: ex.resStatus, error: 'invalid chunked response' });
-        ex.upstream?.socket.destroy();
+        ex.upstream?.destroy();
         this.client.resetAndDestroy();
         return;
       }
@@ -545,7 +664,7 @@ class ClientConnection {
       if (q < b.length) ex.resKeepAlive = false;
       return this.responseDone(ex);
     }
-    if (!more) ex.upstream?.socket.pause();
+    if (!more) ex.upstream?.pause();
   }
 
   private responseDone(ex: Exchange): void {
@@ -555,7 +674,7 @@ class ClientConnection {
     else {
       // The upstream answered before the request body was complete (e.g. 413): the rest of the
       // body will not be read, so neither connection can be reused.
-      ex.upstream?.socket.destroy();
+      ex.upstream?.destroy();
       this.keepAlive = false;
       this.ex = undefined;
       this.close();
@@ -565,7 +684,7 @@ class ClientConnection {
   onUpstreamEnd(ex: Exchange): void {
     if (this.ex !== ex) return;
     if (ex.resPhase === ResPhase.Body && ex.resFraming.kind === 'close') {
-      ex.upstream?.socket.destroy();
+      ex.upstream?.destroy();
       ex.resKeepAlive = false;
       ex.resPhase = ResPhase.Done;
       ex.end({ status: ex.resStatus });
@@ -575,16 +694,17 @@ class ClientConnection {
       return;
     }
     // A FIN anywhere else is the upstream going away: treated as a close.
-    ex.upstream?.socket.destroy();
+    ex.upstream?.destroy();
   }
 
-  onUpstreamClose(ex: Exchange, errno: string): void {
+  onUpstreamClose(ex: Exchange, errno: string, retrySafe = false): void {
     if (this.ex !== ex || ex.resPhase === ResPhase.Done) return;
     const reason = errno || 'connection closed';
     if (ex.resPhase === ResPhase.Head) {
       // A reused connection the upstream had already closed (stale keep-alive): if nothing came
       // back and the request can be sent again as it was, send it on a fresh connection, once.
-      if (ex.reused && !ex.retried && ex.resBytes === 0 && ex.framing.kind === 'none' && !ex.tunnel) {
+      // Likewise an HTTP/2 stream the endpoint refused, or whose session died before answering.
+      if ((ex.reused || retrySafe) && !ex.retried && ex.resBytes === 0 && ex.framing.kind === 'none' && !ex.tunnel) {
         ex.retried = true;
         ex.upstream = undefined;
         ex.resPhase = ResPhase.Connecting;
@@ -625,7 +745,7 @@ class ClientConnection {
     ex.timer = setTimeout(() => {
       ex.timer = undefined;
       if (this.ex !== ex || ex.resPhase !== ResPhase.Head) return;
-      ex.upstream?.socket.destroy();
+      ex.upstream?.destroy();
       this.fail(ex, 'responseTimeout', `no response within ${ms} ms`);
     }, ms);
   }
@@ -642,10 +762,8 @@ class ClientConnection {
     this.disarmTimer(ex);
     const up = ex.upstream;
     if (up) {
-      if (ex.resKeepAlive && !up.socket.destroyed) {
-        up.socket.resume();
-        this.pool.release(up);
-      } else up.socket.destroy();
+      if (ex.resKeepAlive && !up.destroyed) up.release();
+      else up.destroy();
     }
     this.ex = undefined;
     this.phase = Phase.Head;
@@ -662,7 +780,7 @@ class ClientConnection {
     ex.end({ status: err.status, error: err.code });
     if (ex.upstream) {
       ex.upstream.handler = undefined;
-      if (!ex.upstream.socket.destroyed) ex.upstream.socket.destroy();
+      if (!ex.upstream.destroyed) ex.upstream.destroy();
     }
     this.ex = undefined;
     if (closeAfter) this.keepAlive = false;
@@ -707,8 +825,10 @@ class ClientConnection {
     ex.end({ status: ex.resStatus });
     this.phase = Phase.Tunnel;
     this.ex = undefined;
-    const up = ex.upstream!;
-    const server = up.detach();
+    const up = ex.upstream;
+    // Tunnels never ride HTTP/2 (canUpgradeToH2): the upstream is an HTTP/1 connection.
+    if (!(up instanceof H1Link)) throw new Error('tunnel over a non-HTTP/1 upstream');
+    const server = up.conn.detach();
     if (upstreamRest.length > 0) this.client.write(upstreamRest);
     const c = this.client;
     c.removeAllListeners('data');
@@ -731,7 +851,7 @@ class ClientConnection {
     ex.end({ status: ex.resPhase === ResPhase.Body ? ex.resStatus : 0, error: reason });
     if (ex.upstream) {
       ex.upstream.handler = undefined;
-      ex.upstream.socket.resetAndDestroy();
+      ex.upstream.reset();
     }
   }
 

@@ -22,6 +22,7 @@ import {
   type ProxyFailure,
 } from './grpc-status';
 import { authorityOf, forwardHeaders, forwardTrailers } from './headers';
+import { isOrigProtoStream, proxyOrigProto } from '../orig-proto/inbound';
 import type { UpstreamPool, UpstreamSession } from './upstream-pool';
 
 const END_STREAM = http2.constants.NGHTTP2_FLAG_END_STREAM;
@@ -57,6 +58,8 @@ export function proxyStream(
   pool: UpstreamPool,
   opts: StreamOptions,
 ): void {
+  // An HTTP/1.1 request a peer proxy upgraded to ride its HTTP/2 session: back to HTTP/1.1 for the app.
+  if (isOrigProtoStream(reqHeaders, ctx)) return proxyOrigProto(client, reqHeaders, flags, ctx, opts, labelsFor(ctx, reqHeaders));
   const grpc = isGrpcContentType(reqHeaders['content-type']);
   // Metrics start once the request is routed (the endpoint is a label); a request that fails
   // before that is counted with the original destination.

@@ -14,9 +14,8 @@ import type { ConnContext } from '../../stack/context';
 import { proxyStream, type StreamOptions } from './proxy-stream';
 import { stallAck, stallTick, type StallState } from './stall-watch';
 import { DEFAULT_POOL_OPTIONS, UpstreamPool } from './upstream-pool';
+import { h2Settings, nodeSessionOptions } from './settings';
 
-/** Per-stream receive window from clients: what one stream may have in flight towards the proxy. */
-const CLIENT_WINDOW = 1 << 20;
 /** Stall watch (stall-watch.ts): tick, and how long an unanswered PING with nothing read may last. */
 const STALL_TICK_MS = 1000;
 const STALL_MS = 3000;
@@ -37,7 +36,7 @@ export async function serveH2(client: Socket, prefix: Buffer, _detected: Detecte
     // One variable for both HTTP versions: LINNET_PROXY_HTTP_RESPONSE_TIMEOUT (proxy/http/h1/settings.ts).
     h2Options.responseTimeoutMs = parseHttp1Env(process.env, side.connectTimeoutMs).responseTimeoutMs;
   }
-  pool ??= new UpstreamPool(tcp, log.child('h2-upstream'), DEFAULT_POOL_OPTIONS);
+  h2UpstreamPool(ctx);
   const srcStats = new TcpStats(
     tcp,
     { direction: side.direction, peer: 'src', target_addr: target.addr, ...(ctx.srcTls ?? { tls: 'no_identity', no_tls_reason: side.srcNoTlsReason }) },
@@ -52,7 +51,9 @@ export async function serveH2(client: Socket, prefix: Buffer, _detected: Detecte
   // process), and its streams must be cancelled upstream rather than left waiting.
   client.allowHalfOpen = false;
   client.once('end', () => session.destroy());
-  const settings = { settings: { initialWindowSize: CLIENT_WINDOW, enablePush: false }, maxSessionMemory: 64 };
+  // LINNET_PROXY_HTTP2_*: stream window, concurrent streams, header list size, session memory.
+  const h2 = h2Settings();
+  const settings = nodeSessionOptions(h2, 'server');
   let session: http2.ServerHttp2Session;
   if (client instanceof TLSSocket) {
     session = http2.performServerHandshake(prefixedStream(client, prefix) as unknown as Socket, settings);
@@ -61,7 +62,7 @@ export async function serveH2(client: Socket, prefix: Buffer, _detected: Detecte
     session = http2.performServerHandshake(client, settings);
   }
   sessions.add(session);
-  session.on('connect', () => session.setLocalWindowSize(CLIENT_WINDOW * 16));
+  session.on('connect', () => session.setLocalWindowSize(h2.initialConnectionWindowSize));
   const kill = () => {
     session.destroy();
     client.destroy();
@@ -96,6 +97,14 @@ export async function serveH2(client: Socket, prefix: Buffer, _detected: Detecte
     srcStats.close(errno);
     open.remove(srcStats);
   });
+}
+
+/**
+ * The worker's pooled upstream sessions, shared with the HTTP/1 handler, which sends HTTP/1.1
+ * requests to meshed endpoints as streams on them (orig-proto, proxy/http/orig-proto/).
+ */
+export function h2UpstreamPool(ctx: ConnContext): UpstreamPool {
+  return (pool ??= new UpstreamPool(ctx.tcp, ctx.log.child('h2-upstream'), DEFAULT_POOL_OPTIONS));
 }
 
 /** Shutdown: GOAWAY to every client (in-flight streams finish) and close idle upstream sessions. */
