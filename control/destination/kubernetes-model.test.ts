@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1EndpointSlice, V1Pod, V1Service } from '@kubernetes/client-node';
-import { identityFor, isMeshed, meshFromKubernetes, opaquePortsOf } from './kubernetes-model';
+import { identityFor, isMeshed, meshFromKubernetes, opaquePortsOf, podOpaquePorts } from './kubernetes-model';
 import { indexMesh, resolve } from './model';
 
 const services: V1Service[] = [
@@ -80,5 +80,22 @@ describe('meshFromKubernetes', () => {
     assert.equal(meshFromKubernetes(services, slices, pods, n).services[0]!.name, 'web.demo.svc.k.internal');
     assert.equal(isMeshed(pods[0]!), true);
     assert.equal(isMeshed(pods[3]!), false);
+  });
+});
+
+describe('podOpaquePorts', () => {
+  const pod = (env?: string, annotation?: string): V1Pod => ({
+    metadata: { name: 'db-0', namespace: 'demo', ...(annotation !== undefined ? { annotations: { 'config.linnet.io/opaque-ports': annotation } } : {}) },
+    spec: { containers: [{ name: 'db' }, { name: 'linnet-proxy', ...(env !== undefined ? { env: [{ name: 'LINNET_PROXY_INBOUND_PORTS_DISABLE_PROTOCOL_DETECTION', value: env }] } : {}) }] },
+  });
+  it("reads the pod's proxy configuration first: what its proxy really does", () => {
+    assert.deepEqual([...podOpaquePorts(pod('25,3306,22', '9999'))!].sort((a, b) => a - b), [22, 25, 3306]);
+  });
+  it('then the annotation; an empty one means no opaque ports', () => {
+    assert.deepEqual([...podOpaquePorts(pod(undefined, '9999'))!], [9999]);
+    assert.deepEqual([...podOpaquePorts(pod(undefined, ''))!], []);
+  });
+  it('says nothing when neither does (the model applies the default list)', () => {
+    assert.equal(podOpaquePorts(pod()), undefined);
   });
 });

@@ -51,6 +51,26 @@ export function opaquePortsOf(annotations: Record<string, string> | undefined, w
   return new Set();
 }
 
+/**
+ * The ports a pod's own proxy treats as opaque: its proxy container's
+ * LINNET_PROXY_INBOUND_PORTS_DISABLE_PROTOCOL_DETECTION (what the injector wrote: the annotation or
+ * the default list, plus the server-speaks-first ports the pod exposes), else the pod's annotation;
+ * undefined when neither says (the model then applies the default list to a meshed pod). Peers
+ * must agree with the proxy here: they reach its opaque ports only through opaque transport.
+ */
+export function podOpaquePorts(pod: V1Pod, warn?: (msg: string) => void): Set<number> | undefined {
+  const proxy = pod.spec?.containers?.find((c) => PROXY_CONTAINERS.includes(c.name));
+  const env = proxy?.env?.find((e) => e.name === PROXY_OPAQUE_ENV && typeof e.value === 'string');
+  if (env?.value !== undefined) {
+    const { ports, bad } = parsePortList(env.value);
+    if (bad.length > 0) warn?.(`pod ${pod.metadata?.namespace}/${pod.metadata?.name}: ${PROXY_OPAQUE_ENV}=${JSON.stringify(env.value)}: ignoring ${bad.join(', ')}`);
+    return ports;
+  }
+  return OPAQUE_PORTS_ANNOTATIONS.some((k) => pod.metadata?.annotations?.[k] !== undefined) ? opaquePortsOf(pod.metadata?.annotations, warn) : undefined;
+}
+
+const PROXY_OPAQUE_ENV = 'LINNET_PROXY_INBOUND_PORTS_DISABLE_PROTOCOL_DETECTION';
+
 export function meshFromKubernetes(
   services: readonly V1Service[],
   slices: readonly V1EndpointSlice[],
@@ -78,7 +98,7 @@ export function meshFromKubernetes(
     return {
       labels,
       identity: isMeshed(pod) ? identityFor(sa, ns, naming) : undefined,
-      opaquePorts: opaquePortsOf(pod.metadata?.annotations, warn),
+      opaquePorts: podOpaquePorts(pod, warn),
     };
   };
 
@@ -111,7 +131,7 @@ export function meshFromKubernetes(
             labels: info.labels,
             weight: DEFAULT_WEIGHT,
             ...(info.identity ? { identity: info.identity } : {}),
-            ...(info.opaquePorts && info.opaquePorts.size > 0 ? { opaquePorts: info.opaquePorts } : {}),
+            ...(info.opaquePorts ? { opaquePorts: info.opaquePorts } : {}),
           });
         }
       }
@@ -138,7 +158,7 @@ export function meshFromKubernetes(
       labels: { ...info.labels, namespace: ns },
       weight: DEFAULT_WEIGHT,
       ...(info.identity ? { identity: info.identity } : {}),
-      ...(info.opaquePorts && info.opaquePorts.size > 0 ? { opaquePorts: info.opaquePorts } : {}),
+      ...(info.opaquePorts ? { opaquePorts: info.opaquePorts } : {}),
     });
   }
   return { services: out, standalone, workloads: [] };

@@ -64,6 +64,18 @@ describe('resolve', () => {
     assert.equal(r.endpoints.get('10.1.0.1:8080')!.opaqueTransportPort, 4143);
   });
 
+  it('a meshed endpoint whose workload says nothing has the default opaque ports (as its proxy does); an explicit list replaces them', () => {
+    const mesh = (opaquePorts?: ReadonlySet<number>, identity: string | undefined = 'db.id') =>
+      indexMesh({ services: [svc({ ports: [5432], opaquePorts: new Set(), endpoints: [{ ip: '10.1.0.7', labels: {}, weight: 1, ...(identity ? { identity } : {}), ...(opaquePorts ? { opaquePorts } : {}) }] })], standalone: [], workloads: [] });
+    const ep = (m: ReturnType<typeof mesh>) => resolve(m, { kind: 'ip', ip: '10.96.0.10', port: 5432 }).endpoints.get('10.1.0.7:5432')!;
+    assert.equal(ep(mesh()).hint, 'opaque');
+    assert.equal(ep(mesh()).opaqueTransportPort, 4143);
+    assert.equal(ep(mesh(new Set())).hint, 'h2');
+    assert.equal(ep(mesh(new Set())).opaqueTransportPort, undefined);
+    // Unmeshed: no proxy there, nothing to agree with.
+    assert.equal(ep(mesh(undefined, '')).hint, undefined);
+  });
+
   it('unknown names, addresses and unserved ports do not exist', () => {
     for (const t of [
       { kind: 'name' as const, name: 'nope', port: 80 },

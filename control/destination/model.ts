@@ -8,6 +8,9 @@ import { LinnetError } from '../../proxy/errors';
 
 /** The default load-balancing weight (Linkerd's scale). */
 export const DEFAULT_WEIGHT = 10_000;
+/** The proxies' default opaque ports (LINNET_PROXY_INBOUND_PORTS_DISABLE_PROTOCOL_DETECTION, DESIGN.md). */
+export const DEFAULT_OPAQUE_PORTS: ReadonlySet<number> = new Set([25, 587, 3306, 4444, 5432, 6379, 9300, 11211]);
+
 /** The proxy's inbound port: where opaque traffic to a meshed endpoint is sent (opaque transport). */
 export const PROXY_INBOUND_PORT = 4143;
 
@@ -21,7 +24,10 @@ export interface MeshEndpoint {
   readonly identity?: string;
   readonly labels: Readonly<Record<string, string>>;
   readonly weight: number;
-  /** Target ports the workload itself marks opaque (the pod's opaque-ports annotation). */
+  /**
+   * Target ports the workload's own proxy treats as opaque (its configuration or the pod's
+   * opaque-ports annotation); absent: the default list, as the injector gives every proxy.
+   */
   readonly opaquePorts?: ReadonlySet<number>;
 }
 
@@ -183,8 +189,11 @@ function targetPortOf(e: MeshEndpoint, servicePort: number): number | undefined 
 }
 
 function describe(e: MeshEndpoint, targetPort: number, portOpaque: boolean): ResolvedEndpoint {
-  const opaque = portOpaque || (e.opaquePorts?.has(targetPort) ?? false);
   const meshed = e.identity !== undefined;
+  // A meshed endpoint's proxy forwards its opaque ports with no detection, so peers must know
+  // them (to use opaque transport): the default list unless the workload says otherwise.
+  const own = e.opaquePorts ?? (meshed ? DEFAULT_OPAQUE_PORTS : undefined);
+  const opaque = portOpaque || (own?.has(targetPort) ?? false);
   return {
     ip: canonicalIp(e.ip),
     port: targetPort,

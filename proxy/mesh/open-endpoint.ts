@@ -8,6 +8,7 @@ import type { Socket } from 'node:net';
 import type { DiscoveredEndpoint } from '../discovery';
 import { connectTarget, ConnectError } from '../tcp/connect';
 import { connectMeshed } from '../tls/connect';
+import { encodeTransportHeader } from './transport-header';
 import type { Pick } from '../balance/peak-ewma';
 import type { ConnContext } from '../stack/context';
 import type { TlsLabels } from './context';
@@ -61,7 +62,11 @@ async function dial(ep: DiscoveredEndpoint, ctx: ConnContext): Promise<OpenedEnd
   if (ep.identity && mesh?.tls) {
     // Handshakes before the first certificate wait for it (start-up races), at most a connect timeout.
     if (!mesh.tls.current()) await mesh.tls.ready(side.connectTimeoutMs);
-    const socket = await connectMeshed(ep.ip, ep.port, ep.identity, mesh.tls, side.connectTimeoutMs);
+    // An opaque port of a meshed endpoint: opaque transport (see opaque-transport.ts) — mTLS to
+    // the peer's inbound port, then a header naming the real port, written before any client byte.
+    const otp = ep.opaqueTransportPort;
+    const socket = await connectMeshed(ep.ip, otp ?? ep.port, ep.identity, mesh.tls, side.connectTimeoutMs);
+    if (otp !== undefined) socket.write(encodeTransportHeader({ port: ep.port }));
     return { socket, addr: ep.address, tls: { tls: 'true', server_id: ep.identity } };
   }
   const socket = await connectTarget(ep.ip, ep.port, side.connectTimeoutMs);

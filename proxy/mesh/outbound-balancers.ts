@@ -9,7 +9,8 @@ import type { Logger } from '../log';
 
 export type OutboundRoute =
   | { kind: 'original' }
-  | { kind: 'balanced'; balancer: PeakEwmaBalancer<DiscoveredEndpoint> }
+  /** `opaque`: every endpoint's port is marked opaque (protocol hint): no protocol detection. */
+  | { kind: 'balanced'; balancer: PeakEwmaBalancer<DiscoveredEndpoint>; opaque: boolean }
   /** Known destination, no endpoints right now. */
   | { kind: 'no-endpoints' };
 
@@ -17,7 +18,11 @@ interface Entry {
   set: EndpointSet;
   balancer: PeakEwmaBalancer<DiscoveredEndpoint>;
   lastUsed: number;
+  /** Every endpoint carries the opaque protocol hint (kept with each update, not per request). */
+  opaque: boolean;
 }
+
+const allOpaque = (eps: readonly DiscoveredEndpoint[]) => eps.length > 0 && eps.every((ep) => ep.hint === 'opaque');
 
 export interface OutboundBalancersOptions {
   /** How long the first connection to a destination waits for discovery's first answer. */
@@ -54,9 +59,10 @@ export class OutboundBalancers {
     if (!e) {
       const set = this.discovery.resolve({ ip, port });
       const balancer = new PeakEwmaBalancer<DiscoveredEndpoint>();
-      const entry: Entry = { set, balancer, lastUsed: Date.now() };
+      const entry: Entry = { set, balancer, lastUsed: Date.now(), opaque: false };
       const apply = (eps: DiscoveredEndpoint[]) => {
         balancer.update(eps.map((ep) => ({ key: ep.address, value: ep })));
+        entry.opaque = allOpaque(eps);
         this.opts.log.debug('endpoints updated', { target: key, endpoints: eps.map((x) => x.address).join(',') });
       };
       set.on('update', apply);
@@ -69,9 +75,11 @@ export class OutboundBalancers {
       // First answer (or an answer that arrived before our listener saw it): sync from the set.
       const eps = e.set.endpoints();
       e.balancer.update(eps.map((ep) => ({ key: ep.address, value: ep })));
+      e.opaque = allOpaque(eps);
     }
     if (e.set.exists() !== true) return { kind: 'original' };
-    return e.balancer.size > 0 ? { kind: 'balanced', balancer: e.balancer } : { kind: 'no-endpoints' };
+    if (e.balancer.size === 0) return { kind: 'no-endpoints' };
+    return { kind: 'balanced', balancer: e.balancer, opaque: e.opaque };
   }
 
   close(): void {

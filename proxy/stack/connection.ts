@@ -11,6 +11,7 @@ import { handlerFor } from './dispatch';
 import { forwardOpaque } from './forward-opaque';
 import { readPrefix } from './read-prefix';
 import { acceptMeshed, inboundVerdict } from '../mesh/inbound';
+import { acceptOpaqueTransport } from '../mesh/opaque-transport';
 
 export async function handleConnection(client: Socket, base: Omit<ConnContext, 'target'>): Promise<void> {
   const { side, open } = base;
@@ -19,23 +20,35 @@ export async function handleConnection(client: Socket, base: Omit<ConnContext, '
   // handlers attach their own listeners.
   client.on('error', () => {});
 
-  const target = resolveTarget(client, side, base);
-  if (!target) return;
-  const ctx: ConnContext = { ...base, target };
+  const resolved = resolveTarget(client, side, base);
+  if (!resolved) return;
+  const ctx: ConnContext = { ...base, target: resolved.target };
+  // Straight to our inbound port from a peer proxy: opaque transport (mTLS, then a header).
+  if (resolved.direct) return acceptOpaqueTransport(client, ctx);
+  const { target, mesh } = ctx;
 
-  // With identity, inbound opaque ports are still detected: a peer proxy's mTLS must be
-  // terminated there too (everything else is forwarded untouched, as before).
-  const inboundMesh = side.direction === 'inbound' && base.mesh?.tls !== undefined;
-  if (side.opaquePorts.has(target.port) && !inboundMesh) return forwardOpaque(client, ctx);
+  if (side.opaquePorts.has(target.port)) {
+    // Meshed peers reach an opaque port through opaque transport, never here, so nothing on it
+    // is detected: plaintext is forwarded at once, or refused where the port requires mTLS.
+    if (side.direction === 'inbound' && mesh?.tls && mesh.requireTlsPorts.has(target.port)) {
+      mesh.metrics.plaintextRefused.inc({ target_addr: target.addr, reason: 'opaque' });
+      base.log.info('port requires mTLS; closing a connection without it', { target: target.addr, peer: client.remoteAddress });
+      client.resetAndDestroy();
+      return;
+    }
+    return forwardOpaque(client, ctx);
+  }
+  // A destination discovery marks opaque (every endpoint's port) is not detected either.
+  if (side.direction === 'outbound' && mesh?.balancers) {
+    const route = await mesh.balancers.route(target.host, target.port);
+    if (route.kind === 'balanced' && route.opaque) return forwardOpaque(client, ctx);
+  }
   return detectAndDispatch(client, ctx);
 }
 
 /** Detection, then the handler; runs a second time on the clear stream of a terminated mTLS connection. */
 async function detectAndDispatch(client: Socket, ctx: ConnContext): Promise<void> {
   const { side, target, log, mesh } = ctx;
-  // Inside a peer's mTLS an opaque port needs no detection (and must not wait for a silent,
-  // server-speaks-first client).
-  if (ctx.srcTls && side.opaquePorts.has(target.port)) return forwardOpaque(client, ctx);
   const prefix = await readPrefix(client, side.detectTimeoutMs);
   const o = prefix.outcome;
   if (o.kind === 'gone') {
@@ -59,10 +72,6 @@ async function detectAndDispatch(client: Socket, ctx: ConnContext): Promise<void
       return detectAndDispatch(t.socket, { ...ctx, srcTls: { tls: 'true', client_id: t.clientId } });
     }
   }
-  // Only reached for opaque ports when the inbound side detects for mTLS: the rest stays opaque.
-  if (side.opaquePorts.has(target.port)) {
-    return forwardOpaque(client, ctx, { initial: prefix.bytes });
-  }
   if (o.kind !== 'detected') {
     // Silent client (the server speaks first) or a FIN before any decision: opaque, nothing lost.
     log.debug('opaque', { direction: side.direction, target: target.addr, why: o.kind, prefix_bytes: prefix.bytes.length });
@@ -72,8 +81,11 @@ async function detectAndDispatch(client: Socket, ctx: ConnContext): Promise<void
   return handlerFor(o.detected)(client, prefix.bytes, o.detected, ctx);
 }
 
-/** The connection's original destination, or undefined (client reset) when it has none usable. */
-function resolveTarget(client: Socket, side: Side, base: Omit<ConnContext, 'target'>): Target | undefined {
+/**
+ * The connection's original destination, or undefined (client reset) when it has none usable.
+ * `direct`: an inbound connection made to our own port from outside the pod (opaque transport).
+ */
+function resolveTarget(client: Socket, side: Side, base: Omit<ConnContext, 'target'>): { target: Target; direct: boolean } | undefined {
   let dst;
   try {
     dst = socketOriginalDst(client);
@@ -84,10 +96,18 @@ function resolveTarget(client: Socket, side: Side, base: Omit<ConnContext, 'targ
   }
   // A connection made straight to the proxy's own port was not redirected; following its
   // "original destination" would connect the proxy to itself.
+  const addr = formatAddr(dst.host, dst.port);
+  if (dst.port === side.listenPort && side.direction === 'inbound' && base.mesh?.tls && !isLoopback(dst.host) && !isLoopback(client.remoteAddress ?? '')) {
+    return { target: { host: dst.host, port: dst.port, addr }, direct: true };
+  }
   if (dst.port === side.listenPort && (dst.host === client.localAddress || dst.host.startsWith('127.'))) {
     base.log.warn('connection was not redirected by iptables; closing', { peer: client.remoteAddress, target: formatAddr(dst.host, dst.port) });
     client.resetAndDestroy();
     return undefined;
   }
-  return { host: dst.host, port: dst.port, addr: formatAddr(dst.host, dst.port) };
+  return { target: { host: dst.host, port: dst.port, addr }, direct: false };
+}
+
+function isLoopback(host: string): boolean {
+  return host.startsWith('127.') || host === '::1' || host.startsWith('::ffff:127.');
 }
