@@ -199,10 +199,6 @@ export const dictionary = [
 
 export const known = [
   {
-    match: /upstream-agrees violated: llhttp HPE_INVALID_CONTENT_LENGTH after \d+ of \d+: proxy read/,
-    why: 'Content-Length with trailing OWS ("Content-Length: 2\\t") is valid (RFC 9110 §5.5: OWS is not part of the value) and the proxy reads 2; strict llhttp refuses it. Not smuggling: the upstream refuses the request and closes',
-  },
-  {
     match: /upstream-agrees violated: llhttp HPE_INVALID_TRANSFER_ENCODING after \d+ of \d+: proxy read/,
     why: 'a Transfer-Encoding (or other framing) field in the chunked trailer section is passed through (proxy/http/h1/chunked.ts validates trailer syntax only); strict llhttp refuses it. Not smuggling (the upstream refuses), but RFC 9110 §6.5.1 says such trailer fields are not to be forwarded: drop or refuse them',
   },

@@ -85,6 +85,26 @@ test('smuggling shapes are refused with 400', () => {
   }
 });
 
+test('a request Content-Length with whitespace after the digits is refused (upstreams read it differently), before it is fine', () => {
+  for (const v of ['5 ', '5\t', '5 \t ', ' 5\t']) {
+    const r = parseRequestHead(B(`POST / HTTP/1.1\r\nHost: a\r\nContent-Length: ${v}\r\n\r\nhello`));
+    assert.equal(r.kind, 'error', JSON.stringify(v));
+    assert.equal((r as { status: number }).status, 400);
+    assert.match((r as { detail: string }).detail, /whitespace after the Content-Length value/);
+  }
+  // Leading OWS is read alike by every parser: accepted, and the head goes on as received.
+  for (const v of [' 5', '\t5', '5']) {
+    const raw = `POST / HTTP/1.1\r\nHost: a\r\nContent-Length:${v}\r\n\r\n`;
+    assert.deepEqual(requestFraming(okHead(raw)), { kind: 'length', length: 5 }, JSON.stringify(v));
+  }
+  // Trailing whitespace on other fields is still just OWS (not part of the value).
+  assert.deepEqual(okHead('GET / HTTP/1.1\r\nHost: a \r\nX-A: b\t\r\n\r\n').values, ['a', 'b']);
+  // A response is read (the proxy frames its body by the trimmed value); the client's own parser decides.
+  const res = parseResponseHead(B('HTTP/1.1 200 OK\r\nContent-Length: 2 \r\n\r\n'));
+  assert.equal(res.kind, 'ok');
+  assert.equal((res as { head: { contentLength: number } }).head.contentLength, 2);
+});
+
 test('limits: header count and head size answer 431, at exactly the limit it passes', () => {
   const limits = { maxHeaderBytes: 200, maxHeaders: 3 };
   const h = (n: number) => `GET / HTTP/1.1\r\n${Array.from({ length: n }, (_, i) => `x${i}: v\r\n`).join('')}\r\n`;

@@ -4,7 +4,9 @@
  * see chunked.ts) and copied, never re-parsed. Strict where leniency enables request smuggling:
  * bare CR or LF, obs-fold, whitespace before the colon, CTLs in values, duplicate or malformed
  * Content-Length, Content-Length with Transfer-Encoding, a request Transfer-Encoding not ending
- * in chunked — each refused (400), as llhttp refuses them in strict mode.
+ * in chunked — each refused (400), as llhttp refuses them in strict mode — and a request
+ * Content-Length with whitespace after its digits (which strict llhttp reads one way for SP and
+ * another for HTAB).
  *
  * The parser re-scans from the start each time more bytes arrive: heads are small and bounded by
  * `maxHeaderBytes`, and a head almost always arrives in one read.
@@ -243,6 +245,7 @@ function scanFields(b: Buffer, p: number, end: number, start: number, limits: He
     if (b[p + 1] !== LF) throw new Refusal(400, 'bare CR in header field');
     let valueEnd = p;
     while (valueEnd > valueStart && (b[valueEnd - 1] === SP || b[valueEnd - 1] === HTAB)) valueEnd--;
+    const trailingOws = valueEnd !== p;
     p += 2;
     if (++count > limits.maxHeaders) throw new Refusal(431, `more than ${limits.maxHeaders} header fields`);
     if (p - start > limits.maxHeaderBytes) throw new Refusal(431, `head larger than ${limits.maxHeaderBytes} bytes`);
@@ -251,7 +254,7 @@ function scanFields(b: Buffer, p: number, end: number, start: number, limits: He
     const n = nameEnd - nameStart;
     // Cheap pre-filter on length: most fields are none of the ones framing depends on.
     if (n === 4 || n === 6 || n === 7 || n === 10 || n === 14 || n === 16 || n === 17 || n === 2) {
-      fact(f, b.toString('latin1', nameStart, nameEnd), b.toString('latin1', valueStart, valueEnd), isRequest, clSeen);
+      fact(f, b.toString('latin1', nameStart, nameEnd), b.toString('latin1', valueStart, valueEnd), isRequest, clSeen, trailingOws);
     }
     if (f.contentLength >= 0) clSeen = true;
   }
@@ -268,10 +271,15 @@ function scanFields(b: Buffer, p: number, end: number, start: number, limits: He
 }
 
 /** Records what one field says; throws on framing conflicts. */
-function fact(f: Scan, name: string, value: string, isRequest: boolean, clSeen: boolean): void {
+function fact(f: Scan, name: string, value: string, isRequest: boolean, clSeen: boolean, trailingOws: boolean): void {
   const lower = name.toLowerCase();
   switch (lower) {
     case 'content-length': {
+      // RFC 9110 §5.5 makes the OWS in "Content-Length: 5\t" not part of the value, but a request
+      // head is forwarded byte for byte and upstreams disagree on it (llhttp refuses a trailing
+      // HTAB and takes a trailing SP; other parsers read neither as a number): a framing field
+      // that an upstream may read differently from the proxy is refused, never passed on.
+      if (isRequest && trailingOws) throw new Refusal(400, 'whitespace after the Content-Length value');
       if (clSeen) {
         // Identical duplicates are tolerable in a response (RFC 9110 §8.6); never in a request.
         if (isRequest || String(f.contentLength) !== value) throw new Refusal(400, 'duplicate Content-Length');
