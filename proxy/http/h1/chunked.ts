@@ -5,6 +5,14 @@
  * see exactly the message boundaries the proxy saw. Strict like llhttp: hex sizes without
  * whitespace, CRLF (never bare CR or LF) after sizes, data and trailer lines; chunk extensions
  * token[=token|quoted-string].
+ *
+ * Trailer fields that frame, route or manage the connection (Transfer-Encoding, Content-Length,
+ * Host, Connection and the other hop-by-hop fields) are refused, not passed on: RFC 9110
+ * §6.5.1 forbids sending them in trailers and merging them into the header section, and
+ * upstreams disagree on what they do there (llhttp refuses Transfer-Encoding and Content-Length,
+ * and closes the connection after a trailer `Connection: close`). The proxy copies the body
+ * bytes through unchanged, so dropping one would mean re-framing; refusing is the strict choice:
+ * a request gets 400 and the upstream connection is reset before the message completes.
  */
 import { TCHAR, VALUE } from './parse-head';
 
@@ -39,6 +47,20 @@ export class ChunkedError extends Error {
   }
 }
 
+/** Field names never accepted in a trailer section (lower-case). */
+export const FORBIDDEN_TRAILERS: ReadonlySet<string> = new Set([
+  'transfer-encoding',
+  'content-length',
+  'host',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'upgrade',
+]);
+/** Longer names cannot be forbidden: only this many bytes of a trailer name are kept. */
+const NAME_KEEP = 17; // 'transfer-encoding'
+
 const HEX = new Int8Array(256).fill(-1);
 for (let c = 0; c < 10; c++) HEX[0x30 + c] = c;
 for (let c = 0; c < 6; c++) {
@@ -61,6 +83,8 @@ export class ChunkedScanner {
   private size = 0;
   private digits = 0;
   private trailerBytes = 0;
+  /** The current trailer field name, lower-case, while it is short enough to be a forbidden one. */
+  private trailerName = '';
   private readonly maxTrailer: number;
 
   constructor(private readonly opts: ChunkedOptions = {}) {
@@ -192,13 +216,20 @@ export class ChunkedScanner {
             p++;
           } else if (TCHAR[c] === 1) {
             this.s = S.TrailerName;
+            this.trailerName = String.fromCharCode(c | 0x20);
             p++;
             this.trailerBytes++;
           } else throw new ChunkedError('invalid trailer field');
           break;
         case S.TrailerName:
-          if (c === 0x3a /* : */) this.s = S.TrailerLine;
-          else if (TCHAR[c] !== 1) throw new ChunkedError('invalid trailer field name');
+          if (c === 0x3a /* : */) {
+            if (this.trailerName.length <= NAME_KEEP && FORBIDDEN_TRAILERS.has(this.trailerName)) {
+              throw new ChunkedError(`${this.trailerName} is not allowed in a trailer section`);
+            }
+            this.s = S.TrailerLine;
+          } else if (TCHAR[c] !== 1) throw new ChunkedError('invalid trailer field name');
+          // OR 0x20 lower-cases letters, keeps '-' and maps no other tchar onto a letter or '-'.
+          else if (this.trailerName.length <= NAME_KEEP) this.trailerName += String.fromCharCode(c | 0x20);
           p++;
           if (++this.trailerBytes > this.maxTrailer) throw new ChunkedError('trailer section too large');
           break;

@@ -133,6 +133,25 @@ test('chunked: sizes, extensions, trailers; errors where llhttp errs', () => {
   }
 });
 
+test('chunked trailers: framing, routing and hop-by-hop fields are refused, in any case and however split; others pass', () => {
+  const forbidden = ['Transfer-Encoding', 'CONTENT-LENGTH', 'host', 'Connection', 'Keep-Alive', 'Proxy-Connection', 'te', 'Upgrade'];
+  for (const name of forbidden) {
+    const bytes = B(`3\r\nabc\r\n0\r\nX-A: 1\r\n${name}: v\r\n\r\n`);
+    assert.throws(() => new ChunkedScanner().push(bytes), (e: unknown) => e instanceof ChunkedError && /not allowed in a trailer/.test(e.detail), name);
+    // One byte per push: the name is recognised across pushes too.
+    const sc = new ChunkedScanner();
+    assert.throws(() => {
+      for (let i = 0; i < bytes.length; i++) sc.push(bytes.subarray(0, i + 1), i);
+    }, ChunkedError, name);
+  }
+  for (const name of ['X-Checksum', 'Trailer', 'Hosts', 'Content-Lengthy', 'TEE', 'X-Transfer-Encoding', 'Server-Timing', 'a'.repeat(40)]) {
+    const s = `0\r\n${name}: v\r\n\r\n`;
+    const sc = new ChunkedScanner();
+    assert.equal(sc.push(B(s)), s.length, name);
+    assert.ok(sc.done, name);
+  }
+});
+
 test('hop-by-hop fields are removed on the way up; a plain head is forwarded as received', () => {
   const raw = 'GET /x HTTP/1.1\r\nHost: a\r\nAccept: */*\r\n\r\n';
   const h = okHead(raw);
