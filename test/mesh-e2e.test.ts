@@ -7,7 +7,8 @@
  * well under a third of the connections, a killed endpoint costs a handful of errors at most,
  * traffic keeps flowing with the control plane killed, and a mesh-file edit adding an endpoint
  * sends it traffic within seconds, and certificates rotating every few seconds under load lose no
- * connection.
+ * connection. HTTP/1.1 between the proxies rides one pooled, multiplexed HTTP/2 connection
+ * (l5d-orig-proto) and reaches the app as HTTP/1.1, every message shape intact.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -31,6 +32,9 @@ const HTTP_VIP = '10.96.0.20';
 const HTTP_PORT = 8000;
 const GREET_VIP = '10.96.0.30';
 const GREET_PORT = 6379; // in the default opaque-port lists, and bindable by the app uid
+const ORIG_VIP = '10.96.0.40';
+const ORIG_PORT = 8100;
+const ORIG_APP = join(__dirname, 'orig-proto-app.js');
 
 interface Summary {
   event: string;
@@ -69,6 +73,12 @@ function meshFile(endpoints: string[]): string {
     `    ports: [${HTTP_PORT}]`,
     '    endpoints:',
     ...servers.slice(0, 3).flatMap((p) => [`      - address: ${p.ip}:${HTTP_PORT}`, `        identity: ${ECHO_ID}`]),
+    '  - name: orig.demo.svc.cluster.local',
+    `    address: ${ORIG_VIP}`,
+    `    ports: [${ORIG_PORT}]`,
+    '    endpoints:',
+    `      - address: ${servers[0]!.ip}:${ORIG_PORT}`,
+    `        identity: ${ECHO_ID}`,
     '  - name: greet.demo.svc.cluster.local',
     `    address: ${GREET_VIP}`,
     `    ports: [${GREET_PORT}]`,
@@ -321,6 +331,103 @@ it('HTTP/1.1 over keep-alive connections is balanced per request over mTLS: the 
     assert.ok(sum(inb, 'request_total', { direction: 'inbound', tls: 'true', client_id: CLIENT_ID }) >= 100, 'inbound HTTP metrics name the meshed client');
   });
   await Promise.all(https.map((p) => p.stop()));
+});
+
+it('HTTP/1.1 between proxies rides one pooled HTTP/2 connection: the app sees HTTP/1.1 without l5d-orig-proto, every message shape intact', async () => {
+  const s1 = servers[0]!;
+  const app = s1.spawn(process.execPath, [ORIG_APP, 'serve', '--port', String(ORIG_PORT)], { uid: APP_UID, name: 'orig-serve' });
+  await app.waitForEvent((e) => e.event === 'listening');
+  const target = `${s1.ip}:${ORIG_PORT}`;
+  const dst = { direction: 'outbound', peer: 'dst', tls: 'true', server_id: ECHO_ID, target_addr: target };
+  const opened0 = sum(await client.metrics(), 'tcp_open_total', dst);
+
+  // curl: three requests on one keep-alive connection.
+  const url = `http://${ORIG_VIP}:${ORIG_PORT}/echo`;
+  const c = await client.run('curl', ['-sS', '--http1.1', '-H', 'x-from: curl', '-w', '\\n%{num_connects}\\n', url, url, url], { uid: APP_UID, timeoutMs: 20_000 });
+  assert.equal(c.code, 0, c.stderr);
+  const lines = c.stdout.trim().split('\n');
+  const seen = lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { httpVersion: string; rawHeaders: string[] });
+  assert.equal(seen.length, 3, c.stdout);
+  for (const e of seen) {
+    assert.equal(e.httpVersion, '1.1');
+    assert.ok(!e.rawHeaders.some((h) => h.toLowerCase() === 'l5d-orig-proto'), `the app must not see l5d-orig-proto: ${e.rawHeaders.join(' ')}`);
+    assert.ok(e.rawHeaders.includes('curl'), 'request fields reach the app');
+  }
+  assert.equal(lines.filter((l) => /^\d+$/.test(l)).reduce((n, l) => n + Number(l), 0), 1, 'curl used one connection');
+
+  // 200 requests from 20 concurrent keep-alive connections: a handful of TLS connections at most.
+  const l = await client.run(process.execPath, [ORIG_APP, 'load', '--to', `${ORIG_VIP}:${ORIG_PORT}`, '--connections', '20', '--requests', '200'], { uid: APP_UID, timeoutMs: 60_000 });
+  const ld = JSON.parse(l.stdout.trim().split('\n').pop()!) as { ok: number; errors: number; sockets: number };
+  process.stderr.write(`orig-proto load: ${JSON.stringify(ld)}\n`);
+  assert.equal(ld.ok, 200, l.stdout + l.stderr);
+  assert.ok(ld.sockets >= 10, `the client really used many connections: ${ld.sockets}`);
+  const m = await client.metrics();
+  const opened = sum(m, 'tcp_open_total', dst) - opened0;
+  assert.ok(opened >= 1 && opened <= 3, `${opened} TLS connections to the endpoint for 203 requests over 21 client connections`);
+  assert.ok(sum(m, 'request_total', { direction: 'outbound', tls: 'true', server_id: ECHO_ID, target_addr: target }) >= 203, 'outbound HTTP metrics carry the endpoint and its TLS');
+
+  // Every message shape, one keep-alive connection.
+  const r = await client.run(process.execPath, [ORIG_APP, 'check', '--to', `${ORIG_VIP}:${ORIG_PORT}`], { uid: APP_UID, timeoutMs: 90_000 });
+  const cases = new Map<string, Record<string, any>>(); // eslint-disable-line @typescript-eslint/no-explicit-any
+  for (const line of r.stdout.trim().split('\n')) {
+    const o = JSON.parse(line) as Record<string, unknown>;
+    if (typeof o.case === 'string') cases.set(o.case, o);
+  }
+  const get = (name: string) => {
+    const o = cases.get(name);
+    assert.ok(o, `case ${name} missing: ${r.stdout}${r.stderr}`);
+    assert.equal(o.error, undefined, `${name}: ${String(o.error)}`);
+    return o;
+  };
+  const echo = get('echo');
+  assert.equal(echo.status, 200);
+  assert.equal(echo.seen.httpVersion, '1.1');
+  assert.equal(echo.seen.url, '/echo?x=1');
+  assert.ok(!echo.seen.rawHeaders.some((h: string) => h.toLowerCase() === 'l5d-orig-proto'));
+  assert.equal(echo.responseHeaders['l5d-orig-proto'], undefined, 'the client must not see l5d-orig-proto either');
+  const hdr = (raw: string[], name: string) => raw.filter((_, i) => i % 2 === 1 && raw[i - 1]!.toLowerCase() === name);
+  assert.deepEqual(hdr(echo.seen.rawHeaders, 'x-custom'), ['v1']);
+  assert.deepEqual(hdr(echo.seen.rawHeaders, 'x-multi').join(', '), 'a, b');
+  assert.deepEqual(hdr(echo.seen.rawHeaders, 'host'), [`${ORIG_VIP}:${ORIG_PORT}`]);
+
+  const creq = get('chunked-request');
+  assert.equal(creq.seen.sha256, creq.expectSha, 'chunked request body intact');
+  assert.deepEqual(creq.seen.trailers, { 'x-req-sum': 'abc123' }, 'chunked request trailers reach the app');
+  const cres = get('chunked-response');
+  assert.equal(cres.body, 'alpha beta gamma');
+  assert.equal(cres.headers['transfer-encoding'], 'chunked');
+  assert.equal(cres.headers['content-length'], undefined);
+  assert.equal(cres.trailers['x-sum'], cres.expectSum, 'response trailers reach the client');
+  const head = get('head');
+  assert.equal(head.status, 200);
+  assert.equal(head.headers['content-length'], '12345', 'HEAD keeps the content-length');
+  assert.equal(head.length, 0);
+  const s204 = get('status-204');
+  assert.equal(s204.status, 204);
+  assert.equal(s204.headers['transfer-encoding'], undefined);
+  assert.equal(s204.headers['content-length'], undefined);
+  const s304 = get('status-304');
+  assert.equal(s304.status, 304);
+  assert.equal(s304.headers.etag, '"v1"');
+  assert.equal(s304.headers['transfer-encoding'], undefined);
+  const down = get('big-download');
+  assert.equal(down.sha256, down.expectSha, 'large download intact');
+  assert.equal(down.contentLength, String(down.length), 'content-length kept');
+  for (const name of ['big-upload-length', 'big-upload-chunked']) {
+    const up = get(name);
+    assert.equal(up.status, 200);
+    assert.equal(up.sha256, up.expectSha, `${name}: large upload intact`);
+  }
+  const nocl = get('no-content-length');
+  assert.equal(nocl.status, 200);
+  assert.equal(nocl.body, 'until the close', 'a close-delimited response arrives whole');
+  assert.deepEqual(get('websocket').messages, ['hello 1.1', 'echo ping'], 'WebSocket over the mesh (HTTP/1 path)');
+
+  await eventually(async () => {
+    const inb = await s1.metrics();
+    assert.ok(sum(inb, 'request_total', { direction: 'inbound', tls: 'true', client_id: CLIENT_ID, target_addr: target }) >= 203, 'inbound metrics name the meshed client');
+  });
+  await app.stop();
 });
 
 it('an endpoint killed mid-traffic costs the client at most a handful of errors', async () => {
