@@ -12,6 +12,8 @@ import { LinnetError } from './errors';
 import { createLogger } from './log';
 import { HttpMetrics } from './metrics/http-metrics';
 import { TcpMetrics } from './metrics/tcp-metrics';
+import { LimitMetrics } from './metrics/limit-metrics';
+import { LimitGuard } from './stack/limit-guard';
 import { listenReusePort } from './native';
 import { handleConnection } from './stack/connection';
 import { drainHttp1 } from './http/h1';
@@ -29,6 +31,7 @@ const registry = new Registry();
 const metrics = new TcpMetrics(registry);
 const httpMetrics = new HttpMetrics(registry);
 const open = new OpenConnections();
+const limitMetrics = new LimitMetrics(registry);
 const send = (m: FromWorker) => port.postMessage(m);
 // How long a connection to a destination not seen before waits for discovery's first answer
 // before going to the original destination.
@@ -63,16 +66,30 @@ function sideFor(direction: 'inbound' | 'outbound'): Side {
 }
 
 function listen(addr: SocketAddr, side: Side): Promise<Server> {
+  const guard = new LimitGuard({
+    direction: side.direction,
+    max: side.direction === 'inbound' ? config.limits.inboundMaxConnections : config.limits.outboundMaxConnections,
+    // Old enough to have spoken: detection over and an upstream connect made (a server that
+    // speaks first has then written its banner).
+    minSilentAgeMs: side.detectTimeoutMs + side.connectTimeoutMs,
+    metrics: limitMetrics,
+    log,
+  });
   const server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket: Socket) => {
+    if (!guard.admit(socket)) return;
     handleConnection(socket, { side, tcp: metrics, http: httpMetrics, open, log, mesh }).catch((err) => {
       log.error('connection handler failed', { error: (err as Error).stack ?? String(err) });
       socket.destroy();
     });
   });
   return new Promise((resolve, reject) => {
-    const fd = listenReusePort(addr.host, addr.port, addr.family, 1024);
+    // Node calls listen(2) again with its own backlog, 511 unless given as the second argument
+    // (a `backlog` option is ignored with `fd`): pass the same one. A flood of connections must
+    // wait in this queue, not lose SYNs while the worker is busy.
+    const backlog = config.limits.listenBacklog;
+    const fd = listenReusePort(addr.host, addr.port, addr.family, backlog);
     server.once('error', reject);
-    server.listen({ fd }, () => {
+    server.listen({ fd }, backlog, () => {
       server.off('error', reject);
       server.on('error', (err) => log.error('listener error', { error: err.message }));
       resolve(server);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { ConfigError } from '../errors';
 import { loadProxyConfig, PROXY_ENV } from './index';
 import { parseDuration, parsePortRanges, parseSocketAddr, portSet } from './parse';
+import { parseOpenFileLimit } from './limits';
 
 test('defaults follow DESIGN.md', () => {
   const c = loadProxyConfig({});
@@ -80,4 +81,60 @@ test('mesh settings: off by default; require-TLS ports, destination and identity
   const c = loadProxyConfig({ LINNET_PROXY_INBOUND_PORTS_REQUIRE_TLS: '8443,9000-9001', LINNET_PROXY_DESTINATION_SVC_ADDR: '10.0.0.2:8086' });
   assert.deepEqual([...c.inboundRequireTlsPorts].sort(), [8443, 9000, 9001]);
   assert.equal(c.destinationAddr, '10.0.0.2:8086');
+});
+
+test('connection limits: the default fits the open-file limit; a set value is taken as given', () => {
+  const none = loadProxyConfig({}, { openFileLimit: undefined });
+  assert.deepEqual(none.limits, { inboundMaxConnections: 10_000, outboundMaxConnections: 10_000, listenBacklog: 4096 });
+  // Kubernetes' usual 1048576 leaves the default alone; 20000 with 1 worker gives (20000 - 1024) / 4.
+  assert.equal(loadProxyConfig({}, { openFileLimit: 1_048_576 }).limits.inboundMaxConnections, 10_000);
+  assert.equal(loadProxyConfig({}, { openFileLimit: 20_000 }).limits.outboundMaxConnections, 4744);
+  assert.equal(loadProxyConfig({ LINNET_PROXY_WORKERS: '2' }, { openFileLimit: 20_000 }).limits.inboundMaxConnections, 2372);
+  assert.equal(loadProxyConfig({}, { openFileLimit: 1024 }).limits.inboundMaxConnections, 64);
+  const set = loadProxyConfig(
+    { LINNET_PROXY_INBOUND_MAX_CONNECTIONS: '50000', LINNET_PROXY_OUTBOUND_MAX_CONNECTIONS: '7', LINNET_PROXY_LISTEN_BACKLOG: '128' },
+    { openFileLimit: 20_000 },
+  );
+  assert.deepEqual(set.limits, { inboundMaxConnections: 50_000, outboundMaxConnections: 7, listenBacklog: 128 });
+  for (const [name, bad] of [
+    ['LINNET_PROXY_INBOUND_MAX_CONNECTIONS', '0'],
+    ['LINNET_PROXY_OUTBOUND_MAX_CONNECTIONS', '-5'],
+    ['LINNET_PROXY_LISTEN_BACKLOG', '70000'],
+  ] as const) {
+    assert.throws(() => loadProxyConfig({ [name]: bad }), (e: unknown) => e instanceof ConfigError && e.variable === name && /whole number from 1/.test(e.message), name);
+  }
+});
+
+test('open-file limit from /proc/self/limits', () => {
+  const text = 'Limit                     Soft Limit           Hard Limit           Units\nMax open files            20000                524288               files\n';
+  assert.equal(parseOpenFileLimit(text), 20_000);
+  assert.equal(parseOpenFileLimit(text.replace('20000', 'unlimited')), undefined);
+  assert.equal(parseOpenFileLimit(''), undefined);
+});
+
+test('HTTP/2 settings: defaults, explicit values, and bad ones named with the accepted form', () => {
+  assert.deepEqual(loadProxyConfig({}).http2, {
+    maxConcurrentStreams: 1000,
+    initialStreamWindowSize: 1 << 20,
+    initialConnectionWindowSize: 16 << 20,
+    maxSessionMemoryMb: 64,
+    maxHeaderListSize: 65_535,
+  });
+  const c = loadProxyConfig({
+    LINNET_PROXY_HTTP2_MAX_CONCURRENT_STREAMS: '37',
+    LINNET_PROXY_HTTP2_INITIAL_STREAM_WINDOW_SIZE: '65535',
+    LINNET_PROXY_HTTP2_INITIAL_CONNECTION_WINDOW_SIZE: '2147483647',
+    LINNET_PROXY_HTTP2_MAX_SESSION_MEMORY_MB: '8',
+    LINNET_PROXY_HTTP2_MAX_HEADER_LIST_SIZE: '8192',
+  }).http2;
+  assert.deepEqual(c, { maxConcurrentStreams: 37, initialStreamWindowSize: 65_535, initialConnectionWindowSize: 2 ** 31 - 1, maxSessionMemoryMb: 8, maxHeaderListSize: 8192 });
+  for (const [name, bad, form] of [
+    ['LINNET_PROXY_HTTP2_INITIAL_STREAM_WINDOW_SIZE', '65534', /from 65535 to 2147483647/],
+    ['LINNET_PROXY_HTTP2_INITIAL_CONNECTION_WINDOW_SIZE', '2147483648', /from 65535 to 2147483647/],
+    ['LINNET_PROXY_HTTP2_MAX_CONCURRENT_STREAMS', '0', /whole number from 1/],
+    ['LINNET_PROXY_HTTP2_MAX_SESSION_MEMORY_MB', '1.5', /whole number from 1/],
+    ['LINNET_PROXY_HTTP2_MAX_HEADER_LIST_SIZE', '1k', /whole number from 1/],
+  ] as const) {
+    assert.throws(() => loadProxyConfig({ [name]: bad }), (e: unknown) => e instanceof ConfigError && e.variable === name && form.test(e.message), name);
+  }
 });

@@ -17,6 +17,8 @@ import type { H1Settings } from '../http/h1/handler';
 import { HTTP1_ENV, parseHttp1Env } from '../http/h1/settings';
 import { IDENTITY_ENV, parseIdentityEnv, type IdentityConfig } from '../identity/env';
 import { parseDiscoveryEnv } from '../discovery/env';
+import { HTTP2_ENV, parseHttp2Env, type H2Settings } from '../http/h2/settings';
+import { LIMITS_ENV, parseLimitsEnv, processOpenFileLimit, type ConnectionLimits } from './limits';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
@@ -34,6 +36,10 @@ export interface ProxyConfig {
   readonly log: LogLevel;
   /** HTTP/1 proxying: head limits, response timeout, upstream pool (LINNET_PROXY_HTTP_*). */
   readonly http1: H1Settings;
+  /** HTTP/2 session settings, both towards clients and upstreams (LINNET_PROXY_HTTP2_*). */
+  readonly http2: H2Settings;
+  /** Per-worker connection caps and the listen backlog (proxy/config/limits.ts). */
+  readonly limits: ConnectionLimits;
   /** Identity (and so mTLS); undefined when LINNET_PROXY_IDENTITY_SVC_ADDR is unset. */
   readonly identity: IdentityConfig | undefined;
   /** Destination service host:port; undefined: outbound goes to the original destination. */
@@ -68,6 +74,8 @@ export const PROXY_ENV = {
   LINNET_PROXY_SHUTDOWN_ENDPOINT_ENABLED: { default: 'false', meaning: 'whether POST /shutdown (localhost only) is served' },
   LINNET_PROXY_LOG: { default: 'info', meaning: 'log level: error|warn|info|debug' },
   ...HTTP1_ENV,
+  ...HTTP2_ENV,
+  ...LIMITS_ENV,
   LINNET_PROXY_DESTINATION_SVC_ADDR: {
     default: '',
     meaning: 'the Destination service, HOST:PORT (unset: the outbound side forwards to the original destination)',
@@ -81,16 +89,22 @@ export const PROXY_ENV = {
 
 export type ProxyEnvName = keyof typeof PROXY_ENV;
 
-export function loadProxyConfig(env: NodeJS.ProcessEnv = process.env): ProxyConfig {
+/** What the defaults depend on besides the environment (the process's open-file limit). */
+export interface SystemFacts {
+  openFileLimit: number | undefined;
+}
+
+export function loadProxyConfig(env: NodeJS.ProcessEnv = process.env, sys: SystemFacts = { openFileLimit: processOpenFileLimit() }): ProxyConfig {
   const get = (name: ProxyEnvName): string => {
     const v = env[name];
     return v === undefined || v.trim() === '' ? PROXY_ENV[name].default : v;
   };
+  const workers = parsePositiveInt('LINNET_PROXY_WORKERS', get('LINNET_PROXY_WORKERS'), 64);
   const config: ProxyConfig = {
     inboundAddr: parseSocketAddr('LINNET_PROXY_INBOUND_LISTEN_ADDR', get('LINNET_PROXY_INBOUND_LISTEN_ADDR')),
     outboundAddr: parseSocketAddr('LINNET_PROXY_OUTBOUND_LISTEN_ADDR', get('LINNET_PROXY_OUTBOUND_LISTEN_ADDR')),
     adminAddr: parseSocketAddr('LINNET_PROXY_ADMIN_LISTEN_ADDR', get('LINNET_PROXY_ADMIN_LISTEN_ADDR')),
-    workers: parsePositiveInt('LINNET_PROXY_WORKERS', get('LINNET_PROXY_WORKERS'), 64),
+    workers,
     detectTimeoutMs: parseDuration('LINNET_PROXY_DETECT_TIMEOUT', get('LINNET_PROXY_DETECT_TIMEOUT')),
     inboundOpaquePorts: portSet(
       parsePortRanges('LINNET_PROXY_INBOUND_PORTS_DISABLE_PROTOCOL_DETECTION', get('LINNET_PROXY_INBOUND_PORTS_DISABLE_PROTOCOL_DETECTION')),
@@ -103,6 +117,8 @@ export function loadProxyConfig(env: NodeJS.ProcessEnv = process.env): ProxyConf
     shutdownEndpointEnabled: parseBool('LINNET_PROXY_SHUTDOWN_ENDPOINT_ENABLED', get('LINNET_PROXY_SHUTDOWN_ENDPOINT_ENABLED')),
     log: parseEnum('LINNET_PROXY_LOG', get('LINNET_PROXY_LOG'), ['error', 'warn', 'info', 'debug'] as const),
     http1: parseHttp1Env(env, parseDuration('LINNET_PROXY_CONNECT_TIMEOUT', get('LINNET_PROXY_CONNECT_TIMEOUT'))),
+    http2: parseHttp2Env(env),
+    limits: parseLimitsEnv(env, workers, sys.openFileLimit),
     identity: parseIdentityEnv(env),
     destinationAddr: parseDiscoveryEnv(env).destinationAddr,
     inboundRequireTlsPorts: portSet(parsePortRanges('LINNET_PROXY_INBOUND_PORTS_REQUIRE_TLS', get('LINNET_PROXY_INBOUND_PORTS_REQUIRE_TLS'))),

@@ -94,8 +94,9 @@ export function socketOriginalDst(socket: Socket): OriginalDst {
  * closes it. If it never reaches a server, release it with closeFd(fd). Port 0 picks a free
  * port for this socket only; read it back with server.address() and pass it to the others.
  * Family 6 sockets are v6-only: open a family 4 listener too for dual stack. Node calls
- * listen(2) again on the fd with its own backlog (511 unless `server.listen({ fd, backlog })`),
- * which replaces the one given here, so pass the same backlog to both.
+ * listen(2) again on the fd with its own backlog (511 unless `server.listen({ fd }, backlog)`: a
+ * `backlog` option is ignored with `fd`), which replaces the one given here, so pass the same
+ * backlog to both.
  */
 export function listenReusePort(host: string, port: number, family: 4 | 6, backlog = 511): number {
   checkFamily(family);

@@ -10,6 +10,7 @@ import { TcpStats, type TcpMetrics } from '../../metrics/tcp-metrics';
 import type { Logger } from '../../log';
 import type { ConnContext } from '../../stack/context';
 import type { HttpUpstream } from '../../mesh/http-route';
+import { h2Settings, nodeSessionOptions, type H2Settings } from './settings';
 
 export interface UpstreamSession {
   session: http2.ClientHttp2Session;
@@ -26,11 +27,14 @@ interface Entry {
 export interface PoolOptions {
   /** How long a session with no streams stays open. */
   idleMs: number;
-  /** Per-stream receive window towards the upstream: bounds what one slow stream buffers. */
-  initialWindowSize: number;
+  /**
+   * Session settings (windows bound what one slow stream buffers); absent: LINNET_PROXY_HTTP2_*
+   * from the environment (h2Settings()).
+   */
+  h2?: H2Settings;
 }
 
-export const DEFAULT_POOL_OPTIONS: PoolOptions = { idleMs: 60_000, initialWindowSize: 1 << 20 };
+export const DEFAULT_POOL_OPTIONS: PoolOptions = { idleMs: 60_000 };
 
 export class UpstreamPool {
   private readonly ready = new Map<string, Entry>();
@@ -87,14 +91,12 @@ export class UpstreamPool {
     const stats = new TcpStats(this.tcp, { direction: side.direction, peer: 'dst', target_addr: up.addr, ...up.tls }, socket);
     open.add(stats);
     socket.resume();
-    const session = http2.connect(`http://${target.addr}`, {
-      createConnection: () => socket,
-      settings: { initialWindowSize: this.opts.initialWindowSize, enablePush: false },
-      // Many concurrent streams from many clients share this session.
-      maxSessionMemory: 64,
-    });
+    const h2 = this.opts.h2 ?? h2Settings();
+    // Many concurrent streams from many clients share this session: its memory cap and
+    // connection window are the proxy's, not one client's.
+    const session = http2.connect(`http://${target.addr}`, { createConnection: () => socket, ...nodeSessionOptions(h2, 'client') });
     // Room for several streams' windows at once at the connection level.
-    session.on('connect', () => session.setLocalWindowSize(this.opts.initialWindowSize * 16));
+    session.on('connect', () => session.setLocalWindowSize(h2.initialConnectionWindowSize));
     const entry: Entry = { session, active: 0 };
     const leave = () => {
       if (this.ready.get(key) === entry) this.ready.delete(key);

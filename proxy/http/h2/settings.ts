@@ -1,0 +1,94 @@
+/**
+ * HTTP/2 session settings from LINNET_PROXY_HTTP2_* (listed in proxy/config's PROXY_ENV table
+ * through HTTP2_ENV): what the proxy advertises to clients in its SETTINGS frame and uses on its
+ * upstream sessions. Parsed with the shared parsers, so a bad value names its variable.
+ */
+import { ConfigError } from '../../errors';
+import { parsePositiveInt } from '../../config/parse';
+
+export const HTTP2_ENV = {
+  LINNET_PROXY_HTTP2_MAX_CONCURRENT_STREAMS: {
+    default: '1000',
+    meaning:
+      'HTTP/2: streams a client may have open at once on one connection (SETTINGS_MAX_CONCURRENT_STREAMS; nghttp2 would allow 2^32-1). A peer proxy multiplexes all its streams to this pod onto one connection per worker, so keep it above the long-lived streams an app holds',
+  },
+  LINNET_PROXY_HTTP2_INITIAL_STREAM_WINDOW_SIZE: {
+    default: '1048576',
+    meaning: 'HTTP/2: per-stream receive window in bytes, towards clients and upstreams (SETTINGS_INITIAL_WINDOW_SIZE): what one stream may have in flight to the proxy',
+  },
+  LINNET_PROXY_HTTP2_INITIAL_CONNECTION_WINDOW_SIZE: {
+    default: '16777216',
+    meaning: 'HTTP/2: per-connection receive window in bytes (WINDOW_UPDATE on stream 0 after the handshake), shared by all streams of one connection',
+  },
+  LINNET_PROXY_HTTP2_MAX_SESSION_MEMORY_MB: {
+    default: '64',
+    meaning: 'HTTP/2: memory one session (client or upstream connection) may hold in nghttp2 buffers before new streams are refused (ENHANCE_YOUR_CALM)',
+  },
+  LINNET_PROXY_HTTP2_MAX_HEADER_LIST_SIZE: {
+    default: '65535',
+    meaning: 'HTTP/2: largest header list in bytes (names + values + 32 per field, uncompressed) accepted from clients and upstreams (SETTINGS_MAX_HEADER_LIST_SIZE)',
+  },
+} as const;
+
+type Name = keyof typeof HTTP2_ENV;
+
+export interface H2Settings {
+  readonly maxConcurrentStreams: number;
+  readonly initialStreamWindowSize: number;
+  readonly initialConnectionWindowSize: number;
+  readonly maxSessionMemoryMb: number;
+  readonly maxHeaderListSize: number;
+}
+
+/** RFC 9113 §6.5.2: a flow-control window is at most 2^31-1. */
+const MAX_WINDOW = 2 ** 31 - 1;
+/** The protocol's own initial window: a smaller one would only slow every stream down. */
+const MIN_WINDOW = 65_535;
+
+function parseWindow(name: Name, text: string): number {
+  const t = text.trim();
+  const form = `a whole number of bytes from ${MIN_WINDOW} to ${MAX_WINDOW}`;
+  if (!/^\d+$/.test(t)) throw new ConfigError(name, text, form);
+  const n = Number(t);
+  if (n < MIN_WINDOW || n > MAX_WINDOW) throw new ConfigError(name, text, form);
+  return n;
+}
+
+export function parseHttp2Env(env: NodeJS.ProcessEnv): H2Settings {
+  const get = (name: Name): string => {
+    const v = env[name];
+    return v === undefined || v.trim() === '' ? HTTP2_ENV[name].default : v;
+  };
+  return {
+    maxConcurrentStreams: parsePositiveInt('LINNET_PROXY_HTTP2_MAX_CONCURRENT_STREAMS', get('LINNET_PROXY_HTTP2_MAX_CONCURRENT_STREAMS'), 2 ** 32 - 1),
+    initialStreamWindowSize: parseWindow('LINNET_PROXY_HTTP2_INITIAL_STREAM_WINDOW_SIZE', get('LINNET_PROXY_HTTP2_INITIAL_STREAM_WINDOW_SIZE')),
+    initialConnectionWindowSize: parseWindow('LINNET_PROXY_HTTP2_INITIAL_CONNECTION_WINDOW_SIZE', get('LINNET_PROXY_HTTP2_INITIAL_CONNECTION_WINDOW_SIZE')),
+    maxSessionMemoryMb: parsePositiveInt('LINNET_PROXY_HTTP2_MAX_SESSION_MEMORY_MB', get('LINNET_PROXY_HTTP2_MAX_SESSION_MEMORY_MB'), 65_536),
+    // Node's settings validator allows up to 2^32-1; 16 MiB of headers is already far past sane.
+    maxHeaderListSize: parsePositiveInt('LINNET_PROXY_HTTP2_MAX_HEADER_LIST_SIZE', get('LINNET_PROXY_HTTP2_MAX_HEADER_LIST_SIZE'), 16 * 1024 * 1024),
+  };
+}
+
+/** The settings object for node:http2 (server or client session). */
+export function nodeSessionOptions(s: H2Settings, side: 'server' | 'client'): { settings: import('node:http2').Settings; maxSessionMemory: number } {
+  return {
+    settings: {
+      initialWindowSize: s.initialStreamWindowSize,
+      maxHeaderListSize: s.maxHeaderListSize,
+      enablePush: false,
+      // What the proxy accepts from clients; an upstream never opens streams towards the proxy.
+      ...(side === 'server' ? { maxConcurrentStreams: s.maxConcurrentStreams } : {}),
+    },
+    maxSessionMemory: s.maxSessionMemoryMb,
+  };
+}
+
+let current: H2Settings | undefined;
+
+/**
+ * This worker's settings, read from the environment on first use: the main thread validated the
+ * same environment at start-up (loadProxyConfig), so a bad value never gets this far.
+ */
+export function h2Settings(): H2Settings {
+  return (current ??= parseHttp2Env(process.env));
+}
