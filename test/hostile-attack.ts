@@ -6,6 +6,9 @@
  *   node hostile-attack.js tls-stall HOST PORT CONNS SECONDS HELLO_FILE  half a ClientHello, then silence
  *   node hostile-attack.js big-head HOST PORT BYTES            one request with a header block of BYTES
  *   node hostile-attack.js many-headers HOST PORT COUNT        one request with COUNT tiny header fields
+ *   node hostile-attack.js banner HOST PORT                    a server-speaks-first session held open:
+ *       waits for the banner, prints {"event":"banner-ready"}, then on stdin "check" sends a line
+ *       and prints {"event":"banner","answered":...,"closedEarly":...}
  *
  * Prints one JSON line at the end: how many connections opened, how many the far side closed
  * (and how soon), what status lines came back.
@@ -85,6 +88,42 @@ function oneRequest(mode: string, host: string, port: number, req: Buffer): Prom
   });
 }
 
+/** One long-lived session with a server that speaks first; checked again when asked on stdin. */
+function banner(host: string, port: number): void {
+  let data = '';
+  let closedEarly = false;
+  let checking = false;
+  const s = connect({ host, port });
+  s.on('data', (d: Buffer) => {
+    data += d.toString('latin1');
+    if (!checking && data.includes('220 ')) say({ event: 'banner-ready', banner: data.trim() });
+    if (checking && data.includes('250 still-here')) {
+      say({ event: 'banner', answered: true, closedEarly });
+      process.exit(0);
+    }
+  });
+  s.on('error', () => {});
+  s.on('close', () => {
+    closedEarly = !checking;
+    if (checking) {
+      say({ event: 'banner', answered: false, closedEarly });
+      process.exit(0);
+    }
+  });
+  process.stdin.on('data', () => {
+    checking = true;
+    if (s.destroyed) {
+      say({ event: 'banner', answered: false, closedEarly: true });
+      process.exit(0);
+    }
+    s.write('still-here\r\n');
+    setTimeout(() => {
+      say({ event: 'banner', answered: false, closedEarly });
+      process.exit(0);
+    }, 5000);
+  });
+}
+
 async function main(): Promise<void> {
   const [mode, host, portText, nText, secText, file] = process.argv.slice(2);
   const port = Number(portText);
@@ -101,6 +140,8 @@ async function main(): Promise<void> {
     }
     case 'big-head':
       return oneRequest(mode, host!, port, Buffer.from(`${head}X-Big: ${'b'.repeat(n)}\r\n\r\n`));
+    case 'banner':
+      return banner(host!, port);
     case 'many-headers':
       return oneRequest(mode, host!, port, Buffer.from(`${head}${'a:b\r\n'.repeat(n)}\r\n`));
     default:

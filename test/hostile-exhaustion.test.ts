@@ -17,6 +17,8 @@ import { createMesh, type Mesh } from './pods/mesh';
 const skip = meshSkipReason();
 const H1 = 8090;
 const H2 = 8091;
+/** The recorder's server-speaks-first port (a banner, as SMTP). */
+const BANNER = 8094;
 const RECORDER = join(__dirname, 'hostile-recorder.js');
 const ATTACK = join(__dirname, 'hostile-attack.js');
 const H2_CLIENT = join(__dirname, 'hostile-h2.js');
@@ -40,8 +42,8 @@ before(async () => {
     LINNET_PROXY_OUTBOUND_MAX_CONNECTIONS: String(MAX_CONNECTIONS),
   };
   mesh = await createMesh({ clientEnv: env, serverEnv: env });
-  const rec = mesh.server.spawn(process.execPath, [RECORDER, String(H1), String(H2)], { uid: APP_UID, name: 'recorder' });
-  await rec.waitForEvent((e) => e.event === 'listening' && e.proto === 'h2');
+  const rec = mesh.server.spawn(process.execPath, [RECORDER, String(H1), String(H2), String(BANNER)], { uid: APP_UID, name: 'recorder' });
+  await rec.waitForEvent((e) => e.event === 'listening' && e.proto === 'banner');
 });
 after(async () => {
   await mesh?.cluster.destroy();
@@ -152,6 +154,10 @@ it('10,000 idle connections that never send a byte; others are served', async (m
       refused: sum(samples, 'tcp_connections_refused_total', { direction }),
     };
   };
+  // A server-speaks-first session opened before the flood (the oldest connection of all): it
+  // carried the banner, so the limit must never take it to make room.
+  const smtpLike = m.client.spawn(process.execPath, [ATTACK, 'banner', m.server.ip, String(BANNER)], { uid: APP_UID, name: 'banner-session', stdin: true });
+  await smtpLike.waitForEvent((e) => e.event === 'banner-ready', 20_000);
   let client = { open: 0, evicted: 0, refused: 0 };
   let server = { open: 0, evicted: 0, refused: 0 };
   const r = await underAttack(m, 'idle-10k', [ATTACK, 'idle', m.server.ip, String(H1), '10000', '15'], {
@@ -172,4 +178,9 @@ it('10,000 idle connections that never send a byte; others are served', async (m
   assert.ok(held.server <= MAX_CONNECTIONS, `server proxy held ${held.server} inbound connections`);
   assert.ok(client.evicted + client.refused > 0, 'the client proxy never acted on its connection limit');
   assert.ok(Number(r.closedByPeer) > 0, 'the attacker lost no connection to the limit');
+  smtpLike.stdin!.write('check\n');
+  const session = await smtpLike.waitForEvent<{ event: string; answered: boolean; closedEarly: boolean }>((e) => e.event === 'banner', 20_000);
+  process.stdout.write(`#   server-speaks-first session held through the flood: ${JSON.stringify(session)}\n`);
+  assert.equal(session.closedEarly, false, 'the limit closed a server-speaks-first session');
+  assert.equal(session.answered, true, 'the server-speaks-first session no longer answers');
 });

@@ -5,7 +5,10 @@
  * with 200 and the URL. HTTP/2 (prior knowledge) on another port: one line per stream with the
  * header names it saw and the body length.
  *
- *   node hostile-recorder.js H1_PORT H2_PORT
+ * With a third port, a server that speaks first (as SMTP does): `220 ready` on connect, then
+ * `250 <line>` for every line it reads.
+ *
+ *   node hostile-recorder.js H1_PORT H2_PORT [BANNER_PORT]
  */
 import { createServer } from 'node:net';
 import { createServer as createH2Server } from 'node:http2';
@@ -92,6 +95,23 @@ function serveH2(port: number): void {
   server.listen(port, '0.0.0.0', () => say({ event: 'listening', proto: 'h2', port }));
 }
 
-const [h1, h2] = process.argv.slice(2).map(Number);
+function serveBanner(port: number): void {
+  const server = createServer((sock) => {
+    sock.write('220 ready\r\n');
+    let buf = '';
+    sock.on('data', (d: Buffer) => {
+      buf += d.toString('latin1');
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+        sock.write(`250 ${buf.slice(0, i).trim()}\r\n`);
+        buf = buf.slice(i + 1);
+      }
+    });
+    sock.on('error', () => {});
+  });
+  server.listen(port, '0.0.0.0', () => say({ event: 'listening', proto: 'banner', port }));
+}
+
+const [h1, h2, banner] = process.argv.slice(2).map(Number);
 serveH1(h1!);
 serveH2(h2!);
+if (banner) serveBanner(banner);
