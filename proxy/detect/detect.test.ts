@@ -8,6 +8,7 @@ import { checkDetectInvariants } from './invariants';
 import { paddedHello, records, unwrapRecords } from './test-support/hello-builder';
 import { captureRealClients, type RealClient } from './test-support/real-clients';
 import { captureRealHellos, type RealHello } from './test-support/real-hellos';
+import { checkPieces } from './test-support/pieces';
 import { SAMPLES } from './test-support/samples';
 import * as fuzzTarget from '../../fuzz/targets/detect';
 
@@ -209,6 +210,8 @@ describe('detect: properties (fast-check)', () => {
         const whole = detect(input);
         if (answer.kind === 'need-more') assert.equal(whole.kind, 'need-more');
         else assert.deepEqual(answer, whole);
+        // The connection handler's incremental detector (proxy/stack/read-prefix.ts) on the same split.
+        checkPieces(input, sizes);
       }),
       { numRuns: 500, includeErrorInReport: true },
     );

@@ -5,7 +5,8 @@
  * caller forwards it as opaque; every byte read here is handed back to be sent on first.
  */
 import type { Socket } from 'node:net';
-import { detect, type Detected } from '../detect/detect';
+import type { Detected } from '../detect/detect';
+import { PrefixDetector } from '../detect/prefix-detector';
 
 export type PrefixOutcome =
   | { kind: 'detected'; detected: Detected }
@@ -25,6 +26,8 @@ export function readPrefix(socket: Socket, timeoutMs: number): Promise<Prefix> {
     const chunks: Buffer[] = [];
     let length = 0;
     let done = false;
+    // Incremental: re-reading the whole prefix on every read was O(n²) for a trickling client.
+    const detector = new PrefixDetector();
     const finish = (outcome: PrefixOutcome) => {
       if (done) return;
       done = true;
@@ -39,13 +42,16 @@ export function readPrefix(socket: Socket, timeoutMs: number): Promise<Prefix> {
     const onData = (chunk: Buffer) => {
       chunks.push(chunk);
       length += chunk.length;
-      const result = detect(chunks.length === 1 ? chunk : Buffer.concat(chunks, length));
+      const result = detector.push(chunk);
       if (result.kind !== 'need-more') finish({ kind: 'detected', detected: result });
     };
     const onEnd = () => finish({ kind: 'eof' });
     const onError = (err: NodeJS.ErrnoException) => finish({ kind: 'gone', errno: err.code ?? 'EIO' });
     const onClose = () => finish({ kind: 'gone', errno: '' });
-    const timer = setTimeout(() => finish({ kind: 'timeout' }), timeoutMs);
+    const timer = setTimeout(() => {
+      const last = detector.settle(); // an opaque answer the incremental schedule had not reached yet
+      finish(last.kind === 'need-more' ? { kind: 'timeout' } : { kind: 'detected', detected: last });
+    }, timeoutMs);
     socket.on('data', onData);
     socket.once('end', onEnd);
     socket.once('error', onError);
