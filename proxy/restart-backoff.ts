@@ -1,0 +1,45 @@
+/**
+ * When to start a replacement for a worker thread that died: at once-ish the first time, then
+ * doubling while it keeps dying soon after each start (a crash loop must not spin a core or flood
+ * the log), back to the first delay once a worker has stayed up for a while. Pure, so it is
+ * tested with a fake clock.
+ */
+export interface RestartBackoffOptions {
+  /** Delay before the first replacement. */
+  initialMs: number;
+  /** Ceiling for the doubled delay. */
+  maxMs: number;
+  /** A worker that ran at least this long before dying resets the delay. */
+  stableMs: number;
+}
+
+export const DEFAULT_RESTART_BACKOFF: RestartBackoffOptions = { initialMs: 500, maxMs: 30_000, stableMs: 60_000 };
+
+export class RestartBackoff {
+  private delay: number;
+  private startedAt = -1;
+  /** Restarts in a row without a stable run (1 for the first). */
+  attempt = 0;
+
+  constructor(private readonly o: RestartBackoffOptions = DEFAULT_RESTART_BACKOFF) {
+    this.delay = o.initialMs;
+  }
+
+  /** A (replacement) worker started at `now`. */
+  started(now: number): void {
+    this.startedAt = now;
+  }
+
+  /** The worker died at `now`: how long to wait before starting the next one. */
+  died(now: number): number {
+    if (this.startedAt >= 0 && now - this.startedAt >= this.o.stableMs) {
+      this.delay = this.o.initialMs;
+      this.attempt = 0;
+    }
+    const d = this.delay;
+    this.delay = Math.min(this.o.maxMs, this.delay * 2);
+    this.attempt++;
+    this.startedAt = -1;
+    return d;
+  }
+}
