@@ -11,12 +11,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { APP_UID, Cluster, LINNET_BIN, logsOnFailure, meshSkipReason, PodProcess, sum, type Pod } from './pods';
+import { APP_UID, Cluster, logsOnFailure, meshSkipReason, PodProcess, sum, type Pod } from './pods';
 import { eventually } from './pods/mesh';
+import { makeMeshDir, meshProxyEnv, startMeshControl } from './pods/mesh-control';
 import { parseClientHello } from '../proxy/detect/client-hello';
 
 const skip = meshSkipReason() ?? (spawnSync('tcpdump', ['--version']).status === 0 ? undefined : 'needs tcpdump (apt-get install -y tcpdump)');
@@ -41,14 +41,7 @@ const it = (name: string, body: () => Promise<void>) => test(name, { skip }, log
 
 before(async () => {
   if (skip) return;
-  dir = mkdtempSync(join(tmpdir(), 'linnet-otp-'));
-  chmodSync(dir, 0o755);
-  const r = spawnSync(process.execPath, [LINNET_BIN, 'identity', 'create', '--out', join(dir, 'ca')], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  chmodSync(join(dir, 'ca'), 0o755);
-  chmodSync(join(dir, 'ca', 'ca.crt'), 0o644);
-  for (const t of ['client', 'db']) writeFileSync(join(dir, `${t}-token`), `${t}-token\n`, { mode: 0o644 });
-
+  dir = makeMeshDir(['client', 'db'], 'linnet-otp-');
   cluster = await Cluster.create();
   control = await cluster.addPod('control');
   client = await cluster.addPod('client');
@@ -78,29 +71,12 @@ before(async () => {
       '',
     ].join('\n'),
   );
-  control.spawn(process.execPath, [
-    LINNET_BIN, 'control', '--discovery-file', join(dir, 'mesh.yaml'), '--identity-dir', join(dir, 'ca'),
-    '--destination-addr', `${control.ip}:8086`, '--identity-addr', `${control.ip}:8080`,
-  ], { name: 'control' });
-  await eventually(async () => {
-    for (const port of [8086, 8080]) {
-      const c = await control.run('bash', ['-c', `exec 3<>/dev/tcp/${control.ip}/${port}`], { timeoutMs: 2000 });
-      assert.equal(c.code, 0, `control not listening on ${port} yet`);
-    }
-  }, 15_000, 200);
-  const env = (id: string, token: string, extra: Record<string, string> = {}) => ({
-    LINNET_PROXY_IDENTITY_SVC_ADDR: `${control.ip}:8080`,
-    LINNET_PROXY_IDENTITY_LOCAL_NAME: id,
-    LINNET_PROXY_IDENTITY_TOKEN_FILE: join(dir, token),
-    LINNET_PROXY_IDENTITY_TRUST_ANCHORS_FILE: join(dir, 'ca', 'ca.crt'),
-    LINNET_PROXY_DESTINATION_SVC_ADDR: `${control.ip}:8086`,
-    ...extra,
-  });
+  await startMeshControl(control, dir);
   await Promise.all([client.init(), server.init()]);
   await Promise.all([
-    client.startProxy(env(CLIENT_ID, 'client-token')),
+    client.startProxy(meshProxyEnv(control, dir, CLIENT_ID, 'client')),
     // A long detect timeout makes any wait for detection on the server side plain to see.
-    server.startProxy(env(DB_ID, 'db-token', { LINNET_PROXY_DETECT_TIMEOUT: `${DETECT_MS}ms`, LINNET_PROXY_INBOUND_PORTS_REQUIRE_TLS: String(PG_PORT) })),
+    server.startProxy(meshProxyEnv(control, dir, DB_ID, 'db', { LINNET_PROXY_DETECT_TIMEOUT: `${DETECT_MS}ms`, LINNET_PROXY_INBOUND_PORTS_REQUIRE_TLS: String(PG_PORT) })),
   ]);
   for (const port of [GREET_PORT, PG_PORT]) {
     const p = server.spawn(process.execPath, [APP, 'serve', '--port', String(port), '--name', `db${port}`, '--greet'], { uid: APP_UID, name: `greet-${port}` });
