@@ -8,7 +8,8 @@
  * traffic keeps flowing with the control plane killed, and a mesh-file edit adding an endpoint
  * sends it traffic within seconds, and certificates rotating every few seconds under load lose no
  * connection. HTTP/1.1 between the proxies rides one pooled, multiplexed HTTP/2 connection
- * (l5d-orig-proto) and reaches the app as HTTP/1.1, every message shape intact.
+ * (l5d-orig-proto) and reaches the app as HTTP/1.1, every message shape intact; a balanced
+ * endpoint that refuses connects is retried on another, invisibly to the client.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -78,6 +79,9 @@ function meshFile(endpoints: string[]): string {
     `    ports: [${ORIG_PORT}]`,
     '    endpoints:',
     `      - address: ${servers[0]!.ip}:${ORIG_PORT}`,
+    `        identity: ${ECHO_ID}`,
+    // Nothing listens there (the control pod has no proxy): every connect to it is refused.
+    `      - address: ${control.ip}:${ORIG_PORT}`,
     `        identity: ${ECHO_ID}`,
     '  - name: greet.demo.svc.cluster.local',
     `    address: ${GREET_VIP}`,
@@ -356,6 +360,8 @@ it('HTTP/1.1 between proxies rides one pooled HTTP/2 connection: the app sees HT
   assert.equal(lines.filter((l) => /^\d+$/.test(l)).reduce((n, l) => n + Number(l), 0), 1, 'curl used one connection');
 
   // 200 requests from 20 concurrent keep-alive connections: a handful of TLS connections at most.
+  // The service's second endpoint refuses every connect: a request balanced to it is retried on
+  // the live one (nothing was sent), so the client sees no error.
   const l = await client.run(process.execPath, [ORIG_APP, 'load', '--to', `${ORIG_VIP}:${ORIG_PORT}`, '--connections', '20', '--requests', '200'], { uid: APP_UID, timeoutMs: 60_000 });
   const ld = JSON.parse(l.stdout.trim().split('\n').pop()!) as { ok: number; errors: number; sockets: number };
   process.stderr.write(`orig-proto load: ${JSON.stringify(ld)}\n`);
@@ -365,6 +371,9 @@ it('HTTP/1.1 between proxies rides one pooled HTTP/2 connection: the app sees HT
   const opened = sum(m, 'tcp_open_total', dst) - opened0;
   assert.ok(opened >= 1 && opened <= 3, `${opened} TLS connections to the endpoint for 203 requests over 21 client connections`);
   assert.ok(sum(m, 'request_total', { direction: 'outbound', tls: 'true', server_id: ECHO_ID, target_addr: target }) >= 203, 'outbound HTTP metrics carry the endpoint and its TLS');
+  const dead = `${control.ip}:${ORIG_PORT}`;
+  assert.ok(sum(m, 'tcp_connect_errors_total', { direction: 'outbound', target_addr: dead }) >= 1, 'the refusing endpoint was tried');
+  assert.equal(sum(m, 'request_total', { direction: 'outbound', target_addr: dead }), 0, 'no request is counted against the endpoint that never served it');
 
   // Every message shape, one keep-alive connection.
   const r = await client.run(process.execPath, [ORIG_APP, 'check', '--to', `${ORIG_VIP}:${ORIG_PORT}`], { uid: APP_UID, timeoutMs: 90_000 });

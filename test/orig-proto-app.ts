@@ -206,6 +206,7 @@ async function load(to: string, connections: number, requests: number): Promise<
   const agent = new Agent({ keepAlive: true, maxSockets: connections });
   let ok = 0;
   let errors = 0;
+  const why: string[] = [];
   const sockets = new Set<unknown>();
   let next = 0;
   const worker = async () => {
@@ -213,18 +214,23 @@ async function load(to: string, connections: number, requests: number): Promise<
       next++;
       try {
         const r = await call(agent, to, 'GET', '/echo');
+        if (r.status !== 200) throw new Error(`${r.status} ${String(r.headers['l5d-proxy-error'])}`);
         const seen = JSON.parse(r.body.toString()) as { httpVersion: string; rawHeaders: string[] };
         if (r.status === 200 && seen.httpVersion === '1.1' && !seen.rawHeaders.some((h) => h.toLowerCase() === 'l5d-orig-proto')) ok++;
-        else errors++;
-      } catch {
+        else {
+          errors++;
+          why.push(`${r.status} ${r.headers['l5d-proxy-error'] ?? ''} ${r.body.subarray(0, 200).toString()}`);
+        }
+      } catch (err) {
         errors++;
+        why.push(String((err as Error).message));
       }
     }
   };
   agent.on('free', (s) => sockets.add(s));
   await Promise.all(Array.from({ length: connections }, worker));
   agent.destroy();
-  emit({ event: 'load', ok, errors, sockets: sockets.size });
+  emit({ event: 'load', ok, errors, sockets: sockets.size, why });
 }
 
 const { positionals, values } = parseArgs({

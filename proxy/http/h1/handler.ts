@@ -235,7 +235,7 @@ class Exchange implements UpstreamHandler {
   /**
    * Metrics start once the request is routed, so that outbound labels name the endpoint and its
    * TLS (as the HTTP/2 path does); a request that fails before that is counted with the original
-   * destination.
+   * destination. The first call wins (a stale-connection retry keeps the labels).
    */
   startMetrics(route: HttpUpstream | undefined): void {
     if (this.endMetrics) return;
@@ -454,7 +454,10 @@ class ClientConnection {
     routeRequest(this.ctx, tried)
       .then(async (route): Promise<UpstreamLink> => {
         ex.route = route;
-        ex.startMetrics(route);
+        // The original destination is never retried elsewhere: its metrics start now, connect
+        // included. A balanced request's start once an endpoint is connected (a failed one is
+        // retried on another), so that they name the endpoint that served it.
+        if (route.pickKey === undefined) ex.startMetrics(route);
         if (route.meshed && ex.upgradable) {
           const lease = await h2UpstreamPool(this.ctx).acquire(this.ctx, route);
           return new H2Link(lease, ex.head, ex.framing, route.addr);
@@ -492,6 +495,7 @@ class ClientConnection {
             link.release();
             return;
           }
+          ex.startMetrics(ex.route);
           ex.upstream = link;
           link.handler = ex;
           ex.resPhase = ResPhase.Head;

@@ -38,6 +38,7 @@ export class H2Link {
   private reqRemaining = 0;
   private readonly decoder: ChunkedDecoder | undefined;
   private error: NodeJS.ErrnoException | undefined;
+  private paused = false;
 
   constructor(
     private readonly lease: UpstreamSession,
@@ -77,15 +78,18 @@ export class H2Link {
       const status = Number(h[':status']);
       if (status >= 100 && status < 200 && status !== 101) this.handler?.onUpstreamData(Buffer.from(h1InterimHead(h), 'latin1'));
     });
+    // Node emits 'response' on the next tick, while DATA read with the HEADERS can be emitted at
+    // once: the body is read only after the head went out (until then it waits in the stream).
     s.on('response', (h, flags) => {
       this.responded = true;
       const r = h1ResponseHead(h, this.head.method, (flags & END_STREAM) !== 0);
       this.resChunked = r.chunked;
       this.handler?.onUpstreamData(Buffer.from(r.head, 'latin1'));
-    });
-    s.on('data', (d: Buffer) => {
-      if (d.length === 0) return;
-      this.handler?.onUpstreamData(this.resChunked ? chunk(d) : d);
+      s.on('data', (d: Buffer) => {
+        if (d.length === 0) return;
+        this.handler?.onUpstreamData(this.resChunked ? chunk(d) : d);
+      });
+      if (!this.paused) s.resume();
     });
     s.on('trailers', (t) => (this.resTrailers = t));
     s.on('end', () => {
@@ -125,11 +129,14 @@ export class H2Link {
   }
 
   pause(): void {
+    this.paused = true;
     this.stream?.pause();
   }
 
   resume(): void {
-    this.stream?.resume();
+    this.paused = false;
+    // Before the response head, reading would hand body bytes to nobody.
+    if (this.responded) this.stream?.resume();
   }
 
   /** The exchange is over without a complete response (timeout, failure): cancel the stream. */
