@@ -284,11 +284,11 @@ test('property: a bare CR, bare LF or NUL injected into a head is refused', () =
 });
 
 test('a request-target that is not origin-, absolute-, authority- or asterisk-form is refused', () => {
-  for (const target of ['a', 'a/b', '?x', 'example.com', '1http://x']) {
+  for (const target of ['a', 'a/b', '?x', 'example.com', '1http://x', 'a:', 'urn:x', 'http:/x', 'a+b://x', 'h2c.x://y', 'a://"', 'http://h#f', 'http://h"/x', 'http://h<x>/']) {
     const r = parseRequestHead(Buffer.from(`GET ${target} HTTP/1.1\r\nHost: x\r\n\r\n`, 'latin1'));
     assert.equal(r.kind, 'error', `GET ${target} was accepted`);
   }
-  for (const target of ['/', '/a?b', '*', 'http://example.com/x']) {
+  for (const target of ['/', '/a?b', '*', 'http://example.com/x', 'HTTPS://A/', 'ws://a:1/b', 'http://u@[::1]:80/p?q#f', 'http://h?x"y', 'a://']) {
     const r = parseRequestHead(Buffer.from(`GET ${target} HTTP/1.1\r\nHost: x\r\n\r\n`, 'latin1'));
     assert.equal(r.kind, 'ok', `GET ${target} was refused`);
   }

@@ -405,8 +405,14 @@ function version(b: Buffer, p: number, end: number): 0 | 1 | typeof OUT {
   throw new Refusal(400, 'invalid HTTP version');
 }
 
-/** `scheme:` then anything: absolute-form (RFC 9112 §3.2.2). */
-const ABSOLUTE_FORM = /^[A-Za-z][A-Za-z0-9+.-]*:/;
+/**
+ * absolute-form (RFC 9112 §3.2.2) as an upstream reads it: letters, "://", an authority of
+ * unreserved, sub-delims, '%', ':', '@' and brackets, then nothing or a path or query. RFC 3986
+ * allows more (`urn:x`, `a+b://x`, a '"' or '#' right after the host) but llhttp refuses those
+ * (HPE_INVALID_URL), and a target the upstream refuses is one the proxy must not read as a
+ * request (fuzz findings: `GET a: HTTP/1.1`, `GET a://" HTTP/1.1`).
+ */
+const ABSOLUTE_FORM = /^[A-Za-z]+:\/\/[A-Za-z0-9!$%&'()*+,\-.:;=@[\]_~]*(?:[/?]|$)/;
 
 function isAuthorityForm(t: string): boolean {
   return /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]+):[0-9]{1,5}$/.test(t);
