@@ -202,4 +202,56 @@ describe('PeakEwmaBalancer', () => {
     assert.equal(b.load('a')!.pending, 0);
     assert.equal(b.load('a')!.failures, 0);
   });
+  it('weights from discovery divide the cost: weight 20000 looks half as loaded as 10000; 0 or none is the default', () => {
+    const { b } = fixture();
+    b.update([
+      { key: 'heavy', value: 'heavy', weight: 20_000 },
+      { key: 'plain', value: 'plain', weight: 10_000 },
+      { key: 'zero', value: 'zero', weight: 0 },
+      { key: 'none', value: 'none' },
+    ]);
+    const cost = (k: string) => b.cost(b.load(k)! as Parameters<typeof b.cost>[0]);
+    assert.equal(cost('heavy'), 15);
+    assert.equal(cost('plain'), 30);
+    assert.equal(cost('zero'), 30);
+    assert.equal(cost('none'), 30);
+    // A weight change on an update applies to the endpoint kept, with its estimate.
+    b.update([{ key: 'plain', value: 'plain', weight: 5_000 }]);
+    assert.equal(cost('plain'), 60);
+  });
+
+  it('with equal latency, an endpoint of three times the weight takes about three times the concurrent requests', () => {
+    const { b } = fixture();
+    b.update([
+      { key: 'big', value: 'big', weight: 30_000 },
+      { key: 'small', value: 'small', weight: 10_000 },
+    ]);
+    const held = { big: 0, small: 0 } as Record<string, number>;
+    for (let i = 0; i < 400; i++) held[b.pick()!.key]!++; // none finishes: pending builds up
+    // P2C over two endpoints compares both: (big + 1) / 3 ≈ small + 1.
+    assert.ok(Math.abs(held.big! - 3 * held.small! - 2) <= 3, JSON.stringify(held));
+
+    // Unweighted, the same run splits evenly.
+    const u = fixture().b;
+    u.update(eps('big', 'small'));
+    const even = { big: 0, small: 0 } as Record<string, number>;
+    for (let i = 0; i < 400; i++) even[u.pick()!.key]!++;
+    assert.ok(Math.abs(even.big! - even.small!) <= 1, JSON.stringify(even));
+  });
+
+  it('weights do not override latency: a 3× weight endpoint that is 10× slower gets the smaller share', () => {
+    const { b, advance } = fixture();
+    b.update([
+      { key: 'big', value: 'big', weight: 30_000 },
+      { key: 'fast', value: 'fast', weight: 10_000 },
+    ]);
+    const counts = { big: 0, fast: 0 } as Record<string, number>;
+    for (let i = 0; i < 2000; i++) {
+      const p = b.pick()!;
+      counts[p.key]!++;
+      advance(5);
+      p.done('success', p.key === 'big' ? 300 : 30);
+    }
+    assert.ok(counts.big! < counts.fast!, JSON.stringify(counts));
+  });
 });

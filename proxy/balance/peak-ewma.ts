@@ -8,6 +8,11 @@
  *   estimate was last touched; reading the cost also decays the estimate toward 0 the same way,
  *   so an endpoint that was slow once is tried again after a while instead of starved forever;
  * - a new endpoint starts at the default RTT (30 ms).
+ * The cost is divided by the endpoint's weight from discovery (10,000 = 1.0, Linkerd's scale), as
+ * tower's `Weighted` load (load / weight) that linkerd2-proxy wrapped its Peak-EWMA endpoints in:
+ * an endpoint of weight 20,000 looks half as loaded, so it takes about twice the concurrent
+ * requests of a 10,000 one at the same latency. A weight of 0 or none is the default (proto3
+ * cannot tell an unset weight from 0, and our control plane never sends 0).
  * A pick draws two distinct endpoints at random and takes the cheaper (the first on a tie).
  *
  * Failure accrual: `consecutiveFailures` failures in a row set an endpoint aside for a backoff
@@ -35,6 +40,8 @@ export interface AccrualOptions {
 }
 
 export const DEFAULT_RTT_MS = 30;
+/** Discovery's weight scale: this is 1.0. */
+export const DEFAULT_WEIGHT = 10_000;
 export const DEFAULT_DECAY_MS = 10_000;
 export const DEFAULT_ACCRUAL: AccrualOptions = { consecutiveFailures: 3, baseBackoffMs: 1000, maxBackoffMs: 60_000, jitter: 0.5 };
 
@@ -50,6 +57,8 @@ export class EndpointLoad<E> {
   trips = 0;
   state: State = 'ready';
   retryAt = 0;
+  /** weight / DEFAULT_WEIGHT: the cost is divided by it. */
+  weightFactor = 1;
 
   constructor(
     readonly key: string,
@@ -86,15 +95,19 @@ export class PeakEwmaBalancer<E> {
     this.accrual = { ...DEFAULT_ACCRUAL, ...opts.accrual };
   }
 
-  /** Replaces the endpoint list; endpoints kept by key keep their estimates and state. */
-  update(endpoints: Iterable<{ key: string; value: E }>): void {
+  /**
+   * Replaces the endpoint list; endpoints kept by key keep their estimates and state (and take the
+   * new weight). `weight` on discovery's scale (DEFAULT_WEIGHT = 1.0); absent or 0: the default.
+   */
+  update(endpoints: Iterable<{ key: string; value: E; weight?: number }>): void {
     const seen = new Set<string>();
     const now = this.now();
-    for (const { key, value } of endpoints) {
+    for (const { key, value, weight } of endpoints) {
       seen.add(key);
-      const l = this.loads.get(key);
+      let l = this.loads.get(key);
       if (l) l.value = value;
-      else this.loads.set(key, new EndpointLoad(key, value, this.defaultRtt, now));
+      else this.loads.set(key, (l = new EndpointLoad(key, value, this.defaultRtt, now)));
+      l.weightFactor = weight !== undefined && Number.isFinite(weight) && weight > 0 ? weight / DEFAULT_WEIGHT : 1;
     }
     for (const key of [...this.loads.keys()]) if (!seen.has(key)) this.loads.delete(key);
   }
@@ -108,10 +121,10 @@ export class PeakEwmaBalancer<E> {
     return this.loads.get(key);
   }
 
-  /** Current cost (decays the estimate to now first). */
+  /** Current cost (decays the estimate to now first), divided by the endpoint's weight. */
   cost(l: EndpointLoad<E>): number {
     this.decay(l, 0);
-    return l.rttMs * (l.pending + 1);
+    return (l.rttMs * (l.pending + 1)) / l.weightFactor;
   }
 
   /**

@@ -61,7 +61,7 @@ export class OutboundBalancers {
       const balancer = new PeakEwmaBalancer<DiscoveredEndpoint>();
       const entry: Entry = { set, balancer, lastUsed: Date.now(), opaque: false };
       const apply = (eps: DiscoveredEndpoint[]) => {
-        balancer.update(eps.map((ep) => ({ key: ep.address, value: ep })));
+        balancer.update(eps.map((ep) => ({ key: ep.address, value: ep, weight: ep.weight })));
         entry.opaque = allOpaque(eps);
         this.opts.log.debug('endpoints updated', { target: key, endpoints: eps.map((x) => x.address).join(',') });
       };
@@ -74,7 +74,7 @@ export class OutboundBalancers {
     if (e.balancer.size !== e.set.endpoints().length || e.balancer.size === 0) {
       // First answer (or an answer that arrived before our listener saw it): sync from the set.
       const eps = e.set.endpoints();
-      e.balancer.update(eps.map((ep) => ({ key: ep.address, value: ep })));
+      e.balancer.update(eps.map((ep) => ({ key: ep.address, value: ep, weight: ep.weight })));
       e.opaque = allOpaque(eps);
     }
     if (e.set.exists() !== true) return { kind: 'original' };
