@@ -7,6 +7,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { LinnetError } from '../errors';
 import { parseClientHello, type ClientHelloResult } from './client-hello';
 import { detect, DETECT_MAX_BYTES, type DetectResult } from './detect';
+import { PrefixDetector } from './prefix-detector';
 
 export const DETECT_PROPERTIES = [
   'never-throws', // detect() and parseClientHello() return on any input
@@ -15,6 +16,7 @@ export const DETECT_PROPERTIES = [
   'well-formed', // answers have the documented shape (no undefined/NaN from out-of-range reads)
   'tls-agrees', // detect's tls answer is the parser's hello
   'parser-bounded', // a decided parse does not change when bytes are appended (reads stay in range)
+  'incremental-agrees', // PrefixDetector fed in pieces answers detect() of the bytes seen, positive answers at the same piece
 ] as const;
 export type DetectProperty = (typeof DETECT_PROPERTIES)[number];
 
@@ -105,9 +107,11 @@ export function checkDetectInvariants(input: Buffer, lengths: number[] = prefixL
 
   let decided: DetectResult | undefined;
   let decidedAt = -1;
+  const seen = new Map<number, DetectResult>();
   for (const n of [...lengths].sort((a, b) => a - b)) {
     if (n > input.length) continue;
     const r = guarded('detect', () => detect(input.subarray(0, n)));
+    seen.set(n, r);
     checkShape(r, n);
     if (decided === undefined) {
       if (r.kind !== 'need-more') {
@@ -120,6 +124,7 @@ export function checkDetectInvariants(input: Buffer, lengths: number[] = prefixL
   }
   if (decided !== undefined && !isDeepStrictEqual(whole, decided)) fail('monotone', `whole input ${JSON.stringify(whole)} differs from prefix answer ${JSON.stringify(decided)}`);
 
+  checkIncremental(input, seen);
   const p = checkParse(input);
   if (input.length > 0 && input[0] === 0x16) {
     if (whole.kind === 'tls') {
@@ -133,4 +138,41 @@ export function checkDetectInvariants(input: Buffer, lengths: number[] = prefixL
     fail('tls-agrees', 'tls answer for input not starting with 0x16');
   }
   return whole;
+}
+
+const positive = (r: DetectResult) => r.kind === 'tls' || r.kind === 'h2' || r.kind === 'http1';
+
+/**
+ * The connection handler's PrefixDetector on one split of the input: one byte per read when
+ * every prefix answer is known (short inputs), else pieces of 1-97 bytes from a generator seeded
+ * by the input. Each answer must be detect() of the bytes seen, a positive one at the same piece
+ * where detect() first gives it, and settle() detect() of everything.
+ */
+function checkIncremental(input: Buffer, known: Map<number, DetectResult>): void {
+  const truth = (n: number) => known.get(n) ?? guarded('detect', () => detect(input.subarray(0, n)));
+  const d = new PrefixDetector();
+  const bytewise = input.length <= 600 && known.size > input.length;
+  let x = (input.length * 2654435761 + (input[0] ?? 0) * 97 + (input[input.length - 1] ?? 0)) >>> 0 || 1;
+  let at = 0;
+  while (at < input.length) {
+    let size = 1;
+    if (!bytewise) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      size = 1 + ((x >>> 0) % 97);
+    }
+    const piece = input.subarray(at, at + size);
+    at += piece.length;
+    const r = guarded('PrefixDetector.push', () => d.push(piece));
+    const t = truth(at);
+    if (r.kind === 'need-more') {
+      if (positive(t)) fail('incremental-agrees', `need-more after ${at} bytes where detect() answers ${JSON.stringify(t)}`);
+      continue;
+    }
+    if (!isDeepStrictEqual(r, t)) fail('incremental-agrees', `answered ${JSON.stringify(r)} after ${at} bytes, detect() ${JSON.stringify(t)}`);
+    return;
+  }
+  const last = guarded('PrefixDetector.settle', () => d.settle());
+  if (!isDeepStrictEqual(last, truth(input.length))) fail('incremental-agrees', `settle() ${JSON.stringify(last)} vs detect() ${JSON.stringify(truth(input.length))}`);
 }
