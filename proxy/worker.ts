@@ -69,9 +69,12 @@ function listen(addr: SocketAddr, side: Side): Promise<Server> {
   const guard = new LimitGuard({
     direction: side.direction,
     max: side.direction === 'inbound' ? config.limits.inboundMaxConnections : config.limits.outboundMaxConnections,
-    // Old enough to have spoken: detection over and an upstream connect made (a server that
-    // speaks first has then written its banner).
-    minSilentAgeMs: side.detectTimeoutMs + side.connectTimeoutMs,
+    // Every connection gets the detect timeout to say something. Not more: during a flood the
+    // cap fills within a second, and a longer grace left no connection old enough to make room,
+    // so a newcomer (another client) was refused instead of an attacker's connection evicted.
+    // The oldest silent one goes first, so the attacker's connections go before anyone who
+    // arrived after them.
+    minSilentAgeMs: side.detectTimeoutMs,
     metrics: limitMetrics,
     log,
   });

@@ -172,8 +172,8 @@ it('10,000 idle connections that never send a byte; others are served', async (m
     `#   idle: ${r.opened} opened, ${r.closedByPeer} closed by the proxy; errors ${JSON.stringify(r.errors)}\n` +
       `#   held during the attack: client proxy ${held.client} outbound (evicted ${client.evicted}, refused ${client.refused}), server proxy ${held.server} inbound (evicted ${server.evicted}, refused ${server.refused}); cap ${MAX_CONNECTIONS} per worker and side\n`,
   );
-  // LINNET_PROXY_{OUTBOUND,INBOUND}_MAX_CONNECTIONS: the proxies hold at most the cap (plus the
-  // probe's and the admin's own connections) and made room by closing silent connections.
+  // LINNET_PROXY_{OUTBOUND,INBOUND}_MAX_CONNECTIONS: the proxies hold at most the cap (without it
+  // the client proxy held every one of the 10,000) and made room by closing silent connections.
   assert.ok(held.client <= MAX_CONNECTIONS, `client proxy held ${held.client} outbound connections`);
   assert.ok(held.server <= MAX_CONNECTIONS, `server proxy held ${held.server} inbound connections`);
   assert.ok(client.evicted + client.refused > 0, 'the client proxy never acted on its connection limit');

@@ -15,7 +15,7 @@ export const LIMITS_ENV = {
   LINNET_PROXY_INBOUND_MAX_CONNECTIONS: {
     default: '10000',
     meaning:
-      'per worker: inbound connections open at once. At the cap a new connection takes the place of the oldest silent one (no byte either way, open longer than the detect and connect timeouts: a client and a server that both wait); if none is silent, the new one is reset. When unset, lowered to fit the open-file limit: (limit - 1024) / (4 x workers)',
+      'per worker: inbound connections open at once. At the cap a new connection takes the place of the oldest silent one (no byte either way, open longer than the detect timeout: a client and a server that both wait); if none is silent, the new one is reset. When unset, lowered to fit the open-file limit: (limit - 1024) / (4 x workers)',
   },
   LINNET_PROXY_OUTBOUND_MAX_CONNECTIONS: {
     default: '10000',

@@ -5,9 +5,8 @@
  *
  * Below the cap every connection is admitted. At the cap a new connection takes the place of the
  * oldest *silent* one, a connection that has carried no byte in either direction although it had
- * its chance (older than `minSilentAgeMs`: past detection and an upstream connect). Such a
- * connection is a client that never spoke to a server that never spoke: the idle flood this cap
- * exists for. nginx does the same when worker_connections run out (it closes idle keep-alive
+ * its chance (older than `minSilentAgeMs`, the detect timeout). Such a connection is a client
+ * that never spoke to a server that never spoke: the idle flood this cap exists for. nginx does the same when worker_connections run out (it closes idle keep-alive
  * connections first). A server-speaks-first protocol (SMTP, MySQL) is not silent: its banner was
  * written to the client. If no connection is silent, the new one is refused: every open one is
  * doing work, and refusing the newest keeps memory and descriptors bounded.
