@@ -39,8 +39,6 @@ class HelloEnd {
   private header: number[] = [];
   /** 4 + the handshake length, once known. */
   private wanted = -1;
-  /** Something is wrong with a record header: detect() answers now. */
-  fault = false;
 
   /** Reads `b` up to `to` (from where it stopped); true when detect() can now answer differently. */
   advance(b: Buffer, to: number): boolean {
@@ -49,10 +47,8 @@ class HelloEnd {
         if (this.next + 5 > to) return false;
         const h = this.next;
         const len = (b[h + 3]! << 8) | b[h + 4]!;
-        if (b[h] !== HANDSHAKE || b[h + 1] !== 3 || len === 0) {
-          this.fault = true;
-          return true;
-        }
+        // A record header detect() refuses: it answers opaque now (and on every later push).
+        if (b[h] !== HANDSHAKE || b[h + 1] !== 3 || len === 0) return true;
         this.payloadEnd = h + 5 + len;
         this.counted = h + 5;
       }
