@@ -377,6 +377,7 @@ it('HTTP/1.1 between proxies rides one pooled HTTP/2 connection: the app sees HT
 
   // Every message shape, one keep-alive connection.
   const r = await client.run(process.execPath, [ORIG_APP, 'check', '--to', `${ORIG_VIP}:${ORIG_PORT}`], { uid: APP_UID, timeoutMs: 90_000 });
+  process.stderr.write(`orig-proto check: ${r.stdout.split('\n').filter((l) => /cut-mid-body|pipelined/.test(l)).join(' ')}\n`);
   const cases = new Map<string, Record<string, any>>(); // eslint-disable-line @typescript-eslint/no-explicit-any
   for (const line of r.stdout.trim().split('\n')) {
     const o = JSON.parse(line) as Record<string, unknown>;
@@ -430,6 +431,10 @@ it('HTTP/1.1 between proxies rides one pooled HTTP/2 connection: the app sees HT
   const nocl = get('no-content-length');
   assert.equal(nocl.status, 200);
   assert.equal(nocl.body, 'until the close', 'a close-delimited response arrives whole');
+  const cut = get('cut-mid-body');
+  assert.equal(cut.completed, false, 'a response cut mid-body must not look complete to the client');
+  assert.match(cut.failure, /ECONNRESET|aborted|socket hang up/);
+  assert.deepEqual(get('pipelined').urls, ['/echo?n=1', '/echo?n=2', '/echo?n=3'], 'pipelined requests answered in order');
   assert.deepEqual(get('websocket').messages, ['hello 1.1', 'echo ping'], 'WebSocket over the mesh (HTTP/1 path)');
 
   await eventually(async () => {

@@ -9,6 +9,7 @@
  *       /big?n=BYTES     n deterministic bytes with content-length and x-sha256 (HEAD: head only)
  *       /nocl            a close-delimited response (no content-length, no chunked)
  *       /status?code=N   N with no body (204, 304)
+ *       /cut             a content-length response cut off after 1000 bytes
  *       WebSocket upgrade on any path: echoes each message
  *   node orig-proto-app.js check --to 10.96.0.40:8100
  *       one JSON line per case ({"case": ..., ...observations}) and {"event":"done"}
@@ -17,6 +18,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Agent, createServer, request, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import { connect } from 'node:net';
 import { parseArgs } from 'node:util';
 import { WebSocket, WebSocketServer } from 'ws';
 
@@ -74,6 +76,12 @@ function serve(port: number): void {
       case '/nocl': {
         // Written raw: Node would frame it otherwise. The end of the body is the connection's close.
         req.socket.end('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nuntil the close');
+        return;
+      }
+      case '/cut': {
+        // A response cut mid-body: the client must see a reset, not a complete message.
+        res.writeHead(200, { 'content-length': 100000 });
+        res.write(Buffer.alloc(1000, 0x61), () => setTimeout(() => req.socket.destroy(), 50));
         return;
       }
       case '/status': {
@@ -180,6 +188,44 @@ async function check(to: string): Promise<void> {
   await run('no-content-length', async () => {
     const r = await call(agent, to, 'GET', '/nocl');
     return { status: r.status, headers: r.headers, body: r.body.toString() };
+  });
+  await run('cut-mid-body', async () => {
+    try {
+      const r = await call(agent, to, 'GET', '/cut');
+      return { completed: true, length: r.body.length };
+    } catch (err) {
+      return { completed: false, failure: String((err as NodeJS.ErrnoException).code ?? (err as Error).message) };
+    }
+  });
+  await run('pipelined', async () => {
+    // Three requests in one write: the answers must come back in order, each complete.
+    const [host, port] = to.split(':');
+    const sock = connect({ host, port: Number(port) });
+    const reqs = [1, 2, 3].map((n) => `GET /echo?n=${n} HTTP/1.1\r\nHost: ${to}\r\n\r\n`).join('');
+    sock.write(reqs);
+    let buf = Buffer.alloc(0);
+    const urls: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      sock.on('data', (d: Buffer) => {
+        buf = Buffer.concat([buf, d]);
+        for (;;) {
+          const end = buf.indexOf('\r\n\r\n');
+          if (end < 0) return;
+          const m = /content-length: (\d+)/i.exec(buf.subarray(0, end).toString('latin1'));
+          const len = Number(m?.[1] ?? 0);
+          if (buf.length < end + 4 + len) return;
+          urls.push((JSON.parse(buf.subarray(end + 4, end + 4 + len).toString()) as { url: string }).url);
+          buf = buf.subarray(end + 4 + len);
+          if (urls.length === 3) {
+            sock.destroy();
+            return resolve();
+          }
+        }
+      });
+      sock.on('error', reject);
+      setTimeout(() => reject(new Error('pipelined: timeout')), 10_000);
+    });
+    return { urls };
   });
   await run('websocket', async () => {
     const ws = new WebSocket(`ws://${to}/ws`);
