@@ -4,6 +4,7 @@
  * the log), back to the first delay once a worker has stayed up for a while. Pure, so it is
  * tested with a fake clock.
  */
+import { backoffDelay } from './backoff';
 export interface RestartBackoffOptions {
   /** Delay before the first replacement. */
   initialMs: number;
@@ -16,14 +17,11 @@ export interface RestartBackoffOptions {
 export const DEFAULT_RESTART_BACKOFF: RestartBackoffOptions = { initialMs: 500, maxMs: 30_000, stableMs: 60_000 };
 
 export class RestartBackoff {
-  private delay: number;
   private startedAt = -1;
   /** Restarts in a row without a stable run (1 for the first). */
   attempt = 0;
 
-  constructor(private readonly o: RestartBackoffOptions = DEFAULT_RESTART_BACKOFF) {
-    this.delay = o.initialMs;
-  }
+  constructor(private readonly o: RestartBackoffOptions = DEFAULT_RESTART_BACKOFF) {}
 
   /** A (replacement) worker started at `now`. */
   started(now: number): void {
@@ -32,12 +30,9 @@ export class RestartBackoff {
 
   /** The worker died at `now`: how long to wait before starting the next one. */
   died(now: number): number {
-    if (this.startedAt >= 0 && now - this.startedAt >= this.o.stableMs) {
-      this.delay = this.o.initialMs;
-      this.attempt = 0;
-    }
-    const d = this.delay;
-    this.delay = Math.min(this.o.maxMs, this.delay * 2);
+    if (this.startedAt >= 0 && now - this.startedAt >= this.o.stableMs) this.attempt = 0;
+    // No jitter: one process restarting its own threads has no herd to spread.
+    const d = backoffDelay(this.attempt, { baseMs: this.o.initialMs, maxMs: this.o.maxMs, jitter: 0 });
     this.attempt++;
     this.startedAt = -1;
     return d;

@@ -10,8 +10,11 @@ import * as grpc from '@grpc/grpc-js';
 import { LinnetError } from '../errors';
 import type { Logger } from '../log';
 import { destinationClientConstructor, type PbUpdate } from '../../control/destination/proto';
-import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from './backoff';
+import { backoffDelay, type BackoffOptions } from '../backoff';
 import { EndpointSetState, endpointAddress, type DiscoveredEndpoint } from './endpoint-set';
+
+/** Re-opening a discovery stream: quick at first (a control-plane restart), at most every 10 s. */
+const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 200, maxMs: 10_000, jitter: 0.5 };
 
 export interface ResolveTarget {
   /** A name such as web.demo.svc.cluster.local (no port here). */

@@ -1,24 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError } from '../errors';
-import { backoffDelay } from './backoff';
 import { EndpointSetState } from './endpoint-set';
 import { parseDiscoveryEnv } from './env';
 import { createDiscoveryClient, DiscoveryError } from './client';
-
-describe('backoffDelay', () => {
-  const opts = { baseMs: 100, maxMs: 1000, jitter: 0.5 };
-  it('doubles up to the ceiling without jitter', () => {
-    assert.deepEqual([0, 1, 2, 3, 4, 10, 100].map((a) => backoffDelay(a, opts, () => 0)), [100, 200, 400, 800, 1000, 1000, 1000]);
-  });
-  it('jitter takes off up to the given fraction', () => {
-    assert.equal(backoffDelay(0, opts, () => 0.999999), 50);
-    for (let i = 0; i < 100; i++) {
-      const d = backoffDelay(3, opts);
-      assert.ok(d >= 400 && d <= 800, String(d));
-    }
-  });
-});
 
 describe('EndpointSetState', () => {
   const add = (ips: string[], labels: Record<string, string> = {}) => ({

@@ -1,6 +1,7 @@
 /**
  * When to renew and when to retry: pure arithmetic, so the timing rules are unit-tested.
  */
+import type { BackoffOptions } from '../backoff';
 
 /**
  * Renew after 70% of the time the certificate has left (as linkerd2-proxy), clamped to
@@ -13,17 +14,8 @@ export function refreshIn(validUntilMs: number, nowMs: number, minMs: number, ma
   return Math.min(maxMs, Math.max(minMs, Math.round(left * fraction)));
 }
 
-export interface BackoffPolicy {
-  baseMs: number;
-  maxMs: number;
-  /** 0..1: the share of each delay that is random, so many proxies do not retry in step. */
-  jitter: number;
-}
+export type { BackoffOptions as BackoffPolicy } from '../backoff';
+export { backoffDelay } from '../backoff';
 
-export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 100, maxMs: 30_000, jitter: 0.5 };
-
-/** The wait before retry number `attempt` (0-based): base·2^attempt, capped, partly random. */
-export function backoffDelay(attempt: number, policy: BackoffPolicy = DEFAULT_BACKOFF, random: () => number = Math.random): number {
-  const ceiling = Math.min(policy.maxMs, policy.baseMs * 2 ** Math.min(attempt, 30));
-  return Math.round(ceiling * (1 - policy.jitter) + ceiling * policy.jitter * random());
-}
+/** Retrying a failed Certify: from 100 ms, at most every 30 s. */
+export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 100, maxMs: 30_000, jitter: 0.5 };
