@@ -30,6 +30,13 @@ const GREET_PORT = 6379;
 const PG_VIP = '10.96.0.41';
 const PG_PORT = 5432;
 const DETECT_MS = 3000;
+/**
+ * A service (port not opaque) with a meshed endpoint on a port its proxy treats as opaque (3306,
+ * default list) and an unmeshed one: the client detects HTTP and balances per request.
+ */
+const MIXED_VIP = '10.96.0.42';
+const MIXED_PORT = 7200;
+const MIXED_DB_PORT = 3306;
 
 let cluster: Cluster | undefined;
 let dir: string;
@@ -63,6 +70,13 @@ before(async () => {
       '    endpoints:',
       `      - address: ${server.ip}:${PG_PORT}`,
       `        identity: ${DB_ID}`,
+      '  - name: mixed.demo.svc.cluster.local',
+      `    address: ${MIXED_VIP}`,
+      `    ports: [${MIXED_PORT}]`,
+      '    endpoints:',
+      `      - address: ${server.ip}:${MIXED_DB_PORT}`,
+      `        identity: ${DB_ID}`,
+      `      - address: ${control.ip}:${MIXED_PORT}`,
       'workloads:',
       `  - identity: ${CLIENT_ID}`,
       '    token: "client-token"',
@@ -78,6 +92,10 @@ before(async () => {
     // A long detect timeout makes any wait for detection on the server side plain to see.
     server.startProxy(meshProxyEnv(control, dir, DB_ID, 'db', { LINNET_PROXY_DETECT_TIMEOUT: `${DETECT_MS}ms`, LINNET_PROXY_INBOUND_PORTS_REQUIRE_TLS: String(PG_PORT) })),
   ]);
+  for (const [pod, port, name] of [[server, MIXED_DB_PORT, 'meshed'], [control, MIXED_PORT, 'plain']] as const) {
+    const p = pod.spawn(process.execPath, [APP, 'http-serve', '--port', String(port), '--name', name, '--delay-ms', '0'], { uid: APP_UID, name: `http-${port}` });
+    await p.waitForEvent((e) => e.event === 'listening');
+  }
   for (const port of [GREET_PORT, PG_PORT]) {
     const p = server.spawn(process.execPath, [APP, 'serve', '--port', String(port), '--name', `db${port}`, '--greet'], { uid: APP_UID, name: `greet-${port}` });
     await p.waitForEvent((e) => e.event === 'listening');
@@ -166,4 +184,18 @@ it('plaintext straight to the inbound port is reset and counted; the apps see no
   const r = spawnSync('ip', ['netns', 'exec', cluster!.nodeNs, 'curl', '-sS', '-m', '5', '-o', '/dev/null', '-w', '%{http_code}', `http://${server.ip}:4143/`], { encoding: 'utf8', timeout: 15_000 });
   assert.notEqual(r.status, 0, `curl to 4143 must fail: ${r.stdout}${r.stderr}`);
   await eventually(async () => assert.ok((await count()) > before));
+});
+
+it('HTTP/1.1 balanced to a meshed endpoint on a port its proxy treats as opaque goes through opaque transport as HTTP/1.1', async () => {
+  const r = await client.run('bash', ['-c', `for i in $(seq 1 30); do curl -sS -m 5 http://${MIXED_VIP}:${MIXED_PORT}/ ; echo; done`], { uid: APP_UID, timeoutMs: 60_000 });
+  const answers = r.stdout.trim().split('\n');
+  assert.equal(answers.length, 30, r.stdout + r.stderr);
+  assert.ok(answers.every((a) => a === 'meshed' || a === 'plain'), `every request answered by an endpoint: ${JSON.stringify(answers)} ${r.stderr}`);
+  assert.ok(answers.includes('meshed'), `the meshed endpoint was reached: ${JSON.stringify(answers)}`);
+  await eventually(async () => {
+    const [out, inb] = await Promise.all([client.metrics(), server.metrics()]);
+    assert.ok(sum(out, 'request_total', { direction: 'outbound', tls: 'true', server_id: DB_ID, target_addr: `${server.ip}:${MIXED_DB_PORT}` }) >= 1);
+    // The inbound side saw a peer's mTLS for the opaque port (via 4143), not HTTP/2.
+    assert.ok(sum(inb, 'tcp_open_total', { direction: 'inbound', peer: 'src', tls: 'true', client_id: CLIENT_ID, target_addr: `${server.ip}:${MIXED_DB_PORT}` }) >= 1);
+  });
 });

@@ -10,6 +10,7 @@ import { ConnectError } from '../tcp/connect';
 import { connectMeshed } from '../tls/connect';
 import type { ConnContext } from '../stack/context';
 import type { TlsLabels } from './context';
+import { encodeTransportHeader } from './transport-header';
 
 export interface HttpUpstream {
   /** Pool key: connections are reused only for the same endpoint and TLS identity. */
@@ -58,6 +59,10 @@ export async function routeRequest(ctx: ConnContext, exclude?: ReadonlySet<strin
   const start = performance.now();
   const meshed = ep.identity !== undefined && mesh.tls !== undefined;
   const identity = ep.identity;
+  // An endpoint port its proxy treats as opaque is reached through opaque transport (the peer's
+  // inbound port plus a header, see opaque-transport.ts): its bytes go to the app untouched, so
+  // HTTP/1.1 stays HTTP/1.1 there rather than riding HTTP/2.
+  const otp = meshed ? ep.opaqueTransportPort : undefined;
   return {
     key: `${side.direction} ${ep.address}${meshed ? ` ${identity}` : ''}`,
     host: ep.ip,
@@ -69,11 +74,13 @@ export async function routeRequest(ctx: ConnContext, exclude?: ReadonlySet<strin
     dial: meshed
       ? async () => {
           if (!mesh.tls!.current()) await mesh.tls!.ready(side.connectTimeoutMs);
-          return connectMeshed(ep.ip, ep.port, identity!, mesh.tls!, side.connectTimeoutMs);
+          const socket = await connectMeshed(ep.ip, otp ?? ep.port, identity!, mesh.tls!, side.connectTimeoutMs);
+          if (otp !== undefined) socket.write(encodeTransportHeader({ port: ep.port }));
+          return socket;
         }
       : undefined,
     pickKey: pick.key,
-    meshed,
+    meshed: meshed && otp === undefined,
     done: (ok, sample = true) => pick.done(ok ? 'success' : 'failure', sample ? performance.now() - start : undefined),
   };
 }
