@@ -39,6 +39,7 @@ import {
   type HeadLimits,
   type RequestHead,
 } from './parse-head';
+import { worthParsing } from './reparse';
 import { UpstreamPool, type PoolOptions, type UpstreamConn, type UpstreamHandler } from './pool';
 
 export interface H1Settings {
@@ -314,6 +315,10 @@ class ClientConnection {
   private clientEnded = false;
   /** Running while a request head is awaited (see H1Settings.headerReadTimeoutMs). */
   private headTimer: NodeJS.Timeout | undefined;
+  /** Backing store a head arriving in pieces is appended to (doubling), instead of a concat per read. */
+  private headStore: Buffer | undefined;
+  /** Buffer length at the last parse that needed more (0: none yet for this head). */
+  private parsedLen = 0;
   private readonly srcStats: TcpStats;
 
   constructor(
@@ -367,7 +372,7 @@ class ClientConnection {
   private onClientData(chunk: Buffer): void {
     switch (this.phase) {
       case Phase.Head:
-        this.buf = this.buf ? Buffer.concat([this.buf, chunk]) : chunk;
+        this.appendHead(chunk);
         this.nextRequest();
         return;
       case Phase.Body:
@@ -410,13 +415,20 @@ class ClientConnection {
       this.client.resume();
       return;
     }
-    const r = parseRequestHead(b, this.settings.limits);
-    if (r.kind === 'need-more') {
-      if (this.clientEnded) return this.close();
+    if (!this.clientEnded && !worthParsing(b, this.parsedLen, this.settings.limits.maxHeaderBytes)) {
       this.startHeadTimer();
       this.client.resume();
       return;
     }
+    const r = parseRequestHead(b, this.settings.limits);
+    if (r.kind === 'need-more') {
+      if (this.clientEnded) return this.close();
+      this.parsedLen = b.length;
+      this.startHeadTimer();
+      this.client.resume();
+      return;
+    }
+    this.parsedLen = 0;
     this.stopHeadTimer();
     if (r.kind === 'error') {
       return this.refuse(new HttpProxyError(r.status === 431 ? 'headersTooLarge' : 'badRequest', r.detail), undefined);
@@ -434,6 +446,29 @@ class ClientConnection {
     this.buf = p < b.length ? b.subarray(p) : undefined;
     this.phase = ex.reqDone ? Phase.Wait : Phase.Body;
     this.connect(ex, false);
+  }
+
+  /** Appends to the head being read: into a doubling store, so a trickled head is copied O(n) times in all. */
+  private appendHead(chunk: Buffer): void {
+    const b = this.buf;
+    if (!b || b.length === 0) {
+      this.buf = chunk;
+      return;
+    }
+    const need = b.length + chunk.length;
+    const st = this.headStore;
+    // Only ever written past the end of a buffer that starts the store: bytes an exchange still
+    // holds (its head, kept for a retry) lie before a consumed prefix and are never overwritten.
+    if (st && b.buffer === st.buffer && b.byteOffset === st.byteOffset && need <= st.length) {
+      chunk.copy(st, b.length);
+      this.buf = st.subarray(0, need);
+      return;
+    }
+    const next = Buffer.allocUnsafe(Math.max(need * 2, 4096));
+    b.copy(next, 0);
+    chunk.copy(next, b.length);
+    this.headStore = next;
+    this.buf = next.subarray(0, need);
   }
 
   private connect(ex: Exchange, fresh: boolean): void {
