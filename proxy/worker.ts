@@ -47,6 +47,7 @@ const mesh: MeshContext = {
       })
     : undefined,
   requireTlsPorts: config.inboundRequireTlsPorts,
+  ingressMode: config.ingressMode,
   metrics: new MeshMetrics(registry),
 };
 

@@ -46,6 +46,8 @@ export interface ProxyConfig {
   readonly destinationAddr: string | undefined;
   /** Inbound ports where plaintext (no mTLS) connections are refused. */
   readonly inboundRequireTlsPorts: ReadonlySet<number>;
+  /** Ingress mode: outbound HTTP is routed by l5d-dst-override or the request's authority. */
+  readonly ingressMode: boolean;
 }
 
 /** The variables, their defaults and meanings: the README's configuration table is this list. */
@@ -83,6 +85,11 @@ export const PROXY_ENV = {
   LINNET_PROXY_INBOUND_PORTS_REQUIRE_TLS: {
     default: '',
     meaning: 'inbound ports that refuse connections without mTLS from a meshed peer (ports and ranges; default none)',
+  },
+  LINNET_PROXY_INGRESS_MODE: {
+    default: 'false',
+    meaning:
+      'ingress mode (the `ingress` inject mode sets it): outbound HTTP requests are routed by their l5d-dst-override header, else their Host/:authority, through discovery, instead of by the original destination; a name discovery does not know falls back to the original destination',
   },
   ...IDENTITY_ENV,
 } as const;
@@ -122,6 +129,7 @@ export function loadProxyConfig(env: NodeJS.ProcessEnv = process.env, sys: Syste
     identity: parseIdentityEnv(env),
     destinationAddr: parseDiscoveryEnv(env).destinationAddr,
     inboundRequireTlsPorts: portSet(parsePortRanges('LINNET_PROXY_INBOUND_PORTS_REQUIRE_TLS', get('LINNET_PROXY_INBOUND_PORTS_REQUIRE_TLS'))),
+    ingressMode: parseBool('LINNET_PROXY_INGRESS_MODE', get('LINNET_PROXY_INGRESS_MODE')),
   };
   return Object.freeze(config);
 }

@@ -11,6 +11,8 @@ export interface MeshContext {
   tls: TlsStore | undefined;
   balancers: OutboundBalancers | undefined;
   requireTlsPorts: ReadonlySet<number>;
+  /** Ingress mode: outbound HTTP is routed by the request's logical destination (proxy/mesh/ingress.ts). */
+  ingressMode?: boolean;
   metrics: MeshMetrics;
 }
 

@@ -11,6 +11,7 @@ import { connectMeshed } from '../tls/connect';
 import type { ConnContext } from '../stack/context';
 import type { TlsLabels } from './context';
 import { encodeTransportHeader } from './transport-header';
+import type { LogicalDestination } from './ingress';
 
 export interface HttpUpstream {
   /** Pool key: connections are reused only for the same endpoint and TLS identity. */
@@ -37,9 +38,10 @@ const noop = () => {};
 
 /**
  * `exclude`: endpoint keys already tried for this request (their connect failed); none of them
- * is chosen again. Rejects with ConnectError ENOENDPOINTS when nothing is left.
+ * is chosen again. `logical`: in ingress mode, the destination the request names
+ * (proxy/mesh/ingress.ts). Rejects with ConnectError ENOENDPOINTS when nothing is left.
  */
-export async function routeRequest(ctx: ConnContext, exclude?: ReadonlySet<string>): Promise<HttpUpstream> {
+export async function routeRequest(ctx: ConnContext, exclude?: ReadonlySet<string>, logical?: LogicalDestination): Promise<HttpUpstream> {
   const { side, target, mesh } = ctx;
   const original: HttpUpstream = {
     key: `${side.direction} ${target.addr}`,
@@ -51,7 +53,10 @@ export async function routeRequest(ctx: ConnContext, exclude?: ReadonlySet<strin
     done: noop,
   };
   if (side.direction !== 'outbound' || !mesh?.balancers) return original;
-  const route = await mesh.balancers.route(target.host, target.port);
+  // Ingress mode: the request's logical destination first; a name discovery does not know falls
+  // back to the original destination.
+  let route = logical && mesh.ingressMode ? await mesh.balancers.route(logical.host, logical.port) : undefined;
+  if (!route || route.kind === 'original') route = await mesh.balancers.route(target.host, target.port);
   if (route.kind === 'original') return original;
   const pick = route.kind === 'balanced' ? route.balancer.pick(exclude) : undefined;
   if (!pick) throw new ConnectError(target.addr, 'ENOENDPOINTS');

@@ -3,6 +3,7 @@
  * Peak-EWMA balancer per original destination, kept up to date by the watch. A destination
  * discovery does not know (or does not answer for in time) goes to the original destination.
  */
+import { isIP } from 'node:net';
 import { PeakEwmaBalancer } from '../balance/peak-ewma';
 import type { DiscoveredEndpoint, DiscoveryClient, EndpointSet } from '../discovery';
 import type { Logger } from '../log';
@@ -53,11 +54,12 @@ export class OutboundBalancers {
     this.sweep.unref();
   }
 
-  async route(ip: string, port: number): Promise<OutboundRoute> {
-    const key = `${ip}:${port}`;
+  /** `host`: an IP (an original destination) or a name (ingress mode's logical destination). */
+  async route(host: string, port: number): Promise<OutboundRoute> {
+    const key = `${host}:${port}`;
     let e = this.entries.get(key);
     if (!e) {
-      const set = this.discovery.resolve({ ip, port });
+      const set = this.discovery.resolve(isIP(host) ? { ip: host, port } : { authority: host, port });
       const balancer = new PeakEwmaBalancer<DiscoveredEndpoint>();
       const entry: Entry = { set, balancer, lastUsed: Date.now(), opaque: false };
       const apply = (eps: DiscoveredEndpoint[]) => {

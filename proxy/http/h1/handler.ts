@@ -20,6 +20,7 @@ import { TcpStats } from '../../metrics/tcp-metrics';
 import type { ConnContext } from '../../stack/context';
 import type { ProtocolHandler } from '../../stack/dispatch';
 import { routeRequest, type HttpUpstream } from '../../mesh/http-route';
+import { DST_OVERRIDE, logicalDestination, type LogicalDestination } from '../../mesh/ingress';
 import { ConnectError, formatAddr } from '../../tcp/connect';
 import { relay } from '../../tcp/relay';
 import { h2UpstreamPool } from '../h2/serve';
@@ -184,6 +185,18 @@ const MAX_CONNECT_ATTEMPTS = 3;
 function errnoOf(err: unknown): string {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   return typeof code === 'string' ? code : 'EIO';
+}
+
+/** Ingress mode: the destination the request names (l5d-dst-override, else its authority). */
+function ingressDestination(head: RequestHead): LogicalDestination | undefined {
+  let override: string | undefined;
+  for (let i = 0; i < head.names.length; i++) {
+    if (head.names[i]!.toLowerCase() === DST_OVERRIDE) {
+      override = head.values[i];
+      break;
+    }
+  }
+  return logicalDestination(override, requestAuthority(head));
 }
 
 /** One request/response exchange on the client connection. */
@@ -486,7 +499,7 @@ class ClientConnection {
    */
   private attempt(ex: Exchange, fresh: boolean, tried: Set<string>, lastErr: unknown): void {
     const { side, target, tcp, open } = this.ctx;
-    routeRequest(this.ctx, tried)
+    routeRequest(this.ctx, tried, this.ctx.mesh?.ingressMode ? ingressDestination(ex.head) : undefined)
       .then(async (route): Promise<UpstreamLink> => {
         ex.route = route;
         // The original destination is never retried elsewhere: its metrics start now, connect

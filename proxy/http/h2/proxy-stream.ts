@@ -11,6 +11,9 @@ import { ConnectError } from '../../tcp/connect';
 import type { ConnContext } from '../../stack/context';
 import type { HttpLabels, HttpOutcome } from '../../metrics/http-metrics';
 import { routeRequest, type HttpUpstream } from '../../mesh/http-route';
+import { DST_OVERRIDE, logicalDestination } from '../../mesh/ingress';
+
+const headerText = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
 import {
   answerFor,
   carryRstCode,
@@ -164,7 +167,8 @@ export function proxyStream(
     client.sendTrailers(t);
   });
 
-  routeRequest(ctx)
+  const logical = ctx.mesh?.ingressMode ? logicalDestination(headerText(reqHeaders[DST_OVERRIDE]), authorityOf(reqHeaders)) : undefined;
+  routeRequest(ctx, undefined, logical)
     .then((r) => {
       route = r;
       startMetrics();
