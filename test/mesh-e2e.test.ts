@@ -14,12 +14,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { APP_UID, Cluster, LINNET_BIN, logsOnFailure, meshSkipReason, PodProcess, sum, type Pod } from './pods';
+import { APP_UID, Cluster, logsOnFailure, meshSkipReason, PodProcess, sum, type Pod } from './pods';
 import { eventually } from './pods/mesh';
+import { makeMeshDir, meshProxyEnv, startMeshControl } from './pods/mesh-control';
 import { parseClientHello } from '../proxy/detect/client-hello';
 
 const skip = meshSkipReason() ?? (spawnSync('tcpdump', ['--version']).status === 0 ? undefined : 'needs tcpdump (apt-get install -y tcpdump)');
@@ -102,31 +102,8 @@ function meshFile(endpoints: string[]): string {
   ].join('\n');
 }
 
-async function startControl(): Promise<PodProcess> {
-  const p = control.spawn(process.execPath, [
-    LINNET_BIN, 'control', '--discovery-file', join(dir, 'mesh.yaml'), '--identity-dir', join(dir, 'ca'),
-    '--destination-addr', `${control.ip}:8086`, '--identity-addr', `${control.ip}:8080`,
-  ], { name: 'control' });
-  // Ready once both ports accept.
-  await eventually(async () => {
-    for (const port of [8086, 8080]) {
-      const r = await control.run('bash', ['-c', `exec 3<>/dev/tcp/${control.ip}/${port}`], { timeoutMs: 2000 });
-      assert.equal(r.code, 0, `control not listening on ${port} yet`);
-    }
-  }, 15_000, 200);
-  return p;
-}
-
-function proxyEnv(id: string, token: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    LINNET_PROXY_IDENTITY_SVC_ADDR: `${control.ip}:8080`,
-    LINNET_PROXY_IDENTITY_LOCAL_NAME: id,
-    LINNET_PROXY_IDENTITY_TOKEN_FILE: join(dir, token),
-    LINNET_PROXY_IDENTITY_TRUST_ANCHORS_FILE: join(dir, 'ca', 'ca.crt'),
-    LINNET_PROXY_DESTINATION_SVC_ADDR: `${control.ip}:8086`,
-    ...extra,
-  };
-}
+const startControl = () => startMeshControl(control, dir);
+const proxyEnv = (id: string, token: 'client' | 'echo', extra: Record<string, string> = {}) => meshProxyEnv(control, dir, id, token, extra);
 
 async function serve(pod: Pod, port: number, delayMs = 0): Promise<PodProcess> {
   const p = pod.spawn(process.execPath, [APP, 'serve', '--port', String(port), '--name', pod.name, '--delay-ms', String(delayMs)], { uid: APP_UID, name: `serve-${port}` });
@@ -145,14 +122,7 @@ async function summaryOf(p: PodProcess, timeoutMs = 60_000): Promise<Summary> {
 
 before(async () => {
   if (skip) return;
-  dir = mkdtempSync(join(tmpdir(), 'linnet-mesh-'));
-  chmodSync(dir, 0o755);
-  const r = spawnSync(process.execPath, [LINNET_BIN, 'identity', 'create', '--out', join(dir, 'ca')], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  chmodSync(join(dir, 'ca'), 0o755);
-  chmodSync(join(dir, 'ca', 'ca.crt'), 0o644);
-  writeFileSync(join(dir, 'client-token'), 'client-token\n', { mode: 0o644 });
-  writeFileSync(join(dir, 'echo-token'), 'echo-token\n', { mode: 0o644 });
+  dir = makeMeshDir(['client', 'echo']);
 
   cluster = await Cluster.create();
   control = await cluster.addPod('control');
@@ -163,8 +133,8 @@ before(async () => {
   controlProc = await startControl();
   await Promise.all([client, ...servers].map((p) => p.init()));
   await Promise.all([
-    client.startProxy(proxyEnv(CLIENT_ID, 'client-token')),
-    ...servers.map((s, i) => s.startProxy(proxyEnv(ECHO_ID, 'echo-token', i === 0 ? { LINNET_PROXY_INBOUND_PORTS_REQUIRE_TLS: String(SECURE_PORT) } : {}))),
+    client.startProxy(proxyEnv(CLIENT_ID, 'client')),
+    ...servers.map((s, i) => s.startProxy(proxyEnv(ECHO_ID, 'echo', i === 0 ? { LINNET_PROXY_INBOUND_PORTS_REQUIRE_TLS: String(SECURE_PORT) } : {}))),
   ]);
 });
 
@@ -496,7 +466,7 @@ it('certificates rotating under load (leaves living 12 s) lose no connection', a
   writeFileSync(join(dir, 'mesh.yaml'), meshFile(currentEndpoints));
   await Promise.all([rc.init(), rotServer.init()]);
   const short = { LINNET_PROXY_IDENTITY_SVC_ADDR: `${control.ip}:${ID_PORT}`, LINNET_PROXY_IDENTITY_MIN_REFRESH: '1s' };
-  await Promise.all([rc.startProxy(proxyEnv(CLIENT_ID, 'client-token', short)), rotServer.startProxy(proxyEnv(ECHO_ID, 'echo-token', short))]);
+  await Promise.all([rc.startProxy(proxyEnv(CLIENT_ID, 'client', short)), rotServer.startProxy(proxyEnv(ECHO_ID, 'echo', short))]);
   await serve(rotServer, PORT);
   const expiry = async (p: Pod) => sum(await p.metrics(), 'identity_cert_expiration_timestamp_seconds', {});
   const [rc0, rs0] = [await expiry(rc), await expiry(rotServer)];
@@ -519,7 +489,7 @@ it('a proxy is not /ready until it holds a certificate, and becomes ready when t
   const LATE_PORT = 8082;
   const late = await cluster!.addPod('late');
   await late.init();
-  const env = proxyEnv(ECHO_ID, 'echo-token', { LINNET_PROXY_IDENTITY_SVC_ADDR: `${control.ip}:${LATE_PORT}` });
+  const env = proxyEnv(ECHO_ID, 'echo', { LINNET_PROXY_IDENTITY_SVC_ADDR: `${control.ip}:${LATE_PORT}` });
   await assert.rejects(late.startProxy(env, 3000), /not ready/);
   assert.equal((await late.admin('GET', '/live')).status, 200);
   assert.notEqual((await late.admin('GET', '/ready')).status, 200);
