@@ -10,9 +10,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { frame, PREFACE, readFrames, T } from './h2-frames';
 
 const say = (o: object) => process.stdout.write(JSON.stringify(o) + '\n');
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
 export function hpackInt(value: number, prefixBits: number, first: number): Buffer {
   const max = (1 << prefixBits) - 1;
@@ -34,16 +34,6 @@ export function hpackLiteral(name: string, value: string): Buffer {
   return Buffer.concat([Buffer.from([0x00]), hpackInt(n.length, 7, 0), n, hpackInt(v.length, 7, 0), v]);
 }
 
-export function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
-  const h = Buffer.alloc(9);
-  h.writeUIntBE(payload.length, 0, 3);
-  h[3] = type;
-  h[4] = flags;
-  h.writeUInt32BE(stream & 0x7fffffff, 5);
-  return Buffer.concat([h, payload]);
-}
-
-const T = { DATA: 0, HEADERS: 1, RST_STREAM: 3, SETTINGS: 4, PING: 6, GOAWAY: 7, WINDOW_UPDATE: 8, CONTINUATION: 9 } as const;
 const END_STREAM = 0x1;
 const END_HEADERS = 0x4;
 /** Static table indices of :status values (RFC 7541 Appendix A). */
@@ -60,30 +50,19 @@ interface Seen {
 
 /** Reads frames off the socket, recording what concerns stream 1 and the connection. */
 function watch(s: Socket, seen: Seen, onFrame?: (type: number, flags: number, stream: number) => void): void {
-  let buf = Buffer.alloc(0);
-  s.on('data', (d: Buffer) => {
-    buf = Buffer.concat([buf, d]);
-    while (buf.length >= 9) {
-      const len = buf.readUIntBE(0, 3);
-      if (buf.length < 9 + len) break;
-      const type = buf[3]!;
-      const flags = buf[4]!;
-      const stream = buf.readUInt32BE(5) & 0x7fffffff;
-      const p = buf.subarray(9, 9 + len);
-      buf = buf.subarray(9 + len);
-      if (type === T.SETTINGS && !(flags & 1)) s.write(frame(T.SETTINGS, 1, 0, Buffer.alloc(0)));
-      if (type === T.PING && !(flags & 1)) s.write(frame(T.PING, 1, 0, p));
-      if (stream === 1 && type === T.HEADERS && seen.status === undefined) {
-        const padded = flags & 0x8 ? 1 : 0;
-        const prio = flags & 0x20 ? 5 : 0;
-        const first = p[padded + prio]!;
-        seen.status = first & 0x80 ? (STATUS_INDEX[first & 0x7f] ?? 'other') : 'other';
-      }
-      if (stream === 1 && type === T.DATA) seen.dataBytes += len;
-      if (stream === 1 && type === T.RST_STREAM) seen.rst = p.readUInt32BE(0);
-      if (type === T.GOAWAY) seen.goaway = p.readUInt32BE(4);
-      onFrame?.(type, flags, stream);
+  readFrames(s, (type, flags, stream, p) => {
+    if (type === T.SETTINGS && !(flags & 1)) s.write(frame(T.SETTINGS, 1, 0, Buffer.alloc(0)));
+    if (type === T.PING && !(flags & 1)) s.write(frame(T.PING, 1, 0, p));
+    if (stream === 1 && type === T.HEADERS && seen.status === undefined) {
+      const padded = flags & 0x8 ? 1 : 0;
+      const prio = flags & 0x20 ? 5 : 0;
+      const first = p[padded + prio]!;
+      seen.status = first & 0x80 ? (STATUS_INDEX[first & 0x7f] ?? 'other') : 'other';
     }
+    if (stream === 1 && type === T.DATA) seen.dataBytes += p.length;
+    if (stream === 1 && type === T.RST_STREAM) seen.rst = p.readUInt32BE(0);
+    if (type === T.GOAWAY) seen.goaway = p.readUInt32BE(4);
+    onFrame?.(type, flags, stream);
   });
   s.on('error', (e) => (seen.error = (e as NodeJS.ErrnoException).code ?? e.message));
 }
