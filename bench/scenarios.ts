@@ -64,6 +64,16 @@ const secs = (s: number) => Math.max(1, Math.round(s));
 const node = (app: string) => [process.execPath, join(APPS_DIR, app)];
 const timeout = (s: number) => (s + 30) * 1000;
 const ALL: TargetId[] = ['direct', 'linnet', 'nginx', 'haproxy'];
+/**
+ * Seconds of load at the scenario's rate on the measured run's own connections before its
+ * measurement starts. The runner's warm-up is a separate process ~10-15 s earlier (the other
+ * targets run in between): by then pooled HTTP/1 upstream connections have idled out
+ * (LINNET_PROXY_HTTP_POOL_IDLE_TIMEOUT, 10 s), and every run opens its own new connections, so
+ * without this each measured run began with connection set-up under load (on the meshed path of
+ * an HTTP/1 pool, a burst of mTLS handshakes on the proxies' core) inside the measured window:
+ * not the per-request latency this scenario reports.
+ */
+export const LATENCY_WARMUP_S = 1;
 
 /** `script`: a wrk Lua file in the bench dir (environment.ts writes them), e.g. for uploads. */
 function wrkScenario(id: string, title: string, path: string, conns: (c: number) => number, targets: TargetId[], script?: string): ScenarioDef {
@@ -199,9 +209,12 @@ export function scenarios(rates: readonly number[]): ScenarioDef[] {
       protocol: 'http1',
       rate,
       targets: [...ALL, 'linnet-mesh'],
-      tool: (c) => `bench/apps/open-loop --rate ${rate} --connections ${c} (open loop, HdrHistogram, latency from the intended send time)`,
+      tool: (c) => `bench/apps/open-loop --rate ${rate} --connections ${c} --warmup ${LATENCY_WARMUP_S} (open loop, HdrHistogram, latency from the intended send time, connections used in turn)`,
       async measure(a) {
-        const out = await a.env.runLoad([...node('open-loop.js'), '--to', a.address, '--rate', String(rate), '--duration', String(a.seconds), '--connections', String(a.connections)], timeout(a.seconds));
+        const out = await a.env.runLoad(
+          [...node('open-loop.js'), '--to', a.address, '--rate', String(rate), '--duration', String(a.seconds), '--warmup', String(LATENCY_WARMUP_S), '--connections', String(a.connections)],
+          timeout(a.seconds + LATENCY_WARMUP_S),
+        );
         const r = parseAppReport<{ ops: number; seconds: number; errors: number; p50: number; p90: number; p99: number; 'p99.9': number }>(out, 'open-loop');
         return { ...r, value: r.rate, latencyMs: { p50: r.p50, p90: r.p90, p99: r.p99, 'p99.9': r['p99.9'] } };
       },

@@ -3,6 +3,8 @@
  * at start + i/rate whatever the server does, and its latency is measured from that intended
  * time, not from when a connection became free to send it. So a stall shows as the latency every
  * waiting request really saw (what wrk2 does). Latencies go into an HdrHistogram (µs, 3 digits).
+ * Requests go to the idle connections in turn, so every connection carries traffic (idle-queue.ts);
+ * `--warmup S` runs the schedule S seconds before counting, on the same connections.
  *
  *   node open-loop.js --to 10.1.2.11:11000 --rate 1000 --duration 5 --warmup 1 --connections 64
  *
@@ -11,6 +13,7 @@
 import * as hdr from 'hdr-histogram-js';
 import { connect, type Socket } from 'node:net';
 import { dueCount, ResponseCounter } from '../http1-response';
+import { IdleQueue } from '../idle-queue';
 import { flags, report } from './args';
 
 const f = flags({ to: 'string', path: 'string', rate: 'string', duration: 'string', warmup: 'string', connections: 'string' });
@@ -39,7 +42,8 @@ interface Conn {
   inflight: number | undefined; // intended time of the request on the wire
   open: boolean;
 }
-const idle: Conn[] = [];
+// Used in turn, so that every connection carries traffic (see idle-queue.ts for why it matters).
+const idle = new IdleQueue<Conn>();
 
 function record(intended: number, t: number): void {
   if (intended < measureFromNs) return; // warm-up: sent, answered, not counted
@@ -48,8 +52,8 @@ function record(intended: number, t: number): void {
 }
 
 function dispatch(): void {
-  while (idle.length && pendingHead < pending.length) {
-    const c = idle.pop()!;
+  while (idle.size && pendingHead < pending.length) {
+    const c = idle.shift()!;
     if (!c.open) continue;
     c.inflight = pending[pendingHead++]!;
     sent++;
