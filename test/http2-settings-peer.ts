@@ -5,6 +5,9 @@
  *
  *   node http2-settings-peer.js client HOST PORT   connect as a client (prior knowledge)
  *   node http2-settings-peer.js server PORT        accept one connection as an upstream
+ *   node http2-settings-peer.js silent HOST PORT SECONDS
+ *       connect as a client, ACK the SETTINGS, then send nothing and never answer a PING; prints
+ *       `{"event":"closed","afterMs":N,"pings":N}` when the proxy closes, or `{"event":"open",...}`
  *
  * Prints `{"event":"listening"}` (server) and one JSON line per connection:
  * `{"event":"settings","settings":{"3":37,...},"connectionWindowIncrement":N}`.
@@ -35,8 +38,31 @@ function observe(sock: Socket, skip: number, ms: number): void {
   }, ms);
 }
 
-const [mode, a, b] = process.argv.slice(2);
-if (mode === 'client') {
+const [mode, a, b, c] = process.argv.slice(2);
+if (mode === 'silent') {
+  const start = Date.now();
+  let pings = 0;
+  const sock = connect({ host: a!, port: Number(b) }, () => {
+    sock.write(Buffer.concat([PREFACE, frame(T.SETTINGS, 0, 0, Buffer.alloc(0))]));
+    let acked = false;
+    readFrames(sock, (type, flags) => {
+      if (type === T.SETTINGS && (flags & 1) === 0 && !acked) {
+        acked = true;
+        sock.write(frame(T.SETTINGS, 1, 0, Buffer.alloc(0)));
+      }
+      if (type === T.PING && (flags & 1) === 0) pings++;
+    });
+  });
+  sock.on('error', () => {});
+  sock.on('close', () => {
+    say({ event: 'closed', afterMs: Date.now() - start, pings });
+    process.exit(0);
+  });
+  setTimeout(() => {
+    say({ event: 'open', afterMs: Date.now() - start, pings });
+    process.exit(0);
+  }, Number(c) * 1000);
+} else if (mode === 'client') {
   const sock = connect({ host: a!, port: Number(b) }, () => {
     sock.write(Buffer.concat([PREFACE, frame(T.SETTINGS, 0, 0, Buffer.alloc(0))]));
     observe(sock, 0, 1500);

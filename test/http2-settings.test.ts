@@ -31,7 +31,8 @@ const ENV = {
 let mesh: Mesh | undefined;
 before(async () => {
   if (skip) return;
-  mesh = await createMesh({ clientEnv: ENV, serverEnv: ENV });
+  // The keep-alive differs on purpose: 1 s on the client pod's proxy, off on the server pod's.
+  mesh = await createMesh({ clientEnv: { ...ENV, LINNET_PROXY_HTTP2_KEEPALIVE_TIMEOUT: '1s' }, serverEnv: { ...ENV, LINNET_PROXY_HTTP2_KEEPALIVE_TIMEOUT: '0' } });
 });
 after(async () => {
   await mesh?.cluster.destroy();
@@ -68,6 +69,20 @@ test('the proxy opens its upstream HTTP/2 session with the configured settings',
   } finally {
     await up.stop(1000);
   }
+}));
+
+test('a silent HTTP/2 client that never answers PING is closed after LINNET_PROXY_HTTP2_KEEPALIVE_TIMEOUT; 0 leaves it open', { skip, timeout: 60_000 }, logsOnFailure(() => mesh?.cluster, async () => {
+  const { client, server, cluster } = mesh!;
+  // Through the client pod's outbound proxy (1 s): pinged, then closed.
+  const r = await client.run(process.execPath, [PEER, 'silent', server.ip, String(PORT), '8'], { uid: APP_UID, timeoutMs: 20_000 });
+  const seen = JSON.parse(r.stdout.trim().split('\n').pop()!) as { event: string; afterMs: number; pings: number };
+  assert.equal(seen.event, 'closed', JSON.stringify(seen));
+  assert.ok(seen.pings >= 1 && seen.afterMs < 6000, JSON.stringify(seen));
+  // Straight to the server pod's inbound proxy (keep-alive off): still open when the peer gives up.
+  const n = spawnSync('ip', ['netns', 'exec', cluster.nodeNs, process.execPath, PEER, 'silent', server.ip, String(PORT), '5'], { encoding: 'utf8', timeout: 20_000 });
+  const off = JSON.parse(n.stdout.trim().split('\n').pop()!) as { event: string; pings: number };
+  assert.equal(off.event, 'open', JSON.stringify(off));
+  assert.equal(off.pings, 0, JSON.stringify(off));
 }));
 
 test('a bad HTTP/2 setting stops start-up naming the variable and the accepted form', () => {

@@ -119,6 +119,7 @@ test('HTTP/2 settings: defaults, explicit values, and bad ones named with the ac
     initialConnectionWindowSize: 16 << 20,
     maxSessionMemoryMb: 64,
     maxHeaderListSize: 65_535,
+    keepAliveTimeoutMs: 3000,
   });
   const c = loadProxyConfig({
     LINNET_PROXY_HTTP2_MAX_CONCURRENT_STREAMS: '37',
@@ -126,14 +127,16 @@ test('HTTP/2 settings: defaults, explicit values, and bad ones named with the ac
     LINNET_PROXY_HTTP2_INITIAL_CONNECTION_WINDOW_SIZE: '2147483647',
     LINNET_PROXY_HTTP2_MAX_SESSION_MEMORY_MB: '8',
     LINNET_PROXY_HTTP2_MAX_HEADER_LIST_SIZE: '8192',
+    LINNET_PROXY_HTTP2_KEEPALIVE_TIMEOUT: '0',
   }).http2;
-  assert.deepEqual(c, { maxConcurrentStreams: 37, initialStreamWindowSize: 65_535, initialConnectionWindowSize: 2 ** 31 - 1, maxSessionMemoryMb: 8, maxHeaderListSize: 8192 });
+  assert.deepEqual(c, { maxConcurrentStreams: 37, initialStreamWindowSize: 65_535, initialConnectionWindowSize: 2 ** 31 - 1, maxSessionMemoryMb: 8, maxHeaderListSize: 8192, keepAliveTimeoutMs: 0 });
   for (const [name, bad, form] of [
     ['LINNET_PROXY_HTTP2_INITIAL_STREAM_WINDOW_SIZE', '65534', /from 65535 to 2147483647/],
     ['LINNET_PROXY_HTTP2_INITIAL_CONNECTION_WINDOW_SIZE', '2147483648', /from 65535 to 2147483647/],
     ['LINNET_PROXY_HTTP2_MAX_CONCURRENT_STREAMS', '0', /whole number from 1/],
     ['LINNET_PROXY_HTTP2_MAX_SESSION_MEMORY_MB', '1.5', /whole number from 1/],
     ['LINNET_PROXY_HTTP2_MAX_HEADER_LIST_SIZE', '1k', /whole number from 1/],
+    ['LINNET_PROXY_HTTP2_KEEPALIVE_TIMEOUT', 'soon', /duration/],
   ] as const) {
     assert.throws(() => loadProxyConfig({ [name]: bad }), (e: unknown) => e instanceof ConfigError && e.variable === name && form.test(e.message), name);
   }

@@ -16,9 +16,8 @@ import { stallAck, stallTick, type StallState } from './stall-watch';
 import { DEFAULT_POOL_OPTIONS, UpstreamPool } from './upstream-pool';
 import { h2Settings, nodeSessionOptions } from './settings';
 
-/** Stall watch (stall-watch.ts): tick, and how long an unanswered PING with nothing read may last. */
+/** Stall watch (stall-watch.ts) tick; how long an unanswered PING may last is LINNET_PROXY_HTTP2_KEEPALIVE_TIMEOUT. */
 const STALL_TICK_MS = 1000;
-const STALL_MS = 3000;
 /** After a session error, how long the GOAWAY gets to go out before the connection is cut. */
 const ERROR_GRACE_MS = 1000;
 
@@ -73,22 +72,26 @@ export async function serveH2(client: Socket, prefix: Buffer, _detected: Detecte
   });
   // nghttp2 ends a session after a protocol error (GOAWAY, then no more reads) without telling
   // Node: find such a session by its silence and close the attacker's connection.
+  const stallMs = h2.keepAliveTimeoutMs;
   const stall: StallState = { lastBytesRead: client.bytesRead, pingSince: undefined };
-  const watch = setInterval(() => {
-    if (session.destroyed) return clearInterval(watch);
-    const action = stallTick(stall, client.bytesRead, Date.now(), STALL_MS);
-    if (action === 'ping') {
-      try {
-        session.ping((err) => (err ? undefined : stallAck(stall)));
-      } catch {
-        // Too many PINGs in flight or a closing session: the next tick decides.
-      }
-    } else if (action === 'close') {
-      log.debug('h2 client session stopped reading (GOAWAY sent?); closing', { target: target.addr });
-      clearInterval(watch);
-      kill();
-    }
-  }, STALL_TICK_MS).unref();
+  const watch =
+    stallMs > 0
+      ? setInterval(() => {
+          if (session.destroyed) return clearInterval(watch);
+          const action = stallTick(stall, client.bytesRead, Date.now(), stallMs);
+          if (action === 'ping') {
+            try {
+              session.ping((err) => (err ? undefined : stallAck(stall)));
+            } catch {
+              // Too many PINGs in flight or a closing session: the next tick decides.
+            }
+          } else if (action === 'close') {
+            log.debug('h2 client session stopped reading (GOAWAY sent?); closing', { target: target.addr });
+            clearInterval(watch);
+            kill();
+          }
+        }, Math.min(STALL_TICK_MS, stallMs)).unref()
+      : undefined;
   session.on('stream', (stream, headers, flags) => proxyStream(stream, headers, flags, ctx, pool!, h2Options));
   session.on('close', () => {
     clearInterval(watch);

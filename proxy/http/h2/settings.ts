@@ -4,7 +4,7 @@
  * upstream sessions. Parsed with the shared parsers, so a bad value names its variable.
  */
 import { ConfigError } from '../../errors';
-import { parsePositiveInt } from '../../config/parse';
+import { parseDuration, parsePositiveInt } from '../../config/parse';
 
 export const HTTP2_ENV = {
   LINNET_PROXY_HTTP2_MAX_CONCURRENT_STREAMS: {
@@ -28,6 +28,11 @@ export const HTTP2_ENV = {
     default: '65535',
     meaning: 'HTTP/2: largest header list in bytes (names + values + 32 per field, uncompressed) accepted from clients and upstreams (SETTINGS_MAX_HEADER_LIST_SIZE)',
   },
+  LINNET_PROXY_HTTP2_KEEPALIVE_TIMEOUT: {
+    default: '3s',
+    meaning:
+      'HTTP/2: a client session that has read nothing for a second is sent a PING; if it stays unanswered with still nothing read this long, the connection is closed (a dead peer, or a session nghttp2 ended after a protocol error such as a CONTINUATION flood or rapid reset; 0 disables)',
+  },
 } as const;
 
 type Name = keyof typeof HTTP2_ENV;
@@ -38,6 +43,8 @@ export interface H2Settings {
   readonly initialConnectionWindowSize: number;
   readonly maxSessionMemoryMb: number;
   readonly maxHeaderListSize: number;
+  /** 0: no keep-alive PING / stall watch. */
+  readonly keepAliveTimeoutMs: number;
 }
 
 /** RFC 9113 §6.5.2: a flow-control window is at most 2^31-1. */
@@ -66,6 +73,7 @@ export function parseHttp2Env(env: NodeJS.ProcessEnv): H2Settings {
     maxSessionMemoryMb: parsePositiveInt('LINNET_PROXY_HTTP2_MAX_SESSION_MEMORY_MB', get('LINNET_PROXY_HTTP2_MAX_SESSION_MEMORY_MB'), 65_536),
     // Node's settings validator allows up to 2^32-1; 16 MiB of headers is already far past sane.
     maxHeaderListSize: parsePositiveInt('LINNET_PROXY_HTTP2_MAX_HEADER_LIST_SIZE', get('LINNET_PROXY_HTTP2_MAX_HEADER_LIST_SIZE'), 16 * 1024 * 1024),
+    keepAliveTimeoutMs: parseDuration('LINNET_PROXY_HTTP2_KEEPALIVE_TIMEOUT', get('LINNET_PROXY_HTTP2_KEEPALIVE_TIMEOUT')),
   };
 }
 
