@@ -105,6 +105,16 @@ test('a request Content-Length with whitespace after the digits is refused (upst
   assert.equal((res as { head: { contentLength: number } }).head.contentLength, 2);
 });
 
+test('only SP and HTAB surround a value: a Transfer-Encoding padded with 0xA0 or 0x85 is not read as chunked (fuzz finding)', () => {
+  for (const pad of ['\xa0', '\x85', '\x0b', '\x0c']) {
+    for (const te of [`${pad}chunked`, `chunked${pad}`, `gzip,${pad}chunked`]) {
+      const r = parseRequestHead(B(`POST / HTTP/1.1\r\nTransfer-Encoding:${te}\r\n\r\n`));
+      assert.equal(r.kind, 'error', JSON.stringify(te));
+    }
+  }
+  assert.deepEqual(requestFraming(okHead('POST / HTTP/1.1\r\nTransfer-Encoding: \t chunked \t\r\n\r\n')), { kind: 'chunked' });
+});
+
 test('limits: header count and head size answer 431, at exactly the limit it passes', () => {
   const limits = { maxHeaderBytes: 200, maxHeaders: 3 };
   const h = (n: number) => `GET / HTTP/1.1\r\n${Array.from({ length: n }, (_, i) => `x${i}: v\r\n`).join('')}\r\n`;

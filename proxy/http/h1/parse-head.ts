@@ -199,10 +199,19 @@ function newFacts(): Scan {
   };
 }
 
+/**
+ * Strips OWS (SP and HTAB, RFC 9110 §5.6.3) only. String.prototype.trim would also strip what
+ * latin1 decodes as Unicode space (0xA0 NBSP, 0x85): `Transfer-Encoding:\xa0chunked` would read
+ * as chunked here while an upstream refuses or ignores it (fuzz finding).
+ */
+export function owsTrim(v: string): string {
+  return v.replace(/^[ \t]+|[ \t]+$/g, '');
+}
+
 function splitTokens(v: string): string[] {
   const out: string[] = [];
   for (const part of v.split(',')) {
-    const t = part.trim().toLowerCase();
+    const t = owsTrim(part).toLowerCase();
     if (t !== '') out.push(t);
   }
   return out;
@@ -291,7 +300,7 @@ function fact(f: Scan, name: string, value: string, isRequest: boolean, clSeen: 
     }
     case 'transfer-encoding': {
       const codings = splitTokens(value);
-      if (codings.length === 0 || value.split(',').some((c) => !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(c.trim()))) {
+      if (codings.length === 0 || value.split(',').some((c) => !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(owsTrim(c)))) {
         throw new Refusal(400, 'invalid Transfer-Encoding');
       }
       if (f.transferEncoding && f.transferEncoding.includes('chunked')) throw new Refusal(400, 'chunked must be the final transfer coding, once');

@@ -3,6 +3,7 @@
  * frames and trailers). The bytes given were already validated by the handler's ChunkedScanner
  * (proxy/http/h1/chunked.ts), so this decoder only splits; it does not judge.
  */
+import { owsTrim } from '../h1/parse-head';
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -91,7 +92,7 @@ export class ChunkedDecoder {
   private addTrailer(line: string): void {
     const i = line.indexOf(':');
     const name = line.slice(0, i).toLowerCase();
-    const value = line.slice(i + 1).trim();
+    const value = owsTrim(line.slice(i + 1));
     const prev = this.trailers[name];
     if (prev === undefined) this.trailers[name] = value;
     else this.trailers[name] = Array.isArray(prev) ? [...prev, value] : [prev, value];

@@ -8,7 +8,7 @@
  */
 import { STATUS_CODES } from 'node:http';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
-import type { RequestHead } from '../h1/parse-head';
+import { owsTrim, type RequestHead } from '../h1/parse-head';
 
 export const ORIG_PROTO = 'l5d-orig-proto';
 export const ORIG_PROTO_HTTP11 = 'HTTP/1.1';
@@ -50,7 +50,7 @@ function addField(out: Record<string, string | string[]>, name: string, value: s
 function connectionNamed(v: string | string[] | undefined): ReadonlySet<string> {
   if (v === undefined) return EMPTY;
   const s = Array.isArray(v) ? v.join(',') : v;
-  return new Set(s.toLowerCase().split(',').map((t) => t.trim()).filter((t) => t.length > 0));
+  return new Set(s.toLowerCase().split(',').map(owsTrim).filter((t) => t.length > 0));
 }
 const EMPTY: ReadonlySet<string> = new Set();
 
@@ -79,7 +79,7 @@ export function h2RequestHeaders(h: RequestHead, fallbackAuthority: string): Out
     const value = h.values[i]!;
     if (name === 'te') {
       // The one TE value HTTP/2 allows: the client accepts trailers.
-      if (value.toLowerCase().split(',').some((t) => t.trim() === 'trailers')) trailers = true;
+      if (value.toLowerCase().split(',').some((t) => owsTrim(t) === 'trailers')) trailers = true;
       continue;
     }
     if (HOP.has(name) || name === 'host') continue;
