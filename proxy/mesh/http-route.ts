@@ -21,8 +21,12 @@ export interface HttpUpstream {
   /** `ip:port` of the endpoint (the dst side's target_addr). */
   addr: string;
   tls: TlsLabels;
-  /** Opens a new connection when the pool has none; undefined: a plain TCP connect. */
-  dial?: () => Promise<Socket>;
+  /**
+   * Opens a new connection when the pool has none; undefined: a plain TCP connect. `alpn`: what
+   * the connection's TLS offers (the HTTP/2 pool: `h2`); ignored through opaque transport, whose
+   * bytes after the header belong to the app.
+   */
+  dial?: (alpn?: readonly string[]) => Promise<Socket>;
   /** The balancer's key of the chosen endpoint; undefined for the original destination. */
   pickKey?: string;
   /** The endpoint is meshed (mTLS with an identity): HTTP/1.1 may ride HTTP/2 to it. */
@@ -77,9 +81,9 @@ export async function routeRequest(ctx: ConnContext, exclude?: ReadonlySet<strin
       ? { tls: 'true', server_id: identity! }
       : { tls: 'no_identity', no_tls_reason: identity ? 'local_identity_disabled' : 'not_provided_by_service_discovery' },
     dial: meshed
-      ? async () => {
+      ? async (alpn?: readonly string[]) => {
           if (!mesh.tls!.current()) await mesh.tls!.ready(side.connectTimeoutMs);
-          const socket = await connectMeshed(ep.ip, otp ?? ep.port, identity!, mesh.tls!, side.connectTimeoutMs);
+          const socket = await connectMeshed(ep.ip, otp ?? ep.port, identity!, mesh.tls!, side.connectTimeoutMs, otp === undefined ? alpn : undefined);
           if (otp !== undefined) socket.write(encodeTransportHeader({ port: ep.port }));
           return socket;
         }

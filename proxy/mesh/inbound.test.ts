@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { inboundVerdict } from './inbound';
+import { acceptedAlpn, inboundVerdict } from './inbound';
 import type { PrefixOutcome } from '../stack/read-prefix';
 
 const ME = 'web.demo.serviceaccount.identity.linnet.cluster.local';
@@ -27,5 +27,17 @@ describe('inboundVerdict', () => {
   });
   it('without identity nothing is terminated', () => {
     assert.equal(inboundVerdict(tls(ME), 8080, undefined, none), 'pass');
+  });
+});
+
+describe('acceptedAlpn', () => {
+  it('agrees on h2 only when the peer offers it, whatever else it offers and in whatever order', () => {
+    assert.deepEqual(acceptedAlpn(['h2']), ['h2']);
+    assert.deepEqual(acceptedAlpn(['http/1.1', 'h2']), ['h2']);
+  });
+  it('sets no ALPN for an offer without h2 (none, http/1.1, unknown names): the offer is ignored, never refused', () => {
+    assert.equal(acceptedAlpn([]), undefined);
+    assert.equal(acceptedAlpn(['http/1.1']), undefined);
+    assert.equal(acceptedAlpn(['linnet-proxy', 'H2', 'h2c']), undefined);
   });
 });

@@ -18,16 +18,36 @@ export function inboundVerdict(outcome: PrefixOutcome, port: number, localName: 
   return requireTlsPorts.has(port) ? 'refuse' : 'pass';
 }
 
-/** Terminates the peer's mTLS; resolves with the clear stream and the client's identity, or undefined (closed, counted). */
+/** ALPN protocols the inbound accepts on a terminated peer connection (only `h2`: see acceptedAlpn). */
+const INBOUND_ALPN = ['h2'];
+
+/**
+ * Pure: what to accept by ALPN given the ClientHello's offer. A peer proxy's HTTP/2 pool offers
+ * `h2`; agreeing on it lets the HTTP/2 session read the TLS socket itself, with no second
+ * detection. Only protocols the client offered are returned (none: ALPN is left unset, which
+ * ignores any offer instead of failing the handshake), so peers that offer nothing or something
+ * else are served exactly as before.
+ */
+export function acceptedAlpn(offered: readonly string[]): string[] | undefined {
+  const both = INBOUND_ALPN.filter((p) => offered.includes(p));
+  return both.length > 0 ? both : undefined;
+}
+
+/**
+ * Terminates the peer's mTLS; resolves with the clear stream, the client's identity and the ALPN
+ * protocol agreed on, or undefined (closed, counted). `offeredAlpn`: the ClientHello's ALPN list,
+ * when the caller dispatches on the agreed protocol (opaque transport does not, and agrees none).
+ */
 export async function acceptMeshed(
   client: Socket,
   prefix: Buffer,
   mesh: MeshContext,
   targetAddr: string,
   timeoutMs: number,
-): Promise<{ socket: Socket; clientId: string } | undefined> {
+  offeredAlpn: readonly string[] = [],
+): Promise<{ socket: Socket; clientId: string; alpn: string | false } | undefined> {
   try {
-    return await terminateMeshed(client, prefix, mesh.tls!, timeoutMs);
+    return await terminateMeshed(client, prefix, mesh.tls!, timeoutMs, acceptedAlpn(offeredAlpn));
   } catch (err) {
     const errno = err instanceof TlsAcceptError ? err.errno : 'EPROTO';
     mesh.metrics.handshakeErrors.inc({ direction: 'inbound', target_addr: targetAddr, errno });

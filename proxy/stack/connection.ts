@@ -12,6 +12,10 @@ import { forwardOpaque } from './forward-opaque';
 import { readPrefix } from './read-prefix';
 import { acceptMeshed, inboundVerdict } from '../mesh/inbound';
 import { acceptOpaqueTransport } from '../mesh/opaque-transport';
+import type { Detected } from '../detect/detect';
+
+const H2_BY_ALPN: Detected = Object.freeze({ kind: 'h2' });
+const EMPTY = Buffer.alloc(0);
 
 export async function handleConnection(client: Socket, base: Omit<ConnContext, 'target'>): Promise<void> {
   const { side, open } = base;
@@ -65,11 +69,19 @@ async function detectAndDispatch(client: Socket, ctx: ConnContext): Promise<void
       return;
     }
     if (verdict === 'terminate') {
-      const t = await acceptMeshed(client, prefix.bytes, mesh, target.addr, side.detectTimeoutMs + side.connectTimeoutMs);
+      const offered = o.kind === 'detected' && o.detected.kind === 'tls' ? o.detected.alpn : [];
+      const t = await acceptMeshed(client, prefix.bytes, mesh, target.addr, side.detectTimeoutMs + side.connectTimeoutMs, offered);
       if (!t) return;
       ctx.open.track(t.socket);
       t.socket.on('error', () => {});
-      return detectAndDispatch(t.socket, { ...ctx, srcTls: { tls: 'true', client_id: t.clientId } });
+      const tctx: ConnContext = { ...ctx, srcTls: { tls: 'true', client_id: t.clientId } };
+      // The peer's HTTP/2 pool agreed on h2: no second detection, and nothing read off the clear
+      // stream, so the HTTP/2 session reads the TLS socket itself (serve.ts).
+      if (t.alpn === 'h2') {
+        log.debug('detected', { direction: side.direction, target: target.addr, protocol: 'h2', alpn: 'h2' });
+        return handlerFor(H2_BY_ALPN)(t.socket, EMPTY, H2_BY_ALPN, tctx);
+      }
+      return detectAndDispatch(t.socket, tctx);
     }
   }
   if (o.kind !== 'detected') {

@@ -12,6 +12,8 @@ export interface Terminated {
   socket: TLSSocket;
   /** The client proxy's identity (its certificate's one DNS SAN). */
   clientId: string;
+  /** The ALPN protocol agreed on, or false when none was (the client offered none, or `alpn` was not given). */
+  alpn: string | false;
 }
 
 export class TlsAcceptError extends Error {
@@ -23,8 +25,13 @@ export class TlsAcceptError extends Error {
   }
 }
 
-/** `prefix`: the ClientHello bytes detection already read; they are put back first. */
-export function terminateMeshed(client: Socket, prefix: Buffer, store: TlsStore, timeoutMs: number): Promise<Terminated> {
+/**
+ * `prefix`: the ClientHello bytes detection already read; they are put back first. `alpn`: the
+ * protocols we accept, each of which the ClientHello must already offer (the caller intersects):
+ * Node answers a client whose offer shares nothing with ours with a fatal alert, whereas a server
+ * that sets none just ignores the offer, as before ALPN was used between proxies.
+ */
+export function terminateMeshed(client: Socket, prefix: Buffer, store: TlsStore, timeoutMs: number, alpn?: readonly string[]): Promise<Terminated> {
   return new Promise((resolve, reject) => {
     const ctx = store.serverContext();
     if (!ctx) return reject(new TlsAcceptError('no certificate yet', 'ENOIDENTITY'));
@@ -34,6 +41,7 @@ export function terminateMeshed(client: Socket, prefix: Buffer, store: TlsStore,
       secureContext: ctx,
       requestCert: true,
       rejectUnauthorized: true,
+      ...(alpn && alpn.length > 0 ? { ALPNProtocols: [...alpn] } : {}),
     });
     const fail = (err: Error & { code?: string }) => {
       clearTimeout(timer);
@@ -64,7 +72,7 @@ export function terminateMeshed(client: Socket, prefix: Buffer, store: TlsStore,
       // decrypted stream that check it (http2.performServerHandshake) would wait for a client-side
       // 'secureConnect' that never comes and then crash replaying buffered bytes.
       (socket as TLSSocket & { secureConnecting: boolean }).secureConnecting = false;
-      resolve({ socket, clientId });
+      resolve({ socket, clientId, alpn: socket.alpnProtocol ?? false });
     });
   });
 }

@@ -8,7 +8,20 @@ import { ConnectError, formatAddr } from '../tcp/connect';
 import { checkPeerIdentity } from './peer-identity';
 import type { TlsStore } from './store';
 
-export function connectMeshed(host: string, port: number, identity: string, store: TlsStore, timeoutMs: number): Promise<TLSSocket> {
+/**
+ * `alpn`: protocols to offer (the HTTP/2 pool offers `h2` so that the peer's inbound can hand the
+ * TLS socket straight to its HTTP/2 session). None by default: opaque and HTTP/1 connections
+ * offer nothing, as a peer that predates ALPN expects. A peer that ignores the offer still works:
+ * the client then speaks and is detected on the clear stream as before.
+ */
+export function connectMeshed(
+  host: string,
+  port: number,
+  identity: string,
+  store: TlsStore,
+  timeoutMs: number,
+  alpn?: readonly string[],
+): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
     const target = formatAddr(host, port);
     const ctx = store.clientContext();
@@ -24,6 +37,7 @@ export function connectMeshed(host: string, port: number, identity: string, stor
       checkServerIdentity: (_host: string, cert: PeerCertificate) => checkPeerIdentity(identity, cert.subjectaltname),
       allowHalfOpen: true,
       noDelay: true,
+      ...(alpn && alpn.length > 0 ? { ALPNProtocols: [...alpn] } : {}),
     } as ConnectionOptions);
     socket.pause();
     const fail = (errno: string, cause?: unknown) => {

@@ -45,7 +45,8 @@ export async function serveH2(client: Socket, prefix: Buffer, _detected: Detecte
   // Detection read the preface already; the session must see it first. For a plain socket,
   // Node's session takes bytes buffered on it on its next tick, before any read from the handle,
   // so the socket must stay paused until then (resuming it would hand them to nobody). A TLS
-  // socket goes through a JS stream instead (see prefixed-stream.ts).
+  // socket with a prefix goes through a JS stream instead (see prefixed-stream.ts); without one
+  // (ALPN h2) it is used as is, below.
   // HTTP/2 has no half-close of the connection: a FIN means the client is gone (a killed
   // process), and its streams must be cancelled upstream rather than left waiting.
   client.allowHalfOpen = false;
@@ -54,9 +55,14 @@ export async function serveH2(client: Socket, prefix: Buffer, _detected: Detecte
   const h2 = h2Settings();
   const settings = nodeSessionOptions(h2, 'server');
   let session: http2.ServerHttp2Session;
-  if (client instanceof TLSSocket) {
+  if (client instanceof TLSSocket && prefix.length > 0) {
     session = http2.performServerHandshake(prefixedStream(client, prefix) as unknown as Socket, settings);
   } else {
+    // A plain socket, or a TLS socket nothing was read from (the peer agreed on h2 by ALPN, so
+    // there was no second detection): the session consumes its handle (for TLS, the TLSWrap)
+    // directly. accept.ts cleared `secureConnecting`, so the session's handle exists at once and
+    // bytes the TLS socket decrypted before now (the preface can arrive with the client's
+    // Finished) are handed to it on the next tick, in order, before any further read.
     if (prefix.length > 0) client.unshift(prefix);
     session = http2.performServerHandshake(client, settings);
   }

@@ -36,6 +36,8 @@ export interface PoolOptions {
 
 export const DEFAULT_POOL_OPTIONS: PoolOptions = { idleMs: 60_000 };
 
+const H2_ALPN: readonly string[] = ['h2'];
+
 export class UpstreamPool {
   private readonly ready = new Map<string, Entry>();
   private readonly pending = new Map<string, Promise<Entry>>();
@@ -87,7 +89,9 @@ export class UpstreamPool {
   private async open(key: string, ctx: ConnContext, up: HttpUpstream): Promise<Entry> {
     const { side, open } = ctx;
     const target = { addr: up.addr };
-    const socket: Socket = up.dial ? await up.dial() : await connectTarget(up.host, up.port, side.connectTimeoutMs);
+    // A meshed endpoint's inbound that agrees on h2 by ALPN runs this session on its TLS socket
+    // directly, without detecting the preface again.
+    const socket: Socket = up.dial ? await up.dial(H2_ALPN) : await connectTarget(up.host, up.port, side.connectTimeoutMs);
     const stats = new TcpStats(this.tcp, { direction: side.direction, peer: 'dst', target_addr: up.addr, ...up.tls }, socket);
     open.add(stats);
     socket.resume();
