@@ -3,8 +3,9 @@
  * app servers on loopback, for what a Node app server does not provoke by itself: interim (1xx)
  * responses, a close-delimited body, HEAD/204/304 on one keep-alive connection, a pooled
  * connection the app closed under us (a bodyless request is resent once on a new connection, a
- * request with a body is not), a malformed response head (502 with l5d-proxy-error) and a large
- * body read slowly by the client (intact, and the app held back meanwhile).
+ * request with a body is not), a malformed response head (502 with l5d-proxy-error) a large
+ * body read slowly by the client (intact, and the app held back meanwhile) and a large upload to
+ * an app that reads slowly.
  */
 process.env.LINNET_PROXY_HTTP_RESPONSE_TIMEOUT = '2s';
 
@@ -61,12 +62,17 @@ function rawApp(): Server {
         if (end < 0) return;
         const head = buf.subarray(0, end).toString('latin1');
         const cl = /\r\ncontent-length: *(\d+)/i.exec(head);
-        const len = cl ? Number(cl[1]) : 0;
+        const len = cl && !head.startsWith('POST /sink ') ? Number(cl[1]) : 0;
         if (buf.length < end + 4 + len) return;
         buf = buf.subarray(end + 4 + len);
         const line = head.split('\r\n')[0]!;
         mine.push(line);
         const path = line.split(' ')[1]!;
+        if (path === '/sink') {
+          // Reads the body slowly (after its head only), so the proxy's writes to it fill up.
+          const want = /\r\ncontent-length: *(\d+)/i.exec(head) ? Number(/\r\ncontent-length: *(\d+)/i.exec(head)![1]) : 0;
+          return sink(s, buf, want);
+        }
         if (path.startsWith('/stale') && mine.length > 1) {
           s.destroy();
           return;
@@ -100,6 +106,27 @@ function rawApp(): Server {
       }
     });
   });
+}
+
+/** Reads `want` body bytes from `s` (some already in `first`) 64 KiB every 2 ms, then answers their sha256. */
+function sink(s: Socket, first: Buffer, want: number): void {
+  s.removeAllListeners('data');
+  s.pause();
+  const h = createHash('sha256').update(first);
+  let got = first.length;
+  const t = setInterval(() => {
+    let c: Buffer | null;
+    while (got < want && (c = s.read(Math.min(65536, want - got)) as Buffer | null) !== null) {
+      h.update(c);
+      got += c.length;
+    }
+    if (got >= want) {
+      clearInterval(t);
+      const d = h.digest('hex');
+      s.end(`HTTP/1.1 200 OK\r\nContent-Length: ${d.length}\r\nConnection: close\r\n\r\n${d}`);
+    }
+  }, 2);
+  s.on('close', () => clearInterval(t));
 }
 
 before(async () => {
@@ -246,4 +273,12 @@ test('a 32 MiB body read slowly by the client arrives intact, and the app is hel
   // it, the app's last byte leaves only once the client has read most (what is still in flight is
   // socket and HTTP/2 window buffers, a few MiB at most).
   assert.ok(readWhenAppDone >= BIG.length / 2, `the client had read ${readWhenAppDone} of ${BIG.length} bytes when the app's write completed`);
+});
+
+test('a 16 MiB upload with a content-length to an app that reads slowly arrives intact and the stream completes', async () => {
+  const body = BIG.subarray(0, 16 << 20);
+  const r = await call('POST', '/sink', { body });
+  assert.equal(r.status, 200);
+  assert.equal(r.body.toString(), sha(body));
+  assert.equal(r.rst, 0);
 });

@@ -225,7 +225,9 @@ class AppExchange implements UpstreamHandler {
       // Done at the declared length: the app may answer before the stream's END_STREAM arrives.
       if (this.reqWritten >= this.reqLength) this.reqDone = true;
     }
-    if (!ok) this.client.pause(); // resumed by onUpstreamDrain
+    // Resumed by onUpstreamDrain. Not once the body is all written: the stream must still be read
+    // to its END_STREAM, or it would never close.
+    if (!ok && !this.reqDone) this.client.pause();
   }
 
   private onRequestEnd(): void {
@@ -242,7 +244,7 @@ class AppExchange implements UpstreamHandler {
   }
 
   onUpstreamDrain(): void {
-    if (!this.reqDone && this.client.isPaused()) this.client.resume();
+    if (this.client.isPaused()) this.client.resume();
   }
 
   onUpstreamData(data: Buffer): void {
