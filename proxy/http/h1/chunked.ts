@@ -76,6 +76,11 @@ export interface ChunkedOptions {
   onData?: (buf: Buffer, start: number, end: number) => void;
   /** Bound on the trailer section's bytes. */
   maxTrailerBytes?: number;
+  /**
+   * The bytes of the trailer section as they pass (field lines and the final CRLF, possibly in
+   * several pieces), for consumers that carry trailers elsewhere (the orig-proto inbound client).
+   */
+  onTrailer?: (buf: Buffer, start: number, end: number) => void;
 }
 
 export class ChunkedScanner {
@@ -103,6 +108,9 @@ export class ChunkedScanner {
   push(b: Buffer, start = 0): number {
     const end = b.length;
     let p = start;
+    const onTrailer = this.opts.onTrailer;
+    /** Where this buffer's share of the trailer section starts, while in it. */
+    let t = this.s >= S.TrailerStart && this.s <= S.EndLf ? start : -1;
     while (p < end) {
       const c = b[p]!;
       switch (this.s) {
@@ -189,6 +197,7 @@ export class ChunkedScanner {
           p++;
           if (this.size === 0) {
             this.s = S.TrailerStart;
+            t = p;
           } else this.s = S.Data;
           break;
         case S.Data: {
@@ -248,11 +257,13 @@ export class ChunkedScanner {
         case S.EndLf:
           if (c !== LF) throw new ChunkedError('expected LF after the last chunk');
           this.s = S.Done;
+          if (onTrailer && t >= 0) onTrailer(b, t, p + 1);
           return p + 1;
         case S.Done:
           return p;
       }
     }
+    if (onTrailer && t >= 0 && t < p && this.s >= S.TrailerStart && this.s <= S.EndLf) onTrailer(b, t, p);
     return p;
   }
 }

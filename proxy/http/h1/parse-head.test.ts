@@ -303,3 +303,24 @@ test('a request-target that is not origin-, absolute-, authority- or asterisk-fo
     assert.equal(r.kind, 'ok', `GET ${target} was refused`);
   }
 });
+
+test('chunked onTrailer: the trailer section bytes, whatever the split, and nothing for a body without trailers', () => {
+  const body = B('3\r\nabc\r\n0\r\nX-Sum: 12\r\nX-B:  two \r\n\r\nNEXT');
+  const bodyEnd = body.length - 4;
+  for (let cut = 0; cut <= body.length; cut++) {
+    let trailer = '';
+    let data = '';
+    const sc = new ChunkedScanner({ onData: (b, a, e) => (data += b.toString('latin1', a, e)), onTrailer: (b, a, e) => (trailer += b.toString('latin1', a, e)) });
+    const first = body.subarray(0, cut);
+    let end = sc.push(first);
+    if (!sc.done) end = cut + sc.push(body.subarray(cut));
+    assert.equal(end, bodyEnd, `cut ${cut}`);
+    assert.equal(data, 'abc');
+    assert.equal(trailer, 'X-Sum: 12\r\nX-B:  two \r\n\r\n', `cut ${cut}`);
+  }
+  let none = '';
+  const sc = new ChunkedScanner({ onTrailer: (b, a, e) => (none += b.toString('latin1', a, e)) });
+  sc.push(B('1\r\na\r\n0\r\n\r\n'));
+  assert.ok(sc.done);
+  assert.equal(none, '\r\n', 'an empty trailer section is its final CRLF');
+});

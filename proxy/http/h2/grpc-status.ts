@@ -97,6 +97,7 @@ export function carryRstCode(code: number, towards: 'client' | 'upstream'): numb
 export type ProxyFailure =
   | { kind: 'connect'; errno: string } // the upstream refused or could not be reached
   | { kind: 'connection-lost'; detail: string } // the upstream connection died or went away before a response
+  | { kind: 'bad-response'; detail: string } // the upstream answered with bytes that are not a valid HTTP/1 response
   | { kind: 'timeout'; ms: number } // the response did not come within the deadline
   | { kind: 'no-endpoint'; detail: string }; // nothing to send the request to
 
@@ -126,6 +127,8 @@ export function answerFor(f: ProxyFailure): FailureAnswer {
       return from(connectErrorKind(f.errno), f.errno, f.errno);
     case 'connection-lost':
       return from('upstreamReset', f.detail, 'connection_lost');
+    case 'bad-response':
+      return from('badResponse', f.detail, 'bad_response');
     case 'timeout':
       return from('responseTimeout', `no response within ${f.ms}ms`, 'timeout');
     case 'no-endpoint':

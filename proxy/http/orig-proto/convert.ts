@@ -200,7 +200,73 @@ export function h1RequestFromH2(h: IncomingHttpHeaders, endStream: boolean): H1R
   }
   const chunked = !endStream && headers['content-length'] === undefined;
   if (chunked) headers['transfer-encoding'] = 'chunked';
+  // An empty body of a method that usually has one is framed explicitly, as Node's HTTP client
+  // did before: some servers answer 411 to a POST without a length.
+  else if (endStream && headers['content-length'] === undefined && !BODYLESS_METHODS.has(method)) headers['content-length'] = '0';
   return { method, path, headers, chunked };
+}
+
+const BODYLESS_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT']);
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Visible latin1 and HTAB/SP: nothing that could end a line or leave latin1. */
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+const REQUEST_TARGET = /^[\x21-\x7e\x80-\xff]+$/;
+
+/**
+ * The bytes of the HTTP/1.1 request head for `r`, or undefined when a method, target, name or
+ * value could not be written as it is (the HTTP/2 side validated them already; this keeps a
+ * request line or field from ever being split, whatever reached us).
+ */
+export function h1RequestHeadBytes(r: H1Request): Buffer | undefined {
+  if (!TOKEN.test(r.method) || !REQUEST_TARGET.test(r.path)) return undefined;
+  let s = `${r.method} ${r.path} HTTP/1.1\r\n`;
+  const h = r.headers;
+  for (const k in h) {
+    if (!TOKEN.test(k)) return undefined;
+    const v = h[k]!;
+    if (typeof v === 'string') {
+      if (!FIELD_VALUE.test(v)) return undefined;
+      s += `${k}: ${v}\r\n`;
+    } else {
+      for (const x of v) {
+        if (!FIELD_VALUE.test(x)) return undefined;
+        s += `${k}: ${x}\r\n`;
+      }
+    }
+  }
+  return Buffer.from(`${s}\r\n`, 'latin1');
+}
+
+/**
+ * HTTP/2 response headers from a parsed HTTP/1 response head: its fields (names as received),
+ * minus hop-by-hop ones and those its Connection field names (`connection`, lower-case tokens).
+ */
+export function h2ResponseFromFields(status: number, names: readonly string[], values: readonly string[], connection: readonly string[]): OutgoingHttpHeaders {
+  const out: Record<string, string | string[]> = { ':status': String(status) };
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!.toLowerCase();
+    if (HOP.has(name) || (connection.length > 0 && connection.includes(name))) continue;
+    addField(out, name, values[i]!);
+  }
+  return out;
+}
+
+/**
+ * The fields of a chunked body's trailer section (its bytes as ChunkedScanner validated them:
+ * `name: value` lines, each ending in CRLF, then an empty line), lower-case names, repeated
+ * fields as arrays.
+ */
+export function parseTrailerSection(text: string): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const line of text.split('\r\n')) {
+    const i = line.indexOf(':');
+    if (i <= 0) continue;
+    const name = line.slice(0, i).toLowerCase();
+    const value = line.slice(i + 1).replace(/^[ \t]+|[ \t]+$/g, '');
+    const prev = out[name];
+    out[name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
+  }
+  return out;
 }
 
 /** HTTP/2 response headers from an HTTP/1 response's status and raw field list (name, value, ...). */
