@@ -18,6 +18,7 @@ import { listenReusePort } from './native';
 import { handleConnection } from './stack/connection';
 import { drainHttp1 } from './http/h1';
 import { drainH2 } from './http/h2/serve';
+import { closeAppPool } from './http/orig-proto/inbound';
 import { OpenConnections, type Side } from './stack/context';
 import type { FromWorker, ToWorker } from './worker-messages';
 import { MeshMetrics, type MeshContext } from './mesh/context';
@@ -123,6 +124,7 @@ port.on('message', (m: ToWorker) => {
       servers = [];
       drainHttp1(); // idle HTTP/1 keep-alive connections would otherwise hold the drain to its grace period
       drainH2(); // GOAWAY to HTTP/2 clients: in-flight streams finish, then their connections close
+      closeAppPool(); // idle keep-alive connections to the app (orig-proto inbound)
       checkDrained();
       setInterval(checkDrained, 100).unref();
       break;

@@ -15,7 +15,7 @@ export const HTTP1_ENV = {
     meaning: 'HTTP/1: how long a request head may take to arrive in full before the proxy answers 408 and closes (an idle keep-alive connection is closed; 0 disables)',
   },
   LINNET_PROXY_HTTP_MAX_HEADER_BYTES: { default: '16384', meaning: 'HTTP/1: largest request or response head in bytes; larger requests get 431' },
-  LINNET_PROXY_HTTP_MAX_HEADERS: { default: '100', meaning: 'HTTP/1: most header fields in a request or response head; more get 431' },
+  LINNET_PROXY_HTTP_MAX_HEADERS: { default: '100', meaning: "HTTP/1: most header fields in a request or response head; more get 431 (also bounds the app's response heads on the inbound meshed path)" },
   LINNET_PROXY_HTTP_POOL_MAX_IDLE: { default: '64', meaning: 'HTTP/1: idle keep-alive connections kept per upstream target and worker' },
   LINNET_PROXY_HTTP_POOL_IDLE_TIMEOUT: { default: '10s', meaning: 'HTTP/1: an idle upstream connection is closed after this long' },
 } as const;
