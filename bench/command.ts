@@ -175,7 +175,7 @@ export const command: Command = {
 
 function preface(cmd: string): string {
   return [
-    `The latest full run of \`${cmd}\` (\`npm run bench\`). **Taken on a shared, noisy 2-core machine** (other engineers' test suites were running at the same time), so read the ratios against direct and the spreads rather than the absolute numbers, and re-run on your own hardware before drawing conclusions.`,
+    `The latest full run of \`${cmd}\` (\`npm run bench\`). **Taken on a shared 2-core machine** (the load averages below say how busy it was), so read the ratios against direct and the spreads rather than the absolute numbers, and re-run on your own hardware before drawing conclusions.`,
     '',
     'Set-up used (Debian 12): `apt-get install -y wrk nghttp2-client iperf3 redis-tools redis-server nginx-light libnginx-mod-stream haproxy`, then `npm ci && npm run build && sudo npm run bench`.',
   ].join('\n');
