@@ -19,9 +19,9 @@ import { Registry } from 'prom-client';
 import { createLogger } from '../proxy/log';
 import { HttpMetrics } from '../proxy/metrics/http-metrics';
 import { TcpMetrics } from '../proxy/metrics/tcp-metrics';
-import { OpenConnections, type ConnContext } from '../proxy/stack/context';
-import { drainH2, serveH2 } from '../proxy/http/h2/serve';
-import { readPrefix } from '../proxy/stack/read-prefix';
+import { OpenConnections } from '../proxy/stack/context';
+import { drainH2 } from '../proxy/http/h2/serve';
+import { listenInboundPeer } from './orig-proto-inbound';
 import { closeAppPool } from '../proxy/http/orig-proto/inbound';
 
 const registry = new Registry();
@@ -133,30 +133,7 @@ before(async () => {
   app = rawApp().listen(0, '127.0.0.1');
   await once(app, 'listening');
   const appPort = (app.address() as AddressInfo).port;
-  proxy = createServer({ pauseOnConnect: true, allowHalfOpen: true }, (sock) => {
-    open.track(sock);
-    const ctx: ConnContext = {
-      side: {
-        direction: 'inbound',
-        opaquePorts: new Set(),
-        listenPort: 0,
-        detectTimeoutMs: 250,
-        connectTimeoutMs: 1000,
-        srcNoTlsReason: 'no_tls_from_remote',
-        dstNoTlsReason: 'loopback',
-      },
-      target: { host: '127.0.0.1', port: appPort, addr: `127.0.0.1:${appPort}` },
-      tcp,
-      http: httpMetrics,
-      open,
-      log,
-      srcTls: { tls: 'true', client_id: 'client.test' },
-    };
-    void readPrefix(sock, 1000).then((p) => serveH2(sock, p.bytes, { kind: 'h2' }, ctx));
-  });
-  proxy.listen(0, '127.0.0.1');
-  await once(proxy, 'listening');
-  proxyPort = (proxy.address() as AddressInfo).port;
+  ({ server: proxy, port: proxyPort } = await listenInboundPeer(appPort, { tcp, http: httpMetrics, open, log }, 'client.test'));
   session = http2.connect(`http://127.0.0.1:${proxyPort}`);
   session.on('error', () => {});
   await once(session, 'connect');

@@ -20,9 +20,9 @@ import { Registry } from 'prom-client';
 import { createLogger } from '../proxy/log';
 import { HttpMetrics } from '../proxy/metrics/http-metrics';
 import { TcpMetrics } from '../proxy/metrics/tcp-metrics';
-import { OpenConnections, type ConnContext } from '../proxy/stack/context';
-import { drainH2, serveH2 } from '../proxy/http/h2/serve';
-import { readPrefix } from '../proxy/stack/read-prefix';
+import { OpenConnections } from '../proxy/stack/context';
+import { drainH2 } from '../proxy/http/h2/serve';
+import { listenInboundPeer } from './orig-proto-inbound';
 import { parseRequestHead, parseResponseHead, requestFraming, type RequestHead } from '../proxy/http/h1/parse-head';
 import { ChunkedScanner } from '../proxy/http/h1/chunked';
 import { H2Link } from '../proxy/http/orig-proto/h2-link';
@@ -43,33 +43,7 @@ let downProxy: Server;
 let downPort = 0;
 const sessions: http2.ClientHttp2Session[] = [];
 
-/** An inbound proxy listener: every connection is HTTP/2 from a "peer proxy" (srcTls set), for `target`. */
-async function inboundProxy(targetPort: number): Promise<{ server: Server; port: number }> {
-  const server = createServer({ pauseOnConnect: true, allowHalfOpen: true }, (sock) => {
-    open.track(sock);
-    const ctx: ConnContext = {
-      side: {
-        direction: 'inbound',
-        opaquePorts: new Set(),
-        listenPort: 0,
-        detectTimeoutMs: 250,
-        connectTimeoutMs: 1000,
-        srcNoTlsReason: 'no_tls_from_remote',
-        dstNoTlsReason: 'loopback',
-      },
-      target: { host: '127.0.0.1', port: targetPort, addr: `127.0.0.1:${targetPort}` },
-      tcp,
-      http,
-      open,
-      log,
-      srcTls: { tls: 'true', client_id: CLIENT_ID },
-    };
-    void readPrefix(sock, 1000).then((p) => serveH2(sock, p.bytes, { kind: 'h2' }, ctx));
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return { server, port: (server.address() as AddressInfo).port };
-}
+const inboundProxy = (targetPort: number) => listenInboundPeer(targetPort, { tcp, http, open, log }, CLIENT_ID);
 
 before(async () => {
   app = createHttpServer((req, res) => {
