@@ -23,7 +23,7 @@ export const properties = [
 const fail: Fail = violations(name);
 const CODES = ['LINNET_IDENTITY_CSR_INVALID', 'LINNET_IDENTITY_CSR_SAN_MISMATCH'];
 
-/** Length of the DER TLV at the start of `b` (definite lengths only), or -1. */
+/** Length of the DER TLV at the start of `b` (definite lengths only), or -1. Written again on purpose: the oracle must not share the code it checks (control/identity/csr.ts). */
 export function derLength(b: Buffer): number {
   if (b.length < 2) return -1;
   const first = b[1]!;

@@ -7,10 +7,9 @@
  */
 import type { Socket } from 'node:net';
 import { ConnectError } from '../tcp/connect';
-import { connectMeshed } from '../tls/connect';
 import type { ConnContext } from '../stack/context';
 import type { TlsLabels } from './context';
-import { encodeTransportHeader } from './transport-header';
+import { dialMeshed, endpointTls } from './open-endpoint';
 import type { LogicalDestination } from './ingress';
 
 export interface HttpUpstream {
@@ -67,29 +66,17 @@ export async function routeRequest(ctx: ConnContext, exclude?: ReadonlySet<strin
   const ep = pick.endpoint;
   const start = performance.now();
   const meshed = ep.identity !== undefined && mesh.tls !== undefined;
-  const identity = ep.identity;
-  // An endpoint port its proxy treats as opaque is reached through opaque transport (the peer's
-  // inbound port plus a header, see opaque-transport.ts): its bytes go to the app untouched, so
-  // HTTP/1.1 stays HTTP/1.1 there rather than riding HTTP/2.
-  const otp = meshed ? ep.opaqueTransportPort : undefined;
   return {
-    key: `${side.direction} ${ep.address}${meshed ? ` ${identity}` : ''}`,
+    key: `${side.direction} ${ep.address}${meshed ? ` ${ep.identity}` : ''}`,
     host: ep.ip,
     port: ep.port,
     addr: ep.address,
-    tls: meshed
-      ? { tls: 'true', server_id: identity! }
-      : { tls: 'no_identity', no_tls_reason: identity ? 'local_identity_disabled' : 'not_provided_by_service_discovery' },
-    dial: meshed
-      ? async (alpn?: readonly string[]) => {
-          if (!mesh.tls!.current()) await mesh.tls!.ready(side.connectTimeoutMs);
-          const socket = await connectMeshed(ep.ip, otp ?? ep.port, identity!, mesh.tls!, side.connectTimeoutMs, otp === undefined ? alpn : undefined);
-          if (otp !== undefined) socket.write(encodeTransportHeader({ port: ep.port }));
-          return socket;
-        }
-      : undefined,
+    tls: endpointTls(ep, meshed),
+    dial: meshed ? (alpn?: readonly string[]) => dialMeshed(ep, mesh.tls!, side.connectTimeoutMs, alpn) : undefined,
     pickKey: pick.key,
-    meshed: meshed && otp === undefined,
+    // A port its proxy treats as opaque is reached through opaque transport (dialMeshed): the bytes
+    // go to the app untouched, so HTTP/1.1 stays HTTP/1.1 there rather than riding HTTP/2.
+    meshed: meshed && ep.opaqueTransportPort === undefined,
     done: (ok, sample = true) => pick.done(ok ? 'success' : 'failure', sample ? performance.now() - start : undefined),
   };
 }

@@ -10,6 +10,7 @@ import { connectTarget, ConnectError } from '../tcp/connect';
 import { connectMeshed } from '../tls/connect';
 import { encodeTransportHeader } from './transport-header';
 import type { Pick } from '../balance/peak-ewma';
+import type { TlsStore } from '../tls/store';
 import type { ConnContext } from '../stack/context';
 import type { TlsLabels } from './context';
 
@@ -59,19 +60,29 @@ export async function openEndpoint(ctx: ConnContext): Promise<OpenedEndpoint> {
 
 async function dial(ep: DiscoveredEndpoint, ctx: ConnContext): Promise<OpenedEndpoint> {
   const { side, mesh } = ctx;
-  if (ep.identity && mesh?.tls) {
-    // Handshakes before the first certificate wait for it (start-up races), at most a connect timeout.
-    if (!mesh.tls.current()) await mesh.tls.ready(side.connectTimeoutMs);
-    // An opaque port of a meshed endpoint: opaque transport (see opaque-transport.ts) — mTLS to
-    // the peer's inbound port, then a header naming the real port, written before any client byte.
-    const otp = ep.opaqueTransportPort;
-    const socket = await connectMeshed(ep.ip, otp ?? ep.port, ep.identity, mesh.tls, side.connectTimeoutMs);
-    if (otp !== undefined) socket.write(encodeTransportHeader({ port: ep.port }));
-    return { socket, addr: ep.address, tls: { tls: 'true', server_id: ep.identity } };
-  }
-  const socket = await connectTarget(ep.ip, ep.port, side.connectTimeoutMs);
-  const reason = ep.identity ? 'local_identity_disabled' : 'not_provided_by_service_discovery';
-  return { socket, addr: ep.address, tls: { tls: 'no_identity', no_tls_reason: reason } };
+  const meshed = ep.identity !== undefined && mesh?.tls !== undefined;
+  const socket = meshed ? await dialMeshed(ep, mesh!.tls!, side.connectTimeoutMs) : await connectTarget(ep.ip, ep.port, side.connectTimeoutMs);
+  return { socket, addr: ep.address, tls: endpointTls(ep, meshed) };
+}
+
+/** The TLS labels of a connection to `ep`: its identity when dialled over mTLS, else why not. */
+export function endpointTls(ep: DiscoveredEndpoint, meshed: boolean): TlsLabels {
+  if (meshed) return { tls: 'true', server_id: ep.identity! };
+  return { tls: 'no_identity', no_tls_reason: ep.identity ? 'local_identity_disabled' : 'not_provided_by_service_discovery' };
+}
+
+/**
+ * mTLS to a meshed endpoint (its `identity` set). On a port its proxy treats as opaque this is
+ * opaque transport (see opaque-transport.ts): mTLS to the peer's inbound port, then a header
+ * naming the real port, written before any client byte — and no ALPN, since the bytes after the
+ * header are the app's. A dial before the first certificate waits for it, at most `timeoutMs`.
+ */
+export async function dialMeshed(ep: DiscoveredEndpoint, tls: TlsStore, timeoutMs: number, alpn?: readonly string[]): Promise<Socket> {
+  if (!tls.current()) await tls.ready(timeoutMs);
+  const otp = ep.opaqueTransportPort;
+  const socket = await connectMeshed(ep.ip, otp ?? ep.port, ep.identity!, tls, timeoutMs, otp === undefined ? alpn : undefined);
+  if (otp !== undefined) socket.write(encodeTransportHeader({ port: ep.port }));
+  return socket;
 }
 
 /**

@@ -21,6 +21,8 @@ interface Entry {
   lastUsed: number;
   /** Every endpoint carries the opaque protocol hint (kept with each update, not per request). */
   opaque: boolean;
+  /** The balancer was filled from the set once; later changes arrive through 'update'. */
+  synced: boolean;
 }
 
 const allOpaque = (eps: readonly DiscoveredEndpoint[]) => eps.length > 0 && eps.every((ep) => ep.hint === 'opaque');
@@ -61,7 +63,7 @@ export class OutboundBalancers {
     if (!e) {
       const set = this.discovery.resolve(isIP(host) ? { ip: host, port } : { authority: host, port });
       const balancer = new PeakEwmaBalancer<DiscoveredEndpoint>();
-      const entry: Entry = { set, balancer, lastUsed: Date.now(), opaque: false };
+      const entry: Entry = { set, balancer, lastUsed: Date.now(), opaque: false, synced: false };
       const apply = (eps: DiscoveredEndpoint[]) => {
         balancer.update(eps.map((ep) => ({ key: ep.address, value: ep, weight: ep.weight })));
         entry.opaque = allOpaque(eps);
@@ -73,8 +75,11 @@ export class OutboundBalancers {
     }
     e.lastUsed = Date.now();
     if (e.set.exists() === undefined) await e.set.ready(this.opts.readyTimeoutMs);
-    if (e.balancer.size !== e.set.endpoints().length || e.balancer.size === 0) {
-      // First answer (or an answer that arrived before our listener saw it): sync from the set.
+    if (!e.synced && e.set.exists() !== undefined) {
+      // Once, after the first answer: a set shared with another holder may have had its endpoints
+      // before our listener was attached. From then on 'update' keeps the balancer current, so the
+      // per-request path copies nothing.
+      e.synced = true;
       const eps = e.set.endpoints();
       e.balancer.update(eps.map((ep) => ({ key: ep.address, value: ep, weight: ep.weight })));
       e.opaque = allOpaque(eps);
