@@ -187,6 +187,12 @@ export async function createDemo(opts: DemoOptions): Promise<Demo> {
 
     const web = SERVICES.find((s) => s.name === 'web')!;
     const emoji = SERVICES.find((s) => s.name === 'emoji')!;
+    // Discovery's first answer for a service can take longer than the proxy waits for it on a
+    // busy machine; a request sent before then goes to the virtual IP itself and fails. Traffic
+    // starts once the client's proxy routes both services.
+    step('waiting until the traffic pod\'s proxy routes web and emoji');
+    await untilRouted(trafficPod, `http://${web.vip}:${web.port}/api/vote?choice=probe`, []);
+    await untilRouted(trafficPod, `http://${emoji.vip}:${emoji.port}/linnet.demo.Emoji/FindByShortcode`, ['--http2-prior-knowledge', '-X', 'POST', '-H', 'content-type: application/grpc']);
     step(`starting traffic: ${opts.rps} HTTP requests/s to ${web.vip}:${web.port} and ${opts.rps} gRPC calls/s to ${emoji.vip}:${emoji.port}`);
     const traffic = trafficPod.spawn(
       process.execPath,
@@ -199,4 +205,20 @@ export async function createDemo(opts: DemoOptions): Promise<Demo> {
     await destroy();
     throw err;
   }
+}
+
+/**
+ * Resolves once a request from `pod` to `url` is answered by an app rather than by the proxy
+ * (no l5d-proxy-error: the proxy found endpoints for it); throws after 30 s.
+ */
+async function untilRouted(pod: Pod, url: string, curlArgs: string[]): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  let last = '';
+  while (Date.now() < deadline) {
+    const r = await pod.run('curl', ['-sS', '-o', '/dev/null', '-D', '-', '-m', '3', ...curlArgs, url], { uid: APP_UID, timeoutMs: 10_000 });
+    if (r.code === 0 && /^HTTP\//m.test(r.stdout) && !/^l5d-proxy-error:/im.test(r.stdout)) return;
+    last = `${r.stdout}${r.stderr}`.trim().split('\n')[0] ?? '';
+    await sleep(200);
+  }
+  throw new PodError('LINNET_POD_COMMAND_FAILED', `the mesh does not route ${url} after 30 s (${last})`, 'check linnet control and the proxies\' logs');
 }
