@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
-import type { Command } from '../control/cli/command';
+import type { Command } from '../core/command';
 import { compareResults, renderComparison } from './compare';
 import { BenchEnv } from './environment';
 import { BenchError } from './errors';

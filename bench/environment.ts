@@ -1,5 +1,5 @@
 /**
- * The bench cluster, built with the test pods helper (test/pods): a `load` pod for the load
+ * The bench cluster, built with the local mesh runner's pods (control/local/pods): a `load` pod for the load
  * tools and an `app` pod for the apps, Linnet's proxy, nginx and haproxy, with the port plan of
  * topology.ts. Everything is torn down by destroy(), which the runner calls in `finally`.
  */
@@ -7,8 +7,8 @@ import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { APP_UID, Cluster, LINNET_BIN, type Pod, type PodProcess } from '../test/pods';
-import { run } from '../test/pods/exec';
+import { APP_UID, Cluster, LINNET_BIN, type Pod, type PodProcess } from '../control/local/pods';
+import { run } from '../control/local/pods';
 import { BenchError } from './errors';
 import { treeCpuSeconds, treePeakRss, childrenOf } from './proc-stats';
 import { appInboundIgnore, appPorts, haproxyConfig, loadOutboundIgnore, nginxConfig, port, PROTOCOLS, type Protocol, type Route } from './topology';

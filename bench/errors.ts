@@ -1,5 +1,5 @@
 /** Typed errors of the bench suite: a failed measurement says which tool, and what to check. */
-import { LinnetError } from '../proxy/errors';
+import { LinnetError } from '../core/errors';
 
 export type BenchErrorCode =
   | 'LINNET_BENCH_BAD_ARGS'

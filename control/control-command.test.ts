@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { LinnetError } from '../proxy/errors';
+import { LinnetError } from '../core/errors';
 import { parseControlArgs } from './control-command';
 
 describe('parseControlArgs', () => {

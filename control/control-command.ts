@@ -5,9 +5,9 @@
  */
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
-import type { Command } from './cli/command';
-import { LinnetError } from '../proxy/errors';
-import { createLogger, type Logger } from '../proxy/log';
+import type { Command } from '../core/command';
+import { LinnetError } from '../core/errors';
+import { createLogger, type Logger } from '../core/log';
 import { createFileSource, type FileSource } from './destination/file-source';
 import { bindServer, createDestinationService, SERVER_OPTIONS, shutdownServer } from './destination/server';
 import { TOKEN_AUDIENCE } from './inject/sidecar';

@@ -3,8 +3,8 @@
  * prints executions per second as it goes, saves findings as regressions, exits 1 on a finding.
  */
 import { parseArgs } from 'node:util';
-import type { Command } from '../control/cli/command';
-import { ConfigError } from '../proxy/errors';
+import type { Command } from '../core/command';
+import { ConfigError } from '../core/errors';
 import { corpusDir, readCorpus, readRegressions } from './corpus';
 import { runFuzz, type RunReport } from './runner';
 import { loadTarget, targetNames } from './targets';

@@ -4,7 +4,7 @@
  */
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseClientHello } from '../proxy/detect/client-hello';
+import { parseClientHello } from '../proxy/accept/detect/client-hello';
 import { corpusDir, repoRoot } from './corpus';
 import { makeCsrSeeds } from './targets/certify-csr';
 

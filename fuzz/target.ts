@@ -6,7 +6,7 @@
  * finding (a PropertyViolation naming the property, or an unexpected exception that escaped the
  * code under test). Targets decide themselves which typed errors are a proper refusal.
  */
-import { LinnetError } from '../proxy/errors';
+import { LinnetError } from '../core/errors';
 
 export interface FuzzTarget {
   name: string;

@@ -4,7 +4,7 @@
  * glibc's inet_ntop does), so a planned rule and the rule read back compare as equal text.
  */
 import { isIP } from 'node:net';
-import { ConfigError } from '../proxy/errors';
+import { ConfigError } from '../core/errors';
 
 export interface Cidr {
   family: 4 | 6;

@@ -4,7 +4,7 @@
  * All families are read and planned before any is changed, so a missing ip6tables stops the run
  * before the IPv4 table is touched.
  */
-import type { Command } from '../control/cli/command';
+import type { Command } from '../core/command';
 import { binaries, readNat, restore } from './apply';
 import { InitError } from './errors';
 import { parseInitArgs, USAGE } from './options';

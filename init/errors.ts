@@ -3,7 +3,7 @@
  * naming the flag; everything that goes wrong around the iptables binaries is an InitError with
  * one of the stable codes below.
  */
-import { LinnetError } from '../proxy/errors';
+import { LinnetError } from '../core/errors';
 
 export type InitErrorCode =
   /** An unknown flag or a stray argument. */

@@ -3,8 +3,8 @@
  * linkerd2-proxy-init's, so an injector written for Linkerd can drive this init step unchanged.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../proxy/errors';
-import { parseEnum, parsePort, parsePortRanges, type PortRange } from '../proxy/config/parse';
+import { ConfigError } from '../core/errors';
+import { parseEnum, parsePort, parsePortRanges, type PortRange } from '../core/parse';
 import { parseCidrList, type Cidr } from './cidr';
 import { InitError } from './errors';
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { ConfigError } from '../proxy/errors';
+import { ConfigError } from '../core/errors';
 import { parseInitArgs } from './options';
 import { parseCidr } from './cidr';
 import { InitError } from './errors';

@@ -9,7 +9,7 @@
  * duplicates and stale jumps to our chains. Rule text is written in the canonical form
  * iptables-save prints (option order, `--to-ports`, `/prefix`), so what we plan is what we read back.
  */
-import type { PortRange } from '../proxy/config/parse';
+import type { PortRange } from '../core/parse';
 import { formatCidr } from './cidr';
 import type { InitOptions } from './options';
 import type { NatTable, SavedRule } from './ruleset';

@@ -1,8 +1,8 @@
 /** `linnet proxy`: the sidecar. Configured only by LINNET_PROXY_* environment variables. */
-import type { Command } from '../control/cli/command';
-import { loadProxyConfig, PROXY_ENV } from './config';
-import { assertNativeSupport } from './native';
-import { startProxy } from './supervisor';
+import type { Command } from '../core/command';
+import { loadProxyConfig, PROXY_ENV } from './runtime/config';
+import { assertNativeSupport } from './transport/native';
+import { startProxy } from './runtime/supervisor';
 
 const usage = `usage: linnet proxy
 

@@ -11,8 +11,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { identityServiceConstructor, type CertifyResponseMsg, type IdentityClient } from '../control/identity/proto';
-import { createDiscoveryClient } from '../proxy/discovery';
+import { identityServiceConstructor, type CertifyResponseMsg, type IdentityClient } from '../core/api/identity';
+import { createDiscoveryClient } from '../proxy/outbound/discovery';
 import { startFakeKubeApi } from './fake-kube-api';
 
 const BIN = join(__dirname, '..', '..', 'bin', 'linnet');

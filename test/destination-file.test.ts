@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { createFileSource, type FileSource } from '../control/destination/file-source';
 import { serveDestination } from '../control/destination/server';
-import { destinationClientConstructor, type PbDestinationProfile } from '../control/destination/proto';
-import { createDiscoveryClient, type DiscoveryClient, type EndpointSet } from '../proxy/discovery';
-import { createLogger } from '../proxy/log';
+import { destinationClientConstructor, type PbDestinationProfile } from '../core/api/destination';
+import { createDiscoveryClient, type DiscoveryClient, type EndpointSet } from '../proxy/outbound/discovery';
+import { createLogger } from '../core/log';
 
 const ID = 'web.demo.serviceaccount.identity.linnet.cluster.local';
 

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createKubernetesSource, type KubernetesSource } from '../control/destination/kubernetes-source';
 import { serveDestination } from '../control/destination/server';
-import { createDiscoveryClient, type DiscoveryClient, type EndpointSet } from '../proxy/discovery';
+import { createDiscoveryClient, type DiscoveryClient, type EndpointSet } from '../proxy/outbound/discovery';
 import { startFakeKubeApi, type FakeKubeApi } from './fake-kube-api';
 
 const NS = 'demo';
@@ -212,7 +212,7 @@ describe('kubernetes source against a real-shape HTTPS API server', () => {
       const { readFile, writeFile } = await import('node:fs/promises');
       await writeFile(cfg, (await readFile(cfg, 'utf8')).replace(api.token, 'wrong-token'));
       const lines: string[] = [];
-      const { createLogger } = await import('../proxy/log');
+      const { createLogger } = await import('../core/log');
       const before = api.requests.services.unauthorized;
       await assert.rejects(
         createKubernetesSource({ kubeconfig: cfg, syncTimeoutMs: 700, retryBaseMs: 100, log: createLogger('warn', 'k8s', (l) => void lines.push(l)) }),

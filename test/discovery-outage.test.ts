@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createFileSource, type FileSource } from '../control/destination/file-source';
 import { serveDestination } from '../control/destination/server';
-import { createDiscoveryClient, type EndpointSet } from '../proxy/discovery';
+import { createDiscoveryClient, type EndpointSet } from '../proxy/outbound/discovery';
 
 const mesh = (eps: string[]) =>
   `services:\n  - name: api.demo.svc.cluster.local\n    ports: [80]\n    endpoints:\n${eps.map((e) => `      - address: ${e}\n`).join('')}`;

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { corpusDir } from '../fuzz/corpus';
 import { APP_UID, logsOnFailure, meshSkipReason, type Pod, type PodProcess } from './pods';
-import { sum } from './pods/prom-text';
+import { sum } from '../control/local/pods/prom-text';
 import { createMesh, type Mesh } from './pods/mesh';
 
 const skip = meshSkipReason();

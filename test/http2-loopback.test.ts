@@ -16,19 +16,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Registry } from 'prom-client';
-import { createLogger } from '../proxy/log';
-import { HttpMetrics } from '../proxy/metrics/http-metrics';
-import { TcpMetrics } from '../proxy/metrics/tcp-metrics';
-import { OpenConnections, type ConnContext } from '../proxy/stack/context';
-import { drainH2, serveH2, h2Options } from '../proxy/http/h2/serve';
-import { readPrefix } from '../proxy/stack/read-prefix';
+import { readPrefix } from '../proxy/accept/read-prefix';
+import { H2, loopbackProxy, type LoopbackProxy } from './support/stacks';
 
-const registry = new Registry();
-const tcp = new TcpMetrics(registry);
-const http = new HttpMetrics(registry);
-const open = new OpenConnections();
-const log = createLogger('error', 'test');
+const lp = loopbackProxy();
+const registry = lp.registry;
 
 let upstream: http2.Http2Server;
 let upPort = 0;
@@ -41,10 +33,10 @@ const seen = new Map<string, { headers: http2.IncomingHttpHeaders; sha?: string;
 /** TLS key and certificate for the TLS-terminated case (made by openssl in before()). */
 let tlsCreds: { key: Buffer; cert: Buffer } | undefined;
 
-/** A proxy listener whose every connection goes to the h2 handler with `target` as original destination. */
-async function proxyTo(port: number, host = '127.0.0.1', terminateTls = false): Promise<{ server: Server; port: number }> {
+/** A proxy listener whose every connection goes to the outbound h2 server with `target` as original destination. */
+async function proxyTo(port: number, host = '127.0.0.1', terminateTls = false, via: LoopbackProxy = lp): Promise<{ server: Server; port: number }> {
   const server = createServer({ pauseOnConnect: true, allowHalfOpen: true }, async (raw) => {
-    open.track(raw);
+    via.open.track(raw);
     let sock: Socket = raw;
     if (terminateTls) {
       // As the inbound mTLS path does: terminate, then detect again on the clear text.
@@ -53,26 +45,10 @@ async function proxyTo(port: number, host = '127.0.0.1', terminateTls = false): 
       await once(t, 'secure');
       sock = t;
     }
-    const ctx: ConnContext = {
-      side: {
-        direction: 'outbound',
-        opaquePorts: new Set(),
-        listenPort: 0,
-        detectTimeoutMs: 250,
-        connectTimeoutMs: 1000,
-        srcNoTlsReason: 'loopback',
-        dstNoTlsReason: 'not_provided_by_service_discovery',
-      },
-      target: { host, port, addr: `${host}:${port}` },
-      tcp,
-      http,
-      open,
-      log,
-    };
-    // As the connection stack does: detection reads the first bytes, the handler gets them.
+    // As the connection stack does: detection reads the first bytes, the server gets them.
     void readPrefix(sock, 1000).then((p) => {
       assert.equal(p.outcome.kind, 'detected');
-      return serveH2(sock, p.bytes, { kind: 'h2' }, ctx);
+      return via.serve('outbound', sock, H2, port, host, undefined, p.bytes);
     });
   });
   server.listen(0, '127.0.0.1');
@@ -173,8 +149,7 @@ before(async () => {
 
 after(async () => {
   proxy.server.close();
-  drainH2();
-  open.destroyAll();
+  lp.close();
   for (const s of upSessions) s.destroy();
   upstream.close();
 });
@@ -410,14 +385,17 @@ test('h2 after TLS termination (the inbound mTLS hand-over) is proxied, the dete
 });
 
 test('a plain response timeout answers 504 when configured', { timeout: 20_000 }, async () => {
-  h2Options.responseTimeoutMs = 200;
+  const timed = loopbackProxy({ env: { LINNET_PROXY_HTTP_RESPONSE_TIMEOUT: '200ms' } });
+  const p = await proxyTo(upPort, '127.0.0.1', false, timed);
   try {
-    const s = connect();
+    const s = http2.connect(`http://127.0.0.1:${p.port}`);
+    s.on('error', () => {});
     const r = await request(s, { ':path': '/hang?plain=1', ':authority': 'to.test' });
     assert.equal(r.headers[':status'], 504);
     assert.match(String(r.headers['l5d-proxy-error']), /timeout/);
     s.close();
   } finally {
-    h2Options.responseTimeoutMs = 0;
+    p.server.close();
+    timed.close();
   }
 });

@@ -10,8 +10,9 @@ import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createIdentityClient, parseIdentityEnv } from '../proxy/identity';
-import { createLogger } from '../proxy/log';
+import { createIdentityClient } from '../proxy/identity';
+import { parseIdentityEnv } from '../proxy/runtime/config/identity';
+import { createLogger } from '../core/log';
 import { WEB, opensslCa, opensslVerify, tempDir } from './identity/helpers';
 
 const LINNET = join(__dirname, '..', '..', 'bin', 'linnet');

@@ -14,8 +14,8 @@ import { Registry } from 'prom-client';
 import { StaticTokenVerifier } from '../control/identity/token-verifier';
 import { identityServerCredentials } from '../control/identity/server-tls';
 import { createIdentityClient, type IdentityClient, type IdentityMaterial } from '../proxy/identity/client';
-import { createLogger } from '../proxy/log';
-import type { LinnetError } from '../proxy/errors';
+import { createLogger } from '../core/log';
+import type { LinnetError } from '../core/errors';
 import { CONTROL_NS, TRUST_DOMAIN, WEB, DB, linnetCa, opensslVerify, quietLog, serveIdentity, tempDir, type Running } from './identity/helpers';
 
 const silent = createLogger('error', 'identity', () => {});

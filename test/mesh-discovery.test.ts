@@ -1,6 +1,6 @@
 /**
  * The outbound side's routing over real discovery on loopback: a mesh file, the Destination
- * server, the proxy's discovery client, and the per-destination balancers (proxy/mesh). Known
+ * server, the proxy's discovery client, and the per-destination balancers (proxy/outbound). Known
  * virtual IPs and endpoint addresses are balanced, unknown ones go to the original destination,
  * a service without endpoints says so, a mesh-file edit reaches the balancer, and with no control
  * plane the first lookup gives up after its timeout.
@@ -12,9 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createFileSource, type FileSource } from '../control/destination/file-source';
 import { serveDestination } from '../control/destination/server';
-import { createDiscoveryClient } from '../proxy/discovery';
-import { createLogger } from '../proxy/log';
-import { OutboundBalancers } from '../proxy/mesh/outbound-balancers';
+import { createDiscoveryClient } from '../proxy/outbound/discovery';
+import { createLogger } from '../core/log';
+import { OutboundBalancers } from '../proxy/outbound/balancers';
 
 const ID = 'api.demo.serviceaccount.identity.linnet.cluster.local';
 const mesh = (eps: string[]) =>

@@ -17,7 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { APP_UID, Cluster, logsOnFailure, meshSkipReason, PodProcess, sum, type Pod } from './pods';
 import { eventually } from './pods/mesh';
 import { makeMeshDir, meshProxyEnv, startMeshControl } from './pods/mesh-control';
-import { parseClientHello } from '../proxy/detect/client-hello';
+import { parseClientHello } from '../proxy/accept/detect/client-hello';
 
 const skip = meshSkipReason() ?? (spawnSync('tcpdump', ['--version']).status === 0 ? undefined : 'needs tcpdump (apt-get install -y tcpdump)');
 const APP = join(__dirname, 'mesh-app.js');

@@ -1,7 +1,7 @@
 /**
  * mTLS between proxies on loopback, with certificates a real identity service issued to real
- * identity clients: the outbound half (proxy/tls/connect) against the inbound half
- * (proxy/tls/accept behind the real detector). Both sides verify: a server proving another
+ * identity clients: the outbound half (proxy/transport/tls/connect) against the inbound half
+ * (proxy/transport/tls/accept behind the real detector). Both sides verify: a server proving another
  * identity, a client from another trust root and a client without a certificate all fail.
  * ALPN: an `h2` offer is agreed on only when the inbound side accepts it (acceptedAlpn), and the
  * terminated TLS socket then carries an HTTP/2 server session directly, with the client's preface
@@ -17,12 +17,12 @@ import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { StaticTokenVerifier } from '../control/identity';
 import { createIdentityClient, type IdentityClient, type IdentityMaterial } from '../proxy/identity';
-import { createLogger } from '../proxy/log';
-import { acceptedAlpn } from '../proxy/mesh/inbound';
-import { readPrefix } from '../proxy/stack/read-prefix';
-import { terminateMeshed } from '../proxy/tls/accept';
-import { connectMeshed } from '../proxy/tls/connect';
-import { TlsStore } from '../proxy/tls/store';
+import { createLogger } from '../core/log';
+import { acceptedAlpn } from '../proxy/inbound/mtls';
+import { readPrefix } from '../proxy/accept/read-prefix';
+import { terminateMeshed } from '../proxy/transport/tls/accept';
+import { connectMeshed } from '../proxy/transport/tls/connect';
+import { TlsStore } from '../proxy/transport/tls/store';
 import { DB, WEB, linnetCa, quietLog, serveIdentity, tempDir, type Running } from './identity/helpers';
 
 const t = tempDir('meshtls');

@@ -1,5 +1,5 @@
 /**
- * The inbound orig-proto path's own HTTP/1 client (proxy/http/orig-proto/inbound.ts) against raw
+ * The inbound orig-proto path's own HTTP/1 client (proxy/protocol/orig-proto/server.ts) against raw
  * app servers on loopback, for what a Node app server does not provoke by itself: interim (1xx)
  * responses, a close-delimited body, HEAD/204/304 on one keep-alive connection, a pooled
  * connection the app closed under us (a bodyless request is resent once on a new connection, a
@@ -7,28 +7,16 @@
  * body read slowly by the client (intact, and the app held back meanwhile) and a large upload to
  * an app that reads slowly.
  */
-process.env.LINNET_PROXY_HTTP_RESPONSE_TIMEOUT = '2s';
-
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import * as http2 from 'node:http2';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
-import { Registry } from 'prom-client';
-import { createLogger } from '../proxy/log';
-import { HttpMetrics } from '../proxy/metrics/http-metrics';
-import { TcpMetrics } from '../proxy/metrics/tcp-metrics';
-import { OpenConnections } from '../proxy/stack/context';
-import { drainH2 } from '../proxy/http/h2/serve';
 import { listenInboundPeer } from './orig-proto-inbound';
-import { closeAppPool } from '../proxy/http/orig-proto/inbound';
+import { loopbackProxy } from './support/stacks';
 
-const registry = new Registry();
-const tcp = new TcpMetrics(registry);
-const httpMetrics = new HttpMetrics(registry);
-const open = new OpenConnections();
-const log = createLogger('error', 'test');
+const lp = loopbackProxy({ env: { LINNET_PROXY_HTTP_RESPONSE_TIMEOUT: '2s' } });
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const BIG = Buffer.alloc(32 << 20, 0x5a);
 for (let i = 0; i < BIG.length; i += 4096) BIG[i] = i & 0xff;
@@ -133,7 +121,7 @@ before(async () => {
   app = rawApp().listen(0, '127.0.0.1');
   await once(app, 'listening');
   const appPort = (app.address() as AddressInfo).port;
-  ({ server: proxy, port: proxyPort } = await listenInboundPeer(appPort, { tcp, http: httpMetrics, open, log }, 'client.test'));
+  ({ server: proxy, port: proxyPort } = await listenInboundPeer(appPort, lp, 'client.test'));
   session = http2.connect(`http://127.0.0.1:${proxyPort}`);
   session.on('error', () => {});
   await once(session, 'connect');
@@ -141,12 +129,10 @@ before(async () => {
 
 after(() => {
   session?.destroy();
-  drainH2();
-  closeAppPool();
+  lp.close();
   proxy?.close();
   for (const s of sockets) s.destroy();
   app?.close();
-  open.destroyAll();
 });
 
 interface Got {
@@ -221,7 +207,7 @@ test('HEAD, 204 and 304 carry no body and keep the connection; a close-delimited
 });
 
 test('a pooled connection the app closed: a bodyless request is resent once on a new one, a request with a body is not', async () => {
-  closeAppPool();
+  lp.inbound.closeIdleConnections();
   const first = await call('GET', '/stale?1');
   assert.equal(first.status, 200);
   const before = seen.length;

@@ -7,8 +7,6 @@
  * app that never answers (504), an app that is down (502), a session gone before the stream
  * (retry-safe), each with `l5d-proxy-error` where the proxy answers.
  */
-process.env.LINNET_PROXY_HTTP_RESPONSE_TIMEOUT = '1s';
-
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -16,22 +14,14 @@ import * as http2 from 'node:http2';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { once } from 'node:events';
-import { Registry } from 'prom-client';
-import { createLogger } from '../proxy/log';
-import { HttpMetrics } from '../proxy/metrics/http-metrics';
-import { TcpMetrics } from '../proxy/metrics/tcp-metrics';
-import { OpenConnections } from '../proxy/stack/context';
-import { drainH2 } from '../proxy/http/h2/serve';
 import { listenInboundPeer } from './orig-proto-inbound';
-import { parseRequestHead, parseResponseHead, requestFraming, type RequestHead } from '../proxy/http/h1/parse-head';
-import { ChunkedScanner } from '../proxy/http/h1/chunked';
-import { H2Link } from '../proxy/http/orig-proto/h2-link';
+import { loopbackProxy } from './support/stacks';
+import { parseRequestHead, parseResponseHead, requestFraming, type RequestHead } from '../proxy/protocol/h1/parse-head';
+import { ChunkedScanner } from '../proxy/protocol/h1/chunked';
+import { H2Link } from '../proxy/protocol/orig-proto/client';
 
-const registry = new Registry();
-const tcp = new TcpMetrics(registry);
-const http = new HttpMetrics(registry);
-const open = new OpenConnections();
-const log = createLogger('error', 'test');
+const lp = loopbackProxy({ env: { LINNET_PROXY_HTTP_RESPONSE_TIMEOUT: '1s' } });
+const registry = lp.registry;
 const CLIENT_ID = 'client.test.serviceaccount.identity.linnet.cluster.local';
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -43,7 +33,7 @@ let downProxy: Server;
 let downPort = 0;
 const sessions: http2.ClientHttp2Session[] = [];
 
-const inboundProxy = (targetPort: number) => listenInboundPeer(targetPort, { tcp, http, open, log }, CLIENT_ID);
+const inboundProxy = (targetPort: number) => listenInboundPeer(targetPort, lp, CLIENT_ID);
 
 before(async () => {
   app = createHttpServer((req, res) => {
@@ -87,12 +77,11 @@ before(async () => {
 
 after(async () => {
   for (const s of sessions) s.destroy();
-  drainH2();
+  lp.close();
   proxy?.close();
   downProxy?.close();
   app?.closeAllConnections();
   app?.close();
-  open.destroyAll();
 });
 
 function session(port: number): Promise<http2.ClientHttp2Session> {

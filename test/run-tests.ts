@@ -24,7 +24,8 @@ function find(dir: string, out: string[] = []): string[] {
 
 const filter = process.argv.slice(2);
 const all = find(distRoot).filter((f) => filter.length === 0 || filter.some((s) => f.includes(s)));
-const isIntegration = (f: string) => relative(distRoot, f).startsWith('test/');
+// test/unit/ holds unit tests that need test/ support files; the rest of test/ builds pods.
+const isIntegration = (f: string) => relative(distRoot, f).startsWith('test/') && !relative(distRoot, f).startsWith('test/unit/');
 const phases = [
   { name: 'unit', files: all.filter((f) => !isIntegration(f)), concurrency: 2 },
   { name: 'integration', files: all.filter(isIntegration), concurrency: 1 },

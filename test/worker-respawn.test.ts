@@ -14,9 +14,9 @@ import { connect, createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Worker } from 'node:worker_threads';
-import { loadProxyConfig } from '../proxy/config';
-import { createLogger } from '../proxy/log';
-import { startProxy } from '../proxy/supervisor';
+import { loadProxyConfig } from '../proxy/runtime/config';
+import { createLogger } from '../core/log';
+import { startProxy } from '../proxy/runtime/supervisor';
 import { linnetCa, tempDir, WEB } from './identity/helpers';
 
 /** `n` distinct free loopback ports (held open together, so no two are the same). */

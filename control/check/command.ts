@@ -4,7 +4,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseAllDocuments } from 'yaml';
-import type { Command } from '../cli/command';
+import type { Command } from '../../core/command';
 import { checkIdentity } from './cert-checks';
 import { checkApiReachable, checkKubeconfigText } from './kubeconfig-checks';
 import { checkManifests } from './manifest-checks';

@@ -7,8 +7,8 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve as resolvePath } from 'node:path';
-import { LinnetError } from '../../proxy/errors';
-import type { Logger } from '../../proxy/log';
+import { LinnetError } from '../../core/errors';
+import type { Logger } from '../../core/log';
 import { parseMeshFile } from './mesh-file';
 import { indexMesh, type MeshIndex, type MeshState } from './model';
 import { SnapshotHolder, type DiscoverySource } from './source';

@@ -6,8 +6,8 @@
  * require(esm) only when this source is used.
  */
 import type * as K8s from '@kubernetes/client-node';
-import { LinnetError } from '../../proxy/errors';
-import type { Logger } from '../../proxy/log';
+import { LinnetError } from '../../core/errors';
+import type { Logger } from '../../core/log';
 import { DEFAULT_NAMING, meshFromKubernetes, type KubernetesNaming } from './kubernetes-model';
 import { EMPTY_INDEX, indexMesh } from './model';
 import { SnapshotHolder, type DiscoverySource } from './source';

@@ -5,7 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { parseDocument } from 'yaml';
-import { LinnetError } from '../../proxy/errors';
+import { LinnetError } from '../../core/errors';
 import { DEFAULT_WEIGHT, canonicalIp, parsePortList, type MeshEndpoint, type MeshService, type MeshState, type MeshWorkload } from './model';
 
 export class MeshFileError extends LinnetError {

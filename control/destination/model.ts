@@ -4,7 +4,7 @@
  * the add/remove/no-endpoints updates the Destination API streams. No I/O here.
  */
 import { isIP } from 'node:net';
-import { LinnetError } from '../../proxy/errors';
+import { LinnetError } from '../../core/errors';
 
 /** The default load-balancing weight (Linkerd's scale). */
 export const DEFAULT_WEIGHT = 10_000;

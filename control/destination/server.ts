@@ -4,7 +4,7 @@
  * change re-resolves and sends only the difference (model.diffResolutions).
  */
 import * as grpc from '@grpc/grpc-js';
-import type { Logger } from '../../proxy/log';
+import type { Logger } from '../../core/log';
 import {
   DestinationError,
   diffResolutions,
@@ -16,7 +16,7 @@ import {
   type ResolvedEndpoint,
   type Target,
 } from './model';
-import { destinationServiceDefinition, type PbDestinationProfile, type PbGetDestination, type PbUpdate, type PbWeightedAddr } from './proto';
+import { destinationServiceDefinition, type PbDestinationProfile, type PbGetDestination, type PbUpdate, type PbWeightedAddr } from '../../core/api/destination';
 import type { DiscoverySource } from './source';
 
 export function toPbAddr(e: ResolvedEndpoint): PbWeightedAddr {

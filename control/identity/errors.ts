@@ -3,7 +3,7 @@
  * service.ts), so a refusal reaches the proxy with a status a program can match and a message a
  * person can act on.
  */
-import { LinnetError } from '../../proxy/errors';
+import { LinnetError } from '../../core/errors';
 
 export type IdentityErrorCode =
   /** No token in the request. → UNAUTHENTICATED */

@@ -3,16 +3,13 @@
  * WebCrypto, which @peculiar/x509 signs with. Node's KeyObject reads every common PEM form
  * (PKCS#8, SEC1 "EC PRIVATE KEY", PKCS#1 "RSA PRIVATE KEY"); we normalise to PKCS#8 DER.
  */
-import 'reflect-metadata'; // @peculiar/x509 uses tsyringe, which needs the Reflect polyfill
-import * as x509 from '@peculiar/x509';
 import { createPrivateKey, createPublicKey, webcrypto, type KeyObject } from 'node:crypto';
+import { derToPem, pemCertificates, x509 } from '../../core/x509';
 import { IdentityError } from './errors';
-
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
 export type CryptoKey = webcrypto.CryptoKey;
 
-export { x509 };
+export { derToPem, pemCertificates, x509 };
 
 /** The WebCrypto algorithms Linnet signs with, by key kind. */
 export type KeyKind = 'ecdsa-p256' | 'ecdsa-p384' | 'rsa';
@@ -67,19 +64,6 @@ export function importPkcs8(pkcs8: Uint8Array, kind: KeyKind): Promise<CryptoKey
 /** SPKI DER of a private key's public half, to compare with a certificate's public key. */
 export function publicSpki(privateKey: KeyObject): Buffer {
   return createPublicKey(privateKey).export({ format: 'der', type: 'spki' }) as Buffer;
-}
-
-/** Splits a PEM bundle into its certificates' DER bytes (other blocks are ignored). */
-export function pemCertificates(text: string): Buffer[] {
-  const out: Buffer[] = [];
-  const re = /-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g;
-  for (let m = re.exec(text); m; m = re.exec(text)) out.push(Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64'));
-  return out;
-}
-
-export function derToPem(der: Uint8Array, label = 'CERTIFICATE'): string {
-  const b64 = Buffer.from(der).toString('base64');
-  return `-----BEGIN ${label}-----\n${b64.replace(/.{1,64}/g, '$&\n')}-----END ${label}-----\n`;
 }
 
 /** A random positive 128-bit serial number as hex (RFC 5280 allows up to 20 octets). */

@@ -13,7 +13,7 @@ import { IdentityError, type IdentityErrorCode } from './errors';
 import { startExpiryMonitor, type ExpiringCert } from './expiry-monitor';
 import type { IssueResult, IssueTask } from './issue';
 import { parseIdentityName } from './names';
-import { identityServiceConstructor, type CertifyRequestMsg, type CertifyResponseMsg } from './proto';
+import { identityServiceConstructor, type CertifyRequestMsg, type CertifyResponseMsg } from '../../core/api/identity';
 import type { TokenVerifier } from './token-verifier';
 import { DEFAULT_CLOCK_SKEW_MS, DEFAULT_ISSUANCE_LIFETIME_MS, leafValidity } from './validity';
 

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { Command } from '../cli/command';
+import type { Command } from '../../core/command';
 import { InjectError } from './errors';
 import { readSources, transformSources } from './manifest-stream';
 import { formatReport, injectObject } from './transform';

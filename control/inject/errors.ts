@@ -1,4 +1,4 @@
-import { LinnetError } from '../../proxy/errors';
+import { LinnetError } from '../../core/errors';
 
 /**
  * A manifest or annotation the injector cannot use. `doc` names the document (file and index or

@@ -1,7 +1,7 @@
 /** `linnet uninject`: the inverse of `linnet inject`, same inputs and outputs. */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { Command } from '../cli/command';
+import type { Command } from '../../core/command';
 import { readSources, transformSources } from './manifest-stream';
 import { formatReport, uninjectObject } from './transform';
 

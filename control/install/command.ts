@@ -1,7 +1,7 @@
 /** `linnet install`: prints every control-plane manifest, for `kubectl apply -f -` or a GitOps repository. */
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
-import type { Command } from '../cli/command';
+import type { Command } from '../../core/command';
 import { DEFAULT_IMAGE } from '../inject/sidecar';
 import { linnetVersion } from '../inject/version';
 import { identityCerts, webhookCerts } from './certs';

@@ -1,4 +1,4 @@
-import { LinnetError } from '../../proxy/errors';
+import { LinnetError } from '../../core/errors';
 
 export type InstallErrorCode =
   | 'LINNET_INSTALL_INPUT' // a flag or file that cannot be used

@@ -1,7 +1,7 @@
 /** `linnet uninstall`: prints what to delete, for `linnet uninstall | kubectl delete -f -`. */
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
-import type { Command } from '../cli/command';
+import type { Command } from '../../core/command';
 import { uninstallReferences } from './manifests';
 
 const USAGE = `usage: linnet uninstall [--namespace NS] | kubectl delete -f -

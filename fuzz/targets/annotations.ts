@@ -19,7 +19,7 @@ import {
   type Found,
 } from '../../control/inject/annotations';
 import { parseCidrList } from '../../init/cidr';
-import { parseDuration, parsePortRanges, parsePositiveInt } from '../../proxy/config/parse';
+import { parseDuration, parsePortRanges, parsePositiveInt } from '../../core/parse';
 import { refusalOrValue, violations, type Fail } from '../target';
 
 export const name = 'annotations';

@@ -1,11 +1,11 @@
 /**
- * Fuzz target for the TLS ClientHello parser (proxy/detect/client-hello.ts). One input is one
+ * Fuzz target for the TLS ClientHello parser (proxy/accept/detect/client-hello.ts). One input is one
  * handshake message (type, 3-byte length, body), so mutations land in the hello's grammar rather
  * than in record framing; the target then frames it itself in several ways.
  */
 import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import { ClientHelloError, parseClientHello, parseClientHelloBody, TLS_MAX_RECORD_PAYLOAD, type ClientHelloResult } from '../../proxy/detect/client-hello';
+import { ClientHelloError, parseClientHello, parseClientHelloBody, TLS_MAX_RECORD_PAYLOAD, type ClientHelloResult } from '../../proxy/accept/detect/client-hello';
 import { describeError, violations, type Fail } from '../target';
 
 export const name = 'client-hello';

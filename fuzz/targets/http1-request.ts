@@ -1,5 +1,5 @@
 /**
- * Fuzz target for the HTTP/1 request side (proxy/http/h1: parse-head, chunked, forward-head,
+ * Fuzz target for the HTTP/1 request side (proxy/protocol/h1: parse-head, chunked, forward-head,
  * scan-requests). One input is the byte stream a client sends on one connection. The target
  * reads it as the proxy does (heads, then bodies by their framing, until an error, an incomplete
  * message, `Connection: close` or a tunnel), builds the bytes the proxy would send upstream, and
@@ -8,10 +8,10 @@
  */
 import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import { ChunkedError, ChunkedScanner } from '../../proxy/http/h1/chunked';
-import { upstreamRequestHead } from '../../proxy/http/h1/forward-head';
-import { DEFAULT_LIMITS, parseRequestHead, requestFraming, requestKeepAlive, type HeadResult, type RequestHead } from '../../proxy/http/h1/parse-head';
-import { scanRequests } from '../../proxy/http/h1/scan-requests';
+import { ChunkedError, ChunkedScanner } from '../../proxy/protocol/h1/chunked';
+import { upstreamRequestHead } from '../../proxy/protocol/h1/forward-head';
+import { DEFAULT_LIMITS, parseRequestHead, requestFraming, requestKeepAlive, type HeadResult, type RequestHead } from '../../proxy/protocol/h1/parse-head';
+import { scanRequests } from '../../proxy/protocol/h1/scan-requests';
 import { llhttpParse } from '../llhttp';
 import { describeError, violations, type Fail } from '../target';
 

@@ -1,13 +1,13 @@
 /**
- * Fuzz target for the HTTP/1 response side (proxy/http/h1: parseResponseHead, responseFraming,
+ * Fuzz target for the HTTP/1 response side (proxy/protocol/h1: parseResponseHead, responseFraming,
  * clientResponseHead). One input is what an upstream sends back. The head the proxy writes to
  * the client is read again by the proxy's parser and by Node's llhttp: same status, same body
  * framing, no hop-by-hop field carried over, so a client can never be made to see a different
  * response boundary than the proxy did (response splitting / desync).
  */
 import { isDeepStrictEqual } from 'node:util';
-import { clientResponseHead } from '../../proxy/http/h1/forward-head';
-import { DEFAULT_LIMITS, parseResponseHead, responseFraming, type HeadResult, type ResponseHead } from '../../proxy/http/h1/parse-head';
+import { clientResponseHead } from '../../proxy/protocol/h1/forward-head';
+import { DEFAULT_LIMITS, parseResponseHead, responseFraming, type HeadResult, type ResponseHead } from '../../proxy/protocol/h1/parse-head';
 import { llhttpParse } from '../llhttp';
 import { describeError, violations, type Fail } from '../target';
 

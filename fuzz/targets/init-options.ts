@@ -5,7 +5,7 @@
  * test/fuzz-iptables-restore.test.ts (root, in a namespace of its own) on inputs from this
  * target's corpus and mutator; here the properties that need no binary.
  */
-import { LinnetError } from '../../proxy/errors';
+import { LinnetError } from '../../core/errors';
 import { parseInitArgs, type InitOptions } from '../../init/options';
 import { MULTIPORT_LIMIT, OUR_CHAINS, planApply, planCleanup, verifyApplied, verifyCleaned, type Family, type RestorePlan } from '../../init/plan';
 import { EMPTY_NAT, parseNatSave, type NatTable } from '../../init/ruleset';

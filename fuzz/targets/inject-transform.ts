@@ -11,7 +11,7 @@ import { parseAllDocuments } from 'yaml';
 import { INIT_CONTAINER, PROXY_CONTAINER } from '../../control/inject/sidecar';
 import { injectObject, isObject, POD_TEMPLATE_PATHS, uninjectObject, type Json, type Result } from '../../control/inject/transform';
 import { parseInitArgs } from '../../init/options';
-import { loadProxyConfig } from '../../proxy/config';
+import { loadProxyConfig } from '../../proxy/runtime/config';
 import { repoRoot } from '../corpus';
 import { refusalOrValue, violations, type Fail } from '../target';
 

@@ -1,10 +1,10 @@
 /**
- * Fuzz target for the opaque-transport header reader (proxy/mesh/transport-header.ts): the first
+ * Fuzz target for the opaque-transport header reader (proxy/transport/transport-header.ts): the first
  * bytes a peer proxy sends on a direct mTLS connection to our inbound port. One input is those
  * bytes as received (the seeds are encoded headers, some followed by payload).
  */
 import { isDeepStrictEqual } from 'node:util';
-import { decodeTransportHeader, encodeTransportHeader, MAX_HEADER_MESSAGE, TRANSPORT_PREFACE } from '../../proxy/mesh/transport-header';
+import { decodeTransportHeader, encodeTransportHeader, MAX_HEADER_MESSAGE, TRANSPORT_PREFACE } from '../../proxy/transport/transport-header';
 import { refusalOrValue, violations, type Fail } from '../target';
 
 export const name = 'transport-header';

@@ -5,7 +5,7 @@
  * control plane's word.
  */
 import { X509Certificate } from 'node:crypto';
-import { LinnetError } from '../errors';
+import { LinnetError } from '../../core/errors';
 
 export class IdentityChainError extends LinnetError {
   constructor(message: string) {

@@ -12,10 +12,10 @@ import { X509Certificate, webcrypto } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { Gauge, type Registry } from 'prom-client';
-import { x509, derToPem, pemCertificates } from '../../control/identity/keys';
-import { identityServiceConstructor, type IdentityClient as GrpcIdentityClient, type CertifyResponseMsg } from '../../control/identity/proto';
-import { LinnetError } from '../errors';
-import { createLogger, type Logger } from '../log';
+import { derToPem, pemCertificates, x509 } from '../../core/x509';
+import { identityServiceConstructor, type IdentityClient as GrpcIdentityClient, type CertifyResponseMsg } from '../../core/api/identity';
+import { LinnetError } from '../../core/errors';
+import { createLogger, type Logger } from '../../core/log';
 import { verifyChain } from './chain';
 import { backoffDelay, refreshIn, DEFAULT_BACKOFF, type BackoffPolicy } from './schedule';
 

@@ -1,7 +1,7 @@
 /**
  * When to renew and when to retry: pure arithmetic, so the timing rules are unit-tested.
  */
-import type { BackoffOptions } from '../backoff';
+import type { BackoffOptions } from '../../core/backoff';
 
 /**
  * Renew after 70% of the time the certificate has left (as linkerd2-proxy), clamped to
@@ -14,8 +14,8 @@ export function refreshIn(validUntilMs: number, nowMs: number, minMs: number, ma
   return Math.min(maxMs, Math.max(minMs, Math.round(left * fraction)));
 }
 
-export type { BackoffOptions as BackoffPolicy } from '../backoff';
-export { backoffDelay } from '../backoff';
+export type { BackoffOptions as BackoffPolicy } from '../../core/backoff';
+export { backoffDelay } from '../../core/backoff';
 
 /** Retrying a failed Certify: from 100 ms, at most every 30 s. */
 export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 100, maxMs: 30_000, jitter: 0.5 };

@@ -9,6 +9,9 @@
  */
 import * as hdr from 'hdr-histogram-js';
 import type { Registry } from 'prom-client';
+import type { HttpOutcome } from '../protocol/call';
+
+export type { HttpOutcome };
 
 /** Linkerd's response_latency_ms buckets (ms), as DESIGN.md fixes them. */
 export const LATENCY_BUCKETS_MS = [
@@ -26,15 +29,6 @@ export interface HttpLabels {
   no_tls_reason?: string;
   client_id?: string;
   server_id?: string;
-}
-
-export interface HttpOutcome {
-  /** HTTP status of the response; 0 when the proxy got none (stream reset, connection lost). */
-  status: number;
-  /** grpc-status from the trailers (or trailers-only headers), when the request was gRPC. */
-  grpcStatus?: number;
-  /** The request failed inside the proxy or was reset before a response (counts as failure). */
-  error?: string;
 }
 
 /** Linkerd's rule: 5xx, a gRPC status other than OK, or no response at all is a failure. */

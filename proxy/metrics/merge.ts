@@ -3,8 +3,10 @@
  * with the same labels are summed (prom-client's aggregator), then the main thread's own
  * process_* metrics are appended.
  */
-import { AggregatorRegistry, type Registry } from 'prom-client';
-import type { MetricsJson } from '../worker-messages';
+import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue, type Registry } from 'prom-client';
+
+/** One worker's metrics, as prom-client's getMetricsAsJSON gives them. */
+export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
 export async function mergedExposition(perWorker: MetricsJson[], own: Registry): Promise<string> {
   const merged = AggregatorRegistry.aggregate(perWorker);

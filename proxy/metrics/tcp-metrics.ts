@@ -6,6 +6,7 @@
  * so the counters are brought up to date when the connection closes and just before a scrape
  * (see TcpStats.flush), which costs nothing on the data path.
  */
+import type { Socket } from 'node:net';
 import { Counter, Gauge, Registry } from 'prom-client';
 
 export type Direction = 'inbound' | 'outbound';
@@ -31,6 +32,8 @@ export class TcpMetrics {
   readonly readBytes: Counter;
   readonly writeBytes: Counter;
   readonly connectErrors: Counter;
+  /** The sides of connections still open, so a scrape can bring their byte counts up to date. */
+  private readonly live = new Set<TcpStats>();
 
   constructor(readonly registry: Registry) {
     const reg = [registry];
@@ -56,6 +59,42 @@ export class TcpMetrics {
       registers: reg,
     });
   }
+
+  /**
+   * Records one side of a connection on `socket`: opened now, closed when the socket closes, with
+   * the errno of the error that closed it ('' for a clean close). The one way connections are
+   * counted: the accepted side at accept, the dialled side at dial.
+   */
+  track(labels: TcpLabels, socket: Socket): TrackedSide {
+    const stats = new TcpStats(this, labels, socket);
+    let errno = '';
+    const side: TrackedSide = { failed: (e) => void (errno ||= e) };
+    if (socket.closed) {
+      stats.close('');
+      return side;
+    }
+    this.live.add(stats);
+    socket.on('error', (err: NodeJS.ErrnoException) => (errno = err.code ?? 'EIO'));
+    socket.once('close', () => {
+      stats.close(errno);
+      this.live.delete(stats);
+    });
+    return side;
+  }
+
+  /** Brings every open connection's byte counters up to date (just before a scrape). */
+  flush(): void {
+    for (const s of this.live) s.flush();
+  }
+}
+
+/** One tracked side of a connection. */
+export interface TrackedSide {
+  /**
+   * The proxy is closing this side because of `errno` (a connect that failed for the other side,
+   * say): recorded as the close's errno unless the socket's own error came first.
+   */
+  failed(errno: string): void;
 }
 
 /** Only the labels that are set, so absent optional labels do not appear as empty strings. */

@@ -1,76 +1,50 @@
 /**
- * The HTTP/1 handler on a real loopback listener with real peers: the proxy's own code from
- * accept to upstream, without iptables (the original destination is given, as SO_ORIGINAL_DST
+ * The HTTP/1 server on a real loopback listener with real peers: the proxy's own outbound stack
+ * from the protocol to the upstream, without iptables (the original destination is given, as SO_ORIGINAL_DST
  * would give it). Network-namespace pods cover the redirected path (test/http1-pods.test.ts).
  */
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
-import { Registry } from 'prom-client';
-import { createLogger } from '../../proxy/log';
-import { HttpMetrics } from '../../proxy/metrics/http-metrics';
-import { TcpMetrics } from '../../proxy/metrics/tcp-metrics';
-import { OpenConnections, type ConnContext } from '../../proxy/stack/context';
-import { createHttp1Handler, type H1Settings } from '../../proxy/http/h1/handler';
-import { DEFAULT_LIMITS } from '../../proxy/http/h1/parse-head';
+import type { Registry } from 'prom-client';
+import type { H1Settings } from '../../proxy/protocol/h1/server';
+import { DEFAULT_LIMITS } from '../../proxy/protocol/h1/parse-head';
+import { HTTP1, loopbackProxy } from '../support/stacks';
 
 export interface ProxyUnderTest {
   port: number;
   registry: Registry;
-  handler: ReturnType<typeof createHttp1Handler>;
+  /** The outbound stack's drain (SIGTERM): idle kept-alive clients close, busy ones after their response. */
+  handler: { drain(): void };
   /** The upstream (original destination) for new connections. */
   setTarget(port: number, host?: string): void;
   metrics(): Promise<string>;
   close(): Promise<void>;
 }
 
-export const TEST_SETTINGS: H1Settings = {
+export const TEST_SETTINGS: Partial<H1Settings> = {
   limits: DEFAULT_LIMITS,
   responseTimeoutMs: 2000,
-  pool: { maxIdlePerTarget: 16, idleTimeoutMs: 5000, connectTimeoutMs: 1000 },
+  pool: { maxIdlePerTarget: 16, idleTimeoutMs: 5000 },
 };
 
 export async function startProxy(targetPort: number, settings: Partial<H1Settings> = {}): Promise<ProxyUnderTest> {
-  const registry = new Registry();
-  const tcp = new TcpMetrics(registry);
-  const http = new HttpMetrics(registry);
-  const open = new OpenConnections();
-  const log = createLogger(process.env.LINNET_TEST_LOG === 'debug' ? 'debug' : 'error', 'test/http1');
-  const handler = createHttp1Handler({ ...TEST_SETTINGS, ...settings });
+  const lp = loopbackProxy({ http1: { ...TEST_SETTINGS, ...settings } });
   let target = { host: '127.0.0.1', port: targetPort };
   const server: Server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
-    open.track(socket);
-    socket.on('error', () => {});
-    const ctx: ConnContext = {
-      side: {
-        direction: 'outbound',
-        opaquePorts: new Set(),
-        listenPort: 0,
-        detectTimeoutMs: 100,
-        connectTimeoutMs: 1000,
-        srcNoTlsReason: 'loopback',
-        dstNoTlsReason: 'not_provided_by_service_discovery',
-      },
-      target: { ...target, addr: `${target.host}:${target.port}` },
-      tcp,
-      http,
-      open,
-      log,
-    };
-    void handler(socket, Buffer.alloc(0), { kind: 'http1', method: 'GET', target: '/', version: '1.1' }, ctx);
+    void lp.serve('outbound', socket, HTTP1, target.port, target.host);
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   return {
     port: (server.address() as AddressInfo).port,
-    registry,
-    handler,
+    registry: lp.registry,
+    handler: { drain: () => lp.outbound.drain() },
     setTarget(port, host = '127.0.0.1') {
       target = { host, port };
     },
-    metrics: () => registry.metrics(),
+    metrics: () => lp.registry.metrics(),
     async close() {
-      handler.pool.close();
-      open.destroyAll();
+      lp.close();
       server.close();
     },
   };

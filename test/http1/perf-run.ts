@@ -1,5 +1,5 @@
 /**
- * The HTTP/1 performance measurement (proxy/http/h1/PERF.md), one run, in network-namespace pods:
+ * The HTTP/1 performance measurement (proxy/protocol/h1/PERF.md), one run, in network-namespace pods:
  * wrk in a client pod against nginx (one worker) in a server pod, small requests, three ways —
  *   direct:  wrk → nginx                                   (ports skipped by iptables)
  *   linnet:  wrk → client pod's outbound proxy → nginx     (one proxy, one worker thread)

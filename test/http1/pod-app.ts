@@ -1,7 +1,7 @@
 /**
  * Apps for the HTTP/1 pod tests, run inside pods: `serve` (an HTTP app that hashes uploads and
  * misbehaves on request, plus a `ws` echo server) and `ws` / `raw` clients. They report as JSON
- * lines on stdout, as test/pods' tcp-app does.
+ * lines on stdout, as test/pods/tcp-app does.
  */
 import { createServer } from 'node:http';
 import { connect } from 'node:net';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { webcrypto } from 'node:crypto';
 import { createCa, type CreateCaOptions } from '../../control/identity/ca';
 import { x509 } from '../../control/identity/keys';
-import { identityServiceConstructor, type CertifyResponseMsg, type IdentityClient } from '../../control/identity/proto';
+import { identityServiceConstructor, type CertifyResponseMsg, type IdentityClient } from '../../core/api/identity';
 import { createIdentityService, type IdentityService, type IdentityServiceOptions } from '../../control/identity/service';
 
 export const TRUST_DOMAIN = 'cluster.local';

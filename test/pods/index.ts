@@ -1,26 +1,12 @@
 /**
- * The pod helper for integration tests: real network namespaces as pods on a bridge, `linnet
- * init` and `linnet proxy` inside them, apps beside them. See cluster.ts for the picture.
+ * The pod helper for integration tests: the local mesh runner's pods (control/local/pods), plus
+ * what only tests need (skip reasons, proxy logs on failure, the mesh helpers in mesh.ts).
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Cluster } from './cluster';
-import { REPO_ROOT } from './pod';
+import { REPO_ROOT, rootSkipReason, type Cluster } from '../../control/local/pods';
 
-export { Cluster, sweepStale, LOG_ROOT } from './cluster';
-export { Pod, APP_UID, PROXY_UID, LINNET_BIN, REPO_ROOT, type InitOptions, type ExecOptions } from './pod';
-export { PodProcess, type RunResult } from './exec';
-export { PodError } from './errors';
-export { parsePromText, select, sum, type Sample } from './prom-text';
-
-/** Why pod tests cannot run here, or undefined when they can: pass as `test(name, { skip }, ...)`. */
-export function rootSkipReason(): string | undefined {
-  if (process.getuid?.() !== 0) return 'needs root and ip netns';
-  const r = spawnSync('ip', ['netns', 'list'], { stdio: 'ignore' });
-  if (r.status !== 0) return 'needs root and ip netns (`ip netns list` failed)';
-  return undefined;
-}
+export * from '../../control/local/pods';
 
 /** Like rootSkipReason, plus the proxy and init commands having been built into dist/. */
 export function meshSkipReason(): string | undefined {

@@ -8,9 +8,9 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { PodProcess } from './exec';
+import type { PodProcess } from '../../control/local/pods/exec';
 import { eventually } from './mesh';
-import { LINNET_BIN, type Pod } from './pod';
+import { LINNET_BIN, type Pod } from '../../control/local/pods/pod';
 
 export const DESTINATION_PORT = 8086;
 export const IDENTITY_PORT = 8080;

@@ -4,9 +4,9 @@
  */
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Cluster } from './cluster';
-import type { PodProcess } from './exec';
-import { APP_UID, type InitOptions, type Pod } from './pod';
+import { Cluster } from '../../control/local/pods/cluster';
+import type { PodProcess } from '../../control/local/pods/exec';
+import { APP_UID, type InitOptions, type Pod } from '../../control/local/pods/pod';
 import type { ConnReport } from './tcp-app';
 
 export const TCP_APP = join(__dirname, 'tcp-app.js');

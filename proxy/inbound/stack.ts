@@ -1,0 +1,272 @@
+/**
+ * The inbound side, layer by layer: a connection for the app (redirected to 4143) gets the mTLS
+ * verdict (a peer proxy's TLS is terminated and detected again; plaintext is refused where the
+ * port requires mTLS), then is served by its protocol towards the app. The future home of
+ * authorization: every connection and request passes the verdict and the call here. HTTP/1 and
+ * orig-proto (HTTP/1.1 a peer sent over HTTP/2) share one keep-alive pool to the app. Request
+ * metrics are recorded here, at the call, once per request.
+ */
+import type { IncomingHttpHeaders } from 'node:http2';
+import type { Socket } from 'node:net';
+import type { Logger } from '../../core/log';
+import type { Stack } from '../accept/connection';
+import type { Conn, Side } from '../accept/context';
+import type { Detected } from '../accept/detect/detect';
+import { readPrefix } from '../accept/read-prefix';
+import { Dispatch } from '../accept/serve';
+import type { HttpMetrics } from '../metrics/http-metrics';
+import { noTls } from '../metrics/labels';
+import type { MeshMetrics } from '../metrics/mesh-metrics';
+import type { TcpMetrics } from '../metrics/tcp-metrics';
+import { errnoOf, type ConnInfo, type HttpCall, type HttpOutcome } from '../protocol/call';
+import { UpstreamPool, type Acquired } from '../protocol/h1/client-pool';
+import { requestAuthority } from '../protocol/h1/forward-head';
+import { H1Link, type UpstreamLink } from '../protocol/h1/link';
+import { Http1Server, type H1Request, type H1Settings } from '../protocol/h1/server';
+import { H2ClientPool, type UpstreamSession } from '../protocol/h2/client-pool';
+import { authorityOf } from '../protocol/h2/headers';
+import { H2Server } from '../protocol/h2/server';
+import type { H2Settings } from '../protocol/h2/settings';
+import { proxyStream } from '../protocol/h2/stream-proxy';
+import { forwardOpaque } from '../protocol/opaque';
+import { isOrigProtoStream, serveOrigProto } from '../protocol/orig-proto/server';
+import { ConnectError, connectTarget } from '../transport/connect';
+import type { TlsStore } from '../transport/tls/store';
+import { acceptMeshed, inboundVerdict } from './mtls';
+import { acceptOpaqueTransport } from './opaque-transport';
+
+export interface InboundSettings {
+  side: Side;
+  http1: H1Settings;
+  http2: H2Settings;
+  /** Ports where plaintext (no mTLS from a peer proxy) is refused. */
+  requireTlsPorts: ReadonlySet<number>;
+}
+
+export interface InboundDeps {
+  /** This proxy's certificates; undefined: no identity, so no mTLS is terminated. */
+  tls: TlsStore | undefined;
+  tcp: TcpMetrics;
+  http: HttpMetrics;
+  mesh: MeshMetrics;
+  log: Logger;
+}
+
+const EMPTY = Buffer.alloc(0);
+const OPAQUE_PORT: Detected = Object.freeze({ kind: 'opaque', reason: 'undecided', detail: 'opaque port' });
+const H2_BY_ALPN: Detected = Object.freeze({ kind: 'h2' });
+
+export class Inbound implements Stack {
+  readonly side: Side;
+  /** With mTLS, a peer proxy's opaque transport connects to 4143 itself. */
+  readonly acceptsDirect: boolean;
+  private readonly dispatch: Dispatch;
+  private readonly h1: Http1Server;
+  private readonly h2: H2Server;
+  /** The one pool of keep-alive HTTP/1 connections to the app: the HTTP/1 server's and orig-proto's. */
+  private readonly appPool: UpstreamPool;
+  /** HTTP/2 sessions to the app, for h2 and gRPC clients. */
+  private readonly h2Pool: H2ClientPool;
+
+  constructor(
+    private readonly settings: InboundSettings,
+    private readonly deps: InboundDeps,
+  ) {
+    this.side = settings.side;
+    this.acceptsDirect = deps.tls !== undefined;
+    this.h1 = new Http1Server(settings.http1);
+    this.h2 = new H2Server(settings.http2);
+    this.appPool = new UpstreamPool(settings.http1.pool);
+    this.h2Pool = new H2ClientPool(settings.http2, deps.log.child('h2-upstream'));
+    const streamOptions = { responseTimeoutMs: settings.http1.responseTimeoutMs };
+    // Response heads from the app are bounded as on the HTTP/1 path.
+    const origProtoOptions = { responseTimeoutMs: settings.http1.responseTimeoutMs, limits: settings.http1.limits };
+    this.dispatch = new Dispatch(
+      {
+        http1: (client, prefix, _d, conn) => this.h1.serve(client, prefix, info(conn), (req) => this.h1Call(conn, req)),
+        h2: (client, prefix, _d, conn) => {
+          const ci = info(conn);
+          // An HTTP/1.1 request a peer proxy upgraded to ride its HTTP/2 session goes to the app as
+          // HTTP/1.1 again; any other stream is proxied as HTTP/2.
+          const meshed = conn.srcTls.tls === 'true';
+          return this.h2.serve(client, prefix, ci, (stream, headers, flags) =>
+            meshed && isOrigProtoStream(headers)
+              ? serveOrigProto(stream, headers, flags, this.appCall(conn, authorityOf(headers)), origProtoOptions)
+              : proxyStream(stream, headers, flags, this.h2Call(conn, headers), streamOptions, ci),
+          );
+        },
+        // TLS for another name than ours (the app's own) passes through as bytes.
+        tls: (client, prefix, _d, conn) => this.forward(client, prefix, conn),
+        opaque: (client, prefix, _d, conn) => this.forward(client, prefix, conn),
+      },
+      deps.tcp,
+    );
+  }
+
+  accept(client: Socket, conn: Conn, direct: boolean): Promise<void> {
+    const { tls, mesh } = this.deps;
+    const { side, target, log } = conn;
+    // Straight to our inbound port from a peer proxy: opaque transport (mTLS, then a header).
+    if (direct && tls) return acceptOpaqueTransport(client, conn, tls, mesh, (s, rest, inner) => this.dispatch.serve(s, rest, OPAQUE_PORT, inner));
+    if (side.opaquePorts.has(target.port)) {
+      // Meshed peers reach an opaque port through opaque transport, never here, so nothing on it
+      // is detected: plaintext is forwarded at once, or refused where the port requires mTLS.
+      if (tls && this.settings.requireTlsPorts.has(target.port)) {
+        mesh.plaintextRefused.inc({ target_addr: target.addr, reason: 'opaque' });
+        log.info('port requires mTLS; closing a connection without it', { target: target.addr, peer: client.remoteAddress });
+        client.resetAndDestroy();
+        return Promise.resolve();
+      }
+      return this.dispatch.serve(client, EMPTY, OPAQUE_PORT, conn);
+    }
+    return this.detect(client, conn);
+  }
+
+  /**
+   * Serves a connection whose protocol is already known, bound for `conn.target`: what accept
+   * does after detection (tests use it to skip iptables and detection).
+   */
+  serve(client: Socket, prefix: Buffer, detected: Detected, conn: Conn): Promise<void> {
+    return this.dispatch.serve(client, prefix, detected, conn);
+  }
+
+  /** Closes the idle keep-alive connections of the HTTP/1 pool (in-flight exchanges keep theirs). */
+  closeIdleConnections(): void {
+    this.appPool.close();
+  }
+
+  /** Shutdown: no new requests on kept-alive connections, GOAWAY to HTTP/2 clients, idle app connections closed. */
+  drain(): void {
+    this.h1.drain();
+    this.h2.drain();
+    this.appPool.close();
+    this.h2Pool.closeAll();
+  }
+
+  /** Detection, then the verdict; runs a second time on the clear stream of a terminated mTLS connection. */
+  private async detect(client: Socket, conn: Conn): Promise<void> {
+    const { tls, mesh } = this.deps;
+    const { side, target, log } = conn;
+    const prefix = await readPrefix(client, side.detectTimeoutMs);
+    const o = prefix.outcome;
+    if (o.kind !== 'gone' && conn.srcTls.tls !== 'true') {
+      const verdict = inboundVerdict(o, target.port, tls?.localName, this.settings.requireTlsPorts);
+      if (verdict === 'refuse') {
+        mesh.plaintextRefused.inc({ target_addr: target.addr, reason: o.kind === 'detected' ? o.detected.kind : o.kind });
+        log.info('port requires mTLS; closing a connection without it', { target: target.addr, peer: client.remoteAddress });
+        client.resetAndDestroy();
+        return;
+      }
+      if (verdict === 'terminate') {
+        const offered = o.kind === 'detected' && o.detected.kind === 'tls' ? o.detected.alpn : [];
+        const t = await acceptMeshed(client, prefix.bytes, tls!, mesh, target.addr, side.detectTimeoutMs + side.connectTimeoutMs, offered);
+        if (!t) return;
+        conn.open.track(t.socket);
+        t.socket.on('error', () => {});
+        const peer: Conn = { ...conn, srcTls: { tls: 'true', client_id: t.clientId } };
+        // The peer's HTTP/2 pool agreed on h2: no second detection, and nothing read off the
+        // clear stream, so the HTTP/2 session reads the TLS socket itself (h2/server.ts).
+        if (t.alpn === 'h2') {
+          log.debug('detected', { direction: side.direction, target: target.addr, protocol: 'h2', alpn: 'h2' });
+          return this.dispatch.serve(t.socket, EMPTY, H2_BY_ALPN, peer);
+        }
+        return this.detect(t.socket, peer);
+      }
+    }
+    return this.dispatch.serveDetected(client, prefix, conn);
+  }
+
+  /** A connection to the app, counted in the TCP metrics (peer="dst"); a failure is counted too. */
+  private async dialApp(conn: Conn): Promise<Socket> {
+    const { side, target } = conn;
+    let socket: Socket;
+    try {
+      socket = await connectTarget(target.host, target.port, side.connectTimeoutMs);
+    } catch (err) {
+      if (err instanceof ConnectError) this.deps.tcp.connectErrors.inc({ direction: side.direction, target_addr: target.addr, errno: err.errno });
+      throw err;
+    }
+    this.deps.tcp.track({ direction: side.direction, peer: 'dst', target_addr: target.addr, ...noTls(side.dstNoTlsReason) }, socket);
+    return socket;
+  }
+
+  private forward(client: Socket, prefix: Buffer, conn: Conn): Promise<void> {
+    return forwardOpaque(
+      client,
+      prefix,
+      async () => {
+        try {
+          const socket = await this.dialApp(conn);
+          conn.open.track(socket);
+          return socket;
+        } catch (err) {
+          // The client is reset for it: its side closes with the connect's errno.
+          conn.src?.failed(errnoOf(err));
+          throw err;
+        }
+      },
+      info(conn),
+    );
+  }
+
+  /** One HTTP/1 request to the app, on the shared pool. */
+  private h1Call(conn: Conn, req: H1Request | undefined): HttpCall<UpstreamLink> {
+    const call = this.appCall(conn, req ? requestAuthority(req.head) : '');
+    return {
+      open: async (again) => {
+        const { conn: c, reused } = await call.open(again);
+        return new H1Link(c, reused);
+      },
+      end: (o) => call.end(o),
+    };
+  }
+
+  /** A request to the app on a pooled HTTP/1 connection (the HTTP/1 server's and orig-proto's). */
+  private appCall(conn: Conn, authority: string): HttpCall<Acquired> {
+    const call = new InboundCall(this.deps.http, conn, authority);
+    return {
+      open: (again) => {
+        call.start();
+        return this.appPool.acquire(conn.target.addr, () => this.dialApp(conn), again);
+      },
+      end: (o) => call.end(o),
+    };
+  }
+
+  /** One HTTP/2 stream to the app, on a pooled session. */
+  private h2Call(conn: Conn, headers: IncomingHttpHeaders): HttpCall<UpstreamSession> {
+    const call = new InboundCall(this.deps.http, conn, authorityOf(headers));
+    return {
+      open: () => {
+        call.start();
+        return this.h2Pool.acquire(conn.target.addr, conn.target.addr, () => this.dialApp(conn));
+      },
+      end: (o) => call.end(o),
+    };
+  }
+}
+
+/** One inbound request's metrics: the one place its events pass. */
+class InboundCall {
+  private finish: ((o: HttpOutcome) => void) | undefined;
+
+  constructor(
+    private readonly http: HttpMetrics,
+    private readonly conn: Conn,
+    private readonly authority: string,
+  ) {}
+
+  start(): (o: HttpOutcome) => void {
+    const { side, target, srcTls } = this.conn;
+    // As linkerd2-proxy: inbound requests carry the client's TLS (client_id over mTLS).
+    return (this.finish ??= this.http.start({ direction: side.direction, authority: this.authority, target_addr: target.addr, ...srcTls }));
+  }
+
+  end(o: HttpOutcome): void {
+    this.start()(o);
+  }
+}
+
+function info(conn: Conn): ConnInfo {
+  return { target: conn.target.addr, log: conn.log };
+}

@@ -1,0 +1,182 @@
+/**
+ * The outbound call path, the one for every protocol: route (the request's logical destination in
+ * ingress mode, else the original destination) → balance (Peak-EWMA over discovery's endpoints) →
+ * endpoint → dial (TCP, mTLS to a meshed endpoint, opaque transport). A connect that fails before
+ * anything was sent is retried on another endpoint, here and nowhere else, and reported to the
+ * balancer's failure accrual; each failed connect is counted with the address it tried.
+ */
+import type { Socket } from 'node:net';
+import type { Logger } from '../../core/log';
+import type { Conn } from '../accept/context';
+import { noTls, type TlsLabels } from '../metrics/labels';
+import type { MeshMetrics } from '../metrics/mesh-metrics';
+import type { TcpMetrics } from '../metrics/tcp-metrics';
+import { ConnectError } from '../transport/connect';
+import { dial } from '../transport/dial';
+import type { TlsStore } from '../transport/tls/store';
+import type { OutboundBalancers } from './balancers';
+import type { DiscoveredEndpoint } from './discovery';
+import type { LogicalDestination } from './ingress';
+import type { Pick } from './peak-ewma';
+
+/** Endpoints tried for one connection or request whose connects fail. */
+export const MAX_CONNECT_ATTEMPTS = 3;
+
+/** The worker's outbound services, handed down by the runtime. */
+export interface OutboundServices {
+  /** Discovery's balancers; undefined: everything goes to its original destination. */
+  balancers: OutboundBalancers | undefined;
+  /** This proxy's certificates; undefined: no identity, every dial is plain. */
+  tls: TlsStore | undefined;
+  /** Ingress mode: HTTP is routed by the destination a request names. */
+  ingressMode: boolean;
+  tcp: TcpMetrics;
+  mesh: MeshMetrics;
+  log: Logger;
+}
+
+/** Where one attempt goes: an endpoint the balancer picked, or the original destination. */
+export interface Endpoint {
+  /** Pool key: connections are shared only for the same endpoint and TLS identity. */
+  key: string;
+  /** `ip:port` (the dst side's target_addr). */
+  addr: string;
+  tls: TlsLabels;
+  /** Picked by the balancer (the original destination is never retried elsewhere). */
+  balanced: boolean;
+  /** Meshed and not behind opaque transport: HTTP/1.1 may ride HTTP/2 to it (orig-proto). */
+  meshed: boolean;
+  /** Opens a connection to it, counted in the TCP metrics (peer="dst"). `alpn`: TLS offer. */
+  dial(alpn?: readonly string[]): Promise<Socket>;
+  /**
+   * A request to it is over: `ok` false for a failure (connect error, 5xx, reset). `sample`
+   * false when the attempt says nothing about the endpoint's latency.
+   */
+  done(ok: boolean, sample?: boolean): void;
+  /** A connection to it closed (opaque TCP): the outcome, and its time to first byte. */
+  settle(ok: boolean, rttMs: number | undefined): void;
+}
+
+const noop = () => {};
+
+/**
+ * Routes, picks and opens with `open` (which dials, or takes a pooled connection); on a
+ * ConnectError another endpoint is tried, up to MAX_CONNECT_ATTEMPTS. Rejects with the last
+ * ConnectError, or ENOENDPOINTS when the destination has none.
+ */
+export async function callEndpoint<T>(
+  svc: OutboundServices,
+  conn: Conn,
+  logical: LogicalDestination | undefined,
+  open: (ep: Endpoint) => Promise<T>,
+): Promise<{ endpoint: Endpoint; value: T }> {
+  const { target } = conn;
+  const balancers = svc.balancers;
+  // Ingress mode: the request's logical destination first; a name discovery does not know falls
+  // back to the original destination.
+  let route = logical && svc.ingressMode && balancers ? await balancers.route(logical.host, logical.port) : undefined;
+  if ((!route || route.kind === 'original') && balancers) route = await balancers.route(target.host, target.port);
+  if (!route || route.kind === 'original') {
+    const ep = originalEndpoint(svc, conn);
+    try {
+      return { endpoint: ep, value: await open(ep) };
+    } catch (err) {
+      if (err instanceof ConnectError) countConnectError(svc, conn, ep.addr, err.errno);
+      throw err;
+    }
+  }
+  const tried = new Set<string>();
+  let last: unknown;
+  if (route.kind === 'balanced') {
+    while (tried.size < MAX_CONNECT_ATTEMPTS) {
+      const pick = route.balancer.pick(tried);
+      if (!pick) break;
+      tried.add(pick.key);
+      const ep = balancedEndpoint(svc, conn, pick);
+      try {
+        return { endpoint: ep, value: await open(ep) };
+      } catch (err) {
+        // The endpoint failed before anything was sent: counted against it, and another tried.
+        ep.done(false, false);
+        if (!(err instanceof ConnectError)) throw err;
+        countConnectError(svc, conn, ep.addr, err.errno);
+        if (err.errno !== 'ETIMEDOUT' && !/^E(CONN|HOST|NET)/.test(err.errno)) {
+          svc.mesh.handshakeErrors.inc({ direction: conn.side.direction, target_addr: pick.key, errno: err.errno });
+        }
+        svc.log.info('endpoint connect failed; trying another', { target: target.addr, endpoint: pick.key, errno: err.errno });
+        last = err;
+      }
+    }
+  }
+  if (last !== undefined) throw last;
+  countConnectError(svc, conn, target.addr, 'ENOENDPOINTS');
+  throw new ConnectError(target.addr, 'ENOENDPOINTS');
+}
+
+function countConnectError(svc: OutboundServices, conn: Conn, addr: string, errno: string): void {
+  svc.tcp.connectErrors.inc({ direction: conn.side.direction, target_addr: addr, errno });
+}
+
+function tracked(svc: OutboundServices, conn: Conn, addr: string, tls: TlsLabels, socket: Socket): Socket {
+  svc.tcp.track({ direction: conn.side.direction, peer: 'dst', target_addr: addr, ...tls }, socket);
+  return socket;
+}
+
+function originalEndpoint(svc: OutboundServices, conn: Conn): Endpoint {
+  const { side, target } = conn;
+  const tls = noTls(side.dstNoTlsReason);
+  return {
+    key: target.addr,
+    addr: target.addr,
+    tls,
+    balanced: false,
+    meshed: false,
+    dial: async () => tracked(svc, conn, target.addr, tls, await dial(target, side.connectTimeoutMs, undefined)),
+    done: noop,
+    settle: noop,
+  };
+}
+
+/** The TLS labels of a connection to `ep`: its identity when dialled over mTLS, else why not. */
+export function endpointTls(ep: DiscoveredEndpoint, meshed: boolean): TlsLabels {
+  if (meshed) return { tls: 'true', server_id: ep.identity! };
+  return noTls(ep.identity ? 'local_identity_disabled' : 'not_provided_by_service_discovery');
+}
+
+function balancedEndpoint(svc: OutboundServices, conn: Conn, pick: Pick<DiscoveredEndpoint>): Endpoint {
+  const ep = pick.endpoint;
+  const meshed = ep.identity !== undefined && svc.tls !== undefined;
+  const tls = endpointTls(ep, meshed);
+  const start = performance.now();
+  const target = meshed ? { host: ep.ip, port: ep.port, identity: ep.identity, opaqueTransportPort: ep.opaqueTransportPort } : { host: ep.ip, port: ep.port };
+  return {
+    key: `${ep.address}${meshed ? ` ${ep.identity}` : ''}`,
+    addr: ep.address,
+    tls,
+    balanced: true,
+    // A port its proxy treats as opaque is reached through opaque transport: the bytes go to the
+    // app untouched, so HTTP/1.1 stays HTTP/1.1 there rather than riding HTTP/2.
+    meshed: meshed && ep.opaqueTransportPort === undefined,
+    dial: async (alpn) => tracked(svc, conn, ep.address, tls, await dial(target, conn.side.connectTimeoutMs, meshed ? svc.tls : undefined, alpn)),
+    done: (ok, sample = true) => pick.done(ok ? 'success' : 'failure', sample ? performance.now() - start : undefined),
+    settle: (ok, rttMs) => pick.done(ok ? 'success' : 'failure', rttMs),
+  };
+}
+
+/** For a pick held by an open connection: its outcome once the connection closes (opaque TCP). */
+export function settleOnClose(socket: Socket, ep: Endpoint): void {
+  // The RTT sample is the time to the endpoint's first byte (for request/response protocols, the
+  // first response's latency); a connection that ends in an error before the endpoint said
+  // anything counts as a failure. The pick stays pending while the connection is open, so the
+  // balancer sees open connections as load.
+  const start = performance.now();
+  let rtt: number | undefined;
+  let failed = false;
+  socket.once('data', () => {
+    rtt = performance.now() - start;
+  });
+  socket.on('error', () => {
+    if (rtt === undefined) failed = true;
+  });
+  socket.once('close', () => ep.settle(!failed, rtt));
+}

@@ -1,0 +1,241 @@
+/**
+ * The outbound side, layer by layer: a connection the app made (redirected to 4140) is detected
+ * unless its port or its destination is opaque, then served by its protocol; each HTTP request or
+ * opaque connection goes through the one call path (endpoint.ts: route → balance → endpoint →
+ * dial, retry on another endpoint). HTTP/1.1 to a meshed endpoint rides the pooled HTTP/2 session
+ * to it (orig-proto). Request metrics are recorded here, at the call, once per request.
+ */
+import type { IncomingHttpHeaders } from 'node:http2';
+import type { Socket } from 'node:net';
+import type { Conn, Side } from '../accept/context';
+import type { Stack } from '../accept/connection';
+import type { Detected } from '../accept/detect/detect';
+import { readPrefix } from '../accept/read-prefix';
+import { Dispatch } from '../accept/serve';
+import type { HttpMetrics } from '../metrics/http-metrics';
+import { noTls } from '../metrics/labels';
+import { errnoOf, type ConnInfo, type HttpCall, type HttpOutcome } from '../protocol/call';
+import { UpstreamPool } from '../protocol/h1/client-pool';
+import { requestAuthority } from '../protocol/h1/forward-head';
+import { H1Link, type UpstreamLink } from '../protocol/h1/link';
+import type { RequestHead } from '../protocol/h1/parse-head';
+import { Http1Server, type H1Request, type H1Settings } from '../protocol/h1/server';
+import { H2ClientPool, type UpstreamSession } from '../protocol/h2/client-pool';
+import { authorityOf } from '../protocol/h2/headers';
+import { H2Server } from '../protocol/h2/server';
+import type { H2Settings } from '../protocol/h2/settings';
+import { proxyStream } from '../protocol/h2/stream-proxy';
+import { forwardOpaque } from '../protocol/opaque';
+import { H2Link } from '../protocol/orig-proto/client';
+import { canUpgradeToH2 } from '../protocol/orig-proto/convert';
+import { callEndpoint, settleOnClose, type Endpoint, type OutboundServices } from './endpoint';
+import { DST_OVERRIDE, logicalDestination, type LogicalDestination } from './ingress';
+
+export interface OutboundSettings {
+  side: Side;
+  http1: H1Settings;
+  http2: H2Settings;
+}
+
+export interface OutboundDeps extends OutboundServices {
+  http: HttpMetrics;
+}
+
+/** The HTTP/2 pool offers ALPN h2: a peer's inbound that agrees runs the session on its TLS socket. */
+const H2_ALPN: readonly string[] = ['h2'];
+const EMPTY = Buffer.alloc(0);
+const OPAQUE_PORT: Detected = Object.freeze({ kind: 'opaque', reason: 'undecided', detail: 'opaque port' });
+
+export class Outbound implements Stack {
+  readonly side: Side;
+  readonly acceptsDirect = false;
+  private readonly dispatch: Dispatch;
+  private readonly h1: Http1Server;
+  private readonly h2: H2Server;
+  /** Keep-alive HTTP/1 connections to endpoints and original destinations. */
+  private readonly h1Pool: UpstreamPool;
+  /** HTTP/2 sessions to endpoints: h2 clients' streams, and HTTP/1.1 to meshed endpoints. */
+  private readonly h2Pool: H2ClientPool;
+
+  constructor(
+    settings: OutboundSettings,
+    private readonly deps: OutboundDeps,
+  ) {
+    this.side = settings.side;
+    this.h1 = new Http1Server(settings.http1);
+    this.h2 = new H2Server(settings.http2);
+    this.h1Pool = new UpstreamPool(settings.http1.pool);
+    this.h2Pool = new H2ClientPool(settings.http2, deps.log.child('h2-upstream'));
+    const streamOptions = { responseTimeoutMs: settings.http1.responseTimeoutMs };
+    this.dispatch = new Dispatch(
+      {
+        http1: (client, prefix, _d, conn) => this.h1.serve(client, prefix, info(conn), (req) => this.h1Call(conn, req)),
+        h2: (client, prefix, _d, conn) => {
+          const ci = info(conn);
+          return this.h2.serve(client, prefix, ci, (stream, headers, flags) => proxyStream(stream, headers, flags, this.h2Call(conn, headers), streamOptions, ci));
+        },
+        // TLS the proxy does not terminate (the app's own) passes through as bytes.
+        tls: (client, prefix, _d, conn) => this.forward(client, prefix, conn),
+        opaque: (client, prefix, _d, conn) => this.forward(client, prefix, conn),
+      },
+      deps.tcp,
+    );
+  }
+
+  async accept(client: Socket, conn: Conn): Promise<void> {
+    const { side, target } = conn;
+    if (side.opaquePorts.has(target.port)) return this.dispatch.serve(client, EMPTY, OPAQUE_PORT, conn);
+    // A destination discovery marks opaque (every endpoint's port) is not detected either.
+    if (this.deps.balancers) {
+      const route = await this.deps.balancers.route(target.host, target.port);
+      if (route.kind === 'balanced' && route.opaque) return this.dispatch.serve(client, EMPTY, OPAQUE_PORT, conn);
+    }
+    const prefix = await readPrefix(client, side.detectTimeoutMs);
+    return this.dispatch.serveDetected(client, prefix, conn);
+  }
+
+  /**
+   * Serves a connection whose protocol is already known, bound for `conn.target`: what accept
+   * does after detection (tests use it to skip iptables and detection).
+   */
+  serve(client: Socket, prefix: Buffer, detected: Detected, conn: Conn): Promise<void> {
+    return this.dispatch.serve(client, prefix, detected, conn);
+  }
+
+  /** Closes the idle keep-alive connections of the HTTP/1 pool (in-flight exchanges keep theirs). */
+  closeIdleConnections(): void {
+    this.h1Pool.close();
+  }
+
+  /** Shutdown: no new requests on kept-alive connections, GOAWAY to HTTP/2 clients, idle upstreams closed. */
+  drain(): void {
+    this.h1.drain();
+    this.h2.drain();
+    this.h1Pool.close();
+    this.h2Pool.closeAll();
+  }
+
+  /** Opaque TCP: a balanced endpoint per connection (mTLS when meshed), or the original destination. */
+  private forward(client: Socket, prefix: Buffer, conn: Conn): Promise<void> {
+    return forwardOpaque(
+      client,
+      prefix,
+      async () => {
+        try {
+          const { endpoint, value: socket } = await callEndpoint(this.deps, conn, undefined, (ep) => ep.dial());
+          conn.open.track(socket);
+          settleOnClose(socket, endpoint);
+          return socket;
+        } catch (err) {
+          // The client is reset for it: its side closes with the connect's errno.
+          conn.src?.failed(errnoOf(err));
+          throw err;
+        }
+      },
+      info(conn),
+    );
+  }
+
+  /**
+   * One HTTP/1 request: a pooled HTTP/1 connection to its endpoint, or a stream on the pooled
+   * HTTP/2 session to a meshed endpoint. Metrics start once the request is routed, so that they
+   * name the endpoint and its TLS; a request that fails before that is counted with the original
+   * destination.
+   */
+  private h1Call(conn: Conn, req: H1Request | undefined): HttpCall<UpstreamLink> {
+    const authority = req ? requestAuthority(req.head) : '';
+    const upgradable = req !== undefined && canUpgradeToH2(req.head, req.tunnel);
+    const logical = req && this.deps.ingressMode ? h1Destination(req.head) : undefined;
+    const call = new OutboundCall(this.deps.http, conn, authority);
+    return {
+      open: (again) =>
+        call.open(this.deps, logical, async (ep) => {
+          if (ep.meshed && upgradable) {
+            const lease = await this.h2Pool.acquire(ep.key, ep.addr, () => ep.dial(H2_ALPN));
+            return new H2Link(lease, req!.head, req!.framing, ep.addr);
+          }
+          const { conn: c, reused } = await this.h1Pool.acquire(ep.key, () => ep.dial(), again);
+          return new H1Link(c, reused);
+        }),
+      end: (o) => call.end(o),
+    };
+  }
+
+  /** One HTTP/2 stream: a stream on the pooled session to its endpoint. */
+  private h2Call(conn: Conn, headers: IncomingHttpHeaders): HttpCall<UpstreamSession> {
+    const authority = authorityOf(headers);
+    const logical = this.deps.ingressMode ? logicalDestination(headerText(headers[DST_OVERRIDE]), authority) : undefined;
+    const call = new OutboundCall(this.deps.http, conn, authority);
+    const session = (ep: Endpoint) => this.h2Pool.acquire(ep.key, ep.addr, () => ep.dial(H2_ALPN));
+    return {
+      // A refused stream goes again to the same endpoint, on a new stream (maybe a new session).
+      open: (again) => (again && call.endpoint ? session(call.endpoint) : call.open(this.deps, logical, session)),
+      end: (o) => call.end(o),
+    };
+  }
+}
+
+/**
+ * One request's way through the call path: the endpoint it was sent to, its metrics, and the
+ * balancer told how it went. The one place an outbound request's events pass.
+ */
+class OutboundCall {
+  endpoint: Endpoint | undefined;
+  private finish: ((o: HttpOutcome) => void) | undefined;
+
+  constructor(
+    private readonly http: HttpMetrics,
+    private readonly conn: Conn,
+    private readonly authority: string,
+  ) {}
+
+  async open<L>(svc: OutboundServices, logical: LogicalDestination | undefined, open: (ep: Endpoint) => Promise<L>): Promise<L> {
+    // Sent again (a stale pooled connection): re-balanced; the attempt said nothing about the endpoint.
+    this.endpoint?.done(true, false);
+    this.endpoint = undefined;
+    const r = await callEndpoint(svc, this.conn, logical, (ep) => {
+      // The original destination is never retried elsewhere: its metrics start now, connect included.
+      if (!ep.balanced) this.start(ep);
+      return open(ep);
+    });
+    this.endpoint = r.endpoint;
+    this.start(r.endpoint);
+    return r.value;
+  }
+
+  end(o: HttpOutcome): void {
+    // Feed the balancer: a 5xx, a reset or a proxy failure counts against the endpoint.
+    this.endpoint?.done(!o.error && o.status > 0 && o.status < 500);
+    this.endpoint = undefined;
+    this.start(undefined)(o);
+  }
+
+  private start(ep: Endpoint | undefined): (o: HttpOutcome) => void {
+    const { side, target } = this.conn;
+    // As linkerd2-proxy: outbound requests carry the endpoint's TLS (server_id when meshed).
+    return (this.finish ??= this.http.start({
+      direction: side.direction,
+      authority: this.authority,
+      target_addr: ep?.addr ?? target.addr,
+      ...(ep?.tls ?? noTls(side.dstNoTlsReason)),
+    }));
+  }
+}
+
+function info(conn: Conn): ConnInfo {
+  return { target: conn.target.addr, log: conn.log };
+}
+
+const headerText = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
+
+/** Ingress mode: the destination an HTTP/1 request names (l5d-dst-override, else its authority). */
+function h1Destination(head: RequestHead): LogicalDestination | undefined {
+  let override: string | undefined;
+  for (let i = 0; i < head.names.length; i++) {
+    if (head.names[i]!.toLowerCase() === DST_OVERRIDE) {
+      override = head.values[i];
+      break;
+    }
+  }
+  return logicalDestination(override, requestAuthority(head));
+}

@@ -1,0 +1,43 @@
+/**
+ * Opens the proxy's connection to a target with a deadline. Failures come back as a typed error
+ * carrying the errno (ECONNREFUSED, ETIMEDOUT, EHOSTUNREACH, ...) for metrics and logs.
+ */
+import { connect, type Socket } from 'node:net';
+import { LinnetError } from '../../core/errors';
+
+export class ConnectError extends LinnetError {
+  constructor(
+    readonly target: string,
+    readonly errno: string,
+    cause?: unknown,
+  ) {
+    super('LINNET_CONNECT_FAILED', `could not connect to ${target}: ${errno}`, {
+      hint: 'check that the target is listening and reachable from the proxy',
+      cause,
+    });
+    this.name = 'ConnectError';
+  }
+}
+
+export function formatAddr(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+export function connectTarget(host: string, port: number, timeoutMs: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port, allowHalfOpen: true, noDelay: true });
+    socket.pause();
+    const fail = (errno: string, cause?: unknown) => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(new ConnectError(formatAddr(host, port), errno, cause));
+    };
+    const timer = setTimeout(() => fail('ETIMEDOUT'), timeoutMs);
+    socket.once('error', (err: NodeJS.ErrnoException) => fail(err.code ?? 'EIO', err));
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+  });
+}
