@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { PROXY_ENV } from '../proxy/config';
+import { PROXY_ENV } from '../proxy/runtime/config';
 
 const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
 
@@ -30,4 +30,20 @@ test('every variable the proxy code reads is in PROXY_ENV', () => {
   });
   const used = new Set(src.split('\n').filter((n) => n !== '' && !n.endsWith('_')));
   for (const name of used) assert.ok(name in PROXY_ENV, `${name} is read by the proxy but not in PROXY_ENV (and so not in the README)`);
+});
+
+test('the Layout section names every folder of core/, proxy/ and control/, and each folder it names exists', () => {
+  const { readdirSync, existsSync } = require('node:fs') as typeof import('node:fs');
+  const root = join(__dirname, '..', '..');
+  const layout = readme.slice(readme.indexOf('## Layout'), readme.indexOf('## Dependencies'));
+  for (const top of ['core', 'proxy', 'control']) {
+    for (const e of readdirSync(join(root, top), { withFileTypes: true })) {
+      if (!e.isDirectory() || e.name === 'testdata') continue;
+      assert.ok(layout.includes(`${top}/${e.name}/`) || layout.includes(`\`${e.name}/\``), `the Layout section does not mention ${top}/${e.name}/`);
+    }
+  }
+  for (const m of layout.matchAll(/`((?:core|proxy|control|init|bench|fuzz|test)\/[a-z0-9/-]*)`/g)) {
+    const p = join(root, m[1]!);
+    assert.ok(existsSync(p) || existsSync(`${p}.test.ts`), `the Layout section names ${m[1]}, which does not exist`);
+  }
 });
