@@ -6,7 +6,7 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { LINNET_BIN, meshSkipReason, rootSkipReason } from './pods';
+import { LINNET_BIN, linnetBinForOtherUsers, meshSkipReason, rootSkipReason } from './pods';
 
 interface Row {
   name: string;
@@ -154,7 +154,7 @@ test('Ctrl-C during set-up stops at the next step and leaves nothing behind', { 
 });
 
 test('linnet demo without root explains why and exits non-zero', { skip: rootSkipReason() && 'needs root to drop to another uid (setpriv)' }, () => {
-  const r = spawnSync('setpriv', ['--reuid=1000', '--regid=1000', '--clear-groups', process.execPath, LINNET_BIN, 'demo', '--duration', '1s'], {
+  const r = spawnSync('setpriv', ['--reuid=1000', '--regid=1000', '--clear-groups', process.execPath, linnetBinForOtherUsers(), 'demo', '--duration', '1s'], {
     encoding: 'utf8',
     timeout: 20_000,
     env: { ...process.env, HOME: '/tmp' },

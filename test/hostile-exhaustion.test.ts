@@ -7,6 +7,7 @@
  * printed for the issue note.
  */
 import assert from 'node:assert/strict';
+import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { corpusDir } from '../fuzz/corpus';
@@ -111,7 +112,9 @@ it('slowloris: 500 connections sending one header byte a second; others are serv
 });
 
 it('a TLS client that never finishes its ClientHello (1,000 of them); others are served', async (m) => {
-  const hello = join(corpusDir('detect'), 'tls-openssl.bin');
+  // Copied where the attacker (run as the app uid) can read it: the checkout may be closed to it.
+  const hello = join(m.cluster.logDir, 'tls-openssl.bin');
+  copyFileSync(join(corpusDir('detect'), 'tls-openssl.bin'), hello);
   const r = await underAttack(m, 'tls-stall', [ATTACK, 'tls-stall', m.server.ip, String(H1), '1000', '10', hello], { holds: true });
   process.stdout.write(`#   tls-stall: ${r.stillOpen} of 1000 still open after 10 s\n`);
 });

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { parseInitArgs } from '../init/options';
 import { planApply, renderRule } from '../init/plan';
 import { EMPTY_NAT } from '../init/ruleset';
+import { linnetBinForOtherUsers } from './pods';
 
 const BIN = join(__dirname, '..', '..', 'bin', 'linnet');
 const MODES = ['nft', 'legacy'] as const;
@@ -254,11 +255,13 @@ describe('linnet init in a network namespace', { skip }, () => {
       assert.equal(unknown.status, 1);
       assert.match(unknown.stderr, /LINNET_INIT_USAGE/);
       // Without root the kernel refuses; the error says what to do.
-      const denied = run(nsExec(ns, ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, BIN, 'init', '--iptables-mode', 'nft']));
+      // (As uid 65534 it runs the CLI from where that uid can read it: the checkout may be closed to it.)
+      const otherBin = linnetBinForOtherUsers();
+      const denied = run(nsExec(ns, ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, otherBin, 'init', '--iptables-mode', 'nft']));
       assert.equal(denied.status, 1, denied.stderr);
       assert.match(denied.stderr, /LINNET_INIT_NOT_PERMITTED: .*\(run as root or with the NET_ADMIN capability/);
       // A dry run still previews the plan where iptables cannot be read.
-      const dryDenied = run(nsExec(ns, ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, BIN, 'init', '--dry-run']));
+      const dryDenied = run(nsExec(ns, ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, otherBin, 'init', '--dry-run']));
       assert.equal(dryDenied.status, 0, dryDenied.stderr);
       assert.match(dryDenied.stderr, /cannot read the current IPv4 nat table .*planning against an empty one/);
       assert.deepEqual(ruleLines(dryDenied.stdout), planned([]));

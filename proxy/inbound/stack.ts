@@ -19,13 +19,13 @@ import { noTls } from '../metrics/labels';
 import type { MeshMetrics } from '../metrics/mesh-metrics';
 import type { TcpMetrics } from '../metrics/tcp-metrics';
 import { errnoOf, type ConnInfo, type HttpCall, type HttpOutcome } from '../protocol/call';
-import { UpstreamPool, type Acquired } from '../protocol/h1/client-pool';
+import type { Acquired } from '../protocol/h1/client-pool';
 import { requestAuthority } from '../protocol/h1/forward-head';
 import { H1Link, type UpstreamLink } from '../protocol/h1/link';
-import { Http1Server, type H1Request, type H1Settings } from '../protocol/h1/server';
-import { H2ClientPool, type UpstreamSession } from '../protocol/h2/client-pool';
+import type { H1Request, H1Settings } from '../protocol/h1/server';
+import type { UpstreamSession } from '../protocol/h2/client-pool';
 import { authorityOf } from '../protocol/h2/headers';
-import { H2Server } from '../protocol/h2/server';
+import { HttpSide } from '../protocol/http-side';
 import type { H2Settings } from '../protocol/h2/settings';
 import { proxyStream } from '../protocol/h2/stream-proxy';
 import { forwardOpaque } from '../protocol/opaque';
@@ -61,12 +61,11 @@ export class Inbound implements Stack {
   /** With mTLS, a peer proxy's opaque transport connects to 4143 itself. */
   readonly acceptsDirect: boolean;
   private readonly dispatch: Dispatch;
-  private readonly h1: Http1Server;
-  private readonly h2: H2Server;
-  /** The one pool of keep-alive HTTP/1 connections to the app: the HTTP/1 server's and orig-proto's. */
-  private readonly appPool: UpstreamPool;
-  /** HTTP/2 sessions to the app, for h2 and gRPC clients. */
-  private readonly h2Pool: H2ClientPool;
+  /**
+   * This side's HTTP servers and pools; its HTTP/1 pool is the one pool to the app, the HTTP/1
+   * server's and orig-proto's.
+   */
+  private readonly http: HttpSide;
 
   constructor(
     private readonly settings: InboundSettings,
@@ -74,22 +73,19 @@ export class Inbound implements Stack {
   ) {
     this.side = settings.side;
     this.acceptsDirect = deps.tls !== undefined;
-    this.h1 = new Http1Server(settings.http1);
-    this.h2 = new H2Server(settings.http2);
-    this.appPool = new UpstreamPool(settings.http1.pool);
-    this.h2Pool = new H2ClientPool(settings.http2, deps.log.child('h2-upstream'));
+    this.http = new HttpSide(settings.http1, settings.http2, deps.log);
     const streamOptions = { responseTimeoutMs: settings.http1.responseTimeoutMs };
     // Response heads from the app are bounded as on the HTTP/1 path.
     const origProtoOptions = { responseTimeoutMs: settings.http1.responseTimeoutMs, limits: settings.http1.limits };
     this.dispatch = new Dispatch(
       {
-        http1: (client, prefix, _d, conn) => this.h1.serve(client, prefix, info(conn), (req) => this.h1Call(conn, req)),
+        http1: (client, prefix, _d, conn) => this.http.h1.serve(client, prefix, info(conn), (req) => this.h1Call(conn, req)),
         h2: (client, prefix, _d, conn) => {
           const ci = info(conn);
           // An HTTP/1.1 request a peer proxy upgraded to ride its HTTP/2 session goes to the app as
           // HTTP/1.1 again; any other stream is proxied as HTTP/2.
           const meshed = conn.srcTls.tls === 'true';
-          return this.h2.serve(client, prefix, ci, (stream, headers, flags) =>
+          return this.http.h2.serve(client, prefix, ci, (stream, headers, flags) =>
             meshed && isOrigProtoStream(headers)
               ? serveOrigProto(stream, headers, flags, this.appCall(conn, authorityOf(headers)), origProtoOptions)
               : proxyStream(stream, headers, flags, this.h2Call(conn, headers), streamOptions, ci),
@@ -132,15 +128,12 @@ export class Inbound implements Stack {
 
   /** Closes the idle keep-alive connections of the HTTP/1 pool (in-flight exchanges keep theirs). */
   closeIdleConnections(): void {
-    this.appPool.close();
+    this.http.closeIdleConnections();
   }
 
   /** Shutdown: no new requests on kept-alive connections, GOAWAY to HTTP/2 clients, idle app connections closed. */
   drain(): void {
-    this.h1.drain();
-    this.h2.drain();
-    this.appPool.close();
-    this.h2Pool.closeAll();
+    this.http.drain();
   }
 
   /** Detection, then the verdict; runs a second time on the clear stream of a terminated mTLS connection. */
@@ -227,7 +220,7 @@ export class Inbound implements Stack {
     return {
       open: (again) => {
         call.start();
-        return this.appPool.acquire(conn.target.addr, () => this.dialApp(conn), again);
+        return this.http.h1Pool.acquire(conn.target.addr, () => this.dialApp(conn), again);
       },
       end: (o) => call.end(o),
     };
@@ -239,7 +232,7 @@ export class Inbound implements Stack {
     return {
       open: () => {
         call.start();
-        return this.h2Pool.acquire(conn.target.addr, conn.target.addr, () => this.dialApp(conn));
+        return this.http.h2Pool.acquire(conn.target.addr, conn.target.addr, () => this.dialApp(conn));
       },
       end: (o) => call.end(o),
     };

@@ -15,14 +15,13 @@ import { Dispatch } from '../accept/serve';
 import type { HttpMetrics } from '../metrics/http-metrics';
 import { noTls } from '../metrics/labels';
 import { errnoOf, type ConnInfo, type HttpCall, type HttpOutcome } from '../protocol/call';
-import { UpstreamPool } from '../protocol/h1/client-pool';
 import { requestAuthority } from '../protocol/h1/forward-head';
 import { H1Link, type UpstreamLink } from '../protocol/h1/link';
 import type { RequestHead } from '../protocol/h1/parse-head';
-import { Http1Server, type H1Request, type H1Settings } from '../protocol/h1/server';
-import { H2ClientPool, type UpstreamSession } from '../protocol/h2/client-pool';
+import type { H1Request, H1Settings } from '../protocol/h1/server';
+import type { UpstreamSession } from '../protocol/h2/client-pool';
 import { authorityOf } from '../protocol/h2/headers';
-import { H2Server } from '../protocol/h2/server';
+import { HttpSide } from '../protocol/http-side';
 import type { H2Settings } from '../protocol/h2/settings';
 import { proxyStream } from '../protocol/h2/stream-proxy';
 import { forwardOpaque } from '../protocol/opaque';
@@ -50,29 +49,22 @@ export class Outbound implements Stack {
   readonly side: Side;
   readonly acceptsDirect = false;
   private readonly dispatch: Dispatch;
-  private readonly h1: Http1Server;
-  private readonly h2: H2Server;
-  /** Keep-alive HTTP/1 connections to endpoints and original destinations. */
-  private readonly h1Pool: UpstreamPool;
-  /** HTTP/2 sessions to endpoints: h2 clients' streams, and HTTP/1.1 to meshed endpoints. */
-  private readonly h2Pool: H2ClientPool;
+  /** The HTTP servers and pools of this side. */
+  private readonly http: HttpSide;
 
   constructor(
     settings: OutboundSettings,
     private readonly deps: OutboundDeps,
   ) {
     this.side = settings.side;
-    this.h1 = new Http1Server(settings.http1);
-    this.h2 = new H2Server(settings.http2);
-    this.h1Pool = new UpstreamPool(settings.http1.pool);
-    this.h2Pool = new H2ClientPool(settings.http2, deps.log.child('h2-upstream'));
+    this.http = new HttpSide(settings.http1, settings.http2, deps.log);
     const streamOptions = { responseTimeoutMs: settings.http1.responseTimeoutMs };
     this.dispatch = new Dispatch(
       {
-        http1: (client, prefix, _d, conn) => this.h1.serve(client, prefix, info(conn), (req) => this.h1Call(conn, req)),
+        http1: (client, prefix, _d, conn) => this.http.h1.serve(client, prefix, info(conn), (req) => this.h1Call(conn, req)),
         h2: (client, prefix, _d, conn) => {
           const ci = info(conn);
-          return this.h2.serve(client, prefix, ci, (stream, headers, flags) => proxyStream(stream, headers, flags, this.h2Call(conn, headers), streamOptions, ci));
+          return this.http.h2.serve(client, prefix, ci, (stream, headers, flags) => proxyStream(stream, headers, flags, this.h2Call(conn, headers), streamOptions, ci));
         },
         // TLS the proxy does not terminate (the app's own) passes through as bytes.
         tls: (client, prefix, _d, conn) => this.forward(client, prefix, conn),
@@ -104,15 +96,12 @@ export class Outbound implements Stack {
 
   /** Closes the idle keep-alive connections of the HTTP/1 pool (in-flight exchanges keep theirs). */
   closeIdleConnections(): void {
-    this.h1Pool.close();
+    this.http.closeIdleConnections();
   }
 
   /** Shutdown: no new requests on kept-alive connections, GOAWAY to HTTP/2 clients, idle upstreams closed. */
   drain(): void {
-    this.h1.drain();
-    this.h2.drain();
-    this.h1Pool.close();
-    this.h2Pool.closeAll();
+    this.http.drain();
   }
 
   /** Opaque TCP: a balanced endpoint per connection (mTLS when meshed), or the original destination. */
@@ -151,10 +140,10 @@ export class Outbound implements Stack {
       open: (again) =>
         call.open(this.deps, logical, async (ep) => {
           if (ep.meshed && upgradable) {
-            const lease = await this.h2Pool.acquire(ep.key, ep.addr, () => ep.dial(H2_ALPN));
+            const lease = await this.http.h2Pool.acquire(ep.key, ep.addr, () => ep.dial(H2_ALPN));
             return new H2Link(lease, req!.head, req!.framing, ep.addr);
           }
-          const { conn: c, reused } = await this.h1Pool.acquire(ep.key, () => ep.dial(), again);
+          const { conn: c, reused } = await this.http.h1Pool.acquire(ep.key, () => ep.dial(), again);
           return new H1Link(c, reused);
         }),
       end: (o) => call.end(o),
@@ -166,7 +155,7 @@ export class Outbound implements Stack {
     const authority = authorityOf(headers);
     const logical = this.deps.ingressMode ? logicalDestination(headerText(headers[DST_OVERRIDE]), authority) : undefined;
     const call = new OutboundCall(this.deps.http, conn, authority);
-    const session = (ep: Endpoint) => this.h2Pool.acquire(ep.key, ep.addr, () => ep.dial(H2_ALPN));
+    const session = (ep: Endpoint) => this.http.h2Pool.acquire(ep.key, ep.addr, () => ep.dial(H2_ALPN));
     return {
       // A refused stream goes again to the same endpoint, on a new stream (maybe a new session).
       open: (again) => (again && call.endpoint ? session(call.endpoint) : call.open(this.deps, logical, session)),

@@ -5,8 +5,18 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT, rootSkipReason, type Cluster } from '../../control/local/pods';
+import { prepareRuntime } from '../../control/local/pods/stage';
 
 export * from '../../control/local/pods';
+
+/**
+ * `bin/linnet` where another uid can read it: the checkout itself, or its staged copy when the
+ * checkout is closed to other users (control/local/pods/stage.ts), for tests that run the CLI as
+ * a non-root user.
+ */
+export function linnetBinForOtherUsers(): string {
+  return join(prepareRuntime(REPO_ROOT).root, 'bin', 'linnet');
+}
 
 /** Like rootSkipReason, plus the proxy and init commands having been built into dist/. */
 export function meshSkipReason(): string | undefined {
