@@ -16,6 +16,7 @@ export const TARGETS: Readonly<Record<string, () => FuzzTarget>> = {
   'http1-request': () => require('./http1-request').default,
   'http1-response': () => require('./http1-response').default,
   'transport-header': () => require('./transport-header').default,
+  'hpack-decode': () => require('./hpack-decode').default,
 };
 
 export function targetNames(): string[] {
