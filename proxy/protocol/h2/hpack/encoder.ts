@@ -28,8 +28,9 @@
  *
  * Allocation: the block is written into a scratch buffer kept by the encoder, grown as needed
  * (and dropped after a block larger than SCRATCH_KEEP), and the result is a copy of the used
- * part: the caller may hold or queue it while the next block is encoded. The copy is the one
- * allocation per block besides table entries; no per-field objects, closures or strings.
+ * part (small ones come from Node's shared Buffer pool): the caller may hold or queue it while
+ * the next block is encoded. The copy is the one allocation per block besides table entries; no
+ * per-field objects, closures or strings.
  */
 import { DynamicTable, ENTRY_OVERHEAD, type TableView } from './dynamic-table';
 import { huffmanEncode, huffmanLength } from './huffman';
@@ -64,7 +65,11 @@ export const NO_INDEX_NAMES: readonly string[] = [
 interface NameInfo {
   /** First static index with this name, 0 when none. */
   readonly index: number;
-  /** Static index of each value this name has there. */
+  /**
+   * Static index of each value, for the few names with more than an empty value there (the
+   * pseudo-headers, accept-encoding); undefined when the name's one static value is '' (its
+   * exact match is then `index`), which spares most fields a Map read.
+   */
   readonly values: ReadonlyMap<string, number> | undefined;
   readonly policy: number;
 }
@@ -73,7 +78,10 @@ const NAMES: ReadonlyMap<string, NameInfo> = (() => {
   const m = new Map<string, NameInfo>();
   const policyOf = (n: string) =>
     NEVER_INDEX_NAMES.includes(n) ? NEVER_INDEX : n === 'cookie' ? NEVER_INDEX_SHORT : NO_INDEX_NAMES.includes(n) ? NO_INDEX : n === ':path' ? PATH : INDEX;
-  for (const [name, s] of STATIC_BY_NAME) m.set(name, { index: s.index, values: s.values, policy: policyOf(name) });
+  for (const [name, s] of STATIC_BY_NAME) {
+    const onlyEmpty = s.values.size === 1 && s.values.has('');
+    m.set(name, { index: s.index, values: onlyEmpty ? undefined : s.values, policy: policyOf(name) });
+  }
   for (const name of [...NEVER_INDEX_NAMES, ...NO_INDEX_NAMES]) if (!m.has(name)) m.set(name, { index: 0, values: undefined, policy: policyOf(name) });
   return m;
 })();
@@ -99,8 +107,11 @@ class EncoderTable extends DynamicTable {
     if (this.added === before) return; // too large: the table was emptied instead
     const seq = before;
     const e = this.byName.get(name);
-    if (e === undefined) this.byName.set(name, { seq, values: new Map([[value, seq]]) });
-    else {
+    if (e === undefined) {
+      const values = new Map<string, number>();
+      values.set(value, seq);
+      this.byName.set(name, { seq, values });
+    } else {
       e.seq = seq;
       e.values.set(value, seq);
     }
@@ -178,23 +189,25 @@ export class HpackEncoder {
       const info = NAMES.get(name);
       let policy = info === undefined ? INDEX : info.policy;
       if (policy === NEVER_INDEX_SHORT) policy = value.length < SHORT_COOKIE ? NEVER_INDEX : INDEX;
-      else if (policy === PATH) {
-        const q = value.indexOf('?');
-        policy = q >= 0 && value.length - q > PATH_QUERY_INDEX_MAX ? NO_INDEX : INDEX;
-      }
       if (never !== undefined && never.includes(i >> 1)) policy = NEVER_INDEX;
-      const dyn = table.byName.get(name);
-      if (policy !== NEVER_INDEX) {
-        const s = info?.values?.get(value);
-        if (s !== undefined) {
+      if (policy !== NEVER_INDEX && info !== undefined) {
+        const s = info.values !== undefined ? (info.values.get(value) ?? 0) : value === '' ? info.index : 0;
+        if (s !== 0) {
           pos = writeInteger(buf, pos, s, 7, 0x80);
           continue;
         }
-        const d = dyn?.values.get(value);
+      }
+      const dyn = table.length === 0 ? undefined : table.byName.get(name);
+      if (policy !== NEVER_INDEX && dyn !== undefined) {
+        const d = dyn.values.get(value);
         if (d !== undefined) {
           pos = writeInteger(buf, pos, table.indexOf(d), 7, 0x80);
           continue;
         }
+      }
+      if (policy === PATH) {
+        const q = value.indexOf('?');
+        policy = q >= 0 && value.length - q > PATH_QUERY_INDEX_MAX ? NO_INDEX : INDEX;
       }
       const nameIndex = info !== undefined && info.index !== 0 ? info.index : dyn !== undefined ? table.indexOf(dyn.seq) : 0;
       if (policy === INDEX && (name.length + value.length + ENTRY_OVERHEAD) * 4 <= table.capacity * 3) {
@@ -208,8 +221,11 @@ export class HpackEncoder {
         pos = writeString(buf, pos, value);
       }
     }
+    // Buffer.allocUnsafe takes small blocks from Node's shared pool. Copying a few dozen octets
+    // by hand beats buf.copy's native call, which costs more than the whole of a warm block.
     const out = Buffer.allocUnsafe(pos);
-    buf.copy(out, 0, 0, pos);
+    if (pos <= 64) for (let i = 0; i < pos; i++) out[i] = buf[i]!;
+    else out.set(buf.subarray(0, pos));
     if (buf.length > SCRATCH_KEEP) this.buf = Buffer.allocUnsafe(INITIAL_SCRATCH);
     return out;
   }
