@@ -47,7 +47,11 @@ export class HpackDecoder {
   private readonly cur: Cursor = { p: 0 };
   private scratch: Buffer = Buffer.allocUnsafe(256);
 
-  /** `maxTableSize`: our SETTINGS_HEADER_TABLE_SIZE, and the table's capacity until the peer's first size update. */
+  /**
+   * `maxTableSize`: our SETTINGS_HEADER_TABLE_SIZE, and the table's capacity until the peer's
+   * first size update. A connection starts at HTTP/2's 4096 (the default) whatever it is about to
+   * announce: the peer may send blocks before it sees our SETTINGS; call setMaxTableSize on the ACK.
+   */
   constructor(opts: { maxTableSize?: number } = {}) {
     this.limit = checkTableSize(opts.maxTableSize ?? DEFAULT_TABLE_SIZE, 'HpackDecoder');
     this.lowest = this.limit;
