@@ -23,6 +23,8 @@ import { readPrefix } from '../proxy/accept/read-prefix';
 import { terminateMeshed } from '../proxy/transport/tls/accept';
 import { connectMeshed } from '../proxy/transport/tls/connect';
 import { TlsStore } from '../proxy/transport/tls/store';
+import { H2Connection } from '../proxy/protocol/h2/connection';
+import { loadProxyConfig } from '../proxy/runtime/config';
 import { DB, WEB, linnetCa, quietLog, serveIdentity, tempDir, type Running } from './identity/helpers';
 
 const t = tempDir('meshtls');
@@ -93,15 +95,15 @@ async function inbound(s: TlsStore, opts: { alpn?: boolean } = {}): Promise<{ po
       if (alpn === 'h2') {
         for (let i = 0; i < 400 && socket.readableLength === 0; i++) await new Promise((r) => setTimeout(r, 5));
         assert.ok(socket.readableLength > 0, 'the preface arrived before the session was made');
-        const session = http2.performServerHandshake(socket);
-        session.on('error', () => {});
-        session.on('stream', (stream) => {
-          stream.on('error', () => {});
-          stream.respond({ ':status': 200 });
-          stream.end(`hello ${clientId} over ${socket.getProtocol()} h2`);
+        // As the inbound proxy does: its own HTTP/2 server on the TLS socket, no second detection.
+        new H2Connection(socket, { role: 'server', settings: loadProxyConfig({}).http2 }, {
+          onStream: (stream) => {
+            stream.sendHeaders([':status', '200']);
+            stream.sendData(Buffer.from(`hello ${clientId} over ${socket.getProtocol()} h2`), true);
+          },
+          // The byte counters the tcp metrics read still count through the session.
+          onClose: () => bytes.push({ read: socket.bytesRead, written: socket.bytesWritten }),
         });
-        // The byte counters the tcp metrics read (TcpStats) still count through the session.
-        session.on('close', () => bytes.push({ read: socket.bytesRead, written: socket.bytesWritten }));
         return;
       }
       socket.end(`hello ${clientId} over ${socket.getProtocol()}${alpn ? ` alpn ${alpn}` : ''}`);

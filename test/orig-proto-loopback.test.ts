@@ -10,15 +10,15 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import * as http2 from 'node:http2';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { createServer, type AddressInfo, type Server } from 'node:net';
+import { connect as netConnect, createServer, type AddressInfo, type Server } from 'node:net';
 import { once } from 'node:events';
 import { listenInboundPeer } from './orig-proto-inbound';
 import { loopbackProxy } from './support/stacks';
 import { parseRequestHead, parseResponseHead, requestFraming, type RequestHead } from '../proxy/protocol/h1/parse-head';
 import { ChunkedScanner } from '../proxy/protocol/h1/chunked';
 import { H2Link } from '../proxy/protocol/orig-proto/client';
+import { H2Connection } from '../proxy/protocol/h2/connection';
 
 const lp = loopbackProxy({ env: { LINNET_PROXY_HTTP_RESPONSE_TIMEOUT: '1s' } });
 const registry = lp.registry;
@@ -31,7 +31,7 @@ let proxy: Server;
 let proxyPort = 0;
 let downProxy: Server;
 let downPort = 0;
-const sessions: http2.ClientHttp2Session[] = [];
+const sessions: H2Connection[] = [];
 
 const inboundProxy = (targetPort: number) => listenInboundPeer(targetPort, lp, CLIENT_ID);
 
@@ -84,11 +84,14 @@ after(async () => {
   app?.close();
 });
 
-function session(port: number): Promise<http2.ClientHttp2Session> {
-  const s = http2.connect(`http://127.0.0.1:${port}`);
-  sessions.push(s);
-  s.on('error', () => {});
-  return once(s, 'connect').then(() => s);
+/** The outbound side's HTTP/2 connection to the inbound proxy, as its client pool makes it. */
+async function session(port: number): Promise<H2Connection> {
+  const socket = netConnect({ host: '127.0.0.1', port });
+  await once(socket, 'connect');
+  return new Promise((resolve) => {
+    const c: H2Connection = new H2Connection(socket, { role: 'client', settings: lp.config.http2 }, { onConnect: () => resolve(c) });
+    sessions.push(c);
+  });
 }
 
 interface Outcome {
@@ -98,12 +101,12 @@ interface Outcome {
 }
 
 /** One HTTP/1.1 request through an H2Link on `s`; resolves when the stream closes. */
-function exchange(s: http2.ClientHttp2Session, raw: string, body: string[] = []): Promise<Outcome> {
+function exchange(s: H2Connection, raw: string, body: string[] = []): Promise<Outcome> {
   const b = Buffer.from(raw, 'latin1');
   const r = parseRequestHead(b);
   assert.equal(r.kind, 'ok');
   const head = (r as { head: RequestHead }).head;
-  const link = new H2Link({ session: s, release: () => {} }, head, requestFraming(head), 'fallback:80');
+  const link = new H2Link({ conn: s, release: () => {} }, head, requestFraming(head), 'fallback:80');
   const parts: Buffer[] = [];
   return new Promise((resolve) => {
     link.handler = {

@@ -38,6 +38,8 @@ for (const port of ports(f.http1)) {
 for (const port of ports(f.h2)) {
   const srv = createH2Server({ maxSessionMemory: 64 });
   srv.on('stream', (stream, headers) => {
+    // A stream the client resets (a load tool stopping mid-run) must not end the app.
+    stream.on('error', () => {});
     const body = headers[':path'] === '/big' ? BIG : SMALL;
     stream.respond({ ':status': 200, 'content-type': 'application/octet-stream', 'content-length': body.length });
     stream.end(body);

@@ -6,7 +6,6 @@
  * orig-proto (HTTP/1.1 a peer sent over HTTP/2) share one keep-alive pool to the app. Request
  * metrics are recorded here, at the call, once per request.
  */
-import type { IncomingHttpHeaders } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Logger } from '../../core/log';
 import type { Stack } from '../accept/connection';
@@ -25,6 +24,7 @@ import { H1Link, type UpstreamLink } from '../protocol/h1/link';
 import type { H1Request, H1Settings } from '../protocol/h1/server';
 import type { UpstreamSession } from '../protocol/h2/client-pool';
 import { authorityOf } from '../protocol/h2/headers';
+import type { Fields } from '../protocol/h2/semantics';
 import { HttpSide } from '../protocol/http-side';
 import type { H2Settings } from '../protocol/h2/settings';
 import { proxyStream } from '../protocol/h2/stream-proxy';
@@ -85,10 +85,10 @@ export class Inbound implements Stack {
           // An HTTP/1.1 request a peer proxy upgraded to ride its HTTP/2 session goes to the app as
           // HTTP/1.1 again; any other stream is proxied as HTTP/2.
           const meshed = conn.srcTls.tls === 'true';
-          return this.http.h2.serve(client, prefix, ci, (stream, headers, flags) =>
-            meshed && isOrigProtoStream(headers)
-              ? serveOrigProto(stream, headers, flags, this.appCall(conn, authorityOf(headers)), origProtoOptions)
-              : proxyStream(stream, headers, flags, this.h2Call(conn, headers), streamOptions, ci),
+          return this.http.h2.serve(client, prefix, ci, (stream, fields, endStream, neverIndexed) =>
+            meshed && isOrigProtoStream(fields)
+              ? serveOrigProto(stream, fields, endStream, this.appCall(conn, authorityOf(fields)), origProtoOptions)
+              : proxyStream(stream, fields, endStream, neverIndexed, this.h2Call(conn, fields), streamOptions, ci),
           );
         },
         // TLS for another name than ours (the app's own) passes through as bytes.
@@ -227,8 +227,8 @@ export class Inbound implements Stack {
   }
 
   /** One HTTP/2 stream to the app, on a pooled session. */
-  private h2Call(conn: Conn, headers: IncomingHttpHeaders): HttpCall<UpstreamSession> {
-    const call = new InboundCall(this.deps.http, conn, authorityOf(headers));
+  private h2Call(conn: Conn, fields: Fields): HttpCall<UpstreamSession> {
+    const call = new InboundCall(this.deps.http, conn, authorityOf(fields));
     return {
       open: () => {
         call.start();

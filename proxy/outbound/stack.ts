@@ -5,7 +5,6 @@
  * dial, retry on another endpoint). HTTP/1.1 to a meshed endpoint rides the pooled HTTP/2 session
  * to it (orig-proto). Request metrics are recorded here, at the call, once per request.
  */
-import type { IncomingHttpHeaders } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Conn, Side } from '../accept/context';
 import type { Stack } from '../accept/connection';
@@ -20,7 +19,8 @@ import { H1Link, type UpstreamLink } from '../protocol/h1/link';
 import type { RequestHead } from '../protocol/h1/parse-head';
 import type { H1Request, H1Settings } from '../protocol/h1/server';
 import type { UpstreamSession } from '../protocol/h2/client-pool';
-import { authorityOf } from '../protocol/h2/headers';
+import { authorityOf, fieldValue } from '../protocol/h2/headers';
+import type { Fields } from '../protocol/h2/semantics';
 import { HttpSide } from '../protocol/http-side';
 import type { H2Settings } from '../protocol/h2/settings';
 import { proxyStream } from '../protocol/h2/stream-proxy';
@@ -64,7 +64,9 @@ export class Outbound implements Stack {
         http1: (client, prefix, _d, conn) => this.http.h1.serve(client, prefix, info(conn), (req) => this.h1Call(conn, req)),
         h2: (client, prefix, _d, conn) => {
           const ci = info(conn);
-          return this.http.h2.serve(client, prefix, ci, (stream, headers, flags) => proxyStream(stream, headers, flags, this.h2Call(conn, headers), streamOptions, ci));
+          return this.http.h2.serve(client, prefix, ci, (stream, fields, endStream, neverIndexed) =>
+            proxyStream(stream, fields, endStream, neverIndexed, this.h2Call(conn, fields), streamOptions, ci),
+          );
         },
         // TLS the proxy does not terminate (the app's own) passes through as bytes.
         tls: (client, prefix, _d, conn) => this.forward(client, prefix, conn),
@@ -151,9 +153,9 @@ export class Outbound implements Stack {
   }
 
   /** One HTTP/2 stream: a stream on the pooled session to its endpoint. */
-  private h2Call(conn: Conn, headers: IncomingHttpHeaders): HttpCall<UpstreamSession> {
-    const authority = authorityOf(headers);
-    const logical = this.deps.ingressMode ? logicalDestination(headerText(headers[DST_OVERRIDE]), authority) : undefined;
+  private h2Call(conn: Conn, fields: Fields): HttpCall<UpstreamSession> {
+    const authority = authorityOf(fields);
+    const logical = this.deps.ingressMode ? logicalDestination(fieldValue(fields, DST_OVERRIDE), authority) : undefined;
     const call = new OutboundCall(this.deps.http, conn, authority);
     const session = (ep: Endpoint) => this.http.h2Pool.acquire(ep.key, ep.addr, () => ep.dial(H2_ALPN));
     return {
@@ -215,7 +217,6 @@ function info(conn: Conn): ConnInfo {
   return { target: conn.target.addr, log: conn.log };
 }
 
-const headerText = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
 
 /** Ingress mode: the destination an HTTP/1 request names (l5d-dst-override, else its authority). */
 function h1Destination(head: RequestHead): LogicalDestination | undefined {

@@ -1,28 +1,29 @@
 /**
- * Upstream HTTP/2 sessions, one per key (an endpoint and its identity, or the app's port) per
- * worker side, multiplexing every proxied stream to it. A session that receives GOAWAY or closes
- * leaves the pool at once, so new streams open a fresh session while in-flight ones finish on the
- * old one. Idle sessions close. Each acquire brings the `dial` that opens a new connection when
- * one is needed, so the layer above decides how it is made (plain, mTLS with ALPN h2) and counted.
+ * Upstream HTTP/2 connections, one per key (an endpoint and its identity, or the app's port) per
+ * worker side, multiplexing every proxied stream to it. A connection that receives GOAWAY or
+ * closes leaves the pool at once, so new streams open a fresh one while in-flight ones finish on
+ * the old one. Idle connections close. Each acquire brings the `dial` that opens a new connection
+ * when one is needed, so the layer above decides how it is made (plain, mTLS with ALPN h2) and
+ * counted.
  */
-import * as http2 from 'node:http2';
-import type { Socket } from 'node:net';
 import type { Logger } from '../../../core/log';
-import { nodeSessionOptions, type H2Settings } from './settings';
+import type { Socket } from 'node:net';
+import { H2Connection } from './connection';
+import type { H2Settings } from './settings';
 
 export interface UpstreamSession {
-  session: http2.ClientHttp2Session;
-  /** Call when a stream opened on this session has closed. */
+  conn: H2Connection;
+  /** Call when a stream opened on this connection has closed. */
   release(): void;
 }
 
 interface Entry {
-  session: http2.ClientHttp2Session;
+  conn: H2Connection;
   active: number;
   idleTimer?: NodeJS.Timeout;
 }
 
-/** How long a session with no streams stays open. */
+/** How long a connection with no streams stays open. */
 const IDLE_MS = 60_000;
 
 export class H2ClientPool {
@@ -30,19 +31,19 @@ export class H2ClientPool {
   private readonly pending = new Map<string, Promise<Entry>>();
 
   constructor(
-    /** Session settings: windows bound what one slow stream buffers. */
+    /** Connection settings: windows bound what one slow stream buffers. */
     private readonly h2: H2Settings,
     private readonly log: Logger,
     private readonly idleMs = IDLE_MS,
   ) {}
 
   /**
-   * A session for `key`, reusing a live one; rejects with what `dial` rejects with. `addr`: the
-   * upstream's `ip:port`, the `:authority` of a request that carries none.
+   * A connection for `key`, reusing a live one; rejects with what `dial` rejects with. `addr`: the
+   * upstream's `ip:port`, for logs.
    */
   async acquire(key: string, addr: string, dial: () => Promise<Socket>): Promise<UpstreamSession> {
     let entry = this.ready.get(key);
-    if (!entry || !usable(entry.session)) {
+    if (!entry || !entry.conn.usable) {
       let p = this.pending.get(key);
       if (!p) {
         p = this.open(key, addr, dial).finally(() => this.pending.delete(key));
@@ -56,59 +57,46 @@ export class H2ClientPool {
     e.idleTimer = undefined;
     let released = false;
     return {
-      session: e.session,
+      conn: e.conn,
       release: () => {
         if (released) return;
         released = true;
-        if (--e.active === 0 && !e.session.destroyed) {
+        if (--e.active === 0 && !e.conn.destroyed) {
           e.idleTimer = setTimeout(() => {
-            if (e.active === 0) e.session.close();
+            if (e.active === 0) e.conn.close();
           }, this.idleMs).unref();
         }
       },
     };
   }
 
-  /** Close every session gracefully (in-flight streams finish). */
+  /** Close every connection gracefully (in-flight streams finish). */
   closeAll(): void {
-    for (const e of this.ready.values()) e.session.close();
+    for (const e of this.ready.values()) e.conn.close();
     this.ready.clear();
   }
 
   private async open(key: string, addr: string, dial: () => Promise<Socket>): Promise<Entry> {
     const socket = await dial();
-    socket.resume();
-    const h2 = this.h2;
-    // Many concurrent streams from many clients share this session: its memory cap and
-    // connection window are the proxy's, not one client's.
-    const session = http2.connect(`http://${addr}`, { createConnection: () => socket, ...nodeSessionOptions(h2, 'client') });
-    // Room for several streams' windows at once at the connection level.
-    session.on('connect', () => session.setLocalWindowSize(h2.initialConnectionWindowSize));
-    const entry: Entry = { session, active: 0 };
+    const log = this.log;
+    const entry: Entry = { conn: undefined as unknown as H2Connection, active: 0 };
     const leave = () => {
       if (this.ready.get(key) === entry) this.ready.delete(key);
     };
-    session.on('goaway', (code) => {
-      this.log.debug('upstream sent GOAWAY; new streams use a new session', { target: addr, code });
-      leave();
-    });
-    session.on('error', (err: NodeJS.ErrnoException) => {
-      this.log.debug('upstream session error', { target: addr, error: err.code ?? err.message });
-    });
-    socket.on('error', () => {});
-    // A FIN from the upstream ends the session (HTTP/2 has no half-closed connection); without
-    // this an upstream that just closes would leave a session that looks usable.
-    socket.allowHalfOpen = false;
-    socket.once('end', () => session.destroy());
-    session.on('close', () => {
-      leave();
-      if (entry.idleTimer) clearTimeout(entry.idleTimer);
+    // Many concurrent streams from many clients share this connection: its windows are the
+    // proxy's, not one client's.
+    entry.conn = new H2Connection(socket, { role: 'client', settings: this.h2, log }, {
+      onGoaway: (code) => {
+        log.debug('upstream sent GOAWAY; new streams use a new connection', { target: addr, code });
+        leave();
+      },
+      onClose: (err) => {
+        leave();
+        if (entry.idleTimer) clearTimeout(entry.idleTimer);
+        if (err) log.debug('upstream connection ended', { target: addr, error: err.message });
+      },
     });
     this.ready.set(key, entry);
     return entry;
   }
-}
-
-function usable(s: http2.ClientHttp2Session): boolean {
-  return !s.closed && !s.destroyed;
 }

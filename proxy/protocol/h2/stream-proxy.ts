@@ -1,275 +1,303 @@
 /**
- * One HTTP/2 stream proxied to the upstream: headers, body and trailers both ways through pipes
- * (so backpressure, and with it HTTP/2 flow control, is per stream), resets carried both ways,
- * the gRPC deadline enforced, proxy failures answered as HTTP 502/503/504 or, for gRPC, as a
- * trailers-only response with grpc-status, each with `l5d-proxy-error`. The stream's call (from
- * proxy/inbound or proxy/outbound) opens the upstream session and hears the end once, when the
- * client's stream closes.
+ * One HTTP/2 stream proxied to the upstream: headers, body and trailers both ways with
+ * backpressure per stream (a side that cannot take more stops giving window to the other, so
+ * HTTP/2 flow control carries the pause), resets carried both ways, the gRPC deadline enforced,
+ * proxy failures answered as HTTP 502/503/504 or, for gRPC, as a trailers-only response with
+ * grpc-status, each with `l5d-proxy-error`. The stream's call (from proxy/inbound or
+ * proxy/outbound) opens the upstream connection and hears the end once, when the client's stream
+ * closes. A stream the upstream refused (never processed) is sent again, with its body when that
+ * was small.
  */
-import * as http2 from 'node:http2';
-import type { ClientHttp2Stream, IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { errnoOf, type ConnInfo, type HttpCall, type HttpOutcome } from '../call';
 import type { UpstreamSession } from './client-pool';
-import {
-  answerFor,
-  carryRstCode,
-  encodeGrpcMessage,
-  H2Code,
-  isGrpcContentType,
-  parseGrpcTimeout,
-  readGrpcStatus,
-  type ProxyFailure,
-} from './grpc-status';
-import { forwardHeaders, forwardTrailers } from './headers';
+import type { H2Stream, StreamEvents } from './connection';
+import { answerFor, carryRstCode, encodeGrpcMessage, H2Code, isGrpcContentType, parseGrpcTimeout, type ProxyFailure } from './grpc-status';
+import { h2CodeName } from './h2-error';
+import { fieldValue } from './headers';
+import type { Fields } from './semantics';
 
-const END_STREAM = http2.constants.NGHTTP2_FLAG_END_STREAM;
 /** Request bodies up to this size are kept so a refused stream can be replayed (as linkerd2-proxy). */
 const REPLAY_LIMIT = 64 * 1024;
 const MAX_ATTEMPTS = 3;
 
 export interface StreamOptions {
-  /** Answer 504 (gRPC: DEADLINE_EXCEEDED) when no complete response within this; 0 = no limit. */
+  /** Answer 504 (gRPC: DEADLINE_EXCEEDED) when no response head within this; 0 = no limit. */
   responseTimeoutMs: number;
 }
 
+/** grpc-status of a header section as a number, or undefined. */
+function grpcStatusOf(fields: Fields): number | undefined {
+  const v = fieldValue(fields, 'grpc-status');
+  return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
+}
+
 export function proxyStream(
-  client: ServerHttp2Stream,
-  reqHeaders: IncomingHttpHeaders,
-  flags: number,
+  client: H2Stream,
+  reqFields: Fields,
+  endStream: boolean,
+  neverIndexed: number[] | undefined,
   call: HttpCall<UpstreamSession>,
   opts: StreamOptions,
   info: ConnInfo,
 ): void {
-  const grpc = isGrpcContentType(reqHeaders['content-type']);
-  const log = info.log;
+  new StreamProxy(client, reqFields, endStream, neverIndexed, call, opts, info).start();
+}
 
-  let up: ClientHttp2Stream | undefined;
-  let upError: NodeJS.ErrnoException | undefined;
-  let upTrailers: IncomingHttpHeaders | undefined;
-  let reqTrailers: IncomingHttpHeaders | undefined;
-  /** Trailers the proxy makes itself (deadline passed after the response headers). */
-  let ownTrailers: OutgoingHttpHeaders | undefined;
-  let status = 0;
-  let grpcStatus: number | undefined;
-  /** Set once the response to the client is complete (END_STREAM sent). */
-  let complete = false;
+class StreamProxy {
+  private readonly grpc: boolean;
+  private up: H2Stream | undefined;
+  private status = 0;
+  private grpcStatus: number | undefined;
+  /** The response to the client is complete (END_STREAM sent or queued). */
+  private complete = false;
   /** Every byte of a content-length response was handed to the client. */
-  let bodyDelivered = false;
+  private bodyDelivered = false;
+  private responseLength = -1;
+  private forwarded = 0;
   /** Why the exchange failed, for the metrics' error label. */
-  let failure: string | undefined;
+  private failure: string | undefined;
+  private clientResetCode: number | undefined;
+  /** Request body kept to be sent (before the upstream is open) and for a replay (while small). */
+  private body: Buffer[] | undefined = [];
+  private bodyBytes = 0;
+  private reqTrailers: Fields | undefined;
+  private clientEnded: boolean;
+  /** The response is out: a request body still coming is read and dropped. */
+  private bodyStopped = false;
+  private attempts = 0;
+  private deadline: NodeJS.Timeout | undefined;
+  private headTimer: NodeJS.Timeout | undefined;
 
-  client.on('error', () => {}); // a reset or a dead connection: 'close' tells the rest
-  client.on('trailers', (t) => (reqTrailers = t));
-
-  // Two clocks: the gRPC deadline covers the whole call (the client gives up then anyway); the
-  // response timeout covers only the wait for response headers, so long streams are not cut.
-  const deadlineMs = grpc ? parseGrpcTimeout(reqHeaders['grpc-timeout']) : undefined;
-  const timer = deadlineMs === undefined ? undefined : setTimeout(() => fail({ kind: 'timeout', ms: deadlineMs }), deadlineMs);
-  let headTimer =
-    opts.responseTimeoutMs > 0 ? setTimeout(() => fail({ kind: 'timeout', ms: opts.responseTimeoutMs }), opts.responseTimeoutMs) : undefined;
-  const headersCame = () => {
-    if (headTimer) clearTimeout(headTimer);
-    headTimer = undefined;
-  };
-
-  const respondFromProxy = (f: ProxyFailure) => {
-    const a = answerFor(f);
-    failure = a.error;
-    headersCame();
-    if (!client.headersSent) {
-      if (grpc) {
-        status = 200;
-        grpcStatus = a.grpc;
-        client.respond(
-          { ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(a.grpc), 'grpc-message': encodeGrpcMessage(a.reason), 'l5d-proxy-error': a.reason },
-          { endStream: true },
-        );
-      } else {
-        status = a.http;
-        client.respond({ ':status': a.http, 'content-type': 'text/plain; charset=utf-8', 'l5d-proxy-error': a.reason });
-        client.end(`${a.reason}\n`);
-      }
-      complete = true;
-      stopReadingClient();
-    } else if (grpc && !client.writableEnded) {
-      // Headers already went out: the status can still travel in the trailers.
-      ownTrailers = { 'grpc-status': String(a.grpc), 'grpc-message': encodeGrpcMessage(a.reason), 'l5d-proxy-error': a.reason };
-      up?.unpipe(client);
-      client.end();
-    } else {
-      client.close(H2Code.INTERNAL_ERROR);
-    }
-  };
-
-  /**
-   * The response is out; a request body still coming is not needed, so it is read and dropped.
-   * (An RST_STREAM NO_ERROR here could overtake the response headers still queued in nghttp2.)
-   */
-  const stopReadingClient = () => {
-    bodyStopped = true;
-    if (!client.readableEnded) client.resume();
-  };
-
-  const fail = (f: ProxyFailure) => {
-    if (client.closed || client.destroyed || complete) return;
-    log.debug('h2 proxy failure', { target: info.target, kind: f.kind, detail: JSON.stringify(f) });
-    if (up && !up.closed) up.close(H2Code.CANCEL);
-    respondFromProxy(f);
-  };
-
-  client.on('close', () => {
-    if (timer) clearTimeout(timer);
-    headersCame();
-    const code = client.rstCode ?? H2Code.NO_ERROR;
-    if (up && !up.closed) up.close(code === H2Code.NO_ERROR && complete ? H2Code.NO_ERROR : carryRstCode(code === H2Code.NO_ERROR ? H2Code.CANCEL : code, 'upstream'));
-    if (!complete && bodyDelivered && failure === undefined) complete = true;
-    if (!complete && failure === undefined) failure = code === H2Code.CANCEL ? 'client_cancel' : `client_reset`;
-    const outcome: HttpOutcome = { status, grpcStatus, error: complete ? failure : (failure ?? 'reset') };
-    call.end(outcome);
-  });
-
-  client.on('wantTrailers', () => {
-    const t = ownTrailers ?? forwardTrailers(upTrailers);
-    if (grpc) grpcStatus = readGrpcStatus(t as Record<string, unknown>) ?? grpcStatus;
-    complete = true;
-    if (timer) clearTimeout(timer);
-    client.sendTrailers(t);
-  });
-
-  call.open(false).then(
-    (l) => {
-      if (client.closed || client.destroyed || complete) return l.release();
-      start(l);
-    },
-    (err: unknown) => fail({ kind: 'connect', errno: errnoOf(err) }),
-  );
-
-  /** Request body kept for a retry while it is small; undefined once it outgrew the limit. */
-  let replay: Buffer[] | undefined = [];
-  let replayBytes = 0;
-  let clientEnded = false;
-  let bodyStopped = false;
-  let attempts = 0;
-  const endStream = (flags & END_STREAM) !== 0;
-
-  if (!endStream) {
-    // The body is forwarded by hand rather than piped so that it can be replayed on a new
-    // stream when the upstream refuses the first one (REFUSED_STREAM, GOAWAY: never processed).
-    client.on('data', (chunk: Buffer) => {
-      if (bodyStopped) return;
-      if (replay) {
-        if (replayBytes + chunk.length <= REPLAY_LIMIT) {
-          replay.push(chunk);
-          replayBytes += chunk.length;
-        } else replay = undefined;
-      }
-      const u = up;
-      if (u && !u.destroyed && !u.writableEnded && !u.write(chunk)) {
-        client.pause();
-        u.once('drain', () => up === u && client.resume());
-      }
-    });
-    client.on('end', () => {
-      clientEnded = true;
-      if (!bodyStopped && up && !up.destroyed && !up.writableEnded) up.end();
-    });
-    client.pause();
+  constructor(
+    private readonly client: H2Stream,
+    private readonly reqFields: Fields,
+    endStream: boolean,
+    private readonly neverIndexed: number[] | undefined,
+    private readonly call: HttpCall<UpstreamSession>,
+    private readonly opts: StreamOptions,
+    private readonly info: ConnInfo,
+  ) {
+    this.grpc = isGrpcContentType(fieldValue(reqFields, 'content-type'));
+    this.clientEnded = endStream;
   }
 
-  /** Another attempt on a fresh stream is safe: the upstream never processed this one. */
-  const retry = (): boolean => {
-    if (attempts >= MAX_ATTEMPTS || client.headersSent || (!endStream && replay === undefined)) return false;
-    log.debug('h2 upstream refused the stream; retrying on a new stream', { target: info.target, attempt: attempts });
-    up = undefined;
-    call.open(true).then(
-      (l) => {
-        if (client.closed || client.destroyed || complete) return l.release();
-        start(l);
+  start(): void {
+    const { client, opts } = this;
+    client.events = {
+      onHeaders: (fields, _end, kind) => {
+        // Request trailers (END_STREAM); a client's second header section is nothing else.
+        if (kind !== 'trailers') return;
+        this.clientEnded = true;
+        if (this.bodyStopped) return;
+        if (this.up && !this.up.localEnded) this.up.sendTrailers(fields);
+        else this.reqTrailers = fields;
       },
-      (err: unknown) => fail({ kind: 'connect', errno: errnoOf(err) }),
+      onData: (chunk, end) => this.onClientData(chunk, end),
+      onReset: (code) => {
+        this.clientResetCode = code;
+      },
+      onDrain: () => this.up?.resume(),
+      onClose: () => this.onClientClose(),
+    };
+    if (!this.clientEnded) client.pause(); // until the upstream stream is open
+    // Two clocks: the gRPC deadline covers the whole call (the client gives up then anyway); the
+    // response timeout covers only the wait for response headers, so long streams are not cut.
+    const deadlineMs = this.grpc ? parseGrpcTimeout(fieldValue(this.reqFields, 'grpc-timeout')) : undefined;
+    if (deadlineMs !== undefined) this.deadline = setTimeout(() => this.fail({ kind: 'timeout', ms: deadlineMs }), deadlineMs);
+    if (opts.responseTimeoutMs > 0) this.headTimer = setTimeout(() => this.fail({ kind: 'timeout', ms: opts.responseTimeoutMs }), opts.responseTimeoutMs);
+    this.call.open(false).then(
+      (l) => this.send(l),
+      (err: unknown) => this.fail({ kind: 'connect', errno: errnoOf(err) }),
     );
-    return true;
-  };
+  }
 
-  function start(l: UpstreamSession): void {
-    attempts++;
-    let u: ClientHttp2Stream;
+  private onClientData(chunk: Buffer, end: boolean): void {
+    if (end) this.clientEnded = true;
+    if (this.bodyStopped) return;
+    if (this.body) {
+      this.body.push(chunk);
+      this.bodyBytes += chunk.length;
+    }
+    const up = this.up;
+    if (up && !up.localEnded && !up.sendData(chunk, end)) this.client.pause();
+    // Past the replay limit once the upstream has what it needs: nothing more is kept.
+    if (this.body && this.bodyBytes > REPLAY_LIMIT && up) this.body = undefined;
+  }
+
+  /** Opens the upstream stream on `l` and sends what the client sent so far. */
+  private send(l: UpstreamSession): void {
+    const { client } = this;
+    if (client.closed || this.complete) return l.release();
+    this.attempts++;
+    const events: StreamEvents = {
+      onHeaders: (fields, end, kind) => this.onResponseHeaders(fields, end, kind),
+      onData: (chunk, end) => this.onResponseData(chunk, end),
+      onReset: (code, retrySafe, byPeer) => this.onUpstreamReset(u, code, retrySafe, byPeer),
+      onDrain: () => client.resume(),
+      onClose: () => l.release(),
+    };
+    let u: H2Stream;
+    const bodyless = this.clientEnded && this.bodyBytes === 0 && this.reqTrailers === undefined;
     try {
-      u = l.session.request(forwardHeaders(reqHeaders), { endStream, waitForTrailers: !endStream });
+      u = l.conn.request(this.reqFields, bodyless, events, this.neverIndexed);
     } catch (err) {
-      // The session went away (GOAWAY) between acquire and request: nothing was sent.
+      // The connection went away (GOAWAY) between acquire and request: nothing was sent.
       l.release();
-      if (!retry()) fail({ kind: 'connection-lost', detail: (err as NodeJS.ErrnoException).code ?? 'session closed' });
+      if (!this.retry()) this.fail({ kind: 'connection-lost', detail: (err as Error).message });
       return;
     }
-    up = u;
-    upError = undefined;
-    u.on('error', (err: NodeJS.ErrnoException) => (upError = err));
-    if (!endStream) {
-      for (const c of replay ?? []) u.write(c);
-      if (clientEnded) u.end();
-      else client.resume();
-      u.on('wantTrailers', () => u.sendTrailers(forwardTrailers(reqTrailers)));
+    this.up = u;
+    if (bodyless) return;
+    const items = this.body ?? [];
+    for (let i = 0; i < items.length; i++) u.sendData(items[i]!, this.clientEnded && i === items.length - 1 && this.reqTrailers === undefined);
+    if (this.clientEnded) {
+      if (this.reqTrailers) u.sendTrailers(this.reqTrailers);
+      else if (!u.localEnded) u.end();
+    } else client.resume();
+    if (this.body && this.bodyBytes > REPLAY_LIMIT) this.body = undefined;
+  }
+
+  /** Another attempt on a new stream is safe: the upstream never processed this one. */
+  private retry(): boolean {
+    if (this.attempts >= MAX_ATTEMPTS || this.client.headersOut || (this.body === undefined && !(this.clientEnded && this.bodyBytes === 0))) return false;
+    this.info.log.debug('h2 upstream refused the stream; sending it again', { target: this.info.target, attempt: this.attempts });
+    this.up = undefined;
+    this.call.open(true).then(
+      (l) => this.send(l),
+      (err: unknown) => this.fail({ kind: 'connect', errno: errnoOf(err) }),
+    );
+    return true;
+  }
+
+  private onResponseHeaders(fields: Fields, end: boolean, kind: 'informational' | 'final' | 'trailers'): void {
+    const { client } = this;
+    if (client.closed || this.complete) return;
+    if (kind === 'informational') {
+      // 1xx (100-continue, 103): carried as they come, before the final response.
+      if (!client.localEnded) client.sendHeaders(fields);
+      return;
     }
-    u.on('headers', (h) => {
-      // 1xx (100-continue, 103): carried as they come.
-      if (!client.headersSent && !client.closed) client.additionalHeaders(forwardHeaders(h));
-    });
-    u.on('response', (h, fl) => {
-      if (client.closed || client.destroyed || complete) return;
-      replay = undefined; // a response started: never retried
-      headersCame();
-      status = Number(h[':status']) || 0;
-      const endNow = (fl & END_STREAM) !== 0;
-      if (endNow) {
-        // Trailers-only (gRPC errors) or no body: kept that shape.
-        if (grpc) grpcStatus = readGrpcStatus(h as Record<string, unknown>);
-        complete = true;
-        if (timer) clearTimeout(timer);
-        client.respond(forwardHeaders(h), { endStream: true });
-        u.resume();
-        stopReadingClient();
+    if (kind === 'trailers') {
+      if (this.grpc) this.grpcStatus = grpcStatusOf(fields) ?? this.grpcStatus;
+      this.completed();
+      client.sendTrailers(fields);
+      return;
+    }
+    this.body = undefined; // a response started: never replayed
+    this.stopHeadTimer();
+    this.status = Number(fieldValue(fields, ':status')) || 0;
+    if (end) {
+      // Trailers-only (gRPC errors) or no body: kept that shape.
+      if (this.grpc) this.grpcStatus = grpcStatusOf(fields);
+      this.completed();
+      client.sendHeaders(fields, true);
+      this.stopReadingClient();
+      return;
+    }
+    const cl = fieldValue(fields, 'content-length');
+    this.responseLength = cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : -1;
+    client.sendHeaders(fields, false);
+  }
+
+  private onResponseData(chunk: Buffer, end: boolean): void {
+    const { client } = this;
+    if (client.closed || client.localEnded) return;
+    this.forwarded += chunk.length;
+    // A client may hang up once it has content-length bytes, before END_STREAM reaches it.
+    if (this.responseLength >= 0 && this.forwarded >= this.responseLength) this.bodyDelivered = true;
+    if (end) this.completed();
+    if (!client.sendData(chunk, end)) this.up?.pause();
+    if (end) this.stopReadingClient();
+  }
+
+  private onUpstreamReset(u: H2Stream, code: number, retrySafe: boolean, byPeer: boolean): void {
+    const { client } = this;
+    if (client.closed || this.up !== u) return;
+    if (code === H2Code.NO_ERROR && byPeer && client.headersOut) {
+      // RST_STREAM NO_ERROR after the response started ends it (Node's http2 server ends a
+      // response this way when its request side is done): what came is all of it, and a request
+      // body still coming is not wanted.
+      if (!this.complete) {
+        this.completed();
+        client.end();
+      }
+      this.stopReadingClient();
+      return;
+    }
+    if (retrySafe && this.retry()) return;
+    if (!client.headersOut && !byPeer) {
+      // The connection to the upstream went away before a response: the proxy answers.
+      this.fail({ kind: 'connection-lost', detail: `upstream connection lost (${h2CodeName(code)})` });
+      return;
+    }
+    // The upstream reset this stream mid-response: the client gets the same reset.
+    this.failure = `upstream_reset_${code}`;
+    client.reset(carryRstCode(code, 'client'));
+  }
+
+  private completed(): void {
+    this.complete = true;
+    if (this.deadline) clearTimeout(this.deadline);
+    this.deadline = undefined;
+  }
+
+  private stopHeadTimer(): void {
+    if (this.headTimer) clearTimeout(this.headTimer);
+    this.headTimer = undefined;
+  }
+
+  /**
+   * The response is out; a request body still coming is not needed, so it is read and dropped
+   * (its window keeps being given back, so the client can finish sending).
+   */
+  private stopReadingClient(): void {
+    this.bodyStopped = true;
+    this.client.resume();
+  }
+
+  private fail(f: ProxyFailure): void {
+    const { client } = this;
+    if (client.closed || this.complete) return;
+    this.info.log.debug('h2 proxy failure', { target: this.info.target, kind: f.kind, detail: JSON.stringify(f) });
+    const up = this.up;
+    this.up = undefined;
+    if (up && !up.closed) up.reset(H2Code.CANCEL);
+    const a = answerFor(f);
+    this.failure = a.error;
+    this.stopHeadTimer();
+    if (!client.headersOut) {
+      if (this.grpc) {
+        this.status = 200;
+        this.grpcStatus = a.grpc;
+        client.sendHeaders(
+          [':status', '200', 'content-type', 'application/grpc', 'grpc-status', String(a.grpc), 'grpc-message', encodeGrpcMessage(a.reason), 'l5d-proxy-error', a.reason],
+          true,
+        );
       } else {
-        client.respond(forwardHeaders(h), { waitForTrailers: true });
-        const cl = typeof h['content-length'] === 'string' && /^\d+$/.test(h['content-length']) ? Number(h['content-length']) : -1;
-        if (cl >= 0) {
-          // A client may hang up once it has content-length bytes, before END_STREAM reaches it.
-          let forwarded = 0;
-          u.on('data', (chunk: Buffer) => {
-            forwarded += chunk.length;
-            if (forwarded >= cl) bodyDelivered = true;
-          });
-        }
-        // The whole body handed over counts as complete even if the client then closes before
-        // the END_STREAM frame (curl stops at content-length and hangs up).
-        client.once('finish', () => {
-          complete = true;
-          if (timer) clearTimeout(timer);
-        });
-        u.pipe(client);
+        this.status = a.http;
+        client.sendHeaders([':status', String(a.http), 'content-type', 'text/plain; charset=utf-8', 'l5d-proxy-error', a.reason]);
+        client.sendData(Buffer.from(`${a.reason}\n`, 'latin1'), true);
       }
-    });
-    u.on('trailers', (t) => (upTrailers = t));
-    u.on('close', () => {
-      l.release();
-      if (client.closed || client.destroyed || up !== u) return;
-      const code = u.rstCode ?? H2Code.NO_ERROR;
-      const sessionLost = l.session.destroyed || (upError !== undefined && upError.code !== 'ERR_HTTP2_STREAM_ERROR');
-      if (code === H2Code.NO_ERROR && !sessionLost) {
-        // A complete response ends the client's stream through the pipe and wantTrailers; an
-        // early RST NO_ERROR from the upstream means "response done, stop sending the body".
-        if (!client.headersSent) fail({ kind: 'connection-lost', detail: 'stream closed without a response' });
-        else if (u.readableEnded && !client.readableEnded) bodyStopped = true;
-        return;
-      }
-      if (code === H2Code.REFUSED_STREAM && retry()) return;
-      if (!client.headersSent && sessionLost) {
-        fail({ kind: 'connection-lost', detail: upError?.code ?? `session closed (${code})` });
-        return;
-      }
-      // The upstream reset this stream: the client gets the same reset.
-      failure = `upstream_reset_${code}`;
-      client.close(carryRstCode(code, 'client'));
-    });
+      this.completed();
+      this.stopReadingClient();
+    } else if (this.grpc && !client.localEnded) {
+      // Headers already went out: the status can still travel in the trailers.
+      this.completed();
+      client.sendTrailers(['grpc-status', String(a.grpc), 'grpc-message', encodeGrpcMessage(a.reason), 'l5d-proxy-error', a.reason]);
+    } else {
+      client.reset(H2Code.INTERNAL_ERROR);
+    }
+  }
+
+  private onClientClose(): void {
+    if (this.deadline) clearTimeout(this.deadline);
+    this.stopHeadTimer();
+    const code = this.clientResetCode ?? H2Code.NO_ERROR;
+    const up = this.up;
+    if (up && !up.closed) up.reset(code === H2Code.NO_ERROR && this.complete ? H2Code.NO_ERROR : carryRstCode(code === H2Code.NO_ERROR ? H2Code.CANCEL : code, 'upstream'));
+    if (!this.complete && this.bodyDelivered && this.failure === undefined) this.complete = true;
+    if (!this.complete && this.failure === undefined) this.failure = code === H2Code.CANCEL ? 'client_cancel' : 'client_reset';
+    const outcome: HttpOutcome = { status: this.status, grpcStatus: this.grpcStatus, error: this.complete ? this.failure : (this.failure ?? 'reset') };
+    this.call.end(outcome);
   }
 }

@@ -23,8 +23,8 @@ export class ChunkedDecoder {
   private s = S.Size;
   private size = 0;
   private line: Buffer[] = [];
-  /** Trailer fields (lower-case names), once the body is done. */
-  readonly trailers: Record<string, string | string[]> = {};
+  /** Trailer fields [name, value, ...] (lower-case names), once the body is done. */
+  readonly trailers: string[] = [];
 
   constructor(private readonly onData: (data: Buffer) => void) {}
 
@@ -93,8 +93,6 @@ export class ChunkedDecoder {
     const i = line.indexOf(':');
     const name = line.slice(0, i).toLowerCase();
     const value = owsTrim(line.slice(i + 1));
-    const prev = this.trailers[name];
-    if (prev === undefined) this.trailers[name] = value;
-    else this.trailers[name] = Array.isArray(prev) ? [...prev, value] : [prev, value];
+    this.trailers.push(name, value);
   }
 }

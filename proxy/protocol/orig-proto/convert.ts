@@ -7,8 +7,8 @@
  * connection-specific fields never cross; every other field keeps its value.
  */
 import { STATUS_CODES } from 'node:http';
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import { owsTrim, type RequestHead } from '../h1/parse-head';
+import type { Fields } from '../h2/semantics';
 
 export const ORIG_PROTO = 'l5d-orig-proto';
 export const ORIG_PROTO_HTTP11 = 'HTTP/1.1';
@@ -36,21 +36,18 @@ export function canUpgradeToH2(head: RequestHead, tunnel: boolean): boolean {
   return head.minor === 1 && !tunnel && head.method !== 'CONNECT' && (te === undefined || (te.length === 1 && te[0] === 'chunked'));
 }
 
-/** Adds a field to a header object: repeated fields are combined (RFC 9110 §5.3). */
-function addField(out: Record<string, string | string[]>, name: string, value: string): void {
-  const prev = out[name];
-  if (prev === undefined) out[name] = value;
-  else if (name === 'set-cookie') out[name] = Array.isArray(prev) ? [...prev, value] : [prev, value];
-  // Node's http2 refuses arrays for single-value fields; a list-valued field combines losslessly.
-  else if (name === 'cookie') out[name] = `${prev as string}; ${value}`;
-  else if (name === 'content-length') return; // duplicates were refused unless equal
-  else out[name] = `${prev as string}, ${value}`;
-}
-
-function connectionNamed(v: string | string[] | undefined): ReadonlySet<string> {
-  if (v === undefined) return EMPTY;
-  const s = Array.isArray(v) ? v.join(',') : v;
-  return new Set(s.toLowerCase().split(',').map(owsTrim).filter((t) => t.length > 0));
+/** The lower-case tokens of Connection fields (each names a field of this hop only). */
+function connectionNamed(fields: Fields): ReadonlySet<string> {
+  let out: Set<string> | undefined;
+  for (let i = 0; i < fields.length; i += 2) {
+    if (fields[i] !== 'connection') continue;
+    out ??= new Set();
+    for (const t of fields[i + 1]!.toLowerCase().split(',')) {
+      const v = owsTrim(t);
+      if (v.length > 0) out.add(v);
+    }
+  }
+  return out ?? EMPTY;
 }
 const EMPTY: ReadonlySet<string> = new Set();
 
@@ -63,17 +60,17 @@ export function splitTarget(target: string): { authority: string | undefined; pa
   return { authority: m[1]!, path: rest === '' ? '/' : rest.startsWith('?') ? `/${rest}` : rest };
 }
 
-/** The HTTP/2 request headers for an HTTP/1.1 request head (the body framing is the caller's). */
-export function h2RequestHeaders(h: RequestHead, fallbackAuthority: string): OutgoingHttpHeaders {
+/**
+ * The HTTP/2 request fields for an HTTP/1.1 request head (the body framing is the caller's).
+ * Repeated fields stay separate, as HTTP/2 allows; a content-length repeated with the same value
+ * (the parser refused different ones) is sent once.
+ */
+export function h2RequestHeaders(h: RequestHead, fallbackAuthority: string): Fields {
   const { authority, path } = splitTarget(h.target);
-  const out: Record<string, string | string[]> = {
-    ':method': h.method,
-    ':scheme': 'http',
-    ':authority': authority ?? h.host ?? fallbackAuthority,
-    ':path': path,
-  };
+  const out: Fields = [':method', h.method, ':scheme', 'http', ':authority', authority ?? h.host ?? fallbackAuthority, ':path', path];
   const named = h.connection;
   let trailers = false;
+  let length = false;
   for (let i = 0; i < h.names.length; i++) {
     const name = h.names[i]!.toLowerCase();
     const value = h.values[i]!;
@@ -84,10 +81,14 @@ export function h2RequestHeaders(h: RequestHead, fallbackAuthority: string): Out
     }
     if (HOP.has(name) || name === 'host') continue;
     if (named.length > 0 && named.includes(name) && name !== 'content-length') continue;
-    addField(out, name, value);
+    if (name === 'content-length') {
+      if (length) continue;
+      length = true;
+    }
+    out.push(name, value);
   }
-  if (trailers) out.te = 'trailers';
-  out[ORIG_PROTO] = ORIG_PROTO_HTTP11;
+  if (trailers) out.push('te', 'trailers');
+  out.push(ORIG_PROTO, ORIG_PROTO_HTTP11);
   return out;
 }
 
@@ -98,18 +99,21 @@ export interface H1ResponseHead {
   chunked: boolean;
 }
 
-/** Field lines of an HTTP/2 header block for an HTTP/1 message, without pseudo and hop fields. */
-function fieldLines(h: IncomingHttpHeaders | Record<string, unknown>, skip?: ReadonlySet<string>): string {
+/** Field lines of an HTTP/2 header section for an HTTP/1 message, without pseudo and hop fields. */
+function fieldLines(fields: Fields, skip?: ReadonlySet<string>): string {
   let s = '';
-  const named = connectionNamed(h.connection as string | string[] | undefined);
-  for (const k of Object.keys(h)) {
+  const named = connectionNamed(fields);
+  for (let i = 0; i < fields.length; i += 2) {
+    const k = fields[i]!;
     if (k.charCodeAt(0) === 0x3a /* : */ || HOP.has(k) || named.has(k) || skip?.has(k)) continue;
-    const v = (h as Record<string, unknown>)[k];
-    if (v === undefined) continue;
-    if (Array.isArray(v)) for (const x of v) s += `${k}: ${String(x)}\r\n`;
-    else s += `${k}: ${String(v)}\r\n`;
+    s += `${k}: ${fields[i + 1]!}\r\n`;
   }
   return s;
+}
+
+function valueOf(fields: Fields, name: string): string | undefined {
+  for (let i = 0; i < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+  return undefined;
 }
 
 function reasonOf(status: number): string {
@@ -123,13 +127,13 @@ const NO_LENGTH: ReadonlySet<string> = new Set(['content-length']);
  * HEAD, 1xx, 204 and 304 (a content-length kept where it describes the entity: HEAD, 304);
  * content-length when the response has one (or ended with its headers: length 0); else chunked.
  */
-export function h1ResponseHead(h: IncomingHttpHeaders, method: string, endStream: boolean): H1ResponseHead {
-  const status = Number(h[':status']) || 502;
-  const cl = h['content-length'];
-  const hasLength = typeof cl === 'string' && /^\d+$/.test(cl);
+export function h1ResponseHead(fields: Fields, method: string, endStream: boolean): H1ResponseHead {
+  const status = Number(valueOf(fields, ':status')) || 502;
+  const cl = valueOf(fields, 'content-length');
+  const hasLength = cl !== undefined && /^\d+$/.test(cl);
   const noBody = method === 'HEAD' || status < 200 || status === 204 || status === 304;
   const dropLength = status < 200 || status === 204 || (!noBody && !hasLength);
-  let s = `HTTP/1.1 ${status} ${reasonOf(status)}\r\n${fieldLines(h, dropLength ? NO_LENGTH : undefined)}`;
+  let s = `HTTP/1.1 ${status} ${reasonOf(status)}\r\n${fieldLines(fields, dropLength ? NO_LENGTH : undefined)}`;
   let chunked = false;
   if (!noBody && !hasLength) {
     if (endStream) s += 'content-length: 0\r\n';
@@ -142,16 +146,16 @@ export function h1ResponseHead(h: IncomingHttpHeaders, method: string, endStream
 }
 
 /** An interim (1xx) response for an HTTP/1.1 client. */
-export function h1InterimHead(h: IncomingHttpHeaders): string {
-  const status = Number(h[':status']);
-  return `HTTP/1.1 ${status} ${reasonOf(status)}\r\n${fieldLines(h, NO_LENGTH)}\r\n`;
+export function h1InterimHead(fields: Fields): string {
+  const status = Number(valueOf(fields, ':status'));
+  return `HTTP/1.1 ${status} ${reasonOf(status)}\r\n${fieldLines(fields, NO_LENGTH)}\r\n`;
 }
 
 /** Framing fields and the like, which a trailer section must not carry (RFC 9110 §6.5.1). */
 const NOT_TRAILERS: ReadonlySet<string> = new Set(['content-length', 'host', 'content-type', 'content-encoding', 'authorization', 'set-cookie', 'cookie']);
 
 /** The last chunk and the trailer section of a chunked body. */
-export function lastChunk(trailers: IncomingHttpHeaders | undefined): Buffer {
+export function lastChunk(trailers: Fields | undefined): Buffer {
   return Buffer.from(`0\r\n${trailers ? fieldLines(trailers, NOT_TRAILERS) : ''}\r\n`, 'latin1');
 }
 
@@ -162,16 +166,14 @@ export function chunk(data: Buffer): Buffer {
 }
 const CRLF = Buffer.from('\r\n', 'latin1');
 
-/** HTTP/2 trailers from HTTP/1 trailer fields (or from HTTP/2 ones, filtered alike). */
-export function h2Trailers(fields: Record<string, string | string[]> | IncomingHttpHeaders | undefined): OutgoingHttpHeaders {
-  const out: Record<string, string | string[]> = {};
+/** HTTP/2 trailers from HTTP/1 trailer fields (lower-case names), without what trailers may not carry. */
+export function h2Trailers(fields: Fields | undefined): Fields {
+  const out: Fields = [];
   if (!fields) return out;
-  for (const k of Object.keys(fields)) {
-    const name = k.toLowerCase();
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i]!.toLowerCase();
     if (name.charCodeAt(0) === 0x3a || HOP.has(name) || NOT_TRAILERS.has(name)) continue;
-    const v = (fields as Record<string, unknown>)[k];
-    if (v === undefined) continue;
-    for (const x of Array.isArray(v) ? v : [v]) addField(out, name, String(x));
+    out.push(name, fields[i + 1]!);
   }
   return out;
 }
@@ -179,30 +181,34 @@ export function h2Trailers(fields: Record<string, string | string[]> | IncomingH
 export interface H1Request {
   method: string;
   path: string;
-  /** Host first; content-length kept; chunked named when the body has no length. */
-  headers: Record<string, string | string[]>;
+  /** [name, value, ...]: Host first; content-length kept; chunked named when the body has no length. */
+  headers: Fields;
   chunked: boolean;
 }
 
 /** The HTTP/1.1 request for the app from an HTTP/2 request that carried `l5d-orig-proto`. */
-export function h1RequestFromH2(h: IncomingHttpHeaders, endStream: boolean): H1Request {
-  const method = String(h[':method'] ?? 'GET');
-  const path = String(h[':path'] ?? '/');
-  const headers: Record<string, string | string[]> = {};
-  const host = h[':authority'] ?? h.host;
-  if (typeof host === 'string') headers.host = host;
-  const named = connectionNamed(h.connection);
-  for (const k of Object.keys(h)) {
+export function h1RequestFromH2(fields: Fields, endStream: boolean): H1Request {
+  const method = valueOf(fields, ':method') ?? 'GET';
+  const path = valueOf(fields, ':path') ?? '/';
+  const headers: Fields = [];
+  const host = valueOf(fields, ':authority') ?? valueOf(fields, 'host');
+  if (host !== undefined) headers.push('host', host);
+  const named = connectionNamed(fields);
+  let length = false;
+  for (let i = 0; i < fields.length; i += 2) {
+    const k = fields[i]!;
     if (k.charCodeAt(0) === 0x3a || HOP.has(k) || named.has(k) || k === 'host') continue;
-    const v = h[k];
-    if (v === undefined) continue;
-    for (const x of Array.isArray(v) ? v : [v]) addField(headers, k, x);
+    if (k === 'content-length') {
+      if (length) continue;
+      length = true;
+    }
+    headers.push(k, fields[i + 1]!);
   }
-  const chunked = !endStream && headers['content-length'] === undefined;
-  if (chunked) headers['transfer-encoding'] = 'chunked';
+  const chunked = !endStream && !length;
+  if (chunked) headers.push('transfer-encoding', 'chunked');
   // An empty body of a method that usually has one is framed explicitly, as Node's HTTP client
   // did before: some servers answer 411 to a POST without a length.
-  else if (endStream && headers['content-length'] === undefined && !BODYLESS_METHODS.has(method)) headers['content-length'] = '0';
+  else if (endStream && !length && !BODYLESS_METHODS.has(method)) headers.push('content-length', '0');
   return { method, path, headers, chunked };
 }
 
@@ -221,65 +227,44 @@ export function h1RequestHeadBytes(r: H1Request): Buffer | undefined {
   if (!TOKEN.test(r.method) || !REQUEST_TARGET.test(r.path)) return undefined;
   let s = `${r.method} ${r.path} HTTP/1.1\r\n`;
   const h = r.headers;
-  for (const k in h) {
-    if (!TOKEN.test(k)) return undefined;
-    const v = h[k]!;
-    if (typeof v === 'string') {
-      if (!FIELD_VALUE.test(v)) return undefined;
-      s += `${k}: ${v}\r\n`;
-    } else {
-      for (const x of v) {
-        if (!FIELD_VALUE.test(x)) return undefined;
-        s += `${k}: ${x}\r\n`;
-      }
-    }
+  for (let i = 0; i < h.length; i += 2) {
+    const k = h[i]!;
+    const v = h[i + 1]!;
+    if (!TOKEN.test(k) || !FIELD_VALUE.test(v)) return undefined;
+    s += `${k}: ${v}\r\n`;
   }
   return Buffer.from(`${s}\r\n`, 'latin1');
 }
 
 /**
- * HTTP/2 response headers from a parsed HTTP/1 response head: its fields (names as received),
+ * HTTP/2 response fields from a parsed HTTP/1 response head: its fields (names lower-cased),
  * minus hop-by-hop ones and those its Connection field names (`connection`, lower-case tokens).
  */
-export function h2ResponseFromFields(status: number, names: readonly string[], values: readonly string[], connection: readonly string[]): OutgoingHttpHeaders {
-  const out: Record<string, string | string[]> = { ':status': String(status) };
+export function h2ResponseFromFields(status: number, names: readonly string[], values: readonly string[], connection: readonly string[]): Fields {
+  const out: Fields = [':status', String(status)];
+  let length = false;
   for (let i = 0; i < names.length; i++) {
     const name = names[i]!.toLowerCase();
     if (HOP.has(name) || (connection.length > 0 && connection.includes(name))) continue;
-    addField(out, name, values[i]!);
+    if (name === 'content-length') {
+      if (length) continue;
+      length = true;
+    }
+    out.push(name, values[i]!);
   }
   return out;
 }
 
 /**
  * The fields of a chunked body's trailer section (its bytes as ChunkedScanner validated them:
- * `name: value` lines, each ending in CRLF, then an empty line), lower-case names, repeated
- * fields as arrays.
+ * `name: value` lines, each ending in CRLF, then an empty line), lower-case names, in order.
  */
-export function parseTrailerSection(text: string): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
+export function parseTrailerSection(text: string): Fields {
+  const out: Fields = [];
   for (const line of text.split('\r\n')) {
     const i = line.indexOf(':');
     if (i <= 0) continue;
-    const name = line.slice(0, i).toLowerCase();
-    const value = line.slice(i + 1).replace(/^[ \t]+|[ \t]+$/g, '');
-    const prev = out[name];
-    out[name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
-  }
-  return out;
-}
-
-/** HTTP/2 response headers from an HTTP/1 response's status and raw field list (name, value, ...). */
-export function h2ResponseFromH1(status: number, rawHeaders: readonly string[]): OutgoingHttpHeaders {
-  const out: Record<string, string | string[]> = { ':status': String(status) };
-  let named: ReadonlySet<string> = EMPTY;
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    if (rawHeaders[i]!.toLowerCase() === 'connection') named = connectionNamed([...named, rawHeaders[i + 1]!].join(','));
-  }
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]!.toLowerCase();
-    if (HOP.has(name) || named.has(name)) continue;
-    addField(out, name, rawHeaders[i + 1]!);
+    out.push(line.slice(0, i).toLowerCase(), line.slice(i + 1).replace(/^[ \t]+|[ \t]+$/g, ''));
   }
   return out;
 }

@@ -13,13 +13,13 @@
  * connection's close), and connections live in the HTTP/1 keep-alive pool (h1/client-pool.ts).
  * Node's client cost about a third of the inbound proxy's CPU per request.
  */
-import * as http2 from 'node:http2';
-import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { errnoOf, type HttpCall, type HttpOutcome } from '../call';
 import { ChunkedError, ChunkedScanner } from '../h1/chunked';
 import type { Acquired, UpstreamConn, UpstreamHandler } from '../h1/client-pool';
 import { parseResponseHead, responseFraming, responseKeepAlive, type HeadLimits, type ResponseHead } from '../h1/parse-head';
-import { answerFor, type ProxyFailure } from '../h2/grpc-status';
+import type { H2Stream } from '../h2/connection';
+import { answerFor, H2Code, type ProxyFailure } from '../h2/grpc-status';
+import type { Fields } from '../h2/semantics';
 import {
   chunk,
   h1RequestFromH2,
@@ -33,15 +33,13 @@ import {
   type H1Request,
 } from './convert';
 
-const END_STREAM = http2.constants.NGHTTP2_FLAG_END_STREAM;
-const INTERNAL_ERROR = http2.constants.NGHTTP2_INTERNAL_ERROR;
-const CANCEL = http2.constants.NGHTTP2_CANCEL;
 /** Errors that mean the app was not reached at all (the request never left). */
 const CONNECT_ERRNO = /^(ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|EADDRNOTAVAIL)$/;
 
 /** A stream a peer proxy marked as an HTTP/1.1 request (the caller checks it came over mTLS). */
-export function isOrigProtoStream(headers: IncomingHttpHeaders): boolean {
-  return headers[ORIG_PROTO] === ORIG_PROTO_HTTP11;
+export function isOrigProtoStream(fields: Fields): boolean {
+  for (let i = 0; i < fields.length; i += 2) if (fields[i] === ORIG_PROTO) return fields[i + 1] === ORIG_PROTO_HTTP11;
+  return false;
 }
 
 export interface OrigProtoOptions {
@@ -52,8 +50,8 @@ export interface OrigProtoOptions {
 }
 
 /** Serves one marked stream: `call` opens the pooled connection to the app and hears the end. */
-export function serveOrigProto(client: ServerHttp2Stream, reqHeaders: IncomingHttpHeaders, flags: number, call: HttpCall<Acquired>, opts: OrigProtoOptions): void {
-  new AppExchange(client, reqHeaders, (flags & END_STREAM) !== 0, call, opts).start();
+export function serveOrigProto(client: H2Stream, fields: Fields, endStream: boolean, call: HttpCall<Acquired>, opts: OrigProtoOptions): void {
+  new AppExchange(client, fields, endStream, call, opts).start();
 }
 
 const enum Framing {
@@ -83,7 +81,7 @@ class AppExchange implements UpstreamHandler {
   private remaining = 0;
   private scanner: ChunkedScanner | undefined;
   private trailerBytes: Buffer[] | undefined;
-  private resTrailers: Record<string, string | string[]> | undefined;
+  private resTrailers: Fields | undefined;
   /** The app's response was read to its end. */
   private resDone = false;
   /** The whole request was written to the app. */
@@ -98,25 +96,53 @@ class AppExchange implements UpstreamHandler {
   private complete = false;
   private status = 0;
   private failure: string | undefined;
-  private reqTrailers: IncomingHttpHeaders | undefined;
+  private reqTrailers: Fields | undefined;
+  /** The request's END_STREAM came (the client sent all of it). */
+  private clientEnded: boolean;
+  /** Body bytes that came before the app's connection did. */
+  private early: Buffer[] | undefined = [];
+  /** The reset code the client's stream ended with, if it was reset. */
+  private rstCode: number | undefined;
+  /** The rest of the request body is read and dropped (the app answered, or will not get it). */
+  private discarding = false;
 
   constructor(
-    private readonly client: ServerHttp2Stream,
-    reqHeaders: IncomingHttpHeaders,
+    private readonly client: H2Stream,
+    fields: Fields,
     private readonly endStream: boolean,
     private readonly call: HttpCall<Acquired>,
     private readonly opts: OrigProtoOptions,
   ) {
-    this.r = h1RequestFromH2(reqHeaders, endStream);
-    const cl = this.r.headers['content-length'];
-    this.reqLength = typeof cl === 'string' && /^\d+$/.test(cl) ? Number(cl) : -1;
+    this.r = h1RequestFromH2(fields, endStream);
+    this.clientEnded = endStream;
+    let cl: string | undefined;
+    for (let i = 0; i < this.r.headers.length; i += 2) if (this.r.headers[i] === 'content-length') cl = this.r.headers[i + 1];
+    this.reqLength = cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : -1;
   }
 
   start(): void {
     const { client } = this;
-    client.on('error', () => {}); // a reset or a dead session: 'close' tells the rest
-    client.on('close', () => this.onClientClose());
-    if (!this.endStream) client.on('trailers', (t) => (this.reqTrailers = t));
+    client.events = {
+      onHeaders: (fields, _end, kind) => {
+        if (kind !== 'trailers') return;
+        this.reqTrailers = fields;
+        this.onRequestEnd();
+      },
+      onData: (d, end) => {
+        this.onRequestData(d);
+        if (end) this.onRequestEnd();
+      },
+      onReset: (code) => (this.rstCode = code),
+      onDrain: () => {
+        if (this.paused) {
+          this.paused = false;
+          this.conn?.socket.resume();
+        }
+      },
+      onClose: () => this.onClientClose(),
+    };
+    // Until the app's connection is there, the body waits (flow-controlled) in `early`.
+    if (!this.endStream) client.pause();
     if (this.opts.responseTimeoutMs > 0) {
       const ms = this.opts.responseTimeoutMs;
       this.headTimer = setTimeout(() => this.fail({ kind: 'timeout', ms }), ms);
@@ -138,7 +164,7 @@ class AppExchange implements UpstreamHandler {
 
   private onConnected(conn: UpstreamConn, reused: boolean): void {
     const head = this.head!;
-    if (this.complete || this.client.closed || this.client.destroyed) {
+    if (this.complete || this.client.closed) {
       conn.release(); // never used: as good as it was
       return;
     }
@@ -152,19 +178,28 @@ class AppExchange implements UpstreamHandler {
       if (!this.endStream) this.discardRequestBody();
       return;
     }
-    // The body is written as it arrives: the stream was paused (buffered, flow-controlled) until now.
+    // The body is written as it arrives; what came before the connection goes first.
     s.write(head);
-    const { client } = this;
-    client.on('data', (d: Buffer) => this.onRequestData(d));
-    client.on('end', () => this.onRequestEnd());
+    const early = this.early ?? [];
+    this.early = undefined;
+    for (const d of early) this.onRequestData(d);
+    if (this.clientEnded) this.onRequestEnd();
+    else if (!this.paused) this.client.resume();
   }
 
   /** Reads and drops what is left of the request body (the app does not get it). */
   private discardRequestBody(): void {
-    if (!this.client.readableEnded) this.client.resume();
+    this.discarding = true;
+    this.early = undefined;
+    this.client.resume();
   }
 
   private onRequestData(d: Buffer): void {
+    if (this.discarding) return;
+    if (this.early) {
+      this.early.push(d);
+      return;
+    }
     const c = this.conn;
     if (!c || this.reqDone || d.length === 0) return;
     let ok: boolean;
@@ -181,8 +216,9 @@ class AppExchange implements UpstreamHandler {
   }
 
   private onRequestEnd(): void {
+    this.clientEnded = true;
     const c = this.conn;
-    if (!c || this.reqDone) return;
+    if (!c || this.reqDone || this.early || this.discarding) return;
     if (this.r.chunked) c.socket.write(lastChunk(this.reqTrailers));
     else if (this.reqWritten !== this.reqLength) {
       // Less than the declared length (HTTP/2 should have refused it): the app would wait forever.
@@ -194,7 +230,7 @@ class AppExchange implements UpstreamHandler {
   }
 
   onUpstreamDrain(): void {
-    if (this.client.isPaused()) this.client.resume();
+    if (this.client.paused && !this.early) this.client.resume();
   }
 
   onUpstreamData(data: Buffer): void {
@@ -214,7 +250,7 @@ class AppExchange implements UpstreamHandler {
       if (h.status >= 200) return this.onHead(h, b.subarray(res.length));
       // 101 only answers an Upgrade, which never rides orig-proto.
       if (h.status === 101) return this.badResponse('101 without an Upgrade request');
-      if (!this.client.headersSent && !this.client.closed) this.client.additionalHeaders(h2ResponseFromFields(h.status, h.names, h.values, h.connection));
+      if (!this.client.headersOut && !this.client.closed) this.client.sendHeaders(h2ResponseFromFields(h.status, h.names, h.values, h.connection));
       if (res.length === b.length) return;
       b = b.subarray(res.length);
     }
@@ -224,7 +260,7 @@ class AppExchange implements UpstreamHandler {
     const { client } = this;
     this.responded = true;
     this.stopTimer();
-    if (client.closed || client.destroyed || this.complete) return this.drop();
+    if (client.closed || this.complete) return this.drop();
     this.status = h.status;
     this.reusable = responseKeepAlive(h);
     const out = h2ResponseFromFields(h.status, h.names, h.values, h.connection);
@@ -232,20 +268,15 @@ class AppExchange implements UpstreamHandler {
     if (fr.kind === 'none') {
       this.complete = true;
       this.resDone = true;
-      client.respond(out, { endStream: true });
+      client.sendHeaders(out, true);
       if (rest.length > 0) this.reusable = false; // bytes after a complete response: nothing to trust
       return this.maybeRelease();
     }
-    // Trailers can only come with a response framed without a length.
-    client.respond(out, { waitForTrailers: fr.kind !== 'length' });
+    client.sendHeaders(out, false);
     if (fr.kind === 'length') {
       this.framing = Framing.Length;
       this.remaining = fr.length;
     } else {
-      client.on('wantTrailers', () => {
-        this.complete = true;
-        client.sendTrailers(h2Trailers(this.resTrailers));
-      });
       if (fr.kind === 'chunked') {
         this.framing = Framing.Chunked;
         this.scanner = new ChunkedScanner({
@@ -270,8 +301,14 @@ class AppExchange implements UpstreamHandler {
     switch (this.framing) {
       case Framing.Length: {
         const n = Math.min(this.remaining, b.length);
-        this.toClient(n === b.length ? b : b.subarray(0, n));
         this.remaining -= n;
+        if (this.remaining === 0) {
+          // Complete before the last bytes go: their END_STREAM may close the stream at once.
+          this.resDone = true;
+          this.complete = true;
+        }
+        // The last bytes carry END_STREAM.
+        this.toClient(n === b.length ? b : b.subarray(0, n), this.remaining === 0);
         if (n < b.length) this.reusable = false;
         if (this.remaining === 0) this.finishResponse();
         return;
@@ -300,23 +337,25 @@ class AppExchange implements UpstreamHandler {
     }
   }
 
-  /** Response body to the client; the app's socket waits while the stream's buffer is full. */
-  private toClient(d: Buffer): void {
-    if (d.length === 0 || this.client.closed) return;
-    if (!this.client.write(d) && !this.paused && this.conn) {
+  /** Response body to the client; the app's socket waits while the stream's queue is full (onDrain). */
+  private toClient(d: Buffer, end = false): void {
+    if ((d.length === 0 && !end) || this.client.closed || this.client.localEnded) return;
+    if (!this.client.sendData(d, end) && !this.paused && this.conn) {
       this.paused = true;
       this.conn.socket.pause();
-      this.client.once('drain', () => {
-        this.paused = false;
-        this.conn?.socket.resume();
-      });
     }
   }
 
   private finishResponse(): void {
     this.resDone = true;
-    if (this.framing === Framing.Length) this.complete = true;
-    if (!this.client.closed) this.client.end(); // chunked and close-delimited: wantTrailers follows
+    this.complete = true;
+    const { client } = this;
+    if (!client.closed && !client.localEnded) {
+      // Chunked or close-delimited: trailers when the app sent some, else an empty END_STREAM.
+      const trailers = h2Trailers(this.resTrailers);
+      if (trailers.length > 0) client.sendTrailers(trailers);
+      else client.end();
+    }
     this.maybeRelease();
   }
 
@@ -388,7 +427,7 @@ class AppExchange implements UpstreamHandler {
     this.drop();
     if (this.complete || this.client.closed) return;
     this.failure = why;
-    this.client.close(INTERNAL_ERROR);
+    this.client.reset(H2Code.INTERNAL_ERROR);
   }
 
   private stopTimer(): void {
@@ -400,17 +439,17 @@ class AppExchange implements UpstreamHandler {
     this.stopTimer();
     this.drop();
     const { client } = this;
-    if (client.closed || client.destroyed || this.complete) return;
+    if (client.closed || this.complete) return;
     const a = answerFor(f);
     this.failure = a.error;
-    if (client.headersSent) {
-      client.close(INTERNAL_ERROR);
+    if (client.headersOut) {
+      client.reset(H2Code.INTERNAL_ERROR);
       return;
     }
     this.status = a.http;
     this.complete = true;
-    client.respond({ ':status': a.http, 'content-type': 'text/plain; charset=utf-8', 'l5d-proxy-error': a.reason });
-    client.end(`${a.reason}\n`);
+    client.sendHeaders([':status', String(a.http), 'content-type', 'text/plain; charset=utf-8', 'l5d-proxy-error', a.reason]);
+    client.sendData(Buffer.from(`${a.reason}\n`, 'latin1'), true);
     this.discardRequestBody(); // the rest of the request body is not needed
   }
 
@@ -418,7 +457,7 @@ class AppExchange implements UpstreamHandler {
     this.stopTimer();
     if (!this.complete) {
       this.drop();
-      this.failure ??= this.client.rstCode === CANCEL ? 'client_cancel' : 'reset';
+      this.failure ??= this.rstCode === H2Code.CANCEL ? 'client_cancel' : 'reset';
     } else if (this.conn && !(this.resDone && this.reqDone)) this.drop();
     this.call.end({ status: this.status, error: this.complete ? this.failure : (this.failure ?? 'reset') } satisfies HttpOutcome);
   }

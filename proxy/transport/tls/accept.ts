@@ -68,10 +68,6 @@ export function terminateMeshed(client: Socket, prefix: Buffer, store: TlsStore,
         socket.destroy();
         return reject(new TlsAcceptError(`client certificate proves no single identity`, 'EBADIDENTITY'));
       }
-      // A server-side TLSSocket keeps `secureConnecting` true after its handshake; consumers of the
-      // decrypted stream that check it (http2.performServerHandshake) would wait for a client-side
-      // 'secureConnect' that never comes and then crash replaying buffered bytes.
-      (socket as TLSSocket & { secureConnecting: boolean }).secureConnecting = false;
       resolve({ socket, clientId, alpn: socket.alpnProtocol ?? false });
     });
   });

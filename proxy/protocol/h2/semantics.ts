@@ -1,0 +1,106 @@
+/**
+ * What makes an HTTP/2 header section well-formed (RFC 9113 §8.1-8.3), pure: field names lower
+ * case and made of token characters, values without NUL, CR or LF and without surrounding
+ * whitespace, pseudo-header fields first, known, once each, the right ones for a request or a
+ * response, none in trailers, no connection-specific field, `te` only as `trailers`, and one
+ * content-length that the body must then match. A malformed message is a stream error
+ * (PROTOCOL_ERROR): it is never forwarded (a smuggling vector otherwise).
+ */
+
+/** Fields as the HPACK decoder gives them: [name, value, name, value, ...]. */
+export type Fields = string[];
+
+export type Section = 'request' | 'response' | 'trailers';
+
+export interface Checked {
+  /** Why the section is malformed; undefined when it is well-formed. */
+  error?: string;
+  /** The content-length it declares, or -1. */
+  contentLength: number;
+  /** A request's :method, a response's :status (as text). */
+  method?: string;
+  status?: number;
+}
+
+// RFC 9110 §5.6.2 tchar, lower case only (RFC 9113 §8.2.1: upper case is malformed).
+const NAME_CHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz") NAME_CHAR[c.charCodeAt(0)] = 1;
+
+const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+const REQUEST_PSEUDO = new Set([':method', ':scheme', ':authority', ':path', ':protocol']);
+
+function badName(n: string): boolean {
+  if (n.length === 0) return true;
+  for (let i = n.charCodeAt(0) === 0x3a ? 1 : 0; i < n.length; i++) {
+    const c = n.charCodeAt(i);
+    if (c >= 128 || NAME_CHAR[c] !== 1) return true;
+  }
+  return n === ':';
+}
+
+function badValue(v: string): boolean {
+  const last = v.length - 1;
+  if (last >= 0) {
+    const a = v.charCodeAt(0);
+    const z = v.charCodeAt(last);
+    if (a === 0x20 || a === 0x09 || z === 0x20 || z === 0x09) return true;
+  }
+  for (let i = 0; i <= last; i++) {
+    const c = v.charCodeAt(i);
+    if (c === 0 || c === 0x0a || c === 0x0d) return true;
+  }
+  return false;
+}
+
+/** One content-length value (a list of equal values is refused, as nghttp2 does). */
+function contentLengthOf(v: string): number {
+  if (v.length === 0 || v.length > 15) return -2;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return -2;
+  }
+  return Number(v);
+}
+
+export function checkSection(fields: Fields, section: Section): Checked {
+  const out: Checked = { contentLength: -1 };
+  let regularSeen = false;
+  const seen = new Set<string>();
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i]!;
+    const value = fields[i + 1]!;
+    if (badName(name)) return { ...out, error: `invalid field name ${JSON.stringify(name)}` };
+    if (badValue(value)) return { ...out, error: `invalid value for ${name}` };
+    if (name.charCodeAt(0) === 0x3a) {
+      if (section === 'trailers') return { ...out, error: `pseudo-header ${name} in trailers` };
+      if (regularSeen) return { ...out, error: `pseudo-header ${name} after a regular field` };
+      if (seen.has(name)) return { ...out, error: `duplicate ${name}` };
+      seen.add(name);
+      if (section === 'request') {
+        if (!REQUEST_PSEUDO.has(name)) return { ...out, error: `unknown request pseudo-header ${name}` };
+        if (name === ':method') out.method = value;
+      } else {
+        if (name !== ':status') return { ...out, error: `unknown response pseudo-header ${name}` };
+        if (!/^[1-9]\d\d$/.test(value)) return { ...out, error: `invalid :status ${JSON.stringify(value)}` };
+        out.status = Number(value);
+      }
+      continue;
+    }
+    regularSeen = true;
+    if (CONNECTION_SPECIFIC.has(name)) return { ...out, error: `connection-specific field ${name}` };
+    if (name === 'te' && value !== 'trailers') return { ...out, error: `te: ${value} (only "trailers" is allowed)` };
+    if (name === 'content-length') {
+      const n = contentLengthOf(value);
+      if (n < 0) return { ...out, error: `invalid content-length ${JSON.stringify(value)}` };
+      if (out.contentLength !== -1 && out.contentLength !== n) return { ...out, error: 'content-length fields that disagree' };
+      out.contentLength = n;
+    }
+  }
+  if (section === 'request') {
+    if (out.method === undefined) return { ...out, error: 'no :method' };
+    if (out.method === 'CONNECT') {
+      if (!seen.has(':authority') || ((seen.has(':scheme') || seen.has(':path')) && !seen.has(':protocol'))) return { ...out, error: 'malformed CONNECT' };
+    } else if (!seen.has(':scheme') || !seen.has(':path')) return { ...out, error: 'no :scheme or :path' };
+  } else if (section === 'response' && out.status === undefined) return { ...out, error: 'no :status' };
+  return out;
+}
