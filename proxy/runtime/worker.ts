@@ -14,6 +14,7 @@ import { OpenConnections } from '../accept/context';
 import { LimitGuard } from '../accept/limit-guard';
 import { listen } from '../accept/listener';
 import { Inbound } from '../inbound/stack';
+import { EventLoopMetrics } from '../metrics/event-loop';
 import { HttpMetrics } from '../metrics/http-metrics';
 import { LimitMetrics } from '../metrics/limit-metrics';
 import { MeshMetrics } from '../metrics/mesh-metrics';
@@ -50,6 +51,7 @@ export function runWorker(config: ProxyConfig, port: MessagePort): void {
   const http = new HttpMetrics(registry);
   const mesh = new MeshMetrics(registry);
   const limitMetrics = new LimitMetrics(registry);
+  new EventLoopMetrics(registry);
   const open = new OpenConnections();
   // The main thread certifies and posts the material ('identity' message) at start and on rotation.
   const tls = config.identity ? new TlsStore(config.identity.localName) : undefined;
