@@ -9,6 +9,7 @@
  * which is the worker's own code answering).
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -18,6 +19,7 @@ import { loadProxyConfig } from '../proxy/runtime/config';
 import { createLogger } from '../core/log';
 import { startProxy } from '../proxy/runtime/supervisor';
 import { linnetCa, tempDir, WEB } from './identity/helpers';
+import { LINNET_BIN } from './pods';
 
 /** `n` distinct free loopback ports (held open together, so no two are the same). */
 async function freePorts(n: number): Promise<number[]> {
@@ -75,12 +77,13 @@ async function proxyEnv(extra: (unused: number) => Record<string, string>): Prom
   return { env, outbound, admin };
 }
 
-test('a worker that dies before the first certificate is replaced; the proxy serves again; still not ready', { timeout: 60_000 }, async () => {
+test('workers that die before the first certificate are replaced; the proxy serves again; still not ready', { timeout: 60_000 }, async () => {
   const ca = tempDir('respawn');
   await linnetCa(ca.dir);
   writeFileSync(join(ca.dir, 'token'), 'web-token');
   // The identity service is a port nobody listens on: the proxy keeps trying, never certified.
   const { env, outbound, admin } = await proxyEnv((unused) => ({
+    LINNET_PROXY_WORKERS: '2',
     LINNET_PROXY_IDENTITY_SVC_ADDR: `127.0.0.1:${unused}`,
     LINNET_PROXY_IDENTITY_LOCAL_NAME: WEB,
     LINNET_PROXY_IDENTITY_TRUST_ANCHORS_FILE: join(ca.dir, 'ca.crt'),
@@ -92,22 +95,24 @@ test('a worker that dies before the first certificate is replaced; the proxy ser
   try {
     assert.equal((await get(admin, '/ready')).status, 503, 'not ready without a certificate');
     assert.equal(await probe(outbound), 'handled');
-    assert.equal(threads.length, 1);
+    assert.equal(threads.length, 2);
 
-    await threads[0]!.terminate();
-    // The only listener went with its thread.
+    await Promise.all([threads[0]!.terminate(), threads[1]!.terminate()]);
+    // Both listeners went with their threads.
     assert.equal(await probe(outbound), 'refused');
     // /metrics does not wait on a dead worker.
     const t0 = Date.now();
     assert.equal((await get(admin, '/metrics')).status, 200);
-    assert.ok(Date.now() - t0 < 1500, `metrics took ${Date.now() - t0} ms with the worker gone`);
+    assert.ok(Date.now() - t0 < 1500, `metrics took ${Date.now() - t0} ms with the workers gone`);
 
-    await until('replacement worker', () => threads.length, (n) => n === 2);
+    await until('replacement workers', () => threads.length, (n) => n === 4);
     await until('outbound listener back', () => probe(outbound), (r) => r === 'handled');
-    assert.notEqual(threads[1]!.threadId, threads[0]!.threadId);
-    const why = lines.find((l) => l.includes('worker thread exited unexpectedly; starting a replacement'));
-    assert.ok(why, lines.join(''));
-    assert.match(why!, /worker=0/);
+    const old = new Set([threads[0]!.threadId, threads[1]!.threadId]);
+    assert.ok(!old.has(threads[2]!.threadId) && !old.has(threads[3]!.threadId));
+    const whys = lines.filter((l) => l.includes('worker thread exited unexpectedly; starting a replacement'));
+    assert.equal(whys.length, 2, lines.join(''));
+    assert.ok(whys.some((l) => /worker=0/.test(l)) && whys.some((l) => /worker=1/.test(l)), whys.join(''));
+    const why = whys[0];
     assert.match(why!, /code=1/);
     assert.match(why!, /ready=false/);
     assert.match(why!, /restart_in=500ms/);
@@ -154,4 +159,31 @@ test('after ready too; a worker that keeps dying is replaced with a growing dela
     proxy.shutdown('test over');
     await proxy.done;
   }
+});
+
+test('one worker runs in the main thread: no thread, the listeners serve, and `linnet proxy` exits 0 at once on SIGTERM', { timeout: 60_000 }, async () => {
+  const { env, outbound, admin } = await proxyEnv(() => ({ LINNET_PROXY_WORKERS: '1' }));
+  const threads: Worker[] = [];
+  const proxy = await startProxy(loadProxyConfig(env), { log: createLogger('error', 'proxy', () => {}), onWorker: (w) => threads.push(w) });
+  try {
+    assert.equal((await get(admin, '/ready')).status, 200);
+    assert.equal(await probe(outbound), 'handled');
+    assert.equal(threads.length, 0, 'a one-worker proxy starts no worker thread');
+    assert.match((await get(admin, '/metrics')).body, /^# TYPE tcp_open_total counter$/m, 'the lane answers /metrics in this thread');
+  } finally {
+    proxy.shutdown('test over');
+    await proxy.done;
+  }
+
+  // The process: with nothing open, drain finishes synchronously and nothing may keep it alive
+  // for the grace period.
+  const child = spawn(process.execPath, [LINNET_BIN, 'proxy'], { env: { ...process.env, ...env, LINNET_PROXY_LOG: 'info' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  await until('proxy ready', () => err, (e) => e.includes('proxy ready'));
+  const t0 = Date.now();
+  child.kill('SIGTERM');
+  const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  assert.equal(code, 0, err);
+  assert.ok(Date.now() - t0 < 3000, `exit took ${Date.now() - t0} ms (grace is 25 s)\n${err}`);
 });

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AggregatorRegistry, Counter, Histogram, Registry } from 'prom-client';
-import { classify, HttpMetrics, LATENCY_BUCKETS_MS, mergeLatency, type HttpLabels } from './http-metrics';
+import * as hdr from 'hdr-histogram-js';
+import { classify, HttpMetrics, LATENCY_BUCKETS_MS, latencyCounts, mergeLatency, newHdr, type HttpLabels } from './http-metrics';
 
 const route: HttpLabels = { direction: 'inbound', authority: 'web:80', target_addr: '10.0.0.1:80', tls: 'true', client_id: 'a.b.serviceaccount.identity.linnet.cluster.local' };
 
@@ -71,4 +72,26 @@ test('two workers merge by summing, and exact percentiles merge too', async () =
   assert.match(text, /response_latency_ms_count\{[^}]*\} 8/);
   const exact = mergeLatency(ms.map((m) => m.latencySnapshot()));
   assert.equal(exact['inbound web:80']!.count, 8);
+});
+
+test('merged exact latency has the percentiles of one histogram holding every value, and the exact maximum', () => {
+  // Deterministic spread from 1 µs to ~20 s, heavy at the low end like request latency.
+  let seed = 7;
+  const next = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const values = Array.from({ length: 20_000 }, () => Math.max(1, Math.round(Math.exp(next() * 16.8))));
+  const parts = [newHdr(), newHdr(), newHdr()];
+  const all = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
+  values.forEach((v, i) => {
+    parts[i % 3]!.recordValue(v);
+    all.recordValue(v);
+  });
+  const merged = mergeLatency(parts.map((h) => ({ 'outbound web:80': latencyCounts(h) })))['outbound web:80']!;
+  assert.equal(merged.count, values.length);
+  for (const [p, key] of [[50, 'p50'], [90, 'p90'], [95, 'p95'], [99, 'p99'], [99.9, 'p999']] as const) {
+    assert.equal(merged[key], all.getValueAtPercentile(p), `p${p}`);
+  }
+  assert.equal(merged.max, Math.max(...values));
+  // A key only one worker saw is kept as it is.
+  const one = mergeLatency([{ a: latencyCounts(parts[0]!) }, {}]);
+  assert.equal(one['a']!.count, parts[0]!.totalCount);
 });

@@ -5,9 +5,11 @@
  * through, never as a second pass.
  *
  * Latency also goes into an HDR histogram per (direction, authority), so the CLI and the bench can
- * read exact percentiles; those are encoded per worker and merged by the main thread.
+ * read exact percentiles; each worker hands its non-empty buckets to the main thread to merge.
  */
-import * as hdr from 'hdr-histogram-js';
+// Only the plain-array histogram: the package's index also compiles its WebAssembly build and
+// loads pako, about 15 MB of an idle proxy for code it never runs.
+import Int32Histogram from 'hdr-histogram-js/dist/Int32Histogram';
 import type { Registry } from 'prom-client';
 import type { HttpOutcome } from '../protocol/call';
 
@@ -44,9 +46,19 @@ function clean(labels: HttpLabels): Record<string, string> {
   return out;
 }
 
-/** HDR range: 1 µs to 1 h, 3 significant digits (0.1% error), ample for request latency. */
-function newHdr(): hdr.Histogram {
-  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
+/** An exact-latency histogram. HDR range: 1 µs to 1 h, 3 significant digits (0.1% error), ample for request latency. */
+export function newHdr(): Int32Histogram {
+  return new Int32Histogram(1, 3_600_000_000, 3);
+}
+
+/**
+ * One key's exact latency as a worker hands it to the main thread: the non-empty buckets as
+ * [a value in the bucket, its count] pairs, flattened, and the exact maximum. Plain numbers, so
+ * it crosses postMessage as it is, with no encoding or compression.
+ */
+export interface LatencyCounts {
+  buckets: number[];
+  max: number;
 }
 
 interface ResponseSeries {
@@ -68,7 +80,7 @@ interface Route {
   requests: number;
   responses: Map<string, ResponseSeries>;
   latency: Map<string, LatencySeries>;
-  exact: hdr.Histogram;
+  exact: Int32Histogram;
 }
 
 interface MetricValue {
@@ -95,7 +107,7 @@ interface CollectedMetric {
  */
 export class HttpMetrics {
   private readonly routes = new Map<string, Route>();
-  private readonly exact = new Map<string, hdr.Histogram>();
+  private readonly exact = new Map<string, Int32Histogram>();
 
   constructor(registry: Registry) {
     const metric = (name: string, help: string, type: CollectedMetric['type'], values: () => MetricValue[]) => ({
@@ -196,27 +208,37 @@ export class HttpMetrics {
     return out;
   }
 
-  /** Exact latency per "direction authority", HDR-encoded (base64) for the main thread to merge. */
-  latencySnapshot(): Record<string, string> {
-    const out: Record<string, string> = {};
-    for (const [k, h] of this.exact) out[k] = hdr.encodeIntoCompressedBase64(h);
+  /** Exact latency per "direction authority", for the main thread to merge. */
+  latencySnapshot(): Record<string, LatencyCounts> {
+    const out: Record<string, LatencyCounts> = {};
+    for (const [k, h] of this.exact) out[k] = latencyCounts(h);
     return out;
   }
 }
 
-/** Merges encoded per-worker snapshots into percentiles (µs) per key. */
-export function mergeLatency(snapshots: Record<string, string>[]): Record<string, { count: number; p50: number; p90: number; p95: number; p99: number; p999: number; max: number }> {
-  const merged = new Map<string, hdr.Histogram>();
+/** A histogram's non-empty buckets and maximum, as a worker hands them over. */
+export function latencyCounts(h: Int32Histogram): LatencyCounts {
+  const buckets: number[] = [];
+  for (let i = 0; i < h.countsArrayLength; i++) {
+    const c = h.getCountAtIndex(i);
+    if (c > 0) buckets.push(h.valueFromIndex(i), c);
+  }
+  return { buckets, max: h.maxValue };
+}
+
+/** Merges per-worker snapshots into percentiles (µs) per key. */
+export function mergeLatency(snapshots: Record<string, LatencyCounts>[]): Record<string, { count: number; p50: number; p90: number; p95: number; p99: number; p999: number; max: number }> {
+  const merged = new Map<string, { h: Int32Histogram; max: number }>();
   for (const snap of snapshots) {
-    for (const [k, enc] of Object.entries(snap)) {
-      const h = hdr.decodeFromCompressedBase64(enc);
-      const into = merged.get(k);
-      if (into) into.add(h);
-      else merged.set(k, h);
+    for (const [k, part] of Object.entries(snap)) {
+      let into = merged.get(k);
+      if (!into) merged.set(k, (into = { h: newHdr(), max: 0 }));
+      for (let i = 0; i < part.buckets.length; i += 2) into.h.recordValueWithCount(part.buckets[i]!, part.buckets[i + 1]!);
+      into.max = Math.max(into.max, part.max);
     }
   }
   const out: ReturnType<typeof mergeLatency> = {};
-  for (const [k, h] of merged) {
+  for (const [k, { h, max }] of merged) {
     out[k] = {
       count: h.totalCount,
       p50: h.getValueAtPercentile(50),
@@ -224,7 +246,7 @@ export function mergeLatency(snapshots: Record<string, string>[]): Record<string
       p95: h.getValueAtPercentile(95),
       p99: h.getValueAtPercentile(99),
       p999: h.getValueAtPercentile(99.9),
-      max: h.maxValue,
+      max,
     };
   }
   return out;

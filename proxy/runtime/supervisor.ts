@@ -14,17 +14,88 @@ import { startAdmin } from './admin';
 import type { ProxyConfig } from './config';
 import { LinnetError } from '../../core/errors';
 import { createLogger, type Logger } from '../../core/log';
-import { mergeLatency } from '../metrics/http-metrics';
+import { mergeLatency, type LatencyCounts } from '../metrics/http-metrics';
 import { mergedExposition } from '../metrics/merge';
 import type { FromWorker, MetricsJson, ToWorker } from './worker-messages';
 import type { IdentityClient, IdentityMaterial } from '../identity';
+import { createLane, type Lane } from './lane';
 import { RestartBackoff } from './restart-backoff';
 
 const METRICS_TIMEOUT_MS = 2000;
 
-type WorkerMetrics = { metrics: MetricsJson; latency: Record<string, string> };
+type WorkerMetrics = { metrics: MetricsJson; latency: Record<string, LatencyCounts> };
 
-class WorkerHandle {
+/** One lane of traffic as the main thread drives it: in this thread, or in a worker thread. */
+interface LaneHandle {
+  readonly index: number;
+  drained: boolean;
+  /** Running (a thread between its start and its exit; the in-process lane always). */
+  readonly alive: boolean;
+  /** The latest identity message, given again to a replacement thread. */
+  identityMsg: ToWorker | undefined;
+  respawnTimer: NodeJS.Timeout | undefined;
+  start(): Promise<void>;
+  send(m: ToWorker): void;
+  metrics(id: number): Promise<WorkerMetrics | undefined>;
+  /** Ends it for good (the proxy is exiting). */
+  stop(): Promise<void>;
+}
+
+/**
+ * The one lane of a one-worker proxy (a sidecar's default), in the main thread: one isolate, no
+ * messages. A crash ends the process, and the container runtime restarts it, as it would any
+ * sidecar; several workers keep the restart-a-thread behaviour.
+ */
+class InProcessLane implements LaneHandle {
+  readonly index = 0;
+  drained = false;
+  readonly alive = true;
+  identityMsg: ToWorker | undefined;
+  respawnTimer: NodeJS.Timeout | undefined;
+  private readonly lane: Lane;
+
+  constructor(
+    config: ProxyConfig,
+    private readonly onDrained: () => void,
+  ) {
+    this.lane = createLane(config, 'proxy');
+  }
+
+  start(): Promise<void> {
+    return this.lane.listen();
+  }
+
+  send(m: ToWorker): void {
+    switch (m.type) {
+      case 'drain':
+        this.lane.drain(() => {
+          if (this.drained) return;
+          this.drained = true;
+          this.onDrained();
+        });
+        break;
+      case 'terminate':
+        this.lane.terminate();
+        break;
+      case 'identity':
+        this.lane.setIdentity(m.material);
+        break;
+      case 'metrics':
+        break;
+    }
+  }
+
+  metrics(): Promise<WorkerMetrics | undefined> {
+    return this.lane.metrics();
+  }
+
+  stop(): Promise<void> {
+    this.lane.close();
+    return Promise.resolve();
+  }
+}
+
+class WorkerHandle implements LaneHandle {
   worker!: Worker;
   private pending = new Map<number, (m: WorkerMetrics | undefined) => void>();
   drained = false;
@@ -103,6 +174,10 @@ class WorkerHandle {
     if (this.alive) this.worker.postMessage(m);
   }
 
+  async stop(): Promise<void> {
+    await this.worker.terminate();
+  }
+
   metrics(id: number): Promise<WorkerMetrics | undefined> {
     if (!this.alive) return Promise.resolve(undefined);
     return new Promise((resolve) => {
@@ -146,7 +221,7 @@ export async function startProxy(config: ProxyConfig, hooks: ProxyHooks = {}): P
   const done = new Promise<void>((r) => (finish = r));
   let admin: Server | undefined;
 
-  const workers: WorkerHandle[] = [];
+  const workers: LaneHandle[] = [];
   const onExit = (h: WorkerHandle, code: number) => {
     if (shuttingDown) {
       // Nothing left to drain on a thread that is gone.
@@ -191,19 +266,20 @@ export async function startProxy(config: ProxyConfig, hooks: ProxyHooks = {}): P
     if (graceTimer) clearTimeout(graceTimer);
     identity?.close();
     log.info('shutdown complete', { reason: why });
-    Promise.all(workers.map((w) => w.worker.terminate())).finally(() => {
+    Promise.all(workers.map((w) => w.stop())).finally(() => {
       admin?.close();
       admin?.closeAllConnections();
       finish();
     });
   };
 
-  for (let i = 0; i < config.workers; i++) workers.push(new WorkerHandle(i, config, log, onExit, onDrained, hooks.onWorker));
+  if (config.workers === 1) workers.push(new InProcessLane(config, () => onDrained()));
+  else for (let i = 0; i < config.workers; i++) workers.push(new WorkerHandle(i, config, log, onExit, onDrained, hooks.onWorker));
   try {
     await Promise.all(workers.map((w) => w.start()));
     workersUp = true;
   } catch (err) {
-    await Promise.all(workers.map((w) => w.worker.terminate()));
+    await Promise.all(workers.map((w) => w.stop()));
     throw err;
   }
 
@@ -234,16 +310,18 @@ export async function startProxy(config: ProxyConfig, hooks: ProxyHooks = {}): P
     shuttingDown = true;
     ready = false;
     log.info('draining: no new connections, open ones may finish', { reason, grace: `${config.shutdownGraceMs}ms` });
-    for (const w of workers) {
-      if (w.respawnTimer) clearTimeout(w.respawnTimer);
-      if (!w.alive) w.drained = true;
-      w.send({ type: 'drain' });
-    }
+    // The timer first: an in-process lane with nothing open drains synchronously, and exit()
+    // must find the timer to clear it.
     graceTimer = setTimeout(() => {
       log.warn('grace period over; closing remaining connections');
       for (const w of workers) w.send({ type: 'terminate' });
       setTimeout(() => exit('grace period over'), 200);
     }, config.shutdownGraceMs);
+    for (const w of workers) {
+      if (w.respawnTimer) clearTimeout(w.respawnTimer);
+      if (!w.alive) w.drained = true;
+      w.send({ type: 'drain' });
+    }
     onDrained(); // every worker may be gone already
   };
 
@@ -271,7 +349,7 @@ export async function startProxy(config: ProxyConfig, hooks: ProxyHooks = {}): P
       log.child('admin'),
     );
   } catch (err) {
-    await Promise.all(workers.map((w) => w.worker.terminate()));
+    await Promise.all(workers.map((w) => w.stop()));
     const e = err as NodeJS.ErrnoException;
     throw new LinnetError('LINNET_LISTEN_FAILED', `admin server could not listen on ${config.adminAddr.host}:${config.adminAddr.port}: ${e.code ?? e.message}`, {
       hint: 'free the port or set LINNET_PROXY_ADMIN_LISTEN_ADDR',

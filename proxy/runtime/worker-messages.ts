@@ -1,4 +1,5 @@
 /** The messages between the proxy's main thread (admin, signals) and its worker threads. */
+import type { LatencyCounts } from '../metrics/http-metrics';
 import type { MetricsJson } from '../metrics/merge';
 import type { TlsMaterial } from '../transport/tls/store';
 
@@ -16,5 +17,5 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'listening' }
   | { type: 'start-failed'; code: string; message: string; hint?: string }
-  | { type: 'metrics'; id: number; metrics: MetricsJson; latency: Record<string, string> }
+  | { type: 'metrics'; id: number; metrics: MetricsJson; latency: Record<string, LatencyCounts> }
   | { type: 'drained' };
