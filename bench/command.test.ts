@@ -26,9 +26,13 @@ async function capture(args: string[]): Promise<{ code: number | undefined; out:
 test('--list names every scenario with its targets; --rates changes the latency scenarios', async () => {
   const r = await capture(['--list']);
   assert.equal(r.code, 0);
-  for (const id of ['http1-small', 'http1-1mb', 'http1-1mb-up', 'h2', 'grpc-unary', 'grpc-stream', 'ws', 'tcp-iperf3', 'redis', 'latency-http1-1000', 'latency-http1-5000', 'cost-2w']) {
+  for (const id of ['http1-small', 'http1-1mb', 'http1-1mb-up', 'h2', 'grpc-unary', 'grpc-unary-mesh', 'grpc-stream', 'ws', 'tcp-iperf3', 'redis', 'latency-http1-1000', 'latency-http1-5000', 'cost-2w']) {
     assert.match(r.out, new RegExp(`^${id} `, 'm'));
   }
+  // The peer mesh baseline beside Linnet meshed, and in the meshed gRPC scenario with direct only.
+  for (const id of ['http1-small', 'latency-http1-1000', 'latency-http1-5000']) assert.match(r.out, new RegExp(`^${id} .*\\[.*linnet-mesh, haproxy-mesh\\]$`, 'm'));
+  assert.match(r.out, /^grpc-unary-mesh +gRPC unary \(64 B\), meshed \[direct, linnet-mesh, haproxy-mesh\]$/m);
+  assert.match(r.out, /^ {2}haproxy-mesh +haproxy pair \(peer mesh, mTLS\)$/m);
   assert.match((await capture(['--list', '--rates', '200'])).out, /^latency-http1-200 /m);
 });
 

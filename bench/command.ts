@@ -13,7 +13,7 @@ import { BenchError } from './errors';
 import { Progress } from './progress';
 import { publishResults, writeReport } from './report';
 import { plannedSteps, runScenarios, type RunSettings } from './runner';
-import { validateResults } from './schema';
+import { TARGET_LABEL, validateResults } from './schema';
 import { scenarios } from './scenarios';
 import { throughputTable } from './markdown';
 
@@ -37,14 +37,17 @@ const TOOLS: Record<string, string> = {
 const USAGE = `usage: linnet bench [--quick] [--scenario ID[,ID...]] [--compare OLD.json] [options]
 
 Measures what Linnet costs: every scenario against the app reached directly and through nginx and
-haproxy (one worker each) on the same network-namespace path, in the same run. Needs root (ip
-netns) and: wrk, nghttp2-client (h2load), iperf3, redis-tools, redis-server, nginx-light,
-haproxy; optionally libnginx-mod-stream (nginx in the TCP scenarios).
+haproxy (one worker each) on the same network-namespace path, in the same run; the meshed
+scenarios (Linnet's two proxies with mTLS) also against a peer mesh, a haproxy pair with mTLS
+and pooled HTTP/2 between them (target haproxy-mesh). Needs root (ip netns) and: wrk,
+nghttp2-client (h2load), iperf3, redis-tools, redis-server, nginx-light, haproxy; optionally
+libnginx-mod-stream (nginx in the TCP scenarios) and openssl (the haproxy pair's certificates;
+without it that target fails with the reason).
 
 options:
   --quick              a smoke run in seconds (1 run of 1 s per target, 1000 req/s only); CI uses it
   --scenario IDS       only these scenarios (comma-separated; --list shows them)
-  --list               list the scenarios and exit
+  --list               list the scenarios with their targets and exit
   --compare FILE       show the change against an earlier results.json
   --runs N             measured runs per target (default 5)
   --duration S         seconds per measured run (default 3)
@@ -122,6 +125,7 @@ export const command: Command = {
     const all = scenarios(settings.rates);
     if (v.list) {
       for (const s of all) process.stdout.write(`${s.id.padEnd(22)} ${s.title} [${s.targets.join(', ')}]\n`);
+      process.stdout.write(`\ntargets:\n${Object.entries(TARGET_LABEL).map(([id, label]) => `  ${id.padEnd(14)} ${label}`).join('\n')}\n`);
       return 0;
     }
     const wanted = (v.scenario ?? []).flatMap((s) => s.split(',')).filter(Boolean);

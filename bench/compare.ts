@@ -1,7 +1,8 @@
 /**
  * `--compare old.json`: each figure of this run against the same figure of an earlier run, with
  * the change called out only when it is larger than both runs' spread (see stats.beyondNoise).
- * Ratios against direct are compared too: they cancel much of the machine's noise.
+ * Ratios against direct (and Linnet meshed's against the haproxy pair) are compared too: they
+ * cancel much of the machine's noise.
  */
 import { num, pct, si } from './format';
 import { PERCENTILES, TARGET_LABEL, type BenchResults } from './schema';
@@ -42,6 +43,10 @@ export function compareResults(before: BenchResults, after: BenchResults): Chang
       if (t.vsDirect !== undefined && ot.vsDirect !== undefined && t.target !== 'direct') {
         const [b, a] = [num(ot.vsDirect), num(t.vsDirect)];
         out.push({ scenario: s.id, target: t.target, metric: 'ratio to direct', before: b, after: a, changePct: changePct(b, a), significant: Math.abs(changePct(b, a)) > 5, higherIsBetter: true });
+      }
+      if (t.vsPeerMesh !== undefined && ot.vsPeerMesh !== undefined) {
+        const [b, a] = [num(ot.vsPeerMesh), num(t.vsPeerMesh)];
+        out.push({ scenario: s.id, target: t.target, metric: 'ratio to the haproxy pair', before: b, after: a, changePct: changePct(b, a), significant: Math.abs(changePct(b, a)) > 5, higherIsBetter: true });
       }
       for (const p of PERCENTILES) add(s.id, t.target, `${p} ms`, ot.latencyMs?.[p], t.latencyMs?.[p], false);
       add(s.id, t.target, 'CPU s/1k', ot.cost?.cpuSecondsPer1k, t.cost?.cpuSecondsPer1k, false);

@@ -1,7 +1,8 @@
 /**
  * The bench cluster, built with the local mesh runner's pods (control/local/pods): a `load` pod for the load
  * tools and an `app` pod for the apps, Linnet's proxy, nginx and haproxy, with the port plan of
- * topology.ts. Everything is torn down by destroy(), which the runner calls in `finally`.
+ * topology.ts; the peer mesh's haproxy pair has one haproxy in each. Everything is torn down by
+ * destroy(), which the runner calls in `finally`.
  */
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -10,8 +11,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { APP_UID, Cluster, LINNET_BIN, type Pod, type PodProcess } from '../control/local/pods';
 import { run } from '../control/local/pods';
 import { BenchError } from './errors';
+import { createPeerCertificates, haproxyStat, peerTrafficProblems, tlsProbeProblems, type PeerStats, type TlsProbeReport } from './peer-mesh';
+import { parseAppReport, parseH2load } from './parsers';
 import { treeCpuSeconds, treePeakRss, childrenOf } from './proc-stats';
-import { appInboundIgnore, appPorts, haproxyConfig, loadOutboundIgnore, nginxConfig, port, PROTOCOLS, type Protocol, type Route } from './topology';
+import {
+  appInboundIgnore, appPorts, haproxyConfig, loadOutboundIgnore, nginxConfig, peerHopPort, peerMeshFiles, peerMeshInboundConfig, peerMeshOutboundConfig,
+  port, PEER_IDENTITY, PEER_MESH_PROTOCOLS, PROTOCOLS, type Protocol, type Route,
+} from './topology';
 
 export const APPS_DIR = join(__dirname, 'apps');
 /** The CPU the load tools run on, and the one the proxy under test runs on (see pinning()). */
@@ -19,12 +25,19 @@ export const LOAD_CPU = 0;
 export const PROXY_CPU = 1;
 const STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
 
-/** Whose process tree a target's cost is read from: `linnet-mesh` is both pods' proxies. */
-export type ProxyKind = 'linnet' | 'linnet-mesh' | 'nginx' | 'haproxy';
+/** Whose process tree a target's cost is read from: the `-mesh` kinds are both pods' proxies. */
+export type ProxyKind = 'linnet' | 'linnet-mesh' | 'nginx' | 'haproxy' | 'haproxy-mesh';
 
 export class BenchEnv {
   private nginx: PodProcess | undefined;
   private haproxy: PodProcess | undefined;
+  /** The peer mesh: the outbound haproxy (load pod) and the inbound one (app pod). */
+  private peerOut: PodProcess | undefined;
+  private peerIn: PodProcess | undefined;
+  /** Why the haproxy pair is not there (it did not start), or undefined when it is. */
+  peerMeshFailure: string | undefined;
+  /** The TLS probe of the inbound haproxy, per protocol: its problems, once it ran. */
+  private readonly peerTlsChecked = new Map<Protocol, string[]>();
   readonly dir: string;
   linnetWorkers = 1;
   /** Why the meshed path is not measured, or undefined when it is (mTLS between the proxies). */
@@ -63,6 +76,8 @@ export class BenchEnv {
       await env.startApps();
       step('starting nginx and haproxy');
       await env.startBaselineProxies();
+      step('starting the peer mesh baseline (a haproxy in each pod, mTLS between them)');
+      await env.startPeerMesh();
       step('starting the control plane (identity, destination) for the meshed path');
       await env.startControl(control);
       step('starting linnet proxies');
@@ -146,8 +161,22 @@ export class BenchEnv {
     return this.app.ip;
   }
 
+  /**
+   * Where a load tool sends a path's traffic: the app pod's port, or for the peer mesh its
+   * outbound haproxy on 127.0.0.1 in the load pod (the app's own sidecar).
+   */
   address(route: Route, proto: Protocol): string {
+    if (route === 'hamesh') return `127.0.0.1:${port(route, proto)}`;
     return `${this.app.ip}:${port(route, proto)}`;
+  }
+
+  /**
+   * The address a path's traffic crosses into the app pod with, as Linnet's proxies would label
+   * it if they caught it (verifyPaths): for the peer mesh, the inbound haproxy's TLS port.
+   */
+  crossingAddress(route: Route, proto: Protocol): string {
+    if (route === 'hamesh') return `${this.app.ip}:${peerHopPort(proto)}`;
+    return this.address(route, proto);
   }
 
   /** (Re)starts the app pod's Linnet proxy with `workers` threads, pinned as pinning() says. */
@@ -159,34 +188,42 @@ export class BenchEnv {
     if (this.pinned) await pin(this.app.proxy!.pid, workers === 1 ? String(PROXY_CPU) : `0-${cpuCount() - 1}`);
   }
 
-  /** The pid of the proxy process (tree) measured for a route. */
-  proxyPid(kind: ProxyKind): number | undefined {
-    if (kind === 'linnet' || kind === 'linnet-mesh') return this.app.proxy?.pid;
-    return kind === 'nginx' ? this.nginx?.pid : this.haproxy?.pid;
+  /** The pids of the proxy processes (trees) measured for a route: two for a meshed path. */
+  proxyPids(kind: ProxyKind): (number | undefined)[] {
+    switch (kind) {
+      case 'linnet':
+        return [this.app.proxy?.pid];
+      case 'linnet-mesh':
+        return [this.app.proxy?.pid, this.load.proxy?.pid];
+      case 'nginx':
+        return [this.nginx?.pid];
+      case 'haproxy':
+        return [this.haproxy?.pid];
+      case 'haproxy-mesh':
+        return [this.peerIn?.pid, this.peerOut?.pid];
+    }
   }
 
+  /** CPU seconds so far; for a meshed path, of the two proxies together. */
   cpuSeconds(kind: ProxyKind): number {
-    if (kind === 'linnet-mesh') return this.cpuSeconds('linnet') + (this.load.proxy ? treeCpuSeconds(this.load.proxy.pid) : NaN);
-    const pid = this.proxyPid(kind);
-    return pid === undefined ? NaN : treeCpuSeconds(pid);
+    return this.proxyPids(kind).reduce<number>((n, pid) => n + (pid === undefined ? NaN : treeCpuSeconds(pid)), 0);
   }
 
-  /** Peak RSS; for the meshed path, of the two proxies together. */
+  /** Peak RSS; for a meshed path, of the two proxies together. */
   peakRss(kind: ProxyKind): number {
-    if (kind === 'linnet-mesh') return this.peakRss('linnet') + (this.load.proxy ? treePeakRss(this.load.proxy.pid) : NaN);
-    const pid = this.proxyPid(kind);
-    return pid === undefined ? NaN : treePeakRss(pid);
+    return this.proxyPids(kind).reduce<number>((n, pid) => n + (pid === undefined ? NaN : treePeakRss(pid)), 0);
   }
 
   /**
-   * Connections the app pod's proxy accepted for `address` (inbound, src side): the check that a
-   * path really crossed the proxy, or (for direct and the baselines) really did not.
+   * Connections Linnet's proxies accepted for `address` (the app pod's inbound side and the load
+   * pod's outbound side, src): the check that a path really crossed the proxy, or (for direct and
+   * the baselines, the peer mesh included) really did not.
    */
   async proxiedConnections(address: string): Promise<number> {
-    const samples = await this.app.metrics();
-    return samples
-      .filter((x) => x.name === 'tcp_open_total' && x.labels.direction === 'inbound' && x.labels.peer === 'src' && x.labels.target_addr === address)
-      .reduce((n, x) => n + x.value, 0);
+    const count = (samples: { name: string; labels: Record<string, string>; value: number }[], direction: string) =>
+      samples.filter((x) => x.name === 'tcp_open_total' && x.labels.direction === direction && x.labels.peer === 'src' && x.labels.target_addr === address).reduce((n, x) => n + x.value, 0);
+    const [app, load] = await Promise.all([this.app.metrics(), this.load.metrics()]);
+    return count(app, 'inbound') + count(load, 'outbound');
   }
 
   /** argv prefix that pins a load tool to its core. */
@@ -196,7 +233,7 @@ export class BenchEnv {
 
   pinningText(): string {
     if (!this.pinned) return 'none (fewer than 2 CPUs)';
-    return `load tools on CPU ${LOAD_CPU} (taskset -c ${LOAD_CPU}); the proxy under test on CPU ${PROXY_CPU} (taskset -a -p: every thread, so Linnet's worker and main threads, nginx's master and worker, haproxy) — except Linnet with 2 workers, which may use every CPU; the apps (Node, redis-server, iperf3 -s) are not pinned. Pinning keeps the load tool from taking the proxy's core; it cannot keep out other work on a shared machine.`;
+    return `load tools on CPU ${LOAD_CPU} (taskset -c ${LOAD_CPU}); the proxy under test on CPU ${PROXY_CPU} (taskset -a -p: every thread, so Linnet's worker and main threads, nginx's master and worker, haproxy) — except Linnet with 2 workers, which may use every CPU; a meshed path's two proxies share that one core: Linnet's outbound and inbound proxies, and the haproxy pair (outbound and inbound, 1 thread each), so the peer mesh gets the same core budget as Linnet's; the apps (Node, redis-server, iperf3 -s) are not pinned. Pinning keeps the load tool from taking the proxy's core; it cannot keep out other work on a shared machine.`;
   }
 
   /** Runs a load tool in the load pod as the app uid, pinned; returns its output (non-zero exit throws). */
@@ -220,7 +257,7 @@ export class BenchEnv {
     );
     const iperf = appPorts('iperf').map((p) => this.app.spawn('iperf3', ['-s', '-p', String(p)], { uid: APP_UID, name: `iperf3-${p}` }));
     await srv.waitForEvent((e) => e.event === 'listening', 30_000);
-    await this.waitListening([...appPorts('redis'), ...appPorts('iperf')], [...redis, ...iperf]);
+    await this.waitListening(this.app, [...appPorts('redis'), ...appPorts('iperf')], [...redis, ...iperf]);
   }
 
   private async startBaselineProxies(): Promise<void> {
@@ -230,22 +267,93 @@ export class BenchEnv {
     writeFileSync(join(dir, 'haproxy.cfg'), haproxyConfig({ dir }));
     this.nginx = this.app.spawn('nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], { name: 'nginx' });
     this.haproxy = this.app.spawn('haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')], { name: 'haproxy' });
-    await this.waitListening([port('nginx', 'http1'), port('haproxy', 'http1')], [this.nginx, this.haproxy]);
+    await this.waitListening(this.app, [port('nginx', 'http1'), port('haproxy', 'http1')], [this.nginx, this.haproxy]);
     if (this.pinned) {
       for (const p of [this.nginx, this.haproxy]) await pin(p.pid, String(PROXY_CPU), true);
     }
   }
 
-  /** Polls the app pod's listening sockets until every port is there. */
-  private async waitListening(ports: number[], procs: PodProcess[]): Promise<void> {
+  /**
+   * The peer mesh baseline: certificates, then the inbound haproxy in the app pod and the outbound
+   * one in the load pod, both pinned to the proxy core. A failure does not stop the bench: the
+   * haproxy-mesh target then fails with the reason (see checkPeerMesh).
+   */
+  private async startPeerMesh(): Promise<void> {
+    const dir = join(this.dir, 'peer-mesh');
+    const f = peerMeshFiles(dir);
+    try {
+      await createPeerCertificates(dir);
+      writeFileSync(f.inConfig, peerMeshInboundConfig({ dir }));
+      writeFileSync(f.outConfig, peerMeshOutboundConfig({ dir, appIp: this.app.ip }));
+      this.peerIn = this.app.spawn('haproxy', ['-db', '-f', f.inConfig], { name: 'haproxy-mesh-in' });
+      this.peerOut = this.load.spawn('haproxy', ['-db', '-f', f.outConfig], { name: 'haproxy-mesh-out' });
+      await this.waitListening(this.app, PEER_MESH_PROTOCOLS.map(peerHopPort), [this.peerIn]);
+      await this.waitListening(this.load, PEER_MESH_PROTOCOLS.map((p) => port('hamesh', p)), [this.peerOut]);
+      if (this.pinned) {
+        for (const p of [this.peerIn, this.peerOut]) await pin(p.pid, String(PROXY_CPU), true);
+      }
+    } catch (err) {
+      const e = err as BenchError;
+      this.peerMeshFailure = `the haproxy pair did not start: ${e.message}${e.hint && /log/.test(e.hint) ? ` (${e.hint.split('\n').slice(-2).join(' | ')})` : ''}`;
+      for (const p of [this.peerIn, this.peerOut]) if (p?.running) await p.stop(1000);
+    }
+  }
+
+  /**
+   * Checks the peer mesh on `proto` before it is measured; throws with the reason when the pair is
+   * not up, or does not carry traffic with mTLS and HTTP/2 between its haproxies. Two parts: a TLS
+   * probe of the inbound haproxy from the load pod (once per protocol: TLS 1.3, ALPN h2, the
+   * server verified, no admission without a client certificate), and a few requests through the
+   * pair read back from both haproxies' counters (peerTrafficProblems).
+   */
+  async checkPeerMesh(proto: Protocol): Promise<void> {
+    const fail = (what: string, hint = 'see the haproxy logs under ' + this.cluster.logDir): never => {
+      throw new BenchError('LINNET_BENCH_TOOL_FAILED', what, hint);
+    };
+    if (this.peerMeshFailure) fail(this.peerMeshFailure);
+    if (!PEER_MESH_PROTOCOLS.includes(proto)) fail(`the haproxy pair does not carry ${proto}`, 'see PEER_MESH_PROTOCOLS in bench/topology.ts');
+    for (const p of [this.peerOut!, this.peerIn!]) if (!p.running) fail(`${p.name} is not running: ${p.logTail(2).replace(/\n/g, ' | ')}`, `its log: ${p.logFile}`);
+    const f = peerMeshFiles(join(this.dir, 'peer-mesh'));
+    if (!this.peerTlsChecked.has(proto)) {
+      const r = await this.load.run(process.execPath, [join(APPS_DIR, 'tls-probe.js'), '--to', this.crossingAddress('hamesh', proto), '--ca', f.ca, '--pem', f.outPem, '--servername', PEER_IDENTITY.app], { timeoutMs: 20_000 });
+      let problems: string[];
+      try {
+        problems = tlsProbeProblems(JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as TlsProbeReport);
+      } catch {
+        problems = [`the TLS probe gave no report (exit ${r.code ?? r.signal}): ${(r.stderr + r.stdout).trim().slice(-300)}`];
+      }
+      this.peerTlsChecked.set(proto, problems);
+    }
+    const tlsProblems = this.peerTlsChecked.get(proto)!;
+    if (tlsProblems.length) fail(`peer mesh on ${proto}: ${tlsProblems.join('; ')}`);
+    const stats = async (): Promise<PeerStats> => {
+      const [out, inn] = await Promise.all([haproxyStat(f.outSocket), haproxyStat(f.inSocket)]);
+      return { out, in: inn };
+    };
+    const before = await stats();
+    const to = this.address('hamesh', proto);
+    // A few requests, with the tools that count failures and non-2xx: h2load for gRPC (gRPC
+    // statuses are the scenario's own check), our open-loop generator for HTTP/1.1 (h2load --h1
+    // counts no status when the reason phrase is empty, as haproxy's HTTP/2-to-1 answers have it).
+    const load =
+      proto === 'grpc'
+        ? parseH2load(await this.runLoad(['h2load', '-n', '64', '-c', '1', '-m', '8', '-d', join(this.dir, 'grpc-unary-64.bin'), '-H', 'content-type: application/grpc', '-H', 'te: trailers', `http://${to}/linnet.bench.Echo/Unary`], 30_000))
+        : parseAppReport(await this.runLoad([process.execPath, join(APPS_DIR, 'open-loop.js'), '--to', to, '--rate', '200', '--duration', '0.3', '--connections', '2'], 30_000), 'open-loop');
+    if (load.errors > 0 || load.ops === 0) fail(`peer mesh on ${proto}: ${load.ops} requests ok, ${load.errors} failed through the haproxy pair`);
+    const problems = peerTrafficProblems(before, await stats(), proto);
+    if (problems.length) fail(`peer mesh on ${proto}: ${problems.join('; ')}`);
+  }
+
+  /** Polls a pod's listening sockets until every port is there. */
+  private async waitListening(pod: Pod, ports: number[], procs: PodProcess[]): Promise<void> {
     const deadline = Date.now() + 20_000;
     for (;;) {
-      const r = await this.app.run('ss', ['-Hltn']);
+      const r = await pod.run('ss', ['-Hltn']);
       const missing = ports.filter((p) => !new RegExp(`:${p}\\s`).test(r.stdout));
       if (missing.length === 0) return;
       const dead = procs.find((p) => !p.running);
       if (dead) throw new BenchError('LINNET_BENCH_TOOL_FAILED', `${dead.name} exited during start-up`, `its log (${dead.logFile}):\n${dead.logTail(10)}`);
-      if (Date.now() > deadline) throw new BenchError('LINNET_BENCH_TOOL_FAILED', `ports ${missing.join(',')} not listening in the app pod`, 'see the logs under ' + this.cluster.logDir);
+      if (Date.now() > deadline) throw new BenchError('LINNET_BENCH_TOOL_FAILED', `ports ${missing.join(',')} not listening in the ${pod.name} pod`, 'see the logs under ' + this.cluster.logDir);
       await sleep(100);
     }
   }

@@ -30,7 +30,21 @@ export function sampleResults(): BenchResults {
             cost: { cpuSecondsPer1k: summarize([0.03, 0.031, 0.029]), peakRssBytes: 100 << 20 },
           },
           { target: 'linnet-mesh', status: 'skipped', reason: 'needs mTLS (LINNET_PROXY_IDENTITY_*)' },
+          { target: 'haproxy-mesh', status: 'ok', throughput: summarize([8000, 8400, 7600]), vsDirect: 0.4, errors: 0, cost: { cpuSecondsPer1k: summarize([0.05, 0.05, 0.05]), peakRssBytes: 30 << 20 } },
           { target: 'nginx', status: 'failed', reason: 'wrk exited 1' },
+        ],
+      },
+      {
+        id: 'grpc-unary-mesh',
+        title: 'gRPC unary (64 B), meshed',
+        kind: 'throughput',
+        unit: 'req/s',
+        tool: 'h2load',
+        status: 'ok',
+        targets: [
+          { target: 'direct', status: 'ok', throughput: summarize([24000, 24000, 24000]), vsDirect: 1, errors: 0 },
+          { target: 'linnet-mesh', status: 'ok', throughput: summarize([6000, 6300, 5700]), vsDirect: 0.25, vsPeerMesh: 0.5, errors: 0 },
+          { target: 'haproxy-mesh', status: 'ok', throughput: summarize([12000, 12000, 12000]), vsDirect: 0.5, errors: 0 },
         ],
       },
       {
@@ -44,6 +58,15 @@ export function sampleResults(): BenchResults {
         targets: [
           { target: 'direct', status: 'ok', achievedRate: summarize([1000, 1000]), latencyMs: lat(0.5), addedMs: { p50: 0, p90: 0, p99: 0, 'p99.9': 0 } },
           { target: 'linnet', status: 'ok', achievedRate: summarize([999, 1000]), latencyMs: lat(0.8), addedMs: { p50: 0.315, p90: 0.63, p99: 1.65, 'p99.9': 3.3 } },
+          {
+            target: 'linnet-mesh',
+            status: 'ok',
+            achievedRate: summarize([1000, 1000]),
+            latencyMs: lat(1.5),
+            addedMs: { p50: 1.05, p90: 2.1, p99: 5.5, 'p99.9': 11 },
+            overPeerMeshMs: { p50: 0.525, p90: 1.05, p99: -2.75, 'p99.9': 5.5 },
+          },
+          { target: 'haproxy-mesh', status: 'ok', achievedRate: summarize([1000, 1000]), latencyMs: lat(1), addedMs: { p50: 0.525, p90: 1.05, p99: 2.75, 'p99.9': 5.5 } },
         ],
       },
     ],

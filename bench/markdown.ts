@@ -3,9 +3,9 @@
  * with the latency each proxy adds over direct, and the proxies' cost. Pure: results in, text out.
  */
 import { mib, ms, num, pct, si, sig } from './format';
-import { PERCENTILES, TARGET_LABEL, type BenchResults, type ScenarioResult, type TargetId, type TargetResult } from './schema';
+import { PEER_MESH_TARGET, PERCENTILES, TARGET_LABEL, type BenchResults, type ScenarioResult, type TargetId, type TargetResult } from './schema';
 
-const ORDER: TargetId[] = ['direct', 'linnet', 'linnet-2w', 'linnet-mesh', 'nginx', 'haproxy'];
+const ORDER: TargetId[] = ['direct', 'linnet', 'linnet-2w', 'linnet-mesh', 'haproxy-mesh', 'nginx', 'haproxy'];
 
 function targetsIn(scenarios: readonly ScenarioResult[]): TargetId[] {
   const seen = new Set(scenarios.flatMap((s) => s.targets.map((t) => t.target)));
@@ -25,7 +25,10 @@ function throughputCell(t: TargetResult | undefined, unit: string): string {
   if (t.status !== 'ok' || !t.throughput) return t.status === 'skipped' ? 'skipped' : 'failed';
   const s = t.throughput;
   let cell = `${si(s.median)} ${unit} ±${pct(num(s.spreadPct) / 2)}`;
-  if (t.target !== 'direct' && Number.isFinite(num(t.vsDirect))) cell += ` (${sig(num(t.vsDirect))}×)`;
+  const ratios: string[] = [];
+  if (t.target !== 'direct' && Number.isFinite(num(t.vsDirect))) ratios.push(`${sig(num(t.vsDirect))}×`);
+  if (Number.isFinite(num(t.vsPeerMesh))) ratios.push(`${sig(num(t.vsPeerMesh))}× pair`);
+  if (ratios.length) cell += ` (${ratios.join(', ')})`;
   if (t.errors) cell += ` ⚠ ${t.errors} errors`;
   return cell;
 }
@@ -51,6 +54,23 @@ export function latencyTable(s: ScenarioResult): string {
   return table(['target', ...PERCENTILES.map((p) => `${p} (added over direct)`), 'achieved req/s'], rows);
 }
 
+/**
+ * Under a latency table: each meshed Linnet target against the peer mesh baseline (the haproxy
+ * pair) at every percentile, median minus median of the same run; empty when either is missing.
+ */
+export function peerMeshLatencyLine(s: ScenarioResult): string {
+  const lines: string[] = [];
+  for (const t of s.targets) {
+    if (t.status !== 'ok' || !t.overPeerMeshMs) continue;
+    const cells = PERCENTILES.map((p) => {
+      const v = num(t.overPeerMeshMs![p]);
+      return `${p} ${Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${sig(v)} ms` : '–'}`;
+    });
+    lines.push(`${TARGET_LABEL[t.target]} against ${TARGET_LABEL[PEER_MESH_TARGET]} (median minus median, same run): ${cells.join(', ')}.`);
+  }
+  return lines.join('\n\n');
+}
+
 export function costTable(results: BenchResults): string {
   const rows: string[][] = [];
   for (const s of results.scenarios) {
@@ -72,6 +92,13 @@ export function skippedList(results: BenchResults): string {
   return lines.join('\n');
 }
 
+function hasPeerMesh(results: BenchResults): boolean {
+  return results.scenarios.some((s) => s.targets.some((t) => t.target === PEER_MESH_TARGET));
+}
+
+const PEER_MESH_TEXT =
+  'Peer mesh baseline (haproxy pair): what a mesh of two off-the-shelf proxies costs on the same path: a haproxy 2.6 beside the client (the load pod, plaintext in on 127.0.0.1, as an app talks to its sidecar) and one beside the server (the app pod), 1 thread each, TLS 1.3 between them with a client certificate that the server side requires and verifies (one CA, ECDSA P-256 leaves), HTTP/2 (ALPN h2) over pooled connections (`http-reuse always`), HTTP/1.1 to the app for HTTP/1.1 and h2 for gRPC. Both haproxies run on the same core as Linnet\'s two meshed proxies. Linnet\'s own iptables leave both of its ports alone (checked after each scenario), and before each scenario it is checked: a TLS probe of the server side (TLS 1.3, h2, refused without a client certificate) and requests read back from both haproxies\' counters (HTTP/2 streams over TLS between them).';
+
 /** The whole report. `charts` are file names (relative to the report) to link. */
 export function renderMarkdown(results: BenchResults, charts: readonly { title: string; file: string }[] = []): string {
   const st = results.settings;
@@ -81,7 +108,8 @@ export function renderMarkdown(results: BenchResults, charts: readonly { title: 
     '',
     `Run ${results.startedAt} → ${results.finishedAt}, commit \`${results.gitCommit}\`${st.quick ? ' (**--quick smoke run: not figures to quote**)' : ''}.`,
     `Machine: ${m.cpus} × ${m.cpuModel}, ${mib(m.memoryBytes)} RAM, Linux ${m.kernel}, Node ${m.node}, load average (1, 5, 15 min) at start ${m.loadAvgAtStart.map((x) => x.toFixed(2)).join(' ')}${m.loadAvgAtEnd ? `, at the end ${m.loadAvgAtEnd.map((x) => x.toFixed(2)).join(' ')}` : ''} (${m.cpus} would mean the CPUs fully busy).`,
-    `Each figure is the median of ${st.runs} run(s) of ${st.durationS}s after a ${st.warmupS}s warm-up that is not counted; ±x% is half the range (max−min) as a share of the median; (n×) is the ratio to direct in the same run. Targets are interleaved within each run so that drift in machine load hits all of them alike.`,
+    `Each figure is the median of ${st.runs} run(s) of ${st.durationS}s after a ${st.warmupS}s warm-up that is not counted; ±x% is half the range (max−min) as a share of the median; (n×) is the ratio to direct in the same run${hasPeerMesh(results) ? '; (n× pair), for Linnet meshed, the ratio to the peer mesh baseline in the same run' : ''}. Targets are interleaved within each run so that drift in machine load hits all of them alike.`,
+    ...(hasPeerMesh(results) ? [PEER_MESH_TEXT] : []),
     `Pinning: ${st.pinning}`,
     `Command: \`${st.command}\``,
     '',
@@ -98,6 +126,8 @@ export function renderMarkdown(results: BenchResults, charts: readonly { title: 
       '',
     );
     parts.push(s.status === 'ok' ? latencyTable(s) : `${s.status}: ${s.reason ?? ''}`);
+    const vsPair = s.status === 'ok' ? peerMeshLatencyLine(s) : '';
+    if (vsPair) parts.push('', vsPair);
   }
   parts.push('', '## Cost per proxy', '', costTable(results));
   const skipped = skippedList(results);

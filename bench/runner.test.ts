@@ -18,6 +18,11 @@ function fakeEnv(over: Partial<Record<string, unknown>> = {}) {
     nginxHasStream: true,
     cpu,
     address: (route: string, proto: string) => `${route}/${proto}`,
+    crossingAddress: (route: string, proto: string) => (route === 'hamesh' ? `hamesh-hop/${proto}` : `${route}/${proto}`),
+    peerChecks: [] as string[],
+    async checkPeerMesh(proto: string) {
+      this.peerChecks.push(proto);
+    },
     cpuSeconds: (k: string) => cpu[k] ?? NaN,
     peakRss: () => 42 << 20,
     pinningText: () => 'none (test)',
@@ -144,5 +149,107 @@ test('a target whose traffic did not take its path is failed, not reported', asy
   assert.equal(linnet!.status, 'failed');
   assert.match(linnet!.reason!, /never reached the app pod's Linnet proxy/);
   assert.equal(nginx!.status, 'failed');
-  assert.match(nginx!.reason!, /went through the app pod's Linnet proxy \(3 connections\): not a nginx figure/);
+  assert.match(nginx!.reason!, /went through a Linnet proxy \(3 connections, app pod inbound and load pod outbound\): not a nginx figure/);
+});
+
+test('the peer mesh: checked before the warm-up; Linnet meshed gets its ratio to the pair and its latency over it', async () => {
+  const env = fakeEnv({ meshSkipReason: undefined });
+  const calls: string[] = [];
+  const value: Record<string, number> = { direct: 100, mesh: 20, hamesh: 40 };
+  const def: ScenarioDef = {
+    id: 'm',
+    title: 'M',
+    kind: 'throughput',
+    unit: 'req/s',
+    protocol: 'grpc',
+    targets: ['direct', 'linnet-mesh', 'haproxy-mesh'],
+    tool: () => 'fake',
+    async check(a) {
+      calls.push(`check ${a.address}`);
+    },
+    async measure(a) {
+      calls.push(a.address);
+      const v = value[a.address.split('/')[0]!]!;
+      return { value: v, rate: v, ops: v, errors: 0 };
+    },
+  };
+  const r = await runScenarios(env as unknown as BenchEnv, [def], { ...settings, runs: 1 }, quiet(), '/nonexistent');
+  assert.deepEqual(env.peerChecks, ['grpc']);
+  assert.deepEqual(calls.slice(0, 3), ['check direct/grpc', 'check mesh/grpc', 'check hamesh/grpc']);
+  const by = (id: string) => r.scenarios[0]!.targets.find((t) => t.target === id)!;
+  assert.equal(by('haproxy-mesh').status, 'ok');
+  assert.equal(by('haproxy-mesh').vsDirect, 0.4);
+  assert.equal(by('haproxy-mesh').vsPeerMesh, undefined);
+  assert.equal(by('linnet-mesh').vsDirect, 0.2);
+  assert.equal(by('linnet-mesh').vsPeerMesh, 0.5);
+
+  const lat: ScenarioDef = {
+    ...def,
+    id: 'ml',
+    kind: 'latency',
+    protocol: 'http1',
+    rate: 100,
+    check: undefined,
+    async measure(a) {
+      const base = { direct: 1, mesh: 4, hamesh: 3 }[a.address.split('/')[0]!]!;
+      return { value: 100, rate: 100, ops: 100, errors: 0, latencyMs: { p50: base, p90: base * 2, p99: base * 4, 'p99.9': base * 8 } };
+    },
+  };
+  const l = await runScenarios(env as unknown as BenchEnv, [lat], { ...settings, runs: 1 }, quiet(), '/nonexistent');
+  const t = l.scenarios[0]!.targets.find((x) => x.target === 'linnet-mesh')!;
+  assert.deepEqual(t.addedMs, { p50: 3, p90: 6, p99: 12, 'p99.9': 24 });
+  assert.deepEqual(t.overPeerMeshMs, { p50: 1, p90: 2, p99: 4, 'p99.9': 8 });
+  assert.deepEqual(l.scenarios[0]!.targets.find((x) => x.target === 'haproxy-mesh')!.addedMs, { p50: 2, p90: 4, p99: 8, 'p99.9': 16 });
+  assert.deepEqual(env.peerChecks, ['grpc', 'http1']);
+});
+
+test('a broken haproxy pair is a failed target with its reason, the others are measured and Linnet meshed gets no ratio to it', async () => {
+  const env = fakeEnv({
+    meshSkipReason: undefined,
+    async checkPeerMesh() {
+      throw new Error('the haproxy pair did not start: haproxy-mesh-in exited during start-up');
+    },
+  });
+  const measured: string[] = [];
+  const def: ScenarioDef = {
+    id: 'b',
+    title: 'B',
+    kind: 'throughput',
+    unit: 'req/s',
+    protocol: 'http1',
+    targets: ['direct', 'linnet-mesh', 'haproxy-mesh'],
+    tool: () => 'fake',
+    async measure(a) {
+      measured.push(a.address);
+      return { value: 10, rate: 10, ops: 10, errors: 0 };
+    },
+  };
+  const r = await runScenarios(env as unknown as BenchEnv, [def], settings, quiet(), '/nonexistent');
+  const s = r.scenarios[0]!;
+  assert.equal(s.status, 'ok');
+  assert.ok(!measured.some((a) => a.startsWith('hamesh')), 'the pair is not measured');
+  const pair = s.targets.find((t) => t.target === 'haproxy-mesh')!;
+  assert.deepEqual(pair, { target: 'haproxy-mesh', status: 'failed', reason: 'the haproxy pair did not start: haproxy-mesh-in exited during start-up' });
+  const linnet = s.targets.find((t) => t.target === 'linnet-mesh')!;
+  assert.equal(linnet.status, 'ok');
+  assert.equal(linnet.vsPeerMesh, undefined);
+});
+
+test('the peer mesh\'s hop caught by a Linnet proxy fails the pair: its figure would not be the pair\'s alone', async () => {
+  const env = fakeEnv({ meshSkipReason: undefined, proxiedConnections: async (address: string) => (address.startsWith('mesh') || address.startsWith('hamesh-hop') ? 2 : 0) });
+  const def: ScenarioDef = {
+    id: 'v',
+    title: 'V',
+    kind: 'throughput',
+    unit: 'req/s',
+    protocol: 'http1',
+    targets: ['direct', 'linnet-mesh', 'haproxy-mesh'],
+    tool: () => 'fake',
+    measure: async () => ({ value: 10, rate: 10, ops: 10, errors: 0 }),
+  };
+  const r = await runScenarios(env as unknown as BenchEnv, [def], { ...settings, warmupS: 0, runs: 1 }, quiet(), '/nonexistent');
+  const pair = r.scenarios[0]!.targets.find((t) => t.target === 'haproxy-mesh')!;
+  assert.equal(pair.status, 'failed');
+  assert.match(pair.reason!, /the traffic to hamesh-hop\/http1 went through a Linnet proxy \(2 connections, app pod inbound and load pod outbound\): not a haproxy-mesh figure/);
+  assert.equal(r.scenarios[0]!.targets.find((t) => t.target === 'linnet-mesh')!.vsPeerMesh, undefined);
 });

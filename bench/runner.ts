@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { MESH_SKIP_REASON, NOT_PROBED, type BenchEnv } from './environment';
 import { Progress } from './progress';
-import { PERCENTILES, SCHEMA, type BenchResults, type Machine, type Percentile, type ScenarioResult, type Settings, type TargetId, type TargetResult } from './schema';
+import { COMPARED_WITH_PEER_MESH, PEER_MESH_TARGET, PERCENTILES, SCHEMA, type BenchResults, type Machine, type Percentile, type ScenarioResult, type Settings, type TargetId, type TargetResult } from './schema';
 import { proxyOf, TARGET_ROUTE, type Measured, type ScenarioDef } from './scenarios';
 import { summarize, ratio } from './stats';
 import { si } from './format';
@@ -101,16 +101,19 @@ async function runScenario(env: BenchEnv, def: ScenarioDef, s: RunSettings, prog
   const once = async (t: TargetId, seconds: number): Promise<Measured> =>
     def.measure({ env, address: env.address(TARGET_ROUTE[t], def.protocol), seconds, connections: s.connections, hintRate: hint.get(t), rate: def.rate });
 
-  if (def.check) {
-    for (const t of [...targets]) {
-      progress.status(`${def.id} · ${t} · checking the path`);
-      try {
-        await def.check({ env, address: env.address(TARGET_ROUTE[t], def.protocol), seconds: 1, connections: s.connections });
-      } catch (err) {
-        checkFailed.set(t, (err as Error).message);
-        targets.splice(targets.indexOf(t), 1);
-        progress.note(`${def.id} · ${t}: check failed: ${(err as Error).message}`);
-      }
+  // Paths with their own check (the peer mesh: up, mTLS and HTTP/2 between its haproxies) and
+  // scenarios with one (gRPC: a real client) are checked before the warm-up; a failure fails the
+  // target with its reason and the others go on.
+  for (const t of [...targets]) {
+    if (!def.check && t !== PEER_MESH_TARGET) continue;
+    progress.status(`${def.id} · ${t} · checking the path`);
+    try {
+      if (t === PEER_MESH_TARGET) await env.checkPeerMesh(def.protocol);
+      if (def.check) await def.check({ env, address: env.address(TARGET_ROUTE[t], def.protocol), seconds: 1, connections: s.connections });
+    } catch (err) {
+      checkFailed.set(t, (err as Error).message);
+      targets.splice(targets.indexOf(t), 1);
+      progress.note(`${def.id} · ${t}: check failed: ${(err as Error).message}`);
     }
   }
   if (s.warmupS > 0) {
@@ -156,6 +159,11 @@ async function runScenario(env: BenchEnv, def: ScenarioDef, s: RunSettings, prog
   const out: TargetResult[] = [];
   const directThroughput = acc.get('direct') ? summarize(acc.get('direct')!.values).median : NaN;
   const directLatency = acc.get('direct') ? Object.fromEntries(PERCENTILES.map((p) => [p, summarize(acc.get('direct')!.latency[p]).median])) : undefined;
+  // The peer mesh baseline, when it was measured and its path held: what Linnet's meshed path is also compared with.
+  const pair = acc.get(PEER_MESH_TARGET) && !checkFailed.has(PEER_MESH_TARGET) ? acc.get(PEER_MESH_TARGET)! : undefined;
+  const pairThroughput = pair ? summarize(pair.values).median : NaN;
+  const pairLatency = pair ? Object.fromEntries(PERCENTILES.map((p) => [p, summarize(pair.latency[p]).median])) : undefined;
+  const pairLatencyOk = pairLatency !== undefined && PERCENTILES.some((p) => Number.isFinite(pairLatency[p]));
   for (const t of def.targets) {
     const reason = skipped.get(t);
     if (reason) {
@@ -174,6 +182,7 @@ async function runScenario(env: BenchEnv, def: ScenarioDef, s: RunSettings, prog
     }
     const kind = proxyOf(t);
     const cost = kind ? { cpuSecondsPer1k: summarize(a.cpuPer1k), peakRssBytes: env.peakRss(kind) } : undefined;
+    const vsPair = COMPARED_WITH_PEER_MESH.includes(t) && pair !== undefined;
     const r: TargetResult =
       def.kind === 'latency'
         ? {
@@ -183,9 +192,18 @@ async function runScenario(env: BenchEnv, def: ScenarioDef, s: RunSettings, prog
             achievedRate: thr,
             latencyMs: Object.fromEntries(PERCENTILES.map((p) => [p, summarize(a.latency[p])])) as Record<Percentile, ReturnType<typeof summarize>>,
             addedMs: directLatency ? (Object.fromEntries(PERCENTILES.map((p) => [p, summarize(a.latency[p]).median - directLatency[p]!])) as Record<Percentile, number>) : undefined,
+            ...(vsPair && pairLatencyOk ? { overPeerMeshMs: Object.fromEntries(PERCENTILES.map((p) => [p, summarize(a.latency[p]).median - pairLatency[p]!])) as Record<Percentile, number> } : {}),
             ...(cost ? { cost } : {}),
           }
-        : { target: t, status: 'ok', errors: a.errors, throughput: thr, vsDirect: ratio(thr.median, directThroughput), ...(cost ? { cost } : {}) };
+        : {
+            target: t,
+            status: 'ok',
+            errors: a.errors,
+            throughput: thr,
+            vsDirect: ratio(thr.median, directThroughput),
+            ...(vsPair && Number.isFinite(pairThroughput) ? { vsPeerMesh: ratio(thr.median, pairThroughput) } : {}),
+            ...(cost ? { cost } : {}),
+          };
     out.push(r);
   }
   const anyOk = out.some((t) => t.status === 'ok');
@@ -194,12 +212,14 @@ async function runScenario(env: BenchEnv, def: ScenarioDef, s: RunSettings, prog
 
 /**
  * A figure is only worth something if the traffic took the path it is labelled with: Linnet's
- * targets must show connections in the app pod's proxy, the others none (a port-plan or iptables
- * mistake would otherwise pass a baseline off as Linnet, or the reverse).
+ * targets must show connections in Linnet's proxies, the others none (a port-plan or iptables
+ * mistake would otherwise pass a baseline off as Linnet, or the reverse). The address is where the
+ * path enters the app pod: for the peer mesh, the hop between its haproxies, which neither of
+ * Linnet's proxies may have caught.
  */
 async function verifyPaths(env: BenchEnv, def: ScenarioDef, targets: TargetId[], failed: Map<TargetId, string>, progress: Progress): Promise<void> {
   for (const t of targets) {
-    const address = env.address(TARGET_ROUTE[t], def.protocol);
+    const address = env.crossingAddress(TARGET_ROUTE[t], def.protocol);
     let seen: number;
     try {
       seen = await env.proxiedConnections(address);
@@ -209,7 +229,7 @@ async function verifyPaths(env: BenchEnv, def: ScenarioDef, targets: TargetId[],
     }
     const viaLinnet = proxyOf(t) === 'linnet' || proxyOf(t) === 'linnet-mesh';
     if (viaLinnet && seen === 0) failed.set(t, `the traffic to ${address} never reached the app pod's Linnet proxy (tcp_open_total is 0): not a Linnet figure`);
-    if (!viaLinnet && seen > 0) failed.set(t, `the traffic to ${address} went through the app pod's Linnet proxy (${seen} connections): not a ${t} figure`);
+    if (!viaLinnet && seen > 0) failed.set(t, `the traffic to ${address} went through a Linnet proxy (${seen} connections, app pod inbound and load pod outbound): not a ${t} figure`);
     if (failed.has(t)) progress.note(`${def.id} · ${t}: ${failed.get(t)}`);
   }
 }

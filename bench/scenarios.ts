@@ -50,12 +50,13 @@ export const TARGET_ROUTE: Record<TargetId, Route> = {
   'linnet-mesh': 'mesh',
   nginx: 'nginx',
   haproxy: 'haproxy',
+  'haproxy-mesh': 'hamesh',
 };
 
 /** Whose CPU and memory a target's cost is read from (direct has no proxy). */
 export function proxyOf(t: TargetId): ProxyKind | undefined {
   if (t === 'nginx' || t === 'haproxy') return t;
-  if (t === 'linnet-mesh') return t;
+  if (t === 'linnet-mesh' || t === 'haproxy-mesh') return t;
   if (t === 'linnet' || t === 'linnet-2w') return 'linnet';
   return undefined;
 }
@@ -64,6 +65,8 @@ const secs = (s: number) => Math.max(1, Math.round(s));
 const node = (app: string) => [process.execPath, join(APPS_DIR, app)];
 const timeout = (s: number) => (s + 30) * 1000;
 const ALL: TargetId[] = ['direct', 'linnet', 'nginx', 'haproxy'];
+/** The meshed paths: Linnet's two proxies, and the peer mesh baseline (a haproxy pair) beside it. */
+const MESHED: TargetId[] = ['linnet-mesh', 'haproxy-mesh'];
 /**
  * Seconds of load at the scenario's rate on the measured run's own connections before its
  * measurement starts. The runner's warm-up is a separate process ~10-15 s earlier (the other
@@ -94,9 +97,38 @@ function wrkScenario(id: string, title: string, path: string, conns: (c: number)
   };
 }
 
+/** gRPC unary calls of 64 B with h2load; each path first checked with a real gRPC client. */
+function grpcUnary(id: string, title: string, targets: TargetId[]): ScenarioDef {
+  return {
+    id,
+    title,
+    kind: 'throughput',
+    unit: 'req/s',
+    protocol: 'grpc',
+    targets,
+    // h2load drives ~10x the calls a Node gRPC client can; it does not read grpc-status, so each
+    // path is first checked with a real gRPC client (check below).
+    tool: (c) => `h2load -t1 -c${Math.max(1, c >> 3)} -m16 -d <64 B gRPC frame> -H 'content-type: application/grpc' -H 'te: trailers' http://<app>/linnet.bench.Echo/Unary; each path first checked with @grpc/grpc-js`,
+    async check(a) {
+      const out = await a.env.runLoad([...node('grpc-load.js'), '--to', a.address, '--mode', 'unary', '--concurrency', '2', '--duration', '0.5'], timeout(1));
+      const r = parseAppReport(out, 'grpc-load');
+      if (r.errors > 0 || r.ops === 0) throw new BenchError('LINNET_BENCH_TOOL_FAILED', `gRPC check on ${a.address}: ${r.ops} calls ok, ${r.errors} failed`, 'the path does not carry gRPC correctly; see the proxy log');
+    },
+    async measure(a) {
+      const frame = join(a.env.dir, 'grpc-unary-64.bin');
+      const out = await a.env.runLoad(
+        ['h2load', '-t1', `-c${Math.max(1, a.connections >> 3)}`, '-m16', '-D', String(secs(a.seconds)), '-d', frame, '-H', 'content-type: application/grpc', '-H', 'te: trailers', `http://${a.address}/linnet.bench.Echo/Unary`],
+        timeout(a.seconds),
+      );
+      const r = parseH2load(out);
+      return { ...r, value: r.rate };
+    },
+  };
+}
+
 export function scenarios(rates: readonly number[]): ScenarioDef[] {
   const list: ScenarioDef[] = [
-    wrkScenario('http1-small', 'HTTP/1.1 small requests', '/', (c) => c, [...ALL, 'linnet-mesh']),
+    wrkScenario('http1-small', 'HTTP/1.1 small requests', '/', (c) => c, [...ALL, ...MESHED]),
     wrkScenario('http1-1mb', 'HTTP/1.1 1 MiB responses', '/big', (c) => Math.min(c, 8), ALL),
     wrkScenario('http1-1mb-up', 'HTTP/1.1 1 MiB request bodies (POST)', '/', (c) => Math.min(c, 8), ALL, 'post-1mib.lua'),
     {
@@ -113,31 +145,8 @@ export function scenarios(rates: readonly number[]): ScenarioDef[] {
         return { ...r, value: r.rate };
       },
     },
-    {
-      id: 'grpc-unary',
-      title: 'gRPC unary (64 B)',
-      kind: 'throughput',
-      unit: 'req/s',
-      protocol: 'grpc',
-      targets: ALL,
-      // h2load drives ~10x the calls a Node gRPC client can; it does not read grpc-status, so each
-      // path is first checked with a real gRPC client (check below).
-      tool: (c) => `h2load -t1 -c${Math.max(1, c >> 3)} -m16 -d <64 B gRPC frame> -H 'content-type: application/grpc' -H 'te: trailers' http://<app>/linnet.bench.Echo/Unary; each path first checked with @grpc/grpc-js`,
-      async check(a) {
-        const out = await a.env.runLoad([...node('grpc-load.js'), '--to', a.address, '--mode', 'unary', '--concurrency', '2', '--duration', '0.5'], timeout(1));
-        const r = parseAppReport(out, 'grpc-load');
-        if (r.errors > 0 || r.ops === 0) throw new BenchError('LINNET_BENCH_TOOL_FAILED', `gRPC check on ${a.address}: ${r.ops} calls ok, ${r.errors} failed`, 'the path does not carry gRPC correctly; see the proxy log');
-      },
-      async measure(a) {
-        const frame = join(a.env.dir, 'grpc-unary-64.bin');
-        const out = await a.env.runLoad(
-          ['h2load', '-t1', `-c${Math.max(1, a.connections >> 3)}`, '-m16', '-D', String(secs(a.seconds)), '-d', frame, '-H', 'content-type: application/grpc', '-H', 'te: trailers', `http://${a.address}/linnet.bench.Echo/Unary`],
-          timeout(a.seconds),
-        );
-        const r = parseH2load(out);
-        return { ...r, value: r.rate };
-      },
-    },
+    grpcUnary('grpc-unary', 'gRPC unary (64 B)', ALL),
+    grpcUnary('grpc-unary-mesh', 'gRPC unary (64 B), meshed', ['direct', ...MESHED]),
     {
       id: 'grpc-stream',
       title: 'gRPC bidi streaming (64 B messages)',
@@ -208,7 +217,7 @@ export function scenarios(rates: readonly number[]): ScenarioDef[] {
       unit: 'req/s',
       protocol: 'http1',
       rate,
-      targets: [...ALL, 'linnet-mesh'],
+      targets: [...ALL, ...MESHED],
       tool: (c) => `bench/apps/open-loop --rate ${rate} --connections ${c} --warmup ${LATENCY_WARMUP_S} (open loop, HdrHistogram, latency from the intended send time, connections used in turn)`,
       async measure(a) {
         const out = await a.env.runLoad(

@@ -8,8 +8,13 @@ import type { Stat } from './stats';
 
 export const SCHEMA = 'linnet-bench/1';
 
-/** What a path is: the app reached directly, or through one of the proxies under test. */
-export type TargetId = 'direct' | 'linnet' | 'linnet-2w' | 'nginx' | 'haproxy' | 'linnet-mesh';
+/**
+ * What a path is: the app reached directly, or through one of the proxies under test. The meshed
+ * paths have two proxies: `linnet-mesh` Linnet's outbound and inbound proxies, `haproxy-mesh` the
+ * peer mesh baseline (a haproxy beside the client and one beside the server, mTLS and HTTP/2
+ * between them).
+ */
+export type TargetId = 'direct' | 'linnet' | 'linnet-2w' | 'nginx' | 'haproxy' | 'linnet-mesh' | 'haproxy-mesh';
 
 export const TARGET_LABEL: Record<TargetId, string> = {
   direct: 'direct (no proxy)',
@@ -18,10 +23,15 @@ export const TARGET_LABEL: Record<TargetId, string> = {
   nginx: 'nginx (1 worker)',
   haproxy: 'haproxy (1 thread)',
   'linnet-mesh': 'linnet meshed (2 proxies, mTLS)',
+  'haproxy-mesh': 'haproxy pair (peer mesh, mTLS)',
 };
 
+/** The peer mesh baseline, and the meshed targets compared with it as well as with direct. */
+export const PEER_MESH_TARGET = 'haproxy-mesh' satisfies TargetId;
+export const COMPARED_WITH_PEER_MESH: readonly TargetId[] = ['linnet-mesh'];
+
 export interface Cost {
-  /** CPU seconds (user + system, every thread) the proxy spent per 1,000 operations (meshed: both proxies). */
+  /** CPU seconds (user + system, every thread) the proxy spent per 1,000 operations (meshed: both proxies; the haproxy pair: both haproxies). */
   readonly cpuSecondsPer1k: Stat;
   /** The proxy's peak resident set (VmHWM) when the scenario finished, in bytes (meshed: both proxies). */
   readonly peakRssBytes: number;
@@ -38,12 +48,16 @@ export interface TargetResult {
   readonly throughput?: Stat;
   /** throughput median / direct median from the same run. */
   readonly vsDirect?: number;
+  /** Linnet's meshed path: throughput median / the haproxy pair's (`haproxy-mesh`) median from the same run. */
+  readonly vsPeerMesh?: number;
   /** Errors summed over the measured runs (non-2xx, resets, failed calls). */
   readonly errors?: number;
   /** Constant-rate scenarios: latency in ms per percentile, per run. */
   readonly latencyMs?: Record<Percentile, Stat>;
   /** Latency added over direct at each percentile: median(target) - median(direct), ms. */
   readonly addedMs?: Record<Percentile, number>;
+  /** Linnet's meshed path: latency over the haproxy pair's at each percentile: median(target) - median(haproxy-mesh), ms. */
+  readonly overPeerMeshMs?: Record<Percentile, number>;
   /** Requests actually completed per second in the constant-rate runs (should equal the rate). */
   readonly achievedRate?: Stat;
   readonly cost?: Cost;

@@ -3,8 +3,9 @@
 #   wrk, nghttp2-client (h2load), iperf3, redis-tools (redis-benchmark): load generators
 #   nginx-light + libnginx-mod-stream, haproxy: the baseline proxies (stream = nginx for TCP)
 #   redis-server: the Redis app; iproute2, util-linux (taskset), socat: pods and pinning
+#   openssl: the leaf certificates of the peer mesh baseline (the haproxy pair)
 set -eu
 apt-get update
 DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
   wrk nghttp2-client iperf3 redis-tools redis-server nginx-light libnginx-mod-stream haproxy \
-  iproute2 iptables util-linux socat
+  iproute2 iptables util-linux socat openssl

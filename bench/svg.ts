@@ -13,6 +13,7 @@ const COLORS: Record<string, string> = {
   'linnet-mesh': '#9467bd',
   nginx: '#2ca02c',
   haproxy: '#d62728',
+  'haproxy-mesh': '#ff7f0e',
 };
 
 export function esc(text: string): string {

@@ -1,6 +1,7 @@
 /**
  * Where everything listens in the bench cluster (pure, so it is tested). Two pods on one bridge:
- * `load` (the load tools) and `app` (the backend apps, Linnet's inbound proxy, nginx, haproxy).
+ * `load` (the load tools, Linnet's outbound proxy, the peer mesh's outbound haproxy) and `app`
+ * (the backend apps, Linnet's inbound proxy, nginx, haproxy, the peer mesh's inbound haproxy).
  * Every path starts in the load pod and ends at the same app process; only the port decides the
  * path, through `linnet init`'s ignore lists:
  *
@@ -9,29 +10,46 @@
  *   haproxy  102xx  ignored; haproxy listens, → 127.0.0.1:100xx load ──► haproxy ───────► app
  *   linnet   110xx  ignored outbound in load, redirected inbound in app  load ──► linnet ► app
  *   mesh     120xx  redirected on both sides    load ► linnet(out) ══mTLS══► linnet(in) ► app
+ *   hamesh   130xx  127.0.0.1 in the load pod: the outbound haproxy, plaintext (an app talking
+ *                   to its sidecar); it dials the app pod's 131xx (the inbound haproxy) over
+ *                   TLS 1.3 with a client certificate, HTTP/2, pooled; → 127.0.0.1:100xx.
+ *                   Both ports ignored by Linnet's iptables on the side they cross:
+ *                              load ► haproxy(out) ══mTLS h2══► haproxy(in) ► app
  *
  * xx is the protocol. So the baselines share the namespaces, veths and bridge with the proxies.
  */
 
 export type Protocol = 'http1' | 'h2' | 'grpc' | 'ws' | 'iperf' | 'redis';
-export type Route = 'direct' | 'nginx' | 'haproxy' | 'linnet' | 'mesh';
+export type Route = 'direct' | 'nginx' | 'haproxy' | 'linnet' | 'mesh' | 'hamesh';
 
 export const PROTOCOL_INDEX: Record<Protocol, number> = { http1: 0, h2: 1, grpc: 2, ws: 3, iperf: 4, redis: 5 };
-export const ROUTE_BASE: Record<Route, number> = { direct: 10000, nginx: 10100, haproxy: 10200, linnet: 11000, mesh: 12000 };
+export const ROUTE_BASE: Record<Route, number> = { direct: 10000, nginx: 10100, haproxy: 10200, linnet: 11000, mesh: 12000, hamesh: 13000 };
 export const PROTOCOLS = Object.keys(PROTOCOL_INDEX) as Protocol[];
+/** The peer mesh's hop between its two haproxies: the inbound haproxy's TLS port in the app pod. */
+export const PEER_HOP_BASE = 13100;
+/** The protocols the haproxy pair carries (the meshed scenarios): HTTP/1.1 and gRPC. */
+export const PEER_MESH_PROTOCOLS: readonly Protocol[] = ['http1', 'grpc'];
 
 export function port(route: Route, proto: Protocol): number {
   return ROUTE_BASE[route] + PROTOCOL_INDEX[proto];
 }
 
-/** The app pod: the baselines' ports bypass its inbound proxy. */
-export function appInboundIgnore(): number[] {
-  return (['direct', 'nginx', 'haproxy'] as const).flatMap((r) => PROTOCOLS.map((p) => port(r, p)));
+/** The inbound haproxy's TLS port for a protocol (the outbound haproxy dials the app pod's). */
+export function peerHopPort(proto: Protocol): number {
+  return PEER_HOP_BASE + PROTOCOL_INDEX[proto];
 }
 
-/** The load pod: everything but the mesh path bypasses its outbound proxy. */
+/** The app pod: the baselines' ports and the peer mesh's TLS hop bypass its inbound proxy. */
+export function appInboundIgnore(): number[] {
+  return [...(['direct', 'nginx', 'haproxy'] as const).flatMap((r) => PROTOCOLS.map((p) => port(r, p))), ...PROTOCOLS.map(peerHopPort)];
+}
+
+/**
+ * The load pod: everything but the mesh path bypasses its outbound proxy; for the peer mesh, both
+ * its sidecar port (which, on 127.0.0.1, the loopback rule exempts anyway) and the TLS hop it dials.
+ */
 export function loadOutboundIgnore(): number[] {
-  return (['direct', 'nginx', 'haproxy', 'linnet'] as const).flatMap((r) => PROTOCOLS.map((p) => port(r, p)));
+  return [...(['direct', 'nginx', 'haproxy', 'linnet', 'hamesh'] as const).flatMap((r) => PROTOCOLS.map((p) => port(r, p))), ...PROTOCOLS.map(peerHopPort)];
 }
 
 /** The ports the app process (or each redis/iperf3 instance) must listen on: one per app route. */
@@ -130,4 +148,90 @@ export function haproxyConfig(o: ProxyConfigOptions): string {
     `  server app ${up('redis')}`,
     '',
   ].join('\n');
+}
+
+/** The peer mesh's two workload identities (DNS SANs of the haproxies' leaf certificates). */
+export const PEER_IDENTITY = { load: 'load.bench.peer-mesh.local', app: 'app.bench.peer-mesh.local' } as const;
+
+export interface PeerMeshConfigOptions {
+  /** Directory for the pid file, the stats socket, the certificates (see peerMeshFiles). */
+  dir: string;
+}
+
+/** Where the pair's files are, under `dir`: one CA, a leaf (cert, issuer, key in one PEM) per side. */
+export function peerMeshFiles(dir: string) {
+  return {
+    ca: `${dir}/ca/ca.crt`,
+    outPem: `${dir}/load.pem`,
+    inPem: `${dir}/app.pem`,
+    outConfig: `${dir}/haproxy-out.cfg`,
+    inConfig: `${dir}/haproxy-in.cfg`,
+    outSocket: `${dir}/haproxy-out.sock`,
+    inSocket: `${dir}/haproxy-in.sock`,
+  };
+}
+
+/** The section names of the pair (one `listen` per protocol and side), read back by the check. */
+export function peerSection(side: 'out' | 'in', proto: Protocol): string {
+  return `${side}_${proto}`;
+}
+
+function peerGlobal(dir: string, side: 'out' | 'in'): string[] {
+  const f = peerMeshFiles(dir);
+  return [
+    'global',
+    '  nbthread 1',
+    '  maxconn 9000',
+    `  pidfile ${dir}/haproxy-${side}.pid`,
+    // The check reads the counters here (requests, TLS sessions, HTTP/2 streams).
+    `  stats socket ${side === 'out' ? f.outSocket : f.inSocket} mode 600 level admin`,
+    '  ssl-default-bind-options ssl-min-ver TLSv1.3',
+    '  ssl-default-server-options ssl-min-ver TLSv1.3',
+    'defaults',
+    '  mode http',
+    '  timeout connect 5s',
+    '  timeout client 120s',
+    '  timeout server 120s',
+    '  option http-keep-alive',
+  ];
+}
+
+/**
+ * The peer mesh's outbound haproxy, in the load pod: plaintext on 127.0.0.1:130xx (HTTP/1.1, or
+ * h2c prior knowledge for gRPC, as the single-hop haproxy listens), then TLS 1.3 to the app pod's
+ * inbound haproxy with its client certificate, verifying the server's chain against the pair's CA
+ * and its name, ALPN h2, and `http-reuse always` so every client connection's requests share the
+ * pooled HTTP/2 connections.
+ */
+export function peerMeshOutboundConfig(o: PeerMeshConfigOptions & { appIp: string }): string {
+  const f = peerMeshFiles(o.dir);
+  const lines = peerGlobal(o.dir, 'out');
+  for (const p of PEER_MESH_PROTOCOLS) {
+    lines.push(
+      `listen ${peerSection('out', p)}`,
+      `  bind 127.0.0.1:${port('hamesh', p)}${p === 'http1' ? '' : ' proto h2'}`,
+      '  http-reuse always',
+      `  server app ${o.appIp}:${peerHopPort(p)} ssl crt ${f.outPem} ca-file ${f.ca} verify required verifyhost ${PEER_IDENTITY.app} sni str(${PEER_IDENTITY.app}) alpn h2`,
+    );
+  }
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * The peer mesh's inbound haproxy, in the app pod: TLS 1.3 on 131xx that requires a client
+ * certificate from the pair's CA (`verify required`), ALPN h2; then the app on 127.0.0.1 as the
+ * other routes reach it: HTTP/1.1 for HTTP/1.1, h2 for gRPC, pooled (`http-reuse always`).
+ */
+export function peerMeshInboundConfig(o: PeerMeshConfigOptions): string {
+  const f = peerMeshFiles(o.dir);
+  const lines = peerGlobal(o.dir, 'in');
+  for (const p of PEER_MESH_PROTOCOLS) {
+    lines.push(
+      `listen ${peerSection('in', p)}`,
+      `  bind 0.0.0.0:${peerHopPort(p)} ssl crt ${f.inPem} ca-file ${f.ca} verify required alpn h2`,
+      '  http-reuse always',
+      `  server app 127.0.0.1:${port('direct', p)}${p === 'http1' ? '' : ' proto h2'}`,
+    );
+  }
+  return lines.join('\n') + '\n';
 }

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compareResults, renderComparison } from './compare';
 import { sampleResults } from './fixtures';
-import { latencyTable, renderMarkdown, throughputTable } from './markdown';
+import { latencyTable, peerMeshLatencyLine, renderMarkdown, throughputTable } from './markdown';
 import { validateResults, type BenchResults } from './schema';
 import { latencyChart, logTicks, niceCeil, percentileX, throughputChart } from './svg';
 import { summarize } from './stats';
@@ -11,16 +11,30 @@ import { summarize } from './stats';
 test('throughput table: one row per scenario, medians with spread and ratio to direct, skips and failures named', () => {
   const md = throughputTable(sampleResults());
   const lines = md.split('\n');
-  assert.match(lines[0]!, /^\| scenario \| direct \(no proxy\) \| linnet \(1 hop, 1 worker\) \| linnet meshed .* \| nginx \(1 worker\) \|$/);
-  assert.equal(lines[1], '| --- | ---: | ---: | ---: | ---: |');
-  assert.equal(lines.length, 3); // the latency scenario is not a throughput row
-  assert.match(lines[2]!, /\| 20\.0k req\/s ±5\.0% \| 10\.0k req\/s ±10% \(0\.500×\) ⚠ 3 errors \| skipped \| failed \|/);
+  assert.match(lines[0]!, /^\| scenario \| direct \(no proxy\) \| linnet \(1 hop, 1 worker\) \| linnet meshed \(2 proxies, mTLS\) \| haproxy pair \(peer mesh, mTLS\) \| nginx \(1 worker\) \|$/);
+  assert.equal(lines[1], '| --- | ---: | ---: | ---: | ---: | ---: |');
+  assert.equal(lines.length, 4); // the latency scenario is not a throughput row
+  assert.match(lines[2]!, /\| 20\.0k req\/s ±5\.0% \| 10\.0k req\/s ±10% \(0\.500×\) ⚠ 3 errors \| skipped \| 8\.00k req\/s ±5\.0% \(0\.400×\) \| failed \|/);
 });
 
-test('latency table: percentiles with the latency added over direct', () => {
-  const md = latencyTable(sampleResults().scenarios[1]!);
+test('throughput table, meshed: Linnet meshed with its ratio to direct and to the haproxy pair; the pair with its ratio to direct', () => {
+  const row = throughputTable(sampleResults()).split('\n')[3]!;
+  assert.equal(row, '| gRPC unary (64 B), meshed | 24.0k req/s ±0.0% |  | 6.00k req/s ±5.0% (0.250×, 0.500× pair) | 12.0k req/s ±0.0% (0.500×) |  |');
+});
+
+const latencyScenario = () => sampleResults().scenarios.find((s) => s.kind === 'latency')!;
+
+test('latency table: percentiles with the latency added over direct, for both meshes too', () => {
+  const md = latencyTable(latencyScenario());
   assert.match(md, /\| direct \(no proxy\) \| 0\.525 ms ±4\.8% \|/);
   assert.match(md, /\| linnet \(1 hop, 1 worker\) \| 0\.840 ms \(\+0\.315\) ±4\.8% \| 1\.68 ms \(\+0\.630\)/);
+  assert.match(md, /\| linnet meshed \(2 proxies, mTLS\) \| 1\.58 ms \(\+1\.05\) ±4\.8% \|/);
+  assert.match(md, /\| haproxy pair \(peer mesh, mTLS\) \| 1\.05 ms \(\+0\.525\) ±4\.8% \| 2\.10 ms \(\+1\.05\) ±4\.8% \|/);
+  assert.equal(
+    peerMeshLatencyLine(latencyScenario()),
+    'linnet meshed (2 proxies, mTLS) against haproxy pair (peer mesh, mTLS) (median minus median, same run): p50 +0.525 ms, p90 +1.05 ms, p99 -2.75 ms, p99.9 +5.50 ms.',
+  );
+  assert.equal(peerMeshLatencyLine({ ...latencyScenario(), targets: latencyScenario().targets.filter((t) => t.target !== 'haproxy-mesh').map((t) => ({ ...t, overPeerMeshMs: undefined })) }), '');
 });
 
 test('the report names the machine, settings, pinning, skipped targets with reasons, charts', () => {
@@ -30,6 +44,11 @@ test('the report names the machine, settings, pinning, skipped targets with reas
   assert.match(md, /Pinning: load on CPU 0, proxy on CPU 1/);
   assert.match(md, /linnet meshed \(2 proxies, mTLS\): skipped: needs mTLS \(LINNET_PROXY_IDENTITY_\*\)/);
   assert.match(md, /!\[HTTP\/1\.1 small requests\]\(results\/http1-small\.svg\)/);
+  // The peer mesh baseline is described, and its comparison with Linnet meshed follows the latency table.
+  assert.match(md, /\(n× pair\), for Linnet meshed, the ratio to the peer mesh baseline in the same run/);
+  assert.match(md, /Peer mesh baseline \(haproxy pair\): .*TLS 1\.3 .*client certificate.*HTTP\/2.*same core as Linnet's two meshed proxies/);
+  assert.match(md, /\| haproxy pair \(peer mesh, mTLS\) \|[^\n]*\n\nlinnet meshed \(2 proxies, mTLS\) against haproxy pair/);
+  assert.match(md, /\| HTTP\/1\.1 small requests \| haproxy pair \(peer mesh, mTLS\) \| 0\.0500 CPU s per 1k ops ±0\.0% \| 30\.0 MiB \|/);
   assert.match(md, /\| HTTP\/1\.1 small requests \| linnet \(1 hop, 1 worker\) \| 0\.0300 CPU s per 1k ops ±3\.3% \| 100\.0 MiB \|/);
 });
 
@@ -42,11 +61,13 @@ test('log axes: decades cover the data; percentiles evenly spaced as 1/(1-p)', (
 });
 
 test('latency chart: one polyline per measured target, points rising with the percentile, valid XML shape', () => {
-  const svg = latencyChart(sampleResults().scenarios[1]!);
+  const svg = latencyChart(latencyScenario());
   assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
   assert.ok(svg.trimEnd().endsWith('</svg>'));
   const lines = [...svg.matchAll(/<polyline class="series" data-target="([^"]+)"[^>]* points="([^"]+)"/g)];
-  assert.deepEqual(lines.map((m) => m[1]), ['direct', 'linnet']);
+  assert.deepEqual(lines.map((m) => m[1]), ['direct', 'linnet', 'linnet-mesh', 'haproxy-mesh']);
+  assert.match(svg, /data-target="haproxy-mesh" fill="none" stroke="#ff7f0e"/);
+  assert.match(svg, />haproxy pair \(peer mesh, mTLS\)<\/text>/);
   for (const m of lines) {
     const pts = m[2]!.split(' ').map((p) => p.split(',').map(Number) as [number, number]);
     assert.equal(pts.length, 4);
@@ -63,9 +84,12 @@ test('throughput chart: a bar per measured target, whiskers from min to max, lab
   const s = { ...r.scenarios[0]!, title: 'a <b> & "c"' };
   const svg = throughputChart(s);
   const bars = [...svg.matchAll(/<rect class="bar" data-target="([^"]+)" x="[^"]+" y="([^"]+)" width="[^"]+" height="([^"]+)"/g)];
-  assert.deepEqual(bars.map((b) => b[1]), ['direct', 'linnet']);
+  assert.deepEqual(bars.map((b) => b[1]), ['direct', 'linnet', 'haproxy-mesh']);
   assert.ok(Number(bars[0]![3]) > Number(bars[1]![3]) * 1.9, 'direct (20k) is about twice linnet (10k)');
-  assert.equal([...svg.matchAll(/class="whisker"/g)].length, 2);
+  assert.equal([...svg.matchAll(/class="whisker"/g)].length, 3);
+  const meshed = throughputChart(r.scenarios.find((x) => x.id === 'grpc-unary-mesh')!);
+  assert.deepEqual([...meshed.matchAll(/<rect class="bar" data-target="([^"]+)"/g)].map((b) => b[1]), ['direct', 'linnet-mesh', 'haproxy-mesh']);
+  assert.match(meshed, /data-target="haproxy-mesh" [^>]*fill="#ff7f0e"/);
   assert.match(svg, /a &lt;b&gt; &amp; &quot;c&quot;/);
   assert.doesNotMatch(svg, /<b>/);
 });
@@ -99,8 +123,21 @@ test('compare: changes beyond both runs\' spread are marked better or worse; noi
   assert.match(md, /\| http1-small \| direct \(no proxy\) \| req\/s \| 20\.0k \| 20\.5k \| \+2\.5% \|/);
   // Latency: higher is worse.
   const lat = JSON.parse(JSON.stringify(before)) as BenchResults;
-  (lat.scenarios[1]!.targets[1] as { latencyMs: Record<string, unknown> }).latencyMs.p99 = summarize([40, 41]);
+  (lat.scenarios.find((x) => x.kind === 'latency')!.targets[1] as { latencyMs: Record<string, unknown> }).latencyMs.p99 = summarize([40, 41]);
   assert.match(renderComparison(compareResults(before, lat), 'old.json'), /p99 ms \| 4\.40 \| 40\.5 \| \+\d+% ❌ worse/);
+  // Linnet meshed's ratio to the haproxy pair is compared like the ratio to direct.
+  const pair = JSON.parse(JSON.stringify(before)) as BenchResults;
+  (pair.scenarios.find((x) => x.id === 'grpc-unary-mesh')!.targets[1] as { vsPeerMesh: number }).vsPeerMesh = 0.6;
+  const pairChanges = compareResults(before, pair).filter((c) => c.metric === 'ratio to the haproxy pair');
+  assert.deepEqual(pairChanges.map((c) => [c.scenario, c.target, c.before, c.after, c.significant]), [['grpc-unary-mesh', 'linnet-mesh', 0.5, 0.6, true]]);
+  assert.match(renderComparison(pairChanges, 'old.json'), /\| grpc-unary-mesh \| linnet meshed \(2 proxies, mTLS\) \| ratio to the haproxy pair \| 0\.500 \| 0\.600 \| \+20% ✅ better \|/);
+  // A results file from before the peer mesh (no haproxy-mesh, no vsPeerMesh) still compares.
+  const old = JSON.parse(JSON.stringify(before)) as BenchResults;
+  for (const sc of old.scenarios as unknown as { targets: { target: string; vsPeerMesh?: number; overPeerMeshMs?: unknown }[] }[]) {
+    sc.targets = sc.targets.filter((t) => t.target !== 'haproxy-mesh').map((t) => ({ ...t, vsPeerMesh: undefined, overPeerMeshMs: undefined }));
+  }
+  const fromOld = compareResults(validateResults(JSON.parse(JSON.stringify(old))), before);
+  assert.ok(fromOld.length > 0 && !fromOld.some((c) => c.target === 'haproxy-mesh' || c.metric === 'ratio to the haproxy pair'));
 });
 
 test('publishing a full run: RESULTS.md with the preface, charts and JSON under results/, links that resolve', async () => {
@@ -113,10 +150,10 @@ test('publishing a full run: RESULTS.md with the preface, charts and JSON under 
   const md = readFileSync(file, 'utf8');
   assert.match(md, /^# Linnet bench results\n\nTaken on a shared, noisy machine\.\n/);
   const links = [...md.matchAll(/\]\((results\/[^)]+\.svg)\)/g)].map((m) => m[1]!);
-  assert.deepEqual(links, ['results/http1-small.svg', 'results/latency-http1-1000.svg']);
+  assert.deepEqual(links, ['results/http1-small.svg', 'results/grpc-unary-mesh.svg', 'results/latency-http1-1000.svg']);
   for (const l of links) assert.ok(existsSync(join(dir, l)), l);
   assert.ok(existsSync(join(dir, 'results', 'results.json')));
   const w = writeReport(sampleResults(), join(dir, 'out'), '\nextra\n');
   assert.ok(readFileSync(w.markdown, 'utf8').endsWith('\nextra\n'));
-  assert.equal(w.charts.length, 2);
+  assert.equal(w.charts.length, 3);
 });

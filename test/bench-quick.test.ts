@@ -34,7 +34,7 @@ test('linnet bench --quick runs every scenario against its baselines and writes 
     const results = validateResults(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')), 'results.json');
     assert.equal(results.settings.quick, true);
     const ids = results.scenarios.map((s) => s.id);
-    for (const id of ['http1-small', 'http1-1mb', 'http1-1mb-up', 'h2', 'grpc-unary', 'grpc-stream', 'ws', 'tcp-iperf3', 'redis', 'latency-http1-1000', 'cost-2w']) assert.ok(ids.includes(id), `scenario ${id} missing`);
+    for (const id of ['http1-small', 'http1-1mb', 'http1-1mb-up', 'h2', 'grpc-unary', 'grpc-unary-mesh', 'grpc-stream', 'ws', 'tcp-iperf3', 'redis', 'latency-http1-1000', 'cost-2w']) assert.ok(ids.includes(id), `scenario ${id} missing`);
     for (const s of results.scenarios) {
       assert.equal(s.status, 'ok', `${s.id}: ${s.reason}`);
       const direct = s.targets.find((t) => t.target === 'direct')!;
@@ -47,13 +47,29 @@ test('linnet bench --quick runs every scenario against its baselines and writes 
           assert.ok(t.latencyMs!.p50.median > 0 && t.latencyMs!['p99.9'].median >= t.latencyMs!.p50.median, `${s.id}/${t.target}: percentiles`);
         }
       }
-      const linnet = s.targets.find((t) => t.target === 'linnet' || t.target === 'linnet-2w');
+      // The meshed gRPC scenario has Linnet only meshed.
+      const linnet = s.targets.find((t) => t.target === 'linnet' || t.target === 'linnet-2w') ?? s.targets.find((t) => t.target === 'linnet-mesh');
       assert.equal(linnet?.status, 'ok', `${s.id}: linnet not measured: ${linnet?.reason}`);
       assert.ok(linnet!.cost!.peakRssBytes > 1 << 20, `${s.id}: linnet peak RSS`);
       assert.ok(existsSync(join(out, `${s.id}.svg`)), `${s.id}.svg`);
       assert.match(readFileSync(join(out, `${s.id}.svg`), 'utf8'), /^<svg [^]*<\/svg>\n$/);
     }
+    // The peer mesh baseline (the haproxy pair) is measured wherever it is a target, with its cost
+    // (both haproxies); Linnet meshed beside it gets its ratio to the pair or its latency over it.
+    const byId = (id: string) => results.scenarios.find((s) => s.id === id)!;
+    for (const id of ['http1-small', 'latency-http1-1000', 'grpc-unary-mesh']) {
+      const pair = byId(id).targets.find((t) => t.target === 'haproxy-mesh');
+      assert.equal(pair?.status, 'ok', `${id}/haproxy-mesh: ${pair?.reason}`);
+      assert.ok(pair!.cost!.peakRssBytes > 1 << 20 && pair!.cost!.cpuSecondsPer1k.median > 0, `${id}/haproxy-mesh: cost`);
+      const linnetMesh = byId(id).targets.find((t) => t.target === 'linnet-mesh')!;
+      if (linnetMesh.status === 'ok') assert.ok(byId(id).kind === 'latency' ? linnetMesh.overPeerMeshMs : Number.isFinite(linnetMesh.vsPeerMesh), `${id}/linnet-mesh: no comparison with the pair`);
+    }
+    assert.deepEqual(byId('grpc-unary-mesh').targets.map((t) => t.target), ['direct', 'linnet-mesh', 'haproxy-mesh']);
     const md = readFileSync(join(out, 'report.md'), 'utf8');
+    assert.match(md, /haproxy pair \(peer mesh, mTLS\)/);
+    assert.match(md, /## HTTP\/1\.1 at a constant 1000 req\/s[^#]*\| haproxy pair \(peer mesh, mTLS\) \| [\d.]+ ms \([+-]/);
+    assert.match(readFileSync(join(out, 'grpc-unary-mesh.svg'), 'utf8'), /data-target="haproxy-mesh"/);
+    if (results.machine.cpus >= 2) assert.match(results.settings.pinning, /haproxy pair/);
     assert.match(md, /## Throughput/);
     assert.match(md, /## HTTP\/1\.1 at a constant 1000 req\/s/);
     assert.match(md, /## Cost per proxy/);
