@@ -104,6 +104,13 @@ module.exports = {
       to: { path: '^proxy/inbound/' },
     },
     {
+      name: 'proxy-metrics-without-prom-client',
+      severity: 'error',
+      comment: "The proxy keeps its metrics in proxy/metrics/registry.ts: prom-client and the OpenTelemetry API it loads were 11 MB of an idle sidecar. Its tests may use it as a reference.",
+      from: { path: '^proxy/', pathNot: '\\.test\\.ts$' },
+      to: { path: '(^|/)node_modules/prom-client/|^prom-client$' },
+    },
+    {
       name: 'runtime-on-top',
       severity: 'error',
       comment: 'runtime/ (process, workers, admin, configuration) builds the stacks; nothing below it imports it.',

@@ -177,10 +177,9 @@ function request(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpH
 }
 
 async function metric(name: string, labels: Record<string, string>): Promise<number> {
-  const all = await registry.getMetricsAsJSON();
-  const m = all.find((x) => x.name === name);
+  const m = registry.families().find((x) => x.name === name);
   if (!m) return 0;
-  return (m.values as { value: number; labels: Record<string, string | number> }[])
+  return m.samples
     .filter((v) => Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want))
     .reduce((a, v) => a + v.value, 0);
 }

@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
-import { Registry } from 'prom-client';
+import { Registry } from '../proxy/metrics/registry';
 import { StaticTokenVerifier } from '../control/identity/token-verifier';
 import { identityServerCredentials } from '../control/identity/server-tls';
 import { createIdentityClient, type IdentityClient, type IdentityMaterial } from '../proxy/identity/client';
@@ -60,7 +60,7 @@ describe('proxy identity client', () => {
       const lifetime = first.notAfter.getTime() - first.notBefore.getTime();
       assert.ok(lifetime <= 3_000 && lifetime >= 2_000, `lifetime ${lifetime}`);
       assert.ok(opensslVerify(t.dir, first.certChainPem.split(/(?<=-----END CERTIFICATE-----\n)/)[0]!).ok);
-      assert.match(await registry.metrics(), new RegExp(`identity_cert_expiration_timestamp_seconds ${first.notAfter.getTime() / 1000}\\b`));
+      assert.match(registry.text(), new RegExp(`identity_cert_expiration_timestamp_seconds ${first.notAfter.getTime() / 1000}\\b`));
       // 70% of ~3s left → renewal ~2.1s later, well before expiry.
       const started = Date.now();
       const [second] = await nextEvent<[IdentityMaterial]>(client, 'rotated', 5_000);
@@ -72,7 +72,7 @@ describe('proxy identity client', () => {
       assert.equal(second.keyPem, first.keyPem, 'the key is kept across renewals');
       assert.notEqual(second.certChainPem, first.certChainPem);
       assert.equal(client.current(), second);
-      assert.match(await registry.metrics(), new RegExp(`identity_cert_expiration_timestamp_seconds ${second.notAfter.getTime() / 1000}\\b`));
+      assert.match(registry.text(), new RegExp(`identity_cert_expiration_timestamp_seconds ${second.notAfter.getTime() / 1000}\\b`));
     } finally {
       client.close();
       await srv.stop();

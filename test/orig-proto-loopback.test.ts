@@ -199,7 +199,7 @@ test('a session gone before the stream opened: the close is retry-safe (nothing 
 });
 
 test('inbound golden metrics name the meshed client', async () => {
-  const text = await registry.metrics();
+  const text = registry.text();
   const line = text.split('\n').find((l) => l.startsWith('request_total{') && l.includes('direction="inbound"') && l.includes(`client_id="${CLIENT_ID}"`) && l.includes(`target_addr="127.0.0.1:${appPort}"`));
   assert.ok(line, text);
   assert.ok(Number(line.split(' ').pop()) >= 4, line);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { test } from 'node:test';
-import { Registry } from 'prom-client';
+import { Registry } from '../metrics/registry';
 import { createLogger } from '../../core/log';
 import { LimitMetrics } from '../metrics/limit-metrics';
 import { LimitGuard } from './limit-guard';
@@ -27,7 +27,7 @@ async function guarded(max: number, minSilentAgeMs: number) {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
-  const value = async (name: string) => (await registry.getSingleMetric(name)!.get()).values.reduce((n, v) => n + v.value, 0);
+  const value = async (name: string) => registry.families().find((f) => f.name === name)!.samples.reduce((n, v) => n + v.value, 0);
   return { guard, server, port, admitted, lines, value };
 }
 

@@ -11,7 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import { X509Certificate, webcrypto } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import { Gauge, type Registry } from 'prom-client';
+import { Gauge, type Registry } from '../metrics/registry';
 import { derToPem, pemCertificates, x509 } from '../../core/x509';
 import { identityServiceConstructor, type IdentityClient as GrpcIdentityClient, type CertifyResponseMsg } from '../../core/api/identity';
 import { LinnetError } from '../../core/errors';
@@ -105,10 +105,9 @@ class Client extends EventEmitter implements IdentityClient {
     this.log = opts.log ?? createLogger('info', 'identity');
     this.registry = opts.registry;
     this.gauge = opts.registry
-      ? new Gauge({
+      ? new Gauge(opts.registry, {
           name: 'identity_cert_expiration_timestamp_seconds',
           help: "When this proxy's identity certificate expires, in seconds since the Unix epoch",
-          registers: [opts.registry],
         })
       : undefined;
   }
@@ -128,7 +127,7 @@ class Client extends EventEmitter implements IdentityClient {
     this.closed = true;
     clearTimeout(this.timer);
     this.grpcClient.close();
-    if (this.registry) this.registry.removeSingleMetric('identity_cert_expiration_timestamp_seconds');
+    if (this.registry) this.registry.remove('identity_cert_expiration_timestamp_seconds');
     for (const w of this.waiters.splice(0)) w.reject(new IdentityClientError('the identity client closed before a certificate arrived'));
   }
 
@@ -152,7 +151,7 @@ class Client extends EventEmitter implements IdentityClient {
         if (this.closed) return;
         this.material = m;
         this.attempt = 0;
-        this.gauge?.set(m.notAfter.getTime() / 1000);
+        this.gauge?.set(undefined, m.notAfter.getTime() / 1000);
         next = refreshIn(m.notAfter.getTime(), Date.now(), this.opts.minRefreshMs ?? 10_000, this.opts.maxRefreshMs ?? 86_400_000);
         this.log.info('certified', { identity: m.localName, valid_until: m.notAfter.toISOString(), renew_in_ms: next });
         for (const w of this.waiters.splice(0)) w.resolve(m);

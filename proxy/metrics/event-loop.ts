@@ -6,7 +6,7 @@
  * worst worker's value when several are merged.
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-import { Gauge, type Registry } from 'prom-client';
+import { Computed, type Registry } from './registry';
 
 const QUANTILES: readonly [string, number][] = [
   ['0.5', 50],
@@ -22,18 +22,23 @@ export class EventLoopMetrics {
   /** `resolutionMs`: how often the loop is sampled (a timer; 10 ms costs ~100 wake-ups a second). */
   constructor(registry: Registry, resolutionMs = 10) {
     const h = (this.histogram = monitorEventLoopDelay({ resolution: resolutionMs }));
+    const resolutionNs = resolutionMs * 1e6;
     h.enable();
-    new Gauge({
-      name: 'event_loop_delay_seconds',
-      help: 'How late the event loop ran what was due since the previous scrape, by quantile (1: the maximum); the worst worker when merged',
-      labelNames: ['quantile'],
-      registers: [registry],
-      aggregator: 'max',
-      collect() {
-        for (const [label, p] of QUANTILES) this.set({ quantile: label }, h.count > 0 ? (p === 100 ? h.max : h.percentile(p)) / 1e9 : 0);
+    new Computed(
+      registry,
+      'event_loop_delay_seconds',
+      'How late the event loop ran what was due since the previous scrape, by quantile (1: the maximum); the worst worker when merged',
+      'gauge',
+      () => {
+        // The histogram holds the whole interval between samples, the resolution included; the
+        // delay is what came on top of it.
+        const late = (ns: number) => Math.max(0, ns - resolutionNs) / 1e9;
+        const samples = QUANTILES.map(([quantile, p]) => ({ labels: { quantile }, value: h.count > 0 ? late(p === 100 ? h.max : h.percentile(p)) : 0 }));
         h.reset();
+        return samples;
       },
-    });
+      'max',
+    );
   }
 
   close(): void {

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { AggregatorRegistry, Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Histogram, Registry as PromRegistry } from 'prom-client';
 import * as hdr from 'hdr-histogram-js';
 import { classify, HttpMetrics, LATENCY_BUCKETS_MS, latencyCounts, mergeLatency, newHdr, type HttpLabels } from './http-metrics';
+import { exposition, mergeFamilies, Registry } from './registry';
 
 const route: HttpLabels = { direction: 'inbound', authority: 'web:80', target_addr: '10.0.0.1:80', tls: 'true', client_id: 'a.b.serviceaccount.identity.linnet.cluster.local' };
 
@@ -24,7 +25,7 @@ test('the exposition matches what prom-client itself would write for the same re
   const ours = new Registry();
   const metrics = new HttpMetrics(ours);
   // The reference: the same series through prom-client's own classes.
-  const ref = new Registry();
+  const ref = new PromRegistry();
   const names = ['direction', 'authority', 'target_addr', 'tls', 'client_id'];
   const req = new Counter({ name: 'request_total', help: 'h', labelNames: names, registers: [ref] });
   const resp = new Counter({ name: 'response_total', help: 'h', labelNames: [...names, 'status_code', 'classification', 'grpc_status'], registers: [ref] });
@@ -37,7 +38,7 @@ test('the exposition matches what prom-client itself would write for the same re
     if (o.grpcStatus !== undefined) l.grpc_status = String(o.grpcStatus);
     resp.inc(l);
   }
-  const text = await ours.metrics();
+  const text = ours.text();
   assert.deepEqual(lines(text, 'request_total'), lines(await ref.metrics(), 'request_total'));
   assert.deepEqual(lines(text, 'response_total').sort(), lines(await ref.metrics(), 'response_total').sort());
   // Latency: every request was well under 1 ms, so each status's count sits in every bucket.
@@ -54,7 +55,7 @@ test('a request that ends twice is counted once; a slow one lands in the right b
   await new Promise((r) => setTimeout(r, 25));
   end({ status: 200 });
   end({ status: 500 });
-  const text = await reg.metrics();
+  const text = reg.text();
   assert.match(text, /response_total\{[^}]*status_code="200"[^}]*\} 1/);
   assert.doesNotMatch(text, /status_code="500"/);
   assert.match(text, /response_latency_ms_bucket\{[^}]*le="20"[^}]*\} 0/);
@@ -66,8 +67,7 @@ test('two workers merge by summing, and exact percentiles merge too', async () =
   const ms = regs.map((r) => new HttpMetrics(r));
   for (let i = 0; i < 3; i++) ms[0]!.start(route)({ status: 200 });
   for (let i = 0; i < 5; i++) ms[1]!.start(route)({ status: 200 });
-  const merged = AggregatorRegistry.aggregate(await Promise.all(regs.map((r) => r.getMetricsAsJSON())));
-  const text = await merged.metrics();
+  const text = exposition(mergeFamilies(regs.map((r) => r.families())));
   assert.match(text, /request_total\{[^}]*\} 8/);
   assert.match(text, /response_latency_ms_count\{[^}]*\} 8/);
   const exact = mergeLatency(ms.map((m) => m.latencySnapshot()));

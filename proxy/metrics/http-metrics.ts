@@ -10,7 +10,7 @@
 // Only the plain-array histogram: the package's index also compiles its WebAssembly build and
 // loads pako, about 15 MB of an idle proxy for code it never runs.
 import Int32Histogram from 'hdr-histogram-js/dist/Int32Histogram';
-import type { Registry } from 'prom-client';
+import { Computed, type Registry, type Sample } from './registry';
 import type { HttpOutcome } from '../protocol/call';
 
 export type { HttpOutcome };
@@ -83,52 +83,24 @@ interface Route {
   exact: Int32Histogram;
 }
 
-interface MetricValue {
-  value: number;
-  labels: Record<string, string | number>;
-  metricName?: string;
-}
-
-/** A metric in the shape prom-client's registry and aggregator expect from `get()`. */
-interface CollectedMetric {
-  name: string;
-  help: string;
-  type: 'counter' | 'histogram';
-  values: MetricValue[];
-  aggregator: 'sum';
-}
-
 /**
- * Counting happens in plain per-route records (one Map lookup per request), not through
- * prom-client's label API, which validates and hashes the label set on every call: that cost
- * ~9% of the HTTP/1 path's CPU. The records are turned into prom-client's metric shape only when
- * scraped, through objects registered on the worker's registry, so `/metrics` text, the JSON the
- * workers send, and the merge across workers are unchanged.
+ * Counting happens in plain per-route records (one Map lookup per request), not through a
+ * labelled counter's API, which builds a key from the label set on every call. The records
+ * become samples only when scraped.
  */
 export class HttpMetrics {
   private readonly routes = new Map<string, Route>();
   private readonly exact = new Map<string, Int32Histogram>();
 
   constructor(registry: Registry) {
-    const metric = (name: string, help: string, type: CollectedMetric['type'], values: () => MetricValue[]) => ({
-      name,
-      help,
-      type,
-      aggregator: 'sum' as const,
-      get: async (): Promise<CollectedMetric> => ({ name, help, type, values: values(), aggregator: 'sum' }),
-      reset: () => this.routes.clear(),
-    });
-    // prom-client's Registry takes any object with a name and get(); its types only know its own classes.
-    const register = (m: ReturnType<typeof metric>) => registry.registerMetric(m as unknown as Parameters<Registry['registerMetric']>[0]);
-    register(metric('request_total', 'Total count of HTTP requests', 'counter', () => this.requestValues()));
-    register(metric('response_total', 'Total count of HTTP responses', 'counter', () => this.responseValues()));
-    register(
-      metric(
-        'response_latency_ms',
-        "Elapsed times between a request's headers being received and its response stream completing",
-        'histogram',
-        () => this.latencyValues(),
-      ),
+    new Computed(registry, 'request_total', 'Total count of HTTP requests', 'counter', () => this.requestValues());
+    new Computed(registry, 'response_total', 'Total count of HTTP responses', 'counter', () => this.responseValues());
+    new Computed(
+      registry,
+      'response_latency_ms',
+      "Elapsed times between a request's headers being received and its response stream completing",
+      'histogram',
+      () => this.latencyValues(),
     );
   }
 
@@ -181,28 +153,28 @@ export class HttpMetrics {
     };
   }
 
-  private requestValues(): MetricValue[] {
+  private requestValues(): Sample[] {
     return [...this.routes.values()].map((r) => ({ value: r.requests, labels: r.labels }));
   }
 
-  private responseValues(): MetricValue[] {
-    const out: MetricValue[] = [];
+  private responseValues(): Sample[] {
+    const out: Sample[] = [];
     for (const r of this.routes.values()) for (const s of r.responses.values()) out.push({ value: s.count, labels: s.labels });
     return out;
   }
 
-  private latencyValues(): MetricValue[] {
-    const out: MetricValue[] = [];
+  private latencyValues(): Sample[] {
+    const out: Sample[] = [];
     for (const r of this.routes.values()) {
       for (const s of r.latency.values()) {
         let cumulative = 0;
         for (let i = 0; i <= LATENCY_BUCKETS_MS.length; i++) {
           cumulative += s.buckets[i]!;
           const le = i < LATENCY_BUCKETS_MS.length ? LATENCY_BUCKETS_MS[i]! : '+Inf';
-          out.push({ value: cumulative, labels: { le, ...s.labels }, metricName: 'response_latency_ms_bucket' });
+          out.push({ name: 'response_latency_ms_bucket', labels: { le: String(le), ...s.labels }, value: cumulative });
         }
-        out.push({ value: s.sum, labels: s.labels, metricName: 'response_latency_ms_sum' });
-        out.push({ value: s.count, labels: s.labels, metricName: 'response_latency_ms_count' });
+        out.push({ name: 'response_latency_ms_sum', labels: s.labels, value: s.sum });
+        out.push({ name: 'response_latency_ms_count', labels: s.labels, value: s.count });
       }
     }
     return out;

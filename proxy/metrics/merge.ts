@@ -1,14 +1,13 @@
 /**
- * Merges the metrics of every worker thread into one Prometheus exposition. Counters and gauges
- * with the same labels are summed (prom-client's aggregator), then the main thread's own
- * process_* metrics are appended.
+ * Merges the metrics of every lane into one Prometheus exposition: counters and gauges with the
+ * same labels are summed (or the worst kept, for a gauge that says so), then the main thread's own
+ * process_* and identity metrics are appended.
  */
-import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue, type Registry } from 'prom-client';
+import { exposition, mergeFamilies, type Family, type Registry } from './registry';
 
-/** One worker's metrics, as prom-client's getMetricsAsJSON gives them. */
-export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
+/** One lane's metrics, as it hands them to the main thread (plain data: it crosses postMessage). */
+export type MetricsJson = Family[];
 
-export async function mergedExposition(perWorker: MetricsJson[], own: Registry): Promise<string> {
-  const merged = AggregatorRegistry.aggregate(perWorker);
-  return (await merged.metrics()) + (await own.metrics());
+export function mergedExposition(perLane: MetricsJson[], own: Registry): string {
+  return `${exposition(mergeFamilies(perLane))}\n${own.text()}`;
 }

@@ -7,7 +7,7 @@
  * (see TcpStats.flush), which costs nothing on the data path.
  */
 import type { Socket } from 'node:net';
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from './registry';
 
 export type Direction = 'inbound' | 'outbound';
 export type Peer = 'src' | 'dst';
@@ -36,27 +36,15 @@ export class TcpMetrics {
   private readonly live = new Set<TcpStats>();
 
   constructor(readonly registry: Registry) {
-    const reg = [registry];
-    this.open = new Counter({ name: 'tcp_open_total', help: 'Total count of opened connections', labelNames: BASE, registers: reg });
-    this.close = new Counter({
-      name: 'tcp_close_total',
-      help: 'Total count of closed connections',
-      labelNames: [...BASE, 'classification', 'errno'],
-      registers: reg,
-    });
-    this.openConnections = new Gauge({
-      name: 'tcp_open_connections',
-      help: 'Number of currently-open connections',
-      labelNames: BASE,
-      registers: reg,
-    });
-    this.readBytes = new Counter({ name: 'tcp_read_bytes_total', help: 'Total count of bytes read from peers', labelNames: BASE, registers: reg });
-    this.writeBytes = new Counter({ name: 'tcp_write_bytes_total', help: 'Total count of bytes written to peers', labelNames: BASE, registers: reg });
-    this.connectErrors = new Counter({
+    this.open = new Counter(registry, { name: 'tcp_open_total', help: 'Total count of opened connections', labelNames: BASE });
+    this.close = new Counter(registry, { name: 'tcp_close_total', help: 'Total count of closed connections', labelNames: [...BASE, 'classification', 'errno'] });
+    this.openConnections = new Gauge(registry, { name: 'tcp_open_connections', help: 'Number of currently-open connections', labelNames: BASE });
+    this.readBytes = new Counter(registry, { name: 'tcp_read_bytes_total', help: 'Total count of bytes read from peers', labelNames: BASE });
+    this.writeBytes = new Counter(registry, { name: 'tcp_write_bytes_total', help: 'Total count of bytes written to peers', labelNames: BASE });
+    this.connectErrors = new Counter(registry, {
       name: 'tcp_connect_errors_total',
       help: 'Connections to a target that could not be established (refused, timed out, unreachable)',
       labelNames: ['direction', 'target_addr', 'errno'],
-      registers: reg,
     });
   }
 

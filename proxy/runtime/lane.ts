@@ -7,7 +7,6 @@
  */
 import type { Server } from 'node:net';
 import { threadId } from 'node:worker_threads';
-import { Registry } from 'prom-client';
 import { LinnetError } from '../../core/errors';
 import { createLogger, type Logger } from '../../core/log';
 import { acceptConnection, type Stack } from '../accept/connection';
@@ -19,6 +18,7 @@ import { EventLoopMetrics } from '../metrics/event-loop';
 import { HttpMetrics, type LatencyCounts } from '../metrics/http-metrics';
 import { LimitMetrics } from '../metrics/limit-metrics';
 import { MeshMetrics } from '../metrics/mesh-metrics';
+import { Registry } from '../metrics/registry';
 import { TcpMetrics } from '../metrics/tcp-metrics';
 import type { OutboundBalancers } from '../outbound/balancers';
 import { Outbound } from '../outbound/stack';
@@ -54,7 +54,7 @@ function balancersFor(config: ProxyConfig, log: Logger): { balancers: OutboundBa
 export interface Lane {
   /** Opens both listeners; rejects with a LinnetError (LINNET_LISTEN_FAILED) when one cannot. */
   listen(): Promise<void>;
-  /** Its metrics (prom-client JSON, for the merge) and its exact latency snapshots. */
+  /** Its metrics (plain data, for the merge) and its exact latency snapshots. */
   metrics(): Promise<{ metrics: MetricsJson; latency: Record<string, LatencyCounts> }>;
   /** Stop accepting; `onDrained` once its last connection has closed. */
   drain(onDrained: () => void): void;
@@ -132,7 +132,7 @@ export function createLane(config: ProxyConfig, scope = `proxy/worker-${threadId
     },
     async metrics() {
       tcp.flush();
-      return { metrics: await registry.getMetricsAsJSON(), latency: http.latencySnapshot() };
+      return { metrics: registry.families(), latency: http.latencySnapshot() };
     },
     drain(onDrained) {
       for (const s of servers) s.close();

@@ -9,13 +9,14 @@
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { collectDefaultMetrics, Registry } from 'prom-client';
 import { startAdmin } from './admin';
 import type { ProxyConfig } from './config';
 import { LinnetError } from '../../core/errors';
 import { createLogger, type Logger } from '../../core/log';
 import { mergeLatency, type LatencyCounts } from '../metrics/http-metrics';
 import { mergedExposition } from '../metrics/merge';
+import { registerProcessMetrics } from '../metrics/process-metrics';
+import { Registry } from '../metrics/registry';
 import type { FromWorker, MetricsJson, ToWorker } from './worker-messages';
 import type { IdentityClient, IdentityMaterial } from '../identity';
 import { createLane, type Lane } from './lane';
@@ -210,7 +211,7 @@ export interface RunningProxy {
 export async function startProxy(config: ProxyConfig, hooks: ProxyHooks = {}): Promise<RunningProxy> {
   const log = hooks.log ?? createLogger(config.log, 'proxy');
   const own = new Registry();
-  collectDefaultMetrics({ register: own });
+  registerProcessMetrics(own);
 
   let shuttingDown = false;
   let ready = false;

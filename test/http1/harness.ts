@@ -5,7 +5,7 @@
  */
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
-import type { Registry } from 'prom-client';
+import type { Registry } from '../../proxy/metrics/registry';
 import type { H1Settings } from '../../proxy/protocol/h1/server';
 import { DEFAULT_LIMITS } from '../../proxy/protocol/h1/parse-head';
 import { HTTP1, loopbackProxy } from '../support/stacks';
@@ -42,7 +42,7 @@ export async function startProxy(targetPort: number, settings: Partial<H1Setting
     setTarget(port, host = '127.0.0.1') {
       target = { host, port };
     },
-    metrics: () => lp.registry.metrics(),
+    metrics: async () => lp.registry.text(),
     async close() {
       lp.close();
       server.close();

@@ -5,7 +5,7 @@
  * proxy's connection, its identity) given as accept would give it.
  */
 import type { Socket } from 'node:net';
-import { Registry } from 'prom-client';
+import { Registry } from '../../proxy/metrics/registry';
 import { createLogger, type Logger } from '../../core/log';
 import { OpenConnections, type Conn } from '../../proxy/accept/context';
 import type { Detected } from '../../proxy/accept/detect/detect';

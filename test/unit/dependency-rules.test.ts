@@ -48,10 +48,11 @@ test('a tree that breaks the rules is caught, each by its rule', { timeout: 60_0
     write('proxy/protocol/h1.ts', "import { route } from '../outbound/route';\nimport { later } from './h2';\nexport const h1 = route + later;\n");
     write('proxy/protocol/h2.ts', "import { h1 } from './h1';\nexport const later = String(h1);\n");
     write('proxy/outbound/route.ts', "import { helper } from '../../test/support';\nimport { x } from '../../control/x';\nimport { start } from '../runtime/worker';\nexport const route = helper + x + String(start);\n");
+    write('proxy/metrics/m.ts', "import { Counter } from 'prom-client';\nexport const m = Counter;\n");
     write('control/x.ts', 'export const x = 1;\n');
     write('test/support.ts', 'export const helper = 1;\n');
     const rules = new Set(cruise(dir, ['core', 'proxy', 'control', 'test']).map((v) => v.rule.name));
-    for (const rule of ['no-circular', 'core-is-the-floor', 'accept-knows-no-protocol', 'protocol-speaks-only-the-wire', 'nothing-imports-test', 'proxy-is-its-own', 'runtime-on-top']) {
+    for (const rule of ['no-circular', 'core-is-the-floor', 'accept-knows-no-protocol', 'protocol-speaks-only-the-wire', 'nothing-imports-test', 'proxy-is-its-own', 'runtime-on-top', 'proxy-metrics-without-prom-client']) {
       assert.ok(rules.has(rule), `${rule} not reported; got ${[...rules].join(', ')}`);
     }
   } finally {
