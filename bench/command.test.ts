@@ -42,6 +42,9 @@ test('bad numbers, unknown flags and unknown scenarios exit 2 with a message', a
     [['--duration=-1'], /--duration "-1"/],
     [['--bogus'], /Unknown option '--bogus'/],
     [['--scenario', 'nope'], /unknown scenario\(s\) nope; known: http1-small/],
+    [['--proxy-env', 'PATH=/x'], /--proxy-env "PATH=\/x": expected NAME=VALUE with NAME a LINNET_PROXY_\* variable or NODE_OPTIONS/],
+    [['--proxy-env', 'LINNET_PROXY_WORKERS'], /--proxy-env "LINNET_PROXY_WORKERS": expected NAME=VALUE/],
+    [['--proxy-env', 'LINNET_PROXY_WORKERS=2'], /the scenarios set the workers themselves/],
   ] as const) {
     const r = await capture([...args]);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);

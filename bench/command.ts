@@ -56,6 +56,9 @@ options:
   --rates R[,R...]     constant rates in req/s for the latency scenarios (default 1000,5000)
   --out DIR            where to write results.json, report.md and the SVG charts
                        (default bench/out/<timestamp>/)
+  --proxy-env K=V      an extra environment variable for Linnet's proxies only (repeatable), to
+                       measure a setting: LINNET_PROXY_* or NODE_OPTIONS. A run with it does not
+                       publish
   --no-publish         a full run (all scenarios, not --quick) also rewrites bench/RESULTS.md and
                        bench/results/; this leaves them alone
 
@@ -98,6 +101,7 @@ export const command: Command = {
           rates: { type: 'string' },
           out: { type: 'string' },
           'no-publish': { type: 'boolean' },
+          'proxy-env': { type: 'string', multiple: true },
         },
         strict: true,
         allowPositionals: false,
@@ -121,6 +125,19 @@ export const command: Command = {
     } catch (err) {
       process.stderr.write(`linnet bench: ${(err as BenchError).describe()}\n`);
       return 2;
+    }
+    const proxyEnv: Record<string, string> = {};
+    for (const kv of v['proxy-env'] ?? []) {
+      const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/s.exec(kv);
+      if (!m || !(m[1]!.startsWith('LINNET_PROXY_') || m[1] === 'NODE_OPTIONS')) {
+        process.stderr.write(`linnet bench: --proxy-env ${JSON.stringify(kv)}: expected NAME=VALUE with NAME a LINNET_PROXY_* variable or NODE_OPTIONS\n`);
+        return 2;
+      }
+      if (m[1] === 'LINNET_PROXY_WORKERS') {
+        process.stderr.write('linnet bench: --proxy-env LINNET_PROXY_WORKERS: the scenarios set the workers themselves (linnet-2w is the two-worker target)\n');
+        return 2;
+      }
+      proxyEnv[m[1]!] = m[2]!;
     }
     const all = scenarios(settings.rates);
     if (v.list) {
@@ -155,7 +172,7 @@ export const command: Command = {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     try {
-      env = await BenchEnv.create((s) => progress.status(`setup: ${s}`));
+      env = await BenchEnv.create((s) => progress.status(`setup: ${s}`), proxyEnv);
       results = await runScenarios(env, defs, settings, progress, REPO_ROOT);
     } finally {
       progress.status('tearing down the bench cluster');
@@ -169,7 +186,8 @@ export const command: Command = {
     process.stdout.write(throughputTable(results) + '\n');
     if (comparison) process.stdout.write(comparison);
     process.stderr.write(`wrote ${written.json}\n      ${written.markdown}\n      ${written.charts.length} SVG charts in ${outDir}\n`);
-    if (!quick && wanted.length === 0 && !v['no-publish']) {
+    // bench/RESULTS.md is the defaults' record: a run with another proxy setting is not it.
+    if (!quick && wanted.length === 0 && !v['no-publish'] && Object.keys(proxyEnv).length === 0) {
       const file = publishResults(results, BENCH_SRC, preface(results.settings.command));
       process.stderr.write(`wrote ${file} and bench/results/ (the latest full run)\n`);
     }

@@ -49,6 +49,7 @@ export class BenchEnv {
     readonly cluster: Cluster,
     readonly load: Pod,
     readonly app: Pod,
+    private readonly extraProxyEnv: Record<string, string>,
   ) {
     this.dir = join(cluster.logDir, 'bench');
     mkdirSync(this.dir, { recursive: true, mode: 0o755 });
@@ -62,7 +63,8 @@ export class BenchEnv {
     this.pinned = cpuCount() >= 2;
   }
 
-  static async create(step: (s: string) => void): Promise<BenchEnv> {
+  /** `proxyEnv`: extra variables for Linnet's proxies only (--proxy-env). */
+  static async create(step: (s: string) => void, proxyEnv: Record<string, string> = {}): Promise<BenchEnv> {
     const cluster = await Cluster.create({ onStep: step });
     try {
       step('creating pods');
@@ -71,7 +73,7 @@ export class BenchEnv {
       const control = await cluster.addPod('control');
       step('applying iptables (linnet init)');
       await Promise.all([load.init({ outboundPortsToIgnore: loadOutboundIgnore() }), app.init({ inboundPortsToIgnore: appInboundIgnore() })]);
-      const env = new BenchEnv(cluster, load, app);
+      const env = new BenchEnv(cluster, load, app, proxyEnv);
       step('starting apps');
       await env.startApps();
       step('starting nginx and haproxy');
@@ -136,7 +138,7 @@ export class BenchEnv {
   private async startMeshable(pod: Pod, who: 'load' | 'app', workers: number): Promise<void> {
     if (this.meshEnv) {
       try {
-        await pod.startProxy({ ...proxyEnv(workers), ...this.meshEnv(who) });
+        await pod.startProxy({ ...proxyEnv(workers), ...this.extraProxyEnv, ...this.meshEnv(who) });
         return;
       } catch (err) {
         this.meshEnv = undefined;
@@ -145,7 +147,7 @@ export class BenchEnv {
         // The other pod's proxy may be certified already; that does not matter for the other paths.
       }
     }
-    await pod.startProxy(proxyEnv(workers));
+    await pod.startProxy({ ...proxyEnv(workers), ...this.extraProxyEnv });
   }
 
   private async startLoadProxy(): Promise<void> {

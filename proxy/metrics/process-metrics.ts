@@ -1,9 +1,10 @@
 /**
  * The process_* series Prometheus' client libraries and linkerd2-proxy export (CPU, memory, file
- * descriptors, start time), plus the V8 heap of the main thread's isolate: read when scraped, so
- * they cost nothing between scrapes.
+ * descriptors, start time), plus the V8 heap of the main thread's isolate (the one lane of a
+ * one-worker proxy) in total and per space: read when scraped, so they cost nothing between scrapes.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { Computed, type Registry } from './registry';
 
 /** Field 23 of /proc/self/stat (1-based, counting the pid as 1): the virtual memory size in bytes. */
@@ -55,5 +56,9 @@ export function registerProcessMetrics(registry: Registry): void {
   new Computed(registry, 'process_max_fds', 'Maximum number of open file descriptors', 'gauge', () => one(maxFds()));
   new Computed(registry, 'nodejs_heap_size_used_bytes', "The main thread's V8 heap in use, in bytes", 'gauge', () => one(process.memoryUsage().heapUsed));
   new Computed(registry, 'nodejs_heap_size_total_bytes', "The main thread's V8 heap reserved, in bytes", 'gauge', () => one(process.memoryUsage().heapTotal));
+  // Per V8 space (new, old, code, large_object, ...): where a heap that grew under load grew.
+  const spaces = (pick: 'space_used_size' | 'space_size') => () => getHeapSpaceStatistics().map((s) => ({ labels: { space: s.space_name.replace(/_space$/, '') }, value: s[pick] }));
+  new Computed(registry, 'nodejs_heap_space_size_used_bytes', "The main thread's V8 heap in use, per space, in bytes", 'gauge', spaces('space_used_size'));
+  new Computed(registry, 'nodejs_heap_space_size_total_bytes', "The main thread's V8 heap reserved, per space, in bytes", 'gauge', spaces('space_size'));
   new Computed(registry, 'nodejs_external_memory_bytes', 'Memory held outside the V8 heaps (Buffers and native objects), in bytes', 'gauge', () => one(process.memoryUsage().external));
 }
