@@ -18,6 +18,7 @@ export const TARGETS: Readonly<Record<string, () => FuzzTarget>> = {
   'transport-header': () => require('./transport-header').default,
   'hpack-decode': () => require('./hpack-decode').default,
   'h2-frames': () => require('./h2-frames').default,
+  'h2-connection': () => require('./h2-connection').default,
 };
 
 export function targetNames(): string[] {
