@@ -754,7 +754,8 @@ export class H2Connection {
       this.maybeCloseStream(stream);
     }
     this.scheduleFlush();
-    if (stream.wantsDrain && stream.queuedBytes < STREAM_HIGH_WATER && this.socket.writableLength + this.outBytes < SOCKET_HIGH_WATER) {
+    // A stream the flush just closed has heard its onClose, which comes last.
+    if (stream.wantsDrain && !stream.closed && stream.queuedBytes < STREAM_HIGH_WATER && this.socket.writableLength + this.outBytes < SOCKET_HIGH_WATER) {
       stream.wantsDrain = false;
       stream.events.onDrain();
     }

@@ -1,0 +1,74 @@
+/**
+ * H2Connection on loopback, one of ours at each end (the independent peers are in
+ * test/h2-interop.test.ts; the hostile ones in fuzz/targets/h2-connection.ts).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect, createServer, type AddressInfo } from 'node:net';
+import { H2Connection } from './connection';
+import { DEFAULT_MAX_FRAME_SIZE, Flag, FrameReader, FrameType, headersFrames, PREFACE, SETTINGS_ACK, settingsFrame, windowUpdateFrame } from './frames';
+import { HpackEncoder } from './hpack';
+import type { H2Settings } from './settings';
+
+const settings: H2Settings = {
+  maxConcurrentStreams: 100,
+  initialStreamWindowSize: 65_535,
+  initialConnectionWindowSize: 65_535,
+  maxSessionMemoryMb: 64,
+  maxHeaderListSize: 65_535,
+  keepAliveTimeoutMs: 0,
+};
+
+test('a stream whose queued body (sendData returned false) ends on a WINDOW_UPDATE hears onClose last, with no onDrain after it', async (t) => {
+  // Found by fuzz/targets/h2-connection: flushStream wrote the rest of the queue and END_STREAM,
+  // closed the stream (onClose), then told its owner onDrain.
+  const events: string[] = [];
+  const server = createServer((sock) => {
+    new H2Connection(sock, { role: 'server', settings }, {
+      onStream: (stream) => {
+        stream.events = {
+          onHeaders: () => events.push('headers'),
+          onData: () => {},
+          onReset: () => events.push('reset'),
+          onDrain: () => events.push('drain'),
+          onClose: () => events.push('close'),
+        };
+        stream.sendHeaders([':status', '200']);
+        // Past the client's 64 KiB window and past the 64 KiB high-water mark: queued, false.
+        assert.equal(stream.sendData(Buffer.alloc(300_000, 1), true), false);
+      },
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  // A raw client: the request, then (once the server has queued) one WINDOW_UPDATE that lets all of it go.
+  const sock = connect((server.address() as AddressInfo).port, '127.0.0.1');
+  t.after(() => {
+    sock.destroy();
+    server.close();
+  });
+  let got = 0;
+  let ended = false;
+  const reader = new FrameReader(DEFAULT_MAX_FRAME_SIZE);
+  sock.on('data', (chunk: Buffer) =>
+    reader.push(chunk, (type, flags, _id, payload) => {
+      if (type === FrameType.DATA) {
+        got += payload.length;
+        if (flags & Flag.END_STREAM) ended = true;
+      }
+      return true;
+    }),
+  );
+  const block = new HpackEncoder().encode([':method', 'GET', ':scheme', 'http', ':path', '/', ':authority', 'x']);
+  sock.write(Buffer.concat([PREFACE, settingsFrame([]), headersFrames(1, block, true, DEFAULT_MAX_FRAME_SIZE)]));
+  for (let i = 0; i < 100 && got < 65_535; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(got, 65_535, 'the first window went out, the rest is queued');
+  sock.write(Buffer.concat([windowUpdateFrame(0, 1_000_000), windowUpdateFrame(1, 1_000_000), SETTINGS_ACK]));
+  for (let i = 0; i < 100 && !ended; i++) await new Promise((r) => setTimeout(r, 10));
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(got, 300_000);
+  assert.equal(ended, true);
+  assert.equal(events.at(-1), 'close', `events: ${events.join(' ')}`);
+  assert.equal(events.filter((e) => e === 'close').length, 1);
+});
