@@ -72,3 +72,74 @@ test('a stream whose queued body (sendData returned false) ends on a WINDOW_UPDA
   assert.equal(events.at(-1), 'close', `events: ${events.join(' ')}`);
   assert.equal(events.filter((e) => e === 'close').length, 1);
 });
+
+test("requests past the server's SETTINGS_MAX_CONCURRENT_STREAMS wait with their bodies: no DATA before HEADERS", async (t) => {
+  // Python h2 showed it (test/h2-interop, a server with SETTINGS_MAX_CONCURRENT_STREAMS 5): a
+  // request that waited for the limit had its body written at once, DATA on a stream whose
+  // HEADERS had not gone out, and the server ended the connection. The proxy writes a buffered
+  // request body right after request(), so every POST past an upstream's limit did this.
+  const server = createServer((sock) => {
+    new H2Connection(sock, { role: 'server', settings: { ...settings, maxConcurrentStreams: 2 } }, {
+      onStream: (stream) => {
+        const parts: Buffer[] = [];
+        let trailers: string[] = [];
+        const done = () => {
+          const body = Buffer.concat(parts);
+          stream.sendHeaders([':status', '200', 'x-trailers', trailers.join(',')]);
+          stream.sendData(body, true);
+        };
+        stream.events = {
+          onHeaders: (f, end, kind) => {
+            if (kind === 'trailers') trailers = f;
+            if (end) done();
+          },
+          onData: (c, end) => {
+            parts.push(c);
+            if (end) done();
+          },
+          onReset: () => {},
+          onDrain: () => {},
+          onClose: () => {},
+        };
+      },
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const sock = connect((server.address() as AddressInfo).port, '127.0.0.1');
+  t.after(() => {
+    sock.destroy();
+    server.close();
+  });
+  let ready!: () => void;
+  const connected = new Promise<void>((r) => (ready = r));
+  const client = new H2Connection(sock, { role: 'client', settings }, { onConnect: () => ready() });
+  await connected;
+  const send = (i: number) =>
+    new Promise<{ status?: string; body: Buffer; trailers?: string; reset?: number }>((resolve) => {
+      const out: { status?: string; body: Buffer; trailers?: string; reset?: number } = { body: Buffer.alloc(0) };
+      const chunks: Buffer[] = [];
+      const s = client.request([':method', 'POST', ':scheme', 'http', ':path', `/${i}`, ':authority', 'x'], false, {
+        onHeaders: (f) => {
+          out.status = f[1];
+          out.trailers = f[3];
+        },
+        onData: (c) => chunks.push(c),
+        onReset: (code) => (out.reset = code),
+        onDrain: () => {},
+        onClose: () => resolve({ ...out, body: Buffer.concat(chunks) }),
+      });
+      // A body larger than a window, then trailers, or an end (by an empty DATA) for odd ones.
+      s.sendData(Buffer.alloc(100_000 + i, i));
+      if (i % 2 === 0) s.sendTrailers(['x-i', String(i)]);
+      else s.end();
+    });
+  const rs = await Promise.all(Array.from({ length: 8 }, (_, i) => send(i)));
+  for (const [i, r] of rs.entries()) {
+    assert.equal(r.reset, undefined, `request ${i} was reset`);
+    assert.equal(r.status, '200');
+    assert.ok(r.body.equals(Buffer.alloc(100_000 + i, i)), `request ${i}: the body came back`);
+    assert.equal(r.trailers, i % 2 === 0 ? `x-i,${i}` : '');
+  }
+  client.destroy();
+});

@@ -295,6 +295,9 @@ export class H2Connection {
     for (let i = 0; i < fields.length; i += 2) if (fields[i] === ':method') stream.head = fields[i + 1] === 'HEAD';
     this.streams.set(stream.id, stream);
     if (this.localOpened >= this.peerMaxConcurrent) {
+      // Body, trailers and the end the owner gives meanwhile wait in the stream's queue: no DATA
+      // may go out before the HEADERS that open the stream.
+      if (!endStream) stream.queue = [];
       this.waiting.push({ stream, fields, endStream });
       return stream;
     }
@@ -851,9 +854,19 @@ export class H2Connection {
   private openWaiting(): void {
     while (this.waiting.length > 0 && this.localOpened < this.peerMaxConcurrent && !this.destroyed) {
       const w = this.waiting.shift()!;
+      const s = w.stream;
       this.localOpened++;
-      w.stream.sent = true;
-      this.sendHeaders(w.stream, w.fields, w.endStream);
+      s.sent = true;
+      // The owner may have ended its side while the stream waited: the HEADERS still go first.
+      const ended = s.localEnded;
+      s.localEnded = false;
+      this.sendHeaders(s, w.fields, w.endStream);
+      s.localEnded ||= ended;
+      if (s.queue && s.queue.length === 0 && !s.trailersQueued) s.queue = undefined;
+      else if (s.queue) {
+        this.blocked.add(s);
+        this.flushStream(s);
+      }
     }
   }
 
