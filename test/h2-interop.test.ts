@@ -295,6 +295,7 @@ function serveStream(conn: H2Connection, cid: number, stream: H2Stream, req: Fie
 }
 
 interface OurRes {
+  informational: Fields[];
   headers: Fields | undefined;
   body: Buffer;
   trailers: Fields | undefined;
@@ -315,13 +316,14 @@ async function ourClient(port: number, s: H2Settings = settings): Promise<{ conn
 }
 function ourRequest(conn: H2Connection, path: string, opts: { method?: string; headers?: Fields; body?: Buffer; trailers?: Fields } = {}): Promise<OurRes> {
   return new Promise((resolve) => {
-    const res: OurRes = { headers: undefined, body: Buffer.alloc(0), trailers: undefined, reset: undefined };
+    const res: OurRes = { informational: [], headers: undefined, body: Buffer.alloc(0), trailers: undefined, reset: undefined };
     const chunks: Buffer[] = [];
     const hasBody = opts.body !== undefined || opts.trailers !== undefined;
     const fields: Fields = [':method', opts.method ?? (hasBody ? 'POST' : 'GET'), ':scheme', 'http', ':authority', 'interop.test', ':path', path, ...(opts.headers ?? [])];
     const st = conn.request(fields, !hasBody, {
       onHeaders: (f, _end, kind) => {
-        if (kind === 'final') res.headers = f;
+        if (kind === 'informational') res.informational.push(f);
+        else if (kind === 'final') res.headers = f;
         else if (kind === 'trailers') res.trailers = f;
       },
       onData: (c) => chunks.push(c),
@@ -767,5 +769,63 @@ describe('independent servers: nghttpd and Python h2, behind the proxy and again
     } finally {
       py.stop();
     }
+  });
+  test("the server's SETTINGS_MAX_CONCURRENT_STREAMS and SETTINGS_MAX_FRAME_SIZE are honoured (nghttpd -m 3, Python h2 with 5 and 1 MiB frames)", { timeout: 60_000 }, async () => {
+    const ng = await nghttpd(['-m', '3']);
+    const py = await pyServer({ max_concurrent: 5, max_frame_size: 1 << 20 });
+    try {
+      // h2load opens 100 streams at once through the proxy; nghttpd takes 3 at a time.
+      const h = await run('h2load', ['-n', '300', '-c', '1', '-m', '100', `http://127.0.0.1:${await proxyTo(ng.port)}/bytes/16385`]);
+      const text = h.stdout.toString();
+      assert.match(text, /requests: 300 total, 300 started, 300 done, 300 succeeded, 0 failed, 0 errored, 0 timeout/, text);
+      pass('nghttpd', 'its SETTINGS_MAX_CONCURRENT_STREAMS 3 under 100 concurrent h2load streams (proxy upstream)');
+      const big = bigValue(BIG_HEADER);
+      for (const [how, p] of [['H2Connection client', py.port], ['proxy upstream', await proxyTo(py.port)]] as const) {
+        const { conn } = await ourClient(p);
+        // One request first: the proxy's upstream connection has the server's SETTINGS by then
+        // (until they arrive the engine assumes no limit, as RFC 9113 allows).
+        assert.equal((await ourRequest(conn, '/bytes/1')).body.length, 1);
+        const rs = await Promise.all(Array.from({ length: 40 }, (_, i) => ourRequest(conn, '/echo', { body: gen(100_000 + i, `mc${i}`), headers: i === 0 ? ['x-big', big] : [] })));
+        for (const [i, r] of rs.entries()) assert.equal(sha(r.body), sha(gen(100_000 + i, `mc${i}`)), `stream ${i} (${how})`);
+        assert.equal(fieldValue(rs[0]!.headers!, 'x-big-sha'), sha(big), `a 20 KB header block in one frame (${how})`);
+        conn.close();
+        pass('python-h2 server', `its SETTINGS_MAX_CONCURRENT_STREAMS 5 and MAX_FRAME_SIZE 1 MiB (${how})`);
+      }
+      const opened = py.events.filter((e) => e.event === 'request' && e.path === '/echo').map((e) => e.open as number);
+      assert.equal(opened.length, 80);
+      assert.ok(Math.max(...opened) <= 5, `at most 5 streams open at the server: ${Math.max(...opened)}`);
+      assert.ok(py.events.some((e) => e.event === 'big-data-frame'), 'DATA frames past 16 KiB were sent once allowed');
+      assert.deepEqual(py.events.filter((e) => e.event === 'protocol-error'), []);
+    } finally {
+      ng.stop();
+      py.stop();
+    }
+  });
+
+  test('1xx informational responses before the final one; HEAD with a content-length and no body', { timeout: 30_000 }, async () => {
+    const viaProxy = await proxyTo(pyUp.port);
+    const out = await pyClient(viaProxy, [{ requests: [{ path: '/early' }] }]);
+    const r = (out.steps[0] as (PyResult & { informational?: [string, string][][] })[])[0]!;
+    assert.deepEqual(r.informational, [[[':status', '103'], ['link', '</a.css>; rel=preload']]], 'the 103 crossed the proxy');
+    assert.equal(r.body, 'early');
+    pass('python-h2 server', '103 Early Hints then 200 (proxy upstream, to a Python h2 client)');
+    const { conn } = await ourClient(pyUp.port);
+    const e = await ourRequest(conn, '/early');
+    assert.deepEqual(e.informational, [[':status', '103', 'link', '</a.css>; rel=preload']]);
+    assert.equal(e.body.toString(), 'early');
+    pass('python-h2 server', '103 Early Hints then 200 (H2Connection client)');
+    conn.close();
+    // HEAD: nghttpd declares the file's length and sends no body.
+    const c = await run('curl', ['-sS', '--http2-prior-knowledge', '-I', `http://127.0.0.1:${await proxyTo(ngUp.port)}/bytes/16385`]);
+    assert.equal(c.code, 0, c.stderr);
+    assert.match(c.stdout.toString(), /^HTTP\/2 200/);
+    assert.match(c.stdout.toString(), /content-length: 16385/);
+    const o = await ourClient(ngUp.port);
+    const h = await ourRequest(o.conn, '/bytes/16385', { method: 'HEAD' });
+    assert.equal(fieldValue(h.headers!, 'content-length'), '16385');
+    assert.equal(h.body.length, 0);
+    assert.equal(h.reset, undefined);
+    o.conn.close();
+    pass('nghttpd', 'HEAD with content-length and no body (proxy upstream for curl -I; H2Connection client)');
   });
 });

@@ -74,6 +74,10 @@ class Peer:
         s = {h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 1000, h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: 1 << 20}
         if 'window' in self.opts:
             s[h2.settings.SettingCodes.INITIAL_WINDOW_SIZE] = self.stream_window
+        if 'max_frame_size' in self.opts:
+            s[h2.settings.SettingCodes.MAX_FRAME_SIZE] = int(self.opts['max_frame_size'])
+        if 'max_concurrent' in self.opts:
+            s[h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS] = int(self.opts['max_concurrent'])
         s.update(extra_settings or {})
         self.conn.update_settings(s)
         self.flush()

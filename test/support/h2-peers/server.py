@@ -4,14 +4,14 @@ An HTTP/2 server (prior knowledge, no TLS) made with Python's h2, for the intero
 usage: python3 server.py '<json options>'   (options: see peer.py; all optional)
   window, conn_window   our small receive windows (SETTINGS_INITIAL_WINDOW_SIZE; bytes withheld)
   pad                   pad every HEADERS and DATA frame we send with this many bytes
-  priority              PRIORITY frames and the PRIORITY flag on our... (a server sends none on its
-                        responses; kept for symmetry)
+  max_frame_size        our SETTINGS_MAX_FRAME_SIZE
+  max_concurrent        our SETTINGS_MAX_CONCURRENT_STREAMS (default 1000)
   table_dance           after every request, a new SETTINGS_HEADER_TABLE_SIZE (0, 256, 4096, 64)
                         and a new encoder table size (HPACK size updates in our next blocks)
   chunk                 bytes per send call for bodies
 
-Prints {"port": N} first, then one JSON line per event the test checks: request, reset,
-goaway, after-goaway, protocol-error. Routes (every response has x-conn: the connection's number):
+Prints {"port": N} first, then one JSON line per event (below). Routes (every response has
+x-conn: the connection's number):
   GET  /bytes/N[?trailers=1]   N bytes of gen(N, 'down'); x-body-sha; trailers x-sha, x-end
   POST /echo                   after the whole request: x-req-sha, x-req-len, x-req-trailers (JSON),
                                the body back, trailers x-sha, x-end
@@ -22,6 +22,9 @@ goaway, after-goaway, protocol-error. Routes (every response has x-conn: the con
   GET  /hang                   never answers (reset by the client: a reset event)
   GET  /slow/MS                answers "slow" after MS milliseconds
   GET  /goaway                 answers "bye", then GOAWAY with the highest stream id seen
+  GET  /early                  a 103 (link) first, then 200 "early"
+Events: request (with the inbound streams open then), reset, goaway, after-goaway (a stream
+past our GOAWAY), big-data-frame (a DATA frame past 16384 bytes), protocol-error, closed.
 """
 import asyncio
 import json
@@ -100,6 +103,9 @@ async def handle(reader, writer):
         elif route == 'rst-mid':
             respond(sid, ['200'], gen(1000, 'mid'), end=False)
             later(50, lambda: peer.conn.reset_stream(sid, int(arg)))
+        elif route == 'early':
+            peer.conn.send_headers(sid, [(':status', '103'), ('link', '</a.css>; rel=preload')])
+            respond(sid, ['200'], b'early')
         elif route == 'hang':
             pass
         else:
@@ -110,7 +116,7 @@ async def handle(reader, writer):
             h = list(ev.headers)
             path = dict(h).get(':path', '')
             streams[ev.stream_id] = {'headers': h, 'path': path, 'body': [], 'trailers': []}
-            emit({'event': 'request', 'conn': cid, 'stream': ev.stream_id, 'path': path})
+            emit({'event': 'request', 'conn': cid, 'stream': ev.stream_id, 'path': path, 'open': peer.conn.open_inbound_streams})
             if peer.goaway is not None and ev.stream_id > peer.goaway:
                 emit({'event': 'after-goaway', 'conn': cid, 'stream': ev.stream_id, 'path': path})
             if path.startswith('/rst/'):
@@ -122,6 +128,8 @@ async def handle(reader, writer):
                 peer.conn.update_settings({h2.settings.SettingCodes.HEADER_TABLE_SIZE: size})
                 peer.conn.encoder.header_table_size = TABLE_SIZES[dance[0] % len(TABLE_SIZES)]
         elif isinstance(ev, h2.events.DataReceived):
+            if ev.flow_controlled_length > 16384:
+                emit({'event': 'big-data-frame', 'length': ev.flow_controlled_length})
             st = streams.get(ev.stream_id)
             if st:
                 st['body'].append(ev.data)
