@@ -227,6 +227,7 @@ export function run(input: Buffer): void {
   const cl = new Client();
   const c = new Cursor(input);
   let frames = 0;
+  let flooding = false;
 
   const guard = (what: string, f: () => void) => {
     try {
@@ -373,13 +374,16 @@ export function run(input: Buffer): void {
         send(c.bytes(c.u8()));
         break;
       case 10: {
-        // A flood: the next op, again and again.
+        // A flood: the next op, again and again (a flood inside a flood is one op of it).
         const n = [10, 100, 1000, 2000][c.u8() % 4]!;
+        if (flooding) break;
         const at = c.p;
+        flooding = true;
         for (let i = 0; i < n && !sock.destroyed && frames <= MAX_FRAMES; i++) {
           c.p = at;
           op();
         }
+        flooding = false;
         break;
       }
       case 11: {
