@@ -143,3 +143,52 @@ test("requests past the server's SETTINGS_MAX_CONCURRENT_STREAMS wait with their
   }
   client.destroy();
 });
+
+test('never-indexed pairs stay never-indexed for a request that waited for the stream limit and for queued trailers', async (t) => {
+  // Python h2 behind the proxy showed it (test/h2-interop): a request that waited for the
+  // upstream's SETTINGS_MAX_CONCURRENT_STREAMS went out with its never-indexed fields indexable,
+  // and trailers queued behind the window lost theirs (RFC 7541 §7.1.3).
+  const seen: { headers?: number[]; trailers?: number[] }[] = [];
+  const server = createServer((sock) => {
+    new H2Connection(sock, { role: 'server', settings: { ...settings, maxConcurrentStreams: 1 } }, {
+      onStream: (stream, _fields, _end, neverIndexed) => {
+        const rec: { headers?: number[]; trailers?: number[] } = { headers: neverIndexed };
+        seen.push(rec);
+        stream.events = {
+          onHeaders: (_f, _e, kind, ni) => {
+            if (kind !== 'trailers') return;
+            rec.trailers = ni;
+            stream.sendHeaders([':status', '200'], true);
+          },
+          onData: () => {},
+          onReset: () => {},
+          onDrain: () => {},
+          onClose: () => {},
+        };
+      },
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const sock = connect((server.address() as AddressInfo).port, '127.0.0.1');
+  t.after(() => {
+    sock.destroy();
+    server.close();
+  });
+  let ready!: () => void;
+  const connected = new Promise<void>((r) => (ready = r));
+  const client = new H2Connection(sock, { role: 'client', settings }, { onConnect: () => ready() });
+  await connected;
+  await Promise.all(
+    [0, 1, 2].map(
+      (i) =>
+        new Promise<void>((resolve) => {
+          const s = client.request([':method', 'POST', ':scheme', 'http', ':path', `/${i}`, ':authority', 'x', 'x-secret', `s${i}`], false, { onHeaders: () => {}, onData: () => {}, onReset: () => {}, onDrain: () => {}, onClose: () => resolve() }, [4]);
+          s.sendData(Buffer.alloc(100_000)); // past the 64 KiB window: the trailers queue behind it
+          s.sendTrailers(['x-plain', 'p', 'x-secret-trailer', 't'], [1]);
+        }),
+    ),
+  );
+  assert.deepEqual(seen, [0, 1, 2].map(() => ({ headers: [4], trailers: [1] })));
+  client.destroy();
+});
