@@ -846,4 +846,24 @@ describe('independent servers: nghttpd and Python h2, behind the proxy and again
     o.conn.close();
     pass('nghttpd', 'HEAD with content-length and no body (proxy upstream for curl -I; H2Connection client)');
   });
+  test('never-indexed fields (HPACK) stay never-indexed across the proxy, both ways, also for a request that waited for the upstream\'s stream limit', { timeout: 30_000 }, async () => {
+    // RFC 7541 §7.1.3: an intermediary must not re-encode a never-indexed field so that it can be indexed.
+    const py = await pyServer({ max_concurrent: 1 });
+    try {
+      const port = await proxyTo(py.port);
+      const secret = (i: number) => ({ path: `/secret?i=${i}`, headers: [['x-secret-req', `k${i}`, 'never'], ['x-plain-req', 'p']] });
+      const out = await pyClient(port, [{ requests: [secret(0)] }, { requests: [1, 2, 3, 4, 5].map(secret) }]);
+      for (const [k, step] of [out.steps[0], out.steps[1]].entries()) {
+        for (const r of step as (PyResult & { never?: string[] })[]) {
+          assert.equal(r.body, 'secret');
+          assert.equal(hv(r.headers, 'x-never-req'), 'x-secret-req', `the request's never-indexed field reached the server as one (step ${k})`);
+          assert.deepEqual(r.never, ['x-secret-resp', 'x-secret-trailer'], `the response's never-indexed fields reached the client as such (step ${k})`);
+        }
+      }
+      pass('python-h2 client', 'never-indexed fields both ways (proxy→python-h2, upstream stream limit 1)');
+      pass('python-h2 server', 'never-indexed fields both ways (proxy upstream, stream limit 1)');
+    } finally {
+      py.stop();
+    }
+  });
 });

@@ -4,7 +4,7 @@ An HTTP/2 client (prior knowledge, no TLS) made with Python's h2, for the intero
 usage: python3 client.py '<json spec>'   prints one JSON object: the results
 spec: {"port": N, "opts": {...peer.py options...}, "steps": [step, ...]}, steps in order:
   {"requests": [req, ...]}   all sent at once on the connection; the step ends when each is done
-      req: {"method", "path", "authority", "headers": [[k, v]], "body": N (gen(N, seed)), "seed",
+      req: {"method", "path", "authority", "headers": [[k, v] | [k, v, "never"]], "body": N (gen(N, seed)), "seed",
             "trailers": [[k, v]], "reset_after_ms": T, "reset_code": C}
       (reset_after_ms: the client resets the stream T ms after sending its headers and half of
        its body)
@@ -14,7 +14,7 @@ spec: {"port": N, "opts": {...peer.py options...}, "steps": [step, ...]}, steps 
   {"sleep": MS}
 result: {"steps": [[res, ...] | {...}], "goaway": {...} | null, "errors": [...]}
   res: {"status", "headers", "body_len", "body_sha", "trailers", "reset": code | null,
-        "sent_sha", "sent_len"}
+        "sent_sha", "sent_len", "never": names that came never-indexed (HPACK) in headers or trailers}
 """
 import asyncio
 import json
@@ -22,6 +22,7 @@ import sys
 
 import h2.events
 import h2.settings
+from hpack import NeverIndexedHeaderTuple
 
 from peer import Peer, gen, sha
 
@@ -42,6 +43,8 @@ async def main():
 
     def on_event(ev):
         st = streams.get(getattr(ev, 'stream_id', None))
+        if isinstance(ev, (h2.events.ResponseReceived, h2.events.TrailersReceived)) and st:
+            st['res'].setdefault('never', []).extend(x[0] for x in ev.headers if isinstance(x, NeverIndexedHeaderTuple))
         if isinstance(ev, h2.events.ResponseReceived) and st:
             st['res']['status'] = dict(ev.headers).get(':status')
             st['res']['headers'] = [list(x) for x in ev.headers]
@@ -84,7 +87,8 @@ async def main():
         trailers = [tuple(x) for x in r['trailers']] if r.get('trailers') else None
         headers = [(':method', r.get('method', 'GET' if body is None else 'POST')), (':scheme', 'http'),
                    (':authority', r.get('authority', 'interop.test')), (':path', r['path'])]
-        headers += [tuple(x) for x in r.get('headers', [])]
+        # [name, value, "never"]: sent with HPACK's never-indexed literal.
+        headers += [NeverIndexedHeaderTuple(x[0], x[1]) if len(x) > 2 else tuple(x) for x in r.get('headers', [])]
         end = body is None and trailers is None
         peer.send_headers(sid, headers, end_stream=end)
         st['res']['stream'] = sid

@@ -23,6 +23,9 @@ x-conn: the connection's number):
   GET  /slow/MS                answers "slow" after MS milliseconds
   GET  /goaway                 answers "bye", then GOAWAY with the highest stream id seen
   GET  /early                  a 103 (link) first, then 200 "early"
+  GET  /secret                 x-secret-resp in headers and x-secret-trailer in trailers, both
+                               never-indexed (HPACK), beside plain ones
+  any  ...                     x-never-req: the request's x-secret* fields that came never-indexed
 Events: request (with the inbound streams open then), reset, goaway, after-goaway (a stream
 past our GOAWAY), big-data-frame (a DATA frame past 16384 bytes), protocol-error, closed.
 """
@@ -32,6 +35,7 @@ import sys
 
 import h2.events
 import h2.settings
+from hpack import NeverIndexedHeaderTuple
 
 from peer import Peer, emit, gen, sha
 
@@ -57,6 +61,9 @@ async def handle(reader, writer):
             for k, v in st['headers']:
                 if k.startswith('x-rep-'):
                     hs.append((k, v))
+            never = [k for k, v in st['headers'] if k.startswith('x-secret') and st['never'].get(k)]
+            if never:
+                hs.append(('x-never-req', ','.join(never)))
             big = dict(st['headers']).get('x-big')
             if big is not None:
                 hs += [('x-big-len', str(len(big))), ('x-big-sha', sha(big.encode()))]
@@ -103,6 +110,9 @@ async def handle(reader, writer):
         elif route == 'rst-mid':
             respond(sid, ['200'], gen(1000, 'mid'), end=False)
             later(50, lambda: peer.conn.reset_stream(sid, int(arg)))
+        elif route == 'secret':
+            respond(sid, ['200', NeverIndexedHeaderTuple('x-secret-resp', 's3cr3t'), ('x-plain', 'p')], b'secret',
+                    [NeverIndexedHeaderTuple('x-secret-trailer', 't0p'), ('x-plain-trailer', 'p')])
         elif route == 'early':
             peer.conn.send_headers(sid, [(':status', '103'), ('link', '</a.css>; rel=preload')])
             respond(sid, ['200'], b'early')
@@ -115,7 +125,8 @@ async def handle(reader, writer):
         if isinstance(ev, h2.events.RequestReceived):
             h = list(ev.headers)
             path = dict(h).get(':path', '')
-            streams[ev.stream_id] = {'headers': h, 'path': path, 'body': [], 'trailers': []}
+            streams[ev.stream_id] = {'headers': h, 'path': path, 'body': [], 'trailers': [],
+                                     'never': {x[0]: True for x in ev.headers if isinstance(x, NeverIndexedHeaderTuple)}}
             emit({'event': 'request', 'conn': cid, 'stream': ev.stream_id, 'path': path, 'open': peer.conn.open_inbound_streams})
             if peer.goaway is not None and ev.stream_id > peer.goaway:
                 emit({'event': 'after-goaway', 'conn': cid, 'stream': ev.stream_id, 'path': path})
