@@ -657,6 +657,22 @@ describe('independent clients: curl, nghttp, h2load, Python h2', { skip }, () =>
     assert.deepEqual(t.events!.filter((e) => e.event === 'after-goaway'), [], 'nothing was sent past the GOAWAY');
     assert.equal(out.goaway, null, 'the client connection to the proxy is not affected');
     pass('python-h2 server', 'GOAWAY with streams in flight (proxy upstream)');
+    // GOAWAY whose last stream id is below streams the proxy sent: those were never processed,
+    // so the proxy sends them again on a new connection (a small body replayed), and the stream
+    // below the last one finishes on the old connection.
+    const o3 = await pyClient(t.port, [
+      { requests: [{ path: '/bytes/1?warm2' }] },
+      { requests: [{ path: '/slow/300?c' }, { path: '/goaway-low/g1', body: 30_000, seed: 'gl' }, { path: '/goaway-low/g2' }] },
+    ]);
+    const conn3 = hv((o3.steps[0] as PyResult[])[0]!.headers, 'x-conn');
+    const [slow3, g1, g2] = o3.steps[1] as PyResult[];
+    assert.equal(slow3!.body, 'slow');
+    assert.equal(hv(slow3!.headers, 'x-conn'), conn3, 'the stream below the GOAWAY finished where it was');
+    assert.equal(g1!.body, 'retried', 'a stream past the GOAWAY was sent again');
+    assert.equal(hv(g1!.headers, 'x-req-sha'), sha(gen(30_000, 'gl')), 'with its body');
+    assert.notEqual(hv(g1!.headers, 'x-conn'), conn3);
+    assert.equal(g2!.body, 'retried');
+    pass('python-h2 server', 'GOAWAY naming a stream below ones in flight: those retried on a new connection (proxy upstream)');
     // Our server's GOAWAY (close()) with a stream in flight, to nghttp fetching both on one
     // connection. (Python's h2 4.1 takes no frame after a GOAWAY, and curl 7.88's --parallel fails
     // its second transfer against nghttpd too, so neither can be this client.)

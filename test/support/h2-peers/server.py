@@ -23,6 +23,8 @@ x-conn: the connection's number):
   GET  /slow/MS                answers "slow" after MS milliseconds
   GET  /goaway                 answers "bye", then GOAWAY with the highest stream id seen
   GET  /early                  a 103 (link) first, then 200 "early"
+  any  /goaway-low/ID          the first time for ID: GOAWAY whose last stream is the one before,
+                               and no answer; after that: 200 "retried" with x-req-sha
   GET  /secret                 x-secret-resp in headers and x-secret-trailer in trailers, both
                                never-indexed (HPACK), beside plain ones
   any  ...                     x-never-req: the request's x-secret* fields that came never-indexed
@@ -41,6 +43,7 @@ from peer import Peer, emit, gen, sha
 
 OPTS = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
 conns = 0
+goaway_low_seen = set()
 TABLE_SIZES = [0, 256, 4096, 64]
 
 
@@ -110,6 +113,17 @@ async def handle(reader, writer):
         elif route == 'rst-mid':
             respond(sid, ['200'], gen(1000, 'mid'), end=False)
             later(50, lambda: peer.conn.reset_stream(sid, int(arg)))
+        elif route == 'goaway-low':
+            # A server going away that has not processed this stream: GOAWAY names the stream
+            # before it as the last, and this one (and any later one) is never answered. The
+            # same id asked again (on a new connection) is answered.
+            if arg in goaway_low_seen:
+                body = b''.join(st['body'])
+                respond(sid, ['200', ('x-req-sha', sha(body))], b'retried')
+            else:
+                goaway_low_seen.add(arg)
+                peer.send_goaway(sid - 2)
+                emit({'event': 'goaway', 'conn': cid, 'last': sid - 2})
         elif route == 'secret':
             respond(sid, ['200', NeverIndexedHeaderTuple('x-secret-resp', 's3cr3t'), ('x-plain', 'p')], b'secret',
                     [NeverIndexedHeaderTuple('x-secret-trailer', 't0p'), ('x-plain-trailer', 'p')])
