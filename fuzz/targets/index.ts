@@ -17,6 +17,8 @@ export const TARGETS: Readonly<Record<string, () => FuzzTarget>> = {
   'http1-response': () => require('./http1-response').default,
   'transport-header': () => require('./transport-header').default,
   'hpack-decode': () => require('./hpack-decode').default,
+  'h2-frames': () => require('./h2-frames').default,
+  'h2-connection': () => require('./h2-connection').default,
 };
 
 export function targetNames(): string[] {

@@ -115,6 +115,8 @@ export class H2Stream {
   queuedBytes = 0;
   /** Trailers to send after the queued DATA (encoded when they go out: HPACK follows the wire order). */
   trailersQueued: Fields | undefined;
+  /** The pairs of the queued trailers that must stay never-indexed (HPACK). */
+  trailersNeverIndexed: readonly number[] | undefined;
   /** Bytes received and handed over, not yet consumed (the owner may have paused). */
   unacked = 0;
   /** Consumed bytes not yet given back to the peer with a WINDOW_UPDATE. */
@@ -153,8 +155,8 @@ export class H2Stream {
   }
 
   /** Trailers end the stream (after any queued DATA). */
-  sendTrailers(fields: Fields): void {
-    this.conn.sendTrailers(this, fields);
+  sendTrailers(fields: Fields, neverIndexed?: readonly number[]): void {
+    this.conn.sendTrailers(this, fields, neverIndexed);
   }
 
   /** Ends our side with an empty DATA frame carrying END_STREAM. */
@@ -226,7 +228,7 @@ export class H2Connection {
   /** Streams with queued DATA waiting for window. */
   private readonly blocked = new Set<H2Stream>();
   /** Client: requests waiting for the peer's SETTINGS_MAX_CONCURRENT_STREAMS to allow them. */
-  private readonly waiting: { stream: H2Stream; fields: Fields; endStream: boolean }[] = [];
+  private readonly waiting: { stream: H2Stream; fields: Fields; endStream: boolean; neverIndexed: readonly number[] | undefined }[] = [];
   private out: Buffer[] = [];
   private outBytes = 0;
   private flushScheduled = false;
@@ -295,7 +297,10 @@ export class H2Connection {
     for (let i = 0; i < fields.length; i += 2) if (fields[i] === ':method') stream.head = fields[i + 1] === 'HEAD';
     this.streams.set(stream.id, stream);
     if (this.localOpened >= this.peerMaxConcurrent) {
-      this.waiting.push({ stream, fields, endStream });
+      // Body, trailers and the end the owner gives meanwhile wait in the stream's queue: no DATA
+      // may go out before the HEADERS that open the stream.
+      if (!endStream) stream.queue = [];
+      this.waiting.push({ stream, fields, endStream, neverIndexed });
       return stream;
     }
     this.localOpened++;
@@ -695,14 +700,15 @@ export class H2Connection {
     return ok;
   }
 
-  sendTrailers(stream: H2Stream, fields: Fields): void {
+  sendTrailers(stream: H2Stream, fields: Fields, neverIndexed?: readonly number[]): void {
     if (stream.localEnded || this.destroyed) return;
     if (stream.queue) {
       stream.trailersQueued = fields;
+      stream.trailersNeverIndexed = neverIndexed;
       stream.localEnded = true;
       return;
     }
-    this.sendHeaders(stream, fields, true);
+    this.sendHeaders(stream, fields, true, neverIndexed);
   }
 
   /**
@@ -746,15 +752,18 @@ export class H2Connection {
       this.blocked.delete(stream);
       if (stream.trailersQueued) {
         const fields = stream.trailersQueued;
+        const neverIndexed = stream.trailersNeverIndexed;
         stream.trailersQueued = undefined;
+        stream.trailersNeverIndexed = undefined;
         // Encoded as they go out: the peer's decoder reads blocks in wire order.
-        this.queue(headersFrames(stream.id, this.encoder.encode(fields), true, this.peerMaxFrameSize));
+        this.queue(headersFrames(stream.id, this.encoder.encode(fields, neverIndexed), true, this.peerMaxFrameSize));
         stream.endSent = true;
       }
       this.maybeCloseStream(stream);
     }
     this.scheduleFlush();
-    if (stream.wantsDrain && stream.queuedBytes < STREAM_HIGH_WATER && this.socket.writableLength + this.outBytes < SOCKET_HIGH_WATER) {
+    // A stream the flush just closed has heard its onClose, which comes last.
+    if (stream.wantsDrain && !stream.closed && stream.queuedBytes < STREAM_HIGH_WATER && this.socket.writableLength + this.outBytes < SOCKET_HIGH_WATER) {
       stream.wantsDrain = false;
       stream.events.onDrain();
     }
@@ -850,9 +859,19 @@ export class H2Connection {
   private openWaiting(): void {
     while (this.waiting.length > 0 && this.localOpened < this.peerMaxConcurrent && !this.destroyed) {
       const w = this.waiting.shift()!;
+      const s = w.stream;
       this.localOpened++;
-      w.stream.sent = true;
-      this.sendHeaders(w.stream, w.fields, w.endStream);
+      s.sent = true;
+      // The owner may have ended its side while the stream waited: the HEADERS still go first.
+      const ended = s.localEnded;
+      s.localEnded = false;
+      this.sendHeaders(s, w.fields, w.endStream, w.neverIndexed);
+      s.localEnded ||= ended;
+      if (s.queue && s.queue.length === 0 && !s.trailersQueued) s.queue = undefined;
+      else if (s.queue) {
+        this.blocked.add(s);
+        this.flushStream(s);
+      }
     }
   }
 

@@ -158,3 +158,24 @@ test('a handler that says stop ends the reading of the chunk', () => {
   r.push(Buffer.concat([SETTINGS_ACK, SETTINGS_ACK, SETTINGS_ACK]), () => ++n < 2);
   assert.equal(n, 2);
 });
+
+test('a frame trickled in 1-byte chunks is read in linear time (the length is read once, not at every chunk)', () => {
+  // Found by fuzz/targets/h2-frames: the reader re-joined every buffered part at every chunk to
+  // read the length, so a 16 KiB DATA frame sent a byte at a time cost ~7 s of CPU, and one of
+  // 64 KiB (a larger SETTINGS_MAX_FRAME_SIZE) minutes.
+  const size = 65_536;
+  const bytes = Buffer.concat([frame(FrameType.PING, 0, 0, Buffer.alloc(8)), frame(FrameType.DATA, Flag.END_STREAM, 1, Buffer.alloc(size, 7))]);
+  const r = new FrameReader(size);
+  const got: number[] = [];
+  const t0 = performance.now();
+  for (let p = 0; p < bytes.length; p++) {
+    r.push(bytes.subarray(p, p + 1), (t, _f, _s, payload) => {
+      got.push(t, payload.length);
+      return true;
+    });
+  }
+  const ms = performance.now() - t0;
+  assert.deepEqual(got, [FrameType.PING, 8, FrameType.DATA, size]);
+  assert.equal(r.buffered, 0);
+  assert.ok(ms < 2000, `${ms.toFixed(0)} ms for ${bytes.length} one-byte chunks`);
+});

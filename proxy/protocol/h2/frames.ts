@@ -51,6 +51,8 @@ export type FrameHandler = (type: number, flags: number, streamId: number, paylo
 export class FrameReader {
   private parts: Buffer[] = [];
   private partBytes = 0;
+  /** Bytes the incomplete frame in `parts` needs in all (header and payload); 0 until its header is in. */
+  private partNeed = 0;
 
   /** `maxFrameSize`: our SETTINGS_MAX_FRAME_SIZE; a longer frame is a FRAME_SIZE_ERROR. */
   constructor(public maxFrameSize = DEFAULT_MAX_FRAME_SIZE) {}
@@ -67,17 +69,19 @@ export class FrameReader {
       // Join only once the frame is complete (or its header is), not at every chunk.
       this.parts.push(chunk);
       this.partBytes += chunk.length;
-      let need = FRAME_HEADER_BYTES;
-      if (this.partBytes >= FRAME_HEADER_BYTES) {
+      // The length is read once, when the header is complete: reading it at every chunk joined
+      // all the parts each time (a frame trickled in 1-byte chunks cost seconds of CPU).
+      if (this.partNeed === 0 && this.partBytes >= FRAME_HEADER_BYTES) {
         const length = this.headLength();
         // Refused as soon as its header is in, not after buffering up to 16 MiB of it.
         if (length > this.maxFrameSize) throw new H2Error(H2Code.FRAME_SIZE_ERROR, `a frame of ${length} bytes exceeds SETTINGS_MAX_FRAME_SIZE ${this.maxFrameSize}`);
-        need += length;
+        this.partNeed = FRAME_HEADER_BYTES + length;
       }
-      if (this.partBytes < need) return;
+      if (this.partBytes < (this.partNeed || FRAME_HEADER_BYTES)) return;
       b = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.partBytes);
       this.parts = [];
       this.partBytes = 0;
+      this.partNeed = 0;
     }
     let p = 0;
     while (b.length - p >= FRAME_HEADER_BYTES) {

@@ -61,6 +61,7 @@ class StreamProxy {
   private body: Buffer[] | undefined = [];
   private bodyBytes = 0;
   private reqTrailers: Fields | undefined;
+  private reqTrailersNeverIndexed: number[] | undefined;
   private clientEnded: boolean;
   /** The response is out: a request body still coming is read and dropped. */
   private bodyStopped = false;
@@ -84,13 +85,16 @@ class StreamProxy {
   start(): void {
     const { client, opts } = this;
     client.events = {
-      onHeaders: (fields, _end, kind) => {
+      onHeaders: (fields, _end, kind, neverIndexed) => {
         // Request trailers (END_STREAM); a client's second header section is nothing else.
         if (kind !== 'trailers') return;
         this.clientEnded = true;
         if (this.bodyStopped) return;
-        if (this.up && !this.up.localEnded) this.up.sendTrailers(fields);
-        else this.reqTrailers = fields;
+        if (this.up && !this.up.localEnded) this.up.sendTrailers(fields, neverIndexed);
+        else {
+          this.reqTrailers = fields;
+          this.reqTrailersNeverIndexed = neverIndexed;
+        }
       },
       onData: (chunk, end) => this.onClientData(chunk, end),
       onReset: (code) => {
@@ -130,7 +134,7 @@ class StreamProxy {
     if (client.closed || this.complete) return l.release();
     this.attempts++;
     const events: StreamEvents = {
-      onHeaders: (fields, end, kind) => this.onResponseHeaders(fields, end, kind),
+      onHeaders: (fields, end, kind, neverIndexed) => this.onResponseHeaders(fields, end, kind, neverIndexed),
       onData: (chunk, end) => this.onResponseData(chunk, end),
       onReset: (code, retrySafe, byPeer) => this.onUpstreamReset(u, code, retrySafe, byPeer),
       onDrain: () => client.resume(),
@@ -151,7 +155,7 @@ class StreamProxy {
     const items = this.body ?? [];
     for (let i = 0; i < items.length; i++) u.sendData(items[i]!, this.clientEnded && i === items.length - 1 && this.reqTrailers === undefined);
     if (this.clientEnded) {
-      if (this.reqTrailers) u.sendTrailers(this.reqTrailers);
+      if (this.reqTrailers) u.sendTrailers(this.reqTrailers, this.reqTrailersNeverIndexed);
       else if (!u.localEnded) u.end();
     } else client.resume();
     if (this.body && this.bodyBytes > REPLAY_LIMIT) this.body = undefined;
@@ -169,18 +173,19 @@ class StreamProxy {
     return true;
   }
 
-  private onResponseHeaders(fields: Fields, end: boolean, kind: 'informational' | 'final' | 'trailers'): void {
+  /** `neverIndexed`: pairs that came never-indexed, and leave so (RFC 7541 §7.1.3: an intermediary keeps them). */
+  private onResponseHeaders(fields: Fields, end: boolean, kind: 'informational' | 'final' | 'trailers', neverIndexed: number[] | undefined): void {
     const { client } = this;
     if (client.closed || this.complete) return;
     if (kind === 'informational') {
       // 1xx (100-continue, 103): carried as they come, before the final response.
-      if (!client.localEnded) client.sendHeaders(fields);
+      if (!client.localEnded) client.sendHeaders(fields, false, neverIndexed);
       return;
     }
     if (kind === 'trailers') {
       if (this.grpc) this.grpcStatus = grpcStatusOf(fields) ?? this.grpcStatus;
       this.completed();
-      client.sendTrailers(fields);
+      client.sendTrailers(fields, neverIndexed);
       return;
     }
     this.body = undefined; // a response started: never replayed
@@ -190,13 +195,13 @@ class StreamProxy {
       // Trailers-only (gRPC errors) or no body: kept that shape.
       if (this.grpc) this.grpcStatus = grpcStatusOf(fields);
       this.completed();
-      client.sendHeaders(fields, true);
+      client.sendHeaders(fields, true, neverIndexed);
       this.stopReadingClient();
       return;
     }
     const cl = fieldValue(fields, 'content-length');
     this.responseLength = cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : -1;
-    client.sendHeaders(fields, false);
+    client.sendHeaders(fields, false, neverIndexed);
   }
 
   private onResponseData(chunk: Buffer, end: boolean): void {
