@@ -369,3 +369,48 @@ test('a process that exits with relays in flight exits cleanly, with its exit co
   assert.equal(r.signal, null, r.stderr);
   assert.equal(r.status, 7, r.stderr);
 });
+
+test('a worker thread terminated with relays in flight closes them; the process carries on', { skip, timeout: 30_000 }, async () => {
+  const { Worker } = await import('node:worker_threads');
+  const targetServer = createServer({ allowHalfOpen: true }, (s: Socket) => {
+    s.on('error', () => {});
+    s.resume();
+  });
+  const targetPort = await listen(targetServer);
+  // The proxy runs in a worker, as in `linnet proxy`: its lane belongs to that thread.
+  const worker = new Worker(
+    `
+    const net = require('node:net');
+    const { parentPort, workerData } = require('node:worker_threads');
+    const { spliceRelay } = require(${JSON.stringify(require.resolve('./splice-relay'))});
+    const proxy = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (src) => {
+      const dst = net.connect({ port: workerData, host: '127.0.0.1', allowHalfOpen: true });
+      dst.pause();
+      dst.once('connect', () => parentPort.postMessage({ spliced: spliceRelay(src, dst, {}) }));
+    });
+    proxy.listen(0, '127.0.0.1', () => parentPort.postMessage({ port: proxy.address().port }));`,
+    { eval: true, workerData: targetPort },
+  );
+  const messages: { port?: number; spliced?: boolean }[] = [];
+  worker.on('message', (m: { port?: number; spliced?: boolean }) => messages.push(m));
+  while (!messages.some((m) => m.port)) await new Promise((res) => setTimeout(res, 10));
+  const proxyPort = messages.find((m) => m.port)!.port!;
+  const clients = Array.from({ length: 10 }, () => connect({ port: proxyPort, host: '127.0.0.1' }));
+  const ended = clients.map((c) => {
+    c.on('error', () => {});
+    const block = Buffer.alloc(1 << 20);
+    const pump = () => {
+      while (!c.destroyed && c.write(block));
+    };
+    c.on('drain', pump);
+    c.on('connect', pump);
+    return new Promise<void>((res) => c.once('close', () => res()));
+  });
+  while (messages.filter((m) => m.spliced !== undefined).length < clients.length) await new Promise((res) => setTimeout(res, 10));
+  assert.ok(messages.filter((m) => m.spliced !== undefined).every((m) => m.spliced));
+  await new Promise((res) => setTimeout(res, 100));
+  await worker.terminate();
+  // The lane's descriptors went with the worker: every client's connection ends.
+  await Promise.all(ended);
+  targetServer.close();
+});
