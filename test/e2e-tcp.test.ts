@@ -5,8 +5,8 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { logsOnFailure, meshSkipReason, sum, type Sample } from './pods';
-import { connectTcp, createMesh, eventually, serveTcp, type Mesh } from './pods/mesh';
+import { APP_UID, logsOnFailure, meshSkipReason, sum, type Sample } from './pods';
+import { connectTcp, createMesh, eventually, serveTcp, TCP_APP, type Mesh } from './pods/mesh';
 
 const skip = meshSkipReason();
 let mesh: Mesh | undefined;
@@ -87,6 +87,42 @@ it('a client in pod A reaches a server in pod B through both proxies, counted wi
     assert.deepEqual(conns(inb, 'inbound', target), { srcOpen: 1, dstOpen: 1, srcClosedClean: 1, dstClosedClean: 1, stillOpen: 0 });
     assert.deepEqual(bytes(out, 'outbound', target), expected);
     assert.deepEqual(bytes(inb, 'inbound', target), expected);
+  });
+  await srv.stop();
+});
+
+it('plain TCP is relayed by the kernel (splice) on both proxies, its bytes counted mid-connection and at close', async ({ client, server }) => {
+  const target = `${server.ip}:7001`;
+  const relays = async () => {
+    const [o, i] = await Promise.all([client.metrics(), server.metrics()]);
+    const f = (m: Sample[], direction: string, relay: string) => sum(m, 'tcp_relay_total', { direction, relay });
+    return { outSplice: f(o, 'outbound', 'splice'), inSplice: f(i, 'inbound', 'splice'), outUser: f(o, 'outbound', 'userspace'), inUser: f(i, 'inbound', 'userspace') };
+  };
+  const r0 = await relays();
+  const srv = await serveTcp(server, 7001, ['--send', '5000']);
+  // The client sends 10000 bytes, waits 2 s with the connection open, then sends 20000 more.
+  const cli = client.spawn(process.execPath, [TCP_APP, 'connect', '--to', target, '--send', '30000', '--pause-after', '10000', '--pause-ms', '2000'], { uid: APP_UID, name: 'tcp-connect-7001' });
+  await cli.waitForEvent((e) => e.event === 'paused');
+  // Mid-connection: a scrape brings the spliced sockets' counts up to date, as for any socket.
+  const mid = { srcRead: 10000, srcWrite: 5000, dstRead: 5000, dstWrite: 10000 };
+  await eventually(async () => {
+    const [out, inb] = await Promise.all([client.metrics(), server.metrics()]);
+    assert.deepEqual(bytes(out, 'outbound', target), mid);
+    assert.deepEqual(bytes(inb, 'inbound', target), mid);
+    assert.equal(sum(out, 'tcp_open_connections', { direction: 'outbound', target_addr: target }), 2);
+    assert.equal(sum(inb, 'tcp_open_connections', { direction: 'inbound', target_addr: target }), 2);
+  }, 1500);
+  assert.deepEqual(await relays(), { ...r0, outSplice: r0.outSplice + 1, inSplice: r0.inSplice + 1 });
+  await cli.exited;
+  const seen = await srv.waitForEvent<{ event: string; received: number }>((e) => e.event === 'closed');
+  assert.equal(seen.received, 30000);
+  const end = { srcRead: 30000, srcWrite: 5000, dstRead: 5000, dstWrite: 30000 };
+  await eventually(async () => {
+    const [out, inb] = await Promise.all([client.metrics(), server.metrics()]);
+    assert.deepEqual(bytes(out, 'outbound', target), end);
+    assert.deepEqual(bytes(inb, 'inbound', target), end);
+    assert.deepEqual(conns(out, 'outbound', target), { srcOpen: 1, dstOpen: 1, srcClosedClean: 1, dstClosedClean: 1, stillOpen: 0 });
+    assert.deepEqual(conns(inb, 'inbound', target), { srcOpen: 1, dstOpen: 1, srcClosedClean: 1, dstClosedClean: 1, stillOpen: 0 });
   });
   await srv.stop();
 });

@@ -151,6 +151,13 @@ it('a meshed client reaches an opaque port through the peer inbound port 4143: m
     const [out, inb] = await Promise.all([client.metrics(), server.metrics()]);
     assert.ok(sum(out, 'tcp_open_total', { direction: 'outbound', peer: 'dst', tls: 'true', server_id: DB_ID, target_addr: `${server.ip}:${GREET_PORT}` }) >= 1);
     assert.ok(sum(inb, 'tcp_open_total', { direction: 'inbound', peer: 'src', tls: 'true', client_id: CLIENT_ID, target_addr: `${server.ip}:${GREET_PORT}` }) >= 1);
+    // TLS on a leg (the mTLS to the peer; the terminated stream on the inbound side): the
+    // JavaScript relay carries the bytes, never the kernel's (these are both proxies' first
+    // opaque connections).
+    assert.ok(sum(out, 'tcp_relay_total', { direction: 'outbound', relay: 'userspace' }) >= 1);
+    assert.equal(sum(out, 'tcp_relay_total', { direction: 'outbound', relay: 'splice' }), 0);
+    assert.ok(sum(inb, 'tcp_relay_total', { direction: 'inbound', relay: 'userspace' }) >= 1);
+    assert.equal(sum(inb, 'tcp_relay_total', { direction: 'inbound', relay: 'splice' }), 0);
   });
 });
 
@@ -161,6 +168,8 @@ it('an unmeshed client gets the banner of an app on an opaque port at once: noth
   await eventually(async () => {
     const inb = await server.metrics();
     assert.ok(sum(inb, 'tcp_open_total', { direction: 'inbound', peer: 'src', tls: 'no_identity', target_addr: `${server.ip}:${GREET_PORT}` }) >= 1);
+    // Plaintext client, plaintext app: the kernel relays it (splice).
+    assert.ok(sum(inb, 'tcp_relay_total', { direction: 'inbound', relay: 'splice' }) >= 1);
   });
 });
 

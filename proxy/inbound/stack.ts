@@ -183,15 +183,21 @@ export class Inbound implements Stack {
     return socket;
   }
 
-  private forward(client: Socket, prefix: Buffer, conn: Conn): Promise<void> {
-    return forwardOpaque(
+  /**
+   * Opaque TCP to the app. The app connection is plain TCP; the client's is plain unless the
+   * proxy terminated a peer's mTLS on it (srcTls "true": a meshed peer, opaque transport
+   * included), so a plaintext client's bytes are relayed by the kernel.
+   */
+  private async forward(client: Socket, prefix: Buffer, conn: Conn): Promise<void> {
+    const kind = await forwardOpaque(
       client,
+      conn.srcTls.tls !== 'true',
       prefix,
       async () => {
         try {
           const socket = await this.dialApp(conn);
           conn.open.track(socket);
-          return socket;
+          return { socket, plain: true };
         } catch (err) {
           // The client is reset for it: its side closes with the connect's errno.
           conn.src?.failed(errnoOf(err));
@@ -200,6 +206,7 @@ export class Inbound implements Stack {
       },
       info(conn),
     );
+    if (kind) this.deps.tcp.relays.inc({ direction: conn.side.direction, relay: kind });
   }
 
   /** One HTTP/1 request to the app, on the shared pool. */

@@ -4,7 +4,8 @@
  *
  * Bytes are not counted per chunk: a connection's socket already keeps bytesRead/bytesWritten,
  * so the counters are brought up to date when the connection closes and just before a scrape
- * (see TcpStats.flush), which costs nothing on the data path.
+ * (see TcpStats.flush), which costs nothing on the data path. A socket the kernel relay carries
+ * (transport/splice-relay.ts) counts what the relay thread moved in those same two numbers.
  */
 import type { Socket } from 'node:net';
 import { Counter, Gauge, type Registry } from './registry';
@@ -32,6 +33,8 @@ export class TcpMetrics {
   readonly readBytes: Counter;
   readonly writeBytes: Counter;
   readonly connectErrors: Counter;
+  /** Opaque connections by the relay that carried them: `splice` (the kernel) or `userspace`. */
+  readonly relays: Counter;
   /** The sides of connections still open, so a scrape can bring their byte counts up to date. */
   private readonly live = new Set<TcpStats>();
 
@@ -45,6 +48,11 @@ export class TcpMetrics {
       name: 'tcp_connect_errors_total',
       help: 'Connections to a target that could not be established (refused, timed out, unreachable)',
       labelNames: ['direction', 'target_addr', 'errno'],
+    });
+    this.relays = new Counter(registry, {
+      name: 'tcp_relay_total',
+      help: 'Opaque connections relayed, by relay: splice (in the kernel: both legs plain TCP) or userspace (TLS on a leg)',
+      labelNames: ['direction', 'relay'],
     });
   }
 

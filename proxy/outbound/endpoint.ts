@@ -13,6 +13,7 @@ import type { MeshMetrics } from '../metrics/mesh-metrics';
 import type { TcpMetrics } from '../metrics/tcp-metrics';
 import { ConnectError } from '../transport/connect';
 import { dial } from '../transport/dial';
+import { kernelFirstRead } from '../transport/splice-relay';
 import type { TlsStore } from '../transport/tls/store';
 import type { OutboundBalancers } from './balancers';
 import type { DiscoveredEndpoint } from './discovery';
@@ -176,7 +177,14 @@ export function settleOnClose(socket: Socket, ep: Endpoint): void {
     rtt = performance.now() - start;
   });
   socket.on('error', () => {
-    if (rtt === undefined) failed = true;
+    if (rtt === undefined && kernelFirstRead(socket) === undefined) failed = true;
   });
-  socket.once('close', () => ep.settle(!failed, rtt));
+  socket.once('close', () => {
+    // A socket the kernel relay carried emits no 'data': its first byte's time comes from the relay.
+    if (rtt === undefined) {
+      const first = kernelFirstRead(socket);
+      if (first !== undefined) rtt = Math.max(0, first - start);
+    }
+    ep.settle(!failed, rtt);
+  });
 }

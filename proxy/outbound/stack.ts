@@ -106,17 +106,23 @@ export class Outbound implements Stack {
     this.http.drain();
   }
 
-  /** Opaque TCP: a balanced endpoint per connection (mTLS when meshed), or the original destination. */
-  private forward(client: Socket, prefix: Buffer, conn: Conn): Promise<void> {
-    return forwardOpaque(
+  /**
+   * Opaque TCP: a balanced endpoint per connection (mTLS when meshed), or the original destination.
+   * The app's connection is always plain TCP here (outbound never terminates TLS; the app's own
+   * TLS is bytes to us), so the kernel relays it unless the endpoint is dialled over mTLS.
+   */
+  private async forward(client: Socket, prefix: Buffer, conn: Conn): Promise<void> {
+    const kind = await forwardOpaque(
       client,
+      true,
       prefix,
       async () => {
         try {
           const { endpoint, value: socket } = await callEndpoint(this.deps, conn, undefined, (ep) => ep.dial());
           conn.open.track(socket);
           settleOnClose(socket, endpoint);
-          return socket;
+          // tls "true" exactly when the dial was mTLS (a meshed endpoint, opaque transport or not).
+          return { socket, plain: endpoint.tls.tls !== 'true' };
         } catch (err) {
           // The client is reset for it: its side closes with the connect's errno.
           conn.src?.failed(errnoOf(err));
@@ -125,6 +131,7 @@ export class Outbound implements Stack {
       },
       info(conn),
     );
+    if (kind) this.deps.tcp.relays.inc({ direction: conn.side.direction, relay: kind });
   }
 
   /**

@@ -1,12 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, connect, type Socket } from 'node:net';
-import { connectionsPerEventLoop, parseEpollFdinfo, parseProcNetTcp } from './event-loops';
+import { connectionsPerEventLoop, isLibuvEpoll, parseEpollFdinfo, parseProcNetTcp } from './event-loops';
 
 test('parses epoll fdinfo', () => {
   const text = 'pos:\t0\nflags:\t02000002\nmnt_id:\t15\nino:\t1057\ntfd:       21 events:       19 data:               15  pos:0 ino:2d3c sdev:8\ntfd:        7 events: 2019 data: 7 pos:0 ino:1 sdev:9\n';
   assert.deepEqual(parseEpollFdinfo(text), [21, 7]);
   assert.deepEqual(parseEpollFdinfo('pos:\t0\n'), []);
+  // libuv registers each fd with itself as the data word; a kernel relay lane registers pointers.
+  assert.equal(isLibuvEpoll(text), true);
+  assert.equal(isLibuvEpoll('tfd:       21 events:       19 data:     7f3a5c0012a8  pos:0 ino:2d3c sdev:8\n'), false);
 });
 
 test('parses /proc/net/tcp rows', () => {

@@ -3,6 +3,9 @@
  * main thread's and each worker thread's) has its own epoll instance, and /proc/PID/fdinfo of an
  * epoll fd lists the fds registered in it. Joining that with /proc/PID/net/tcp (the process's own
  * network namespace) tells how a proxy's accepted connections are spread across its workers.
+ * The kernel relay's lanes (one epoll set per worker for its spliced connections, which Node's
+ * loop also still lists) are not event loops and are left out: libuv registers every fd with the
+ * fd itself as the event's data word, a lane registers pointers.
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
@@ -11,6 +14,14 @@ export function parseEpollFdinfo(text: string): number[] {
   const fds: number[] = [];
   for (const m of text.matchAll(/^tfd:\s*(\d+)\s/gm)) fds.push(Number(m[1]));
   return fds;
+}
+
+/** Whether an epoll instance is a libuv loop's: each registration's data word (hex) is its own fd. */
+export function isLibuvEpoll(text: string): boolean {
+  for (const m of text.matchAll(/^tfd:\s*(\d+)\s+events:\s*[0-9a-f]+\s+data:\s*([0-9a-f]+)\s/gm)) {
+    if (BigInt(`0x${m[2]}`) !== BigInt(m[1]!)) return false;
+  }
+  return true;
 }
 
 export interface TcpSocketRow {
@@ -69,6 +80,7 @@ export function connectionsPerEventLoop(pid: number, port: number): number[] {
     } catch {
       continue;
     }
+    if (!isLibuvEpoll(text)) continue;
     const n = parseEpollFdinfo(text).filter((fd) => inodes.has(socketOfFd.get(fd) ?? -1)).length;
     if (n > 0) counts.push(n);
   }

@@ -86,10 +86,10 @@ test('mesh settings: off by default; require-TLS ports, destination and identity
 test('connection limits: the default fits the open-file limit; a set value is taken as given', () => {
   const none = loadProxyConfig({}, { openFileLimit: undefined });
   assert.deepEqual(none.limits, { inboundMaxConnections: 10_000, outboundMaxConnections: 10_000, listenBacklog: 4096 });
-  // Kubernetes' usual 1048576 leaves the default alone; 20000 with 1 worker gives (20000 - 1024) / 4.
+  // Kubernetes' usual 1048576 leaves the default alone; 20000 with 1 worker gives (20000 - 1024) / 8.
   assert.equal(loadProxyConfig({}, { openFileLimit: 1_048_576 }).limits.inboundMaxConnections, 10_000);
-  assert.equal(loadProxyConfig({}, { openFileLimit: 20_000 }).limits.outboundMaxConnections, 4744);
-  assert.equal(loadProxyConfig({ LINNET_PROXY_WORKERS: '2' }, { openFileLimit: 20_000 }).limits.inboundMaxConnections, 2372);
+  assert.equal(loadProxyConfig({}, { openFileLimit: 20_000 }).limits.outboundMaxConnections, 2372);
+  assert.equal(loadProxyConfig({ LINNET_PROXY_WORKERS: '2' }, { openFileLimit: 20_000 }).limits.inboundMaxConnections, 1186);
   assert.equal(loadProxyConfig({}, { openFileLimit: 1024 }).limits.inboundMaxConnections, 64);
   const set = loadProxyConfig(
     { LINNET_PROXY_INBOUND_MAX_CONNECTIONS: '50000', LINNET_PROXY_OUTBOUND_MAX_CONNECTIONS: '7', LINNET_PROXY_LISTEN_BACKLOG: '128' },

@@ -3,9 +3,10 @@
  * keeps open per direction, and the listen backlog the kernel queues while a worker is busy.
  *
  * The default connection cap fits the open-file limit, as HAProxy derives maxconn from ulimit -n:
- * each proxied connection holds two descriptors (the client's and the upstream's) in each of two
- * directions, in every worker, and some are kept back for listeners, admin, control plane and
- * pools. Without that, a flood of connections ends in EMFILE, where accept and connect fail for
+ * each proxied connection holds two descriptors (the client's and the upstream's), and two more
+ * while the kernel relay carries it (its own descriptors for the two sockets,
+ * transport/splice-relay.ts), in each of two directions, in every worker, and some are kept back
+ * for listeners, admin, control plane, pools and the relay's pipes. Without that, a flood of connections ends in EMFILE, where accept and connect fail for
  * everyone instead of the newest connection being refused.
  */
 import { readFileSync } from 'node:fs';
@@ -15,7 +16,7 @@ export const LIMITS_ENV = {
   LINNET_PROXY_INBOUND_MAX_CONNECTIONS: {
     default: '10000',
     meaning:
-      'per worker: inbound connections open at once. At the cap a new connection takes the place of the oldest silent one (no byte either way, open longer than the detect timeout: a client and a server that both wait); if none is silent, the new one is reset. When unset, lowered to fit the open-file limit: (limit - 1024) / (4 x workers)',
+      'per worker: inbound connections open at once. At the cap a new connection takes the place of the oldest silent one (no byte either way, open longer than the detect timeout: a client and a server that both wait); if none is silent, the new one is reset. When unset, lowered to fit the open-file limit: (limit - 1024) / (8 x workers)',
   },
   LINNET_PROXY_OUTBOUND_MAX_CONNECTIONS: {
     default: '10000',
@@ -46,7 +47,8 @@ const MAX_CONNECTIONS = 1_000_000;
 /** The default per-worker, per-direction cap for an open-file limit (undefined: unknown). */
 export function defaultMaxConnections(fallback: number, workers: number, openFileLimit: number | undefined): number {
   if (openFileLimit === undefined || !Number.isFinite(openFileLimit)) return fallback;
-  const fit = Math.floor((openFileLimit - RESERVED_FDS) / (4 * workers));
+  // 2 directions x (2 sockets + the kernel relay's 2 descriptors of them).
+  const fit = Math.floor((openFileLimit - RESERVED_FDS) / (8 * workers));
   return Math.max(MIN_DEFAULT_CONNECTIONS, Math.min(fallback, fit));
 }
 

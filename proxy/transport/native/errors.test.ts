@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { constants } from 'node:os';
 import { LinnetError } from '../../../core/errors';
-import { errnoName, ListenError, listenHint, OriginalDstError, originalDstHint, SocketFdError } from './errors';
+import { errnoName, ListenError, listenHint, OriginalDstError, originalDstHint, SocketFdError, SpliceError, spliceHint } from './errors';
 
 test('errnoName maps positive errno numbers to their names', () => {
   assert.equal(errnoName(constants.errno.ENOENT), 'ENOENT');
@@ -40,3 +40,13 @@ test('ListenError names the address, the failing syscall and what to do', () => 
   assert.equal(new SocketFdError('x').code, 'LINNET_SOCKET_FD_UNAVAILABLE');
 });
 
+
+test('SpliceError: the stable code, the errno, and that the JavaScript relay takes over', () => {
+  const e = new SpliceError('EMFILE', 'dup');
+  assert.ok(e instanceof LinnetError);
+  assert.equal(e.code, 'LINNET_SPLICE_FAILED');
+  assert.equal(e.errno, 'EMFILE');
+  assert.match(e.message, /dup failed with EMFILE/);
+  assert.match(e.hint ?? '', /ulimit -n/);
+  assert.match(spliceHint('EINVAL'), /relayed in JavaScript/);
+});

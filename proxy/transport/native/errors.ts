@@ -112,3 +112,32 @@ export class NativeArgumentError extends LinnetError {
     this.name = 'NativeArgumentError';
   }
 }
+
+/**
+ * The kernel relay could not take a connection (no descriptor left to dup, the relay thread could
+ * not start). The caller relays the connection in JavaScript instead; nothing is lost.
+ */
+export class SpliceError extends LinnetError {
+  readonly errno: string;
+  constructor(errno: string, syscall: string, cause?: unknown) {
+    super('LINNET_SPLICE_FAILED', `the kernel relay cannot take the connection: ${syscall} failed with ${errno}`, {
+      hint: spliceHint(errno),
+      cause,
+    });
+    this.name = 'SpliceError';
+    this.errno = errno;
+  }
+}
+
+export function spliceHint(errno: string): string {
+  switch (errno) {
+    case 'EMFILE':
+    case 'ENFILE':
+      return 'the process is out of file descriptors (each spliced connection holds two more, and a pipe while bytes move); raise the limit (ulimit -n)';
+    case 'ENOMEM':
+    case 'EAGAIN':
+      return 'the system is short of memory or threads; the connection is relayed in JavaScript instead';
+    default:
+      return 'the connection is relayed in JavaScript instead; report this if it persists';
+  }
+}

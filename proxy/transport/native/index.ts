@@ -1,7 +1,8 @@
 /**
  * The proxy's window onto the few socket calls Node has no API for: the original destination of
- * an iptables-redirected connection, and SO_REUSEPORT listeners so that several worker threads
- * accept on one port (the kernel balances new connections between them).
+ * an iptables-redirected connection, SO_REUSEPORT listeners so that several worker threads
+ * accept on one port (the kernel balances new connections between them), and the kernel relay
+ * for plain opaque TCP (splice-lane.ts).
  *
  * The addon is loaded lazily on first use; every failure is a typed LinnetError.
  */
@@ -131,6 +132,8 @@ export interface NativeSupport {
   reusePort: boolean;
   originalDst4: boolean;
   originalDst6: boolean;
+  /** splice(2) from a socket into a pipe: the kernel relay for plain opaque TCP (splice-lane.ts). */
+  splice: boolean;
   /** errno names for what is missing, e.g. `{ originalDst6: 'EAFNOSUPPORT' }`. */
   problems: Record<string, string>;
 }
@@ -140,7 +143,7 @@ export function nativeSupport(): NativeSupport {
   const p = binding().probe();
   const problems: Record<string, string> = {};
   for (const [k, v] of Object.entries(p)) if (v !== 0) problems[k] = errnoName(v);
-  return { reusePort: p.reusePort === 0, originalDst4: p.originalDst4 === 0, originalDst6: p.originalDst6 === 0, problems };
+  return { reusePort: p.reusePort === 0, originalDst4: p.originalDst4 === 0, originalDst6: p.originalDst6 === 0, splice: p.splice === 0, problems };
 }
 
 /**

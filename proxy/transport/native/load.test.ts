@@ -50,7 +50,7 @@ test('loader: a file that fails to load, a stub and a stale build are PlatformEr
 });
 
 test('loader: picks the first candidate that exists', () => {
-  const fake = { originalDst() {}, listenReusePort() {}, closeFd() {}, probe() {} };
+  const fake = { originalDst() {}, listenReusePort() {}, closeFd() {}, probe() {}, spliceInit() {}, spliceStart() {}, spliceAbort() {}, spliceShutdown() {} };
   const seen: string[] = [];
   const b = loadBinding({
     platform: 'linux',

@@ -13,8 +13,16 @@ export interface NativeBinding {
   listenReusePort(host: string, port: number, family: 4 | 6, backlog: number): number;
   closeFd(fd: number): void;
   /** 0 = supported, otherwise the errno the probe got. */
-  probe(): { reusePort: number; originalDst4: number; originalDst6: number };
+  probe(): { reusePort: number; originalDst4: number; originalDst6: number; splice: number };
+  /** The kernel relay (src/splice_relay.c); see splice-lane.ts. */
+  spliceInit(onDone: (id: number, errA: number, errB: number, clean: boolean) => void, pipeSize: number): void;
+  spliceStart(id: number, fdA: number, fdB: number, preAB: Buffer | null, preBA: Buffer | null, counts: Float64Array): SpliceHandle;
+  spliceAbort(handle: SpliceHandle, side: 0 | 1): void;
+  spliceShutdown(): void;
 }
+
+/** A relay in the native addon (a Node-API external); only the addon looks inside. */
+export type SpliceHandle = { readonly __spliceHandle: unique symbol };
 
 export const ADDON_FILE = 'linnet_native.node';
 const BUILD_HINT =
@@ -68,7 +76,7 @@ export function loadBinding(opts: LoadOptions = {}): NativeBinding {
   if (m.unsupported) {
     throw new PlatformError(`the native addon at ${path} was built for a platform without SO_ORIGINAL_DST`, 'run the proxy on Linux');
   }
-  for (const fn of ['originalDst', 'listenReusePort', 'closeFd', 'probe'] as const) {
+  for (const fn of ['originalDst', 'listenReusePort', 'closeFd', 'probe', 'spliceInit', 'spliceStart', 'spliceAbort', 'spliceShutdown'] as const) {
     if (typeof m[fn] !== 'function') {
       throw new PlatformError(`the native addon at ${path} lacks ${fn}(); it is stale`, `rebuild it: ${BUILD_HINT}`);
     }

@@ -4,10 +4,12 @@
  *   originalDst(fd, family)                  getsockopt(SO_ORIGINAL_DST / IP6T_SO_ORIGINAL_DST)
  *   listenReusePort(host, port, family, backlog)   socket + SO_REUSEADDR + SO_REUSEPORT + bind + listen
  *   probe()                                  which of the above the running kernel supports
+ *   splice*                                  the kernel relay for plain opaque TCP (splice_relay.c)
  *
  * Failures throw an Error carrying `errno` (positive number) and `syscall`; the TypeScript
- * wrapper (index.ts) turns them into typed LinnetErrors with a hint. The module keeps no state,
- * so it can be loaded into any number of worker threads (context-aware NAPI_MODULE_INIT).
+ * wrapper (index.ts) turns them into typed LinnetErrors with a hint. The socket calls keep no
+ * state; the relay keeps one lane per thread (Node-API instance data), so the module can be
+ * loaded into any number of worker threads (context-aware NAPI_MODULE_INIT).
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
@@ -20,6 +22,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "splice_relay.h"
 
 /* From <linux/netfilter_ipv4.h> and <linux/netfilter_ipv6/ip6_tables.h>; those headers clash
  * with glibc's netinet headers, and the values are kernel ABI (both 80). */
@@ -250,7 +254,7 @@ static int probe_reuse_port(void) {
   return err;
 }
 
-/* probe() → { reusePort, originalDst4, originalDst6 }: 0 = supported, else the errno. */
+/* probe() → { reusePort, originalDst4, originalDst6, splice }: 0 = supported, else the errno. */
 static napi_value probe(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value obj, v;
@@ -261,6 +265,8 @@ static napi_value probe(napi_env env, napi_callback_info info) {
   NAPI_OK(env, napi_set_named_property(env, obj, "originalDst4", v));
   NAPI_OK(env, napi_create_int32(env, probe_original_dst(6), &v));
   NAPI_OK(env, napi_set_named_property(env, obj, "originalDst6", v));
+  NAPI_OK(env, napi_create_int32(env, linnet_splice_probe(), &v));
+  NAPI_OK(env, napi_set_named_property(env, obj, "splice", v));
   return obj;
 }
 
@@ -273,6 +279,10 @@ NAPI_MODULE_INIT() {
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) {
     throw_last_napi_error(env, "napi_define_properties");
+    return NULL;
+  }
+  if (linnet_splice_register(env, exports) != napi_ok) {
+    throw_last_napi_error(env, "linnet_splice_register");
     return NULL;
   }
   return exports;
