@@ -23,7 +23,10 @@ import { requestAuthority } from '../protocol/h1/forward-head';
 import { H1Link, type UpstreamLink } from '../protocol/h1/link';
 import type { H1Request, H1Settings } from '../protocol/h1/server';
 import type { UpstreamSession } from '../protocol/h2/client-pool';
-import { authorityOf } from '../protocol/h2/headers';
+import { authorityOf, fieldValue } from '../protocol/h2/headers';
+import { isGrpcContentType } from '../protocol/h2/grpc-status';
+import type { ProxyProtocol, RequestView } from '../../core/policy/model';
+import type { Authorizer, HttpAuthz } from './policy/authz';
 import type { Fields } from '../protocol/h2/semantics';
 import { HttpSide } from '../protocol/http-side';
 import type { H2Settings } from '../protocol/h2/settings';
@@ -50,11 +53,34 @@ export interface InboundDeps {
   http: HttpMetrics;
   mesh: MeshMetrics;
   log: Logger;
+  /**
+   * Authorization (Servers, policies, routes, rate limits); undefined when no policy is
+   * configured, so the stack pays nothing for it.
+   */
+  authz?: Authorizer;
 }
 
 const EMPTY = Buffer.alloc(0);
 const OPAQUE_PORT: Detected = Object.freeze({ kind: 'opaque', reason: 'undecided', detail: 'opaque port' });
 const H2_BY_ALPN: Detected = Object.freeze({ kind: 'h2' });
+const H1_BY_POLICY: Detected = Object.freeze({ kind: 'http1' }) as Detected;
+const H2_BY_POLICY: Detected = Object.freeze({ kind: 'h2' });
+
+/** What a Server's proxyProtocol makes of a port's traffic after the mTLS verdict (undefined: detect). */
+function forcedBy(protocol: ProxyProtocol | undefined): Detected | undefined {
+  switch (protocol) {
+    case 'opaque':
+    case 'tls':
+      return OPAQUE_PORT;
+    case 'http1':
+      return H1_BY_POLICY;
+    case 'http2':
+    case 'grpc':
+      return H2_BY_POLICY;
+    default:
+      return undefined;
+  }
+}
 
 export class Inbound implements Stack {
   readonly side: Side;
@@ -79,16 +105,20 @@ export class Inbound implements Stack {
     const origProtoOptions = { responseTimeoutMs: settings.http1.responseTimeoutMs, limits: settings.http1.limits };
     this.dispatch = new Dispatch(
       {
-        http1: (client, prefix, _d, conn) => this.http.h1.serve(client, prefix, info(conn), (req) => this.h1Call(conn, req)),
+        http1: (client, prefix, _d, conn) => {
+          const authz = deps.authz?.http(conn);
+          return this.http.h1.serve(client, prefix, info(conn), (req) => this.h1Call(conn, req, authz));
+        },
         h2: (client, prefix, _d, conn) => {
           const ci = info(conn);
           // An HTTP/1.1 request a peer proxy upgraded to ride its HTTP/2 session goes to the app as
           // HTTP/1.1 again; any other stream is proxied as HTTP/2.
           const meshed = conn.srcTls.tls === 'true';
+          const authz = deps.authz?.http(conn);
           return this.http.h2.serve(client, prefix, ci, (stream, fields, endStream, neverIndexed) =>
             meshed && isOrigProtoStream(fields)
-              ? serveOrigProto(stream, fields, endStream, this.appCall(conn, authorityOf(fields)), origProtoOptions)
-              : proxyStream(stream, fields, endStream, neverIndexed, this.h2Call(conn, fields), streamOptions, ci),
+              ? serveOrigProto(stream, fields, endStream, this.checked(this.appCall(conn, authorityOf(fields)), authz, fields, false), origProtoOptions)
+              : proxyStream(stream, fields, endStream, neverIndexed, this.checked(this.h2Call(conn, fields), authz, fields, true), streamOptions, ci),
           );
         },
         // TLS for another name than ours (the app's own) passes through as bytes.
@@ -102,6 +132,7 @@ export class Inbound implements Stack {
   accept(client: Socket, conn: Conn, direct: boolean): Promise<void> {
     const { tls, mesh } = this.deps;
     const { side, target, log } = conn;
+    conn.clientAddr = client.remoteAddress;
     // Straight to our inbound port from a peer proxy: opaque transport (mTLS, then a header).
     if (direct && tls) return acceptOpaqueTransport(client, conn, tls, mesh, (s, rest, inner) => this.dispatch.serve(s, rest, OPAQUE_PORT, inner));
     if (side.opaquePorts.has(target.port)) {
@@ -166,6 +197,9 @@ export class Inbound implements Stack {
         return this.detect(t.socket, peer);
       }
     }
+    // A Server's proxyProtocol replaces detection on its port (the mTLS verdict above still ran).
+    const forced = this.deps.authz && o.kind !== 'gone' ? forcedBy(this.deps.authz.policy(target.port).policy.protocol) : undefined;
+    if (forced) return this.dispatch.serve(client, prefix.bytes, forced, conn);
     return this.dispatch.serveDetected(client, prefix, conn);
   }
 
@@ -189,6 +223,15 @@ export class Inbound implements Stack {
    * included), so a plaintext client's bytes are relayed by the kernel.
    */
   private async forward(client: Socket, prefix: Buffer, conn: Conn): Promise<void> {
+    const authz = this.deps.authz;
+    if (authz) {
+      // Decided before the app is dialled: a refused client never reaches it, not even its first bytes.
+      if (!authz.connection(conn, () => client.destroy())) {
+        client.resetAndDestroy();
+        return;
+      }
+      client.once('close', () => authz.connectionClosed(conn));
+    }
     const kind = await forwardOpaque(
       client,
       conn.srcTls.tls !== 'true',
@@ -210,10 +253,18 @@ export class Inbound implements Stack {
   }
 
   /** One HTTP/1 request to the app, on the shared pool. */
-  private h1Call(conn: Conn, req: H1Request | undefined): HttpCall<UpstreamLink> {
-    const call = this.appCall(conn, req ? requestAuthority(req.head) : '');
+  private h1Call(conn: Conn, req: H1Request | undefined, authz?: HttpAuthz): HttpCall<UpstreamLink> {
+    const authority = req ? requestAuthority(req.head) : '';
+    const call = this.appCall(conn, authority);
     return {
       open: async (again) => {
+        if (authz && req && !again) {
+          const refused = authz.check(h1View(req, authority), false);
+          if (refused) {
+            call.start();
+            throw refused;
+          }
+        }
         const { conn: c, reused } = await call.open(again);
         return new H1Link(c, reused);
       },
@@ -221,10 +272,30 @@ export class Inbound implements Stack {
     };
   }
 
+  /**
+   * An HTTP/2 stream's call behind its authorization: a refused request's open rejects with the
+   * answer (403, 404, 429), which the server gives it.
+   */
+  private checked<L>(call: HttpCall<L> & { start?: () => void }, authz: HttpAuthz | undefined, fields: Fields, h2: boolean): HttpCall<L> {
+    if (!authz) return call;
+    return {
+      open: (again) => {
+        if (!again) {
+          const grpc = h2 && isGrpcContentType(fieldValue(fields, 'content-type'));
+          const refused = authz.check(h2View(fields), grpc);
+          if (refused) return Promise.reject(refused);
+        }
+        return call.open(again);
+      },
+      end: (o) => call.end(o),
+    };
+  }
+
   /** A request to the app on a pooled HTTP/1 connection (the HTTP/1 server's and orig-proto's). */
-  private appCall(conn: Conn, authority: string): HttpCall<Acquired> {
+  private appCall(conn: Conn, authority: string): HttpCall<Acquired> & { start(): void } {
     const call = new InboundCall(this.deps.http, conn, authority);
     return {
+      start: () => void call.start(),
       open: (again) => {
         call.start();
         return this.http.h1Pool.acquire(conn.target.addr, () => this.dialApp(conn), again);
@@ -265,6 +336,42 @@ class InboundCall {
   end(o: HttpOutcome): void {
     this.start()(o);
   }
+}
+
+/** What a route match reads of an HTTP/1 request. */
+function h1View(req: H1Request, authority: string): RequestView {
+  const t = req.head.target;
+  const q = t.indexOf('?');
+  let path = q < 0 ? t : t.slice(0, q);
+  // absolute-form: the path after the authority.
+  if (path.charCodeAt(0) !== 0x2f) {
+    const m = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/]*(\/.*)?$/.exec(path);
+    path = m ? (m[1] ?? '/') : path;
+  }
+  const { names, values } = req.head;
+  return {
+    method: req.head.method,
+    path,
+    query: q < 0 ? '' : t.slice(q + 1),
+    host: authority.replace(/:\d+$/, ''),
+    header: (name) => {
+      for (let i = 0; i < names.length; i++) if (names[i]!.toLowerCase() === name) return values[i];
+      return undefined;
+    },
+  };
+}
+
+/** What a route match reads of an HTTP/2 request. */
+function h2View(fields: Fields): RequestView {
+  const p = fieldValue(fields, ':path') ?? '/';
+  const q = p.indexOf('?');
+  return {
+    method: fieldValue(fields, ':method') ?? 'GET',
+    path: q < 0 ? p : p.slice(0, q),
+    query: q < 0 ? '' : p.slice(q + 1),
+    host: authorityOf(fields).replace(/:\d+$/, ''),
+    header: (name) => fieldValue(fields, name),
+  };
 }
 
 function info(conn: Conn): ConnInfo {

@@ -21,6 +21,7 @@ import { HTTP1_ENV, parseHttp1Env } from './http1';
 import { HTTP2_ENV, parseHttp2Env } from './http2';
 import { IDENTITY_ENV, parseIdentityEnv, type IdentityConfig } from './identity';
 import { LIMITS_ENV, parseLimitsEnv, processOpenFileLimit, type ConnectionLimits } from './limits';
+import { parsePolicyEnv, POLICY_ENV, type PolicyConfig } from './policy';
 
 export type { LogLevel };
 
@@ -50,6 +51,8 @@ export interface ProxyConfig {
   readonly inboundRequireTlsPorts: ReadonlySet<number>;
   /** Ingress mode: outbound HTTP is routed by l5d-dst-override or the request's authority. */
   readonly ingressMode: boolean;
+  /** Inbound authorization: the policy service and the default policy (policy.ts). */
+  readonly policy: PolicyConfig;
 }
 
 /** The variables, their defaults and meanings: the README's configuration table is this list. */
@@ -94,6 +97,7 @@ export const PROXY_ENV = {
       'ingress mode (the `ingress` inject mode sets it): outbound HTTP requests are routed by their l5d-dst-override header, else their Host/:authority, through discovery, instead of by the original destination; a name discovery does not know falls back to the original destination',
   },
   ...IDENTITY_ENV,
+  ...POLICY_ENV,
 } as const;
 
 export type ProxyEnvName = keyof typeof PROXY_ENV;
@@ -132,6 +136,7 @@ export function loadProxyConfig(env: NodeJS.ProcessEnv = process.env, sys: Syste
     destinationAddr: parseDiscoveryEnv(env).destinationAddr,
     inboundRequireTlsPorts: portSet(parsePortRanges('LINNET_PROXY_INBOUND_PORTS_REQUIRE_TLS', get('LINNET_PROXY_INBOUND_PORTS_REQUIRE_TLS'))),
     ingressMode: parseBool('LINNET_PROXY_INGRESS_MODE', get('LINNET_PROXY_INGRESS_MODE')),
+    policy: parsePolicyEnv(env),
   };
   return deepFreeze(config);
 }
