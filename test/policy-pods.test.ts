@@ -1,0 +1,252 @@
+/**
+ * Authorization in network-namespace pods, with real mTLS and real peers: `linnet control`
+ * serving a mesh file, a CA and a policy directory of Linkerd resources; a web pod whose proxy
+ * watches its policy; a meshed client (allowed), a second meshed identity (denied), and an
+ * unmeshed pod (no proxy). Proves: HTTP allowed for the named identity and 403 with
+ * l5d-proxy-error for the other and for the unmeshed client, GET /healthz open to all; gRPC
+ * denied with PERMISSION_DENIED (grpc-js); opaque TCP reset for the wrong identity, served for
+ * the right one; the all-authenticated default refusing plaintext; audit counting without
+ * refusing; an edit taking effect within a second; Linkerd's metric names and labels.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { APP_UID, Cluster, logsOnFailure, meshSkipReason, sum, type Pod } from './pods';
+import { eventually, serveTcp, connectTcp } from './pods/mesh';
+import { makeMeshDir, meshProxyEnv, DESTINATION_PORT, IDENTITY_PORT } from './pods/mesh-control';
+import { LINNET_BIN } from '../control/local/pods/pod';
+
+const skip = meshSkipReason();
+const APP = join(__dirname, 'mesh-app.js');
+const GRPC_APP = join(__dirname, 'grpc-app.js');
+const CLIENT_ID = 'client.demo.serviceaccount.identity.linnet.cluster.local';
+const OTHER_ID = 'other.demo.serviceaccount.identity.linnet.cluster.local';
+const WEB_ID = 'web.demo.serviceaccount.identity.linnet.cluster.local';
+const POLICY_PORT = 8090;
+const HTTP = 8000; // Server web-http: /healthz to all, the rest to client only; deny otherwise
+const OPEN = 8001; // no Server: the control plane's default, all-authenticated
+const AUDIT = 8002; // Server web-audit: accessPolicy audit
+const GRPC = 7500; // Server web-grpc (gRPC): client only
+const REDIS = 6379; // Server web-opaque (opaque, a default opaque port): client only
+
+let cluster: Cluster | undefined;
+let dir: string;
+let control: Pod;
+let client: Pod;
+let other: Pod;
+let plain: Pod;
+let web: Pod;
+
+const it = (name: string, body: () => Promise<void>) => test(name, { skip }, logsOnFailure(() => cluster, body));
+
+const policy = (allowed: string) => `
+apiVersion: policy.linkerd.io/v1beta3
+kind: Server
+metadata: { namespace: demo, name: web-http }
+spec: { podSelector: { matchLabels: { app: web } }, port: ${HTTP}, proxyProtocol: HTTP/1, accessPolicy: deny }
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { namespace: demo, name: health }
+spec:
+  parentRefs: [{ group: policy.linkerd.io, kind: Server, name: web-http }]
+  rules: [{ matches: [{ path: { type: Exact, value: /healthz }, method: GET }] }]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { namespace: demo, name: rest }
+spec:
+  parentRefs: [{ group: policy.linkerd.io, kind: Server, name: web-http }]
+  rules: [{ matches: [{ path: { type: PathPrefix, value: / } }] }]
+---
+apiVersion: policy.linkerd.io/v1alpha1
+kind: AuthorizationPolicy
+metadata: { namespace: demo, name: health-open }
+spec:
+  targetRef: { group: gateway.networking.k8s.io, kind: HTTPRoute, name: health }
+  requiredAuthenticationRefs: [{ group: policy.linkerd.io, kind: NetworkAuthentication, name: everywhere }]
+---
+apiVersion: policy.linkerd.io/v1alpha1
+kind: NetworkAuthentication
+metadata: { namespace: demo, name: everywhere }
+spec: { networks: [{ cidr: 0.0.0.0/0 }, { cidr: "::/0" }] }
+---
+apiVersion: policy.linkerd.io/v1alpha1
+kind: AuthorizationPolicy
+metadata: { namespace: demo, name: rest-clients }
+spec:
+  targetRef: { group: gateway.networking.k8s.io, kind: HTTPRoute, name: rest }
+  requiredAuthenticationRefs: [{ group: policy.linkerd.io, kind: MeshTLSAuthentication, name: clients }]
+---
+apiVersion: policy.linkerd.io/v1alpha1
+kind: MeshTLSAuthentication
+metadata: { namespace: demo, name: clients }
+spec: { identities: ["${allowed}"] }
+---
+apiVersion: policy.linkerd.io/v1beta3
+kind: Server
+metadata: { namespace: demo, name: web-grpc }
+spec: { podSelector: { matchLabels: { app: web } }, port: ${GRPC}, proxyProtocol: gRPC }
+---
+apiVersion: policy.linkerd.io/v1beta3
+kind: Server
+metadata: { namespace: demo, name: web-opaque }
+spec: { podSelector: { matchLabels: { app: web } }, port: ${REDIS}, proxyProtocol: opaque }
+---
+apiVersion: policy.linkerd.io/v1alpha1
+kind: AuthorizationPolicy
+metadata: { namespace: demo, name: grpc-and-opaque }
+spec:
+  targetRef: { kind: Namespace, name: demo, group: "" }
+  requiredAuthenticationRefs: [{ group: policy.linkerd.io, kind: MeshTLSAuthentication, name: clients }]
+---
+apiVersion: policy.linkerd.io/v1beta3
+kind: Server
+metadata: { namespace: demo, name: web-audit }
+spec: { podSelector: { matchLabels: { app: web } }, port: ${AUDIT}, accessPolicy: audit }
+`;
+
+before(async () => {
+  if (skip) return;
+  dir = makeMeshDir(['client', 'other', 'web'], 'linnet-policy-');
+  cluster = await Cluster.create();
+  control = await cluster.addPod('control');
+  client = await cluster.addPod('client');
+  other = await cluster.addPod('other');
+  plain = await cluster.addPod('plain');
+  web = await cluster.addPod('web');
+  writeFileSync(
+    join(dir, 'mesh.yaml'),
+    [
+      'services:',
+      '  - name: web.demo.svc.cluster.local',
+      '    endpoints:',
+      `      - address: ${web.ip}`,
+      `        identity: ${WEB_ID}`,
+      '        labels: { app: web }',
+      'workloads:',
+      ...[[CLIENT_ID, 'client'], [OTHER_ID, 'other'], [WEB_ID, 'web']].flatMap(([id, t]) => [`  - identity: ${id}`, `    token: "${t}-token"`]),
+      '',
+    ].join('\n'),
+  );
+  mkdirSync(join(dir, 'policy'));
+  writeFileSync(join(dir, 'policy', 'web.yaml'), policy(CLIENT_ID));
+  control.spawn(process.execPath, [
+    LINNET_BIN, 'control', '--discovery-file', join(dir, 'mesh.yaml'), '--identity-dir', join(dir, 'ca'), '--policy-dir', join(dir, 'policy'),
+    '--destination-addr', `${control.ip}:${DESTINATION_PORT}`, '--identity-addr', `${control.ip}:${IDENTITY_PORT}`, '--policy-addr', `${control.ip}:${POLICY_PORT}`,
+    '--default-inbound-policy', 'all-authenticated',
+  ], { name: 'control' });
+  await eventually(async () => {
+    for (const port of [DESTINATION_PORT, IDENTITY_PORT, POLICY_PORT]) {
+      const r = await control.run('bash', ['-c', `exec 3<>/dev/tcp/${control.ip}/${port}`], { timeoutMs: 2000 });
+      assert.equal(r.code, 0, `control not listening on ${port} yet`);
+    }
+  }, 15_000, 200);
+  await Promise.all([client.init(), other.init(), web.init()]);
+  await Promise.all([
+    client.startProxy(meshProxyEnv(control, dir, CLIENT_ID, 'client')),
+    other.startProxy(meshProxyEnv(control, dir, OTHER_ID, 'other')),
+    web.startProxy(
+      meshProxyEnv(control, dir, WEB_ID, 'web', {
+        LINNET_PROXY_POLICY_SVC_ADDR: `${control.ip}:${POLICY_PORT}`,
+        LINNET_PROXY_POLICY_WORKLOAD: web.ip,
+        LINNET_PROXY_INBOUND_PORTS: `${HTTP},${OPEN},${AUDIT},${GRPC},${REDIS}`,
+      }),
+    ),
+  ]);
+  for (const port of [HTTP, OPEN, AUDIT]) {
+    const p = web.spawn(process.execPath, [APP, 'http-serve', '--port', String(port), '--name', `web${port}`, '--delay-ms', '0'], { uid: APP_UID, name: `http-${port}` });
+    await p.waitForEvent((e) => e.event === 'listening');
+  }
+  const g = web.spawn(process.execPath, [GRPC_APP, 'serve', '--port', String(GRPC)], { uid: APP_UID, name: 'grpc' });
+  await g.waitForEvent((e) => e.event === 'listening');
+  await serveTcp(web, REDIS, ['--echo']);
+});
+
+after(async () => {
+  await cluster?.destroy();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** curl from `pod` (as the app): status, l5d-proxy-error and body. */
+async function curl(pod: Pod, port: number, path: string, method = 'GET'): Promise<{ status: number; proxyError: string; body: string }> {
+  const r = await pod.run('curl', ['-sS', '-m', '5', '-X', method, '-D', '-', `http://${web.ip}:${port}${path}`], { uid: APP_UID, timeoutMs: 15_000 });
+  const status = Number(/^HTTP\/[\d.]+ (\d+)/m.exec(r.stdout)?.[1] ?? 0);
+  const proxyError = /^l5d-proxy-error: (.*)\r?$/im.exec(r.stdout)?.[1]?.trim() ?? '';
+  const body = r.stdout.split(/\r?\n\r?\n/).slice(1).join('\n\n').trim();
+  return { status, proxyError, body: body || r.stderr.trim() };
+}
+
+it('HTTP: the named identity is served, another identity and an unmeshed client get 403 with l5d-proxy-error; /healthz is open', async () => {
+  assert.deepEqual(await curl(client, HTTP, '/api/items'), { status: 200, proxyError: '', body: `web${HTTP}` });
+  const denied = await curl(other, HTTP, '/api/items');
+  assert.equal(denied.status, 403);
+  assert.match(denied.proxyError, /unauthorized request on route: route rest/);
+  assert.equal((await curl(plain, HTTP, '/api/items')).status, 403);
+  assert.equal((await curl(plain, HTTP, '/healthz')).status, 200, 'the probe-like route is open to everyone');
+  assert.equal((await curl(plain, HTTP, '/healthz', 'POST')).status, 403, 'POST /healthz is the rest route');
+  await eventually(async () => {
+    const m = await web.metrics();
+    const srv = { srv_kind: 'server', srv_name: 'web-http', target_addr: `${web.ip}:${HTTP}` };
+    assert.ok(sum(m, 'inbound_http_authz_allow_total', { ...srv, route_name: 'rest', authz_kind: 'authorizationpolicy', authz_name: 'rest-clients', tls: 'true', client_id: CLIENT_ID }) >= 1);
+    assert.ok(sum(m, 'inbound_http_authz_allow_total', { ...srv, route_name: 'health', authz_name: 'health-open', tls: 'no_identity' }) >= 1);
+    assert.ok(sum(m, 'inbound_http_authz_deny_total', { ...srv, route_name: 'rest', tls: 'true', client_id: OTHER_ID }) >= 1);
+    assert.ok(sum(m, 'inbound_http_authz_deny_total', { ...srv, route_name: 'rest', tls: 'no_identity' }) >= 2);
+    assert.ok(sum(m, 'response_total', { direction: 'inbound', status_code: '403' }) >= 3, 'the 403s are in the golden metrics too');
+  });
+});
+
+it('gRPC: the named identity is served, another gets PERMISSION_DENIED (status 7) from the proxy', async () => {
+  const call = async (pod: Pod) => {
+    const r = await pod.run(process.execPath, [GRPC_APP, 'call', '--to', `${web.ip}:${GRPC}`, '--scenario', 'unary'], { uid: APP_UID, timeoutMs: 20_000 });
+    return JSON.parse(r.stdout.trim().split('\n').pop()!) as { res?: unknown; error?: { code: number; proxyError: string | null } };
+  };
+  const ok = await call(client);
+  assert.ok(ok.res, JSON.stringify(ok));
+  const denied = await call(other);
+  assert.equal(denied.error?.code, 7, JSON.stringify(denied));
+  assert.match(denied.error?.proxyError ?? '', /unauthorized/);
+});
+
+it('opaque TCP: reset for the wrong identity before any byte reaches the app, served for the right one', async () => {
+  const good = await connectTcp(client, `${web.ip}:${REDIS}`, ['--send', '1000']);
+  assert.equal(good.code, 0, good.stderr);
+  assert.equal(good.reports[0]?.received, 1000, JSON.stringify(good.reports));
+  const bad = await connectTcp(other, `${web.ip}:${REDIS}`, ['--send', '1000']);
+  assert.equal(bad.reports[0]?.received ?? 0, 0, JSON.stringify(bad.reports));
+  await eventually(async () => {
+    const m = await web.metrics();
+    assert.ok(sum(m, 'inbound_tcp_authz_allow_total', { srv_name: 'web-opaque', authz_name: 'grpc-and-opaque', client_id: CLIENT_ID }) >= 1);
+    assert.ok(sum(m, 'inbound_tcp_authz_deny_total', { srv_name: 'web-opaque', client_id: OTHER_ID }) >= 1);
+  });
+});
+
+it('no Server: the control plane\'s all-authenticated default refuses plaintext and serves meshed clients', async () => {
+  assert.equal((await curl(plain, OPEN, '/')).status, 403);
+  assert.equal((await curl(other, OPEN, '/')).status, 200);
+  const m = await web.metrics();
+  assert.ok(sum(m, 'inbound_http_authz_deny_total', { srv_kind: 'default', srv_name: 'all-authenticated', tls: 'no_identity' }) >= 1);
+});
+
+it('audit: everyone passes, counted under the audit authorization', async () => {
+  assert.equal((await curl(plain, AUDIT, '/x')).status, 200);
+  assert.equal((await curl(other, AUDIT, '/x')).status, 200);
+  await eventually(async () => {
+    const m = await web.metrics();
+    assert.ok(sum(m, 'inbound_http_authz_allow_total', { srv_name: 'web-audit', authz_kind: 'default', authz_name: 'audit' }) >= 2);
+    assert.equal(sum(m, 'inbound_http_authz_deny_total', { srv_name: 'web-audit' }), 0);
+  });
+});
+
+it('an edit of the policy file swaps who is allowed within a second', async () => {
+  writeFileSync(join(dir, 'policy', 'web.yaml'), policy(OTHER_ID));
+  const t0 = Date.now();
+  await eventually(async () => assert.equal((await curl(other, HTTP, '/api/items')).status, 200), 3000, 50);
+  const ms = Date.now() - t0;
+  assert.equal((await curl(client, HTTP, '/api/items')).status, 403);
+  process.stdout.write(`# policy edit effective after ${ms} ms (including curl)\n`);
+  assert.ok(ms < 1500, `${ms} ms`);
+  writeFileSync(join(dir, 'policy', 'web.yaml'), policy(CLIENT_ID));
+  await eventually(async () => assert.equal((await curl(client, HTTP, '/api/items')).status, 200), 3000, 50);
+});
