@@ -81,7 +81,8 @@ policy (authorization, Linkerd's resources; the README's "Authorization policy")
 listeners:
   --destination-addr ADDR       default ${DEFAULTS.destinationAddr}
   --identity-addr ADDR          default ${DEFAULTS.identityAddr}
-  --policy-addr ADDR            the inbound policy API, served with --policy-dir (default ${DEFAULTS.policyAddr})
+  --policy-addr ADDR            the inbound policy API, served with --policy-dir or
+                                --discovery kubernetes (default ${DEFAULTS.policyAddr})
 
   --log LEVEL                   error|warn|info|debug (default info)
 
@@ -210,25 +211,27 @@ export async function startControl(o: ControlOptions, log: Logger): Promise<Runn
       source = fileSource!;
     }
 
-    const dst = new grpc.Server(SERVER_OPTIONS);
-    const d = createDestinationService({ source, log: log.child('destination') });
-    dst.addService(d.service, d.implementation);
-    const destinationPort = await bindServer(dst, o.destinationAddr);
-    closers.push(() => {
-      const done = shutdownServer(dst, 2000);
-      // Streams never end by themselves; end them so proxies reconnect (to another replica) now.
-      d.drain();
-      return done;
-    });
-    log.info('destination serving', { addr: o.destinationAddr, port: destinationPort, discovery: source.kind });
-
+    // Policy first: its source must be in sync before the process reports itself serving.
     let policyPort: number | undefined;
-    if (o.policyDir) {
-      if (!fileSource) throw usageError('--policy-dir needs --discovery-file (its endpoints are the pods the policy selects)');
-      const { createPolicyDirSource } = require('./policy/dir-source') as typeof import('./policy/dir-source');
+    if (o.policyDir || o.discovery === 'kubernetes') {
       const { createPolicyService } = require('./policy/server') as typeof import('./policy/server');
-      const policySource = await createPolicyDirSource({ dir: o.policyDir, discovery: fileSource, log: log.child('policy') });
-      closers.push(() => policySource.close());
+      let policySource: import('./policy/source').PolicySource;
+      if (o.discovery === 'kubernetes') {
+        // In Kubernetes the resources are the cluster's (Linkerd's CRDs), watched like discovery's.
+        if (o.policyDir) throw usageError('--policy-dir is for the embedded mode; with --discovery kubernetes the policy resources are read from the cluster');
+        const { createKubernetesPolicySource } = require('./policy/kubernetes-source') as typeof import('./policy/kubernetes-source');
+        const k8s = require('@kubernetes/client-node') as typeof import('@kubernetes/client-node');
+        const kc = new k8s.KubeConfig();
+        if (o.kubeconfig) kc.loadFromFile(o.kubeconfig);
+        else kc.loadFromDefault();
+        policySource = await createKubernetesPolicySource({ kubeConfig: kc, log: log.child('policy') });
+      } else {
+        if (!fileSource) throw usageError('--policy-dir needs --discovery-file (its endpoints are the pods the policy selects)');
+        const { createPolicyDirSource } = require('./policy/dir-source') as typeof import('./policy/dir-source');
+        policySource = await createPolicyDirSource({ dir: o.policyDir!, discovery: fileSource, log: log.child('policy') });
+      }
+      const ps = policySource;
+      closers.push(() => ps.close());
       const pol = new grpc.Server(SERVER_OPTIONS);
       const p = createPolicyService({
         source: policySource,
@@ -242,8 +245,20 @@ export async function startControl(o: ControlOptions, log: Logger): Promise<Runn
         p.drain();
         return done;
       });
-      log.info('policy serving', { addr: o.policyAddr, port: policyPort, dir: o.policyDir, default_inbound_policy: o.defaultInboundPolicy });
+      log.info('policy serving', { addr: o.policyAddr, port: policyPort, source: policySource.kind, default_inbound_policy: o.defaultInboundPolicy });
     }
+
+    const dst = new grpc.Server(SERVER_OPTIONS);
+    const d = createDestinationService({ source, log: log.child('destination') });
+    dst.addService(d.service, d.implementation);
+    const destinationPort = await bindServer(dst, o.destinationAddr);
+    closers.push(() => {
+      const done = shutdownServer(dst, 2000);
+      // Streams never end by themselves; end them so proxies reconnect (to another replica) now.
+      d.drain();
+      return done;
+    });
+    log.info('destination serving', { addr: o.destinationAddr, port: destinationPort, discovery: source.kind });
 
     let identityPort: number | undefined;
     if (o.identityDir) {
