@@ -29,6 +29,8 @@ const OPEN = 8001; // no Server: the control plane's default, all-authenticated
 const AUDIT = 8002; // Server web-audit: accessPolicy audit
 const GRPC = 7500; // Server web-grpc (gRPC): client only
 const REDIS = 6379; // Server web-opaque (opaque, a default opaque port): client only
+const LIMITED = 8003; // Server web-limited: everyone, 5 requests a second per identity
+const NET = 8004; // Server web-net: only the unmeshed pod's address (NetworkAuthentication)
 
 let cluster: Cluster | undefined;
 let dir: string;
@@ -40,7 +42,7 @@ let web: Pod;
 
 const it = (name: string, body: () => Promise<void>) => test(name, { skip }, logsOnFailure(() => cluster, body));
 
-const policy = (allowed: string) => `
+const policy = (allowed: string | string[]) => `
 apiVersion: policy.linkerd.io/v1beta3
 kind: Server
 metadata: { namespace: demo, name: web-http }
@@ -82,7 +84,7 @@ spec:
 apiVersion: policy.linkerd.io/v1alpha1
 kind: MeshTLSAuthentication
 metadata: { namespace: demo, name: clients }
-spec: { identities: ["${allowed}"] }
+spec: { identities: ${JSON.stringify([allowed].flat())} }
 ---
 apiVersion: policy.linkerd.io/v1beta3
 kind: Server
@@ -105,7 +107,37 @@ apiVersion: policy.linkerd.io/v1beta3
 kind: Server
 metadata: { namespace: demo, name: web-audit }
 spec: { podSelector: { matchLabels: { app: web } }, port: ${AUDIT}, accessPolicy: audit }
+---
+apiVersion: policy.linkerd.io/v1beta3
+kind: Server
+metadata: { namespace: demo, name: web-limited }
+spec: { podSelector: { matchLabels: { app: web } }, port: ${LIMITED}, accessPolicy: all-unauthenticated }
+---
+apiVersion: policy.linkerd.io/v1alpha1
+kind: HTTPLocalRateLimitPolicy
+metadata: { namespace: demo, name: five-a-second }
+spec:
+  targetRef: { group: policy.linkerd.io, kind: Server, name: web-limited }
+  identity: { requestsPerSecond: 5 }
+---
+apiVersion: policy.linkerd.io/v1beta3
+kind: Server
+metadata: { namespace: demo, name: web-net }
+spec: { podSelector: { matchLabels: { app: web } }, port: ${NET}, accessPolicy: deny }
+---
+apiVersion: policy.linkerd.io/v1alpha1
+kind: AuthorizationPolicy
+metadata: { namespace: demo, name: from-plain }
+spec:
+  targetRef: { group: policy.linkerd.io, kind: Server, name: web-net }
+  requiredAuthenticationRefs: [{ group: policy.linkerd.io, kind: NetworkAuthentication, name: plain-net }]
+---
+apiVersion: policy.linkerd.io/v1alpha1
+kind: NetworkAuthentication
+metadata: { namespace: demo, name: plain-net }
+spec: { networks: [{ cidr: ${PLAIN_NET} }] }
 `;
+let PLAIN_NET = '';
 
 before(async () => {
   if (skip) return;
@@ -116,6 +148,7 @@ before(async () => {
   other = await cluster.addPod('other');
   plain = await cluster.addPod('plain');
   web = await cluster.addPod('web');
+  PLAIN_NET = `${plain.ip}/32`;
   writeFileSync(
     join(dir, 'mesh.yaml'),
     [
@@ -151,11 +184,11 @@ before(async () => {
       meshProxyEnv(control, dir, WEB_ID, 'web', {
         LINNET_PROXY_POLICY_SVC_ADDR: `${control.ip}:${POLICY_PORT}`,
         LINNET_PROXY_POLICY_WORKLOAD: web.ip,
-        LINNET_PROXY_INBOUND_PORTS: `${HTTP},${OPEN},${AUDIT},${GRPC},${REDIS}`,
+        LINNET_PROXY_INBOUND_PORTS: `${HTTP},${OPEN},${AUDIT},${GRPC},${REDIS},${LIMITED},${NET}`,
       }),
     ),
   ]);
-  for (const port of [HTTP, OPEN, AUDIT]) {
+  for (const port of [HTTP, OPEN, AUDIT, LIMITED, NET]) {
     const p = web.spawn(process.execPath, [APP, 'http-serve', '--port', String(port), '--name', `web${port}`, '--delay-ms', '0'], { uid: APP_UID, name: `http-${port}` });
     await p.waitForEvent((e) => e.event === 'listening');
   }
@@ -249,4 +282,59 @@ it('an edit of the policy file swaps who is allowed within a second', async () =
   assert.ok(ms < 1500, `${ms} ms`);
   writeFileSync(join(dir, 'policy', 'web.yaml'), policy(CLIENT_ID));
   await eventually(async () => assert.equal((await curl(client, HTTP, '/api/items')).status, 200), 3000, 50);
+});
+
+it('NetworkAuthentication: an unmeshed client is allowed from its CIDR only', async () => {
+  assert.equal((await curl(plain, NET, '/')).status, 200);
+  assert.equal((await curl(other, NET, '/')).status, 403, 'a meshed client from another address');
+});
+
+it('HTTPLocalRateLimitPolicy: over 5 a second, 429 with Retry-After and l5d-proxy-error', async () => {
+  const r = await other.run('bash', ['-c', `for i in $(seq 1 20); do curl -s -o /dev/null -D - http://${web.ip}:${LIMITED}/ | tr -d '\\r' | grep -iE '^(HTTP|retry-after|l5d-proxy-error)'; done`], { uid: APP_UID, timeoutMs: 20_000 });
+  const statuses = [...r.stdout.matchAll(/^HTTP\/[\d.]+ (\d+)/gm)].map((m) => Number(m[1]));
+  assert.equal(statuses.length, 20, r.stdout + r.stderr);
+  const limited = statuses.filter((x) => x === 429).length;
+  assert.ok(limited >= 10 && statuses.filter((x) => x === 200).length >= 1, statuses.join(','));
+  assert.match(r.stdout, /^retry-after: \d+$/im);
+  assert.match(r.stdout, /^l5d-proxy-error: too many requests/im);
+  // Another identity has its own budget.
+  assert.equal((await curl(client, LIMITED, '/')).status, 200);
+  const m = await web.metrics();
+  assert.ok(sum(m, 'inbound_http_local_ratelimit_rejected_total', { srv_name: 'web-limited', ratelimit_name: 'five-a-second', scope: 'identity', client_id: OTHER_ID }) >= 10);
+});
+
+it('an opaque connection a policy change no longer allows is closed at once, and counted', async () => {
+  // 500 bytes, a 4 s pause, 500 more: the edit lands in the pause.
+  const held = connectTcp(client, `${web.ip}:${REDIS}`, ['--send', '1000', '--pause-after', '500', '--pause-ms', '4000']);
+  await new Promise((r) => setTimeout(r, 1000));
+  writeFileSync(join(dir, 'policy', 'web.yaml'), policy(OTHER_ID));
+  const t0 = Date.now();
+  const r = await held;
+  const ms = Date.now() - t0;
+  assert.ok((r.reports[0]?.received ?? 0) < 1000, JSON.stringify(r.reports));
+  assert.ok(ms < 2500, `closed ${ms} ms after the edit, before the client's pause ended`);
+  const m = await web.metrics();
+  assert.ok(sum(m, 'inbound_tcp_authz_terminate_total', { srv_name: 'web-opaque', client_id: CLIENT_ID }) >= 1);
+  writeFileSync(join(dir, 'policy', 'web.yaml'), policy(CLIENT_ID));
+  await eventually(async () => assert.equal((await curl(client, HTTP, '/api/items')).status, 200), 3000, 50);
+});
+
+it('a policy edit under load: the allowed client loses no request, the newly denied one is denied within a second', async () => {
+  writeFileSync(join(dir, 'policy', 'web.yaml'), policy([CLIENT_ID, OTHER_ID]));
+  await eventually(async () => assert.equal((await curl(other, HTTP, '/api/items')).status, 200), 3000, 50);
+  const load = client.run(process.execPath, [APP, 'http-load', '--to', `${web.ip}:${HTTP}`, '--concurrency', '4', '--requests', '4000'], { uid: APP_UID, timeoutMs: 60_000 });
+  await new Promise((r) => setTimeout(r, 1000));
+  writeFileSync(join(dir, 'policy', 'web.yaml'), policy(CLIENT_ID));
+  const t0 = Date.now();
+  await eventually(async () => assert.equal((await curl(other, HTTP, '/api/items')).status, 403), 3000, 20);
+  const deniedAfter = Date.now() - t0;
+  writeFileSync(join(dir, 'policy', 'web.yaml'), policy([CLIENT_ID, OTHER_ID]));
+  await new Promise((r) => setTimeout(r, 500));
+  writeFileSync(join(dir, 'policy', 'web.yaml'), policy(CLIENT_ID));
+  const out = await load;
+  const summary = JSON.parse(out.stdout.trim().split('\n').pop()!) as { ok: number; errors: number; errorCodes: Record<string, number>; ms?: number };
+  process.stdout.write(`# under load: ${summary.ok} ok, ${summary.errors} errors; newly denied client denied after ${deniedAfter} ms\n`);
+  assert.equal(summary.errors, 0, JSON.stringify(summary));
+  assert.equal(summary.ok, 4000);
+  assert.ok(deniedAfter < 1000, `${deniedAfter} ms`);
 });

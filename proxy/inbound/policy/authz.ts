@@ -118,21 +118,31 @@ export class Authorizer {
     return l.limiter;
   }
 
-  /** @internal */ countHttp(conn: Conn, p: PortPolicy, route: InboundRoute | undefined, authz: Authz | undefined): void {
+  /**
+   * Counts a request's decision; returns the bound counter so the connection's cache counts the
+   * next request on the same route without building labels again.
+   */
+  /** @internal */ countHttp(conn: Conn, p: PortPolicy, route: InboundRoute | undefined, authz: Authz | undefined): () => void {
     const { policy } = p;
     const srv = { target_addr: conn.target.addr, srv_kind: policy.server.kind, srv_name: policy.server.name };
     if (!route) {
       this.metrics.routeNotFound.inc(srv);
-      return;
+      return () => {};
     }
     const tls = tlsLabels(conn);
     const r = { ...srv, route_kind: route.kind, route_name: route.name };
+    const count = authz ? this.metrics.httpAllow.bind({ ...r, authz_kind: authz.kind, authz_name: authz.name, ...tls }) : this.metrics.httpDeny.bind({ ...r, ...tls });
+    count();
+    this.noteHttp(conn, p, route, authz);
+    return count;
+  }
+
+  /** @internal */ noteHttp(conn: Conn, p: PortPolicy, route: InboundRoute, authz: Authz | undefined): void {
+    const tls = tlsLabels(conn);
     if (authz) {
-      this.metrics.httpAllow.inc({ ...r, authz_kind: authz.kind, authz_name: authz.name, ...tls });
       if (isAudit(authz)) this.denies.note(`audit http ${conn.clientAddr} ${tls.client_id ?? ''} ${route.name}`, 'audit: request allowed that the policy would deny', { target: conn.target.addr, client: conn.clientAddr, client_id: tls.client_id, route: route.name });
     } else {
-      this.metrics.httpDeny.inc({ ...r, ...tls });
-      this.denies.note(`http ${conn.clientAddr} ${tls.client_id ?? ''} ${route.name}`, 'request denied by inbound policy', { target: conn.target.addr, client: conn.clientAddr, client_id: tls.client_id, server: `${policy.server.kind}/${policy.server.name}`, route: route.name });
+      this.denies.note(`http ${conn.clientAddr} ${tls.client_id ?? ''} ${route.name}`, 'request denied by inbound policy', { target: conn.target.addr, client: conn.clientAddr, client_id: tls.client_id, server: `${p.policy.server.kind}/${p.policy.server.name}`, route: route.name });
     }
   }
 
@@ -144,7 +154,8 @@ export class Authorizer {
 /** One connection's HTTP authorization, with its decisions cached per route and policy version. */
 export class HttpAuthz {
   private version = -1;
-  private readonly cache = new Map<InboundRoute, Authz | null>();
+  /** Per route of the current policy: its decision for this client and its bound counter. */
+  private readonly cache = new Map<InboundRoute, { authz: Authz | null; count: () => void }>();
   private readonly client: Client;
 
   constructor(
@@ -166,12 +177,16 @@ export class HttpAuthz {
       this.parent.countHttp(this.conn, p, undefined, undefined);
       return new HttpProxyError('routeNotFound', `${r.method} ${r.path}`);
     }
-    let authz = this.cache.get(route);
-    if (authz === undefined) {
-      authz = authorize(route.authorizations, this.client) ?? null;
-      this.cache.set(route, authz);
+    let hit = this.cache.get(route);
+    if (hit === undefined) {
+      const authz = authorize(route.authorizations, this.client) ?? null;
+      hit = { authz, count: this.parent.countHttp(this.conn, p, route, authz ?? undefined) };
+      this.cache.set(route, hit);
+    } else {
+      hit.count();
+      if (!hit.authz || isAudit(hit.authz)) this.parent.noteHttp(this.conn, p, route, hit.authz ?? undefined);
     }
-    this.parent.countHttp(this.conn, p, route, authz ?? undefined);
+    const authz = hit.authz;
     if (!authz) return new HttpProxyError('forbidden', `${route.kind === 'default' ? 'server' : 'route'} ${route.name}`);
     const limiter = p.policy.rateLimit ? this.parent.limiter(this.conn.target.port, p) : undefined;
     if (limiter) {
