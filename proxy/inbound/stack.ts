@@ -226,7 +226,8 @@ export class Inbound implements Stack {
     const authz = this.deps.authz;
     if (authz) {
       // Decided before the app is dialled: a refused client never reaches it, not even its first bytes.
-      if (!authz.connection(conn, () => client.destroy())) {
+      // A later policy that no longer allows it resets it, so the client's side sees a reset, not an end.
+      if (!authz.connection(conn, () => client.resetAndDestroy())) {
         client.resetAndDestroy();
         return;
       }
