@@ -240,6 +240,10 @@ it('gRPC: the named identity is served, another gets PERMISSION_DENIED (status 7
   const denied = await call(other);
   assert.equal(denied.error?.code, 7, JSON.stringify(denied));
   assert.match(denied.error?.proxyError ?? '', /unauthorized/);
+  // An independent client (curl over nghttp2): the trailers-only answer carries grpc-status 7.
+  const frame = '\\x00\\x00\\x00\\x00\\x02{}';
+  const r = await other.run('bash', ['-c', `printf '${frame}' | curl -sS -m 5 --http2-prior-knowledge -D - -o /dev/null -H 'content-type: application/grpc' -H 'te: trailers' --data-binary @- http://${web.ip}:${GRPC}/linnet.test.Echo/Unary`], { uid: APP_UID, timeoutMs: 15_000 });
+  assert.match(r.stdout, /^grpc-status: 7\r?$/m, r.stdout + r.stderr);
 });
 
 it('opaque TCP: reset for the wrong identity before any byte reaches the app, served for the right one', async () => {
@@ -309,12 +313,15 @@ it('an opaque connection a policy change no longer allows is closed at once, and
   await new Promise((r) => setTimeout(r, 1000));
   writeFileSync(join(dir, 'policy', 'web.yaml'), policy(OTHER_ID));
   const t0 = Date.now();
-  const r = await held;
+  // The proxy closes it as soon as the new policy is in (the client app, paused, notices later).
+  await eventually(async () => {
+    const m = await web.metrics();
+    assert.ok(sum(m, 'inbound_tcp_authz_terminate_total', { srv_name: 'web-opaque', client_id: CLIENT_ID }) >= 1);
+  }, 1500, 50);
   const ms = Date.now() - t0;
-  assert.ok((r.reports[0]?.received ?? 0) < 1000, JSON.stringify(r.reports));
-  assert.ok(ms < 2500, `closed ${ms} ms after the edit, before the client's pause ended`);
-  const m = await web.metrics();
-  assert.ok(sum(m, 'inbound_tcp_authz_terminate_total', { srv_name: 'web-opaque', client_id: CLIENT_ID }) >= 1);
+  const r = await held;
+  assert.ok((r.reports[0]?.received ?? 0) < 1000, `the second half never came back: ${JSON.stringify(r.reports)}`);
+  process.stdout.write(`# opaque connection terminated within ${ms} ms of the edit\n`);
   writeFileSync(join(dir, 'policy', 'web.yaml'), policy(CLIENT_ID));
   await eventually(async () => assert.equal((await curl(client, HTTP, '/api/items')).status, 200), 3000, 50);
 });

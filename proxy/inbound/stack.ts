@@ -27,6 +27,7 @@ import { authorityOf, fieldValue } from '../protocol/h2/headers';
 import { isGrpcContentType } from '../protocol/h2/grpc-status';
 import type { ProxyProtocol, RequestView } from '../../core/policy/model';
 import type { Authorizer, HttpAuthz } from './policy/authz';
+import { resetConnection } from './policy/reset';
 import type { Fields } from '../protocol/h2/semantics';
 import { HttpSide } from '../protocol/http-side';
 import type { H2Settings } from '../protocol/h2/settings';
@@ -197,9 +198,15 @@ export class Inbound implements Stack {
         return this.detect(t.socket, peer);
       }
     }
-    // A Server's proxyProtocol replaces detection on its port (the mTLS verdict above still ran).
+    // A Server's proxyProtocol replaces detection on its port (the mTLS verdict above still ran):
+    // opaque is never parsed; an HTTP port is never relayed as opaque, but keeps the HTTP version
+    // detection found (a peer proxy may have upgraded HTTP/1 to HTTP/2 between proxies).
     const forced = this.deps.authz && o.kind !== 'gone' ? forcedBy(this.deps.authz.policy(target.port).policy.protocol) : undefined;
-    if (forced) return this.dispatch.serve(client, prefix.bytes, forced, conn);
+    if (forced) {
+      const found = o.kind === 'detected' ? o.detected.kind : undefined;
+      const keep = forced !== OPAQUE_PORT && (found === 'http1' || found === 'h2');
+      if (!keep) return this.dispatch.serve(client, prefix.bytes, forced, conn);
+    }
     return this.dispatch.serveDetected(client, prefix, conn);
   }
 
@@ -227,7 +234,7 @@ export class Inbound implements Stack {
     if (authz) {
       // Decided before the app is dialled: a refused client never reaches it, not even its first bytes.
       // A later policy that no longer allows it resets it, so the client's side sees a reset, not an end.
-      if (!authz.connection(conn, () => client.resetAndDestroy())) {
+      if (!authz.connection(conn, () => resetConnection(client))) {
         client.resetAndDestroy();
         return;
       }

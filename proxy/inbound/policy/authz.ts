@@ -7,9 +7,8 @@
  * counted with Linkerd's metric names, and logged at most once a second per client and reason.
  * Opaque connections a policy change no longer allows are closed at once.
  */
-import type { Socket } from 'node:net';
 import type { Logger } from '../../../core/log';
-import { decideConnection, isAudit, matchRoute, authorize, type Authz, type Client, type InboundRoute, type RequestView } from '../../../core/policy/model';
+import { decideConnection, defaultRoute, isAudit, matchRoute, authorize, type Authz, type Client, type InboundRoute, type RequestView } from '../../../core/policy/model';
 import { parseIp } from '../../../core/policy/net';
 import type { Conn } from '../../accept/context';
 import type { AuthzMetrics } from '../../metrics/authz-metrics';
@@ -97,7 +96,11 @@ export class Authorizer {
       set.delete(e);
       this.metrics.tcpTerminate.inc({ target_addr: e.conn.target.addr, srv_kind: policy.server.kind, srv_name: policy.server.name, ...tlsLabels(e.conn) });
       this.log.info('policy changed: closing a connection it no longer allows', { target: e.conn.target.addr, client: e.conn.clientAddr });
-      e.close();
+      try {
+        e.close();
+      } catch (err) {
+        this.log.warn('closing a connection the policy no longer allows failed', { error: (err as Error).message });
+      }
     }
   }
 
@@ -165,6 +168,12 @@ export class HttpAuthz {
     this.client = clientOf(conn);
   }
 
+  private connRoute: { version: number; routes: InboundRoute[] } | undefined;
+  private connectionRoute(p: PortPolicy): InboundRoute[] {
+    if (this.connRoute?.version !== p.version) this.connRoute = { version: p.version, routes: [defaultRoute(p.policy.authorizations)] };
+    return this.connRoute.routes;
+  }
+
   /** Undefined: the request may go on; else the answer to give it. */
   check(r: RequestView, grpc: boolean): HttpProxyError | undefined {
     const p = this.parent.policy(this.conn.target.port);
@@ -172,7 +181,10 @@ export class HttpAuthz {
       this.version = p.version;
       this.cache.clear();
     }
-    const route = matchRoute(p.policy.routes, grpc, r);
+    // HTTP on a port whose Server says opaque or TLS (a peer proxy that did not know and upgraded
+    // it): the Server's connection authorizations decide, as if it were one route.
+    const routes = p.policy.routes.length === 0 && (p.policy.protocol === 'opaque' || p.policy.protocol === 'tls') ? this.connectionRoute(p) : p.policy.routes;
+    const route = matchRoute(routes, grpc, r);
     if (!route) {
       this.parent.countHttp(this.conn, p, undefined, undefined);
       return new HttpProxyError('routeNotFound', `${r.method} ${r.path}`);
@@ -200,11 +212,4 @@ export class HttpAuthz {
     }
     return undefined;
   }
-}
-
-/** A socket's close, for Authorizer.connection's `close`. */
-export function resetter(...sockets: (Socket | undefined)[]): () => void {
-  return () => {
-    for (const s of sockets) if (s && !s.destroyed) s.resetAndDestroy();
-  };
 }

@@ -117,7 +117,14 @@ export class InboundPolicies {
       }
       w.current = { policy, version: ++this.version, fromControlPlane: true };
       this.log.debug('inbound policy', { port: w.port, server: `${policy.server.kind}/${policy.server.name}`, protocol: policy.protocol });
-      for (const fn of [...this.listeners]) fn(w.port);
+      for (const fn of [...this.listeners]) {
+        try {
+          fn(w.port);
+        } catch (err) {
+          // One listener's failure must not keep the others (or the stream) from the change.
+          this.log.warn('inbound policy listener failed', { port: w.port, error: (err as Error).message });
+        }
+      }
     });
     call.on('error', () => {
       // Reported through 'status'.
