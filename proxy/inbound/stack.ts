@@ -356,13 +356,15 @@ function h1View(req: H1Request, authority: string): RequestView {
     const m = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/]*(\/.*)?$/.exec(path);
     path = m ? (m[1] ?? '/') : path;
   }
-  const { names, values } = req.head;
+  // Header fields are read only if a route matches on them (the head builds them on first use).
+  const head = req.head;
   return {
     method: req.head.method,
     path,
     query: q < 0 ? '' : t.slice(q + 1),
     host: authority.replace(/:\d+$/, ''),
     header: (name) => {
+      const { names, values } = head;
       for (let i = 0; i < names.length; i++) if (names[i]!.toLowerCase() === name) return values[i];
       return undefined;
     },
