@@ -15,7 +15,13 @@ export function parsePolicyDocuments(text: string, file: string, fileOrder = 0):
   list.forEach((doc, i) => {
     const where = `document ${i + 1}`;
     if (doc.errors.length > 0) return void problems.push(...doc.errors.map((e) => `${where}: YAML: ${e.message.split('\n')[0]}`));
-    const o: unknown = doc.toJS();
+    let o: unknown;
+    try {
+      o = doc.toJS();
+    } catch (e) {
+      // An alias to an anchor that is not set yet, or too many aliases (a YAML bomb).
+      return void problems.push(`${where}: YAML: ${(e as Error).message.split('\n')[0]}`);
+    }
     if (o === null || o === undefined) return;
     const items = isList(o) ? (o as { items: unknown[] }).items : [o];
     items.forEach((item, j) => {

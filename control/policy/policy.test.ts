@@ -380,7 +380,8 @@ spec:
       ],
     );
   });
-  it('YAML errors are refused too', () => {
+  it('YAML errors are refused too, an alias to a missing anchor included (found by the fuzzer)', () => {
     assert.match(refused('kind: [unclosed')[0]!, /^document 1: YAML: /);
+    assert.deepEqual(refused('a: 1\n---\nkind: *missing\n'), ['document 2: YAML: Unresolved alias (the anchor must be set before the alias): missing']);
   });
 });
