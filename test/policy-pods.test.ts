@@ -184,7 +184,8 @@ before(async () => {
       meshProxyEnv(control, dir, WEB_ID, 'web', {
         LINNET_PROXY_POLICY_SVC_ADDR: `${control.ip}:${POLICY_PORT}`,
         LINNET_PROXY_POLICY_WORKLOAD: web.ip,
-        LINNET_PROXY_INBOUND_PORTS: `${HTTP},${OPEN},${AUDIT},${GRPC},${REDIS},${LIMITED},${NET}`,
+        // NET is left out: its first connection must wait for its policy, not pass under the default.
+        LINNET_PROXY_INBOUND_PORTS: `${HTTP},${OPEN},${AUDIT},${GRPC},${REDIS},${LIMITED}`,
       }),
     ),
   ]);
@@ -288,9 +289,10 @@ it('an edit of the policy file swaps who is allowed within a second', async () =
   await eventually(async () => assert.equal((await curl(client, HTTP, '/api/items')).status, 200), 3000, 50);
 });
 
-it('NetworkAuthentication: an unmeshed client is allowed from its CIDR only', async () => {
-  assert.equal((await curl(plain, NET, '/')).status, 200);
+it('NetworkAuthentication: an unmeshed client is allowed from its CIDR only; a port\'s first connection waits for its policy', async () => {
+  // The proxy's own default (all-unauthenticated) would let this first request in.
   assert.equal((await curl(other, NET, '/')).status, 403, 'a meshed client from another address');
+  assert.equal((await curl(plain, NET, '/')).status, 200);
 });
 
 it('HTTPLocalRateLimitPolicy: over 5 a second, 429 with Retry-After and l5d-proxy-error', async () => {

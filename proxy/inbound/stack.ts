@@ -64,6 +64,8 @@ export interface InboundDeps {
 const EMPTY = Buffer.alloc(0);
 const OPAQUE_PORT: Detected = Object.freeze({ kind: 'opaque', reason: 'undecided', detail: 'opaque port' });
 const H2_BY_ALPN: Detected = Object.freeze({ kind: 'h2' });
+/** How long a connection to a port whose policy has not arrived yet waits for it before the default applies. */
+const FIRST_POLICY_WAIT_MS = 1000;
 const H1_BY_POLICY: Detected = Object.freeze({ kind: 'http1' }) as Detected;
 const H2_BY_POLICY: Detected = Object.freeze({ kind: 'h2' });
 
@@ -131,9 +133,20 @@ export class Inbound implements Stack {
   }
 
   accept(client: Socket, conn: Conn, direct: boolean): Promise<void> {
+    conn.clientAddr = client.remoteAddress;
+    const authz = this.deps.authz;
+    // A port seen for the first time: its policy is asked for now; wait briefly for it rather than
+    // let the first connections through under the default (ports in LINNET_PROXY_INBOUND_PORTS
+    // were asked for at start and never wait).
+    if (authz?.policies.watching && !direct && !authz.policy(conn.target.port).fromControlPlane) {
+      return authz.policies.ready(conn.target.port, FIRST_POLICY_WAIT_MS).then(() => this.acceptNow(client, conn, direct));
+    }
+    return this.acceptNow(client, conn, direct);
+  }
+
+  private acceptNow(client: Socket, conn: Conn, direct: boolean): Promise<void> {
     const { tls, mesh } = this.deps;
     const { side, target, log } = conn;
-    conn.clientAddr = client.remoteAddress;
     // Straight to our inbound port from a peer proxy: opaque transport (mTLS, then a header).
     if (direct && tls) return acceptOpaqueTransport(client, conn, tls, mesh, (s, rest, inner) => this.dispatch.serve(s, rest, OPAQUE_PORT, inner));
     if (side.opaquePorts.has(target.port)) {
