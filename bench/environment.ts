@@ -13,7 +13,7 @@ import { run } from '../control/local/pods';
 import { BenchError } from './errors';
 import { createPeerCertificates, haproxyStat, peerTrafficProblems, tlsProbeProblems, type PeerStats, type TlsProbeReport } from './peer-mesh';
 import { parseAppReport, parseH2load } from './parsers';
-import { treeCpuSeconds, treePeakRss, childrenOf } from './proc-stats';
+import { treeCpuSeconds, treeMemoryNow, treePeakRss, childrenOf, type MemoryNow } from './proc-stats';
 import {
   appInboundIgnore, appPorts, haproxyConfig, loadOutboundIgnore, nginxConfig, peerHopPort, peerMeshFiles, peerMeshInboundConfig, peerMeshOutboundConfig,
   port, PEER_IDENTITY, PEER_MESH_PROTOCOLS, PROTOCOLS, type Protocol, type Route,
@@ -214,6 +214,18 @@ export class BenchEnv {
   /** Peak RSS; for a meshed path, of the two proxies together. */
   peakRss(kind: ProxyKind): number {
     return this.proxyPids(kind).reduce<number>((n, pid) => n + (pid === undefined ? NaN : treePeakRss(pid)), 0);
+  }
+
+  /** Memory held now (RSS, PSS, private); for a meshed path, of the two proxies together. */
+  memoryNow(kind: ProxyKind): MemoryNow {
+    const total = { rss: 0, pss: 0, private: 0 };
+    for (const pid of this.proxyPids(kind)) {
+      const m = pid === undefined ? { rss: NaN, pss: NaN, private: NaN } : treeMemoryNow(pid);
+      total.rss += m.rss;
+      total.pss += m.pss;
+      total.private += m.private;
+    }
+    return total;
   }
 
   /**

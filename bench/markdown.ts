@@ -77,10 +77,11 @@ export function costTable(results: BenchResults): string {
     for (const t of s.targets) {
       if (t.status !== 'ok' || !t.cost) continue;
       const per = s.unit === 'Gbit/s' ? 'CPU s per GB' : 'CPU s per 1k ops';
-      rows.push([s.title, TARGET_LABEL[t.target], `${sig(num(t.cost.cpuSecondsPer1k.median))} ${per} ±${pct(num(t.cost.cpuSecondsPer1k.spreadPct) / 2)}`, mib(t.cost.peakRssBytes)]);
+      const held = t.cost.privateBytes === undefined ? '–' : `${mib(t.cost.privateBytes)} / ${mib(t.cost.pssBytes ?? NaN)}`;
+      rows.push([s.title, TARGET_LABEL[t.target], `${sig(num(t.cost.cpuSecondsPer1k.median))} ${per} ±${pct(num(t.cost.cpuSecondsPer1k.spreadPct) / 2)}`, mib(t.cost.peakRssBytes), held]);
     }
   }
-  return table(['scenario', 'proxy', 'CPU (user+sys, all threads)', 'peak RSS'], rows);
+  return table(['scenario', 'proxy', 'CPU (user+sys, all threads)', 'peak RSS', 'private / PSS at the end'], rows);
 }
 
 export function skippedList(results: BenchResults): string {
@@ -129,7 +130,14 @@ export function renderMarkdown(results: BenchResults, charts: readonly { title: 
     const vsPair = s.status === 'ok' ? peerMeshLatencyLine(s) : '';
     if (vsPair) parts.push('', vsPair);
   }
-  parts.push('', '## Cost per proxy', '', costTable(results));
+  parts.push(
+    '',
+    '## Cost per proxy',
+    '',
+    'Peak RSS is the high-water mark of the resident set (VmHWM) when the scenario ended; it counts the pages of the proxy\'s binary and libraries, which every proxy on a node shares (for Node about 38 MB of its ~55 MB idle RSS). Private (USS) is what one more proxy adds to a node, PSS splits the shared pages among the processes mapping them; both read from /proc/<pid>/smaps_rollup when the scenario ended.',
+    '',
+    costTable(results),
+  );
   const skipped = skippedList(results);
   if (skipped) parts.push('', '## Skipped or failed', '', skipped);
   if (charts.length) parts.push('', '## Charts', '', ...charts.map((c) => `![${c.title}](${c.file})`));

@@ -59,3 +59,43 @@ export function treePeakRss(pid: number): number {
   }
   return total;
 }
+
+/**
+ * Memory a process holds now, from /proc/<pid>/smaps_rollup, in bytes. RSS counts the pages of
+ * the node binary and shared libraries that every proxy on a node shares (tens of MB of it);
+ * `private` (USS: Private_Clean + Private_Dirty) is what one more proxy adds, `pss` splits the
+ * shared pages among the processes that map them.
+ */
+export interface MemoryNow {
+  readonly rss: number;
+  readonly pss: number;
+  readonly private: number;
+}
+
+export function parseSmapsRollup(text: string): MemoryNow {
+  const kb = (key: string) => {
+    const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text);
+    return m ? Number(m[1]) * 1024 : NaN;
+  };
+  return { rss: kb('Rss'), pss: kb('Pss'), private: kb('Private_Clean') + kb('Private_Dirty') };
+}
+
+/** MemoryNow summed over the tree (NaN fields where smaps_rollup cannot be read). */
+export function treeMemoryNow(pid: number): MemoryNow {
+  const total = { rss: 0, pss: 0, private: 0 };
+  const stack = [pid];
+  while (stack.length) {
+    const p = stack.pop()!;
+    let m: MemoryNow;
+    try {
+      m = parseSmapsRollup(readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'));
+    } catch {
+      continue;
+    }
+    total.rss += m.rss;
+    total.pss += m.pss;
+    total.private += m.private;
+    stack.push(...childrenOf(p));
+  }
+  return total;
+}

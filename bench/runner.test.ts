@@ -25,6 +25,7 @@ function fakeEnv(over: Partial<Record<string, unknown>> = {}) {
     },
     cpuSeconds: (k: string) => cpu[k] ?? NaN,
     peakRss: () => 42 << 20,
+    memoryNow: () => ({ rss: 40 << 20, pss: 20 << 20, private: 12 << 20 }),
     pinningText: () => 'none (test)',
     proxiedConnections: async (address: string) => (address.startsWith('linnet') || address.startsWith('mesh') ? 5 : 0),
     async startLinnet(w: number) {
@@ -74,6 +75,8 @@ test('warm-up first, then targets interleaved run by run; medians, ratios to dir
   assert.equal(by('linnet').throughput!.median, 50);
   assert.equal(by('linnet').vsDirect, 0.5);
   assert.ok(Math.abs(by('linnet').cost!.cpuSecondsPer1k.median - 1) < 1e-9);
+  assert.equal(by('linnet').cost!.privateBytes, 12 << 20);
+  assert.equal(by('linnet').cost!.pssBytes, 20 << 20);
   assert.equal(by('nginx').errors, 3);
   assert.deepEqual(by('linnet-mesh'), { target: 'linnet-mesh', status: 'skipped', reason: 'needs mTLS (test)' });
   assert.equal(by('direct').cost, undefined);

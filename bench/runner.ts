@@ -181,7 +181,8 @@ async function runScenario(env: BenchEnv, def: ScenarioDef, s: RunSettings, prog
       continue;
     }
     const kind = proxyOf(t);
-    const cost = kind ? { cpuSecondsPer1k: summarize(a.cpuPer1k), peakRssBytes: env.peakRss(kind) } : undefined;
+    const mem = kind ? env.memoryNow(kind) : undefined;
+    const cost = kind ? { cpuSecondsPer1k: summarize(a.cpuPer1k), peakRssBytes: env.peakRss(kind), privateBytes: mem!.private, pssBytes: mem!.pss } : undefined;
     const vsPair = COMPARED_WITH_PEER_MESH.includes(t) && pair !== undefined;
     const r: TargetResult =
       def.kind === 'latency'

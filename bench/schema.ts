@@ -35,6 +35,14 @@ export interface Cost {
   readonly cpuSecondsPer1k: Stat;
   /** The proxy's peak resident set (VmHWM) when the scenario finished, in bytes (meshed: both proxies). */
   readonly peakRssBytes: number;
+  /**
+   * Private memory (USS: pages no other process maps) when the scenario finished, in bytes: what
+   * one more proxy on a node costs, since the node binary's pages are shared by every proxy on it.
+   * Absent in results written before it was measured.
+   */
+  readonly privateBytes?: number;
+  /** Proportional set size when the scenario finished (shared pages split among their users). */
+  readonly pssBytes?: number;
 }
 
 export type Percentile = 'p50' | 'p90' | 'p99' | 'p99.9';

@@ -51,6 +51,8 @@ test('linnet bench --quick runs every scenario against its baselines and writes 
       const linnet = s.targets.find((t) => t.target === 'linnet' || t.target === 'linnet-2w') ?? s.targets.find((t) => t.target === 'linnet-mesh');
       assert.equal(linnet?.status, 'ok', `${s.id}: linnet not measured: ${linnet?.reason}`);
       assert.ok(linnet!.cost!.peakRssBytes > 1 << 20, `${s.id}: linnet peak RSS`);
+      // Private memory is part of what the proxy holds, less than its resident set (the node binary's pages are shared).
+      assert.ok(linnet!.cost!.privateBytes! > 1 << 20 && linnet!.cost!.privateBytes! < linnet!.cost!.peakRssBytes, `${s.id}: linnet private ${linnet!.cost!.privateBytes}`);
       assert.ok(existsSync(join(out, `${s.id}.svg`)), `${s.id}.svg`);
       assert.match(readFileSync(join(out, `${s.id}.svg`), 'utf8'), /^<svg [^]*<\/svg>\n$/);
     }

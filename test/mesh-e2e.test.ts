@@ -414,6 +414,35 @@ it('HTTP/1.1 between proxies rides one pooled HTTP/2 connection: the app sees HT
   await app.stop();
 });
 
+it('LINNET_PROXY_OUTBOUND_MESHED_HTTP1=http1: HTTP/1.1 to a meshed endpoint goes on pooled mTLS HTTP/1.1 connections instead, and reaches the app the same', async () => {
+  const s1 = servers[0]!;
+  const app = s1.spawn(process.execPath, [ORIG_APP, 'serve', '--port', String(ORIG_PORT)], { uid: APP_UID, name: 'orig-serve-h1' });
+  await app.waitForEvent((e) => e.event === 'listening');
+  const h1c = await cluster!.addPod('h1c');
+  await h1c.init();
+  await h1c.startProxy(proxyEnv(CLIENT_ID, 'client', { LINNET_PROXY_OUTBOUND_MESHED_HTTP1: 'http1' }));
+  const target = `${s1.ip}:${ORIG_PORT}`;
+  const dst = { direction: 'outbound', peer: 'dst', tls: 'true', server_id: ECHO_ID, target_addr: target };
+
+  const c = await h1c.run('curl', ['-sS', '--http1.1', '-H', 'x-from: curl', `http://${ORIG_VIP}:${ORIG_PORT}/echo`], { uid: APP_UID, timeoutMs: 20_000 });
+  assert.equal(c.code, 0, c.stderr);
+  const seen = JSON.parse(c.stdout.trim()) as { httpVersion: string; rawHeaders: string[] };
+  assert.equal(seen.httpVersion, '1.1');
+  assert.ok(!seen.rawHeaders.some((h) => h.toLowerCase() === 'l5d-orig-proto'), seen.rawHeaders.join(' '));
+
+  // 20 concurrent keep-alive connections: HTTP/1.1 has one request in flight per connection, so
+  // the pool opens about as many mTLS connections as there are concurrent requests (orig-proto: 1 to 3).
+  const l = await h1c.run(process.execPath, [ORIG_APP, 'load', '--to', `${ORIG_VIP}:${ORIG_PORT}`, '--connections', '20', '--requests', '200'], { uid: APP_UID, timeoutMs: 60_000 });
+  const ld = JSON.parse(l.stdout.trim().split('\n').pop()!) as { ok: number; errors: number; sockets: number };
+  assert.equal(ld.ok, 200, l.stdout + l.stderr);
+  const m = await h1c.metrics();
+  const opened = sum(m, 'tcp_open_total', dst);
+  assert.ok(opened >= 5, `${opened} mTLS connections for 201 requests over 21 client connections: the HTTP/1.1 pool, not one HTTP/2 session`);
+  assert.ok(sum(m, 'request_total', { direction: 'outbound', tls: 'true', server_id: ECHO_ID, target_addr: target }) >= 201);
+  await app.stop();
+  await h1c.stopAll();
+});
+
 it('an endpoint killed mid-traffic costs the client at most a handful of errors', async () => {
   const load = startLoad(`${VIP}:${PORT}`, 4, 6000);
   await sleep(2000);

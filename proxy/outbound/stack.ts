@@ -34,6 +34,8 @@ export interface OutboundSettings {
   side: Side;
   http1: H1Settings;
   http2: H2Settings;
+  /** `orig-proto`: HTTP/1.1 to a meshed endpoint rides the pooled HTTP/2 session; `http1`: it does not. */
+  meshedHttp1?: 'orig-proto' | 'http1';
 }
 
 export interface OutboundDeps extends OutboundServices {
@@ -51,12 +53,14 @@ export class Outbound implements Stack {
   private readonly dispatch: Dispatch;
   /** The HTTP servers and pools of this side. */
   private readonly http: HttpSide;
+  private readonly origProto: boolean;
 
   constructor(
     settings: OutboundSettings,
     private readonly deps: OutboundDeps,
   ) {
     this.side = settings.side;
+    this.origProto = (settings.meshedHttp1 ?? 'orig-proto') === 'orig-proto';
     this.http = new HttpSide(settings.http1, settings.http2, deps.log);
     const streamOptions = { responseTimeoutMs: settings.http1.responseTimeoutMs };
     this.dispatch = new Dispatch(
@@ -142,7 +146,7 @@ export class Outbound implements Stack {
    */
   private h1Call(conn: Conn, req: H1Request | undefined): HttpCall<UpstreamLink> {
     const authority = req ? requestAuthority(req.head) : '';
-    const upgradable = req !== undefined && canUpgradeToH2(req.head, req.tunnel);
+    const upgradable = this.origProto && req !== undefined && canUpgradeToH2(req.head, req.tunnel);
     const logical = req && this.deps.ingressMode ? h1Destination(req.head) : undefined;
     const call = new OutboundCall(this.deps.http, conn, authority);
     return {

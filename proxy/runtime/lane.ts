@@ -103,7 +103,7 @@ export function createLane(config: ProxyConfig, scope = `proxy/worker-${threadId
   const outboundLog = log.child('outbound');
   const discovery = balancersFor(config, log);
   const outbound = new Outbound(
-    { side: sideFor(config, 'outbound'), http1: config.http1, http2: config.http2 },
+    { side: sideFor(config, 'outbound'), http1: config.http1, http2: config.http2, meshedHttp1: config.meshedHttp1 },
     { balancers: discovery.balancers, tls, ingressMode: config.ingressMode, tcp, http, mesh, log: outboundLog },
   );
 

@@ -17,6 +17,8 @@ test('defaults follow DESIGN.md', () => {
   assert.deepEqual([...c.inboundOpaquePorts].sort((a, b) => a - b), [25, 587, 3306, 4444, 5432, 6379, 9300, 11211]);
   assert.equal(c.shutdownGraceMs, 25_000);
   assert.equal(c.shutdownEndpointEnabled, false);
+  assert.equal(c.meshedHttp1, 'orig-proto');
+  assert.equal(loadProxyConfig({ LINNET_PROXY_OUTBOUND_MESHED_HTTP1: 'http1' }).meshedHttp1, 'http1');
   assert.ok(Object.isFrozen(c));
 });
 

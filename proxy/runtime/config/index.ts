@@ -53,7 +53,11 @@ export interface ProxyConfig {
   readonly ingressMode: boolean;
   /** Inbound authorization: the policy service and the default policy (policy.ts). */
   readonly policy: PolicyConfig;
+  /** How HTTP/1.1 goes to a meshed endpoint: `orig-proto` (a stream on the pooled HTTP/2 session) or `http1`. */
+  readonly meshedHttp1: MeshedHttp1;
 }
+
+export type MeshedHttp1 = 'orig-proto' | 'http1';
 
 /** The variables, their defaults and meanings: the README's configuration table is this list. */
 export const PROXY_ENV = {
@@ -96,6 +100,11 @@ export const PROXY_ENV = {
     meaning:
       'ingress mode (the `ingress` inject mode sets it): outbound HTTP requests are routed by their l5d-dst-override header, else their Host/:authority, through discovery, instead of by the original destination; a name discovery does not know falls back to the original destination',
   },
+  LINNET_PROXY_OUTBOUND_MESHED_HTTP1: {
+    default: 'orig-proto',
+    meaning:
+      "how outbound HTTP/1.1 travels to a meshed endpoint: `orig-proto` (a stream on one pooled mTLS HTTP/2 connection, turned back into HTTP/1.1 by the peer's proxy, as Linkerd does) or `http1` (pooled mTLS HTTP/1.1 connections, one per request in flight)",
+  },
   ...IDENTITY_ENV,
   ...POLICY_ENV,
 } as const;
@@ -137,6 +146,7 @@ export function loadProxyConfig(env: NodeJS.ProcessEnv = process.env, sys: Syste
     inboundRequireTlsPorts: portSet(parsePortRanges('LINNET_PROXY_INBOUND_PORTS_REQUIRE_TLS', get('LINNET_PROXY_INBOUND_PORTS_REQUIRE_TLS'))),
     ingressMode: parseBool('LINNET_PROXY_INGRESS_MODE', get('LINNET_PROXY_INGRESS_MODE')),
     policy: parsePolicyEnv(env),
+    meshedHttp1: parseEnum('LINNET_PROXY_OUTBOUND_MESHED_HTTP1', get('LINNET_PROXY_OUTBOUND_MESHED_HTTP1'), ['orig-proto', 'http1'] as const),
   };
   return deepFreeze(config);
 }
