@@ -41,7 +41,7 @@ function tlsLabels(conn: Conn): { tls: string; client_id?: string } {
 export class Authorizer {
   private readonly denies: DenyLog;
   /** Open opaque connections per port, re-checked when that port's policy changes. */
-  private readonly opaque = new Map<number, Set<{ conn: Conn; close: () => void }>>();
+  private readonly opaque = new Map<number, Map<Conn, () => void>>();
   private readonly limits = new Map<number, { version: number; limiter: RateLimiter | undefined }>();
 
   constructor(
@@ -74,30 +74,28 @@ export class Authorizer {
     }
     this.metrics.tcpAllow.inc({ ...srv, authz_kind: d.authz.kind, authz_name: d.authz.name, ...tls });
     if (d.audit) this.denies.note(`audit tcp ${conn.clientAddr} ${tls.client_id ?? ''}`, 'audit: connection allowed that the policy would deny', { target: conn.target.addr, client: conn.clientAddr, client_id: tls.client_id });
-    let set = this.opaque.get(conn.target.port);
-    if (!set) this.opaque.set(conn.target.port, (set = new Set()));
-    set.add({ conn, close });
+    let open = this.opaque.get(conn.target.port);
+    if (!open) this.opaque.set(conn.target.port, (open = new Map()));
+    open.set(conn, close);
     return true;
   }
 
   /** The connection ended: forget it. */
   connectionClosed(conn: Conn): void {
-    const set = this.opaque.get(conn.target.port);
-    if (!set) return;
-    for (const e of set) if (e.conn === conn) set.delete(e);
+    this.opaque.get(conn.target.port)?.delete(conn);
   }
 
   private recheckOpaque(port: number): void {
-    const set = this.opaque.get(port);
-    if (!set || set.size === 0) return;
+    const open = this.opaque.get(port);
+    if (!open || open.size === 0) return;
     const { policy } = this.policies.get(port);
-    for (const e of [...set]) {
-      if (decideConnection(policy, clientOf(e.conn)).allowed) continue;
-      set.delete(e);
-      this.metrics.tcpTerminate.inc({ target_addr: e.conn.target.addr, srv_kind: policy.server.kind, srv_name: policy.server.name, ...tlsLabels(e.conn) });
-      this.log.info('policy changed: closing a connection it no longer allows', { target: e.conn.target.addr, client: e.conn.clientAddr });
+    for (const [conn, close] of [...open]) {
+      if (decideConnection(policy, clientOf(conn)).allowed) continue;
+      open.delete(conn);
+      this.metrics.tcpTerminate.inc({ target_addr: conn.target.addr, srv_kind: policy.server.kind, srv_name: policy.server.name, ...tlsLabels(conn) });
+      this.log.info('policy changed: closing a connection it no longer allows', { target: conn.target.addr, client: conn.clientAddr });
       try {
-        e.close();
+        close();
       } catch (err) {
         this.log.warn('closing a connection the policy no longer allows failed', { error: (err as Error).message });
       }
