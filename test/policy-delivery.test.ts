@@ -130,6 +130,21 @@ describe('policy delivery: policy directory → linnet control → proxy', () =>
     assert.ok(allowed(client, BOT));
   });
 
+  it('a port no control plane answers: one wait, then the default at once', async () => {
+    const lonely = new InboundPolicies({ addr: '127.0.0.1:9', workload: 'x', defaultPolicy: 'deny', clusterNetworks: DEFAULT_CLUSTER, ports: [] }, createLogger('error', 'test'));
+    try {
+      let t0 = Date.now();
+      assert.equal(await lonely.ready(8080, 200), false);
+      assert.ok(Date.now() - t0 >= 190);
+      t0 = Date.now();
+      assert.equal(await lonely.ready(8080, 200), false);
+      assert.ok(Date.now() - t0 < 50, 'no second wait');
+      assert.deepEqual(lonely.get(8080).policy.server, { kind: 'default', name: 'deny' });
+    } finally {
+      lonely.close();
+    }
+  });
+
   it('the control plane gone: the proxy keeps the last policy', async () => {
     control.child.kill('SIGKILL');
     await new Promise((r) => control.child.once('exit', r));

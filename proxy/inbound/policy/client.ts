@@ -38,6 +38,7 @@ export class InboundPolicies {
   private readonly fallback: InboundPolicy;
   private readonly client: (grpc.Client & Record<string, any>) | undefined;
   private readonly listeners = new Set<(port: number) => void>();
+  private readonly waitedOut = new Set<number>();
   private version = 0;
   private closed = false;
 
@@ -80,11 +81,20 @@ export class InboundPolicies {
     return () => this.listeners.delete(fn);
   }
 
-  /** Resolves once the port's policy came from the control plane, or false after `timeoutMs`. */
+  /**
+   * Resolves once the port's policy came from the control plane, or false after `timeoutMs`. A
+   * port that waited out its time once (the control plane is away) answers false at once after
+   * that, so an outage delays one connection per port, not every one.
+   */
   ready(port: number, timeoutMs: number): Promise<boolean> {
     if (this.get(port).fromControlPlane) return Promise.resolve(true);
+    if (this.waitedOut.has(port)) return Promise.resolve(false);
     return new Promise((done) => {
-      const t = setTimeout(() => (off(), done(false)), timeoutMs);
+      const t = setTimeout(() => {
+        off();
+        this.waitedOut.add(port);
+        done(false);
+      }, timeoutMs);
       const off = this.onChange((p) => {
         if (p === port && this.get(port).fromControlPlane) {
           clearTimeout(t);
