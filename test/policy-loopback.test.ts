@@ -141,6 +141,9 @@ describe('authorization through the inbound stack on loopback', () => {
     assert.equal(r.status, 403);
     assert.match(r.proxyError ?? '', /unauthorized request on route/);
     assert.equal((await get('127.0.0.2')).status, 200);
+    // The golden metrics carry the Server too.
+    assert.equal(count('request_total', { direction: 'inbound', srv_kind: 'server', srv_name: 'http' }), 2);
+    assert.equal(count('response_total', { srv_name: 'http', status_code: '403' }), 1);
   });
 
   it('opaque: refused for one address, served for the other, closed when an edit stops allowing it', async () => {

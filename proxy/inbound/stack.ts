@@ -314,7 +314,7 @@ export class Inbound implements Stack {
 
   /** A request to the app on a pooled HTTP/1 connection (the HTTP/1 server's and orig-proto's). */
   private appCall(conn: Conn, authority: string): HttpCall<Acquired> & { start(): void } {
-    const call = new InboundCall(this.deps.http, conn, authority);
+    const call = new InboundCall(this.deps.http, conn, authority, this.deps.authz);
     return {
       start: () => void call.start(),
       open: (again) => {
@@ -327,7 +327,7 @@ export class Inbound implements Stack {
 
   /** One HTTP/2 stream to the app, on a pooled session. */
   private h2Call(conn: Conn, fields: Fields): HttpCall<UpstreamSession> {
-    const call = new InboundCall(this.deps.http, conn, authorityOf(fields));
+    const call = new InboundCall(this.deps.http, conn, authorityOf(fields), this.deps.authz);
     return {
       open: () => {
         call.start();
@@ -346,12 +346,16 @@ class InboundCall {
     private readonly http: HttpMetrics,
     private readonly conn: Conn,
     private readonly authority: string,
+    private readonly authz?: Authorizer,
   ) {}
 
   start(): (o: HttpOutcome) => void {
+    if (this.finish) return this.finish;
     const { side, target, srcTls } = this.conn;
-    // As linkerd2-proxy: inbound requests carry the client's TLS (client_id over mTLS).
-    return (this.finish ??= this.http.start({ direction: side.direction, authority: this.authority, target_addr: target.addr, ...srcTls }));
+    // As linkerd2-proxy: inbound requests carry the client's TLS (client_id over mTLS) and, under
+    // a policy, the Server that governs the port (srv_kind, srv_name).
+    const srv = this.authz?.policy(target.port).policy.server;
+    return (this.finish = this.http.start({ direction: side.direction, authority: this.authority, target_addr: target.addr, ...srcTls, ...(srv ? { srv_kind: srv.kind, srv_name: srv.name } : {}) }));
   }
 
   end(o: HttpOutcome): void {
