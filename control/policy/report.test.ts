@@ -4,6 +4,10 @@ import { DEFAULT_CLUSTER } from '../../core/policy/model';
 import { compilePort, PolicyIndex } from './compile';
 import { parsePolicyDocuments } from './documents';
 import { authzRows, describePolicy, policyWarnings } from './report';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const DOCS = `
 apiVersion: policy.linkerd.io/v1beta3
@@ -51,5 +55,22 @@ describe('linnet authz reports', () => {
       { server: 'server/web', route: 'HTTPRoute/rest', authz: '-', allow: 0, deny: 2 },
       { server: 'server/web', route: 'HTTPRoute/rest', authz: 'authorizationpolicy/a', allow: 7, deny: 0 },
     ]);
+  });
+});
+
+describe('linnet check --policy-dir', () => {
+  it('a file that does not read fails the check; the warnings are ‼', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'linnet-check-policy-'));
+    try {
+      writeFileSync(join(dir, 'a.yaml'), DOCS);
+      writeFileSync(join(dir, 'b.yaml'), 'apiVersion: policy.linkerd.io/v1beta3\nkind: Server\nmetadata: { name: s }\nspec: { podSelector: {}, port: 0 }\n');
+      const r = spawnSync(process.execPath, [join(__dirname, '..', '..', '..', 'bin', 'linnet'), 'check', '--policy-dir', dir], { encoding: 'utf8' });
+      assert.equal(r.status, 1, r.stdout + r.stderr);
+      assert.match(r.stdout, /× b\.yaml reads/);
+      assert.match(r.stdout, /spec\.port: 0 is not a port number/);
+      assert.match(r.stdout, /‼ policy resources are consistent\n\s+Server demo\/locked denies everything/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
