@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { LinnetError } from '../core/errors';
 import { parseControlArgs } from './control-command';
+import { DEFAULT_CLUSTER_NETWORKS, parseNetList } from '../core/policy/net';
 
 describe('parseControlArgs', () => {
   it('defaults as DESIGN.md: destination :8086, identity :8080, file discovery', () => {
@@ -13,6 +14,9 @@ describe('parseControlArgs', () => {
       controlNamespace: 'linnet',
       destinationAddr: '0.0.0.0:8086',
       identityAddr: '0.0.0.0:8080',
+      policyAddr: '0.0.0.0:8090',
+      defaultInboundPolicy: 'all-unauthenticated',
+      clusterNetworks: parseNetList(DEFAULT_CLUSTER_NETWORKS),
       log: 'info',
     });
   });
@@ -24,7 +28,7 @@ describe('parseControlArgs', () => {
     assert.equal(o.destinationAddr, '[::]:9');
   });
   it('refuses bad input with LINNET_CONTROL_USAGE', () => {
-    for (const args of [[], ['--discovery', 'dns'], ['--discovery-file', 'f', '--log', 'loud'], ['--discovery-file', 'f', '--destination-addr', '8086'], ['--nope'], ['--discovery-file', 'f', 'extra']]) {
+    for (const args of [[], ['--discovery', 'dns'], ['--discovery-file', 'f', '--log', 'loud'], ['--discovery-file', 'f', '--destination-addr', '8086'], ['--nope'], ['--discovery-file', 'f', 'extra'], ['--discovery-file', 'f', '--default-inbound-policy', 'open'], ['--discovery-file', 'f', '--cluster-networks', '10.0.0.0/40'], ['--discovery-file', 'f', '--policy-addr', 'x']]) {
       assert.throws(() => parseControlArgs(args), (e: unknown) => e instanceof LinnetError && e.code === 'LINNET_CONTROL_USAGE', args.join(' '));
     }
   });

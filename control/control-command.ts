@@ -12,10 +12,13 @@ import { createFileSource, type FileSource } from './destination/file-source';
 import { bindServer, createDestinationService, SERVER_OPTIONS, shutdownServer } from './destination/server';
 import { TOKEN_AUDIENCE } from './inject/sidecar';
 import type { DiscoverySource } from './destination/source';
+import { DEFAULT_POLICIES, isDefaultPolicy, type DefaultPolicy } from '../core/policy/model';
+import { DEFAULT_CLUSTER_NETWORKS, parseNetList, type IpNet } from '../core/policy/net';
 
 const DEFAULTS = {
   destinationAddr: '0.0.0.0:8086',
   identityAddr: '0.0.0.0:8080',
+  policyAddr: '0.0.0.0:8090',
   trustDomain: 'cluster.local',
   controlNamespace: 'linnet',
   clusterDomain: 'cluster.local',
@@ -66,9 +69,20 @@ identity:
   --trust-domain NAME           default ${DEFAULTS.trustDomain}
   --control-namespace NS        default ${DEFAULTS.controlNamespace}
 
+policy (authorization, Linkerd's resources; the README's "Authorization policy"):
+  --policy-dir DIR              Server, AuthorizationPolicy, MeshTLSAuthentication, ... YAML files
+                                (*.yaml, *.yml, *.json), watched; pods are the mesh file's
+                                endpoints with their labels. A bad file is logged with its path
+                                and the path of each problem, and its last good state kept.
+  --default-inbound-policy P    all-unauthenticated (default) | all-authenticated |
+                                cluster-authenticated | cluster-unauthenticated | deny | audit
+  --cluster-networks CIDRS      for the cluster-* policies (default ${DEFAULT_CLUSTER_NETWORKS})
+
 listeners:
   --destination-addr ADDR       default ${DEFAULTS.destinationAddr}
   --identity-addr ADDR          default ${DEFAULTS.identityAddr}
+  --policy-addr ADDR            the inbound policy API, served with --policy-dir or
+                                --discovery kubernetes (default ${DEFAULTS.policyAddr})
 
   --log LEVEL                   error|warn|info|debug (default info)
 
@@ -90,6 +104,11 @@ export interface ControlOptions {
   controlNamespace: string;
   destinationAddr: string;
   identityAddr: string;
+  /** Serve the inbound policy API from this directory of Linkerd policy resources. */
+  policyDir?: string;
+  policyAddr: string;
+  defaultInboundPolicy: DefaultPolicy;
+  clusterNetworks: readonly IpNet[];
   log: 'error' | 'warn' | 'info' | 'debug';
 }
 
@@ -111,6 +130,10 @@ export function parseControlArgs(args: string[]): ControlOptions {
         'control-namespace': { type: 'string' },
         'destination-addr': { type: 'string' },
         'identity-addr': { type: 'string' },
+        'policy-dir': { type: 'string' },
+        'policy-addr': { type: 'string' },
+        'default-inbound-policy': { type: 'string' },
+        'cluster-networks': { type: 'string' },
         log: { type: 'string' },
       },
     }));
@@ -123,7 +146,15 @@ export function parseControlArgs(args: string[]): ControlOptions {
   if (discovery === 'file' && !str('discovery-file')) throw usageError('--discovery-file FILE is required with file discovery');
   const log = str('log') ?? 'info';
   if (!['error', 'warn', 'info', 'debug'].includes(log)) throw usageError(`--log must be error|warn|info|debug, not ${JSON.stringify(log)}`);
-  for (const k of ['destination-addr', 'identity-addr']) {
+  const dip = str('default-inbound-policy') ?? 'all-unauthenticated';
+  if (!isDefaultPolicy(dip)) throw usageError(`--default-inbound-policy must be one of ${DEFAULT_POLICIES.join(', ')}, not ${JSON.stringify(dip)}`);
+  let clusterNetworks: IpNet[];
+  try {
+    clusterNetworks = parseNetList(str('cluster-networks') ?? DEFAULT_CLUSTER_NETWORKS);
+  } catch (err) {
+    throw usageError(`--cluster-networks: ${(err as Error).message}`);
+  }
+  for (const k of ['destination-addr', 'identity-addr', 'policy-addr']) {
     const v = str(k);
     if (v !== undefined && !/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(v)) throw usageError(`--${k} must be HOST:PORT, not ${JSON.stringify(v)}`);
   }
@@ -137,6 +168,10 @@ export function parseControlArgs(args: string[]): ControlOptions {
     controlNamespace: str('control-namespace') ?? DEFAULTS.controlNamespace,
     destinationAddr: str('destination-addr') ?? DEFAULTS.destinationAddr,
     identityAddr: str('identity-addr') ?? DEFAULTS.identityAddr,
+    ...(str('policy-dir') ? { policyDir: str('policy-dir') } : {}),
+    policyAddr: str('policy-addr') ?? DEFAULTS.policyAddr,
+    defaultInboundPolicy: dip,
+    clusterNetworks,
     log: log as ControlOptions['log'],
   };
 }
@@ -145,6 +180,7 @@ export function parseControlArgs(args: string[]): ControlOptions {
 export interface RunningControl {
   destinationPort: number;
   identityPort?: number;
+  policyPort?: number;
   stop(): Promise<void>;
 }
 
@@ -173,6 +209,43 @@ export async function startControl(o: ControlOptions, log: Logger): Promise<Runn
       source = k;
     } else {
       source = fileSource!;
+    }
+
+    // Policy first: its source must be in sync before the process reports itself serving.
+    let policyPort: number | undefined;
+    if (o.policyDir || o.discovery === 'kubernetes') {
+      const { createPolicyService } = require('./policy/server') as typeof import('./policy/server');
+      let policySource: import('./policy/source').PolicySource;
+      if (o.discovery === 'kubernetes') {
+        // In Kubernetes the resources are the cluster's (Linkerd's CRDs), watched like discovery's.
+        if (o.policyDir) throw usageError('--policy-dir is for the embedded mode; with --discovery kubernetes the policy resources are read from the cluster');
+        const { createKubernetesPolicySource } = require('./policy/kubernetes-source') as typeof import('./policy/kubernetes-source');
+        const k8s = require('@kubernetes/client-node') as typeof import('@kubernetes/client-node');
+        const kc = new k8s.KubeConfig();
+        if (o.kubeconfig) kc.loadFromFile(o.kubeconfig);
+        else kc.loadFromDefault();
+        policySource = await createKubernetesPolicySource({ kubeConfig: kc, log: log.child('policy') });
+      } else {
+        if (!fileSource) throw usageError('--policy-dir needs --discovery-file (its endpoints are the pods the policy selects)');
+        const { createPolicyDirSource } = require('./policy/dir-source') as typeof import('./policy/dir-source');
+        policySource = await createPolicyDirSource({ dir: o.policyDir!, discovery: fileSource, log: log.child('policy') });
+      }
+      const ps = policySource;
+      closers.push(() => ps.close());
+      const pol = new grpc.Server(SERVER_OPTIONS);
+      const p = createPolicyService({
+        source: policySource,
+        settings: { defaultPolicy: o.defaultInboundPolicy, clusterNetworks: o.clusterNetworks, identityDomain: `identity.${o.controlNamespace}.${o.trustDomain}` },
+        log: log.child('policy'),
+      });
+      pol.addService(p.service, p.implementation);
+      policyPort = await bindServer(pol, o.policyAddr);
+      closers.push(() => {
+        const done = shutdownServer(pol, 2000);
+        p.drain();
+        return done;
+      });
+      log.info('policy serving', { addr: o.policyAddr, port: policyPort, source: policySource.kind, default_inbound_policy: o.defaultInboundPolicy });
     }
 
     const dst = new grpc.Server(SERVER_OPTIONS);
@@ -218,7 +291,7 @@ export async function startControl(o: ControlOptions, log: Logger): Promise<Runn
       closers.push(() => shutdownServer(ids, 2000));
       log.info('identity serving', { addr: o.identityAddr, port: identityPort, trust_domain: o.trustDomain, tokens: fileSource ? 'mesh-file' : 'tokenreview' });
     }
-    return { destinationPort, ...(identityPort !== undefined ? { identityPort } : {}), stop };
+    return { destinationPort, ...(identityPort !== undefined ? { identityPort } : {}), ...(policyPort !== undefined ? { policyPort } : {}), stop };
   } catch (err) {
     await stop();
     throw err;

@@ -15,6 +15,7 @@ const COMMANDS: Record<string, () => Command> = {
   install: () => require('../control/install/command').command,
   uninstall: () => require('../control/install/uninstall-command').command,
   check: () => require('../control/check/command').command,
+  authz: () => require('../control/policy/authz-command').command,
   identity: () => require('../control/identity/command').command,
   bench: () => require('../bench/command').command,
   fuzz: () => require('../fuzz/command').command,

@@ -14,17 +14,50 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export type Kind = 'services' | 'endpointslices' | 'pods';
+export type Kind =
+  | 'services'
+  | 'endpointslices'
+  | 'pods'
+  // The policy source's kinds: namespaces and Linkerd's policy resources (and Gateway API routes).
+  | 'namespaces'
+  | 'servers'
+  | 'authorizationpolicies'
+  | 'meshtlsauthentications'
+  | 'networkauthentications'
+  | 'httplocalratelimitpolicies'
+  | 'httproutes'
+  | 'gatewayhttproutes'
+  | 'grpcroutes';
 const PATHS: Record<string, Kind> = {
   '/api/v1/services': 'services',
   '/apis/discovery.k8s.io/v1/endpointslices': 'endpointslices',
   '/api/v1/pods': 'pods',
+  '/api/v1/namespaces': 'namespaces',
+  '/apis/policy.linkerd.io/v1beta3/servers': 'servers',
+  '/apis/policy.linkerd.io/v1alpha1/authorizationpolicies': 'authorizationpolicies',
+  '/apis/policy.linkerd.io/v1alpha1/meshtlsauthentications': 'meshtlsauthentications',
+  '/apis/policy.linkerd.io/v1alpha1/networkauthentications': 'networkauthentications',
+  '/apis/policy.linkerd.io/v1alpha1/httplocalratelimitpolicies': 'httplocalratelimitpolicies',
+  '/apis/policy.linkerd.io/v1beta3/httproutes': 'httproutes',
+  '/apis/gateway.networking.k8s.io/v1/httproutes': 'gatewayhttproutes',
+  '/apis/gateway.networking.k8s.io/v1/grpcroutes': 'grpcroutes',
 };
 const LIST_KIND: Record<Kind, [string, string]> = {
   services: ['ServiceList', 'v1'],
   endpointslices: ['EndpointSliceList', 'discovery.k8s.io/v1'],
   pods: ['PodList', 'v1'],
+  namespaces: ['NamespaceList', 'v1'],
+  servers: ['ServerList', 'policy.linkerd.io/v1beta3'],
+  authorizationpolicies: ['AuthorizationPolicyList', 'policy.linkerd.io/v1alpha1'],
+  meshtlsauthentications: ['MeshTLSAuthenticationList', 'policy.linkerd.io/v1alpha1'],
+  networkauthentications: ['NetworkAuthenticationList', 'policy.linkerd.io/v1alpha1'],
+  httplocalratelimitpolicies: ['HTTPLocalRateLimitPolicyList', 'policy.linkerd.io/v1alpha1'],
+  httproutes: ['HTTPRouteList', 'policy.linkerd.io/v1beta3'],
+  gatewayhttproutes: ['HTTPRouteList', 'gateway.networking.k8s.io/v1'],
+  grpcroutes: ['GRPCRouteList', 'gateway.networking.k8s.io/v1'],
 };
+const KINDS = Object.keys(LIST_KIND) as Kind[];
+const perKind = <T>(make: () => T): Record<Kind, T> => Object.fromEntries(KINDS.map((k) => [k, make()])) as Record<Kind, T>;
 
 type Obj = { metadata: { name: string; namespace?: string; resourceVersion?: string; [k: string]: unknown }; [k: string]: unknown };
 interface Event {
@@ -76,15 +109,11 @@ export async function startFakeKubeApi(): Promise<FakeKubeApi> {
   const token = 'fake-token-' + Math.random().toString(36).slice(2);
   let rv = 100;
   let compactedBelow = 0;
-  const store: Record<Kind, Map<string, Obj>> = { services: new Map(), endpointslices: new Map(), pods: new Map() };
-  const events: Record<Kind, Event[]> = { services: [], endpointslices: [], pods: [] };
-  const watchers: Record<Kind, Set<ServerResponse>> = { services: new Set(), endpointslices: new Set(), pods: new Set() };
+  const store = perKind(() => new Map<string, Obj>());
+  const events = perKind((): Event[] => []);
+  const watchers = perKind(() => new Set<ServerResponse>());
   const goneOnce = new Set<Kind>();
-  const requests = {
-    services: { list: 0, watch: 0, unauthorized: 0 },
-    endpointslices: { list: 0, watch: 0, unauthorized: 0 },
-    pods: { list: 0, watch: 0, unauthorized: 0 },
-  };
+  const requests = perKind(() => ({ list: 0, watch: 0, unauthorized: 0 }));
   const keyOf = (o: Obj) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
   const send = (res: ServerResponse, type: string, object: unknown) => res.write(JSON.stringify({ type, object }) + '\n');
   const stamp = (o: Obj): Obj => {

@@ -9,7 +9,7 @@ import { checkIdentity } from './cert-checks';
 import { checkApiReachable, checkKubeconfigText } from './kubeconfig-checks';
 import { checkManifests } from './manifest-checks';
 import { checkProxy } from './proxy-checks';
-import { fail, formatResults, warn, type CheckResult } from './result';
+import { fail, formatResults, ok, warn, type CheckResult } from './result';
 
 const USAGE = `usage: linnet check [options]
 
@@ -25,8 +25,50 @@ options:
                                            \`kubectl get -A deploy,cm,secret,... -o yaml\`); repeatable
   --kubeconfig FILE                        default $KUBECONFIG or ~/.kube/config, when present
   --proxy HOST:PORT                        a proxy's admin endpoint (4191); repeatable
+  --policy-dir DIR                         Linkerd policy resources (as \`linnet control --policy-dir\`):
+                                           each file reads, and ‼ for a Server nothing authorizes, a
+                                           policy whose target or authentication does not exist, and
+                                           (with --discovery-file) identities that match no workload
+  --discovery-file FILE                    the mesh file, for the workloads' identities
   --timeout DURATION_MS                    per network check, default 2000
 `;
+
+/** The policy directory: every file reads; then the warnings of control/policy/report.ts. */
+function checkPolicyDir(dir: string, meshFile: string | undefined): CheckResult[] {
+  const { readdirSync } = require('node:fs') as typeof import('node:fs');
+  const { parsePolicyDocuments } = require('../policy/documents') as typeof import('../policy/documents');
+  const { PolicyIndex } = require('../policy/compile') as typeof import('../policy/compile');
+  const { policyWarnings } = require('../policy/report') as typeof import('../policy/report');
+  const out: CheckResult[] = [];
+  const resources = [];
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => /\.(ya?ml|json)$/.test(n)).sort();
+  } catch (err) {
+    return [fail('linnet-policy', `policy directory ${dir} can be read`, String((err as NodeJS.ErrnoException).code ?? err), 'check the path')];
+  }
+  for (const [i, n] of names.entries()) {
+    try {
+      resources.push(...parsePolicyDocuments(readFileSync(join(dir, n), 'utf8'), join(dir, n), i));
+    } catch (err) {
+      out.push(fail('linnet-policy', `${n} reads`, (err as Error).message.split('\n').slice(1, 4).join('; ').trim(), 'fix the listed fields'));
+    }
+  }
+  let identities: string[] | undefined;
+  if (meshFile) {
+    const { parseMeshFile } = require('../destination/mesh-file') as typeof import('../destination/mesh-file');
+    try {
+      const mesh = parseMeshFile(readFileSync(meshFile, 'utf8'), meshFile);
+      identities = [...mesh.workloads.map((w) => w.identity), ...mesh.services.flatMap((s) => s.endpoints.flatMap((e) => (e.identity ? [e.identity] : [])))];
+    } catch (err) {
+      out.push(fail('linnet-policy', `mesh file ${meshFile} reads`, (err as Error).message.split('\n')[0]!, 'fix the mesh file'));
+    }
+  }
+  const warnings = policyWarnings(new PolicyIndex(resources), identities);
+  for (const w of warnings) out.push(warn('linnet-policy', 'policy resources are consistent', w, 'see `linnet authz --policy-dir DIR --discovery-file FILE`'));
+  if (warnings.length === 0 && out.length === 0) out.push(ok('linnet-policy', `${resources.length} policy resources in ${names.length} file(s) read and consistent`));
+  return out;
+}
 
 function readText(file: string, what: string, out: CheckResult[]): string | undefined {
   try {
@@ -53,6 +95,8 @@ export const command: Command = {
           manifests: { type: 'string', multiple: true },
           kubeconfig: { type: 'string' },
           proxy: { type: 'string', multiple: true },
+          'policy-dir': { type: 'string' },
+          'discovery-file': { type: 'string' },
           timeout: { type: 'string', default: '2000' },
         },
       }).values;
@@ -112,6 +156,8 @@ export const command: Command = {
     }
 
     for (const addr of values.proxy ?? []) out.push(...(await checkProxy(addr, now, timeout)));
+
+    if (values['policy-dir']) out.push(...checkPolicyDir(values['policy-dir'], values['discovery-file']));
 
     if (out.length === 0) {
       out.push(warn('inputs', 'something to check', 'no certificates, manifests, kubeconfig or proxies were given or found', 'see `linnet check --help`'));

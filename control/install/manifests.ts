@@ -32,6 +32,7 @@ export const NAMES = {
   control: 'linnet-control',
   injector: 'linnet-proxy-injector',
   destinationSvc: 'linnet-destination',
+  policySvc: 'linnet-policy',
   identitySvc: 'linnet-identity',
   trustRoots: 'linnet-identity-trust-roots',
   issuerSecret: 'linnet-identity-issuer',
@@ -112,6 +113,7 @@ function controlDeployment(o: InstallOptions): Json {
       ports: [
         { name: 'grpc-dst', containerPort: 8086, protocol: 'TCP' },
         { name: 'grpc-identity', containerPort: 8080, protocol: 'TCP' },
+        { name: 'grpc-policy', containerPort: 8090, protocol: 'TCP' },
       ],
       resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1', memory: '512Mi' } },
       livenessProbe: { tcpSocket: { port: 8086 }, initialDelaySeconds: 10, periodSeconds: 10 },
@@ -303,6 +305,13 @@ export function installManifests(o: InstallOptions): Json[] {
       { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
       { apiGroups: [''], resources: ['pods', 'services', 'endpoints', 'namespaces'], verbs: ['get', 'list', 'watch'] },
       { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
+      // The inbound policy service reads Linkerd's policy resources and Gateway API routes.
+      {
+        apiGroups: ['policy.linkerd.io'],
+        resources: ['servers', 'authorizationpolicies', 'meshtlsauthentications', 'networkauthentications', 'httplocalratelimitpolicies', 'httproutes'],
+        verbs: ['get', 'list', 'watch'],
+      },
+      { apiGroups: ['gateway.networking.k8s.io'], resources: ['httproutes', 'grpcroutes'], verbs: ['get', 'list', 'watch'] },
       { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
     ]),
     ...rbac(o, NAMES.injector, [
@@ -328,6 +337,7 @@ export function installManifests(o: InstallOptions): Json[] {
     injectorDeployment(o),
     service(o, NAMES.destinationSvc, 'control', 8086, 8086, 'grpc'),
     service(o, NAMES.identitySvc, 'control', 8080, 8080, 'grpc'),
+    service(o, NAMES.policySvc, 'control', 8090, 8090, 'grpc'),
     service(o, NAMES.injector, 'proxy-injector', 443, 8443, 'https'),
     webhookConfig(o),
   );

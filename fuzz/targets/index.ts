@@ -19,6 +19,7 @@ export const TARGETS: Readonly<Record<string, () => FuzzTarget>> = {
   'hpack-decode': () => require('./hpack-decode').default,
   'h2-frames': () => require('./h2-frames').default,
   'h2-connection': () => require('./h2-connection').default,
+  'policy-decision': () => require('./policy-decision').default,
 };
 
 export function targetNames(): string[] {

@@ -40,6 +40,8 @@ export interface Conn {
   log: Logger;
   /** The accepted side's TCP metrics, once a protocol serves the connection (accept/serve.ts). */
   src?: TrackedSide;
+  /** The client's address (inbound: what authorization's networks match against). */
+  clientAddr?: string;
 }
 
 /** The sockets a worker has open, so a drain can wait for them and a grace period end them. */

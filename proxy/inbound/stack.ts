@@ -23,7 +23,11 @@ import { requestAuthority } from '../protocol/h1/forward-head';
 import { H1Link, type UpstreamLink } from '../protocol/h1/link';
 import type { H1Request, H1Settings } from '../protocol/h1/server';
 import type { UpstreamSession } from '../protocol/h2/client-pool';
-import { authorityOf } from '../protocol/h2/headers';
+import { authorityOf, fieldValue } from '../protocol/h2/headers';
+import { isGrpcContentType } from '../protocol/h2/grpc-status';
+import type { ProxyProtocol, RequestView } from '../../core/policy/model';
+import type { Authorizer, HttpAuthz } from './policy/authz';
+import { resetConnection } from './policy/reset';
 import type { Fields } from '../protocol/h2/semantics';
 import { HttpSide } from '../protocol/http-side';
 import type { H2Settings } from '../protocol/h2/settings';
@@ -50,11 +54,36 @@ export interface InboundDeps {
   http: HttpMetrics;
   mesh: MeshMetrics;
   log: Logger;
+  /**
+   * Authorization (Servers, policies, routes, rate limits); undefined when no policy is
+   * configured, so the stack pays nothing for it.
+   */
+  authz?: Authorizer;
 }
 
 const EMPTY = Buffer.alloc(0);
 const OPAQUE_PORT: Detected = Object.freeze({ kind: 'opaque', reason: 'undecided', detail: 'opaque port' });
 const H2_BY_ALPN: Detected = Object.freeze({ kind: 'h2' });
+/** How long a connection to a port whose policy has not arrived yet waits for it before the default applies. */
+const FIRST_POLICY_WAIT_MS = 1000;
+const H1_BY_POLICY: Detected = Object.freeze({ kind: 'http1' }) as Detected;
+const H2_BY_POLICY: Detected = Object.freeze({ kind: 'h2' });
+
+/** What a Server's proxyProtocol makes of a port's traffic after the mTLS verdict (undefined: detect). */
+function forcedBy(protocol: ProxyProtocol | undefined): Detected | undefined {
+  switch (protocol) {
+    case 'opaque':
+    case 'tls':
+      return OPAQUE_PORT;
+    case 'http1':
+      return H1_BY_POLICY;
+    case 'http2':
+    case 'grpc':
+      return H2_BY_POLICY;
+    default:
+      return undefined;
+  }
+}
 
 export class Inbound implements Stack {
   readonly side: Side;
@@ -79,16 +108,20 @@ export class Inbound implements Stack {
     const origProtoOptions = { responseTimeoutMs: settings.http1.responseTimeoutMs, limits: settings.http1.limits };
     this.dispatch = new Dispatch(
       {
-        http1: (client, prefix, _d, conn) => this.http.h1.serve(client, prefix, info(conn), (req) => this.h1Call(conn, req)),
+        http1: (client, prefix, _d, conn) => {
+          const authz = deps.authz?.http(conn);
+          return this.http.h1.serve(client, prefix, info(conn), (req) => this.h1Call(conn, req, authz));
+        },
         h2: (client, prefix, _d, conn) => {
           const ci = info(conn);
           // An HTTP/1.1 request a peer proxy upgraded to ride its HTTP/2 session goes to the app as
           // HTTP/1.1 again; any other stream is proxied as HTTP/2.
           const meshed = conn.srcTls.tls === 'true';
+          const authz = deps.authz?.http(conn);
           return this.http.h2.serve(client, prefix, ci, (stream, fields, endStream, neverIndexed) =>
             meshed && isOrigProtoStream(fields)
-              ? serveOrigProto(stream, fields, endStream, this.appCall(conn, authorityOf(fields)), origProtoOptions)
-              : proxyStream(stream, fields, endStream, neverIndexed, this.h2Call(conn, fields), streamOptions, ci),
+              ? serveOrigProto(stream, fields, endStream, this.checked(this.appCall(conn, authorityOf(fields)), authz, fields, false), origProtoOptions)
+              : proxyStream(stream, fields, endStream, neverIndexed, this.checked(this.h2Call(conn, fields), authz, fields, true), streamOptions, ci),
           );
         },
         // TLS for another name than ours (the app's own) passes through as bytes.
@@ -100,6 +133,18 @@ export class Inbound implements Stack {
   }
 
   accept(client: Socket, conn: Conn, direct: boolean): Promise<void> {
+    conn.clientAddr = client.remoteAddress;
+    const authz = this.deps.authz;
+    // A port seen for the first time: its policy is asked for now; wait briefly for it rather than
+    // let the first connections through under the default (ports in LINNET_PROXY_INBOUND_PORTS
+    // were asked for at start and never wait).
+    if (authz?.policies.watching && !direct && !authz.policy(conn.target.port).fromControlPlane) {
+      return authz.policies.ready(conn.target.port, FIRST_POLICY_WAIT_MS).then(() => this.acceptNow(client, conn, direct));
+    }
+    return this.acceptNow(client, conn, direct);
+  }
+
+  private acceptNow(client: Socket, conn: Conn, direct: boolean): Promise<void> {
     const { tls, mesh } = this.deps;
     const { side, target, log } = conn;
     // Straight to our inbound port from a peer proxy: opaque transport (mTLS, then a header).
@@ -166,6 +211,15 @@ export class Inbound implements Stack {
         return this.detect(t.socket, peer);
       }
     }
+    // A Server's proxyProtocol replaces detection on its port (the mTLS verdict above still ran):
+    // opaque is never parsed; an HTTP port is never relayed as opaque, but keeps the HTTP version
+    // detection found (a peer proxy may have upgraded HTTP/1 to HTTP/2 between proxies).
+    const forced = this.deps.authz && o.kind !== 'gone' ? forcedBy(this.deps.authz.policy(target.port).policy.protocol) : undefined;
+    if (forced) {
+      const found = o.kind === 'detected' ? o.detected.kind : undefined;
+      const keep = forced !== OPAQUE_PORT && (found === 'http1' || found === 'h2');
+      if (!keep) return this.dispatch.serve(client, prefix.bytes, forced, conn);
+    }
     return this.dispatch.serveDetected(client, prefix, conn);
   }
 
@@ -189,6 +243,16 @@ export class Inbound implements Stack {
    * included), so a plaintext client's bytes are relayed by the kernel.
    */
   private async forward(client: Socket, prefix: Buffer, conn: Conn): Promise<void> {
+    const authz = this.deps.authz;
+    if (authz) {
+      // Decided before the app is dialled: a refused client never reaches it, not even its first bytes.
+      // A later policy that no longer allows it resets it, so the client's side sees a reset, not an end.
+      if (!authz.connection(conn, () => resetConnection(client))) {
+        client.resetAndDestroy();
+        return;
+      }
+      client.once('close', () => authz.connectionClosed(conn));
+    }
     const kind = await forwardOpaque(
       client,
       conn.srcTls.tls !== 'true',
@@ -210,10 +274,18 @@ export class Inbound implements Stack {
   }
 
   /** One HTTP/1 request to the app, on the shared pool. */
-  private h1Call(conn: Conn, req: H1Request | undefined): HttpCall<UpstreamLink> {
-    const call = this.appCall(conn, req ? requestAuthority(req.head) : '');
+  private h1Call(conn: Conn, req: H1Request | undefined, authz?: HttpAuthz): HttpCall<UpstreamLink> {
+    const authority = req ? requestAuthority(req.head) : '';
+    const call = this.appCall(conn, authority);
     return {
       open: async (again) => {
+        if (authz && req && !again) {
+          const refused = authz.check(h1View(req, authority), false);
+          if (refused) {
+            call.start();
+            throw refused;
+          }
+        }
         const { conn: c, reused } = await call.open(again);
         return new H1Link(c, reused);
       },
@@ -221,10 +293,30 @@ export class Inbound implements Stack {
     };
   }
 
-  /** A request to the app on a pooled HTTP/1 connection (the HTTP/1 server's and orig-proto's). */
-  private appCall(conn: Conn, authority: string): HttpCall<Acquired> {
-    const call = new InboundCall(this.deps.http, conn, authority);
+  /**
+   * An HTTP/2 stream's call behind its authorization: a refused request's open rejects with the
+   * answer (403, 404, 429), which the server gives it.
+   */
+  private checked<L>(call: HttpCall<L> & { start?: () => void }, authz: HttpAuthz | undefined, fields: Fields, h2: boolean): HttpCall<L> {
+    if (!authz) return call;
     return {
+      open: (again) => {
+        if (!again) {
+          const grpc = h2 && isGrpcContentType(fieldValue(fields, 'content-type'));
+          const refused = authz.check(h2View(fields), grpc);
+          if (refused) return Promise.reject(refused);
+        }
+        return call.open(again);
+      },
+      end: (o) => call.end(o),
+    };
+  }
+
+  /** A request to the app on a pooled HTTP/1 connection (the HTTP/1 server's and orig-proto's). */
+  private appCall(conn: Conn, authority: string): HttpCall<Acquired> & { start(): void } {
+    const call = new InboundCall(this.deps.http, conn, authority, this.deps.authz);
+    return {
+      start: () => void call.start(),
       open: (again) => {
         call.start();
         return this.http.h1Pool.acquire(conn.target.addr, () => this.dialApp(conn), again);
@@ -235,7 +327,7 @@ export class Inbound implements Stack {
 
   /** One HTTP/2 stream to the app, on a pooled session. */
   private h2Call(conn: Conn, fields: Fields): HttpCall<UpstreamSession> {
-    const call = new InboundCall(this.deps.http, conn, authorityOf(fields));
+    const call = new InboundCall(this.deps.http, conn, authorityOf(fields), this.deps.authz);
     return {
       open: () => {
         call.start();
@@ -254,17 +346,59 @@ class InboundCall {
     private readonly http: HttpMetrics,
     private readonly conn: Conn,
     private readonly authority: string,
+    private readonly authz?: Authorizer,
   ) {}
 
   start(): (o: HttpOutcome) => void {
+    if (this.finish) return this.finish;
     const { side, target, srcTls } = this.conn;
-    // As linkerd2-proxy: inbound requests carry the client's TLS (client_id over mTLS).
-    return (this.finish ??= this.http.start({ direction: side.direction, authority: this.authority, target_addr: target.addr, ...srcTls }));
+    // As linkerd2-proxy: inbound requests carry the client's TLS (client_id over mTLS) and, under
+    // a policy, the Server that governs the port (srv_kind, srv_name).
+    const srv = this.authz?.policy(target.port).policy.server;
+    return (this.finish = this.http.start({ direction: side.direction, authority: this.authority, target_addr: target.addr, ...srcTls, ...(srv ? { srv_kind: srv.kind, srv_name: srv.name } : {}) }));
   }
 
   end(o: HttpOutcome): void {
     this.start()(o);
   }
+}
+
+/** What a route match reads of an HTTP/1 request. */
+function h1View(req: H1Request, authority: string): RequestView {
+  const t = req.head.target;
+  const q = t.indexOf('?');
+  let path = q < 0 ? t : t.slice(0, q);
+  // absolute-form: the path after the authority.
+  if (path.charCodeAt(0) !== 0x2f) {
+    const m = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/]*(\/.*)?$/.exec(path);
+    path = m ? (m[1] ?? '/') : path;
+  }
+  // Header fields are read only if a route matches on them (the head builds them on first use).
+  const head = req.head;
+  return {
+    method: req.head.method,
+    path,
+    query: q < 0 ? '' : t.slice(q + 1),
+    host: authority.replace(/:\d+$/, ''),
+    header: (name) => {
+      const { names, values } = head;
+      for (let i = 0; i < names.length; i++) if (names[i]!.toLowerCase() === name) return values[i];
+      return undefined;
+    },
+  };
+}
+
+/** What a route match reads of an HTTP/2 request. */
+function h2View(fields: Fields): RequestView {
+  const p = fieldValue(fields, ':path') ?? '/';
+  const q = p.indexOf('?');
+  return {
+    method: fieldValue(fields, ':method') ?? 'GET',
+    path: q < 0 ? p : p.slice(0, q),
+    query: q < 0 ? '' : p.slice(q + 1),
+    host: authorityOf(fields).replace(/:\d+$/, ''),
+    header: (name) => fieldValue(fields, name),
+  };
 }
 
 function info(conn: Conn): ConnInfo {

@@ -31,6 +31,9 @@ export interface HttpLabels {
   no_tls_reason?: string;
   client_id?: string;
   server_id?: string;
+  /** Inbound, under an authorization policy: the port's Server (or `default` and the default policy). */
+  srv_kind?: string;
+  srv_name?: string;
 }
 
 /** Linkerd's rule: 5xx, a gRPC status other than OK, or no response at all is a failure. */
@@ -105,7 +108,7 @@ export class HttpMetrics {
   }
 
   private route(labels: HttpLabels): Route {
-    const key = `${labels.direction}\0${labels.authority}\0${labels.target_addr}\0${labels.tls}\0${labels.no_tls_reason ?? ''}\0${labels.client_id ?? ''}\0${labels.server_id ?? ''}`;
+    const key = `${labels.direction}\0${labels.authority}\0${labels.target_addr}\0${labels.tls}\0${labels.no_tls_reason ?? ''}\0${labels.client_id ?? ''}\0${labels.server_id ?? ''}\0${labels.srv_kind ?? ''}\0${labels.srv_name ?? ''}`;
     let r = this.routes.get(key);
     if (!r) {
       const exactKey = `${labels.direction} ${labels.authority}`;

@@ -148,6 +148,14 @@ export class Counter extends Labelled {
     if (!(n >= 0)) throw new MetricError(`${this.name}: a counter cannot go down (inc by ${n})`, 'use a gauge for a value that falls');
     this.at(labels).value += n;
   }
+
+  /** One series' increment, resolved once: for a hot path that counts the same labels again and again. */
+  bind(labels?: Labels): () => void {
+    const s = this.at(labels);
+    return () => {
+      s.value++;
+    };
+  }
 }
 
 export class Gauge extends Labelled {

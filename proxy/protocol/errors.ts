@@ -6,7 +6,7 @@
 import { LinnetError } from '../../core/errors';
 
 /** gRPC status codes the proxy uses (grpc/status.h). */
-export const GRPC = { INTERNAL: 13, UNAVAILABLE: 14, DEADLINE_EXCEEDED: 4, RESOURCE_EXHAUSTED: 8, CANCELLED: 1 } as const;
+export const GRPC = { INTERNAL: 13, UNAVAILABLE: 14, DEADLINE_EXCEEDED: 4, RESOURCE_EXHAUSTED: 8, CANCELLED: 1, PERMISSION_DENIED: 7, NOT_FOUND: 5 } as const;
 
 export interface ProxyErrorSpec {
   status: number;
@@ -44,6 +44,12 @@ export const PROXY_ERRORS = {
   responseTimeout: { status: 504, reason: 'response timeout', grpcStatus: GRPC.DEADLINE_EXCEEDED, code: 'LINNET_HTTP_RESPONSE_TIMEOUT' },
   /** No endpoint could be had: none known, unreachable, or the connect timed out. */
   noEndpoint: { status: 503, reason: 'no endpoint available', grpcStatus: GRPC.UNAVAILABLE, code: 'LINNET_HTTP_NO_ENDPOINT' },
+  /** Inbound authorization: no authorization of the request's route permits this client. */
+  forbidden: { status: 403, reason: 'unauthorized request on route', grpcStatus: GRPC.PERMISSION_DENIED, code: 'LINNET_HTTP_FORBIDDEN' },
+  /** Inbound authorization: the request matched no route of its Server. */
+  routeNotFound: { status: 404, reason: 'no route found for request', grpcStatus: GRPC.NOT_FOUND, code: 'LINNET_HTTP_ROUTE_NOT_FOUND' },
+  /** An HTTPLocalRateLimitPolicy's budget is spent for now. */
+  rateLimited: { status: 429, reason: 'too many requests', grpcStatus: GRPC.RESOURCE_EXHAUSTED, code: 'LINNET_HTTP_RATE_LIMITED' },
 } as const satisfies Record<string, ProxyErrorSpec>;
 
 export type ProxyErrorKind = keyof typeof PROXY_ERRORS;
@@ -54,6 +60,8 @@ export class HttpProxyError extends LinnetError {
   readonly status: number;
   readonly grpcStatus: number;
   readonly detail: string | undefined;
+  /** Extra response fields the answer carries (Retry-After on 429), name lower-case. */
+  headers: readonly [string, string][] = [];
   constructor(kind: ProxyErrorKind, detail?: string, cause?: unknown) {
     const spec = PROXY_ERRORS[kind];
     super(spec.code, detail ? `${spec.reason}: ${detail}` : spec.reason, { hint: HINTS[kind], cause });
@@ -79,6 +87,9 @@ const HINTS: Record<ProxyErrorKind, string> = {
   badResponse: 'check the upstream: it does not speak valid HTTP/1.x on this port (mark the port opaque if it is not HTTP)',
   responseTimeout: 'the upstream is slow; raise LINNET_PROXY_HTTP_RESPONSE_TIMEOUT if this is expected',
   noEndpoint: 'check that the destination has ready endpoints and is reachable',
+  forbidden: 'the server\'s policy does not authorize this client: see its AuthorizationPolicies (linnet authz)',
+  routeNotFound: 'the server declares routes (HTTPRoute/GRPCRoute) and none matches this request',
+  rateLimited: 'the server\'s HTTPLocalRateLimitPolicy limits this client; retry after the Retry-After delay',
 };
 
 /** Keeps a header value to visible ASCII and spaces, bounded. */
@@ -102,6 +113,9 @@ export function connectErrorKind(errno: string): ProxyErrorKind {
 
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request',
+  403: 'Forbidden',
+  404: 'Not Found',
+  429: 'Too Many Requests',
   408: 'Request Timeout',
   431: 'Request Header Fields Too Large',
   502: 'Bad Gateway',
@@ -119,6 +133,7 @@ export function h1ErrorResponse(err: HttpProxyError, opts: { close: boolean }): 
     `HTTP/1.1 ${err.status} ${STATUS_TEXT[err.status] ?? 'Error'}\r\n` +
       `l5d-proxy-error: ${err.headerValue}\r\n` +
       'content-type: text/plain; charset=utf-8\r\n' +
+      err.headers.map(([n, v]) => `${n}: ${v}\r\n`).join('') +
       `content-length: ${Buffer.byteLength(body)}\r\n` +
       (opts.close ? 'connection: close\r\n' : '') +
       `\r\n${body}`,

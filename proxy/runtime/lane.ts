@@ -13,6 +13,7 @@ import { acceptConnection, type Stack } from '../accept/connection';
 import { OpenConnections } from '../accept/context';
 import { LimitGuard } from '../accept/limit-guard';
 import { listen } from '../accept/listener';
+import type { Authorizer } from '../inbound/policy/authz';
 import { Inbound } from '../inbound/stack';
 import { EventLoopMetrics } from '../metrics/event-loop';
 import { HttpMetrics, type LatencyCounts } from '../metrics/http-metrics';
@@ -66,6 +67,21 @@ export interface Lane {
   close(): void;
 }
 
+/** Inbound authorization, when any policy is configured (none: the inbound stack skips it entirely). */
+function authorizerFor(config: ProxyConfig, registry: Registry, log: Logger): Authorizer | undefined {
+  const p = config.policy;
+  if (!p.enabled) return undefined;
+  // Loaded only when a policy is configured: a proxy without one carries none of it.
+  const { InboundPolicies } = require('../inbound/policy/client') as typeof import('../inbound/policy/client');
+  const { Authorizer } = require('../inbound/policy/authz') as typeof import('../inbound/policy/authz');
+  const { AuthzMetrics } = require('../metrics/authz-metrics') as typeof import('../metrics/authz-metrics');
+  const policies = new InboundPolicies(
+    { addr: p.addr, workload: p.workload, defaultPolicy: p.defaultPolicy, clusterNetworks: p.clusterNetworks, ports: p.ports },
+    log.child('policy'),
+  );
+  return new Authorizer(policies, new AuthzMetrics(registry), log.child('authz'));
+}
+
 export function createLane(config: ProxyConfig, scope = `proxy/worker-${threadId}`): Lane {
   const log = createLogger(config.log, scope);
   const registry = new Registry();
@@ -79,9 +95,10 @@ export function createLane(config: ProxyConfig, scope = `proxy/worker-${threadId
   const tls = config.identity ? new TlsStore(config.identity.localName) : undefined;
 
   const inboundLog = log.child('inbound');
+  const authz = authorizerFor(config, registry, inboundLog);
   const inbound = new Inbound(
     { side: sideFor(config, 'inbound'), http1: config.http1, http2: config.http2, requireTlsPorts: config.inboundRequireTlsPorts },
-    { tls, tcp, http, mesh, log: inboundLog },
+    { tls, tcp, http, mesh, log: inboundLog, ...(authz ? { authz } : {}) },
   );
   const outboundLog = log.child('outbound');
   const discovery = balancersFor(config, log);
@@ -165,6 +182,7 @@ export function createLane(config: ProxyConfig, scope = `proxy/worker-${threadId
       inbound.drain();
       outbound.drain();
       discovery.close();
+      authz?.policies.close();
       loop.close();
     },
   };

@@ -382,6 +382,8 @@ class ClientConnection {
       },
       (err: unknown) => {
         if (this.ex !== ex) return;
+        // The layer above refused the request itself (authorization, rate limit): its answer.
+        if (err instanceof HttpProxyError) return this.fail(ex, err.kind, err.detail ?? '', undefined, err);
         const errno = errnoOf(err);
         this.info.log.info('http: upstream connect failed', { target: this.info.target, errno });
         this.fail(ex, connectErrorKind(errno), `${errno} connecting to ${this.info.target}`);
@@ -634,9 +636,9 @@ class ClientConnection {
    * The proxy answers this request itself. `closeAfter`: the client's request stream cannot be
    * continued (body unread or malformed).
    */
-  private fail(ex: Exchange, kind: ProxyErrorKind, detail: string, closeAfter = !ex.reqDone): void {
+  private fail(ex: Exchange, kind: ProxyErrorKind, detail: string, closeAfter = !ex.reqDone, given?: HttpProxyError): void {
     this.disarmTimer(ex);
-    const err = new HttpProxyError(kind, detail);
+    const err = given ?? new HttpProxyError(kind, detail);
     ex.end({ status: err.status, error: err.code });
     if (ex.upstream) {
       ex.upstream.handler = undefined;

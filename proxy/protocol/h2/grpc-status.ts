@@ -3,7 +3,7 @@
  * and how `grpc-timeout` reads. Kept apart from the sockets so they are unit-tested directly.
  */
 
-import { connectErrorKind, headerSafe, PROXY_ERRORS, type ProxyErrorKind } from '../errors';
+import { connectErrorKind, headerSafe, PROXY_ERRORS, type HttpProxyError, type ProxyErrorKind } from '../errors';
 
 /** gRPC status codes (https://grpc.github.io/grpc/core/md_doc_statuscodes.html). */
 export const GrpcStatus = {
@@ -99,17 +99,20 @@ export type ProxyFailure =
   | { kind: 'connection-lost'; detail: string } // the upstream connection died or went away before a response
   | { kind: 'bad-response'; detail: string } // the upstream answered with bytes that are not a valid HTTP/1 response
   | { kind: 'timeout'; ms: number } // the response did not come within the deadline
-  | { kind: 'no-endpoint'; detail: string }; // nothing to send the request to
+  | { kind: 'no-endpoint'; detail: string } // nothing to send the request to
+  | { kind: 'refused'; error: HttpProxyError }; // the layer above refused the request (authorization, rate limit)
 
 export interface FailureAnswer {
   /** HTTP status for plain HTTP/2 requests. */
-  http: 502 | 503 | 504;
+  http: number;
   /** grpc-status for gRPC requests (answered as trailers-only with HTTP 200). */
   grpc: GrpcStatusCode;
   /** The `l5d-proxy-error` header value and grpc-message. */
   reason: string;
   /** Short machine label for the metrics' `error` label. */
   error: string;
+  /** Extra response fields (Retry-After). */
+  headers?: readonly [string, string][];
 }
 
 /**
@@ -133,6 +136,8 @@ export function answerFor(f: ProxyFailure): FailureAnswer {
       return from('responseTimeout', `no response within ${f.ms}ms`, 'timeout');
     case 'no-endpoint':
       return from('noEndpoint', f.detail, 'no_endpoint');
+    case 'refused':
+      return { http: f.error.status, grpc: f.error.grpcStatus as GrpcStatusCode, reason: f.error.headerValue, error: f.error.kind, headers: f.error.headers };
   }
 }
 

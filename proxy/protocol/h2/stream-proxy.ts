@@ -11,6 +11,7 @@
 import { errnoOf, type ConnInfo, type HttpCall, type HttpOutcome } from '../call';
 import type { UpstreamSession } from './client-pool';
 import type { H2Stream, StreamEvents } from './connection';
+import { HttpProxyError } from '../errors';
 import { answerFor, carryRstCode, encodeGrpcMessage, H2Code, isGrpcContentType, parseGrpcTimeout, type ProxyFailure } from './grpc-status';
 import { h2CodeName } from './h2-error';
 import { fieldValue } from './headers';
@@ -111,7 +112,7 @@ class StreamProxy {
     if (opts.responseTimeoutMs > 0) this.headTimer = setTimeout(() => this.fail({ kind: 'timeout', ms: opts.responseTimeoutMs }), opts.responseTimeoutMs);
     this.call.open(false).then(
       (l) => this.send(l),
-      (err: unknown) => this.fail({ kind: 'connect', errno: errnoOf(err) }),
+      (err: unknown) => this.fail(err instanceof HttpProxyError ? { kind: 'refused', error: err } : { kind: 'connect', errno: errnoOf(err) }),
     );
   }
 
@@ -168,7 +169,7 @@ class StreamProxy {
     this.up = undefined;
     this.call.open(true).then(
       (l) => this.send(l),
-      (err: unknown) => this.fail({ kind: 'connect', errno: errnoOf(err) }),
+      (err: unknown) => this.fail(err instanceof HttpProxyError ? { kind: 'refused', error: err } : { kind: 'connect', errno: errnoOf(err) }),
     );
     return true;
   }
@@ -275,12 +276,12 @@ class StreamProxy {
         this.status = 200;
         this.grpcStatus = a.grpc;
         client.sendHeaders(
-          [':status', '200', 'content-type', 'application/grpc', 'grpc-status', String(a.grpc), 'grpc-message', encodeGrpcMessage(a.reason), 'l5d-proxy-error', a.reason],
+          [':status', '200', 'content-type', 'application/grpc', 'grpc-status', String(a.grpc), 'grpc-message', encodeGrpcMessage(a.reason), 'l5d-proxy-error', a.reason, ...(a.headers ?? []).flat()],
           true,
         );
       } else {
         this.status = a.http;
-        client.sendHeaders([':status', String(a.http), 'content-type', 'text/plain; charset=utf-8', 'l5d-proxy-error', a.reason]);
+        client.sendHeaders([':status', String(a.http), 'content-type', 'text/plain; charset=utf-8', 'l5d-proxy-error', a.reason, ...(a.headers ?? []).flat()]);
         client.sendData(Buffer.from(`${a.reason}\n`, 'latin1'), true);
       }
       this.completed();

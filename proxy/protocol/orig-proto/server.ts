@@ -19,6 +19,7 @@ import type { Acquired, UpstreamConn, UpstreamHandler } from '../h1/client-pool'
 import { parseResponseHead, responseFraming, responseKeepAlive, type HeadLimits, type ResponseHead } from '../h1/parse-head';
 import type { H2Stream } from '../h2/connection';
 import { answerFor, H2Code, type ProxyFailure } from '../h2/grpc-status';
+import { HttpProxyError } from '../errors';
 import type { Fields } from '../h2/semantics';
 import {
   chunk,
@@ -156,6 +157,7 @@ class AppExchange implements UpstreamHandler {
     this.call.open(again).then(
       (a) => this.onConnected(a.conn, a.reused),
       (err: unknown) => {
+        if (err instanceof HttpProxyError) return this.fail({ kind: 'refused', error: err });
         const errno = errnoOf(err);
         this.fail(CONNECT_ERRNO.test(errno) ? { kind: 'connect', errno } : { kind: 'connection-lost', detail: errno });
       },
@@ -448,7 +450,7 @@ class AppExchange implements UpstreamHandler {
     }
     this.status = a.http;
     this.complete = true;
-    client.sendHeaders([':status', String(a.http), 'content-type', 'text/plain; charset=utf-8', 'l5d-proxy-error', a.reason]);
+    client.sendHeaders([':status', String(a.http), 'content-type', 'text/plain; charset=utf-8', 'l5d-proxy-error', a.reason, ...(a.headers ?? []).flat()]);
     client.sendData(Buffer.from(`${a.reason}\n`, 'latin1'), true);
     this.discardRequestBody(); // the rest of the request body is not needed
   }

@@ -21,6 +21,7 @@ import { HTTP1_ENV, parseHttp1Env } from './http1';
 import { HTTP2_ENV, parseHttp2Env } from './http2';
 import { IDENTITY_ENV, parseIdentityEnv, type IdentityConfig } from './identity';
 import { LIMITS_ENV, parseLimitsEnv, processOpenFileLimit, type ConnectionLimits } from './limits';
+import { parsePolicyEnv, POLICY_ENV, type PolicyConfig } from './policy';
 
 export type { LogLevel };
 
@@ -50,6 +51,8 @@ export interface ProxyConfig {
   readonly inboundRequireTlsPorts: ReadonlySet<number>;
   /** Ingress mode: outbound HTTP is routed by l5d-dst-override or the request's authority. */
   readonly ingressMode: boolean;
+  /** Inbound authorization: the policy service and the default policy (policy.ts). */
+  readonly policy: PolicyConfig;
   /** How HTTP/1.1 goes to a meshed endpoint: `orig-proto` (a stream on the pooled HTTP/2 session) or `http1`. */
   readonly meshedHttp1: MeshedHttp1;
 }
@@ -103,6 +106,7 @@ export const PROXY_ENV = {
       "how outbound HTTP/1.1 travels to a meshed endpoint: `orig-proto` (a stream on one pooled mTLS HTTP/2 connection, turned back into HTTP/1.1 by the peer's proxy, as Linkerd does) or `http1` (pooled mTLS HTTP/1.1 connections, one per request in flight)",
   },
   ...IDENTITY_ENV,
+  ...POLICY_ENV,
 } as const;
 
 export type ProxyEnvName = keyof typeof PROXY_ENV;
@@ -141,6 +145,7 @@ export function loadProxyConfig(env: NodeJS.ProcessEnv = process.env, sys: Syste
     destinationAddr: parseDiscoveryEnv(env).destinationAddr,
     inboundRequireTlsPorts: portSet(parsePortRanges('LINNET_PROXY_INBOUND_PORTS_REQUIRE_TLS', get('LINNET_PROXY_INBOUND_PORTS_REQUIRE_TLS'))),
     ingressMode: parseBool('LINNET_PROXY_INGRESS_MODE', get('LINNET_PROXY_INGRESS_MODE')),
+    policy: parsePolicyEnv(env),
     meshedHttp1: parseEnum('LINNET_PROXY_OUTBOUND_MESHED_HTTP1', get('LINNET_PROXY_OUTBOUND_MESHED_HTTP1'), ['orig-proto', 'http1'] as const),
   };
   return deepFreeze(config);

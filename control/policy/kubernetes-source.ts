@@ -1,0 +1,174 @@
+/**
+ * The Kubernetes policy source: Pods, Namespaces and Linkerd's policy resources (Servers,
+ * AuthorizationPolicies, MeshTLS/NetworkAuthentications, HTTPLocalRateLimitPolicies, and
+ * HTTPRoutes/GRPCRoutes of policy.linkerd.io and gateway.networking.k8s.io) through informers:
+ * list, then watch, relist on 410 Gone, restart with backoff after an error, as discovery's
+ * source does. A resource the API server accepted but Linnet cannot read is logged (with its
+ * path and reason) and left out; a resource kind whose CRD is not installed (404) counts as empty.
+ */
+import type * as K8s from '@kubernetes/client-node';
+import { LinnetError } from '../../core/errors';
+import type { Logger } from '../../core/log';
+import { PolicyIndex } from './compile';
+import { podInfo, workloadOf } from './kubernetes-pods';
+import { parsePolicyResource, PolicyResourceError, type PolicyResource } from './resources';
+import { PolicyHolder, type PolicySource } from './source';
+
+export interface KubernetesPolicySourceOptions {
+  kubeConfig: K8s.KubeConfig;
+  log?: Logger;
+  debounceMs?: number;
+  syncTimeoutMs?: number;
+  retryBaseMs?: number;
+}
+
+/** The custom resources watched: group, version, plural. */
+export const POLICY_CRDS = [
+  ['policy.linkerd.io', 'v1beta3', 'servers'],
+  ['policy.linkerd.io', 'v1alpha1', 'authorizationpolicies'],
+  ['policy.linkerd.io', 'v1alpha1', 'meshtlsauthentications'],
+  ['policy.linkerd.io', 'v1alpha1', 'networkauthentications'],
+  ['policy.linkerd.io', 'v1alpha1', 'httplocalratelimitpolicies'],
+  ['policy.linkerd.io', 'v1beta3', 'httproutes'],
+  ['gateway.networking.k8s.io', 'v1', 'httproutes'],
+  ['gateway.networking.k8s.io', 'v1', 'grpcroutes'],
+] as const;
+
+export async function createKubernetesPolicySource(opts: KubernetesPolicySourceOptions): Promise<PolicySource> {
+  const k8s = require('@kubernetes/client-node') as typeof K8s;
+  const kc = opts.kubeConfig;
+  const log = opts.log;
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  type Inf = K8s.Informer<K8s.KubernetesObject> & K8s.ObjectCache<K8s.KubernetesObject>;
+  const informers: [string, Inf][] = [
+    ['pods', k8s.makeInformer<K8s.V1Pod>(kc, '/api/v1/pods', () => core.listPodForAllNamespaces()) as unknown as Inf],
+    ['namespaces', k8s.makeInformer<K8s.V1Namespace>(kc, '/api/v1/namespaces', () => core.listNamespace()) as unknown as Inf],
+    ...POLICY_CRDS.map(([group, version, plural]): [string, Inf] => [
+      `${group}/${plural}`,
+      k8s.makeInformer<K8s.KubernetesObject>(kc, `/apis/${group}/${version}/${plural}`, () => custom.listClusterCustomObject({ group, version, plural }) as Promise<K8s.KubernetesListObject<K8s.KubernetesObject>>),
+    ]),
+  ];
+  const byName = new Map(informers);
+  const holder = new PolicyHolder();
+  let closed = false;
+  let timer: NodeJS.Timeout | undefined;
+  const warned = new Set<string>();
+  const warn = (m: string) => {
+    if (warned.has(m)) return;
+    if (warned.size > 1000) warned.clear();
+    warned.add(m);
+    log?.warn(m);
+  };
+
+  const rebuild = () => {
+    timer = undefined;
+    if (closed) return;
+    const resources: PolicyResource[] = [];
+    for (const [name, inf] of informers) {
+      if (name === 'pods' || name === 'namespaces') continue;
+      for (const o of inf.list()) {
+        const where = `${o.kind ?? name} ${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+        try {
+          resources.push(parsePolicyResource(o, where));
+        } catch (err) {
+          if (err instanceof PolicyResourceError) warn(`policy resource ignored: ${err.message.replace(/\n\s*/g, '; ')}`);
+          else throw err;
+        }
+      }
+    }
+    const namespaces = new Map((byName.get('namespaces')!.list() as K8s.V1Namespace[]).map((n) => [n.metadata?.name ?? '', n]));
+    const pods = new Map<string, K8s.V1Pod>();
+    for (const p of byName.get('pods')!.list() as K8s.V1Pod[]) pods.set(workloadOf(p.metadata?.namespace ?? 'default', p.metadata?.name ?? ''), p);
+    const infos = new Map<string, ReturnType<typeof podInfo>>();
+    holder.set({
+      index: new PolicyIndex(resources),
+      pod: (w) => {
+        let i = infos.get(w);
+        if (!i) {
+          const p = pods.get(w);
+          if (!p) return undefined;
+          i = podInfo(p, namespaces.get(p.metadata?.namespace ?? 'default'), warn);
+          infos.set(w, i);
+        }
+        return i;
+      },
+    });
+    log?.debug('kubernetes policy rebuilt', { resources: resources.length, pods: pods.size });
+  };
+  const schedule = () => {
+    if (closed || timer) return;
+    timer = setTimeout(rebuild, opts.debounceMs ?? 20);
+  };
+
+  const synced = new Set<string>();
+  let onSynced: (() => void) | undefined;
+  const retryTimers = new Set<NodeJS.Timeout>();
+  const markSynced = (name: string) => {
+    synced.add(name);
+    if (synced.size === informers.length) onSynced?.();
+  };
+  for (const [name, inf] of informers) {
+    let delay = opts.retryBaseMs ?? 500;
+    let errors = 0;
+    inf.on('change', () => {
+      delay = opts.retryBaseMs ?? 500;
+      schedule();
+    });
+    inf.on('error', (err: unknown) => {
+      errors++;
+      if (closed) return;
+      const e = err as { message?: string; statusCode?: number; code?: number; body?: unknown };
+      const status = e?.statusCode ?? e?.code;
+      // A kind whose CRD is not installed (404), or that RBAC hides (403): nothing of it is
+      // known; look again later rather than hold the control plane's start.
+      if (status === 404 || status === 403) {
+        if (status === 403) log?.warn(`kubernetes ${name}: forbidden (RBAC); treated as empty`, { in_ms: 30_000 });
+        markSynced(name);
+      } else log?.warn(`kubernetes ${name} list/watch failed; retrying`, { error: e?.message ?? String(err), status, in_ms: delay });
+      const t = setTimeout(() => {
+        retryTimers.delete(t);
+        if (closed) return;
+        const before = errors;
+        void inf.start().then(() => {
+          if (errors === before) {
+            delay = opts.retryBaseMs ?? 500;
+            markSynced(name);
+            schedule();
+          }
+        });
+      }, status === 404 || status === 403 ? 30_000 : delay);
+      retryTimers.add(t);
+      delay = Math.min(delay * 2, 30_000);
+    });
+    void inf.start().then(() => {
+      if (errors === 0) {
+        markSynced(name);
+        schedule();
+      }
+    });
+  }
+  const syncTimeout = opts.syncTimeoutMs ?? 30_000;
+  const ok = await new Promise<boolean>((done) => {
+    if (synced.size === informers.length) return done(true);
+    const t = setTimeout(() => done(false), syncTimeout);
+    onSynced = () => {
+      clearTimeout(t);
+      done(true);
+    };
+  });
+  const close = async () => {
+    closed = true;
+    clearTimeout(timer);
+    for (const t of retryTimers) clearTimeout(t);
+    await Promise.all(informers.map(([, i]) => i.stop().catch(() => undefined)));
+  };
+  if (!ok) {
+    await close();
+    throw new LinnetError('LINNET_KUBERNETES_SYNC_TIMEOUT', `could not list Pods, Namespaces and the policy resources within ${syncTimeout} ms`, {
+      hint: 'check the API server, credentials and RBAC (list/watch on pods, namespaces and policy.linkerd.io / gateway.networking.k8s.io resources)',
+    });
+  }
+  rebuild();
+  return { kind: 'kubernetes', snapshot: () => holder.get(), subscribe: (fn) => holder.subscribe(fn), close };
+}

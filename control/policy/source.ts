@@ -1,0 +1,48 @@
+/**
+ * What the policy service reads: the resources and the pods they apply to, from one source (a
+ * policy directory beside the mesh file in the embedded mode, or Kubernetes), with change
+ * notifications. The service recompiles each open watch on every change and sends only real
+ * changes.
+ */
+import { PolicyIndex, type PodInfo } from './compile';
+
+export interface PolicySnapshot {
+  readonly index: PolicyIndex;
+  /** The pod a proxy names as its workload; undefined: not known (the install default applies). */
+  pod(workload: string): PodInfo | undefined;
+}
+
+export interface PolicySource {
+  readonly kind: string;
+  snapshot(): PolicySnapshot;
+  subscribe(fn: () => void): () => void;
+  close(): Promise<void>;
+}
+
+export const EMPTY_POLICY: PolicySnapshot = { index: new PolicyIndex([]), pod: () => undefined };
+
+/** A snapshot plus listeners (a listener's failure never stops the others hearing of a change). */
+export class PolicyHolder {
+  private current: PolicySnapshot;
+  private readonly listeners = new Set<() => void>();
+  constructor(initial: PolicySnapshot = EMPTY_POLICY) {
+    this.current = initial;
+  }
+  get(): PolicySnapshot {
+    return this.current;
+  }
+  set(next: PolicySnapshot): void {
+    this.current = next;
+    for (const fn of [...this.listeners]) {
+      try {
+        fn();
+      } catch {
+        // see above
+      }
+    }
+  }
+  subscribe(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+}
