@@ -31,28 +31,33 @@ export function inClusterApi(env: NodeJS.ProcessEnv = process.env): KubeApi {
   };
 }
 
+/** GET `path` from the API server with the service account's token; the body as text, or an error naming the path. */
+export function kubeGet(a: KubeApi, path: string, timeoutMs = 5000): Promise<string> {
+  const url = new URL(path, a.server);
+  return new Promise<string>((resolve, reject) => {
+    const req = request(url, { method: 'GET', ca: a.ca, headers: { authorization: `Bearer ${a.token}`, accept: 'application/json' }, timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        if (res.statusCode === 200) resolve(text);
+        else reject(new Error(`GET ${url.pathname}: HTTP ${res.statusCode}`));
+      });
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url.pathname}: timed out`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 export function kubeNamespaceLookup(api: KubeApi | (() => KubeApi), ttlMs = 10_000): NamespaceLookup {
   const cache = new Map<string, { at: number; value: Record<string, string> }>();
   return async (namespace) => {
     const hit = cache.get(namespace);
     if (hit && Date.now() - hit.at < ttlMs) return hit.value;
     const a = typeof api === 'function' ? api() : api;
-    const url = new URL(`/api/v1/namespaces/${encodeURIComponent(namespace)}`, a.server);
-    const body = await new Promise<string>((resolve, reject) => {
-      const req = request(url, { method: 'GET', ca: a.ca, headers: { authorization: `Bearer ${a.token}`, accept: 'application/json' }, timeout: 5000 }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          if (res.statusCode === 200) resolve(text);
-          else reject(new Error(`GET ${url.pathname}: HTTP ${res.statusCode}`));
-        });
-        res.on('error', reject);
-      });
-      req.on('timeout', () => req.destroy(new Error(`GET ${url.pathname}: timed out`)));
-      req.on('error', reject);
-      req.end();
-    });
+    const body = await kubeGet(a, `/api/v1/namespaces/${encodeURIComponent(namespace)}`);
     const ns = JSON.parse(body) as { metadata?: { annotations?: Record<string, string> } };
     const value = ns.metadata?.annotations ?? {};
     cache.set(namespace, { at: Date.now(), value });
