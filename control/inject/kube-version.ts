@@ -24,24 +24,27 @@ export function kubeVersionLookup(api: KubeApi | (() => KubeApi), o: VersionLook
   const failureTtl = o.failureTtlMs ?? 30_000;
   let cached: { at: number; value: KubeVersion | undefined; ok: boolean } | undefined;
   let inFlight: Promise<KubeVersion | undefined> | undefined;
+  const ask = async (): Promise<KubeVersion | undefined> => {
+    try {
+      const a = typeof api === 'function' ? api() : api;
+      const body = JSON.parse(await kubeGet(a, '/version')) as unknown;
+      const value = parseKubeVersion(body);
+      if (!value) throw new Error(`GET /version: no major/minor in ${JSON.stringify(body).slice(0, 120)}`);
+      cached = { at: Date.now(), value, ok: true };
+    } catch (err) {
+      o.onError?.(err instanceof Error ? err : new Error(String(err)));
+      cached = { at: Date.now(), value: undefined, ok: false };
+    }
+    return cached.value;
+  };
   return () => {
     if (cached && Date.now() - cached.at < (cached.ok ? ttl : failureTtl)) return Promise.resolve(cached.value);
     // Concurrent reviews share one request.
-    inFlight ??= (async () => {
-      try {
-        const a = typeof api === 'function' ? api() : api;
-        const body = JSON.parse(await kubeGet(a, '/version')) as unknown;
-        const value = parseKubeVersion(body);
-        if (!value) throw new Error(`GET /version: no major/minor in ${JSON.stringify(body).slice(0, 120)}`);
-        cached = { at: Date.now(), value, ok: true };
-      } catch (err) {
-        o.onError?.(err instanceof Error ? err : new Error(String(err)));
-        cached = { at: Date.now(), value: undefined, ok: false };
-      } finally {
+    if (!inFlight) {
+      inFlight = ask().finally(() => {
         inFlight = undefined;
-      }
-      return cached.value;
-    })();
+      });
+    }
     return inFlight;
   };
 }

@@ -194,3 +194,22 @@ test('install default disabled: classic even on 1.30, and the annotation wins ov
   const native = await admit(port, jobPod({ 'config.linnet.io/proxy-enable-native-sidecar': 'enabled' }));
   assert.deepEqual(names(native.pod.spec.containers), ['migrate']);
 });
+
+test('not in a cluster (the API lookup throws at once): undefined, and asked again after the failure TTL', async () => {
+  let calls = 0;
+  const errors: string[] = [];
+  const lookup = kubeVersionLookup(
+    () => {
+      calls++;
+      if (calls === 1) throw new Error('KUBERNETES_SERVICE_HOST is not set');
+      return kube;
+    },
+    { failureTtlMs: 50, onError: (e) => errors.push(e.message) },
+  );
+  versionAnswer = { major: '1', minor: '31' };
+  assert.equal(await lookup(), undefined);
+  assert.deepEqual(errors, ['KUBERNETES_SERVICE_HOST is not set']);
+  await new Promise((r) => setTimeout(r, 80));
+  assert.deepEqual(await lookup(), { major: 1, minor: 31 });
+  assert.equal(calls, 2);
+});
