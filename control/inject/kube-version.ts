@@ -6,7 +6,7 @@
  * install default or the classic sidecar.
  */
 import { parseKubeVersion, type KubeVersion } from './form';
-import { kubeGet, type KubeApi } from './kube-namespaces';
+import { kubeGet, type KubeApi } from './kube-api';
 
 export type VersionLookup = () => Promise<KubeVersion | undefined>;
 
