@@ -7,6 +7,7 @@ import type { Command } from './command';
  */
 const COMMANDS: Record<string, () => Command> = {
   proxy: () => require('../proxy/command').command,
+  await: () => require('../proxy/await-command').command,
   init: () => require('../init/command').command,
   demo: () => require('../control/local/demo/command').command,
   control: () => require('../control/control-command').command,
@@ -50,7 +51,9 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   const command = load();
-  if (rest.includes('--help') || rest.includes('-h')) {
+  // Only the command's own options: `linnet await -- app --help` is the app's --help.
+  const own = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+  if (own.includes('--help') || own.includes('-h')) {
     process.stdout.write(command.usage.trimEnd() + '\n');
     return;
   }

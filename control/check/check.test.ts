@@ -199,3 +199,25 @@ test('CLI: --identity-dir and --manifests, exit 1 on failure and 0 on warnings o
   assert.equal(nothing.code, 0);
   assert.match(nothing.stdout, /‼ something to check/);
 });
+
+test('manifests: a native-sidecar workload counts as injected; server-speaks-first service ports must declare their protocol', () => {
+  const dep = 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: demo}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}, annotations: {config.linkerd.io/proxy-enable-native-sidecar: "true"}}\n    spec: {containers: [{name: app, image: nginx}]}\n';
+  const native = linnet(['inject', '--manual', '-'], dep);
+  assert.equal(native.code, 0, native.stderr);
+  assert.equal(byName(checkManifests([parseAllDocuments(native.stdout)[0]!.toJS() as Json]), 'injected workloads have an identity').status, 'warn', 'the native proxy is found among the init containers');
+
+  const svc = (name: string, ports: Json[], annotations?: Json): Json => ({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'demo', ...(annotations ? { annotations } : {}) }, spec: { ports } });
+  const services = [
+    svc('mail', [{ name: 'smtp', port: 2525 }]), // by name: warned
+    svc('ftp', [{ port: 21, targetPort: 2121 }]), // by number: warned
+    svc('mail-ok', [{ name: 'smtp', port: 2525, appProtocol: 'linkerd.io/opaque' }]),
+    svc('mail-ann', [{ name: 'smtp', port: 2526 }], { 'config.linkerd.io/opaque-ports': '2500-2530' }),
+    svc('db', [{ name: 'mysql', port: 3306 }]), // in the default opaque list
+    svc('web', [{ name: 'http', port: 80 }]),
+  ];
+  const r = byName(checkManifests(services), 'server-speaks-first service ports declare their protocol');
+  assert.equal(r.status, 'warn');
+  assert.match(r.detail!, /^undeclared: service\/mail port 2525 \(smtp\), service\/ftp port 21; /);
+  assert.match(r.hint!, /appProtocol: linkerd\.io\/opaque/);
+  assert.equal(byName(checkManifests(services.slice(2)), 'server-speaks-first service ports declare their protocol').status, 'ok');
+});

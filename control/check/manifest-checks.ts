@@ -6,8 +6,8 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { IDENTITY_MODE_ANNOTATION, PROXY_VERSION_ANNOTATION, TRUST_ROOT_ANNOTATION } from '../inject/annotations';
-import { PROXY_CONTAINER, trustRootDigest } from '../inject/sidecar';
-import { POD_TEMPLATE_PATHS, isObject, type Json } from '../inject/transform';
+import { DEFAULT_OPAQUE_PORTS, PROXY_CONTAINER, trustRootDigest } from '../inject/sidecar';
+import { POD_TEMPLATE_PATHS, SERVER_SPEAKS_FIRST_NAMES, SERVER_SPEAKS_FIRST_PORTS, isObject, type Json } from '../inject/transform';
 import { NAMES } from '../install/manifests';
 import { describeProblems, validateObject } from '../install/validate';
 import { checkIdentity, parsePemCertificates } from './cert-checks';
@@ -16,6 +16,42 @@ import { fail, ok, warn, type CheckResult } from './result';
 const CAT = 'linnet-config';
 const CAT_WEBHOOK = 'linnet-webhook';
 const CAT_DATA = 'linnet-data-plane (manifests)';
+const CAT_PORTS = 'linnet-ports (manifests)';
+const OPAQUE_KEYS = ['config.linnet.io/opaque-ports', 'config.linkerd.io/opaque-ports'];
+
+/**
+ * Service ports that look server-speaks-first (by name or well-known number) and that nothing
+ * declares: no appProtocol, not in an opaque-ports annotation, not in the proxies' default list.
+ * Their clients would wait out the detect timeout for every banner. A heuristic over names and
+ * numbers: a manifest cannot say whether a server speaks first, so this warns, never fails.
+ */
+export function undeclaredServerFirstPorts(objs: Json[]): string[] {
+  const defaults = new Set(DEFAULT_OPAQUE_PORTS.split(',').map(Number));
+  const out: string[] = [];
+  for (const o of objs) {
+    if (o.kind !== 'Service' || !isObject(o.spec) || !Array.isArray(o.spec.ports)) continue;
+    const meta = isObject(o.metadata) ? o.metadata : {};
+    const ann = isObject(meta.annotations) ? meta.annotations : {};
+    const annotated = OPAQUE_KEYS.map((k) => ann[k]).find((v) => typeof v === 'string') as string | undefined;
+    const inAnnotation = (n: number) =>
+      (annotated ?? '').split(',').some((part) => {
+        const m = /^\s*(\d+)(?:-(\d+))?\s*$/.exec(part);
+        return m !== null && Number(m[1]) <= n && n <= Number(m[2] ?? m[1]);
+      });
+    for (const p of o.spec.ports) {
+      if (!isObject(p) || typeof p.port !== 'number' || (p.protocol !== undefined && p.protocol !== 'TCP')) continue;
+      if (typeof p.appProtocol === 'string' && p.appProtocol !== '') continue;
+      const target = typeof p.targetPort === 'number' ? p.targetPort : p.port;
+      if ([p.port, target].some((n) => defaults.has(n) || inAnnotation(n))) continue;
+      const name = typeof p.name === 'string' ? p.name.toLowerCase() : '';
+      const byName = SERVER_SPEAKS_FIRST_NAMES.some((n) => name === n || name.startsWith(n + '-') || name.endsWith('-' + n));
+      if (byName || SERVER_SPEAKS_FIRST_PORTS.includes(p.port) || SERVER_SPEAKS_FIRST_PORTS.includes(target)) {
+        out.push(`service/${String(meta.name)} port ${p.port}${name ? ` (${name})` : ''}`);
+      }
+    }
+  }
+  return out;
+}
 
 function find(objs: Json[], kind: string, name: string): Json | undefined {
   return objs.find((o) => o.kind === kind && isObject(o.metadata) && o.metadata.name === name);
@@ -45,11 +81,27 @@ export function checkManifests(objs: Json[], now = Date.now()): CheckResult[] {
       : fail(CAT, 'all objects pass the Kubernetes schema (strict fields)', problems.slice(0, 5).join('; ') + (problems.length > 5 ? `; and ${problems.length - 5} more` : ''), 'fix the named fields; the API server would refuse or drop them'),
   );
 
+  const undeclared = undeclaredServerFirstPorts(objs);
+  if (objs.some((o) => o.kind === 'Service')) {
+    out.push(
+      undeclared.length === 0
+        ? ok(CAT_PORTS, 'server-speaks-first service ports declare their protocol')
+        : warn(
+            CAT_PORTS,
+            'server-speaks-first service ports declare their protocol',
+            `undeclared: ${undeclared.join(', ')}; their clients wait the detect timeout for each banner`,
+            'set appProtocol: linkerd.io/opaque on these Service ports (or the config.linnet.io/opaque-ports annotation)',
+          ),
+    );
+  }
+
   const ns = objs.find((o) => o.kind === 'Namespace' && isObject(o.metadata) && isObject(o.metadata.labels) && o.metadata.labels['linnet.io/is-control-plane'] === 'true');
   const injected = objs.filter((o) => {
     const tpl = podTemplateOf(o);
     const spec = tpl && isObject(tpl.spec) ? tpl.spec : undefined;
-    return spec && Array.isArray(spec.containers) && spec.containers.some((c) => isObject(c) && c.name === PROXY_CONTAINER);
+    // Classic among the containers, native among the init containers.
+    const all = spec ? [...(Array.isArray(spec.containers) ? spec.containers : []), ...(Array.isArray(spec.initContainers) ? spec.initContainers : [])] : [];
+    return all.some((c) => isObject(c) && c.name === PROXY_CONTAINER);
   });
   if (!ns) {
     if (injected.length === 0) {

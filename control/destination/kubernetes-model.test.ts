@@ -99,3 +99,44 @@ describe('podOpaquePorts', () => {
     assert.equal(podOpaquePorts(pod()), undefined);
   });
 });
+
+describe('appProtocol on Service ports', () => {
+  const svc: V1Service = {
+    metadata: { name: 'mail', namespace: 'demo' },
+    spec: {
+      clusterIP: '10.96.0.25',
+      ports: [
+        { name: 'smtp', port: 2525, appProtocol: 'linkerd.io/opaque' },
+        { name: 'web', port: 80, appProtocol: 'http' },
+        { name: 'grpc', port: 9090, appProtocol: 'kubernetes.io/h2c' },
+        { name: 'ws', port: 8081, appProtocol: 'kubernetes.io/ws' },
+        { name: 'db', port: 5000, appProtocol: 'mysql' },
+        { name: 'plain', port: 7000 },
+      ],
+    },
+  };
+  const slice: V1EndpointSlice = {
+    metadata: { name: 'mail-1', namespace: 'demo', labels: { 'kubernetes.io/service-name': 'mail' } },
+    addressType: 'IPv4',
+    ports: svc.spec!.ports!.map((p) => ({ name: p.name, port: p.port })),
+    endpoints: [{ addresses: ['10.0.1.1'], targetRef: { kind: 'Pod', name: 'mail-a', namespace: 'demo' } }],
+  };
+  const pod: V1Pod = { metadata: { name: 'mail-a', namespace: 'demo' }, spec: { initContainers: [{ name: 'linnet-init' }, { name: 'linnet-proxy' }], containers: [{ name: 'app' }] }, status: { phase: 'Running', podIP: '10.0.1.1' } };
+  const state = meshFromKubernetes([svc], [slice], [pod]);
+
+  it('linkerd.io/opaque and unknown values make the port opaque; http, h2c and ws do not', () => {
+    assert.deepEqual([...state.services[0]!.opaquePorts].sort((a, b) => a - b), [2525, 5000]);
+    const index = indexMesh(state);
+    assert.equal(resolve(index, { kind: 'name', name: 'mail.demo.svc.cluster.local', port: 2525 }).opaque, true);
+    assert.equal(resolve(index, { kind: 'name', name: 'mail.demo.svc.cluster.local', port: 80 }).opaque, false);
+    assert.equal(resolve(index, { kind: 'name', name: 'mail.demo.svc.cluster.local', port: 7000 }).opaque, false);
+  });
+
+  it('a native-sidecar pod (proxy among the init containers) is meshed, and its opaque transport is offered', () => {
+    assert.equal(isMeshed(pod), true);
+    const r = resolve(indexMesh(state), { kind: 'name', name: 'mail.demo.svc.cluster.local', port: 2525 });
+    const ep = r.endpoints.get('10.0.1.1:2525')!;
+    assert.equal(ep.identity, 'default.demo.serviceaccount.identity.linnet.cluster.local');
+    assert.equal(ep.opaqueTransportPort, 4143);
+  });
+});

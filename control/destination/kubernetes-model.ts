@@ -13,6 +13,7 @@
  *    annotation, in Service ports; the Pod's, in container ports.
  */
 import type { V1EndpointSlice, V1Pod, V1Service } from '@kubernetes/client-node';
+import { appProtocolKind } from './app-protocol';
 import { DEFAULT_WEIGHT, parsePortList, type MeshEndpoint, type MeshService, type MeshState } from './model';
 
 export interface KubernetesNaming {
@@ -59,7 +60,8 @@ export function opaquePortsOf(annotations: Record<string, string> | undefined, w
  * must agree with the proxy here: they reach its opaque ports only through opaque transport.
  */
 export function podOpaquePorts(pod: V1Pod, warn?: (msg: string) => void): Set<number> | undefined {
-  const proxy = pod.spec?.containers?.find((c) => PROXY_CONTAINERS.includes(c.name));
+  // A native sidecar is among the init containers.
+  const proxy = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])].find((c) => PROXY_CONTAINERS.includes(c.name));
   const env = proxy?.env?.find((e) => e.name === PROXY_OPAQUE_ENV && typeof e.value === 'string');
   if (env?.value !== undefined) {
     const { ports, bad } = parsePortList(env.value);
@@ -140,7 +142,8 @@ export function meshFromKubernetes(
       name: `${name}.${ns}.svc.${naming.clusterDomain}`,
       addresses,
       ports: svcPorts.map((p) => p.port),
-      opaquePorts: opaquePortsOf(svc.metadata?.annotations, warn),
+      // The annotation's ports, plus every port whose appProtocol says it is not HTTP.
+      opaquePorts: new Set([...opaquePortsOf(svc.metadata?.annotations, warn), ...svcPorts.filter((p) => appProtocolKind(p.appProtocol) === 'opaque').map((p) => p.port)]),
       labels: { namespace: ns, service: name },
       endpoints,
     });

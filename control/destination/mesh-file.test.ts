@@ -116,4 +116,19 @@ extra: 1
       assert.match(err.describe(), /^LINNET_MESH_FILE_INVALID: \/etc\/linnet\/mesh\.yaml is not a valid mesh file:\n  services\[0\]\.name: "" is not an authority name/);
     }
   });
+  it('service ports may be { port, appProtocol }: linkerd.io/opaque and unknown values are opaque', () => {
+    const s = parseMeshFile(`
+services:
+  - name: mail.demo.svc.cluster.local
+    ports: [{ port: 2525, appProtocol: linkerd.io/opaque }, { port: 80, appProtocol: http }, { port: 5000, appProtocol: mysql }, 8080]
+    endpoints: [{ address: 10.0.0.5 }]
+`);
+    assert.deepEqual(s.services[0]!.ports, [2525, 80, 5000, 8080]);
+    assert.deepEqual([...s.services[0]!.opaquePorts].sort((a, b) => a - b), [2525, 5000]);
+    assert.deepEqual(problems(`
+services:
+  - name: mail.demo.svc.cluster.local
+    ports: [{ port: 2525, appProtocol: 7, proto: x }]
+`), ['services[0].ports[0].proto: unknown field (allowed: port, appProtocol, name)', 'services[0].ports[0].appProtocol: 7 is not a string (e.g. linkerd.io/opaque)']);
+  });
 });

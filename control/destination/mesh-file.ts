@@ -3,6 +3,7 @@
  * may certify as an identity. Pure: text in, MeshState out, or a MeshFileError that lists every
  * problem with its path in the file (`services[0].endpoints[1].address: ...`).
  */
+import { appProtocolKind } from './app-protocol';
 import { isIP } from 'node:net';
 import { parseDocument } from 'yaml';
 import { LinnetError } from '../../core/errors';
@@ -111,11 +112,20 @@ export function parseMeshFile(text: string, file = 'mesh file'): MeshState {
       addresses.push(c);
     }
     const ports: number[] = [];
+    const opaquePorts = new Set<number>();
     list(raw['ports'], `${p}.ports`).forEach((v, j) => {
-      const n = port(v, `${p}.ports[${j}]`);
+      // A port is a number, or `{ port, appProtocol }` as on a Kubernetes Service.
+      let n: number | undefined;
+      if (isObj(v)) {
+        unknownKeys(v, `${p}.ports[${j}]`, ['port', 'appProtocol', 'name']);
+        n = port(v['port'], `${p}.ports[${j}].port`);
+        if (v['appProtocol'] !== undefined && typeof v['appProtocol'] !== 'string') problems.push(`${p}.ports[${j}].appProtocol: ${JSON.stringify(v['appProtocol'])} is not a string (e.g. linkerd.io/opaque)`);
+        else if (n !== undefined && appProtocolKind(v['appProtocol']) === 'opaque') opaquePorts.add(n);
+      } else {
+        n = port(v, `${p}.ports[${j}]`);
+      }
       if (n !== undefined && !ports.includes(n)) ports.push(n);
     });
-    const opaquePorts = new Set<number>();
     const op = raw['opaquePorts'];
     if (typeof op === 'string') {
       const r = parsePortList(op);

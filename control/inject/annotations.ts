@@ -9,6 +9,8 @@ export const INJECT_KEY = 'linnet.io/inject';
 export const INJECT_KEY_ALIAS = 'linkerd.io/inject';
 export const CONFIG_PREFIX = 'config.linnet.io/';
 export const CONFIG_PREFIX_ALIAS = 'config.linkerd.io/';
+/** Linkerd writes its newer settings (native sidecars among them) under the beta prefix first. */
+export const CONFIG_PREFIX_BETA_ALIAS = 'config.beta.linkerd.io/';
 
 /** Annotations and labels the injector writes, so uninject and check can recognise them. */
 export const PROXY_VERSION_ANNOTATION = 'linnet.io/proxy-version';
@@ -37,6 +39,10 @@ export const CONFIG_KEYS = [
   'skip-inbound-ports',
   'skip-outbound-ports',
   'skip-subnets',
+  'proxy-enable-native-sidecar',
+  'proxy-await',
+  'proxy-admin-shutdown',
+  'shutdown-grace-period',
 ] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 
@@ -72,7 +78,7 @@ export function injectKeys(): readonly string[] {
 }
 
 export function configKeys(key: ConfigKey): readonly string[] {
-  return [CONFIG_PREFIX + key, CONFIG_PREFIX_ALIAS + key];
+  return [CONFIG_PREFIX + key, CONFIG_PREFIX_ALIAS + key, CONFIG_PREFIX_BETA_ALIAS + key];
 }
 
 export function fieldOf(found: Found): string {
@@ -217,5 +223,24 @@ export function parseImage(found: Found): string {
 
 /** Is this key one of ours (or its Linkerd alias) in the config namespace? */
 export function isConfigKey(key: string): boolean {
-  return key.startsWith(CONFIG_PREFIX) || key.startsWith(CONFIG_PREFIX_ALIAS);
+  return key.startsWith(CONFIG_PREFIX) || key.startsWith(CONFIG_PREFIX_ALIAS) || key.startsWith(CONFIG_PREFIX_BETA_ALIAS);
+}
+
+/** `enabled`/`disabled`, and `true`/`false` as Linkerd's beta native-sidecar annotation writes it. */
+export function parseEnabled(found: Found): boolean {
+  const v = found.value.trim().toLowerCase();
+  if (v === 'enabled' || v === 'true') return true;
+  if (v === 'disabled' || v === 'false') return false;
+  throw new InjectError('LINNET_INJECT_BAD_ANNOTATION', `${JSON.stringify(found.value)} is not enabled or disabled`, {
+    field: fieldOf(found),
+    hint: 'set it to enabled or disabled (true and false are accepted too)',
+  });
+}
+
+/** A duration as parseDurationText accepts it (`120s`, `2m`, `1500ms`; bare = milliseconds) → whole seconds, rounded up. */
+export function durationSeconds(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text)!;
+  const n = Number(m[1]);
+  const ms = m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : m[2] === 'h' ? n * 3_600_000 : n;
+  return Math.ceil(ms / 1000);
 }

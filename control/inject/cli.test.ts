@@ -62,7 +62,7 @@ test('files: default mode annotates, --manual renders the sidecar, reports go to
 
   const m = linnet(['inject', '--manual', '--identity-trust-anchors-file', ANCHORS, file]);
   assert.equal(m.code, 0, m.stderr);
-  assert.equal(m.stderr, 'deployment "web" injected\n');
+  assert.equal(m.stderr, 'deployment "web" injected: classic sidecar (no API server version to go by)\n');
   const proxy = proxyOf(objects(m.stdout)[0]!);
   assert.equal(proxy.securityContext.runAsUser, 2102);
   assert.deepEqual(proxy.ports.map((p: Json) => p.containerPort), [4143, 4191]);
@@ -81,7 +81,7 @@ test('a folder is read recursively, skips are reported with their reason', () =>
   writeFileSync(join(dir, 'sub', 'notes.txt'), 'not a manifest');
   const r = linnet(['inject', '--manual', '--identity-trust-anchors-file', ANCHORS, dir]);
   assert.equal(r.code, 0, r.stderr);
-  assert.equal(r.stderr, 'pod "client" injected\npod "node-agent" skipped: hostNetwork is enabled\njob "j" injected\n');
+  assert.equal(r.stderr, 'pod "client" injected: classic sidecar (no API server version to go by)\npod "node-agent" skipped: hostNetwork is enabled\njob "j" injected: classic sidecar (no API server version to go by)\n');
   const objs = objects(r.stdout);
   assert.equal(objs.length, 3);
   assert.ok(proxyOf(objs[2]!), 'the JSON job is injected too');
@@ -92,7 +92,7 @@ test('stdin (-), multi-document streams, List and unknown kinds: kubectl get | l
   const stream = readFileSync(join(IN, 'list-and-passthrough.yaml'), 'utf8') + '---\n' + readFileSync(join(IN, 'service-opaque-ports.yaml'), 'utf8');
   const r = linnet(['inject', '--manual', '--identity-trust-anchors-file', ANCHORS, '-'], stream);
   assert.equal(r.code, 0, r.stderr);
-  assert.equal(r.stderr, 'deployment "api" injected\nservice "db" annotated: opaque ports 3306\n');
+  assert.equal(r.stderr, 'deployment "api" injected: classic sidecar (no API server version to go by)\nservice "db" annotated: opaque ports 3306\n');
   const objs = objects(r.stdout);
   assert.deepEqual(objs.map((o) => o.kind), ['Deployment', 'ConfigMap', 'Widget', 'Service', 'Service']);
   assert.match(r.stdout, /^kind: List$/m, 'the List stays a List');

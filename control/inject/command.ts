@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import type { Command } from '../../core/command';
 import { InjectError } from './errors';
 import { readSources, transformSources } from './manifest-stream';
+import type { FormDefault } from './form';
 import { formatReport, injectObject } from './transform';
 import { linnetVersion } from './version';
 
@@ -32,6 +33,14 @@ options:
   --proxy-version TAG                 default ${linnetVersion()}
   --control-plane-namespace NS        default linnet
   --trust-domain DOMAIN               default cluster.local
+  --native-sidecar auto|enabled|disabled
+                                      the sidecar's form when the pod has no
+                                      config.linnet.io/proxy-enable-native-sidecar annotation:
+                                      enabled = native sidecar (an init container with
+                                      restartPolicy: Always, Kubernetes 1.29+), disabled = the
+                                      classic container; auto (default) = native when the API
+                                      server is 1.29 or newer (--serve asks it GET /version),
+                                      else classic (--manual without a cluster: classic)
   --serve                             run the admission webhook (HTTPS, AdmissionReview v1/v1beta1)
   --listen HOST:PORT                  webhook address, default 0.0.0.0:8443
   --tls-cert FILE, --tls-key FILE     the webhook's serving certificate and key (PEM)
@@ -59,7 +68,13 @@ export const OPTIONS = {
   'proxy-version': { type: 'string' },
   'control-plane-namespace': { type: 'string' },
   'trust-domain': { type: 'string' },
+  'native-sidecar': { type: 'string', default: 'auto' },
 } as const;
+
+function parseFormDefault(v: string | undefined): FormDefault {
+  if (v === undefined || v === 'auto' || v === 'enabled' || v === 'disabled') return v ?? 'auto';
+  throw new InjectError('LINNET_INJECT_INPUT', `--native-sidecar ${v} is not auto, enabled or disabled`, { hint: 'use --native-sidecar auto, enabled or disabled' });
+}
 
 export const command: Command = {
   summary: 'add the Linnet sidecar to Kubernetes manifests (or --serve the injector webhook)',
@@ -90,6 +105,7 @@ export const command: Command = {
       controlPlaneNamespace: values['control-plane-namespace'],
       trustDomain: values['trust-domain'],
       trustAnchorsPem: readTrustAnchors(values['identity-trust-anchors-file']),
+      nativeSidecarDefault: parseFormDefault(values['native-sidecar']),
     };
     if (values.serve) {
       const { serveWebhook } = await import('./webhook-serve');

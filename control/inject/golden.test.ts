@@ -87,5 +87,5 @@ test('skip reasons are reported as the issue asks', () => {
   assert.match(line('skip-other-mesh'), /skipped: pod already has another mesh's sidecar \(istio-proxy\)/);
   assert.match(line('skip-disabled'), /skipped: injection disabled by linnet\.io\/inject=disabled on the pod/);
   assert.match(line('skip-linkerd-disabled'), /skipped: injection disabled by linkerd\.io\/inject=disabled/);
-  assert.match(line('kind-deployment'), /^deployment "web" injected$/m);
+  assert.match(line('kind-deployment'), /^deployment "web" injected: classic sidecar \(no API server version to go by\)$/m);
 });

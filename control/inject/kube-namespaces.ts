@@ -3,33 +3,10 @@
  * webhook. In a cluster it uses the pod's service account; the answers are cached briefly since a
  * rollout admits many pods of one namespace in a burst.
  */
-import { readFileSync } from 'node:fs';
-import { request } from 'node:https';
-import { InjectError } from './errors';
+import { kubeGet, type KubeApi } from './kube-api';
 import type { NamespaceLookup } from './webhook';
 
-export interface KubeApi {
-  server: string; // https://host:port
-  token: string;
-  ca: string | Buffer;
-}
-
-const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
-
-export function inClusterApi(env: NodeJS.ProcessEnv = process.env): KubeApi {
-  const host = env.KUBERNETES_SERVICE_HOST;
-  const port = env.KUBERNETES_SERVICE_PORT ?? '443';
-  if (!host) {
-    throw new InjectError('LINNET_INJECT_INPUT', 'KUBERNETES_SERVICE_HOST is not set: not running in a cluster', {
-      hint: 'run the webhook in Kubernetes, or give namespace annotations another way',
-    });
-  }
-  return {
-    server: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
-    token: readFileSync(`${SA_DIR}/token`, 'utf8').trim(),
-    ca: readFileSync(`${SA_DIR}/ca.crt`),
-  };
-}
+export { inClusterApi, kubeGet, type KubeApi } from './kube-api';
 
 export function kubeNamespaceLookup(api: KubeApi | (() => KubeApi), ttlMs = 10_000): NamespaceLookup {
   const cache = new Map<string, { at: number; value: Record<string, string> }>();
@@ -37,22 +14,7 @@ export function kubeNamespaceLookup(api: KubeApi | (() => KubeApi), ttlMs = 10_0
     const hit = cache.get(namespace);
     if (hit && Date.now() - hit.at < ttlMs) return hit.value;
     const a = typeof api === 'function' ? api() : api;
-    const url = new URL(`/api/v1/namespaces/${encodeURIComponent(namespace)}`, a.server);
-    const body = await new Promise<string>((resolve, reject) => {
-      const req = request(url, { method: 'GET', ca: a.ca, headers: { authorization: `Bearer ${a.token}`, accept: 'application/json' }, timeout: 5000 }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          if (res.statusCode === 200) resolve(text);
-          else reject(new Error(`GET ${url.pathname}: HTTP ${res.statusCode}`));
-        });
-        res.on('error', reject);
-      });
-      req.on('timeout', () => req.destroy(new Error(`GET ${url.pathname}: timed out`)));
-      req.on('error', reject);
-      req.end();
-    });
+    const body = await kubeGet(a, `/api/v1/namespaces/${encodeURIComponent(namespace)}`);
     const ns = JSON.parse(body) as { metadata?: { annotations?: Record<string, string> } };
     const value = ns.metadata?.annotations ?? {};
     cache.set(namespace, { at: Date.now(), value });

@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { formatPortList, type PortRange } from './annotations';
+import type { SidecarForm } from './form';
 
 export const PROXY_CONTAINER = 'linnet-proxy';
 export const INIT_CONTAINER = 'linnet-init';
@@ -23,6 +24,12 @@ export const DEFAULT_OPAQUE_PORTS = '25,587,3306,4444,5432,6379,9300,11211';
 export const TOKEN_AUDIENCE = 'identity.linnet.io';
 export const TOKEN_DIR = '/var/run/secrets/tokens';
 export const TOKEN_PATH = 'linnet-identity-token';
+/** The CLI inside the proxy image (Dockerfile.proxy), for the postStart hook. */
+export const IMAGE_LINNET_BIN = '/linnet/bin/linnet';
+/** How long the postStart hook waits for /ready before it fails (and the kubelet restarts the proxy). */
+export const AWAIT_TIMEOUT = '2m';
+/** Linkerd's default shutdown grace period. */
+export const DEFAULT_SHUTDOWN_GRACE = '120s';
 
 /** Sidecars of other meshes (and of older Linkerd): a pod that has one is left alone. */
 export const FOREIGN_SIDECARS = ['istio-proxy', 'istio-init', 'linkerd-proxy', 'linkerd-init', 'envoy-sidecar', 'consul-dataplane', 'kuma-sidecar', 'kuma-init'];
@@ -54,6 +61,14 @@ export interface SidecarSettings {
   trustDomain: string;
   /** PEM text; absent: the proxy runs without identity (no mTLS), which the report warns about. */
   trustAnchorsPem: string | undefined;
+  /** native: an init container with restartPolicy Always; classic: a regular container. */
+  form: SidecarForm;
+  /** Classic form: the proxy goes first with a postStart hook that returns once it is ready. */
+  await: boolean;
+  /** POST /shutdown on the admin port (localhost only), for `linnet await --shutdown`. Off by default (CVE-2024-40632). */
+  adminShutdown: boolean;
+  /** LINNET_PROXY_SHUTDOWN_GRACE_PERIOD, as written (`120s`). */
+  shutdownGrace: string;
 }
 
 type Json = Record<string, unknown>;
@@ -118,6 +133,8 @@ export function proxyEnv(s: SidecarSettings): Json[] {
   if (s.workers !== undefined) env.push({ name: 'LINNET_PROXY_WORKERS', value: s.workers });
   if (s.detectTimeout !== undefined) env.push({ name: 'LINNET_PROXY_DETECT_TIMEOUT', value: s.detectTimeout });
   if (s.ingress) env.push({ name: 'LINNET_PROXY_INGRESS_MODE', value: 'true' });
+  env.push({ name: 'LINNET_PROXY_SHUTDOWN_GRACE_PERIOD', value: s.shutdownGrace });
+  if (s.adminShutdown) env.push({ name: 'LINNET_PROXY_SHUTDOWN_ENDPOINT_ENABLED', value: 'true' });
   const cp = `${s.controlPlaneNamespace}.svc.${s.trustDomain}.`;
   env.push({ name: 'LINNET_PROXY_DESTINATION_SVC_ADDR', value: `linnet-destination.${cp}:8086` });
   if (s.trustAnchorsPem !== undefined) {
@@ -159,6 +176,16 @@ export function proxyContainer(s: SidecarSettings): Json {
     terminationMessagePolicy: 'FallbackToLogsOnError',
   };
   if (s.trustAnchorsPem !== undefined) c.volumeMounts = [{ name: TOKEN_VOLUME, mountPath: TOKEN_DIR, readOnly: true }];
+  if (s.form === 'native') {
+    // Kubernetes starts the next init container (and then the app) only once this probe passes,
+    // and stops the proxy after the app containers have exited: Jobs complete by themselves.
+    c.restartPolicy = 'Always';
+    c.startupProbe = { httpGet: { path: '/ready', port: ADMIN_PORT }, periodSeconds: 1, failureThreshold: 120, timeoutSeconds: 1 };
+  } else if (s.await) {
+    // The kubelet starts the next container only after this hook returns: the app's first
+    // connection finds a proxy that serves.
+    c.lifecycle = { postStart: { exec: { command: [IMAGE_LINNET_BIN, 'await', '--timeout', AWAIT_TIMEOUT] } } };
+  }
   return c;
 }
 

@@ -32,9 +32,10 @@ const configAnnotations = fc.dictionary(
     'config.linnet.io/skip-inbound-ports', 'config.linnet.io/skip-outbound-ports', 'config.linkerd.io/skip-outbound-ports',
     'config.linnet.io/opaque-ports', 'config.linnet.io/proxy-log-level', 'config.linnet.io/proxy-workers', 'config.linnet.io/skip-subnets',
     'config.linnet.io/proxy-cpu-limit', 'app.kubernetes.io/team',
+    'config.linkerd.io/proxy-enable-native-sidecar', 'config.linkerd.io/proxy-await', 'config.linnet.io/shutdown-grace-period',
   ),
   fc.constant(''),
-  { maxKeys: 4 },
+  { maxKeys: 5 },
 ).map((d) => {
   const value: Record<string, string> = {
     'config.linnet.io/skip-inbound-ports': '25,8000-8010',
@@ -46,6 +47,9 @@ const configAnnotations = fc.dictionary(
     'config.linnet.io/skip-subnets': '10.0.0.0/8',
     'config.linnet.io/proxy-cpu-limit': '500m',
     'app.kubernetes.io/team': 'payments',
+    'config.linkerd.io/proxy-enable-native-sidecar': 'true',
+    'config.linkerd.io/proxy-await': 'disabled',
+    'config.linnet.io/shutdown-grace-period': '45s',
   };
   return Object.fromEntries(Object.keys(d).map((k) => [k, value[k]!]));
 });
@@ -60,6 +64,7 @@ const workload = fc
     containers: fc.uniqueArray(container, { minLength: 1, maxLength: 3, selector: (c) => c.name }),
     initContainers: fc.option(fc.uniqueArray(container, { minLength: 1, maxLength: 2, selector: (c) => c.name }), { nil: undefined }),
     volumes: fc.option(fc.uniqueArray(fc.record({ name: dnsName, emptyDir: fc.constant({}) }), { minLength: 1, maxLength: 2, selector: (v) => v.name }), { nil: undefined }),
+    grace: fc.option(fc.integer({ min: 0, max: 600 }), { nil: undefined }),
   })
   .map((w) => JSON.parse(JSON.stringify(w)) as typeof w) // plain prototypes, no undefined keys
   .map((w): Json => {
@@ -69,6 +74,7 @@ const workload = fc
     const spec: Json = { containers: w.containers };
     if (w.initContainers) spec.initContainers = w.initContainers;
     if (w.volumes) spec.volumes = w.volumes;
+    if (w.grace !== undefined) spec.terminationGracePeriodSeconds = w.grace;
     const meta: Json = { name: w.name };
     if (w.namespace) meta.namespace = w.namespace;
     if (w.kind === 'Pod') return { apiVersion: 'v1', kind: 'Pod', metadata: { ...meta, ...podMeta }, spec };
@@ -86,8 +92,21 @@ const workload = fc
     }
   });
 
-const modes = fc.record({ manual: fc.boolean(), anchors: fc.boolean() });
-const opts = (m: { manual: boolean; anchors: boolean }): InjectOptions => ({ manual: m.manual, trustAnchorsPem: m.anchors ? ANCHORS : undefined, version: 'v1', createdBy: 'test' });
+// Both sidecar forms: the API server's version (unknown, 1.27-1.31) and the install default vary.
+const modes = fc.record({
+  manual: fc.boolean(),
+  anchors: fc.boolean(),
+  minor: fc.option(fc.integer({ min: 27, max: 31 }), { nil: undefined }),
+  native: fc.constantFrom('auto', 'enabled', 'disabled') as fc.Arbitrary<'auto' | 'enabled' | 'disabled'>,
+});
+const opts = (m: { manual: boolean; anchors: boolean; minor?: number; native?: 'auto' | 'enabled' | 'disabled' }): InjectOptions => ({
+  manual: m.manual,
+  trustAnchorsPem: m.anchors ? ANCHORS : undefined,
+  version: 'v1',
+  createdBy: 'test',
+  kubernetesVersion: m.minor === undefined ? undefined : { major: 1, minor: m.minor },
+  nativeSidecarDefault: m.native,
+});
 
 test('inject is idempotent', () => {
   fc.assert(

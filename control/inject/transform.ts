@@ -15,10 +15,12 @@ import {
   TRUST_ROOT_ANNOTATION,
   WORKLOAD_NS_LABEL,
   configKeys,
+  durationSeconds,
   formatPortList,
   injectKeys,
   lookup,
   parseDurationText,
+  parseEnabled,
   parseImage,
   parseInjectMode,
   parseLogLevel,
@@ -32,8 +34,10 @@ import {
   type PortRange,
 } from './annotations';
 import { InjectError } from './errors';
+import { decideForm, type FormDecision, type FormDefault, type KubeVersion } from './form';
 import {
   DEFAULT_IMAGE,
+  DEFAULT_SHUTDOWN_GRACE,
   DEFAULT_OPAQUE_PORTS,
   DEFAULT_PROXY_RESOURCES,
   FOREIGN_SIDECARS,
@@ -68,7 +72,14 @@ export interface InjectOptions {
   namespace?: string;
   /** The pod's controller (from ownerReferences), for the owner label of pods the webhook sees. */
   owner?: { kind: string; name: string };
+  /** The install flag: native sidecars always, never, or by the API server's version (default auto). */
+  nativeSidecarDefault?: FormDefault;
+  /** The API server's version, when the webhook could ask it (decides the form under `auto`). */
+  kubernetesVersion?: KubeVersion;
 }
+
+/** Where uninject finds the pod's own terminationGracePeriodSeconds (`unset`, or the number) to restore it. */
+export const ORIGINAL_GRACE_ANNOTATION = 'linnet.io/original-termination-grace-period';
 
 export type ReportStatus = 'injected' | 'uninjected' | 'skipped' | 'unchanged' | 'passthrough' | 'annotated';
 
@@ -245,8 +256,17 @@ function mergeRanges(...lists: PortRange[][]): PortRange[] {
 }
 
 /** All config annotations of a pod + namespace → the sidecar's settings (throws InjectError naming the field). */
-export function resolveSettings(podAnn: Annotations, nsAnn: Annotations, spec: Json, mode: InjectMode, opts: InjectOptions): SidecarSettings {
+export function resolveSettings(podAnn: Annotations, nsAnn: Annotations, spec: Json, mode: InjectMode, opts: InjectOptions): SidecarSettings & { formDecision: FormDecision } {
   const get = (key: ConfigKey) => lookup(podAnn, nsAnn, configKeys(key));
+  const flag = (key: ConfigKey) => {
+    const f = get(key);
+    return f ? { enabled: parseEnabled(f), key: f.key } : undefined;
+  };
+  const formDecision = decideForm({
+    annotation: flag('proxy-enable-native-sidecar'),
+    installDefault: opts.nativeSidecarDefault ?? 'auto',
+    serverVersion: opts.kubernetesVersion,
+  });
   const named = namedPorts(spec);
   const ports = (key: ConfigKey) => {
     const f = get(key);
@@ -283,6 +303,11 @@ export function resolveSettings(podAnn: Annotations, nsAnn: Annotations, spec: J
     controlPlaneNamespace: opts.controlPlaneNamespace ?? 'linnet',
     trustDomain: opts.trustDomain ?? 'cluster.local',
     trustAnchorsPem: opts.trustAnchorsPem,
+    form: formDecision.form,
+    await: flag('proxy-await')?.enabled ?? true,
+    adminShutdown: flag('proxy-admin-shutdown')?.enabled ?? false,
+    shutdownGrace: text('shutdown-grace-period', parseDurationText) ?? DEFAULT_SHUTDOWN_GRACE,
+    formDecision,
   };
 }
 
@@ -374,11 +399,30 @@ export function injectObject(obj: Json, opts: InjectOptions): Result {
     return { object: out, report, changed: true };
   }
 
-  spec.initContainers = [initContainer(settings), ...((spec.initContainers as Json[] | undefined) ?? [])];
-  spec.containers = [proxyContainer(settings), ...(spec.containers as Json[])];
+  const userInits = (spec.initContainers as Json[] | undefined) ?? [];
+  if (settings.form === 'native') {
+    // After linnet-init (the rules must be in place) and before the user's init containers, which
+    // then reach the network through a proxy that serves (the classic form cannot offer that).
+    spec.initContainers = [initContainer(settings), proxyContainer(settings), ...userInits];
+  } else {
+    spec.initContainers = [initContainer(settings), ...userInits];
+    // With await the proxy must come first: the kubelet starts containers in order and waits for
+    // each postStart hook. Without it the order is left as it was, the proxy last.
+    spec.containers = settings.await ? [proxyContainer(settings), ...(spec.containers as Json[])] : [...(spec.containers as Json[]), proxyContainer(settings)];
+  }
   spec.volumes = [...((spec.volumes as Json[] | undefined) ?? []), ...volumes(settings)];
+  report.reason = `${settings.form} sidecar (${settings.formDecision.reason})`;
+  if (settings.formDecision.warning) report.warnings.push(settings.formDecision.warning);
 
   const annotations: Record<string, string> = { ...podAnn, [PROXY_VERSION_ANNOTATION]: settings.version };
+  // The kubelet kills what is still running after terminationGracePeriodSeconds: it must cover the
+  // proxy's grace period, or open requests are cut at 30 s whatever the proxy was told.
+  const graceSeconds = durationSeconds(settings.shutdownGrace);
+  const podGrace = spec.terminationGracePeriodSeconds;
+  if (!(typeof podGrace === 'number' && podGrace >= graceSeconds)) {
+    annotations[ORIGINAL_GRACE_ANNOTATION] = typeof podGrace === 'number' ? String(podGrace) : 'unset';
+    spec.terminationGracePeriodSeconds = graceSeconds;
+  }
   annotations[CREATED_BY_ANNOTATION] = opts.createdBy ?? `linnet/cli ${linnetVersion()}`;
   if (settings.trustAnchorsPem !== undefined) {
     annotations[TRUST_ROOT_ANNOTATION] = trustRootDigest(settings.trustAnchorsPem);
@@ -434,16 +478,20 @@ export function uninjectObject(obj: Json): Result {
     else spec[key] = list;
   };
   setList('containers', (spec.containers as unknown[]).filter(byName([PROXY_CONTAINER])));
-  setList('initContainers', Array.isArray(spec.initContainers) ? spec.initContainers.filter(byName([INIT_CONTAINER])) : undefined);
+  setList('initContainers', Array.isArray(spec.initContainers) ? spec.initContainers.filter(byName([INIT_CONTAINER, PROXY_CONTAINER])) : undefined);
   setList('volumes', Array.isArray(spec.volumes) ? spec.volumes.filter(byName(OUR_VOLUMES)) : undefined);
   const setMap = (key: string, map: Record<string, unknown> | undefined) => {
     if (map === undefined) return;
     if (Object.keys(map).length === 0) delete meta[key];
     else meta[key] = map;
   };
+  const ann = isObject(meta.annotations) ? meta.annotations : {};
+  const original = ann[ORIGINAL_GRACE_ANNOTATION];
+  if (original === 'unset') delete spec.terminationGracePeriodSeconds;
+  else if (typeof original === 'string' && /^\d+$/.test(original)) spec.terminationGracePeriodSeconds = Number(original);
   setMap(
     'annotations',
-    withoutKeys(meta.annotations, (k, v) => OUR_ANNOTATIONS.includes(k) || ((k === INJECT_KEY || k === INJECT_KEY_ALIAS) && (v === 'enabled' || v === 'ingress'))),
+    withoutKeys(meta.annotations, (k, v) => k === ORIGINAL_GRACE_ANNOTATION || OUR_ANNOTATIONS.includes(k) || ((k === INJECT_KEY || k === INJECT_KEY_ALIAS) && (v === 'enabled' || v === 'ingress'))),
   );
   setMap('labels', withoutKeys(meta.labels, (k) => k === CONTROL_PLANE_NS_LABEL || k === WORKLOAD_NS_LABEL || k.startsWith(OWNER_LABEL_PREFIX)));
   const path = POD_TEMPLATE_PATHS[kind]!;

@@ -1,7 +1,9 @@
 /** `linnet inject --serve`: the injector webhook as its own process (the Deployment `linnet install` prints). */
 import { readFileSync } from 'node:fs';
 import { InjectError } from './errors';
+import type { FormDefault } from './form';
 import { inClusterApi, kubeNamespaceLookup } from './kube-namespaces';
+import { kubeVersionLookup } from './kube-version';
 import { createInjectorServer } from './webhook';
 
 export interface ServeOptions {
@@ -13,6 +15,7 @@ export interface ServeOptions {
   controlPlaneNamespace?: string;
   trustDomain?: string;
   trustAnchorsPem?: string;
+  nativeSidecarDefault?: FormDefault;
 }
 
 export async function serveWebhook(o: ServeOptions): Promise<number> {
@@ -30,12 +33,15 @@ export async function serveWebhook(o: ServeOptions): Promise<number> {
   }
   const { certFile: _c, keyFile: _k, listen: _l, ...rest } = o;
   void _c, _k, _l;
+  const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
   const server = createInjectorServer({
     ...rest,
     cert,
     key,
     namespaceAnnotations: kubeNamespaceLookup(() => inClusterApi()),
-    log: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
+    // Only `auto` depends on the version; a fixed default does not need to ask.
+    serverVersion: (o.nativeSidecarDefault ?? 'auto') === 'auto' ? kubeVersionLookup(() => inClusterApi(), { onError: (e) => log(`API server version unknown (${e.message}); classic sidecars until it answers`) }) : undefined,
+    log,
   });
   const host = m[1]!.replace(/^\[|\]$/g, '') || '0.0.0.0';
   await new Promise<void>((resolve, reject) => {

@@ -11,12 +11,15 @@ import { InjectError } from './errors';
 import { createPatch } from './json-patch';
 import { injectObject, isObject, type InjectOptions, type Json } from './transform';
 import { linnetVersion } from './version';
+import type { VersionLookup } from './kube-version';
 
 export type NamespaceLookup = (namespace: string) => Promise<Record<string, string>>;
 
 export interface InjectorConfig extends Omit<InjectOptions, 'manual' | 'namespaceAnnotations' | 'requireOptIn' | 'namespace' | 'owner'> {
   /** A namespace's annotations; a failing lookup is a warning, and the pod's own annotations still count. */
   namespaceAnnotations: NamespaceLookup;
+  /** The API server's version (cached GET /version); absent or failing: the form does not depend on it. */
+  serverVersion?: VersionLookup;
 }
 
 const API_VERSIONS = ['admission.k8s.io/v1', 'admission.k8s.io/v1beta1'];
@@ -64,8 +67,10 @@ export async function handleAdmissionReview(body: unknown, config: InjectorConfi
   const controller = owners.find((o) => o.controller === true) ?? owners[0];
   const owner = controller && typeof controller.kind === 'string' && typeof controller.name === 'string' ? { kind: controller.kind, name: controller.name } : undefined;
 
-  const { namespaceAnnotations: _lookup, ...injectConfig } = config;
-  void _lookup;
+  // Asked only for pods, and cached by the lookup; a failure yields undefined, never an error.
+  const kubernetesVersion = config.serverVersion ? await config.serverVersion().catch(() => undefined) : undefined;
+  const { namespaceAnnotations: _lookup, serverVersion: _version, ...injectConfig } = config;
+  void _lookup, _version;
   try {
     const result = injectObject({ apiVersion: 'v1', kind: 'Pod', ...pod }, {
       ...injectConfig,
@@ -74,6 +79,7 @@ export async function handleAdmissionReview(body: unknown, config: InjectorConfi
       namespaceAnnotations: nsAnnotations,
       namespace,
       owner,
+      kubernetesVersion,
       createdBy: config.createdBy ?? `linnet/proxy-injector ${linnetVersion()}`,
     });
     warnings.push(...result.report.warnings.map((w) => `linnet-proxy-injector: ${w}`));

@@ -28,6 +28,9 @@ options:
   --image IMAGE                            default ${DEFAULT_IMAGE}
   --version TAG                            default ${linnetVersion()}
   --replicas N                             control-plane replicas, default 1
+  --native-sidecar auto|enabled|disabled   the injector's default sidecar form (a pod's
+                                           config.linnet.io/proxy-enable-native-sidecar wins);
+                                           auto (default): native when the API server is 1.29+
   -o, --output yaml|json                   default yaml
 `;
 
@@ -49,6 +52,7 @@ export const command: Command = {
           image: { type: 'string', default: DEFAULT_IMAGE },
           version: { type: 'string', default: linnetVersion() },
           replicas: { type: 'string', default: '1' },
+          'native-sidecar': { type: 'string', default: 'auto' },
           output: { type: 'string', short: 'o', default: 'yaml' },
         },
       }).values;
@@ -60,6 +64,10 @@ export const command: Command = {
     if (!Number.isInteger(replicas) || replicas < 1) throw new InstallError('LINNET_INSTALL_INPUT', `--replicas ${values.replicas} is not a positive whole number`, { hint: 'e.g. --replicas 3' });
     if (values.output !== 'yaml' && values.output !== 'json') throw new InstallError('LINNET_INSTALL_INPUT', `--output ${values.output}`, { hint: 'use yaml or json' });
     if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(values.namespace!)) throw new InstallError('LINNET_INSTALL_INPUT', `--namespace ${values.namespace} is not a namespace name`, { hint: 'lower-case letters, digits and -' });
+    const nativeSidecar = values['native-sidecar']!;
+    if (nativeSidecar !== 'auto' && nativeSidecar !== 'enabled' && nativeSidecar !== 'disabled') {
+      throw new InstallError('LINNET_INSTALL_INPUT', `--native-sidecar ${nativeSidecar} is not auto, enabled or disabled`, { hint: 'use --native-sidecar auto, enabled or disabled' });
+    }
     const external = values['identity-external-issuer']!;
     const identity = await identityCerts(
       { anchorsFile: values['identity-trust-anchors-file'], issuerCertFile: values['identity-issuer-certificate-file'], issuerKeyFile: values['identity-issuer-key-file'] },
@@ -75,6 +83,7 @@ export const command: Command = {
       externalIssuer: external,
       webhook,
       controlReplicas: replicas,
+      nativeSidecar,
     });
     // Printing an object the API server would refuse helps nobody: validate before a byte goes out.
     const problems = objects.flatMap((o) => describeProblems(o, validateObject(o)));

@@ -214,3 +214,17 @@ test('bad flags are refused before anything is printed', () => {
     assert.match(r.stderr, /LINNET_INSTALL_INPUT/);
   }
 });
+
+test('--native-sidecar sets the injector\'s default form (auto unless given); a bad value is refused', () => {
+  const argsOf = (objs: Json[]) => find(objs, 'Deployment', 'linnet-proxy-injector').spec.template.spec.containers[0].args as string[];
+  const auto = linnet(['install']);
+  const a = argsOf(objects(auto.stdout));
+  assert.equal(a[a.indexOf('--native-sidecar') + 1], 'auto');
+  const on = linnet(['install', '--native-sidecar', 'enabled']);
+  assert.equal(on.code, 0, on.stderr);
+  const e = argsOf(objects(on.stdout));
+  assert.equal(e[e.indexOf('--native-sidecar') + 1], 'enabled');
+  const bad = linnet(['install', '--native-sidecar', 'sometimes']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /LINNET_INSTALL_INPUT.*--native-sidecar sometimes/);
+});

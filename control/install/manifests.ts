@@ -26,6 +26,8 @@ export interface InstallOptions {
   /** Absent with externalIssuer: cert-manager makes the serving certificate. */
   webhook?: WebhookCerts;
   controlReplicas: number;
+  /** The injector's default sidecar form (`--native-sidecar`); auto when absent. */
+  nativeSidecar?: 'auto' | 'enabled' | 'disabled';
 }
 
 export const NAMES = {
@@ -151,6 +153,7 @@ function injectorDeployment(o: InstallOptions): Json {
         '--identity-trust-anchors-file', `${IDENTITY_DIR}/ca.crt`,
         '--control-plane-namespace', o.namespace, '--trust-domain', o.trustDomain,
         '--proxy-image', o.image, '--proxy-version', o.version,
+        '--native-sidecar', o.nativeSidecar ?? 'auto',
       ],
       ports: [{ name: 'https', containerPort: 8443, protocol: 'TCP' }],
       resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '500m', memory: '256Mi' } },

@@ -23,6 +23,10 @@ type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 const ROOT = join(__dirname, '..', '..', '..');
 const GOLDEN = join(ROOT, 'control', 'inject', 'testdata', 'golden');
 
+function proxyIn(spec: Json): Json | undefined {
+  return [...spec.containers, ...(spec.initContainers ?? [])].find((c: Json) => c.name === PROXY_CONTAINER);
+}
+
 function injectedPodSpecs(): { name: string; spec: Json; meta: Json }[] {
   const out: { name: string; spec: Json; meta: Json }[] = [];
   for (const f of readdirSync(GOLDEN).filter((x) => x.endsWith('.yaml'))) {
@@ -33,7 +37,8 @@ function injectedPodSpecs(): { name: string; spec: Json; meta: Json }[] {
         if (!path) continue;
         let tpl: Json = obj;
         for (const k of path) tpl = tpl[k];
-        if (tpl.spec.containers.some((c: Json) => c.name === PROXY_CONTAINER)) out.push({ name: `${f}: ${obj.kind} ${obj.metadata.name}`, spec: tpl.spec, meta: tpl.metadata ?? {} });
+        // The classic form puts the proxy among the containers, the native form among the init containers.
+        if (proxyIn(tpl.spec)) out.push({ name: `${f}: ${obj.kind} ${obj.metadata.name}`, spec: tpl.spec, meta: tpl.metadata ?? {} });
       }
     }
   }
@@ -73,7 +78,7 @@ test('every rendered init container is accepted by the real `linnet init --dry-r
 
 test('every rendered proxy env is accepted by the proxy\'s config, identity and discovery parsers', () => {
   for (const { name, spec } of specs) {
-    const proxy = spec.containers.find((c: Json) => c.name === PROXY_CONTAINER);
+    const proxy = proxyIn(spec)!;
     const env = kubeletEnv(proxy.env, { name: 'web-5d8f-abcde', namespace: 'demo', serviceAccount: spec.serviceAccountName ?? 'default' });
     const cfg = loadProxyConfig(env);
     assert.ok(cfg.inboundOpaquePorts.size > 0, name);

@@ -65,12 +65,18 @@ export class Pod {
 
   /** Starts `linnet proxy` as uid 2102 with `env` (LINNET_PROXY_*) and waits for GET /ready. */
   async startProxy(env: Record<string, string> = {}, readyTimeoutMs = 20_000): Promise<PodProcess> {
+    this.launchProxy(env);
+    await this.waitReady(readyTimeoutMs);
+    return this.proxy!;
+  }
+
+  /** Starts `linnet proxy` as uid 2102 and returns at once, as the kubelet starts a container. */
+  launchProxy(env: Record<string, string> = {}): PodProcess {
     if (this.proxy?.running) throw new PodError('LINNET_POD_COMMAND_FAILED', `pod ${this.name} already runs a proxy`, 'stop it first');
     const admin = env.LINNET_PROXY_ADMIN_LISTEN_ADDR;
     this.adminPort = admin ? Number(admin.slice(admin.lastIndexOf(':') + 1)) : 4191;
     const proxyEnv: Record<string, string> = { LINNET_PROXY_LOG: 'info', ...env };
     this.proxy = this.spawnAs(PROXY_UID, 'proxy', process.execPath, [LINNET_BIN, 'proxy'], proxyEnv);
-    await this.waitReady(readyTimeoutMs);
     return this.proxy;
   }
 

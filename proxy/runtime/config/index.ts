@@ -80,9 +80,9 @@ export const PROXY_ENV = {
   LINNET_PROXY_CONNECT_TIMEOUT: { default: '1s', meaning: 'how long a connection to the target may take before it counts as failed' },
   LINNET_PROXY_SHUTDOWN_GRACE_PERIOD: {
     default: '25s',
-    meaning: 'on SIGTERM, how long open connections may take to finish (below Kubernetes\' 30s default grace)',
+    meaning: 'on SIGTERM, how long open connections may take to finish (the injector writes config.linnet.io/shutdown-grace-period, default 120s, and raises the pod\'s terminationGracePeriodSeconds to match; a bare proxy keeps below Kubernetes\' 30s default)',
   },
-  LINNET_PROXY_SHUTDOWN_ENDPOINT_ENABLED: { default: 'false', meaning: 'whether POST /shutdown (localhost only) is served' },
+  LINNET_PROXY_SHUTDOWN_ENDPOINT_ENABLED: { default: 'false', meaning: 'whether POST /shutdown (localhost only) is served (the injector sets it for config.linnet.io/proxy-admin-shutdown: enabled; off by default, CVE-2024-40632)' },
   LINNET_PROXY_LOG: { default: 'info', meaning: 'log level: error|warn|info|debug' },
   ...HTTP1_ENV,
   ...HTTP2_ENV,
