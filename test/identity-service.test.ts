@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { spawnSync } from 'node:child_process';
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { StaticTokenVerifier } from '../control/identity/token-verifier';
@@ -163,7 +163,10 @@ describe('leaf validity clamping and CA expiry warnings', () => {
     const registry = new Registry();
     let srv: Running | undefined;
     try {
-      await linnetCa(t.dir, { issuerLifetimeMs: 3_600_000 });
+      // Made 23 h ago to last 24 h: an hour left, well past the point where a rotation is
+      // overdue (a quarter of its life). No ca.key: nothing rotates it, so the warning stands.
+      await linnetCa(t.dir, { now: Date.now() - 23 * 3_600_000, issuerLifetimeMs: 24 * 3_600_000 });
+      rmSync(join(t.dir, 'ca.key'));
       srv = await serveIdentity({ ...base(t.dir, log), registry });
       const { err, res } = await certify(srv.client, { identity: WEB, token: 'web-secret', csr: await makeCsr([WEB]) });
       assert.equal(err, null, err?.details);
@@ -209,7 +212,10 @@ describe('leaf validity clamping and CA expiry warnings', () => {
       await linnetCa(u.dir);
       // Swap in a foreign anchor: the issuer no longer chains.
       spawnSync('cp', [join(t.dir, 'ca.crt'), join(u.dir, 'ca.crt')]);
-      await assert.rejects(loadIssuer(u.dir), (e: IdentityError) => e.code === 'LINNET_IDENTITY_ISSUER_INVALID' && /not signed by any anchor/.test(e.message));
+      await assert.rejects(
+        loadIssuer(u.dir),
+        (e: IdentityError) => e.code === 'LINNET_IDENTITY_ISSUER_UNTRUSTED' && e.message.includes(join(u.dir, 'issuer.crt')) && /signed by none of the 1 anchor/.test(e.message),
+      );
     } finally {
       t.remove();
       u.remove();
