@@ -266,7 +266,12 @@ export async function startControl(o: ControlOptions, log: Logger): Promise<Runn
         const rest = identity.kubeRest(identity.loadKubeConfig(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}));
         const ks = identity.kubeStore({ rest, namespace: o.controlNamespace, trustDomain: o.trustDomain, controlNamespace: o.controlNamespace });
         // cert-manager's issuer may not exist yet: wait for it rather than make a rival PKI.
-        if (!o.externalIssuer) await ks.bootstrap({ anchorLifetimeMs: identity.ANCHOR_LIFETIME_MS, issuerLifetimeMs: o.issuerLifetimeMs, log: logFn });
+        if (!o.externalIssuer) {
+          await ks.bootstrap({ anchorLifetimeMs: identity.ANCHOR_LIFETIME_MS, issuerLifetimeMs: o.issuerLifetimeMs, log: logFn });
+          // The webhook's serving certificate too (cert-manager makes it on the external path).
+          const { bootstrapWebhook } = require('./install/webhook-bootstrap') as typeof import('./install/webhook-bootstrap');
+          await bootstrapWebhook(rest, o.controlNamespace, logFn);
+        }
         store = ks;
       } else {
         store = identity.dirStore(o.identityDir!);

@@ -3,9 +3,10 @@
  * a pair made elsewhere (openssl, step, cert-manager) from an identity directory holding
  * `ca.crt` (one or more anchors), `issuer.crt` and `issuer.key`.
  *
- * Lifetimes follow Linkerd's documented setup: the anchor 10 years (step's root-ca default, what
- * Linkerd's docs generate), the issuer 1 year (`--not-after 8760h`). Operators rotate the issuer
- * yearly without touching proxies, because proxies trust only the anchor.
+ * Lifetimes: the anchor 1 year, the issuer 7 days. With the anchor's key at hand (ca.key in the
+ * identity dir, or the anchor Secret) the control plane makes its next issuer itself at a third
+ * of the life left, and `linnet identity rotate-anchor` replaces the anchor without restarting a
+ * pod, so neither needs to be long-lived; an offline root can be made longer with the flags.
  */
 import { webcrypto } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -15,8 +16,9 @@ import { checkMaterial, type LoadedIssuer, type MaterialNames, type MaterialText
 import { x509, derToPem, importPrivateKeyPem, randomSerial, signingAlgorithm, type CryptoKey } from './keys';
 import { DEFAULT_TRUST_DOMAIN, DEFAULT_CONTROL_NAMESPACE } from './names';
 
-export const ANCHOR_LIFETIME_MS = 10 * 365 * 24 * 3_600_000;
-export const ISSUER_LIFETIME_MS = 365 * 24 * 3_600_000;
+/** 1 year: the control plane rotates the anchor (`linnet identity rotate-anchor`), check warns 60 days out. */
+export const ANCHOR_LIFETIME_MS = 365 * 24 * 3_600_000;
+export const ISSUER_LIFETIME_MS = 7 * 24 * 3_600_000;
 
 export const FILES = { anchor: 'ca.crt', anchorKey: 'ca.key', issuer: 'issuer.crt', issuerKey: 'issuer.key' } as const;
 

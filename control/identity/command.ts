@@ -26,8 +26,9 @@ options:
   --out DIR                 where to write (created if missing)
   --trust-domain NAME       default ${DEFAULT_TRUST_DOMAIN}
   --control-namespace NS    default ${DEFAULT_CONTROL_NAMESPACE}
-  --anchor-lifetime DUR     default 87600h (10 years, as Linkerd's documented root)
-  --issuer-lifetime DUR     default 8760h (1 year, as Linkerd's documented issuer)
+  --anchor-lifetime DUR     default 8760h (1 year; rotate it with linnet identity rotate-anchor)
+  --issuer-lifetime DUR     default 168h (7 days; linnet control makes the next one itself
+                            while ca.key is in the directory)
   --force                   overwrite existing files
 `;
 
