@@ -1,7 +1,9 @@
 /**
  * The control plane's admin listener (Linkerd's :9990): `/metrics` (Prometheus text of the
  * control plane's registry: the identity CA's gauges and counters), `/live`, `/ready`.
- * `linnet check --control ADDR` reads the identity figures from here.
+ * `linnet check --control ADDR` reads the identity figures from here; `GET /identity/proxies`
+ * (JSON: the proxies this replica certified, which anchors each was given and which anchor its
+ * leaf chains to) is what `linnet identity rotate-anchor` waits on.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,7 +14,7 @@ export interface ControlAdmin {
   close(): Promise<void>;
 }
 
-export async function startControlAdmin(addr: string, registry: Registry, ready: () => boolean): Promise<ControlAdmin> {
+export async function startControlAdmin(addr: string, registry: Registry, ready: () => boolean, routes: Record<string, () => unknown> = {}): Promise<ControlAdmin> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET') {
@@ -31,6 +33,8 @@ export async function startControlAdmin(addr: string, registry: Registry, ready:
       );
       return;
     }
+    const route = routes[path ?? ''];
+    if (route) return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(route()) + '\n');
     res.writeHead(404).end();
   });
   const i = addr.lastIndexOf(':');

@@ -11,6 +11,9 @@ import { createLogger, type Logger } from '../core/log';
 import { parseDuration } from '../core/parse';
 import { Registry } from 'prom-client';
 import { startControlAdmin } from './admin';
+import { createHash } from 'node:crypto';
+
+const fingerprint = (der: Uint8Array) => createHash('sha256').update(der).digest('hex');
 import { createFileSource, type FileSource } from './destination/file-source';
 import { bindServer, createDestinationService, SERVER_OPTIONS, shutdownServer } from './destination/server';
 import { TOKEN_AUDIENCE } from './inject/sidecar';
@@ -299,7 +302,20 @@ export async function startControl(o: ControlOptions, log: Logger): Promise<Runn
     // The admin listener only reports: a port clash costs the metrics, not the control plane.
     let adminPort = 0;
     try {
-      const admin = await startControlAdmin(o.adminAddr, registry, () => true);
+      const svc = identityService;
+      const routes: Record<string, () => unknown> = svc
+        ? {
+            '/identity/proxies': () => ({
+              startedAt: svc.startedAt,
+              leafLifetimeMs: svc.leafLifetimeMs,
+              bundle: svc.manager.current().anchors.map((a) => fingerprint(a.raw)),
+              issuerAnchor: fingerprint(svc.manager.current().anchor.raw),
+              issuerNotAfter: new Date(svc.manager.current().issuer.validTo).getTime(),
+              proxies: svc.proxies(),
+            }),
+          }
+        : {};
+      const admin = await startControlAdmin(o.adminAddr, registry, () => true, routes);
       closers.push(() => admin.close());
       adminPort = admin.port;
       log.info('admin serving', { addr: o.adminAddr, port: admin.port });

@@ -14,12 +14,15 @@ import { IdentityError } from './errors';
 import { unexpected, type KubeResponse, type KubeRest } from './kube-rest';
 import type { MaterialNames, MaterialText } from './material';
 import type { IdentityStore, StoreSnapshot } from './store';
+import type { RotationRecord } from './anchor-plan';
 
 export const IDENTITY_OBJECTS = {
   anchorSecret: 'linnet-trust-anchor',
   issuerSecret: 'linnet-identity-issuer',
   bundleConfigMap: 'linnet-identity-trust-roots',
   bundleKey: 'ca-bundle.crt',
+  /** rotate-anchor's record (holds the new anchor's key until it becomes the signing key). */
+  rotationSecret: 'linnet-anchor-rotation',
 } as const;
 
 export interface KubeStoreOptions {
@@ -113,6 +116,18 @@ export function kubeStore(o: KubeStoreOptions): KubeStore {
       if (put.status === 409) return false;
       if (put.status !== 200) throw unexpected(`replacing ${names.issuer}`, put);
       return true;
+    },
+    async readRotation() {
+      const obj = await get(secretPath(IDENTITY_OBJECTS.rotationSecret), `Secret ${ns}/${IDENTITY_OBJECTS.rotationSecret}`);
+      const text = unb64(obj?.data?.['rotation.json']);
+      return text ? (JSON.parse(text) as RotationRecord) : undefined;
+    },
+    async writeRotation(rec) {
+      const path = secretPath(IDENTITY_OBJECTS.rotationSecret);
+      const existing = await get(path, `Secret ${ns}/${IDENTITY_OBJECTS.rotationSecret}`);
+      const body = { ...secret(IDENTITY_OBJECTS.rotationSecret, rec ? { 'rotation.json': JSON.stringify(rec) } : {}, existing?.metadata?.resourceVersion), type: 'Opaque' };
+      const r = existing ? await o.rest.call('PUT', path, body) : await o.rest.call('POST', secretPath(), body);
+      if (r.status !== 200 && r.status !== 201) throw unexpected(`writing Secret ${ns}/${IDENTITY_OBJECTS.rotationSecret}`, r);
     },
     async writeBundle(bundlePem, anchor, version) {
       const [bundleRv, , anchorRv] = version.split('/');

@@ -53,6 +53,9 @@ export interface IdentityService {
   service: grpc.ServiceDefinition;
   implementation: grpc.UntypedServiceImplementation;
   manager: IssuerManager;
+  /** When this service started, and its leaf lifetime: what rotate-anchor's waits need. */
+  startedAt: number;
+  leafLifetimeMs: number;
   /** The proxies this process certified whose leaves are still valid, with the bundle each was given. */
   proxies(): ProxyRecord[];
   close(): Promise<void>;
@@ -66,6 +69,8 @@ export interface ProxyRecord {
   anchors: string[];
   /** sha256 fingerprint of the issuer that signed its last leaf. */
   issuer: string;
+  /** sha256 fingerprint of the anchor that issuer chains to. */
+  issuerAnchor: string;
   leafNotAfter: number;
   certifiedAt: number;
 }
@@ -128,6 +133,7 @@ export async function createIdentityService(opts: IdentityServiceOptions): Promi
   const pool = new Piscina({ filename: workerFile(), minThreads: 1, maxThreads: Math.max(1, opts.signThreads ?? 1), idleTimeout: 60_000 });
   log('info', `leaves live ${lifetimeMs}ms`);
   const proxies = new Map<string, ProxyRecord>();
+  const startedAt = Date.now();
 
   async function certify(req: CertifyRequestMsg): Promise<CertifyResponseMsg> {
     const identity = req.identity ?? '';
@@ -164,6 +170,7 @@ export async function createIdentityService(opts: IdentityServiceOptions): Promi
       keyId,
       anchors: issuer.anchors.map((a) => fingerprint(a.raw)),
       issuer: fingerprint(issuer.issuerDer),
+      issuerAnchor: fingerprint(issuer.anchor.raw),
       leafNotAfter: window.notAfter.getTime(),
       certifiedAt: now,
     });
@@ -197,6 +204,8 @@ export async function createIdentityService(opts: IdentityServiceOptions): Promi
     service: identityServiceConstructor().service,
     implementation,
     manager,
+    startedAt,
+    leafLifetimeMs: lifetimeMs,
     proxies: () => {
       const now = Date.now();
       return [...proxies.values()].filter((p) => p.leafNotAfter > now);

@@ -10,6 +10,8 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dirNames, FILES, readIdentityDir } from './ca';
 import type { MaterialNames, MaterialText } from './material';
+import type { RotationRecord } from './anchor-plan';
+import { rm } from 'node:fs/promises';
 
 export interface StoreSnapshot {
   text: MaterialText;
@@ -24,6 +26,9 @@ export interface IdentityStore {
   read(): Promise<StoreSnapshot>;
   /** Replaces the issuer if the store is still at `version`; false: someone else wrote first. */
   writeIssuer(issuerPem: string, issuerKeyPem: string, version: string): Promise<boolean>;
+  /** The anchor rotation in progress (rotate-anchor's record), if any. */
+  readRotation(): Promise<RotationRecord | undefined>;
+  writeRotation(r: RotationRecord | undefined): Promise<void>;
   /** Replaces the trust bundle (and the signing anchor, when given) if the store is still at `version`. */
   writeBundle(bundlePem: string, anchor: { certPem: string; keyPem: string } | undefined, version: string): Promise<boolean>;
 }
@@ -40,6 +45,9 @@ async function replaceFile(path: string, text: string, mode: number): Promise<vo
   await writeFile(tmp, text, { mode });
   await rename(tmp, path);
 }
+
+/** rotate-anchor's record in an identity directory (it holds the new anchor's key: 0600). */
+export const ROTATION_FILE = 'rotation.json';
 
 /**
  * An identity directory: ca.crt (the bundle), ca.key (optional), issuer.crt, issuer.key. The
@@ -60,6 +68,14 @@ export function dirStore(dir: string): IdentityStore {
       await replaceFile(join(dir, FILES.issuerKey), issuerKeyPem, 0o600);
       await replaceFile(join(dir, FILES.issuer), issuerPem, 0o644);
       return true;
+    },
+    async readRotation() {
+      const t = await readIfPresent(join(dir, ROTATION_FILE));
+      return t ? (JSON.parse(t) as RotationRecord) : undefined;
+    },
+    async writeRotation(r) {
+      if (r === undefined) await rm(join(dir, ROTATION_FILE), { force: true });
+      else await replaceFile(join(dir, ROTATION_FILE), JSON.stringify(r, null, 2) + '\n', 0o600);
     },
     async writeBundle(bundlePem, anchor, version) {
       if ((await this.read()).version !== version) return false;

@@ -201,7 +201,7 @@ function controlRole(o: InstallOptions): Json[] {
       rules: [
         // create has no resourceNames in Kubernetes RBAC; get/update are limited to our objects.
         { apiGroups: [''], resources: ['secrets', 'configmaps'], verbs: ['create'] },
-        { apiGroups: [''], resources: ['secrets'], resourceNames: [NAMES.anchorSecret, NAMES.issuerSecret, NAMES.injectorTls], verbs: ['get', 'update'] },
+        { apiGroups: [''], resources: ['secrets'], resourceNames: [NAMES.anchorSecret, NAMES.issuerSecret, NAMES.injectorTls, 'linnet-anchor-rotation'], verbs: ['get', 'update'] },
         { apiGroups: [''], resources: ['configmaps'], resourceNames: [NAMES.trustRoots], verbs: ['get', 'update'] },
       ],
     },
