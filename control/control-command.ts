@@ -310,7 +310,9 @@ export async function startControl(o: ControlOptions, log: Logger): Promise<Runn
               leafLifetimeMs: svc.leafLifetimeMs,
               bundle: svc.manager.current().anchors.map((a) => fingerprint(a.raw)),
               issuerAnchor: fingerprint(svc.manager.current().anchor.raw),
+              issuerNotBefore: new Date(svc.manager.current().issuer.validFrom).getTime(),
               issuerNotAfter: new Date(svc.manager.current().issuer.validTo).getTime(),
+              anchors: svc.manager.current().anchors.map((a) => ({ sha256: fingerprint(a.raw), notAfter: new Date(a.validTo).getTime() })),
               proxies: svc.proxies(),
             }),
           }

@@ -153,5 +153,18 @@ describe('linnet identity rotate-anchor', () => {
     const stale = { ...web.current()!, trustAnchorsPem: oldAnchorPem };
     assert.ok(await handshake(db.current()!, stale), 'a client trusting only the old anchor cannot verify the server');
     assert.equal(await store.readRotation(), undefined, 'the record is gone when done');
+    // linnet check against the running control plane: all current, nobody on the old anchor.
+    // (spawned, not spawnSync: the control plane serving the check lives in this process)
+    const { execFile } = await import('node:child_process');
+    const chk = await new Promise<{ status: number; stdout: string; stderr: string }>((resolve) =>
+      execFile(process.execPath, [join(__dirname, '..', '..', 'bin', 'linnet'), 'check', '--control', `127.0.0.1:${adminPort}`], { encoding: 'utf8', env: { ...process.env, KUBECONFIG: join(t.dir, 'none') } }, (err, stdout, stderr) =>
+        resolve({ status: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      ),
+    );
+    assert.equal(chk.status, 0, chk.stdout + chk.stderr);
+    assert.match(chk.stdout, /√ issuer is rotated in time \(\d+\.\d day\(s\) left\)/);
+    assert.match(chk.stdout, /√ every proxy trusts the anchor in use/);
+    assert.match(chk.stdout, /√ trust anchor in use is valid for at least 60 days \(36[45]\.\d day\(s\) left\)/);
+    process.stdout.write(`# handshakes ${handshakes}, failed ${failures.length}\n`);
   });
 });

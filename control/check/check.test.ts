@@ -205,3 +205,21 @@ test('CLI: --identity-dir and --manifests, exit 1 on failure and 0 on warnings o
   assert.equal(nothing.code, 0);
   assert.match(nothing.stdout, /‼ something to check/);
 });
+
+test('the running control plane: anchor, issuer and leaf expiry; ‼ for an overdue rotation and for a proxy trusting only an old anchor', async () => {
+  const { checkRunningIdentity } = await import('./control-checks');
+  const now = Date.UTC(2026, 0, 10);
+  const proxy = (identity: string, anchors: string[], issuerAnchor = 'new') => ({ identity, anchors, issuerAnchor, leafNotAfter: now + 3_600_000 });
+  const view = { bundle: ['new'], anchors: [{ sha256: 'new', notAfter: now + 300 * DAY }], issuerAnchor: 'new', issuerNotBefore: now - DAY, issuerNotAfter: now + 6 * DAY, proxies: [proxy('web', ['new'])] };
+  const good = checkRunningIdentity(view, now);
+  assert.ok(good.every((r) => r.status === 'ok'), JSON.stringify(good));
+  assert.match(byName(good, 'issuer is rotated in time').detail!, /6\.0 day\(s\) left/);
+  const overdue = checkRunningIdentity({ ...view, issuerNotAfter: now + DAY, issuerNotBefore: now - 6 * DAY }, now);
+  assert.equal(byName(overdue, 'issuer is rotated in time').status, 'warn');
+  assert.equal(byName(checkRunningIdentity({ ...view, issuerNotAfter: now - 1 }, now), 'issuer is rotated in time').status, 'fail');
+  const stale = checkRunningIdentity({ ...view, proxies: [proxy('web', ['new']), proxy('db', ['old'], 'old')] }, now);
+  assert.equal(byName(stale, 'every proxy trusts the anchor in use').status, 'warn');
+  assert.match(byName(stale, 'every proxy trusts the anchor in use').detail!, /1 proxies trust only an old anchor: db/);
+  assert.equal(byName(stale, 'every leaf chains to the anchor in use').status, 'warn');
+  assert.equal(byName(checkRunningIdentity({ ...view, anchors: [{ sha256: 'new', notAfter: now + 30 * DAY }] }, now), 'trust anchor in use').status, 'warn');
+});

@@ -9,6 +9,7 @@ import { checkIdentity } from './cert-checks';
 import { checkApiReachable, checkKubeconfigText } from './kubeconfig-checks';
 import { checkManifests } from './manifest-checks';
 import { checkProxy } from './proxy-checks';
+import { checkRunningIdentity, fetchControlIdentity } from './control-checks';
 import { fail, formatResults, warn, type CheckResult } from './result';
 
 const USAGE = `usage: linnet check [options]
@@ -25,6 +26,8 @@ options:
                                            \`kubectl get -A deploy,cm,secret,... -o yaml\`); repeatable
   --kubeconfig FILE                        default $KUBECONFIG or ~/.kube/config, when present
   --proxy HOST:PORT                        a proxy's admin endpoint (4191); repeatable
+  --control HOST:PORT                      the control plane's admin endpoint (9990): anchor,
+                                           issuer and leaf expiry of the running mesh
   --timeout DURATION_MS                    per network check, default 2000
 `;
 
@@ -53,6 +56,7 @@ export const command: Command = {
           manifests: { type: 'string', multiple: true },
           kubeconfig: { type: 'string' },
           proxy: { type: 'string', multiple: true },
+          control: { type: 'string', multiple: true },
           timeout: { type: 'string', default: '2000' },
         },
       }).values;
@@ -112,6 +116,13 @@ export const command: Command = {
     }
 
     for (const addr of values.proxy ?? []) out.push(...(await checkProxy(addr, now, timeout)));
+    for (const addr of values.control ?? []) {
+      try {
+        out.push(...checkRunningIdentity(await fetchControlIdentity(addr, timeout), now));
+      } catch (err) {
+        out.push(fail('linnet-identity (running)', `control plane ${addr} answers`, (err as Error).message, 'is linnet control running with identity, its --admin-addr reachable? (kubectl port-forward deploy/linnet-control 9990)'));
+      }
+    }
 
     if (out.length === 0) {
       out.push(warn('inputs', 'something to check', 'no certificates, manifests, kubeconfig or proxies were given or found', 'see `linnet check --help`'));
