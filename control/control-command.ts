@@ -274,6 +274,16 @@ export async function startControl(o: ControlOptions, log: Logger): Promise<Runn
           // The webhook's serving certificate too (cert-manager makes it on the external path).
           const { bootstrapWebhook } = require('./install/webhook-bootstrap') as typeof import('./install/webhook-bootstrap');
           await bootstrapWebhook(rest, o.controlNamespace, logFn);
+          // Again every 30 s: the webhook configuration may be applied after this pod starts, and a
+          // sync that rewrites it must not leave the caBundle empty.
+          const again = setInterval(() => {
+            bootstrapWebhook(rest, o.controlNamespace, () => {}).then(
+              (r) => r.patched && logFn('info', 'set the webhook caBundle again'),
+              (err) => logFn('warn', `webhook caBundle check failed: ${String(err)}`),
+            );
+          }, 30_000);
+          again.unref();
+          closers.push(async () => clearInterval(again));
         }
         store = ks;
       } else {

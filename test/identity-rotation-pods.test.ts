@@ -90,8 +90,8 @@ before(async () => {
   await Promise.all([client.init(), server.init()]);
   const env = (id: string, token: string) => meshProxyEnv(control, dir, id, token, { LINNET_PROXY_IDENTITY_MIN_REFRESH: '1s' });
   await Promise.all([client.startProxy(env(CLIENT_ID, 'client')), server.startProxy(env(ECHO_ID, 'echo'))]);
-  for (const port of [PORT, HTTP_PORT]) {
-    const p = server.spawn(process.execPath, [APP, 'serve', '--port', String(port), '--name', 'server'], { uid: APP_UID, name: `serve-${port}` });
+  for (const [cmd, port] of [['serve', PORT], ['http-serve', HTTP_PORT]] as const) {
+    const p = server.spawn(process.execPath, [APP, cmd, '--port', String(port), '--name', 'server'], { uid: APP_UID, name: `${cmd}-${port}` });
     await p.waitForEvent((e) => e.event === 'listening');
   }
 });
@@ -115,7 +115,7 @@ test('issuer rotations and a full rotate-anchor under load lose nothing; every p
   }, 200);
   const t0 = Date.now();
   const load = client.spawn(process.execPath, [APP, 'load', '--to', `${VIP}:${PORT}`, '--concurrency', '4', '--duration-ms', '75000'], { uid: APP_UID, name: 'load' });
-  const http = client.spawn(process.execPath, [APP, 'http-load', '--to', `${HTTP_VIP}:${HTTP_PORT}`, '--concurrency', '4', '--requests', '40000'], { uid: APP_UID, name: 'http-load' });
+  const http = client.spawn(process.execPath, [APP, 'http-load', '--to', `${HTTP_VIP}:${HTTP_PORT}`, '--concurrency', '4', '--requests', '100000000', '--for-ms', '75000'], { uid: APP_UID, name: 'http-load' });
   try {
     // Two issuer rotations first (15 s issuers rotate every ~10 s).
     await sleep(22_000);
@@ -130,6 +130,8 @@ test('issuer rotations and a full rotate-anchor under load lose nothing; every p
     assert.equal(s.errors, 0, JSON.stringify(s));
     assert.equal(h.errors, 0, JSON.stringify(h));
     assert.ok(s.ok > 1000, JSON.stringify(s));
+    assert.ok(h.ok > 1000, JSON.stringify(h));
+    assert.equal((h as Summary & { connections: number }).connections, 4, 'the keep-alive connections lasted through every rotation (none reset, none replaced)');
     assert.ok(issuerSerials.size >= 4, `issuers seen: ${issuerSerials.size} (two rotations, one under the new anchor, and on)`);
 
     // The new anchor only, everywhere: the bundle, every proxy's anchors, every leaf's anchor.
