@@ -2,8 +2,8 @@
  * The rotation proof in network-namespace pods, with lifetimes shortened by flags (issuer 15 s,
  * leaves 10 s): `linnet control` on an identity directory from `linnet identity create` (ca.key
  * there, so the issuer rotates itself), two meshed pods, and under load (one mTLS connection per
- * echo, one after another on 4 loops, plus HTTP/1.1 on keep-alive connections riding the
- * proxies' pooled HTTP/2 mTLS connection) the issuer rotates several times and
+ * echo, one after another on 4 loops; HTTP/1.1 on keep-alive connections riding the proxies'
+ * pooled HTTP/2 mTLS connection; one gRPC bidirectional stream held open throughout) the issuer rotates several times and
  * `linnet identity rotate-anchor` runs to the end. No request fails, no connection is reset, and
  * at the end every proxy trusts the new anchor only and holds a leaf chaining to it.
  * A shortened form of the issue's 10-minute proof (its runtime is a minute, not ten).
@@ -27,6 +27,9 @@ const VIP = '10.96.0.10';
 const PORT = 7000;
 const HTTP_VIP = '10.96.0.20';
 const HTTP_PORT = 8000;
+const GRPC_VIP = '10.96.0.30';
+const GRPC_PORT = 7500;
+const GRPC_APP = join(__dirname, 'grpc-app.js');
 const ADMIN = 9990;
 
 interface Summary {
@@ -70,6 +73,12 @@ before(async () => {
       '    endpoints:',
       `      - address: ${server.ip}:${HTTP_PORT}`,
       `        identity: ${ECHO_ID}`,
+      '  - name: grpc.demo.svc.cluster.local',
+      `    address: ${GRPC_VIP}`,
+      `    ports: [${GRPC_PORT}]`,
+      '    endpoints:',
+      `      - address: ${server.ip}:${GRPC_PORT}`,
+      `        identity: ${ECHO_ID}`,
       'workloads:',
       `  - identity: ${CLIENT_ID}`,
       '    token: "client-token"',
@@ -94,6 +103,8 @@ before(async () => {
     const p = server.spawn(process.execPath, [APP, cmd, '--port', String(port), '--name', 'server'], { uid: APP_UID, name: `${cmd}-${port}` });
     await p.waitForEvent((e) => e.event === 'listening');
   }
+  const g = server.spawn(process.execPath, [GRPC_APP, 'serve', '--port', String(GRPC_PORT)], { uid: APP_UID, name: 'grpc-serve' });
+  await g.waitForEvent((e) => e.event === 'listening');
 });
 
 after(async () => {
@@ -115,6 +126,8 @@ test('issuer rotations and a full rotate-anchor under load lose nothing; every p
   }, 200);
   const t0 = Date.now();
   const load = client.spawn(process.execPath, [APP, 'load', '--to', `${VIP}:${PORT}`, '--concurrency', '4', '--duration-ms', '75000'], { uid: APP_UID, name: 'load' });
+  // One gRPC bidirectional stream held open across every rotation: 3000 ping-pongs 20 ms apart.
+  const grpcStream = client.spawn(process.execPath, [GRPC_APP, 'call', '--to', `${GRPC_VIP}:${GRPC_PORT}`, '--scenario', 'bidi', '--count', '3000', '--pace-ms', '20'], { uid: APP_UID, name: 'grpc-bidi' });
   const http = client.spawn(process.execPath, [APP, 'http-load', '--to', `${HTTP_VIP}:${HTTP_PORT}`, '--concurrency', '4', '--requests', '100000000', '--for-ms', '75000'], { uid: APP_UID, name: 'http-load' });
   try {
     // Two issuer rotations first (15 s issuers rotate every ~10 s).
@@ -125,7 +138,13 @@ test('issuer rotations and a full rotate-anchor under load lose nothing; every p
     assert.match(rot.stdout, /rotation finished/);
     const s = await load.waitForEvent<Summary>((e) => e.event === 'summary', 120_000);
     const h = await http.waitForEvent<Summary>((e) => e.event === 'summary', 120_000);
+    const g = await grpcStream.waitForEvent<{ event: string; count?: number; mismatches?: number; error?: unknown }>((e) => e.event === 'result' || e.event === 'failed', 120_000);
     clearInterval(watchIssuer);
+    process.stderr.write(`grpc bidi: ${JSON.stringify(g)}\n`);
+    assert.equal(g.event, 'result', JSON.stringify(g));
+    assert.equal(g.error, undefined, JSON.stringify(g));
+    assert.equal(g.count, 3000, 'the one stream carried every message across the rotations');
+    assert.equal(g.mismatches, 0);
     process.stderr.write(`load: ${JSON.stringify(s)}; http: ${JSON.stringify(h)}; issuers seen: ${issuerSerials.size}; ${Math.round((Date.now() - t0) / 1000)} s\n`);
     assert.equal(s.errors, 0, JSON.stringify(s));
     assert.equal(h.errors, 0, JSON.stringify(h));
