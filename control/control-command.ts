@@ -1,7 +1,7 @@
 /**
  * `linnet control`: the control plane process. Serves the Destination API (discovery from the
- * mesh file, the default, or from Kubernetes) and, with --identity-dir, the Identity API (the CA),
- * each on its own gRPC port. SIGTERM/SIGINT: stop accepting, let streams end briefly, exit 0.
+ * mesh file, the default, or from Kubernetes) and, with --identity-dir or --identity-store
+ * kubernetes, the Identity API (the CA), each on its own gRPC port, plus the admin listener. SIGTERM/SIGINT: stop accepting, let streams end briefly, exit 0.
  */
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
@@ -12,12 +12,12 @@ import { parseDuration } from '../core/parse';
 import { Registry } from 'prom-client';
 import { startControlAdmin } from './admin';
 import { createHash } from 'node:crypto';
-
-const fingerprint = (der: Uint8Array) => createHash('sha256').update(der).digest('hex');
 import { createFileSource, type FileSource } from './destination/file-source';
 import { bindServer, createDestinationService, SERVER_OPTIONS, shutdownServer } from './destination/server';
 import { TOKEN_AUDIENCE } from './inject/sidecar';
 import type { DiscoverySource } from './destination/source';
+
+const fingerprint = (der: Uint8Array) => createHash('sha256').update(der).digest('hex');
 
 const DEFAULTS = {
   destinationAddr: '0.0.0.0:8086',
