@@ -115,6 +115,7 @@ describe('linnet identity rotate-anchor', () => {
       }
     })();
 
+    try {
     // Interrupted at the first wait (a timeout of nothing), then the control plane restarted.
     await assert.rejects(rotateAnchor({ ...base, dryRun: false, timeoutMs: 0 }), /LINNET_IDENTITY_ROTATION_BLOCKED|gave up waiting/);
     assert.equal(new X509Certificate(readFileSync(join(t.dir, 'id', 'ca.crt'))).fingerprint256, new X509Certificate(oldAnchorPem).fingerprint256);
@@ -149,6 +150,10 @@ describe('linnet identity rotate-anchor', () => {
     }
     assert.ok(handshakes > 50, `traffic ran (${handshakes} handshakes)`);
     assert.deepEqual(failures, [], `${failures.length} of ${handshakes} handshakes failed`);
+    } finally {
+      stop = true; // a failed assertion must not leave the traffic loop holding the test open
+      await traffic;
+    }
     // A proxy that never took the new bundle is refused now: verification uses the bundle live.
     const stale = { ...web.current()!, trustAnchorsPem: oldAnchorPem };
     assert.ok(await handshake(db.current()!, stale), 'a client trusting only the old anchor cannot verify the server');

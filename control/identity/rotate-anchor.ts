@@ -49,7 +49,23 @@ export function fetchControlView(addr: string, timeoutMs = 3000): Promise<Contro
   });
 }
 
-async function view(store: IdentityStore, now: number) {
+/**
+ * The store as fingerprints. The control plane may be writing it at this moment (a new issuer is
+ * two files, or a Secret and its re-read), so a state that fails its checks is read again a few
+ * times before it counts as broken.
+ */
+async function view(store: IdentityStore, now: number, retries = 10, delayMs = 200) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await viewOnce(store, now);
+    } catch (err) {
+      if (attempt >= retries) throw err;
+      await new Promise((r) => setTimeout(r, delayMs));
+    }
+  }
+}
+
+async function viewOnce(store: IdentityStore, now: number) {
   const snap = await store.read();
   const l = await checkMaterial(snap.text, store.names, { now });
   const s: StoreView = {
