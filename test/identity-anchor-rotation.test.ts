@@ -116,40 +116,40 @@ describe('linnet identity rotate-anchor', () => {
     })();
 
     try {
-    // Interrupted at the first wait (a timeout of nothing), then the control plane restarted.
-    await assert.rejects(rotateAnchor({ ...base, dryRun: false, timeoutMs: 0 }), /LINNET_IDENTITY_ROTATION_BLOCKED|gave up waiting/);
-    assert.equal(new X509Certificate(readFileSync(join(t.dir, 'id', 'ca.crt'))).fingerprint256, new X509Certificate(oldAnchorPem).fingerprint256);
-    assert.equal((readFileSync(join(t.dir, 'id', 'ca.crt'), 'utf8').match(/BEGIN CERTIFICATE/g) ?? []).length, 2, 'step 1 done: old + new in the bundle');
-    await control.stop();
-    await sleep(300);
-    await start();
-    // A proxy started now (the injector hands it the bundle file) trusts both anchors.
-    const api = proxy(API, readFileSync(join(t.dir, 'id', 'ca.crt'), 'utf8'));
-    const apiM = await api.ready();
-    assert.equal((apiM.trustAnchorsPem.match(/BEGIN CERTIFICATE/g) ?? []).length, 2);
+      // Interrupted at the first wait (a timeout of nothing), then the control plane restarted.
+      await assert.rejects(rotateAnchor({ ...base, dryRun: false, timeoutMs: 0 }), /LINNET_IDENTITY_ROTATION_BLOCKED|gave up waiting/);
+      assert.equal(new X509Certificate(readFileSync(join(t.dir, 'id', 'ca.crt'))).fingerprint256, new X509Certificate(oldAnchorPem).fingerprint256);
+      assert.equal((readFileSync(join(t.dir, 'id', 'ca.crt'), 'utf8').match(/BEGIN CERTIFICATE/g) ?? []).length, 2, 'step 1 done: old + new in the bundle');
+      await control.stop();
+      await sleep(300);
+      await start();
+      // A proxy started now (the injector hands it the bundle file) trusts both anchors.
+      const api = proxy(API, readFileSync(join(t.dir, 'id', 'ca.crt'), 'utf8'));
+      const apiM = await api.ready();
+      assert.equal((apiM.trustAnchorsPem.match(/BEGIN CERTIFICATE/g) ?? []).length, 2);
 
-    lines.length = 0;
-    const result = await rotateAnchor({ ...base, dryRun: false, timeoutMs: 120_000 });
-    assert.equal(result, 'finished');
-    assert.match(lines[0]!, /^resuming the rotation/);
-    for (const n of [2, 3, 4, 5]) assert.ok(lines.some((l) => l.startsWith(`[${n}/5]`)), `step ${n} shown: ${lines.join('\n')}`);
-    assert.ok(lines.some((l) => /restarted since/.test(l)), 'the restart made a wait count a leaf lifetime');
+      lines.length = 0;
+      const result = await rotateAnchor({ ...base, dryRun: false, timeoutMs: 120_000 });
+      assert.equal(result, 'finished');
+      assert.match(lines[0]!, /^resuming the rotation/);
+      for (const n of [2, 3, 4, 5]) assert.ok(lines.some((l) => l.startsWith(`[${n}/5]`)), `step ${n} shown: ${lines.join('\n')}`);
+      assert.ok(lines.some((l) => /restarted since/.test(l)), 'the restart made a wait count a leaf lifetime');
 
-    // Every proxy renews once more, then: the new anchor only, and leaves chaining to it.
-    const newAnchor = new X509Certificate(readFileSync(join(t.dir, 'id', 'ca.crt')));
-    assert.equal((readFileSync(join(t.dir, 'id', 'ca.crt'), 'utf8').match(/BEGIN CERTIFICATE/g) ?? []).length, 1);
-    assert.notEqual(newAnchor.fingerprint256, new X509Certificate(oldAnchorPem).fingerprint256);
-    await sleep(3500);
-    stop = true;
-    await traffic;
-    for (const c of [web, db, api]) {
-      const m = c.current()!;
-      const anchors = (m.trustAnchorsPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map((p) => new X509Certificate(p));
-      assert.deepEqual(anchors.map((a) => a.fingerprint256), [newAnchor.fingerprint256], `${m.localName} trusts the new anchor only`);
-      assert.ok(new X509Certificate(m.intermediatesDer[0]!).verify(newAnchor.publicKey), `${m.localName}'s leaf chains to the new anchor`);
-    }
-    assert.ok(handshakes > 50, `traffic ran (${handshakes} handshakes)`);
-    assert.deepEqual(failures, [], `${failures.length} of ${handshakes} handshakes failed`);
+      // Every proxy renews once more, then: the new anchor only, and leaves chaining to it.
+      const newAnchor = new X509Certificate(readFileSync(join(t.dir, 'id', 'ca.crt')));
+      assert.equal((readFileSync(join(t.dir, 'id', 'ca.crt'), 'utf8').match(/BEGIN CERTIFICATE/g) ?? []).length, 1);
+      assert.notEqual(newAnchor.fingerprint256, new X509Certificate(oldAnchorPem).fingerprint256);
+      await sleep(3500);
+      stop = true;
+      await traffic;
+      for (const c of [web, db, api]) {
+        const m = c.current()!;
+        const anchors = (m.trustAnchorsPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map((p) => new X509Certificate(p));
+        assert.deepEqual(anchors.map((a) => a.fingerprint256), [newAnchor.fingerprint256], `${m.localName} trusts the new anchor only`);
+        assert.ok(new X509Certificate(m.intermediatesDer[0]!).verify(newAnchor.publicKey), `${m.localName}'s leaf chains to the new anchor`);
+      }
+      assert.ok(handshakes > 50, `traffic ran (${handshakes} handshakes)`);
+      assert.deepEqual(failures, [], `${failures.length} of ${handshakes} handshakes failed`);
     } finally {
       stop = true; // a failed assertion must not leave the traffic loop holding the test open
       await traffic;
