@@ -17,6 +17,10 @@ describe('parseControlArgs', () => {
       policyAddr: '0.0.0.0:8090',
       defaultInboundPolicy: 'all-unauthenticated',
       clusterNetworks: parseNetList(DEFAULT_CLUSTER_NETWORKS),
+      adminAddr: '0.0.0.0:9990',
+      issuerLifetimeMs: 7 * 24 * 3_600_000,
+      identityPollMs: 10_000,
+      externalIssuer: false,
       log: 'info',
     });
   });
@@ -28,7 +32,7 @@ describe('parseControlArgs', () => {
     assert.equal(o.destinationAddr, '[::]:9');
   });
   it('refuses bad input with LINNET_CONTROL_USAGE', () => {
-    for (const args of [[], ['--discovery', 'dns'], ['--discovery-file', 'f', '--log', 'loud'], ['--discovery-file', 'f', '--destination-addr', '8086'], ['--nope'], ['--discovery-file', 'f', 'extra'], ['--discovery-file', 'f', '--default-inbound-policy', 'open'], ['--discovery-file', 'f', '--cluster-networks', '10.0.0.0/40'], ['--discovery-file', 'f', '--policy-addr', 'x']]) {
+    for (const args of [[], ['--discovery', 'dns'], ['--discovery-file', 'f', '--log', 'loud'], ['--discovery-file', 'f', '--destination-addr', '8086'], ['--nope'], ['--discovery-file', 'f', 'extra'], ['--discovery-file', 'f', '--default-inbound-policy', 'open'], ['--discovery-file', 'f', '--cluster-networks', '10.0.0.0/40'], ['--discovery-file', 'f', '--policy-addr', 'x'], ['--discovery-file', 'f', '--identity-store', 'vault'], ['--discovery-file', 'f', '--identity-poll', 'soon'], ['--discovery-file', 'f', '--identity-dir', 'd', '--identity-store', 'kubernetes']]) {
       assert.throws(() => parseControlArgs(args), (e: unknown) => e instanceof LinnetError && e.code === 'LINNET_CONTROL_USAGE', args.join(' '));
     }
   });

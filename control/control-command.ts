@@ -1,13 +1,17 @@
 /**
  * `linnet control`: the control plane process. Serves the Destination API (discovery from the
- * mesh file, the default, or from Kubernetes) and, with --identity-dir, the Identity API (the CA),
- * each on its own gRPC port. SIGTERM/SIGINT: stop accepting, let streams end briefly, exit 0.
+ * mesh file, the default, or from Kubernetes) and, with --identity-dir or --identity-store
+ * kubernetes, the Identity API (the CA), each on its own gRPC port, plus the admin listener. SIGTERM/SIGINT: stop accepting, let streams end briefly, exit 0.
  */
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import type { Command } from '../core/command';
 import { LinnetError } from '../core/errors';
 import { createLogger, type Logger } from '../core/log';
+import { parseDuration } from '../core/parse';
+import { Registry } from 'prom-client';
+import { startControlAdmin } from './admin';
+import { createHash } from 'node:crypto';
 import { createFileSource, type FileSource } from './destination/file-source';
 import { bindServer, createDestinationService, SERVER_OPTIONS, shutdownServer } from './destination/server';
 import { TOKEN_AUDIENCE } from './inject/sidecar';
@@ -15,10 +19,15 @@ import type { DiscoverySource } from './destination/source';
 import { DEFAULT_POLICIES, isDefaultPolicy, type DefaultPolicy } from '../core/policy/model';
 import { DEFAULT_CLUSTER_NETWORKS, parseNetList, type IpNet } from '../core/policy/net';
 
+const fingerprint = (der: Uint8Array) => createHash('sha256').update(der).digest('hex');
+
 const DEFAULTS = {
   destinationAddr: '0.0.0.0:8086',
   identityAddr: '0.0.0.0:8080',
   policyAddr: '0.0.0.0:8090',
+  adminAddr: '0.0.0.0:9990',
+  issuerLifetime: '168h',
+  identityPoll: '10s',
   trustDomain: 'cluster.local',
   controlNamespace: 'linnet',
   clusterDomain: 'cluster.local',
@@ -66,6 +75,17 @@ identity:
                                 (see \`linnet identity create\`). Tokens are checked against the
                                 mesh file's workloads; with --discovery kubernetes and no
                                 --discovery-file, by TokenReview against the API server (in-cluster).${identityNote()}
+  --identity-store kubernetes   keep the trust anchor and issuer in Secrets of the control
+                                namespace (${'linnet-trust-anchor'}, ${'linnet-identity-issuer'}) and the
+                                bundle in the ConfigMap linnet-identity-trust-roots; on first start
+                                they are created (create-if-absent: a second replica adopts them)
+  --identity-issuer-lifetime DUR  lifetime of issuers the control plane makes itself when it holds
+                                the anchor key (ca.key, or the anchor Secret); default ${DEFAULTS.issuerLifetime}.
+                                A new one is made when a third of the current one's life is left
+  --identity-external-issuer    never make issuers (cert-manager does): only take new ones
+  --identity-poll DUR           how often the files or Secrets are re-read (default ${DEFAULTS.identityPoll}); a
+                                new issuer or bundle there is taken live, a bad one refused
+  --identity-issuance-lifetime DUR  lifetime of proxies' leaf certificates (default 24h)
   --trust-domain NAME           default ${DEFAULTS.trustDomain}
   --control-namespace NS        default ${DEFAULTS.controlNamespace}
 
@@ -83,6 +103,7 @@ listeners:
   --identity-addr ADDR          default ${DEFAULTS.identityAddr}
   --policy-addr ADDR            the inbound policy API, served with --policy-dir or
                                 --discovery kubernetes (default ${DEFAULTS.policyAddr})
+  --admin-addr ADDR             /metrics, /live, /ready (default ${DEFAULTS.adminAddr}; Linkerd's admin port)
 
   --log LEVEL                   error|warn|info|debug (default info)
 
@@ -100,6 +121,15 @@ export interface ControlOptions {
   kubeconfig?: string;
   clusterDomain: string;
   identityDir?: string;
+  /** Secrets instead of a directory. */
+  identityStore?: 'kubernetes';
+  /** Lifetime of self-made issuers. */
+  issuerLifetimeMs: number;
+  /** Re-read interval of the identity store. */
+  identityPollMs: number;
+  externalIssuer: boolean;
+  /** Leaf lifetime; undefined: 24h. */
+  issuanceLifetimeMs?: number;
   trustDomain: string;
   controlNamespace: string;
   destinationAddr: string;
@@ -109,6 +139,7 @@ export interface ControlOptions {
   policyAddr: string;
   defaultInboundPolicy: DefaultPolicy;
   clusterNetworks: readonly IpNet[];
+  adminAddr: string;
   log: 'error' | 'warn' | 'info' | 'debug';
 }
 
@@ -126,6 +157,12 @@ export function parseControlArgs(args: string[]): ControlOptions {
         kubeconfig: { type: 'string' },
         'cluster-domain': { type: 'string' },
         'identity-dir': { type: 'string' },
+        'identity-store': { type: 'string' },
+        'identity-issuer-lifetime': { type: 'string' },
+        'identity-external-issuer': { type: 'boolean' },
+        'identity-poll': { type: 'string' },
+        'identity-issuance-lifetime': { type: 'string' },
+        'admin-addr': { type: 'string' },
         'trust-domain': { type: 'string' },
         'control-namespace': { type: 'string' },
         'destination-addr': { type: 'string' },
@@ -154,7 +191,19 @@ export function parseControlArgs(args: string[]): ControlOptions {
   } catch (err) {
     throw usageError(`--cluster-networks: ${(err as Error).message}`);
   }
-  for (const k of ['destination-addr', 'identity-addr', 'policy-addr']) {
+  const store = str('identity-store');
+  if (store !== undefined && store !== 'kubernetes') throw usageError(`--identity-store must be kubernetes, not ${JSON.stringify(store)}`);
+  if (store && str('identity-dir')) throw usageError('give --identity-dir or --identity-store kubernetes, not both');
+  const duration = (k: string, dflt: string) => {
+    try {
+      const ms = parseDuration(`--${k}`, str(k) ?? dflt);
+      if (!(ms > 0)) throw new Error('not positive');
+      return ms;
+    } catch {
+      throw usageError(`--${k} must be a positive duration such as 10s, 2m or 168h, not ${JSON.stringify(str(k))}`);
+    }
+  };
+  for (const k of ['destination-addr', 'identity-addr', 'policy-addr', 'admin-addr']) {
     const v = str(k);
     if (v !== undefined && !/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(v)) throw usageError(`--${k} must be HOST:PORT, not ${JSON.stringify(v)}`);
   }
@@ -164,6 +213,12 @@ export function parseControlArgs(args: string[]): ControlOptions {
     ...(str('kubeconfig') ? { kubeconfig: str('kubeconfig') } : {}),
     clusterDomain: str('cluster-domain') ?? DEFAULTS.clusterDomain,
     ...(str('identity-dir') ? { identityDir: str('identity-dir') } : {}),
+    ...(store ? { identityStore: 'kubernetes' as const } : {}),
+    issuerLifetimeMs: duration('identity-issuer-lifetime', DEFAULTS.issuerLifetime),
+    identityPollMs: duration('identity-poll', DEFAULTS.identityPoll),
+    externalIssuer: values['identity-external-issuer'] === true,
+    ...(str('identity-issuance-lifetime') ? { issuanceLifetimeMs: duration('identity-issuance-lifetime', '24h') } : {}),
+    adminAddr: str('admin-addr') ?? DEFAULTS.adminAddr,
     trustDomain: str('trust-domain') ?? DEFAULTS.trustDomain,
     controlNamespace: str('control-namespace') ?? DEFAULTS.controlNamespace,
     destinationAddr: str('destination-addr') ?? DEFAULTS.destinationAddr,
@@ -181,11 +236,14 @@ export interface RunningControl {
   destinationPort: number;
   identityPort?: number;
   policyPort?: number;
+  adminPort: number;
+  identity?: import('./identity').IdentityService;
   stop(): Promise<void>;
 }
 
 export async function startControl(o: ControlOptions, log: Logger): Promise<RunningControl> {
   const closers: (() => Promise<void>)[] = [];
+  const registry = new Registry();
   const stop = async () => {
     for (const c of closers.reverse()) await c().catch((err) => log.warn('shutdown step failed', { error: String(err) }));
   };
@@ -261,7 +319,8 @@ export async function startControl(o: ControlOptions, log: Logger): Promise<Runn
     log.info('destination serving', { addr: o.destinationAddr, port: destinationPort, discovery: source.kind });
 
     let identityPort: number | undefined;
-    if (o.identityDir) {
+    let identityService: import('./identity').IdentityService | undefined;
+    if (o.identityDir || o.identityStore) {
       const identity = loadIdentity();
       if (!identity) {
         throw new LinnetError('LINNET_CONTROL_NO_IDENTITY', '--identity-dir was given but this build has no identity module', {
@@ -277,21 +336,78 @@ export async function startControl(o: ControlOptions, log: Logger): Promise<Runn
         tokens = inClusterTokenVerifier(identity, o);
       }
       const idLog = log.child('identity');
+      const logFn = (level: 'info' | 'warn', message: string) => idLog[level](message);
+      let store: import('./identity').IdentityStore;
+      if (o.identityStore === 'kubernetes') {
+        const rest = identity.kubeRest(identity.loadKubeConfig(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}));
+        const ks = identity.kubeStore({ rest, namespace: o.controlNamespace, trustDomain: o.trustDomain, controlNamespace: o.controlNamespace });
+        // cert-manager's issuer may not exist yet: wait for it rather than make a rival PKI.
+        if (!o.externalIssuer) {
+          await ks.bootstrap({ anchorLifetimeMs: identity.ANCHOR_LIFETIME_MS, issuerLifetimeMs: o.issuerLifetimeMs, log: logFn });
+          // The webhook's serving certificate too (cert-manager makes it on the external path).
+          const { bootstrapWebhook } = require('./install/webhook-bootstrap') as typeof import('./install/webhook-bootstrap');
+          await bootstrapWebhook(rest, o.controlNamespace, logFn);
+          // Again every 30 s: the webhook configuration may be applied after this pod starts, and a
+          // sync that rewrites it must not leave the caBundle empty.
+          const again = setInterval(() => {
+            bootstrapWebhook(rest, o.controlNamespace, () => {}).then(
+              (r) => r.patched && logFn('info', 'set the webhook caBundle again'),
+              (err) => logFn('warn', `webhook caBundle check failed: ${String(err)}`),
+            );
+          }, 30_000);
+          again.unref();
+          closers.push(async () => clearInterval(again));
+        }
+        store = ks;
+      } else {
+        store = identity.dirStore(o.identityDir!);
+      }
       const svc = await identity.createIdentityService({
-        identityDir: o.identityDir,
+        store,
         trustDomain: o.trustDomain,
         controlNamespace: o.controlNamespace,
         tokens,
-        log: (level, message) => idLog[level](message),
+        log: logFn,
+        registry,
+        pollMs: o.identityPollMs,
+        issuerLifetimeMs: o.issuerLifetimeMs,
+        selfRotate: !o.externalIssuer,
+        ...(o.issuanceLifetimeMs !== undefined ? { issuanceLifetimeMs: o.issuanceLifetimeMs } : {}),
       });
+      identityService = svc;
       closers.push(() => svc.close());
       const ids = new grpc.Server(SERVER_OPTIONS);
       ids.addService(svc.service, svc.implementation);
       identityPort = await bindServer(ids, o.identityAddr);
       closers.push(() => shutdownServer(ids, 2000));
-      log.info('identity serving', { addr: o.identityAddr, port: identityPort, trust_domain: o.trustDomain, tokens: fileSource ? 'mesh-file' : 'tokenreview' });
+      log.info('identity serving', { addr: o.identityAddr, port: identityPort, trust_domain: o.trustDomain, tokens: fileSource ? 'mesh-file' : 'tokenreview', store: store.kind });
     }
-    return { destinationPort, ...(identityPort !== undefined ? { identityPort } : {}), ...(policyPort !== undefined ? { policyPort } : {}), stop };
+    // The admin listener only reports: a port clash costs the metrics, not the control plane.
+    let adminPort = 0;
+    try {
+      const svc = identityService;
+      const routes: Record<string, () => unknown> = svc
+        ? {
+            '/identity/proxies': () => ({
+              startedAt: svc.startedAt,
+              leafLifetimeMs: svc.leafLifetimeMs,
+              bundle: svc.manager.current().anchors.map((a) => fingerprint(a.raw)),
+              issuerAnchor: fingerprint(svc.manager.current().anchor.raw),
+              issuerNotBefore: new Date(svc.manager.current().issuer.validFrom).getTime(),
+              issuerNotAfter: new Date(svc.manager.current().issuer.validTo).getTime(),
+              anchors: svc.manager.current().anchors.map((a) => ({ sha256: fingerprint(a.raw), notAfter: new Date(a.validTo).getTime() })),
+              proxies: svc.proxies(),
+            }),
+          }
+        : {};
+      const admin = await startControlAdmin(o.adminAddr, registry, () => true, routes);
+      closers.push(() => admin.close());
+      adminPort = admin.port;
+      log.info('admin serving', { addr: o.adminAddr, port: admin.port });
+    } catch (err) {
+      log.warn('admin listener not started; no /metrics', { addr: o.adminAddr, error: String(err), hint: 'free the port or pass --admin-addr' });
+    }
+    return { destinationPort, ...(identityPort !== undefined ? { identityPort } : {}), ...(policyPort !== undefined ? { policyPort } : {}), adminPort, ...(identityService ? { identity: identityService } : {}), stop };
   } catch (err) {
     await stop();
     throw err;

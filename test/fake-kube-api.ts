@@ -84,6 +84,15 @@ export interface FakeKubeApi {
   dropWatches(): void;
   /** Next watch request on `kind` is answered with HTTP 410 instead of an ERROR event. */
   goneByStatusOnce(kind: Kind): void;
+  /**
+   * Namespaced Secrets and ConfigMaps (GET, POST create-if-absent with 409 AlreadyExists, PUT
+   * with a resourceVersion check answering 409 Conflict) and MutatingWebhookConfigurations (GET,
+   * POST, JSON patch), as the identity bootstrap and rotation use them. Keyed `secrets/ns/name`,
+   * `configmaps/ns/name`, `mutatingwebhookconfigurations//name`.
+   */
+  objects: Map<string, Obj>;
+  /** Writes per method and the 409s answered, for the race tests. */
+  writes: { POST: number; PUT: number; PATCH: number; conflicts: number };
   /** Counts of list and watch requests per kind. */
   requests: Record<Kind, { list: number; watch: number; unauthorized: number }>;
   /** Stops listening and cuts every connection (an API server outage); the store is kept. */
@@ -122,8 +131,78 @@ export async function startFakeKubeApi(): Promise<FakeKubeApi> {
     return copy;
   };
 
+  const objects = new Map<string, Obj>();
+  const writes = { POST: 0, PUT: 0, PATCH: 0, conflicts: 0 };
+  const status = (res: ServerResponse, code: number, reason: string, message: string) => {
+    res.writeHead(code, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason, message, code }));
+  };
+  const json = (res: ServerResponse, code: number, obj: unknown) => {
+    res.writeHead(code, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(obj));
+  };
+  /** The object API: answers and returns true when the path is one of its kinds. */
+  const objectApi = (req: import('node:http').IncomingMessage, res: ServerResponse, path: string): boolean => {
+    const m =
+      /^\/api\/v1\/namespaces\/([^/]+)\/(secrets|configmaps)(?:\/([^/]+))?$/.exec(path) ??
+      /^\/apis\/admissionregistration\.k8s\.io\/v1\/()(mutatingwebhookconfigurations)(?:\/([^/]+))?$/.exec(path);
+    if (!m) return false;
+    const [, ns, kind, name] = m as unknown as [string, string, string, string | undefined];
+    if (req.headers.authorization !== `Bearer ${token}`) {
+      status(res, 401, 'Unauthorized', 'Unauthorized');
+      return true;
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const method = req.method ?? 'GET';
+      const body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined;
+      if (method === 'POST') {
+        writes.POST++;
+        const k = `${kind}/${ns}/${body.metadata.name}`;
+        if (objects.has(k)) {
+          writes.conflicts++;
+          return status(res, 409, 'AlreadyExists', `${kind} "${body.metadata.name}" already exists`);
+        }
+        const o = stamp({ ...body, metadata: { ...body.metadata, ...(ns ? { namespace: ns } : {}) } });
+        objects.set(k, o);
+        return json(res, 201, o);
+      }
+      const k = `${kind}/${ns}/${name}`;
+      const existing = objects.get(k);
+      if (!existing) return status(res, 404, 'NotFound', `${kind} "${name}" not found`);
+      if (method === 'GET') return json(res, 200, existing);
+      if (method === 'PUT') {
+        writes.PUT++;
+        if (body.metadata.resourceVersion !== existing.metadata.resourceVersion) {
+          writes.conflicts++;
+          return status(res, 409, 'Conflict', `Operation cannot be fulfilled on ${kind} "${name}": the object has been modified; please apply your changes to the latest version and try again`);
+        }
+        const o = stamp(body);
+        objects.set(k, o);
+        return json(res, 200, o);
+      }
+      if (method === 'PATCH' && req.headers['content-type'] === 'application/json-patch+json') {
+        writes.PATCH++;
+        const o = structuredClone(existing) as Record<string, unknown>;
+        for (const op of body as { op: string; path: string; value: unknown }[]) {
+          const parts = op.path.split('/').slice(1);
+          let at: Record<string, unknown> = o;
+          for (const p of parts.slice(0, -1)) at = at[p] as Record<string, unknown>;
+          at[parts[parts.length - 1]!] = op.value;
+        }
+        const stamped = stamp(o as Obj);
+        objects.set(k, stamped);
+        return json(res, 200, stamped);
+      }
+      status(res, 405, 'MethodNotAllowed', method);
+    });
+    return true;
+  };
+
   const server: Server = createServer({ key, cert: caPem }, (req, res) => {
     const url = new URL(req.url ?? '/', 'https://localhost');
+    if (objectApi(req, res, url.pathname)) return;
     const kind = PATHS[url.pathname];
     if (!kind) {
       res.writeHead(404, { 'content-type': 'application/json' });
@@ -197,6 +276,8 @@ export async function startFakeKubeApi(): Promise<FakeKubeApi> {
     caPem,
     token,
     requests,
+    objects,
+    writes,
     writeKubeconfig(d: string): string {
       const p = join(d, 'kubeconfig');
       writeFileSync(

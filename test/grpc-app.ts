@@ -5,7 +5,7 @@
  * check what reached the other side.
  *
  *   node grpc-app.js serve --port 7500
- *   node grpc-app.js call --to 10.1.2.3:7500 --scenario unary|server-stream|client-stream|bidi|deadline|cancel|error
+ *   node grpc-app.js call --to 10.1.2.3:7500 --scenario unary|server-stream|client-stream|bidi|deadline|cancel|error [--count N] [--pace-ms MS]
  */
 import * as grpc from '@grpc/grpc-js';
 import { createHash, randomBytes } from 'node:crypto';
@@ -127,7 +127,7 @@ function errorOf(err: grpc.ServiceError): Msg {
   return { code: err.code, details: err.details, proxyError: err.metadata?.get('l5d-proxy-error')[0] ?? null };
 }
 
-async function call(to: string, scenario: string, count: number): Promise<Msg> {
+async function call(to: string, scenario: string, count: number, paceMs = 0): Promise<Msg> {
   const Ctor = grpc.makeGenericClientConstructor(ECHO_SERVICE, 'Echo');
   const c = new Ctor(to, grpc.credentials.createInsecure()) as unknown as Client;
   const t0 = Date.now();
@@ -190,7 +190,8 @@ async function call(to: string, scenario: string, count: number): Promise<Msg> {
           s.on('data', (m: Msg) => {
             if (m.echo !== sent[i]) mismatches++;
             i++;
-            if (i < count) send();
+            // --pace-ms spaces the messages out: one stream held open for minutes (rotation tests).
+            if (i < count) (paceMs > 0 ? setTimeout(send, paceMs) : send());
             else s.end();
           });
           s.on('error', (err: grpc.ServiceError) => resolve({ error: errorOf(err) }));
@@ -217,11 +218,11 @@ async function call(to: string, scenario: string, count: number): Promise<Msg> {
 if (require.main === module) {
   const { positionals, values } = parseArgs({
     allowPositionals: true,
-    options: { port: { type: 'string' }, to: { type: 'string' }, scenario: { type: 'string' }, count: { type: 'string', default: '50' } },
+    options: { port: { type: 'string' }, to: { type: 'string' }, scenario: { type: 'string' }, count: { type: 'string', default: '50' }, 'pace-ms': { type: 'string', default: '0' } },
   });
   if (positionals[0] === 'serve') serve(Number(values.port));
   else if (positionals[0] === 'call')
-    call(values.to!, values.scenario!, Number(values.count)).then(
+    call(values.to!, values.scenario!, Number(values.count), Number(values['pace-ms'])).then(
       (r) => {
         emit({ event: 'result', scenario: values.scenario, ...r });
         process.exit(0);

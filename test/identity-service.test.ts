@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { spawnSync } from 'node:child_process';
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { StaticTokenVerifier } from '../control/identity/token-verifier';
@@ -48,10 +48,10 @@ describe('linnet identity create', () => {
         assert.ok(crt.publicKey.equals(pub), `${key} matches`);
         assert.equal(statSync(join(out, key)).mode & 0o777, 0o600);
       }
-      // Lifetimes: anchor ~10 years, issuer ~1 year.
-      const years = (c: X509Certificate) => (Date.parse(c.validTo) - Date.parse(c.validFrom)) / (365 * 86_400_000);
-      assert.ok(Math.abs(years(anchor) - 10) < 0.01, `anchor ${years(anchor)}y`);
-      assert.ok(Math.abs(years(issuer) - 1) < 0.01, `issuer ${years(issuer)}y`);
+      // Lifetimes: anchor ~1 year, issuer ~7 days (control makes the next one: ca.key is there).
+      const days = (c: X509Certificate) => (Date.parse(c.validTo) - Date.parse(c.validFrom)) / 86_400_000;
+      assert.ok(Math.abs(days(anchor) - 365) < 0.01, `anchor ${days(anchor)}d`);
+      assert.ok(Math.abs(days(issuer) - 7) < 0.01, `issuer ${days(issuer)}d`);
       assert.match(spawnSync('openssl', ['verify', '-CAfile', join(out, 'ca.crt'), join(out, 'issuer.crt')], { encoding: 'utf8' }).stdout, /OK/);
       // A second run refuses to overwrite.
       const again = spawnSync(process.execPath, [LINNET, 'identity', 'create', '--out', out], { encoding: 'utf8' });
@@ -163,7 +163,10 @@ describe('leaf validity clamping and CA expiry warnings', () => {
     const registry = new Registry();
     let srv: Running | undefined;
     try {
-      await linnetCa(t.dir, { issuerLifetimeMs: 3_600_000 });
+      // Made 23 h ago to last 24 h: an hour left, well past the point where a rotation is
+      // overdue (a quarter of its life). No ca.key: nothing rotates it, so the warning stands.
+      await linnetCa(t.dir, { now: Date.now() - 23 * 3_600_000, issuerLifetimeMs: 24 * 3_600_000 });
+      rmSync(join(t.dir, 'ca.key'));
       srv = await serveIdentity({ ...base(t.dir, log), registry });
       const { err, res } = await certify(srv.client, { identity: WEB, token: 'web-secret', csr: await makeCsr([WEB]) });
       assert.equal(err, null, err?.details);
@@ -209,7 +212,10 @@ describe('leaf validity clamping and CA expiry warnings', () => {
       await linnetCa(u.dir);
       // Swap in a foreign anchor: the issuer no longer chains.
       spawnSync('cp', [join(t.dir, 'ca.crt'), join(u.dir, 'ca.crt')]);
-      await assert.rejects(loadIssuer(u.dir), (e: IdentityError) => e.code === 'LINNET_IDENTITY_ISSUER_INVALID' && /not signed by any anchor/.test(e.message));
+      await assert.rejects(
+        loadIssuer(u.dir),
+        (e: IdentityError) => e.code === 'LINNET_IDENTITY_ISSUER_UNTRUSTED' && e.message.includes(join(u.dir, 'issuer.crt')) && /signed by none of the 1 anchor/.test(e.message),
+      );
     } finally {
       t.remove();
       u.remove();

@@ -10,8 +10,8 @@
  *       progress-ms and a final {"event":"summary", ok, errors, byName, errorCodes}
  *   node mesh-app.js http-serve --port 8000 --name s1 [--delay-ms 50]
  *       HTTP/1.1 (keep-alive): every request answered 200 with body "<name>" after delay
- *   node mesh-app.js http-load --to 10.96.0.20:8000 [--concurrency 2] [--requests 300]
- *       requests over `concurrency` keep-alive connections; the same final summary
+ *   node mesh-app.js http-load --to 10.96.0.20:8000 [--concurrency 2] [--requests 300] [--for-ms 0]
+ *       requests over `concurrency` keep-alive connections (stopping after for-ms when set); the same final summary
  */
 import { Agent, createServer as createHttpServer, request } from 'node:http';
 import { connect, createServer } from 'node:net';
@@ -95,7 +95,8 @@ function httpServe(port: number, name: string, delayMs: number): void {
   server.listen(port, '0.0.0.0', () => emit({ event: 'listening', port }));
 }
 
-async function httpLoad(to: string, concurrency: number, requests: number): Promise<void> {
+async function httpLoad(to: string, concurrency: number, requests: number, forMs = 0): Promise<void> {
+  const until = forMs > 0 ? Date.now() + forMs : Infinity;
   const i = to.lastIndexOf(':');
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   const byName: Record<string, number> = {};
@@ -131,7 +132,7 @@ async function httpLoad(to: string, concurrency: number, requests: number): Prom
     });
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (sent < requests) {
+      while (sent < requests && Date.now() < until) {
         sent++;
         await one();
       }
@@ -153,12 +154,13 @@ const { values } = parseArgs({
     'duration-ms': { type: 'string', default: '5000' },
     'progress-ms': { type: 'string', default: '250' },
     requests: { type: 'string', default: '300' },
+    'for-ms': { type: 'string', default: '0' },
     greet: { type: 'boolean', default: false },
   },
 });
 if (cmd === 'serve') serve(Number(values.port), values.name!, Number(values['delay-ms']), values.greet!);
 else if (cmd === 'http-serve') httpServe(Number(values.port), values.name!, Number(values['delay-ms']));
-else if (cmd === 'http-load') void httpLoad(values.to!, Number(values.concurrency), Number(values.requests));
+else if (cmd === 'http-load') void httpLoad(values.to!, Number(values.concurrency), Number(values.requests), Number(values['for-ms']));
 else if (cmd === 'load') void load(values.to!, Number(values.concurrency), Number(values['duration-ms']), Number(values['progress-ms']));
 else {
   process.stderr.write('usage: mesh-app serve|load ...\n');

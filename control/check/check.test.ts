@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { createCa } from '../identity/ca';
+import { webhookCerts } from '../install/certs';
 import { checkIdentity } from './cert-checks';
 import { checkApiReachable, checkKubeconfigText } from './kubeconfig-checks';
 import { checkManifests } from './manifest-checks';
@@ -47,7 +48,7 @@ const byName = (rs: CheckResult[], prefix: string) => {
 
 test('certificates: valid, expiring within 60 days (‼), expired (×), wrong signer and wrong key (×)', async () => {
   const now = Date.now();
-  const ca = await createCa({ issuerLifetimeMs: 365 * DAY, now });
+  const ca = await createCa({ anchorLifetimeMs: 3650 * DAY, issuerLifetimeMs: 365 * DAY, now });
   const all = checkIdentity({ anchorsPem: ca.anchorPem, issuerPem: ca.issuerPem, issuerKeyPem: ca.issuerKeyPem, source: 't' }, now);
   assert.ok(all.every((r) => r.status === 'ok'), JSON.stringify(all));
 
@@ -76,16 +77,21 @@ function installed(args: string[] = []): Json[] {
   return parseAllDocuments(r.stdout).map((d) => d.toJS() as Json);
 }
 
-test('manifests: install output passes; tampering is caught', () => {
+test('manifests: install output passes; tampering is caught', async () => {
   const objs = installed();
   const clean = checkManifests(objs);
   assert.ok(clean.every((r) => r.status === 'ok'), JSON.stringify(clean.filter((r) => r.status !== 'ok')));
 
+  assert.equal(byName(clean, 'the control plane makes its trust anchor').status, 'ok');
+  assert.equal(byName(clean, 'webhook caBundle is filled by the control plane').status, 'ok');
+
   const tampered = structuredClone(objs);
   tampered.find((o) => o.kind === 'Deployment')!.spec.replica = 3; // a typo the schema alone would accept
-  const other = installed();
+  // A caBundle and a serving Secret that do not belong together (two webhook CAs).
+  const [a, b] = [await webhookCerts('linnet-proxy-injector', 'linnet'), await webhookCerts('linnet-proxy-injector', 'linnet')];
   const hookA = tampered.find((o) => o.kind === 'MutatingWebhookConfiguration')!;
-  hookA.webhooks[0].clientConfig.caBundle = other.find((o) => o.kind === 'MutatingWebhookConfiguration')!.webhooks[0].clientConfig.caBundle;
+  hookA.webhooks[0].clientConfig.caBundle = Buffer.from(a.caPem).toString('base64');
+  tampered.push({ apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: 'linnet-proxy-injector-k8s-tls', namespace: 'linnet' }, data: { 'tls.crt': Buffer.from(b.certPem).toString('base64'), 'tls.key': Buffer.from(b.keyPem).toString('base64') } });
   hookA.webhooks[0].failurePolicy = 'Fail';
   const rs = checkManifests(tampered.filter((o) => o.kind !== 'ClusterRole'));
   assert.match(byName(rs, 'all objects pass').detail!, /\/spec\/replica: unknown field "replica"/);
@@ -94,11 +100,11 @@ test('manifests: install output passes; tampering is caught', () => {
   assert.equal(byName(rs, 'webhook failurePolicy').status, 'warn');
 });
 
-test('manifests: injected workloads must carry the control plane trust root', () => {
-  const objs = installed();
-  const anchors = objs.find((o) => o.kind === 'ConfigMap')!.data['ca-bundle.crt'] as string;
-  writeFileSync(join(tmp, 'anchors.pem'), anchors);
-  writeFileSync(join(tmp, 'other.pem'), installed().find((o) => o.kind === 'ConfigMap')!.data['ca-bundle.crt']);
+test('manifests: injected workloads must carry the control plane trust root', async () => {
+  // Given files (the bring-your-own path) put the anchors into the manifests' ConfigMap.
+  const ca = await createCa();
+  for (const [f, t] of [['anchors.pem', ca.anchorPem], ['issuer.crt', ca.issuerPem], ['issuer.key', ca.issuerKeyPem], ['other.pem', (await createCa()).anchorPem]] as const) writeFileSync(join(tmp, f), t);
+  const objs = installed(['--identity-trust-anchors-file', join(tmp, 'anchors.pem'), '--identity-issuer-certificate-file', join(tmp, 'issuer.crt'), '--identity-issuer-key-file', join(tmp, 'issuer.key')]);
   const dep = 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: demo}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: app, image: nginx}]}\n';
   const good = linnet(['inject', '--manual', '--proxy-version', '0.1.0', '--identity-trust-anchors-file', join(tmp, 'anchors.pem'), '-'], dep);
   const bad = linnet(['inject', '--manual', '--proxy-version', '0.0.9', '--identity-trust-anchors-file', join(tmp, 'other.pem'), '-'], dep.replace('web, ', 'old, '));
@@ -192,7 +198,7 @@ test('CLI: --identity-dir and --manifests, exit 1 on failure and 0 on warnings o
   const inst = linnet(['install']);
   const viaStdin = linnet(['check', '--manifests', '-'], inst.stdout);
   assert.equal(viaStdin.code, 0, viaStdin.stdout);
-  assert.match(viaStdin.stdout, /√ webhook caBundle signs the serving certificate/);
+  assert.match(viaStdin.stdout, /√ webhook caBundle is filled by the control plane/);
   assert.match(viaStdin.stdout, /Status check results are √/);
 
   const nothing = linnet(['check']);
@@ -220,4 +226,22 @@ test('manifests: a native-sidecar workload counts as injected; server-speaks-fir
   assert.match(r.detail!, /^undeclared: service\/mail port 2525 \(smtp\), service\/ftp port 21; /);
   assert.match(r.hint!, /appProtocol: linkerd\.io\/opaque/);
   assert.equal(byName(checkManifests(services.slice(2)), 'server-speaks-first service ports declare their protocol').status, 'ok');
+});
+
+test('the running control plane: anchor, issuer and leaf expiry; ‼ for an overdue rotation and for a proxy trusting only an old anchor', async () => {
+  const { checkRunningIdentity } = await import('./control-checks');
+  const now = Date.UTC(2026, 0, 10);
+  const proxy = (identity: string, anchors: string[], issuerAnchor = 'new') => ({ identity, anchors, issuerAnchor, leafNotAfter: now + 3_600_000 });
+  const view = { bundle: ['new'], anchors: [{ sha256: 'new', notAfter: now + 300 * DAY }], issuerAnchor: 'new', issuerNotBefore: now - DAY, issuerNotAfter: now + 6 * DAY, proxies: [proxy('web', ['new'])] };
+  const good = checkRunningIdentity(view, now);
+  assert.ok(good.every((r) => r.status === 'ok'), JSON.stringify(good));
+  assert.match(byName(good, 'issuer is rotated in time').detail!, /6\.0 day\(s\) left/);
+  const overdue = checkRunningIdentity({ ...view, issuerNotAfter: now + DAY, issuerNotBefore: now - 6 * DAY }, now);
+  assert.equal(byName(overdue, 'issuer is rotated in time').status, 'warn');
+  assert.equal(byName(checkRunningIdentity({ ...view, issuerNotAfter: now - 1 }, now), 'issuer is rotated in time').status, 'fail');
+  const stale = checkRunningIdentity({ ...view, proxies: [proxy('web', ['new']), proxy('db', ['old'], 'old')] }, now);
+  assert.equal(byName(stale, 'every proxy trusts the anchor in use').status, 'warn');
+  assert.match(byName(stale, 'every proxy trusts the anchor in use').detail!, /1 proxies trust only an old anchor: db/);
+  assert.equal(byName(stale, 'every leaf chains to the anchor in use').status, 'warn');
+  assert.equal(byName(checkRunningIdentity({ ...view, anchors: [{ sha256: 'new', notAfter: now + 30 * DAY }] }, now), 'trust anchor in use').status, 'warn');
 });

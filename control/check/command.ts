@@ -9,6 +9,7 @@ import { checkIdentity } from './cert-checks';
 import { checkApiReachable, checkKubeconfigText } from './kubeconfig-checks';
 import { checkManifests } from './manifest-checks';
 import { checkProxy } from './proxy-checks';
+import { checkRunningIdentity, fetchControlIdentity } from './control-checks';
 import { fail, formatResults, ok, warn, type CheckResult } from './result';
 
 const USAGE = `usage: linnet check [options]
@@ -30,6 +31,8 @@ options:
                                            policy whose target or authentication does not exist, and
                                            (with --discovery-file) identities that match no workload
   --discovery-file FILE                    the mesh file, for the workloads' identities
+  --control HOST:PORT                      the control plane's admin endpoint (9990): anchor,
+                                           issuer and leaf expiry of the running mesh
   --timeout DURATION_MS                    per network check, default 2000
 `;
 
@@ -97,6 +100,7 @@ export const command: Command = {
           proxy: { type: 'string', multiple: true },
           'policy-dir': { type: 'string' },
           'discovery-file': { type: 'string' },
+          control: { type: 'string', multiple: true },
           timeout: { type: 'string', default: '2000' },
         },
       }).values;
@@ -156,6 +160,13 @@ export const command: Command = {
     }
 
     for (const addr of values.proxy ?? []) out.push(...(await checkProxy(addr, now, timeout)));
+    for (const addr of values.control ?? []) {
+      try {
+        out.push(...checkRunningIdentity(await fetchControlIdentity(addr, timeout), now));
+      } catch (err) {
+        out.push(fail('linnet-identity (running)', `control plane ${addr} answers`, (err as Error).message, 'is linnet control running with identity, its --admin-addr reachable? (kubectl port-forward deploy/linnet-control 9990)'));
+      }
+    }
 
     if (values['policy-dir']) out.push(...checkPolicyDir(values['policy-dir'], values['discovery-file']));
 

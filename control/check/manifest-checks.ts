@@ -108,7 +108,17 @@ export function checkManifests(objs: Json[], now = Date.now()): CheckResult[] {
       out.push(warn(CAT, 'control plane objects are present', 'no namespace labelled linnet.io/is-control-plane=true and no injected workload', 'give the output of `linnet install` or `kubectl get -A -o yaml` to --manifests'));
       return out;
     }
-  } else {
+  }
+  // A control plane that makes its own identity (linnet install's default) creates the bundle
+  // ConfigMap, the issuer Secret and the webhook's caBundle on first start: not in the manifests.
+  const controlArgs = (() => {
+    const d = find(objs, 'Deployment', NAMES.control);
+    const c = (d?.spec as Json | undefined)?.template as Json | undefined;
+    const containers = ((c?.spec as Json | undefined)?.containers as Json[] | undefined) ?? [];
+    return containers.flatMap((x) => (Array.isArray(x.args) ? (x.args as string[]) : []));
+  })();
+  const bootstraps = controlArgs.includes('--identity-store') && !controlArgs.includes('--identity-external-issuer');
+  if (ns) {
     const required: [string, string][] = [
       ['ServiceAccount', NAMES.control],
       ['ServiceAccount', NAMES.injector],
@@ -117,12 +127,12 @@ export function checkManifests(objs: Json[], now = Date.now()): CheckResult[] {
       ['Service', NAMES.destinationSvc],
       ['Service', NAMES.identitySvc],
       ['Service', NAMES.injector],
-      ['ConfigMap', NAMES.trustRoots],
+      ...(bootstraps ? [] : [['ConfigMap', NAMES.trustRoots] as [string, string]]),
       ['MutatingWebhookConfiguration', NAMES.webhookConfig],
     ];
     const missing = required.filter(([k, n]) => !find(objs, k, n)).map(([k, n]) => `${k} ${n}`);
     const issuerSource = find(objs, 'Secret', NAMES.issuerSecret) ?? find(objs, 'Certificate', NAMES.issuerSecret);
-    if (!issuerSource) missing.push(`Secret or cert-manager Certificate ${NAMES.issuerSecret}`);
+    if (!issuerSource && !bootstraps) missing.push(`Secret or cert-manager Certificate ${NAMES.issuerSecret}`);
     const roles = objs.filter((o) => o.kind === 'ClusterRole');
     const tokenReview = roles.some((r) => Array.isArray(r.rules) && r.rules.some((x) => isObject(x) && Array.isArray(x.resources) && x.resources.includes('tokenreviews')));
     if (!tokenReview) missing.push('ClusterRole allowing tokenreviews');
@@ -131,6 +141,9 @@ export function checkManifests(objs: Json[], now = Date.now()): CheckResult[] {
         ? ok(CAT, 'control plane objects are present')
         : fail(CAT, 'control plane objects are present', `missing: ${missing.join(', ')}`, 'apply the full output of `linnet install`'),
     );
+    if (bootstraps && !find(objs, 'ConfigMap', NAMES.trustRoots)) {
+      out.push(ok('linnet-identity', 'the control plane makes its trust anchor, issuer and bundle in the cluster (no key in the manifests)'));
+    }
   }
 
   // Identity material held in the manifests.
@@ -176,6 +189,8 @@ export function checkManifests(objs: Json[], now = Date.now()): CheckResult[] {
         } catch (err) {
           out.push(fail(CAT_WEBHOOK, 'webhook caBundle signs the serving certificate', (err as Error).message, 're-run `linnet install`'));
         }
+      } else if (!caBundle && !injectedCa && bootstraps) {
+        out.push(ok(CAT_WEBHOOK, 'webhook caBundle is filled by the control plane when it makes the serving certificate'));
       } else if (!caBundle && !injectedCa) {
         out.push(fail(CAT_WEBHOOK, 'webhook has a caBundle', 'clientConfig.caBundle is empty and no cert-manager.io/inject-ca-from annotation', 'the API server cannot trust the injector; re-run `linnet install`'));
       } else if (injectedCa) {

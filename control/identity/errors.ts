@@ -22,6 +22,16 @@ export type IdentityErrorCode =
   | 'LINNET_IDENTITY_ISSUER_EXPIRED'
   /** The identity directory's files are missing, unreadable, or do not chain. (start-up) */
   | 'LINNET_IDENTITY_ISSUER_INVALID'
+  /** An issuer key that does not belong to its certificate. (start-up, reload) */
+  | 'LINNET_IDENTITY_KEY_MISMATCH'
+  /** A new bundle that leaves out the anchor of the issuer in use. (reload) */
+  | 'LINNET_IDENTITY_BUNDLE_INCOMPLETE'
+  /** An issuer signed by none of the anchors in the bundle. (start-up, reload) */
+  | 'LINNET_IDENTITY_ISSUER_UNTRUSTED'
+  /** The Secrets or ConfigMap of the identity could not be read or written. */
+  | 'LINNET_IDENTITY_STORE_FAILED'
+  /** An anchor rotation step that cannot run now (the message says why). */
+  | 'LINNET_IDENTITY_ROTATION_BLOCKED'
   /** `linnet identity create` would overwrite existing files. */
   | 'LINNET_IDENTITY_OUTPUT_EXISTS'
   /** Signing failed for an unexpected reason. → INTERNAL */

@@ -109,7 +109,7 @@ export const command: Command = {
     };
     if (values.serve) {
       const { serveWebhook } = await import('./webhook-serve');
-      return serveWebhook({ listen: values.listen!, certFile: values['tls-cert'], keyFile: values['tls-key'], ...common });
+      return serveWebhook({ listen: values.listen!, certFile: values['tls-cert'], keyFile: values['tls-key'], ...common, ...(values['identity-trust-anchors-file'] ? { trustAnchorsFile: values['identity-trust-anchors-file'] } : {}) });
     }
     if (positionals.length === 0) {
       process.stderr.write(`linnet inject: give at least one file, folder or - (stdin)\n\n${USAGE}`);

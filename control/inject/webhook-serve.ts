@@ -1,5 +1,5 @@
 /** `linnet inject --serve`: the injector webhook as its own process (the Deployment `linnet install` prints). */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { InjectError } from './errors';
 import type { FormDefault } from './form';
 import { inClusterApi, kubeNamespaceLookup } from './kube-namespaces';
@@ -16,6 +16,8 @@ export interface ServeOptions {
   trustDomain?: string;
   trustAnchorsPem?: string;
   nativeSidecarDefault?: FormDefault;
+  /** The file the anchors came from: re-read when it changes (the ConfigMap mount is updated in place). */
+  trustAnchorsFile?: string;
 }
 
 export async function serveWebhook(o: ServeOptions): Promise<number> {
@@ -31,11 +33,25 @@ export async function serveWebhook(o: ServeOptions): Promise<number> {
   } catch (err) {
     throw new InjectError('LINNET_INJECT_TLS', `cannot read the TLS certificate or key: ${(err as Error).message}`, { hint: 'check --tls-cert and --tls-key', cause: err });
   }
-  const { certFile: _c, keyFile: _k, listen: _l, ...rest } = o;
+  const { certFile: _c, keyFile: _k, listen: _l, trustAnchorsFile, ...rest } = o;
   void _c, _k, _l;
   const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+  // The bundle changes during an anchor rotation; a stat per review keeps new pods current.
+  let cached = { mtimeMs: -1, text: o.trustAnchorsPem };
+  const trustAnchors = trustAnchorsFile
+    ? () => {
+        try {
+          const st = statSync(trustAnchorsFile);
+          if (st.mtimeMs !== cached.mtimeMs) cached = { mtimeMs: st.mtimeMs, text: readFileSync(trustAnchorsFile, 'utf8') };
+        } catch {
+          /* keep the last bundle read */
+        }
+        return cached.text;
+      }
+    : undefined;
   const server = createInjectorServer({
     ...rest,
+    ...(trustAnchors ? { trustAnchors } : {}),
     cert,
     key,
     namespaceAnnotations: kubeNamespaceLookup(() => inClusterApi()),

@@ -31,6 +31,8 @@ let hookCerts: WebhookCerts;
 let api: Server;
 let hook: Server;
 let hookPort: number;
+/** What the server's trust-bundle getter answers (an anchor rotation changes it under a running injector). */
+let currentAnchors: string | undefined;
 const logs: string[] = [];
 
 function listen(server: Server): Promise<number> {
@@ -58,6 +60,7 @@ before(async () => {
     cert: hookCerts.certPem,
     key: hookCerts.keyPem,
     trustAnchorsPem: ANCHORS,
+    trustAnchors: () => currentAnchors,
     version: 'v-test',
     namespaceAnnotations: kubeNamespaceLookup({ server: `https://127.0.0.1:${apiPort}`, token: TOKEN, ca: apiCerts.caPem }),
     log: (l) => logs.push(l),
@@ -346,5 +349,17 @@ test('`linnet inject --serve` (the injector Deployment\'s command) serves review
     assert.match(stderr, /admission .*: injected/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the trust bundle is read per review: after an anchor rotation new pods get the new bundle', async () => {
+  const rotated = ANCHORS + ANCHORS; // old + new, as ca-bundle.crt holds during a rotation
+  currentAnchors = rotated;
+  try {
+    const req = review('admission.k8s.io/v1', apiServerPod('shop'));
+    const env = Object.fromEntries(patched(req, (await post(req)).json).spec.containers[0].env.map((e: Json) => [e.name, e.value]));
+    assert.equal(env.LINNET_PROXY_IDENTITY_TRUST_ANCHORS, rotated);
+  } finally {
+    currentAnchors = undefined;
   }
 });

@@ -105,6 +105,8 @@ export interface InjectorServerOptions extends InjectorConfig {
   key: string | Buffer;
   /** Called once per review with its outcome; defaults to nothing (the caller chooses its logger). */
   log?: (line: string) => void;
+  /** The trust bundle now (re-read per review): after an anchor rotation new pods get the new one. */
+  trustAnchors?: () => string | undefined;
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
@@ -127,7 +129,7 @@ function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
 
 /** An HTTPS server (not yet listening) serving POST /inject (and /), GET /live and /ready. TLS 1.2+. */
 export function createInjectorServer(options: InjectorServerOptions): Server {
-  const { cert, key, log, ...config } = options;
+  const { cert, key, log, trustAnchors, ...config } = options;
   const server = createServer({ cert, key, minVersion: 'TLSv1.2' }, (req: IncomingMessage, res: ServerResponse) => {
     const send = (status: number, body: unknown) => {
       const text = typeof body === 'string' ? body : JSON.stringify(body);
@@ -145,7 +147,7 @@ export function createInjectorServer(options: InjectorServerOptions): Server {
         } catch {
           body = undefined;
         }
-        const outcome = await handleAdmissionReview(body, config);
+        const outcome = await handleAdmissionReview(body, trustAnchors ? { ...config, trustAnchorsPem: trustAnchors() ?? config.trustAnchorsPem } : config);
         log?.(`admission ${String((outcome.review.response as Json).uid) || '-'}: ${outcome.summary}`);
         send(200, outcome.review);
       },

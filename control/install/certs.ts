@@ -15,7 +15,8 @@ const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const YEAR_MS = 365 * 24 * 3_600_000;
 
 export interface IdentityCerts {
-  anchorsPem: string;
+  /** Absent by default: the control plane makes the anchor in the cluster (nothing secret in the output). */
+  anchorsPem?: string;
   /** Present only when install made the anchor itself (the cert-manager path needs it in-cluster). */
   anchorKeyPem?: string;
   issuerPem?: string;
@@ -38,15 +39,18 @@ function read(file: string, flag: string): string {
 }
 
 /**
- * Given files are checked (an install with a broken issuer would only fail later, in the pods);
- * with none, a fresh anchor and issuer are made. `externalIssuer`: cert-manager makes the issuer,
- * so only the anchor is needed.
+ * Given files are checked (an install with a broken issuer would only fail later, in the pods).
+ * With none, nothing is made here: the control plane creates the anchor and the issuer in the
+ * cluster on first start, so the output is the same bytes every time and holds no key.
+ * `externalIssuer`: cert-manager makes the issuer from the anchor; with no anchor given, one is
+ * generated (as before: cert-manager needs its key in a Secret, and the output says so).
  */
 export async function identityCerts(files: IdentityFiles, opts: { externalIssuer: boolean; trustDomain: string; controlPlaneNamespace: string; now?: number }): Promise<IdentityCerts> {
   const given = [files.anchorsFile, files.issuerCertFile, files.issuerKeyFile].filter((f) => f !== undefined).length;
+  if (given === 0 && !opts.externalIssuer) return { generated: false };
   if (given === 0) {
     const ca = await createCa({ trustDomain: opts.trustDomain, controlNamespace: opts.controlPlaneNamespace, now: opts.now });
-    return { anchorsPem: ca.anchorPem, anchorKeyPem: ca.anchorKeyPem, issuerPem: ca.issuerPem, issuerKeyPem: ca.issuerKeyPem, generated: true };
+    return { anchorsPem: ca.anchorPem, anchorKeyPem: ca.anchorKeyPem, generated: true };
   }
   if (!files.anchorsFile) {
     throw new InstallError('LINNET_INSTALL_INPUT', 'issuer files given without --identity-trust-anchors-file', { hint: 'give the trust anchors that signed the issuer' });

@@ -4,7 +4,7 @@ import { stringify } from 'yaml';
 import type { Command } from '../../core/command';
 import { DEFAULT_IMAGE } from '../inject/sidecar';
 import { linnetVersion } from '../inject/version';
-import { identityCerts, webhookCerts } from './certs';
+import { identityCerts } from './certs';
 import { InstallError } from './errors';
 import { NAMES, installManifests } from './manifests';
 import { describeProblems, validateObject } from './validate';
@@ -13,8 +13,12 @@ const USAGE = `usage: linnet install [options] | kubectl apply -f -
 
 Prints the control plane's manifests: the namespace, service accounts, RBAC (incl. TokenReview),
 the linnet-control (destination + identity) and linnet-proxy-injector Deployments and Services,
-the MutatingWebhookConfiguration with its caBundle, the trust-anchor ConfigMap and the issuer
-Secret. Without certificate files a trust anchor (10 years) and an issuer (1 year) are generated.
+the MutatingWebhookConfiguration. By default it holds no key and prints the same bytes every
+time: on first start the control plane creates the trust anchor (1 year, Secret
+linnet-trust-anchor), an issuer it renews itself (7 days, Secret linnet-identity-issuer), the
+bundle ConfigMap linnet-identity-trust-roots and the webhook's serving certificate. Given files
+are printed into that ConfigMap and issuer Secret instead (the control plane then takes a new
+issuer written into the Secret live).
 
 options:
   --identity-trust-anchors-file FILE       trust anchors (PEM), e.g. ca.crt of \`linnet identity create\`
@@ -73,7 +77,6 @@ export const command: Command = {
       { anchorsFile: values['identity-trust-anchors-file'], issuerCertFile: values['identity-issuer-certificate-file'], issuerKeyFile: values['identity-issuer-key-file'] },
       { externalIssuer: external, trustDomain: values['trust-domain']!, controlPlaneNamespace: values.namespace! },
     );
-    const webhook = external ? undefined : await webhookCerts(NAMES.injector, values.namespace!);
     const objects = installManifests({
       namespace: values.namespace!,
       trustDomain: values['trust-domain']!,
@@ -81,7 +84,6 @@ export const command: Command = {
       image: values.image!,
       identity,
       externalIssuer: external,
-      webhook,
       controlReplicas: replicas,
       nativeSidecar,
     });
@@ -97,7 +99,7 @@ export const command: Command = {
       process.stderr.write(
         external
           ? 'linnet install: generated a trust anchor; its key is in the Secret linnet-trust-anchor in the output (keep the output secret)\n'
-          : 'linnet install: generated a trust anchor (10 years) and an issuer (1 year); the output holds their keys, keep it secret\n',
+          : '',
       );
     }
     return 0;

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { X509Certificate, webcrypto } from 'node:crypto';
+import { webcrypto } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import { parseAllDocuments } from 'yaml';
 import { checkIdentity } from '../check/cert-checks';
 import { createCa, loadIssuer } from '../identity/ca';
 import { importPrivateKeyPem, randomSerial, x509 } from '../identity/keys';
+import { IDENTITY_OBJECTS } from '../identity/kube-store';
 import { describeProblems, validateObject } from './validate';
 
 const BIN = join(__dirname, '..', '..', '..', 'bin', 'linnet');
@@ -44,28 +45,46 @@ function assertAllValid(objs: Json[]) {
   for (const o of objs) assert.deepEqual(describeProblems(o, validateObject(o)), [], `${o.kind} ${o.metadata?.name}`);
 }
 
-test('linnet install prints a complete, schema-valid control plane with generated certificates', async () => {
+test('linnet install prints a complete, schema-valid control plane with no key in it, the same bytes every time', async () => {
   const r = linnet(['install']);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stderr, /generated a trust anchor/);
+  assert.equal(r.stderr, '', 'nothing generated, nothing to warn about');
+  // GitOps: a second render (and a JSON one twice) is byte for byte the first: no drift on sync.
+  const again = linnet(['install']);
+  assert.ok(Buffer.from(again.stdout).equals(Buffer.from(r.stdout)), 'two renders differ');
+  assert.ok(Buffer.from(linnet(['install', '-o', 'json']).stdout).equals(Buffer.from(linnet(['install', '-o', 'json']).stdout)));
+  assert.doesNotMatch(r.stdout, /PRIVATE KEY|BEGIN CERTIFICATE|caBundle/, 'no key or certificate in the output');
   const objs = objects(r.stdout);
   assertAllValid(objs);
+  assert.ok(!objs.some((o) => o.kind === 'Secret'), 'no Secret at all');
+  assert.ok(!objs.some((o) => o.kind === 'ConfigMap'), 'the bundle ConfigMap is the control plane\'s to create');
   const kinds = new Set(objs.map((o) => o.kind));
-  for (const k of ['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'Secret', 'Deployment', 'Service', 'MutatingWebhookConfiguration']) assert.ok(kinds.has(k), k);
+  for (const k of ['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'Deployment', 'Service', 'MutatingWebhookConfiguration']) assert.ok(kinds.has(k), k);
 
-  // RBAC: the identity service may create TokenReviews.
+  // RBAC: the identity service may create TokenReviews, and make and update its own Secrets and ConfigMap.
   const role = find(objs, 'ClusterRole', 'linnet-linnet-control');
   assert.ok(role.rules.some((x: Json) => x.apiGroups.includes('authentication.k8s.io') && x.resources.includes('tokenreviews') && x.verbs.includes('create')));
+  assert.ok(role.rules.some((x: Json) => x.resources.includes('mutatingwebhookconfigurations') && x.verbs.includes('patch') && x.resourceNames.includes('linnet-proxy-injector-webhook-config')));
+  const idRole = find(objs, 'Role', 'linnet-control-identity');
+  for (const name of ['linnet-trust-anchor', 'linnet-identity-issuer', 'linnet-proxy-injector-k8s-tls']) {
+    assert.ok(idRole.rules.some((x: Json) => x.resources.includes('secrets') && x.resourceNames?.includes(name) && x.verbs.includes('update')), name);
+  }
+  assert.ok(idRole.rules.some((x: Json) => x.resources.includes('configmaps') && x.resourceNames?.includes('linnet-identity-trust-roots')));
+  assert.equal(find(objs, 'RoleBinding', 'linnet-control-identity').subjects[0].name, 'linnet-control');
 
-  // Deployments have probes and resources.
+  // Deployments have probes and resources; the control plane keeps its identity in Secrets.
   for (const name of ['linnet-control', 'linnet-proxy-injector']) {
     const c = find(objs, 'Deployment', name).spec.template.spec.containers[0];
     assert.ok(c.livenessProbe && c.readinessProbe, `${name} probes`);
     assert.ok(c.resources.requests.cpu && c.resources.limits.memory, `${name} resources`);
     assert.equal(c.securityContext.readOnlyRootFilesystem, true);
   }
+  const args = find(objs, 'Deployment', 'linnet-control').spec.template.spec.containers[0].args as string[];
+  assert.equal(args[args.indexOf('--identity-store') + 1], 'kubernetes');
+  assert.ok(!args.includes('--identity-external-issuer'));
 
-  // The webhook: Ignore, v1 + v1beta1, kube-system and linnet excluded, caBundle signs the serving cert.
+  // The webhook: Ignore, v1 + v1beta1, kube-system and linnet excluded; its caBundle is left to
+  // the control plane (not rendered, so a GitOps diff never sees it).
   const hook = find(objs, 'MutatingWebhookConfiguration', 'linnet-proxy-injector-webhook-config').webhooks[0];
   assert.equal(hook.failurePolicy, 'Ignore');
   assert.deepEqual(hook.admissionReviewVersions, ['v1', 'v1beta1']);
@@ -73,25 +92,7 @@ test('linnet install prints a complete, schema-valid control plane with generate
   assert.equal(excluded.operator, 'NotIn');
   assert.deepEqual(excluded.values.sort(), ['kube-system', 'linnet']);
   assert.equal(hook.clientConfig.service.name, 'linnet-proxy-injector');
-  const tls = find(objs, 'Secret', 'linnet-proxy-injector-k8s-tls');
-  const serving = new X509Certificate(b64(tls.data['tls.crt']));
-  const ca = new X509Certificate(b64(hook.clientConfig.caBundle));
-  assert.ok(serving.verify(ca.publicKey));
-  assert.ok(serving.checkHost('linnet-proxy-injector.linnet.svc'));
-
-  // The identity Secret, laid out as the control Deployment's projected volume mounts it, is
-  // exactly what the identity module's loader accepts.
-  const roots = find(objs, 'ConfigMap', 'linnet-identity-trust-roots').data['ca-bundle.crt'];
-  const issuer = find(objs, 'Secret', 'linnet-identity-issuer');
-  const volume = find(objs, 'Deployment', 'linnet-control').spec.template.spec.volumes[0].projected.sources;
-  const dir = join(tmp, 'mounted');
-  mkdirSync(dir);
-  for (const src of volume) {
-    const from = src.configMap ? { 'ca-bundle.crt': roots } : Object.fromEntries(Object.entries(issuer.data).map(([k, v]) => [k, b64(v as string)]));
-    for (const item of (src.configMap ?? src.secret).items) writeFileSync(join(dir, item.path), (from as Record<string, string>)[item.key]!);
-  }
-  const loaded = await loadIssuer(dir);
-  assert.ok(loaded.issuer.ca);
+  assert.equal(hook.clientConfig.caBundle, undefined);
 });
 
 test('given certificate files are used as they are, and a mismatched issuer is refused', async () => {
@@ -111,6 +112,16 @@ test('given certificate files are used as they are, and a mismatched issuer is r
   assertAllValid(list.items);
   assert.equal(find(list.items, 'ConfigMap', 'linnet-identity-trust-roots').data['ca-bundle.crt'], ca.anchorPem);
   assert.equal(b64(find(list.items, 'Secret', 'linnet-identity-issuer').data['tls.crt']), ca.issuerPem);
+  // The issuer Secret is laid out as the control plane's Kubernetes store reads it.
+  const issuerSecret = find(list.items, 'Secret', 'linnet-identity-issuer');
+  const dir = join(tmp, 'as-read');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'ca.crt'), find(list.items, 'ConfigMap', 'linnet-identity-trust-roots').data['ca-bundle.crt']);
+  writeFileSync(join(dir, 'issuer.crt'), b64(issuerSecret.data['tls.crt']));
+  writeFileSync(join(dir, 'issuer.key'), b64(issuerSecret.data['tls.key']));
+  assert.ok((await loadIssuer(dir)).issuer.ca);
+  // Given files render the same bytes every time too.
+  assert.equal(linnet(['install', '--identity-trust-anchors-file', anchors, '--identity-issuer-certificate-file', issuerCrt, '--identity-issuer-key-file', issuerKey, '-o', 'json']).stdout, r.stdout);
 
   const wrong = linnet(['install', '--identity-trust-anchors-file', anchors, '--identity-issuer-certificate-file', f('o.crt', other.issuerPem), '--identity-issuer-key-file', f('o.key', other.issuerKeyPem)]);
   assert.equal(wrong.code, 1);
@@ -153,10 +164,11 @@ test('GitOps path: cert-manager makes and renews the issuer from the anchor, bef
   assert.ok(!objs.some((o) => o.kind === 'Secret' && o.metadata.name === 'linnet-identity-issuer'), 'no issuer key in a GitOps repository');
   assert.ok(!objs.some((o) => o.kind === 'Secret' && o.metadata.name === 'linnet-trust-anchor'), 'the anchor key (not given) is not printed');
 
-  // The chain of names: Certificate → the Secret the control plane mounts; its Issuer → the anchor Secret.
+  // The chain of names: Certificate → the Secret the control plane reads (and only takes, never
+  // makes: --identity-external-issuer); its Issuer → the anchor Secret.
   const cert = find(objs, 'Certificate', 'linnet-identity-issuer');
-  const mounted = find(objs, 'Deployment', 'linnet-control').spec.template.spec.volumes[0].projected.sources.find((s: Json) => s.secret).secret.name;
-  assert.equal(cert.spec.secretName, mounted);
+  assert.equal(cert.spec.secretName, IDENTITY_OBJECTS.issuerSecret);
+  assert.ok(find(objs, 'Deployment', 'linnet-control').spec.template.spec.containers[0].args.includes('--identity-external-issuer'));
   assert.equal(cert.spec.isCA, true);
   assert.deepEqual(cert.spec.privateKey, { algorithm: 'ECDSA', size: 256, rotationPolicy: 'Always' });
   const issuer = find(objs, cert.spec.issuerRef.kind, cert.spec.issuerRef.name);

@@ -9,8 +9,11 @@
  *     the trust anchor (a CA Issuer over the Secret `linnet-trust-anchor`), so a GitOps repository
  *     holds no issuer key and no long-lived issuer. The webhook's serving certificate then comes
  *     from cert-manager as well, and its cainjector fills the webhook's caBundle.
- * Either way the control plane reads the issuer from the same Secret (type kubernetes.io/tls),
- * mounted as issuer.crt / issuer.key next to ca.crt: the layout of `linnet control --identity-dir`.
+ *   - by default neither: the control plane creates the anchor (Secret `linnet-trust-anchor`), the
+ *     issuer and the bundle ConfigMap on first start, and the webhook's serving certificate
+ *     (patching the webhook's caBundle), so the output holds no key and is the same every time.
+ * Either way the control plane reads the issuer Secret and the bundle through the API
+ * (`linnet control --identity-store kubernetes`), re-reading them to take a new issuer live.
  */
 import type { IdentityCerts, WebhookCerts } from './certs';
 
@@ -103,6 +106,8 @@ function deployment(o: InstallOptions, component: string, sa: string, container:
 }
 
 function controlDeployment(o: InstallOptions): Json {
+  const args = ['control', '--discovery', 'kubernetes', '--identity-store', 'kubernetes', '--control-namespace', o.namespace, '--trust-domain', o.trustDomain];
+  if (o.externalIssuer) args.push('--identity-external-issuer');
   return deployment(
     o,
     'control',
@@ -111,29 +116,19 @@ function controlDeployment(o: InstallOptions): Json {
       name: 'control',
       image: `${o.image}:${o.version}`,
       imagePullPolicy: 'IfNotPresent',
-      args: ['control', '--discovery', 'kubernetes', '--identity-dir', IDENTITY_DIR, '--control-namespace', o.namespace, '--trust-domain', o.trustDomain],
+      args,
       ports: [
         { name: 'grpc-dst', containerPort: 8086, protocol: 'TCP' },
         { name: 'grpc-identity', containerPort: 8080, protocol: 'TCP' },
         { name: 'grpc-policy', containerPort: 8090, protocol: 'TCP' },
+        { name: 'admin-http', containerPort: 9990, protocol: 'TCP' },
       ],
       resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1', memory: '512Mi' } },
       livenessProbe: { tcpSocket: { port: 8086 }, initialDelaySeconds: 10, periodSeconds: 10 },
       readinessProbe: { tcpSocket: { port: 8080 }, initialDelaySeconds: 2, periodSeconds: 5 },
       securityContext,
-      volumeMounts: [{ name: 'identity', mountPath: IDENTITY_DIR, readOnly: true }],
     },
-    [
-      {
-        name: 'identity',
-        projected: {
-          sources: [
-            { configMap: { name: NAMES.trustRoots, items: [{ key: 'ca-bundle.crt', path: 'ca.crt' }] } },
-            { secret: { name: NAMES.issuerSecret, items: [{ key: 'tls.crt', path: 'issuer.crt' }, { key: 'tls.key', path: 'issuer.key' }] } },
-          ],
-        },
-      },
-    ],
+    [],
   );
 }
 
@@ -200,6 +195,31 @@ function rbac(o: InstallOptions, sa: string, rules: Json[]): Json[] {
   ];
 }
 
+/** The control plane's namespaced rights: the identity's Secrets and ConfigMap, the webhook's serving Secret. */
+function controlRole(o: InstallOptions): Json[] {
+  const name = 'linnet-control-identity';
+  return [
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: meta(o, name),
+      rules: [
+        // create has no resourceNames in Kubernetes RBAC; get/update are limited to our objects.
+        { apiGroups: [''], resources: ['secrets', 'configmaps'], verbs: ['create'] },
+        { apiGroups: [''], resources: ['secrets'], resourceNames: [NAMES.anchorSecret, NAMES.issuerSecret, NAMES.injectorTls, 'linnet-anchor-rotation'], verbs: ['get', 'update'] },
+        { apiGroups: [''], resources: ['configmaps'], resourceNames: [NAMES.trustRoots], verbs: ['get', 'update'] },
+      ],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: meta(o, name),
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+      subjects: [{ kind: 'ServiceAccount', name: NAMES.control, namespace: o.namespace }],
+    },
+  ];
+}
+
 function tlsSecret(o: InstallOptions, name: string, cert: string, key: string, extra: Record<string, string> = {}): Json {
   const data: Record<string, string> = { 'tls.crt': b64(cert), 'tls.key': b64(key) };
   for (const [k, v] of Object.entries(extra)) data[k] = b64(v);
@@ -211,7 +231,7 @@ function certManager(o: InstallOptions): Json[] {
   const cm = 'cert-manager.io/v1';
   const injectorDns = [`${NAMES.injector}.${o.namespace}.svc`, `${NAMES.injector}.${o.namespace}.svc.cluster.local`];
   const out: Json[] = [];
-  if (o.identity.anchorKeyPem) out.push(tlsSecret(o, NAMES.anchorSecret, o.identity.anchorsPem, o.identity.anchorKeyPem));
+  if (o.identity.anchorKeyPem && o.identity.anchorsPem) out.push(tlsSecret(o, NAMES.anchorSecret, o.identity.anchorsPem, o.identity.anchorKeyPem));
   out.push(
     { apiVersion: cm, kind: 'Issuer', metadata: meta(o, NAMES.anchorSecret), spec: { ca: { secretName: NAMES.anchorSecret } } },
     {
@@ -286,9 +306,11 @@ function webhookConfig(o: InstallOptions): Json {
   const metadata = meta(o, NAMES.webhookConfig, undefined, false);
   if (o.webhook) {
     (webhook.clientConfig as Json).caBundle = b64(o.webhook.caPem);
-  } else {
+  } else if (o.externalIssuer) {
     metadata.annotations = { 'cert-manager.io/inject-ca-from': `${o.namespace}/${NAMES.injector}` };
   }
+  // Otherwise the control plane fills caBundle when it makes the serving certificate; a GitOps
+  // diff ignores it, as the field is not in the rendered object.
   return { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata, webhooks: [webhook] };
 }
 
@@ -316,25 +338,25 @@ export function installManifests(o: InstallOptions): Json[] {
       },
       { apiGroups: ['gateway.networking.k8s.io'], resources: ['httproutes', 'grpcroutes'], verbs: ['get', 'list', 'watch'] },
       { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+      // The webhook's caBundle, filled in when the control plane made the serving certificate.
+      { apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], resourceNames: [NAMES.webhookConfig], verbs: ['get', 'patch'] },
     ]),
+    ...controlRole(o),
     ...rbac(o, NAMES.injector, [
       { apiGroups: [''], resources: ['namespaces'], verbs: ['get'] },
       { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
     ]),
-    {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: meta(o, NAMES.trustRoots),
-      data: { 'ca-bundle.crt': o.identity.anchorsPem },
-    },
   ];
+  // Given anchors go into the bundle ConfigMap; without them the control plane creates it.
+  if (o.identity.anchorsPem !== undefined) {
+    out.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(o, NAMES.trustRoots), data: { 'ca-bundle.crt': o.identity.anchorsPem } });
+  }
   if (o.externalIssuer) {
     out.push(...certManager(o));
-  } else {
-    if (!o.identity.issuerPem || !o.identity.issuerKeyPem || !o.webhook) throw new Error('installManifests: issuer and webhook certificates are required without externalIssuer');
-    out.push(tlsSecret(o, NAMES.issuerSecret, o.identity.issuerPem, o.identity.issuerKeyPem, { 'ca.crt': o.identity.anchorsPem }));
-    out.push(tlsSecret(o, NAMES.injectorTls, o.webhook.certPem, o.webhook.keyPem, { 'ca.crt': o.webhook.caPem }));
+  } else if (o.identity.issuerPem !== undefined && o.identity.issuerKeyPem !== undefined) {
+    out.push(tlsSecret(o, NAMES.issuerSecret, o.identity.issuerPem, o.identity.issuerKeyPem, { 'ca.crt': o.identity.anchorsPem ?? '' }));
   }
+  if (o.webhook) out.push(tlsSecret(o, NAMES.injectorTls, o.webhook.certPem, o.webhook.keyPem, { 'ca.crt': o.webhook.caPem }));
   out.push(
     controlDeployment(o),
     injectorDeployment(o),

@@ -21,6 +21,8 @@ export interface CertifyResponseMsg {
   leaf_certificate: Buffer;
   intermediate_certificates: Buffer[];
   valid_until: { seconds: string | number; nanos: number } | null;
+  /** DER trust anchors the CA trusts now (absent from CAs before this field). */
+  trust_anchors?: Buffer[];
 }
 
 export type IdentityClient = grpc.Client & {

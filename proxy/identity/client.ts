@@ -11,7 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import { X509Certificate, webcrypto } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import { Gauge, type Registry } from '../metrics/registry';
+import { Counter, Gauge, type Registry } from '../metrics/registry';
 import { derToPem, pemCertificates, x509 } from '../../core/x509';
 import { identityServiceConstructor, type IdentityClient as GrpcIdentityClient, type CertifyResponseMsg } from '../../core/api/identity';
 import { LinnetError } from '../../core/errors';
@@ -85,31 +85,79 @@ class Client extends EventEmitter implements IdentityClient {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private attempt = 0;
-  private readonly anchors: X509Certificate[];
-  private readonly grpcClient: GrpcIdentityClient;
+  private anchors: X509Certificate[];
+  private anchorsPem: string;
+  private grpcClient: GrpcIdentityClient;
   private readonly log: Logger;
   private readonly gauge: Gauge | undefined;
+  private readonly refreshes: Counter | undefined;
+  private readonly expired: Gauge | undefined;
+  private readonly anchorGauge: Gauge | undefined;
   private readonly registry: Registry | undefined;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private lastFailure: string | undefined;
   private waiters: { resolve: (m: IdentityMaterial) => void; reject: (e: Error) => void }[] = [];
 
   constructor(private readonly opts: IdentityClientOptions) {
     super();
     this.anchors = pemCertificates(opts.trustAnchorsPem).map((d) => new X509Certificate(d));
+    this.anchorsPem = opts.trustAnchorsPem;
+    this.grpcClient = this.channel();
+    this.log = opts.log ?? createLogger('info', 'identity');
+    this.registry = opts.registry;
+    const r = opts.registry;
+    this.gauge = r ? new Gauge(r, { name: 'identity_cert_expiration_timestamp_seconds', help: "When this proxy's identity certificate expires, in seconds since the Unix epoch" }) : undefined;
+    this.refreshes = r ? new Counter(r, { name: 'identity_cert_refresh_total', help: 'Certify calls, by result (ok: a new certificate; failure: kept the old one, retrying with backoff)', labelNames: ['result'] }) : undefined;
+    this.expired = r ? new Gauge(r, { name: 'identity_cert_expired', help: '1 while this proxy holds only an expired certificate (the identity service unreachable): new mTLS connections fail' }) : undefined;
+    this.anchorGauge = r
+      ? new Gauge(r, { name: 'identity_trust_anchor_expiration_timestamp_seconds', help: 'The trust anchors this proxy verifies peers with (sha256 fingerprint prefix), by expiry', labelNames: ['sha256'] })
+      : undefined;
+    this.publishAnchors();
+  }
+
+  /** The channel to the identity service; made again when the anchors change (TLS verifies with them). */
+  private channel(): GrpcIdentityClient {
     const Ctor = identityServiceConstructor();
     // With svcName the TLS handshake checks the server's SAN against it (grpc-js passes the
     // override to tls.checkServerIdentity) and its chain against our anchors.
     const credentials =
-      opts.credentials ?? (opts.svcName ? grpc.credentials.createSsl(Buffer.from(opts.trustAnchorsPem)) : grpc.credentials.createInsecure());
-    const channelOptions = opts.svcName ? { 'grpc.ssl_target_name_override': opts.svcName, 'grpc.default_authority': opts.svcName } : {};
-    this.grpcClient = new Ctor(opts.svcAddr, credentials, channelOptions) as unknown as GrpcIdentityClient;
-    this.log = opts.log ?? createLogger('info', 'identity');
-    this.registry = opts.registry;
-    this.gauge = opts.registry
-      ? new Gauge(opts.registry, {
-          name: 'identity_cert_expiration_timestamp_seconds',
-          help: "When this proxy's identity certificate expires, in seconds since the Unix epoch",
-        })
-      : undefined;
+      this.opts.credentials ?? (this.opts.svcName ? grpc.credentials.createSsl(Buffer.from(this.anchorsPem)) : grpc.credentials.createInsecure());
+    const channelOptions = this.opts.svcName ? { 'grpc.ssl_target_name_override': this.opts.svcName, 'grpc.default_authority': this.opts.svcName } : {};
+    return new Ctor(this.opts.svcAddr, credentials, channelOptions) as unknown as GrpcIdentityClient;
+  }
+
+  private publishAnchors(): void {
+    if (!this.anchorGauge) return;
+    this.anchorGauge.reset();
+    for (const a of this.anchors) this.anchorGauge.set({ sha256: a.fingerprint256.replace(/:/g, '').toLowerCase().slice(0, 16) }, Math.floor(new Date(a.validTo).getTime() / 1000));
+  }
+
+  /**
+   * An expired certificate with no control plane to renew it: said loudly, once a minute, and in
+   * a gauge. /ready stays up (established connections keep working; only new handshakes fail).
+   */
+  private watchExpiry(): void {
+    clearInterval(this.expiryTimer);
+    const check = () => {
+      const m = this.material;
+      if (!m || this.closed) return;
+      const over = Date.now() >= m.notAfter.getTime();
+      this.expired?.set(undefined, over ? 1 : 0);
+      if (over) {
+        this.log.error('identity certificate EXPIRED and not renewed: peers refuse new mTLS connections until the identity service answers', {
+          expired_at: m.notAfter.toISOString(),
+          last_error: this.lastFailure ?? 'none',
+          attempts: this.attempt,
+        });
+      }
+    };
+    const first = setTimeout(() => {
+      check();
+      this.expiryTimer = setInterval(check, 60_000);
+      this.expiryTimer.unref();
+    }, Math.max(0, (this.material?.notAfter.getTime() ?? 0) - Date.now()) + 50);
+    first.unref();
+    this.expiryTimer = first;
   }
 
   current(): IdentityMaterial | undefined {
@@ -126,8 +174,11 @@ class Client extends EventEmitter implements IdentityClient {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.timer);
+    clearInterval(this.expiryTimer);
     this.grpcClient.close();
-    if (this.registry) this.registry.remove('identity_cert_expiration_timestamp_seconds');
+    if (this.registry) {
+      for (const n of ['identity_cert_expiration_timestamp_seconds', 'identity_cert_refresh_total', 'identity_cert_expired', 'identity_trust_anchor_expiration_timestamp_seconds']) this.registry.remove(n);
+    }
     for (const w of this.waiters.splice(0)) w.reject(new IdentityClientError('the identity client closed before a certificate arrived'));
   }
 
@@ -151,7 +202,11 @@ class Client extends EventEmitter implements IdentityClient {
         if (this.closed) return;
         this.material = m;
         this.attempt = 0;
+        this.lastFailure = undefined;
         this.gauge?.set(undefined, m.notAfter.getTime() / 1000);
+        this.refreshes?.inc({ result: 'ok' });
+        this.expired?.set(undefined, 0);
+        this.watchExpiry();
         next = refreshIn(m.notAfter.getTime(), Date.now(), this.opts.minRefreshMs ?? 10_000, this.opts.maxRefreshMs ?? 86_400_000);
         this.log.info('certified', { identity: m.localName, valid_until: m.notAfter.toISOString(), renew_in_ms: next });
         for (const w of this.waiters.splice(0)) w.resolve(m);
@@ -159,8 +214,11 @@ class Client extends EventEmitter implements IdentityClient {
       } catch (err) {
         if (this.closed) return;
         const e = err instanceof LinnetError ? err : new IdentityClientError(String((err as Error)?.message ?? err), err);
+        // Jittered: proxies that lost the control plane together must not return in one burst.
         next = backoffDelay(this.attempt, this.opts.backoff ?? DEFAULT_BACKOFF);
         this.attempt++;
+        this.lastFailure = e.describe();
+        this.refreshes?.inc({ result: 'failure' });
         const keeping = this.material ? ` keeping the certificate valid until ${this.material.notAfter.toISOString()}` : ' no certificate yet';
         this.log.warn(`certify failed;${keeping}`, { error: e.describe(), attempt: this.attempt, retry_in_ms: next });
         this.emit('certify-failed', e, this.attempt);
@@ -187,19 +245,47 @@ class Client extends EventEmitter implements IdentityClient {
         },
       );
     });
-    const chain = verifyChain({
-      leafDer: res.leaf_certificate,
-      intermediatesDer: res.intermediate_certificates,
-      anchors: this.anchors,
-      localName: this.opts.localName,
-      publicKeySpki: spki,
-      now: Date.now(),
-    });
+    const verify = (anchors: X509Certificate[]) =>
+      verifyChain({
+        leafDer: res.leaf_certificate,
+        intermediatesDer: res.intermediate_certificates,
+        anchors,
+        localName: this.opts.localName,
+        publicKeySpki: spki,
+        now: Date.now(),
+      });
+    // The leaf must chain to an anchor we already trust: the control plane cannot swap in a
+    // foreign root. Then the bundle sent with it becomes ours (anchor rotation, without a
+    // restart) provided it trusts that same leaf; a CA that sends none leaves our anchors as they are.
+    const chain = verify(this.anchors);
+    const sent = (res.trust_anchors ?? []).map((d) => new X509Certificate(Buffer.from(d)));
+    if (sent.length > 0) {
+      try {
+        verify(sent);
+      } catch (err) {
+        throw new IdentityClientError(`the trust bundle sent with the certificate does not hold the anchor the certificate chains to: ${(err as Error).message}`, err);
+      }
+      const fp = (xs: X509Certificate[]) => xs.map((x) => x.fingerprint256).sort().join(',');
+      if (fp(sent) !== fp(this.anchors)) {
+        const added = sent.filter((a) => !this.anchors.some((b) => b.fingerprint256 === a.fingerprint256)).length;
+        const removed = this.anchors.filter((a) => !sent.some((b) => b.fingerprint256 === a.fingerprint256)).length;
+        this.anchors = sent;
+        this.anchorsPem = sent.map((a) => a.toString()).join('');
+        this.publishAnchors();
+        this.log.info('trust bundle updated from the identity service', { anchors: sent.length, added, removed });
+        // The channel's TLS verifies the identity service with the anchors: use the new ones.
+        if (this.opts.svcName && !this.opts.credentials) {
+          const old = this.grpcClient;
+          this.grpcClient = this.channel();
+          old.close();
+        }
+      }
+    }
     return {
       localName: this.opts.localName,
       keyPem,
       certChainPem: [res.leaf_certificate, ...res.intermediate_certificates].map((d) => derToPem(d)).join(''),
-      trustAnchorsPem: this.opts.trustAnchorsPem,
+      trustAnchorsPem: this.anchorsPem,
       leafDer: Buffer.from(res.leaf_certificate),
       intermediatesDer: res.intermediate_certificates.map((d) => Buffer.from(d)),
       notBefore: chain.notBefore,

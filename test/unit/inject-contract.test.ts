@@ -91,22 +91,24 @@ test('every rendered proxy env is accepted by the proxy\'s config, identity and 
 });
 
 test('the control Deployment\'s args are accepted by `linnet control`', () => {
-  const objs = installManifests({
-    namespace: 'mesh',
-    trustDomain: 'example.org',
-    version: '1.2.3',
-    image: 'ghcr.io/linnet/proxy',
-    identity: { anchorsPem: 'x', issuerPem: 'y', issuerKeyPem: 'z', generated: false },
-    externalIssuer: false,
-    webhook: { caPem: 'a', certPem: 'b', keyPem: 'c' },
-    controlReplicas: 1,
-  });
-  const control = objs.find((o) => o.kind === 'Deployment' && (o.metadata as Json).name === 'linnet-control') as Json;
-  const args: string[] = control.spec.template.spec.containers[0].args;
-  assert.equal(args[0], 'control');
-  const opts = parseControlArgs(args.slice(1));
-  assert.equal(opts.discovery, 'kubernetes');
-  assert.equal(opts.identityDir, '/var/run/linnet/identity');
-  assert.equal(opts.controlNamespace, 'mesh');
-  assert.equal(opts.trustDomain, 'example.org');
+  for (const externalIssuer of [false, true]) {
+    const objs = installManifests({
+      namespace: 'mesh',
+      trustDomain: 'example.org',
+      version: '1.2.3',
+      image: 'ghcr.io/linnet/proxy',
+      identity: externalIssuer ? { anchorsPem: 'x', generated: false } : { generated: false },
+      externalIssuer,
+      controlReplicas: 1,
+    });
+    const control = objs.find((o) => o.kind === 'Deployment' && (o.metadata as Json).name === 'linnet-control') as Json;
+    const args: string[] = control.spec.template.spec.containers[0].args;
+    assert.equal(args[0], 'control');
+    const opts = parseControlArgs(args.slice(1));
+    assert.equal(opts.discovery, 'kubernetes');
+    assert.equal(opts.identityStore, 'kubernetes', 'the identity lives in Secrets, read through the API');
+    assert.equal(opts.externalIssuer, externalIssuer);
+    assert.equal(opts.controlNamespace, 'mesh');
+    assert.equal(opts.trustDomain, 'example.org');
+  }
 });
