@@ -67,3 +67,13 @@ test('soak mix: the shares sum to the rate; requests due grow with time, open lo
   assert.deepEqual(soakDue(10, 2000), { h1KeepAlive: 10_000, h1NewConnection: 4000, grpc: 6000 });
   assert.deepEqual(soakDue(-1, 2000), { h1KeepAlive: 0, h1NewConnection: 0, grpc: 0 });
 });
+
+test('Linnet for idle connections: a connection cap above the count (the default fits ulimit -n / 8) and the bench\'s 120 s keep-alive', async () => {
+  const { linnetIdleSettings } = await import('./memory-scenarios');
+  const { parseLimitsEnv } = await import('../proxy/runtime/config/limits');
+  const env = linnetIdleSettings(10_000);
+  assert.equal(env.LINNET_PROXY_HTTP_HEADER_READ_TIMEOUT, '120s');
+  // At the usual ulimit -n of 20,000 the default would hold 2,372; the setting admits all 10,000.
+  assert.equal(parseLimitsEnv({}, 1, 20_000).inboundMaxConnections, 2372);
+  assert.ok(parseLimitsEnv(env, 1, 20_000).inboundMaxConnections > 10_000);
+});
