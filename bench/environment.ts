@@ -286,10 +286,10 @@ export class BenchEnv {
     const old = kind === 'nginx' ? this.nginx : this.haproxy;
     if (old?.running) await old.stop(5000);
     if (kind === 'nginx') {
-      writeFileSync(join(dir, 'nginx.conf'), nginxConfig({ dir, streamModule: this.nginxHasStream ? STREAM_MODULE : undefined, maxConnections }));
+      writeFileSync(join(dir, 'nginx.conf'), nginxConfig({ dir, streamModule: this.nginxHasStream ? STREAM_MODULE : undefined, maxConnections, fdLimit: hardOpenFileLimit() }));
       this.nginx = this.app.spawn('nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], { name: 'nginx' });
     } else {
-      writeFileSync(join(dir, 'haproxy.cfg'), haproxyConfig({ dir, maxConnections }));
+      writeFileSync(join(dir, 'haproxy.cfg'), haproxyConfig({ dir, maxConnections, fdLimit: hardOpenFileLimit() }));
       this.haproxy = this.app.spawn('haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')], { name: 'haproxy' });
     }
     const p = kind === 'nginx' ? this.nginx! : this.haproxy!;
@@ -459,6 +459,16 @@ export function meshFile(appIp: string): string {
 
 /** The port `linnet init` redirects inbound connections to (control/local/pods/pod.ts init). */
 const LINNET_INBOUND_PORT = 4143;
+
+/** This process's hard RLIMIT_NOFILE ("Max open files", second column), which the proxies it starts inherit. */
+export function hardOpenFileLimit(): number | undefined {
+  try {
+    const m = /^Max open files\s+\S+\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 function settingsText(settings: Record<string, string>): string {
   return Object.entries(settings)

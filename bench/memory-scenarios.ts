@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BenchEnv } from './environment';
-import { APPS_DIR } from './environment';
+import { APPS_DIR, hardOpenFileLimit } from './environment';
 import { BenchError } from './errors';
 import { si } from './format';
 import { perConnection, soakGrowth, soakSchedule, type MemorySample } from './memory';
@@ -249,8 +249,9 @@ const progress = (ctx: MemoryContext) => ctx.progress;
 function idleSettingsText(t: IdleKind, n: number): string {
   if (t === 'linnet') return Object.entries(linnetIdleSettings(n)).map(([k, v]) => `${k}=${v}`).join(', ');
   const slots = Math.max(9000, n + CONNECTION_HEADROOM);
-  if (t === 'nginx') return `worker_connections ${slots}, worker_rlimit_nofile ${Math.max(20000, 2 * slots + 1024)}, keepalive_timeout 120s`;
-  return `maxconn ${slots} (global and defaults), timeout client 120s`;
+  if (t === 'nginx') return `worker_connections ${slots}, worker_rlimit_nofile ${Math.min(Math.max(20000, 2 * slots + 1024), hardOpenFileLimit() ?? Infinity)}, keepalive_timeout 120s`;
+  const fd = hardOpenFileLimit();
+  return `maxconn ${slots} (global and defaults)${fd !== undefined && fd < 2 * slots + 1024 ? `, no strict-limits (its open-file limit is ${fd})` : ''}, timeout client 120s`;
 }
 
 async function idleOnce(ctx: MemoryContext, t: IdleKind, n: number, quick: boolean, label: string) {

@@ -68,3 +68,10 @@ test('room for idle connections: only when asked, nginx and haproxy admit them p
   // The listeners' own cap too, or connections beyond it would wait in the backlog unanswered.
   assert.match(h, /^defaults\n {2}maxconn 11024\n/m);
 });
+
+test('room for idle connections under a hard open-file limit: nginx is given the limit, haproxy told to run within it', () => {
+  assert.match(nginxConfig({ dir: '/tmp/x', maxConnections: 10_000, fdLimit: 20_000 }), /^worker_rlimit_nofile 20000;$/m);
+  assert.match(haproxyConfig({ dir: '/tmp/x', maxConnections: 10_000, fdLimit: 20_000 }), /^ {2}maxconn 11024\n {2}no strict-limits\n/m);
+  assert.doesNotMatch(haproxyConfig({ dir: '/tmp/x', maxConnections: 10_000, fdLimit: 1 << 20 }), /strict-limits/);
+  assert.doesNotMatch(haproxyConfig({ dir: '/tmp/x', fdLimit: 20_000 }), /strict-limits/);
+});

@@ -69,6 +69,12 @@ export interface ProxyConfigOptions {
    * (nginx preallocates its connection structures: a higher worker_connections costs memory idle).
    */
   maxConnections?: number;
+  /**
+   * The hard open-file limit the proxy can raise itself to (the bench's own; without
+   * CAP_SYS_RESOURCE not even root goes above it). haproxy refuses to start when the limit its
+   * maxconn implies is above it, so with maxConnections it is told to run with what it gets.
+   */
+  fdLimit?: number;
 }
 
 /** Connection slots a proxy's config gives beyond the client connections it must hold (upstream, listeners). */
@@ -96,7 +102,7 @@ export function nginxConfig(o: ProxyConfigOptions): string {
     `pid ${o.dir}/nginx.pid;`,
     `error_log ${o.dir}/nginx-error.log warn;`,
     // Two descriptors per proxied connection (client and upstream), and some for files.
-    `worker_rlimit_nofile ${Math.max(20000, 2 * connectionSlots(o) + 1024)};`,
+    `worker_rlimit_nofile ${Math.min(Math.max(20000, 2 * connectionSlots(o) + 1024), o.fdLimit ?? Infinity)};`,
     `events { worker_connections ${connectionSlots(o)}; multi_accept on; }`,
     'http {',
     '  access_log off;',
@@ -130,6 +136,9 @@ export function haproxyConfig(o: ProxyConfigOptions): string {
     'global',
     '  nbthread 1',
     `  maxconn ${connectionSlots(o)}`,
+    // haproxy wants two descriptors per maxconn and by default refuses to start when it cannot
+    // raise its limit that far; idle client connections hold one each, so it may run with less.
+    ...(o.maxConnections && o.fdLimit && o.fdLimit < 2 * connectionSlots(o) + 1024 ? ['  no strict-limits'] : []),
     `  pidfile ${o.dir}/haproxy.pid`,
     'defaults',
     // Each listener's own cap, which would otherwise leave connections beyond it in the backlog.
