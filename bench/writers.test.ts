@@ -209,3 +209,19 @@ test('idle-conns chart: a private and an RSS bar per proxy, heights in proportio
   const height = (target: string) => Number(new RegExp(`data-target="${target}" data-what="private"[^>]*height="([\\d.]+)"`).exec(svg)![1]);
   assert.ok(Math.abs(height('linnet') / height('haproxy') - 3) < 0.01);
 });
+
+test('compare: memory per idle connection like any figure with runs; the soak\'s growth marked beyond 2 points', () => {
+  const before = memoryResults();
+  const after = JSON.parse(JSON.stringify(before)) as BenchResults;
+  const idle = after.scenarios.find((s) => s.id === 'idle-conns')!.targets[0] as unknown as { idleConns: { perConnectionPrivateBytes: unknown } };
+  idle.idleConns.perConnectionPrivateBytes = summarize([6 * 1024, 6.1 * 1024, 5.9 * 1024]);
+  const soak = after.scenarios.find((s) => s.id === 'soak-mesh')!.targets[0] as unknown as { soak: { growth: { rssGrowthPct: number } } };
+  soak.soak.growth.rssGrowthPct = 12;
+  const changes = compareResults(before, validateResults(after));
+  const per = changes.find((c) => c.target === 'linnet' && c.metric === 'private B per idle connection')!;
+  assert.equal(per.significant, true);
+  assert.ok(per.changePct < -45);
+  const growth = changes.find((c) => c.metric === 'RSS growth %')!;
+  assert.deepEqual([growth.before, growth.after, growth.significant, growth.higherIsBetter], [3, 12, true, false]);
+  assert.match(renderComparison(changes, 'old.json'), /\| soak-mesh \| linnet meshed \(2 proxies, mTLS\) \| RSS growth % \| 3\.00 \| 12\.0 \| \+9\.0% ❌ worse \|/);
+});
