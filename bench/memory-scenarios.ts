@@ -136,11 +136,15 @@ async function soakOne(ctx: MemoryContext, t: TargetId, s: MemorySettings, inter
   try {
     r = parseAppReport<{ ops: number; seconds: number; errors: number; sent: number; kinds: Record<string, { ops: number; errors: number; sent: number }>; firstErrors: string[] }>(text, 'soak-load');
   } catch (err) {
+    progress.step(`${label} failed: ${(err as Error).message}`);
     return failed(t, (err as Error).message);
   }
   for (const proto of ['http1', 'grpc'] as const) {
     const problem = await ctx.pathProblem(t, proto);
-    if (problem) return failed(t, problem);
+    if (problem) {
+      progress.step(`${label} failed: ${problem}`);
+      return failed(t, problem);
+    }
   }
   const growth = soakGrowth(samples, baselineAtS);
   const mem = env.memoryNow(kind);
