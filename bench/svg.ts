@@ -144,7 +144,7 @@ export function soakChart(s: ScenarioResult): string {
   }
   for (let i = 0; i <= 5; i++) {
     const t = (tmax / 5) * i;
-    out.push(`<text x="${f(x(t))}" y="${PAD.top + plotH + 18}" text-anchor="middle">${esc(si(Math.round(t)))}</text>`);
+    out.push(`<text x="${f(x(t))}" y="${PAD.top + plotH + 18}" text-anchor="middle">${Math.round(t)}</text>`);
   }
   out.push(`<text x="${PAD.left + plotW / 2}" y="${H - 8}" text-anchor="middle">seconds since the load started</text>`);
   const baseline = s.targets.find((t) => t.soak)?.soak?.baselineAtS;
@@ -152,13 +152,18 @@ export function soakChart(s: ScenarioResult): string {
     out.push(`<line class="baseline" x1="${f(x(baseline))}" x2="${f(x(baseline))}" y1="${PAD.top}" y2="${PAD.top + plotH}" stroke="#999" stroke-dasharray="2,3"/>`);
     out.push(`<text x="${f(x(baseline) + 4)}" y="${PAD.top + 12}" fill="#666">growth from here</text>`);
   }
-  series.forEach((sr, i) => {
+  const ids: string[] = [];
+  for (const sr of series) {
     const color = COLORS[sr.id] ?? '#000';
     const dash = sr.what === 'private' ? ' stroke-dasharray="6,4"' : '';
     const pts = sr.points.map((p) => `${f(x(p.t))},${f(y(p.mib))}`).join(' ');
     out.push(`<polyline class="series" data-target="${sr.id}" data-what="${sr.what}" fill="none" stroke="${color}" stroke-width="2"${dash} points="${pts}"/>`);
-    legend(out, i, color, `${TARGET_LABEL[sr.id as keyof typeof TARGET_LABEL] ?? sr.id}: ${sr.what}`);
-  });
+    if (!ids.includes(sr.id)) {
+      legend(out, ids.length, color, TARGET_LABEL[sr.id as keyof typeof TARGET_LABEL] ?? sr.id);
+      ids.push(sr.id);
+    }
+  }
+  out.push(`<text x="${W - PAD.right + 15}" y="${PAD.top + 16 + ids.length * 18}" fill="#666">solid: RSS; dashed: private</text>`);
   out.push('</svg>');
   return out.join('\n') + '\n';
 }
