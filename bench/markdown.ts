@@ -86,7 +86,7 @@ export function soakTable(s: ScenarioResult): string {
       TARGET_LABEL[t.target],
       `${si(k.ops)} of ${si(k.sent)} sent at ${si(num(t.achievedRate?.median))} req/s: ${kinds}${t.errors ? ` ⚠ ${t.errors} errors` : ', no errors'}`,
       `${mib(g.baselineRss)} → ${mib(g.finalRss)}`,
-      `${pct(g.rssGrowthPct, true)} (peak ${pct(g.rssPeakGrowthPct, true)})`,
+      `${pct(g.rssGrowthPct, true)} (peak ${pct(g.rssPeakGrowthPct, true)}, second half ${pct(g.lateRssGrowthPct, true)})`,
       `${mib(g.baselinePrivate)} → ${mib(g.finalPrivate)} (${pct(g.privateGrowthPct, true)})`,
       t.cost ? sig(num(t.cost.cpuSecondsPer1k.median)) : '–',
     ];
@@ -114,7 +114,7 @@ export function idleConnsTable(s: ScenarioResult): string {
 }
 
 const SOAK_TEXT =
-  'The same constant open-loop load through each meshed path in turn, mixed as a sidecar sees it: half HTTP/1.1 over 16 keep-alive connections, a fifth HTTP/1.1 on a new connection per request, the rest gRPC unary calls over a channel replaced every 10 s; a request unanswered within 10 s, or at the end, is an error. Both proxies\' memory together (Linnet\'s outbound and inbound proxies; the two haproxies) is read from /proc/<pid>/smaps_rollup every few seconds. Growth is from the first sample after the first minute (which fills pools, caches and the heap) to the last; peak is the highest sample after that minute. The issue\'s target: RSS growth under 5%.';
+  'The same constant open-loop load through each meshed path in turn, mixed as a sidecar sees it: half HTTP/1.1 over 16 keep-alive connections, a fifth HTTP/1.1 on a new connection per request, the rest gRPC unary calls over a channel replaced every 10 s; a request unanswered within 10 s, or at the end, is an error. Both proxies\' memory together (Linnet\'s outbound and inbound proxies; the two haproxies) is read from /proc/<pid>/smaps_rollup every few seconds. Growth is from the first sample after the first minute (which fills pools, caches and the heap) to the last; peak is the highest sample after that minute; second half is the growth over the second half of the time after that minute, where a heap still settling has flattened and a leak keeps its slope. The issue\'s target: RSS growth under 5%.';
 
 const IDLE_TEXT =
   'Each proxy, restarted fresh (allocators keep what an earlier run freed, and would reuse it), first opens and closes a few connections; its memory is read; then the client opens the connections, sends one request on each, reads the response and holds them idle; after a short settle the memory is read again, the kernel asked how many client connections the proxy holds (ss), and the client how many are still open. Per connection = (held − before) / connections. nginx allocates its connection structures for worker_connections at start, so part of its cost per connection is in its "before". Each proxy gets room for the connections (settings below); the issue\'s target: Linnet\'s private memory per connection at most 2× haproxy\'s.';

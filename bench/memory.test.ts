@@ -15,6 +15,17 @@ test('soak growth: from the first sample at or after the first minute to the las
   assert.ok(Math.abs(g.rssGrowthPct - 3) < 1e-9, String(g.rssGrowthPct));
   assert.ok(Math.abs(g.rssPeakGrowthPct - 4) < 1e-9, String(g.rssPeakGrowthPct));
   assert.ok(Math.abs(g.privateGrowthPct - 20) < 1e-9, String(g.privateGrowthPct));
+  // The second half after the baseline (from 330 s): from the 600 s sample to itself.
+  assert.equal(g.lateRssGrowthPct, 0);
+});
+
+test('soak growth, late: a heap that settles is flat in the second half, a leak keeps growing there', () => {
+  const settles = [0, 60, 120, 180, 240, 300, 360, 420, 480, 540, 600].map((t) => sample(t, t <= 240 ? 100 + t / 10 : 124));
+  const leaks = [0, 60, 120, 180, 240, 300, 360, 420, 480, 540, 600].map((t) => sample(t, 100 + t / 20));
+  const a = soakGrowth(settles, 60);
+  const b = soakGrowth(leaks, 60);
+  assert.ok(a.rssGrowthPct > 10 && a.lateRssGrowthPct === 0, JSON.stringify(a));
+  assert.ok(b.lateRssGrowthPct > 5, JSON.stringify(b));
 });
 
 test('soak growth: samples out of order are sorted; unreadable ones (NaN) are left out; a shrink is negative', () => {

@@ -24,6 +24,11 @@ export interface Growth {
   readonly baselinePrivate: number;
   readonly finalPrivate: number;
   readonly privateGrowthPct: number;
+  /**
+   * RSS growth over the second half of the time after the baseline (from the first sample at or
+   * after its midpoint to the last): a heap still settling flattens out there, a leak keeps its slope.
+   */
+  readonly lateRssGrowthPct: number;
 }
 
 /**
@@ -38,10 +43,11 @@ export function soakGrowth(samples: readonly MemorySample[], baselineAtS: number
   const base = i >= 0 && i < sorted.length - 1 ? sorted[i]! : undefined;
   const last = sorted[sorted.length - 1];
   if (!base || !last) {
-    return { baselineT: NaN, baselineRss: NaN, finalRss: NaN, rssGrowthPct: NaN, rssPeakGrowthPct: NaN, baselinePrivate: NaN, finalPrivate: NaN, privateGrowthPct: NaN };
+    return { baselineT: NaN, baselineRss: NaN, finalRss: NaN, rssGrowthPct: NaN, rssPeakGrowthPct: NaN, baselinePrivate: NaN, finalPrivate: NaN, privateGrowthPct: NaN, lateRssGrowthPct: NaN };
   }
   const after = sorted.slice(i);
   const pctOver = (v: number, b: number) => (b > 0 ? ((v - b) / b) * 100 : NaN);
+  const mid = after.find((x) => x.t >= (base.t + last.t) / 2)!;
   return {
     baselineT: base.t,
     baselineRss: base.rss,
@@ -51,6 +57,7 @@ export function soakGrowth(samples: readonly MemorySample[], baselineAtS: number
     baselinePrivate: base.private,
     finalPrivate: last.private,
     privateGrowthPct: pctOver(last.private, base.private),
+    lateRssGrowthPct: pctOver(last.rss, mid.rss),
   };
 }
 
