@@ -12,7 +12,8 @@ import { BenchEnv } from './environment';
 import { BenchError } from './errors';
 import { Progress } from './progress';
 import { publishResults, writeReport } from './report';
-import { plannedSteps, runScenarios, type RunSettings } from './runner';
+import { idleConnsScenario, soakScenario } from './memory-scenarios';
+import { plannedSteps, runScenarios, type AnyScenario, type RunSettings } from './runner';
 import { TARGET_LABEL, validateResults } from './schema';
 import { scenarios } from './scenarios';
 import { throughputTable } from './markdown';
@@ -54,6 +55,10 @@ options:
   --warmup S           seconds of warm-up per target before the measured runs, not counted (default 1)
   --connections N      connections (or concurrent calls) per load tool (default 32)
   --rates R[,R...]     constant rates in req/s for the latency scenarios (default 1000,5000)
+  --soak-seconds S     seconds of the soak (soak-mesh) per meshed path (default 600; --quick 6)
+  --soak-rate R        the soak's offered rate in req/s, all kinds of traffic (default 2000)
+  --idle-connections N idle keep-alive connections held per proxy in idle-conns (default 10000;
+                       --quick 500)
   --out DIR            where to write results.json, report.md and the SVG charts
                        (default bench/out/<timestamp>/)
   --proxy-env K=V      an extra environment variable for Linnet's proxies only (repeatable), to
@@ -99,6 +104,9 @@ export const command: Command = {
           warmup: { type: 'string' },
           connections: { type: 'string' },
           rates: { type: 'string' },
+          'soak-seconds': { type: 'string' },
+          'soak-rate': { type: 'string' },
+          'idle-connections': { type: 'string' },
           out: { type: 'string' },
           'no-publish': { type: 'boolean' },
           'proxy-env': { type: 'string', multiple: true },
@@ -121,6 +129,10 @@ export const command: Command = {
         rates: (v.rates ?? (quick ? '1000' : '1000,5000')).split(',').map((r) => positive('rates', r, 1000)),
         quick,
         command: ['linnet bench', ...args].join(' '),
+        // --quick runs the memory scenarios' code paths in seconds: a 6 s soak, 500 connections.
+        soakSeconds: positive('soak-seconds', v['soak-seconds'], quick ? 6 : 600),
+        soakRate: positive('soak-rate', v['soak-rate'], 2000),
+        idleConnections: Math.round(positive('idle-connections', v['idle-connections'], quick ? 500 : 10_000)),
       };
     } catch (err) {
       process.stderr.write(`linnet bench: ${(err as BenchError).describe()}\n`);
@@ -139,7 +151,8 @@ export const command: Command = {
       }
       proxyEnv[m[1]!] = m[2]!;
     }
-    const all = scenarios(settings.rates);
+    const memory = { soakSeconds: settings.soakSeconds!, soakRate: settings.soakRate!, idleConnections: settings.idleConnections!, runs: settings.runs, quick };
+    const all: AnyScenario[] = [...scenarios(settings.rates), soakScenario(memory), idleConnsScenario(memory)];
     if (v.list) {
       for (const s of all) process.stdout.write(`${s.id.padEnd(22)} ${s.title} [${s.targets.join(', ')}]\n`);
       process.stdout.write(`\ntargets:\n${Object.entries(TARGET_LABEL).map(([id, label]) => `  ${id.padEnd(14)} ${label}`).join('\n')}\n`);

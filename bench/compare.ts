@@ -50,6 +50,10 @@ export function compareResults(before: BenchResults, after: BenchResults): Chang
       }
       for (const p of PERCENTILES) add(s.id, t.target, `${p} ms`, ot.latencyMs?.[p], t.latencyMs?.[p], false);
       add(s.id, t.target, 'CPU s/1k', ot.cost?.cpuSecondsPer1k, t.cost?.cpuSecondsPer1k, false);
+      add(s.id, t.target, 'private B per idle connection', ot.idleConns?.perConnectionPrivateBytes, t.idleConns?.perConnectionPrivateBytes, false);
+      // The soak is one run: its growth has no spread, so a change of more than 2 points is marked.
+      const [gb, ga] = [num(ot.soak?.growth.rssGrowthPct), num(t.soak?.growth.rssGrowthPct)];
+      if (Number.isFinite(gb) && Number.isFinite(ga)) out.push({ scenario: s.id, target: t.target, metric: 'RSS growth %', before: gb, after: ga, changePct: ga - gb, significant: Math.abs(ga - gb) > 2, higherIsBetter: false });
     }
   }
   return out;

@@ -4,13 +4,15 @@
  * topology.ts; the peer mesh's haproxy pair has one haproxy in each. Everything is torn down by
  * destroy(), which the runner calls in `finally`.
  */
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { APP_UID, Cluster, LINNET_BIN, type Pod, type PodProcess } from '../control/local/pods';
 import { run } from '../control/local/pods';
+import { parseOpenFileLimit } from '../proxy/runtime/config/limits';
 import { BenchError } from './errors';
+import { countEstablished } from './memory';
 import { createPeerCertificates, haproxyStat, peerTrafficProblems, tlsProbeProblems, type PeerStats, type TlsProbeReport } from './peer-mesh';
 import { parseAppReport, parseH2load } from './parsers';
 import { treeCpuSeconds, treeMemoryNow, treePeakRss, childrenOf, type MemoryNow } from './proc-stats';
@@ -40,6 +42,8 @@ export class BenchEnv {
   private readonly peerTlsChecked = new Map<Protocol, string[]>();
   readonly dir: string;
   linnetWorkers = 1;
+  /** The extra settings the app pod's Linnet proxy runs with beyond the defaults ('' when none), as K=V,...; see startLinnet. */
+  linnetSettings = '';
   /** Why the meshed path is not measured, or undefined when it is (mTLS between the proxies). */
   meshSkipReason: string | undefined = NOT_PROBED;
   readonly nginxHasStream = existsSync(STREAM_MODULE);
@@ -135,10 +139,10 @@ export class BenchEnv {
   private meshEnv: ((w: 'load' | 'app') => Record<string, string>) | undefined;
 
   /** Starts a pod's proxy with identity when the control plane runs; without, when that fails. */
-  private async startMeshable(pod: Pod, who: 'load' | 'app', workers: number): Promise<void> {
+  private async startMeshable(pod: Pod, who: 'load' | 'app', workers: number, settings: Record<string, string> = {}): Promise<void> {
     if (this.meshEnv) {
       try {
-        await pod.startProxy({ ...proxyEnv(workers), ...this.extraProxyEnv, ...this.meshEnv(who) });
+        await pod.startProxy({ ...proxyEnv(workers), ...this.extraProxyEnv, ...settings, ...this.meshEnv(who) });
         return;
       } catch (err) {
         this.meshEnv = undefined;
@@ -147,7 +151,7 @@ export class BenchEnv {
         // The other pod's proxy may be certified already; that does not matter for the other paths.
       }
     }
-    await pod.startProxy({ ...proxyEnv(workers), ...this.extraProxyEnv });
+    await pod.startProxy({ ...proxyEnv(workers), ...this.extraProxyEnv, ...settings });
   }
 
   private async startLoadProxy(): Promise<void> {
@@ -181,11 +185,15 @@ export class BenchEnv {
     return this.address(route, proto);
   }
 
-  /** (Re)starts the app pod's Linnet proxy with `workers` threads, pinned as pinning() says. */
-  async startLinnet(workers: number): Promise<void> {
+  /**
+   * (Re)starts the app pod's Linnet proxy with `workers` threads, pinned as pinning() says;
+   * `settings`: LINNET_PROXY_* a scenario needs beyond the defaults (idle-conns: its connection cap).
+   */
+  async startLinnet(workers: number, settings: Record<string, string> = {}): Promise<void> {
     if (this.app.proxy?.running) await this.app.stopProxy('SIGTERM', 30_000);
-    await this.startMeshable(this.app, 'app', workers);
+    await this.startMeshable(this.app, 'app', workers, settings);
     this.linnetWorkers = workers;
+    this.linnetSettings = settingsText(settings);
     // One worker: its own core, away from the load tools. More: all cores, or they would share one.
     if (this.pinned) await pin(this.app.proxy!.pid, workers === 1 ? String(PROXY_CPU) : `0-${cpuCount() - 1}`);
   }
@@ -258,6 +266,63 @@ export class BenchEnv {
       throw new BenchError('LINNET_BENCH_TOOL_FAILED', `${argv[0]} exited ${r.code ?? r.signal}: ${(r.stderr + r.stdout).trim().split('\n').slice(-3).join(' | ')}`, 'see the tool output; is the path up?');
     }
     return r.stdout + r.stderr;
+  }
+
+  /**
+   * Starts a load tool in the load pod as the app uid, pinned, and leaves it running (its stdin a
+   * pipe): for tools the runner talks to while they run (idle-conns).
+   */
+  spawnLoad(argv: string[], name: string): PodProcess {
+    const full = [...this.loadPrefix(), ...argv];
+    return this.load.spawn(full[0]!, full.slice(1), { uid: APP_UID, name, stdin: true });
+  }
+
+  /**
+   * Restarts nginx or haproxy afresh (a new process holds no memory from earlier scenarios), with
+   * room for `maxConnections` client connections when given (idle-conns), else the bench's config.
+   */
+  async restartBaseline(kind: 'nginx' | 'haproxy', maxConnections?: number): Promise<void> {
+    const dir = this.dir;
+    const old = kind === 'nginx' ? this.nginx : this.haproxy;
+    if (old?.running) await old.stop(5000);
+    if (kind === 'nginx') {
+      writeFileSync(join(dir, 'nginx.conf'), nginxConfig({ dir, streamModule: this.nginxHasStream ? STREAM_MODULE : undefined, maxConnections, fdLimit: hardOpenFileLimit() }));
+      this.nginx = this.app.spawn('nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], { name: 'nginx' });
+    } else {
+      writeFileSync(join(dir, 'haproxy.cfg'), haproxyConfig({ dir, maxConnections, fdLimit: hardOpenFileLimit() }));
+      this.haproxy = this.app.spawn('haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')], { name: 'haproxy' });
+    }
+    const p = kind === 'nginx' ? this.nginx! : this.haproxy!;
+    await this.waitListening(this.app, [port(kind, 'http1')], [p]);
+    // nginx forks its worker after listening; pin it too.
+    if (kind === 'nginx') await this.waitForChild(p.pid);
+    if (this.pinned) await pin(p.pid, String(PROXY_CPU), true);
+  }
+
+  private async waitForChild(pid: number): Promise<void> {
+    for (let i = 0; i < 100 && childrenOf(pid).length === 0; i++) await sleep(20);
+  }
+
+  /**
+   * Client connections from the load pod that the kernel shows a proxy holding (established, on
+   * the port it accepts them on): Linnet's inbound port (iptables redirects the linnet route's
+   * ports there), nginx's and haproxy's HTTP/1.1 ports.
+   */
+  async heldConnections(kind: 'linnet' | 'nginx' | 'haproxy'): Promise<number> {
+    const r = await this.app.run('ss', ['-Htn', 'state', 'established'], { timeoutMs: 30_000 });
+    return countEstablished(r.stdout, kind === 'linnet' ? LINNET_INBOUND_PORT : port(kind, 'http1'), this.load.ip);
+  }
+
+  /** The open-file limit of a proxy's process (its worker's, for nginx), or undefined when unknown. */
+  openFileLimit(kind: 'linnet' | 'nginx' | 'haproxy'): number | undefined {
+    const pid = this.proxyPids(kind)[0];
+    if (pid === undefined) return undefined;
+    const target = kind === 'nginx' ? (childrenOf(pid)[0] ?? pid) : pid;
+    try {
+      return parseOpenFileLimit(readFileSync(`/proc/${target}/limits`, 'utf8'));
+    } catch {
+      return undefined;
+    }
   }
 
   private async startApps(): Promise<void> {
@@ -390,6 +455,25 @@ export function meshFile(appIp: string): string {
   lines.push('workloads:');
   for (const w of ['load', 'app'] as const) lines.push(`  - identity: ${identityOf(w)}`, `    token: "${w}-bench-token"`);
   return lines.join('\n') + '\n';
+}
+
+/** The port `linnet init` redirects inbound connections to (control/local/pods/pod.ts init). */
+const LINNET_INBOUND_PORT = 4143;
+
+/** This process's hard RLIMIT_NOFILE ("Max open files", second column), which the proxies it starts inherit. */
+export function hardOpenFileLimit(): number | undefined {
+  try {
+    const m = /^Max open files\s+\S+\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function settingsText(settings: Record<string, string>): string {
+  return Object.entries(settings)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
 }
 
 function proxyEnv(workers: number): Record<string, string> {

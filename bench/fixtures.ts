@@ -72,3 +72,76 @@ export function sampleResults(): BenchResults {
     ],
   };
 }
+
+/** sampleResults with the two memory scenarios (soak-mesh and idle-conns) after the others. */
+export function memoryResults(): BenchResults {
+  const base = sampleResults();
+  const MiB = 1 << 20;
+  const samples = (start: number, end: number) =>
+    Array.from({ length: 61 }, (_, i) => ({ t: i * 10, rss: (i < 6 ? start * (0.5 + i / 12) : start + ((end - start) * (i - 6)) / 54) * MiB, private: (i < 6 ? 40 : 40 + (i - 6) / 54) * MiB, pss: 60 * MiB }));
+  const per = (kib: number) => summarize([kib * 1024, kib * 1024 * 1.1, kib * 1024 * 0.9]);
+  const idle = (target: 'linnet' | 'nginx' | 'haproxy', kib: number, vsHaproxy?: number) => ({
+    target,
+    status: 'ok' as const,
+    errors: 0,
+    idleConns: {
+      connections: 10_000,
+      perConnectionPrivateBytes: per(kib),
+      perConnectionRssBytes: per(kib * 1.05),
+      beforeRssBytes: summarize([50 * MiB]),
+      heldRssBytes: summarize([50 * MiB + kib * 1024 * 10_000 * 1.05]),
+      beforePrivateBytes: summarize([20 * MiB]),
+      heldPrivateBytes: summarize([20 * MiB + kib * 1024 * 10_000]),
+      heldAtClient: 10_000,
+      heldAtProxy: 10_000,
+      ...(vsHaproxy !== undefined ? { vsHaproxy } : {}),
+      settings: `${target} settings`,
+    },
+  });
+  return {
+    ...base,
+    settings: { ...base.settings, soakSeconds: 600, soakRate: 2000, idleConnections: 10_000 },
+    scenarios: [
+      ...base.scenarios,
+      {
+        id: 'soak-mesh',
+        title: 'Soak: 600 s at 2000 req/s through the meshed path',
+        kind: 'soak',
+        unit: 'MiB',
+        tool: 'soak-load',
+        status: 'ok',
+        targets: [
+          {
+            target: 'linnet-mesh',
+            status: 'ok',
+            errors: 2,
+            achievedRate: summarize([1999.5]),
+            soak: {
+              seconds: 600,
+              rate: 2000,
+              intervalS: 10,
+              baselineAtS: 60,
+              samples: samples(100, 103),
+              growth: { baselineT: 60, baselineRss: 100 * MiB, finalRss: 103 * MiB, rssGrowthPct: 3, rssPeakGrowthPct: 3, baselinePrivate: 40 * MiB, finalPrivate: 41 * MiB, privateGrowthPct: 2.5, lateRssGrowthPct: 1.5 },
+              ops: 1_199_700,
+              sent: 1_199_702,
+              kinds: { h1KeepAlive: { ops: 600_000, errors: 0, sent: 600_000 }, h1NewConnection: { ops: 239_700, errors: 2, sent: 239_702 }, grpc: { ops: 360_000, errors: 0, sent: 360_000 } },
+              firstErrors: ['h1NewConnection: ECONNRESET'],
+            },
+            cost: { cpuSecondsPer1k: summarize([0.3]), peakRssBytes: 110 * MiB, privateBytes: 41 * MiB, pssBytes: 60 * MiB },
+          },
+          { target: 'haproxy-mesh', status: 'failed', reason: 'the haproxy pair did not start: openssl missing' },
+        ],
+      },
+      {
+        id: 'idle-conns',
+        title: '10000 idle HTTP/1.1 keep-alive connections on one proxy',
+        kind: 'idle-conns',
+        unit: 'B/conn',
+        tool: 'idle-conns',
+        status: 'ok',
+        targets: [idle('linnet', 12, 3), idle('nginx', 2.5, 0.625), idle('haproxy', 4)],
+      },
+    ],
+  };
+}

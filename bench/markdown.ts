@@ -71,6 +71,54 @@ export function peerMeshLatencyLine(s: ScenarioResult): string {
   return lines.join('\n\n');
 }
 
+const kib = (bytes: number | null | undefined) => `${sig(num(bytes) / 1024)} KiB`;
+
+/** The soak: per path, what it carried (and failed), and how its proxies' memory moved after the first minute. */
+export function soakTable(s: ScenarioResult): string {
+  const rows = s.targets.map((t) => {
+    const k = t.soak;
+    if (t.status !== 'ok' || !k) return [TARGET_LABEL[t.target], `${t.status}: ${t.reason ?? ''}`, '', '', '', ''];
+    const g = k.growth;
+    const kinds = Object.entries(k.kinds)
+      .map(([name, v]) => `${name} ${si(v.ops)}${v.errors ? ` (${v.errors} failed)` : ''}`)
+      .join(', ');
+    return [
+      TARGET_LABEL[t.target],
+      `${si(k.ops)} of ${si(k.sent)} sent at ${si(num(t.achievedRate?.median))} req/s: ${kinds}${t.errors ? ` ⚠ ${t.errors} errors` : ', no errors'}`,
+      `${mib(g.baselineRss)} → ${mib(g.finalRss)}`,
+      `${pct(g.rssGrowthPct, true)} (peak ${pct(g.rssPeakGrowthPct, true)}, second half ${pct(g.lateRssGrowthPct, true)})`,
+      `${mib(g.baselinePrivate)} → ${mib(g.finalPrivate)} (${pct(g.privateGrowthPct, true)})`,
+      t.cost ? sig(num(t.cost.cpuSecondsPer1k.median)) : '–',
+    ];
+  });
+  const base = s.targets.find((t) => t.soak)?.soak?.baselineAtS;
+  return table(['path', 'requests answered', `RSS at ${base ?? '?'} s → end`, 'RSS growth', 'private memory (growth)', 'CPU s per 1k'], rows);
+}
+
+/** Idle connections: memory per connection per proxy, with the connections checked at both ends. */
+export function idleConnsTable(s: ScenarioResult): string {
+  const rows = s.targets.map((t) => {
+    const c = t.idleConns;
+    if (t.status !== 'ok' || !c) return [TARGET_LABEL[t.target], `${t.status}: ${t.reason ?? ''}`, '', '', '', ''];
+    const vs = c.vsHaproxy !== undefined && Number.isFinite(num(c.vsHaproxy)) ? `${sig(num(c.vsHaproxy))}×` : t.target === 'haproxy' ? '1×' : '–';
+    return [
+      TARGET_LABEL[t.target],
+      `${si(c.heldAtClient)} / ${si(c.heldAtProxy)} of ${si(c.connections)}${t.errors ? ` ⚠ ${t.errors} run(s) failed` : ''}`,
+      `${kib(c.perConnectionPrivateBytes.median)} ±${pct(num(c.perConnectionPrivateBytes.spreadPct) / 2)}`,
+      `${kib(c.perConnectionRssBytes.median)} ±${pct(num(c.perConnectionRssBytes.spreadPct) / 2)}`,
+      `${mib(c.beforePrivateBytes.median)} → ${mib(c.heldPrivateBytes.median)}`,
+      vs,
+    ];
+  });
+  return table(['proxy', 'held (client / proxy)', 'private per connection', 'RSS per connection', 'private before → held', 'private vs haproxy'], rows);
+}
+
+const SOAK_TEXT =
+  'The same constant open-loop load through each meshed path in turn, mixed as a sidecar sees it: half HTTP/1.1 over 16 keep-alive connections, a fifth HTTP/1.1 on a new connection per request, the rest gRPC unary calls over a channel replaced every 10 s; a request unanswered within 10 s, or at the end, is an error. Both proxies\' memory together (Linnet\'s outbound and inbound proxies; the two haproxies) is read from /proc/<pid>/smaps_rollup every few seconds. Growth is from the first sample after the first minute (which fills pools, caches and the heap) to the last; peak is the highest sample after that minute; second half is the growth over the second half of the time after that minute, where a heap still settling has flattened and a leak keeps its slope. The issue\'s target: RSS growth under 5%.';
+
+const IDLE_TEXT =
+  'Each proxy, restarted fresh (allocators keep what an earlier run freed, and would reuse it), first opens and closes a few connections; its memory is read; then the client opens the connections, sends one request on each, reads the response and holds them idle; after a short settle the memory is read again, the kernel asked how many client connections the proxy holds (ss), and the client how many are still open. Per connection = (held − before) / connections. nginx allocates its connection structures for worker_connections at start, so part of its cost per connection is in its "before". Each proxy gets room for the connections (settings below); the issue\'s target: Linnet\'s private memory per connection at most 2× haproxy\'s.';
+
 export function costTable(results: BenchResults): string {
   const rows: string[][] = [];
   for (const s of results.scenarios) {
@@ -129,6 +177,18 @@ export function renderMarkdown(results: BenchResults, charts: readonly { title: 
     parts.push(s.status === 'ok' ? latencyTable(s) : `${s.status}: ${s.reason ?? ''}`);
     const vsPair = s.status === 'ok' ? peerMeshLatencyLine(s) : '';
     if (vsPair) parts.push('', vsPair);
+  }
+  for (const s of results.scenarios.filter((x) => x.kind === 'soak' || x.kind === 'idle-conns')) {
+    parts.push('', `## ${s.title}`, '', s.kind === 'soak' ? SOAK_TEXT : IDLE_TEXT, '', `Tool: ${s.tool}.`, '');
+    parts.push(s.status === 'ok' ? (s.kind === 'soak' ? soakTable(s) : idleConnsTable(s)) : `${s.status}: ${s.reason ?? ''}`);
+    if (s.kind === 'idle-conns') {
+      const settings = s.targets.filter((t) => t.idleConns).map((t) => `${TARGET_LABEL[t.target]}: ${t.idleConns!.settings}`);
+      if (settings.length) parts.push('', `Settings: ${settings.join('; ')}.`);
+    }
+    if (s.kind === 'soak') {
+      const errs = s.targets.filter((t) => t.soak?.firstErrors?.length).map((t) => `${TARGET_LABEL[t.target]}: ${t.soak!.firstErrors!.join('; ')}`);
+      if (errs.length) parts.push('', `First errors: ${errs.join(' — ')}`);
+    }
   }
   parts.push(
     '',

@@ -6,7 +6,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { renderMarkdown } from './markdown';
 import type { BenchResults } from './schema';
-import { latencyChart, throughputChart } from './svg';
+import { idleConnsChart, latencyChart, soakChart, throughputChart } from './svg';
 
 export interface Written {
   json: string;
@@ -17,7 +17,14 @@ export interface Written {
 export function chartFiles(results: BenchResults): { title: string; name: string; svg: string }[] {
   return results.scenarios
     .filter((s) => s.status === 'ok')
-    .map((s) => ({ title: s.title, name: `${s.id}.svg`, svg: s.kind === 'latency' ? latencyChart(s) : throughputChart(s) }));
+    .map((s) => ({ title: s.title, name: `${s.id}.svg`, svg: chartOf(s) }));
+}
+
+function chartOf(s: BenchResults['scenarios'][number]): string {
+  if (s.kind === 'latency') return latencyChart(s);
+  if (s.kind === 'soak') return soakChart(s);
+  if (s.kind === 'idle-conns') return idleConnsChart(s);
+  return throughputChart(s);
 }
 
 export function writeReport(results: BenchResults, dir: string, extra = ''): Written {

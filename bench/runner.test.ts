@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { BenchEnv } from './environment';
 import { Progress } from './progress';
-import { runScenarios, type RunSettings } from './runner';
+import { plannedSteps, runScenarios, type RunSettings } from './runner';
+import type { MemoryScenarioDef } from './memory-scenarios';
 import type { ScenarioDef } from './scenarios';
 
 function fakeEnv(over: Partial<Record<string, unknown>> = {}) {
@@ -255,4 +256,44 @@ test('the peer mesh\'s hop caught by a Linnet proxy fails the pair: its figure w
   assert.equal(pair.status, 'failed');
   assert.match(pair.reason!, /the traffic to hamesh-hop\/http1 went through a Linnet proxy \(2 connections, app pod inbound and load pod outbound\): not a haproxy-mesh figure/);
   assert.equal(r.scenarios[0]!.targets.find((t) => t.target === 'linnet-mesh')!.vsPeerMesh, undefined);
+});
+
+test('a memory scenario runs itself, from Linnet\'s usual settings, with the runner\'s path checks; its settings are recorded', async () => {
+  const env = fakeEnv({ linnetWorkers: 2, linnetSettings: 'LINNET_PROXY_INBOUND_MAX_CONNECTIONS=11024' });
+  const seen: string[] = [];
+  const def: MemoryScenarioDef = {
+    id: 'soak-mesh',
+    title: 'Soak',
+    kind: 'soak',
+    unit: 'MiB',
+    targets: ['linnet-mesh', 'haproxy-mesh'],
+    tool: () => 'soak-load',
+    steps: () => 7,
+    async run(ctx) {
+      seen.push(`mesh: ${await ctx.meshSkipReason()}`);
+      // The stand-in proxies saw connections for the mesh route and none for the pair's hop.
+      seen.push(`linnet-mesh: ${await ctx.pathProblem('linnet-mesh', 'grpc')}`);
+      seen.push(`haproxy-mesh: ${await ctx.pathProblem('haproxy-mesh', 'http1')}`);
+      seen.push(`linnet: ${(await ctx.pathProblem('haproxy', 'http1')) ?? 'ok'}`);
+      return { id: 'soak-mesh', title: 'Soak', kind: 'soak', unit: 'MiB', tool: 'soak-load', status: 'ok', targets: [] };
+    },
+  };
+  const s = { ...settings, soakSeconds: 30, soakRate: 500, idleConnections: 100 };
+  assert.equal(plannedSteps([def], s), 7);
+  const r = await runScenarios(env as unknown as BenchEnv, [def], s, quiet(), '/nonexistent');
+  assert.deepEqual(env.restarts, [1]);
+  assert.deepEqual(seen, ['mesh: needs mTLS (test)', 'linnet-mesh: undefined', 'haproxy-mesh: undefined', 'linnet: ok']);
+  assert.equal(r.scenarios[0]!.kind, 'soak');
+  assert.equal(r.settings.soakSeconds, 30);
+  assert.equal(r.settings.soakRate, 500);
+  assert.equal(r.settings.idleConnections, undefined); // no idle-conns scenario ran
+  // A path that a Linnet proxy should have carried and did not is a problem with its reason.
+  const env2 = fakeEnv({ proxiedConnections: async () => 0 });
+  const def2: MemoryScenarioDef = { ...def, async run(ctx) {
+    seen.push(String(await ctx.pathProblem('linnet-mesh', 'http1')));
+    return { id: 'soak-mesh', title: 'Soak', kind: 'soak', unit: 'MiB', tool: 'soak-load', status: 'ok', targets: [] };
+  } };
+  await runScenarios(env2 as unknown as BenchEnv, [def2], s, quiet(), '/nonexistent');
+  assert.match(seen[seen.length - 1]!, /never reached the app pod's Linnet proxy/);
+  assert.deepEqual(env2.restarts, []);
 });

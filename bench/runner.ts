@@ -11,6 +11,8 @@ import { MESH_SKIP_REASON, NOT_PROBED, type BenchEnv } from './environment';
 import { Progress } from './progress';
 import { COMPARED_WITH_PEER_MESH, PEER_MESH_TARGET, PERCENTILES, SCHEMA, type BenchResults, type Machine, type Percentile, type ScenarioResult, type Settings, type TargetId, type TargetResult } from './schema';
 import { proxyOf, TARGET_ROUTE, type Measured, type ScenarioDef } from './scenarios';
+import type { MemoryContext, MemoryScenarioDef } from './memory-scenarios';
+import type { Protocol } from './topology';
 import { summarize, ratio } from './stats';
 import { si } from './format';
 
@@ -22,6 +24,17 @@ export interface RunSettings {
   rates: number[];
   quick: boolean;
   command: string;
+  /** The memory scenarios' settings, recorded in results.json (they are in their definitions). */
+  soakSeconds?: number;
+  soakRate?: number;
+  idleConnections?: number;
+}
+
+/** A load-tool scenario the runner repeats, or a memory scenario that runs itself. */
+export type AnyScenario = ScenarioDef | MemoryScenarioDef;
+
+function isMemory(d: AnyScenario): d is MemoryScenarioDef {
+  return 'run' in d;
 }
 
 export function machine(): Machine {
@@ -44,8 +57,8 @@ export function gitCommit(cwd: string): string {
 }
 
 /** Measurements a scenario list will take (warm-ups included), for the progress display. */
-export function plannedSteps(defs: readonly ScenarioDef[], s: RunSettings): number {
-  return defs.reduce((n, d) => n + d.targets.length * (s.runs + (s.warmupS > 0 ? 1 : 0)), 0);
+export function plannedSteps(defs: readonly AnyScenario[], s: RunSettings): number {
+  return defs.reduce((n, d) => n + (isMemory(d) ? d.steps() : d.targets.length * (s.runs + (s.warmupS > 0 ? 1 : 0))), 0);
 }
 
 interface Acc {
@@ -56,12 +69,12 @@ interface Acc {
   failures: string[];
 }
 
-export async function runScenarios(env: BenchEnv, defs: readonly ScenarioDef[], s: RunSettings, progress: Progress, repoRoot: string): Promise<BenchResults> {
+export async function runScenarios(env: BenchEnv, defs: readonly AnyScenario[], s: RunSettings, progress: Progress, repoRoot: string): Promise<BenchResults> {
   const startedAt = new Date().toISOString();
   const mach = machine();
   const results: ScenarioResult[] = [];
   for (const def of defs) {
-    results.push(await runScenario(env, def, s, progress));
+    results.push(isMemory(def) ? await runMemoryScenario(env, def, progress) : await runScenario(env, def, s, progress));
   }
   const settings: Settings = {
     runs: s.runs,
@@ -72,6 +85,8 @@ export async function runScenarios(env: BenchEnv, defs: readonly ScenarioDef[], 
     quick: s.quick,
     pinning: env.pinningText(),
     command: s.command,
+    ...(defs.some((d) => d.kind === 'soak') ? { soakSeconds: s.soakSeconds, soakRate: s.soakRate } : {}),
+    ...(defs.some((d) => d.kind === 'idle-conns') ? { idleConnections: s.idleConnections } : {}),
   };
   return { schema: SCHEMA, startedAt, finishedAt: new Date().toISOString(), gitCommit: gitCommit(repoRoot), machine: { ...mach, loadAvgAtEnd: loadavg() }, settings, scenarios: results };
 }
@@ -80,7 +95,7 @@ async function runScenario(env: BenchEnv, def: ScenarioDef, s: RunSettings, prog
   const base = { id: def.id, title: def.title, kind: def.kind, unit: def.unit, tool: def.tool(s.connections), ...(def.rate ? { rate: def.rate } : {}) };
   // The 2-worker scenario restarts the proxy; every other one runs with 1 worker.
   const workers = def.targets.includes('linnet-2w') ? 2 : 1;
-  if (env.linnetWorkers !== workers) {
+  if (env.linnetWorkers !== workers || env.linnetSettings) {
     progress.status(`${def.id}: restarting the linnet proxy with ${workers} worker(s)`);
     await env.startLinnet(workers);
   }
@@ -220,19 +235,46 @@ async function runScenario(env: BenchEnv, def: ScenarioDef, s: RunSettings, prog
  */
 async function verifyPaths(env: BenchEnv, def: ScenarioDef, targets: TargetId[], failed: Map<TargetId, string>, progress: Progress): Promise<void> {
   for (const t of targets) {
-    const address = env.crossingAddress(TARGET_ROUTE[t], def.protocol);
-    let seen: number;
-    try {
-      seen = await env.proxiedConnections(address);
-    } catch (err) {
-      progress.note(`${def.id} · ${t}: cannot read the proxy's metrics to check the path: ${(err as Error).message}`);
-      continue;
+    const problem = await pathProblem(env, t, def.protocol, (note) => progress.note(`${def.id} · ${t}: ${note}`));
+    if (problem) {
+      failed.set(t, problem);
+      progress.note(`${def.id} · ${t}: ${problem}`);
     }
-    const viaLinnet = proxyOf(t) === 'linnet' || proxyOf(t) === 'linnet-mesh';
-    if (viaLinnet && seen === 0) failed.set(t, `the traffic to ${address} never reached the app pod's Linnet proxy (tcp_open_total is 0): not a Linnet figure`);
-    if (!viaLinnet && seen > 0) failed.set(t, `the traffic to ${address} went through a Linnet proxy (${seen} connections, app pod inbound and load pod outbound): not a ${t} figure`);
-    if (failed.has(t)) progress.note(`${def.id} · ${t}: ${failed.get(t)}`);
   }
+}
+
+/** Why `t`'s traffic on `proto` did not take its path, or undefined when it did (or the metrics could not be read: noted). */
+async function pathProblem(env: BenchEnv, t: TargetId, proto: Protocol, note: (text: string) => void): Promise<string | undefined> {
+  const address = env.crossingAddress(TARGET_ROUTE[t], proto);
+  let seen: number;
+  try {
+    seen = await env.proxiedConnections(address);
+  } catch (err) {
+    note(`cannot read the proxy's metrics to check the path: ${(err as Error).message}`);
+    return undefined;
+  }
+  const viaLinnet = proxyOf(t) === 'linnet' || proxyOf(t) === 'linnet-mesh';
+  if (viaLinnet && seen === 0) return `the traffic to ${address} never reached the app pod's Linnet proxy (tcp_open_total is 0): not a Linnet figure`;
+  if (!viaLinnet && seen > 0) return `the traffic to ${address} went through a Linnet proxy (${seen} connections, app pod inbound and load pod outbound): not a ${t} figure`;
+  return undefined;
+}
+
+/** A memory scenario runs itself; it starts from Linnet's usual settings (1 worker, defaults) and gets the runner's path checks. */
+async function runMemoryScenario(env: BenchEnv, def: MemoryScenarioDef, progress: Progress): Promise<ScenarioResult> {
+  if (env.linnetWorkers !== 1 || env.linnetSettings) {
+    progress.status(`${def.id}: restarting the linnet proxy with 1 worker`);
+    await env.startLinnet(1);
+  }
+  const ctx: MemoryContext = {
+    env,
+    progress,
+    async meshSkipReason() {
+      if (env.meshSkipReason === NOT_PROBED) await probeMesh(env, progress);
+      return env.meshSkipReason;
+    },
+    pathProblem: (t, proto) => pathProblem(env, t, proto, (note) => progress.note(`${def.id} · ${t}: ${note}`)),
+  };
+  return def.run(ctx);
 }
 
 /**

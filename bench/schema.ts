@@ -4,6 +4,7 @@
  * fields freely (readers ignore what they do not know).
  */
 import { BenchError } from './errors';
+import type { Growth, MemorySample } from './memory';
 import type { Stat } from './stats';
 
 export const SCHEMA = 'linnet-bench/1';
@@ -48,6 +49,45 @@ export interface Cost {
 export type Percentile = 'p50' | 'p90' | 'p99' | 'p99.9';
 export const PERCENTILES: readonly Percentile[] = ['p50', 'p90', 'p99', 'p99.9'];
 
+/** The soak (kind 'soak'): memory read every few seconds under a long constant mixed load. */
+export interface SoakResult {
+  /** Seconds of load, the offered rate (req/s, all kinds together), how often memory was read. */
+  readonly seconds: number;
+  readonly rate: number;
+  readonly intervalS: number;
+  /** Growth is measured from the first sample at or after this (60 s in a real soak). */
+  readonly baselineAtS: number;
+  /** The proxies' memory (meshed: both together), `t` seconds after the load started. */
+  readonly samples: readonly MemorySample[];
+  readonly growth: Growth;
+  /** Requests answered and sent; per kind of traffic too (h1KeepAlive, h1NewConnection, grpc). */
+  readonly ops: number;
+  readonly sent: number;
+  readonly kinds: Readonly<Record<string, { readonly ops: number; readonly errors: number; readonly sent: number }>>;
+  /** The first few failures, as the load tool saw them. */
+  readonly firstErrors?: readonly string[];
+}
+
+/** The idle-connection scenario (kind 'idle-conns'): what one idle keep-alive connection costs a proxy. */
+export interface IdleConnsResult {
+  /** Connections opened (one request answered on each), then held idle. */
+  readonly connections: number;
+  /** (memory while held − memory before) / connections, bytes, per run. */
+  readonly perConnectionRssBytes: Stat;
+  readonly perConnectionPrivateBytes: Stat;
+  readonly beforeRssBytes: Stat;
+  readonly heldRssBytes: Stat;
+  readonly beforePrivateBytes: Stat;
+  readonly heldPrivateBytes: Stat;
+  /** The fewest connections over the runs that the client still had open after the proxy's memory was read, and that the kernel showed the proxy holding then (ss). */
+  readonly heldAtClient: number;
+  readonly heldAtProxy: number;
+  /** Private bytes per connection over haproxy's, from the same run (the issue's target: <= 2). */
+  readonly vsHaproxy?: number;
+  /** What the proxy was configured with to hold them (limits, timeouts). */
+  readonly settings: string;
+}
+
 export interface TargetResult {
   readonly target: TargetId;
   readonly status: 'ok' | 'skipped' | 'failed';
@@ -69,12 +109,17 @@ export interface TargetResult {
   /** Requests actually completed per second in the constant-rate runs (should equal the rate). */
   readonly achievedRate?: Stat;
   readonly cost?: Cost;
+  readonly soak?: SoakResult;
+  readonly idleConns?: IdleConnsResult;
 }
+
+/** throughput and latency: repeated runs of a load tool; soak and idle-conns: the memory scenarios. */
+export type ScenarioKind = 'throughput' | 'latency' | 'soak' | 'idle-conns';
 
 export interface ScenarioResult {
   readonly id: string;
   readonly title: string;
-  readonly kind: 'throughput' | 'latency';
+  readonly kind: ScenarioKind;
   /** Unit of `throughput`: 'req/s', 'msg/s', 'Gbit/s'. */
   readonly unit: string;
   /** The load tool and its settings, as a reader would re-run it. */
@@ -106,6 +151,10 @@ export interface Settings {
   readonly quick: boolean;
   readonly pinning: string;
   readonly command: string;
+  /** The soak's length and rate, and the idle-conns scenario's connections (absent in older files). */
+  readonly soakSeconds?: number;
+  readonly soakRate?: number;
+  readonly idleConnections?: number;
 }
 
 export interface BenchResults {

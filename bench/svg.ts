@@ -105,6 +105,111 @@ export function throughputChart(s: ScenarioResult): string {
   return out.join('\n') + '\n';
 }
 
+/** One line of the soak chart: a target's RSS or private memory (MiB) over time (s). */
+export interface MemorySeries {
+  readonly id: string;
+  readonly what: 'RSS' | 'private';
+  readonly points: readonly { t: number; mib: number }[];
+}
+
+/** The soak chart's data: per measured target, its RSS and its private memory over time. */
+export function soakSeries(s: ScenarioResult): MemorySeries[] {
+  const out: MemorySeries[] = [];
+  for (const t of s.targets) {
+    if (t.status !== 'ok' || !t.soak) continue;
+    for (const what of ['RSS', 'private'] as const) {
+      const points = t.soak.samples.map((x) => ({ t: x.t, mib: (what === 'RSS' ? num(x.rss) : num(x.private)) / 1048576 })).filter((p) => Number.isFinite(p.mib));
+      if (points.length) out.push({ id: t.target, what, points });
+    }
+  }
+  return out;
+}
+
+/** Memory over time in the soak: RSS solid, private memory dashed, the baseline of the growth marked. */
+export function soakChart(s: ScenarioResult): string {
+  const series = soakSeries(s);
+  const title = `${s.title}: memory over time (MiB)`;
+  if (series.length === 0) return emptyChart(title);
+  const tmax = Math.max(...series.flatMap((x) => x.points.map((p) => p.t)), 1);
+  const top = niceCeil(Math.max(...series.flatMap((x) => x.points.map((p) => p.mib))));
+  const plotW = W - PAD.left - PAD.right;
+  const plotH = H - PAD.top - PAD.bottom;
+  const x = (t: number) => PAD.left + (t / tmax) * plotW;
+  const y = (v: number) => PAD.top + plotH - (v / top) * plotH;
+  const out = [header(title)];
+  for (let i = 0; i <= 4; i++) {
+    const v = (top / 4) * i;
+    out.push(`<line x1="${PAD.left}" x2="${PAD.left + plotW}" y1="${f(y(v))}" y2="${f(y(v))}" stroke="#ddd"/>`);
+    out.push(`<text x="${PAD.left - 6}" y="${f(y(v) + 4)}" text-anchor="end">${esc(si(v))} MiB</text>`);
+  }
+  for (let i = 0; i <= 5; i++) {
+    const t = (tmax / 5) * i;
+    out.push(`<text x="${f(x(t))}" y="${PAD.top + plotH + 18}" text-anchor="middle">${Math.round(t)}</text>`);
+  }
+  out.push(`<text x="${PAD.left + plotW / 2}" y="${H - 8}" text-anchor="middle">seconds since the load started</text>`);
+  const baseline = s.targets.find((t) => t.soak)?.soak?.baselineAtS;
+  if (baseline !== undefined && baseline <= tmax) {
+    out.push(`<line class="baseline" x1="${f(x(baseline))}" x2="${f(x(baseline))}" y1="${PAD.top}" y2="${PAD.top + plotH}" stroke="#999" stroke-dasharray="2,3"/>`);
+    out.push(`<text x="${f(x(baseline) + 4)}" y="${PAD.top + 12}" fill="#666">growth from here</text>`);
+  }
+  const ids: string[] = [];
+  for (const sr of series) {
+    const color = COLORS[sr.id] ?? '#000';
+    const dash = sr.what === 'private' ? ' stroke-dasharray="6,4"' : '';
+    const pts = sr.points.map((p) => `${f(x(p.t))},${f(y(p.mib))}`).join(' ');
+    out.push(`<polyline class="series" data-target="${sr.id}" data-what="${sr.what}" fill="none" stroke="${color}" stroke-width="2"${dash} points="${pts}"/>`);
+    if (!ids.includes(sr.id)) {
+      legend(out, ids.length, color, TARGET_LABEL[sr.id as keyof typeof TARGET_LABEL] ?? sr.id);
+      ids.push(sr.id);
+    }
+  }
+  out.push(`<text x="${W - PAD.right + 15}" y="${PAD.top + 16 + ids.length * 18}" fill="#666">solid: RSS; dashed: private</text>`);
+  out.push('</svg>');
+  return out.join('\n') + '\n';
+}
+
+/** Memory per idle connection: private memory and RSS per connection, per proxy, with min–max of runs. */
+export function idleConnsChart(s: ScenarioResult): string {
+  const bars = s.targets
+    .filter((t) => t.status === 'ok' && t.idleConns)
+    .flatMap((t) => [
+      { id: t.target, what: 'private', stat: t.idleConns!.perConnectionPrivateBytes },
+      { id: t.target, what: 'RSS', stat: t.idleConns!.perConnectionRssBytes },
+    ])
+    .map((b) => ({ ...b, median: num(b.stat.median) / 1024, min: num(b.stat.min) / 1024, max: num(b.stat.max) / 1024 }))
+    .filter((b) => Number.isFinite(b.median));
+  const title = `${s.title}: KiB per connection (private, RSS)`;
+  if (bars.length === 0) return emptyChart(title);
+  const top = niceCeil(Math.max(...bars.map((b) => b.max), 0.001));
+  const plotW = W - PAD.left - PAD.right;
+  const plotH = H - PAD.top - PAD.bottom;
+  const y = (v: number) => PAD.top + plotH - (Math.max(0, v) / top) * plotH;
+  const slot = plotW / bars.length;
+  const out = [header(title)];
+  for (let i = 0; i <= 4; i++) {
+    const v = (top / 4) * i;
+    out.push(`<line x1="${PAD.left}" x2="${PAD.left + plotW}" y1="${f(y(v))}" y2="${f(y(v))}" stroke="#ddd"/>`);
+    out.push(`<text x="${PAD.left - 6}" y="${f(y(v) + 4)}" text-anchor="end">${esc(si(v))} KiB</text>`);
+  }
+  const ids: string[] = [];
+  bars.forEach((b, i) => {
+    const color = COLORS[b.id] ?? '#000';
+    const cx = PAD.left + slot * i + slot / 2;
+    const bw = Math.min(40, slot * 0.7);
+    const opacity = b.what === 'RSS' ? ' fill-opacity="0.45"' : '';
+    out.push(`<rect class="bar" data-target="${b.id}" data-what="${b.what}" x="${f(cx - bw / 2)}" y="${f(y(b.median))}" width="${f(bw)}" height="${f(PAD.top + plotH - y(b.median))}" fill="${color}"${opacity}/>`);
+    out.push(`<line class="whisker" x1="${f(cx)}" x2="${f(cx)}" y1="${f(y(b.min))}" y2="${f(y(b.max))}" stroke="#000"/>`);
+    out.push(`<text x="${f(cx)}" y="${f(y(Math.max(b.max, b.median)) - 6)}" text-anchor="middle">${esc(si(b.median))}</text>`);
+    out.push(`<text x="${f(cx)}" y="${PAD.top + plotH + 14}" text-anchor="middle">${b.what}</text>`);
+    if (!ids.includes(b.id)) {
+      legend(out, ids.length, color, TARGET_LABEL[b.id as keyof typeof TARGET_LABEL] ?? b.id);
+      ids.push(b.id);
+    }
+  });
+  out.push('</svg>');
+  return out.join('\n') + '\n';
+}
+
 /** The smallest 1, 2 or 5 × 10^n at or above v. */
 export function niceCeil(v: number): number {
   if (!(v > 0)) return 1;

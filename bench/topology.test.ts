@@ -56,3 +56,22 @@ test('mesh file: each protocol a service on the app pod\'s mesh port, with the a
   assert.deepEqual(http1.endpoints, [{ address: `10.1.2.11:${port('mesh', 'http1')}`, identity: 'app.bench.serviceaccount.identity.linnet.cluster.local' }]);
   assert.deepEqual(doc.workloads.map((w) => w.identity), ['load.bench.serviceaccount.identity.linnet.cluster.local', 'app.bench.serviceaccount.identity.linnet.cluster.local']);
 });
+
+test('room for idle connections: only when asked, nginx and haproxy admit them plus headroom; the usual configs stay as they were', () => {
+  assert.match(nginxConfig({ dir: '/tmp/x' }), /^worker_rlimit_nofile 20000;\nevents \{ worker_connections 9000;/m);
+  assert.match(haproxyConfig({ dir: '/tmp/x' }), /^global\n {2}nbthread 1\n {2}maxconn 9000\n/);
+  assert.doesNotMatch(haproxyConfig({ dir: '/tmp/x' }), /^defaults\n[^l]*maxconn/m);
+  const n = nginxConfig({ dir: '/tmp/x', maxConnections: 10_000 });
+  assert.match(n, /^worker_rlimit_nofile 23072;\nevents \{ worker_connections 11024;/m);
+  const h = haproxyConfig({ dir: '/tmp/x', maxConnections: 10_000 });
+  assert.match(h, /^global\n {2}nbthread 1\n {2}maxconn 11024\n/);
+  // The listeners' own cap too, or connections beyond it would wait in the backlog unanswered.
+  assert.match(h, /^defaults\n {2}maxconn 11024\n/m);
+});
+
+test('room for idle connections under a hard open-file limit: nginx is given the limit, haproxy told to run within it', () => {
+  assert.match(nginxConfig({ dir: '/tmp/x', maxConnections: 10_000, fdLimit: 20_000 }), /^worker_rlimit_nofile 20000;$/m);
+  assert.match(haproxyConfig({ dir: '/tmp/x', maxConnections: 10_000, fdLimit: 20_000 }), /^ {2}maxconn 11024\n {2}no strict-limits\n/m);
+  assert.doesNotMatch(haproxyConfig({ dir: '/tmp/x', maxConnections: 10_000, fdLimit: 1 << 20 }), /strict-limits/);
+  assert.doesNotMatch(haproxyConfig({ dir: '/tmp/x', fdLimit: 20_000 }), /strict-limits/);
+});

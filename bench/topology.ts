@@ -62,6 +62,26 @@ export interface ProxyConfigOptions {
   dir: string;
   /** Whether nginx has its stream module (libnginx-mod-stream) for the TCP scenarios. */
   streamModule?: string;
+  /**
+   * Client connections the proxy must hold at once (the idle-conns scenario), beyond the 9,000
+   * the other scenarios' configs allow: raises nginx's worker_connections and open-file limit and
+   * haproxy's maxconn. Unset for every other scenario, so their figures keep the usual config
+   * (nginx preallocates its connection structures: a higher worker_connections costs memory idle).
+   */
+  maxConnections?: number;
+  /**
+   * The hard open-file limit the proxy can raise itself to (the bench's own; without
+   * CAP_SYS_RESOURCE not even root goes above it). haproxy refuses to start when the limit its
+   * maxconn implies is above it, so with maxConnections it is told to run with what it gets.
+   */
+  fdLimit?: number;
+}
+
+/** Connection slots a proxy's config gives beyond the client connections it must hold (upstream, listeners). */
+export const CONNECTION_HEADROOM = 1024;
+
+function connectionSlots(o: ProxyConfigOptions): number {
+  return Math.max(9000, (o.maxConnections ?? 0) + CONNECTION_HEADROOM);
 }
 
 /**
@@ -81,8 +101,9 @@ export function nginxConfig(o: ProxyConfigOptions): string {
     'master_process on;',
     `pid ${o.dir}/nginx.pid;`,
     `error_log ${o.dir}/nginx-error.log warn;`,
-    'worker_rlimit_nofile 20000;',
-    'events { worker_connections 9000; multi_accept on; }',
+    // Two descriptors per proxied connection (client and upstream), and some for files.
+    `worker_rlimit_nofile ${Math.min(Math.max(20000, 2 * connectionSlots(o) + 1024), o.fdLimit ?? Infinity)};`,
+    `events { worker_connections ${connectionSlots(o)}; multi_accept on; }`,
     'http {',
     '  access_log off;',
     `  client_body_temp_path ${o.dir}/nginx-body; proxy_temp_path ${o.dir}/nginx-proxy;`,
@@ -114,9 +135,14 @@ export function haproxyConfig(o: ProxyConfigOptions): string {
   return [
     'global',
     '  nbthread 1',
-    '  maxconn 9000',
+    `  maxconn ${connectionSlots(o)}`,
+    // haproxy wants two descriptors per maxconn and by default refuses to start when it cannot
+    // raise its limit that far; idle client connections hold one each, so it may run with less.
+    ...(o.maxConnections && o.fdLimit && o.fdLimit < 2 * connectionSlots(o) + 1024 ? ['  no strict-limits'] : []),
     `  pidfile ${o.dir}/haproxy.pid`,
     'defaults',
+    // Each listener's own cap, which would otherwise leave connections beyond it in the backlog.
+    ...(o.maxConnections ? [`  maxconn ${connectionSlots(o)}`] : []),
     '  timeout connect 5s',
     '  timeout client 120s',
     '  timeout server 120s',

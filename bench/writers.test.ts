@@ -2,10 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compareResults, renderComparison } from './compare';
-import { sampleResults } from './fixtures';
-import { latencyTable, peerMeshLatencyLine, renderMarkdown, throughputTable } from './markdown';
+import { memoryResults, sampleResults } from './fixtures';
+import { idleConnsTable, latencyTable, peerMeshLatencyLine, renderMarkdown, soakTable, throughputTable } from './markdown';
 import { validateResults, type BenchResults } from './schema';
-import { latencyChart, logTicks, niceCeil, percentileX, throughputChart } from './svg';
+import { idleConnsChart, latencyChart, logTicks, niceCeil, percentileX, soakChart, soakSeries, throughputChart } from './svg';
 import { summarize } from './stats';
 
 test('throughput table: one row per scenario, medians with spread and ratio to direct, skips and failures named', () => {
@@ -156,4 +156,72 @@ test('publishing a full run: RESULTS.md with the preface, charts and JSON under 
   const w = writeReport(sampleResults(), join(dir, 'out'), '\nextra\n');
   assert.ok(readFileSync(w.markdown, 'utf8').endsWith('\nextra\n'));
   assert.equal(w.charts.length, 3);
+});
+
+test('soak table: per path the requests by kind with errors, RSS from the baseline to the end with growth and peak, private memory', () => {
+  const s = memoryResults().scenarios.find((x) => x.id === 'soak-mesh')!;
+  const md = soakTable(s);
+  assert.match(md, /^\| path \| requests answered \| RSS at 60 s → end \| RSS growth \| private memory \(growth\) \| CPU s per 1k \|$/m);
+  assert.match(md, /\| linnet meshed \(2 proxies, mTLS\) \| 1\.20M of 1\.20M sent at 2\.00k req\/s: h1KeepAlive 600k, h1NewConnection 240k \(2 failed\), grpc 360k ⚠ 2 errors \| 100\.0 MiB → 103\.0 MiB \| \+3\.0% \(peak \+3\.0%, second half \+1\.5%\) \| 40\.0 MiB → 41\.0 MiB \(\+2\.5%\) \| 0\.300 \|/);
+  assert.match(md, /\| haproxy pair \(peer mesh, mTLS\) \| failed: the haproxy pair did not start/);
+});
+
+test('idle-conns table: per connection private and RSS with spread, held at both ends, ratio to haproxy', () => {
+  const s = memoryResults().scenarios.find((x) => x.id === 'idle-conns')!;
+  const md = idleConnsTable(s);
+  assert.match(md, /\| linnet \(1 hop, 1 worker\) \| 10\.0k \/ 10\.0k of 10\.0k \| 12\.0 KiB ±10% \| 12\.6 KiB ±10% \| 20\.0 MiB → 137\.2 MiB \| 3\.00× \|/);
+  assert.match(md, /\| haproxy \(1 thread\) \| 10\.0k \/ 10\.0k of 10\.0k \| 4\.00 KiB ±10% \| .* \| 1× \|/);
+});
+
+test('the report has a section per memory scenario, their settings and first errors; they are not throughput rows', () => {
+  const md = renderMarkdown(memoryResults(), [{ title: 'soak', file: 'soak-mesh.svg' }]);
+  assert.match(md, /## Soak: 600 s at 2000 req\/s through the meshed path\n\nThe same constant open-loop load/);
+  assert.match(md, /First errors: linnet meshed \(2 proxies, mTLS\): h1NewConnection: ECONNRESET/);
+  assert.match(md, /## 10000 idle HTTP\/1\.1 keep-alive connections on one proxy\n/);
+  assert.match(md, /Settings: linnet \(1 hop, 1 worker\): linnet settings; nginx \(1 worker\): nginx settings/);
+  assert.doesNotMatch(throughputTable(memoryResults()), /Soak|idle/);
+  // The soak's cost (both proxies) is in the cost table like any scenario's.
+  assert.match(md, /\| Soak: 600 s at 2000 req\/s through the meshed path \| linnet meshed \(2 proxies, mTLS\) \| 0\.300 CPU s per 1k ops/);
+});
+
+test('soak chart: RSS and private lines per measured target over time, the baseline marked; nothing measured, no lines', () => {
+  const s = memoryResults().scenarios.find((x) => x.id === 'soak-mesh')!;
+  const series = soakSeries(s);
+  assert.deepEqual(series.map((x) => `${x.id}/${x.what}`), ['linnet-mesh/RSS', 'linnet-mesh/private']);
+  assert.equal(series[0]!.points.length, 61);
+  assert.equal(series[0]!.points[60]!.mib, 103);
+  const svg = soakChart(s);
+  assert.match(svg, /^<svg [^]*<\/svg>\n$/);
+  assert.equal((svg.match(/<polyline class="series"/g) ?? []).length, 2);
+  assert.match(svg, /data-what="private" fill="none" stroke="#9467bd" stroke-width="2" stroke-dasharray/);
+  assert.match(svg, /class="baseline"/);
+  // y grows downward: the last RSS point (103 MiB) is above (smaller y than) the baseline one (100 MiB).
+  const pts = /data-what="RSS"[^>]*points="([^"]+)"/.exec(svg)![1]!.split(' ').map((p) => p.split(',').map(Number));
+  assert.ok(pts[60]![1]! < pts[6]![1]!);
+  assert.ok(pts[60]![0]! > pts[0]![0]!);
+  assert.match(soakChart({ ...s, targets: [{ target: 'linnet-mesh', status: 'failed', reason: 'x' }] }), /no data/);
+});
+
+test('idle-conns chart: a private and an RSS bar per proxy, heights in proportion', () => {
+  const s = memoryResults().scenarios.find((x) => x.id === 'idle-conns')!;
+  const svg = idleConnsChart(s);
+  assert.equal((svg.match(/<rect class="bar"/g) ?? []).length, 6);
+  const height = (target: string) => Number(new RegExp(`data-target="${target}" data-what="private"[^>]*height="([\\d.]+)"`).exec(svg)![1]);
+  assert.ok(Math.abs(height('linnet') / height('haproxy') - 3) < 0.01);
+});
+
+test('compare: memory per idle connection like any figure with runs; the soak\'s growth marked beyond 2 points', () => {
+  const before = memoryResults();
+  const after = JSON.parse(JSON.stringify(before)) as BenchResults;
+  const idle = after.scenarios.find((s) => s.id === 'idle-conns')!.targets[0] as unknown as { idleConns: { perConnectionPrivateBytes: unknown } };
+  idle.idleConns.perConnectionPrivateBytes = summarize([6 * 1024, 6.1 * 1024, 5.9 * 1024]);
+  const soak = after.scenarios.find((s) => s.id === 'soak-mesh')!.targets[0] as unknown as { soak: { growth: { rssGrowthPct: number } } };
+  soak.soak.growth.rssGrowthPct = 12;
+  const changes = compareResults(before, validateResults(after));
+  const per = changes.find((c) => c.target === 'linnet' && c.metric === 'private B per idle connection')!;
+  assert.equal(per.significant, true);
+  assert.ok(per.changePct < -45);
+  const growth = changes.find((c) => c.metric === 'RSS growth %')!;
+  assert.deepEqual([growth.before, growth.after, growth.significant, growth.higherIsBetter], [3, 12, true, false]);
+  assert.match(renderComparison(changes, 'old.json'), /\| soak-mesh \| linnet meshed \(2 proxies, mTLS\) \| RSS growth % \| 3\.00 \| 12\.0 \| \+9\.0% ❌ worse \|/);
 });

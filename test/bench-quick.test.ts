@@ -34,8 +34,8 @@ test('linnet bench --quick runs every scenario against its baselines and writes 
     const results = validateResults(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')), 'results.json');
     assert.equal(results.settings.quick, true);
     const ids = results.scenarios.map((s) => s.id);
-    for (const id of ['http1-small', 'http1-1mb', 'http1-1mb-up', 'h2', 'grpc-unary', 'grpc-unary-mesh', 'grpc-stream', 'ws', 'tcp-iperf3', 'redis', 'latency-http1-1000', 'cost-2w']) assert.ok(ids.includes(id), `scenario ${id} missing`);
-    for (const s of results.scenarios) {
+    for (const id of ['http1-small', 'http1-1mb', 'http1-1mb-up', 'h2', 'grpc-unary', 'grpc-unary-mesh', 'grpc-stream', 'ws', 'tcp-iperf3', 'redis', 'latency-http1-1000', 'cost-2w', 'soak-mesh', 'idle-conns']) assert.ok(ids.includes(id), `scenario ${id} missing`);
+    for (const s of results.scenarios.filter((x) => x.kind === 'throughput' || x.kind === 'latency')) {
       assert.equal(s.status, 'ok', `${s.id}: ${s.reason}`);
       const direct = s.targets.find((t) => t.target === 'direct')!;
       assert.equal(direct.status, 'ok', `${s.id} direct: ${direct.reason}`);
@@ -56,9 +56,9 @@ test('linnet bench --quick runs every scenario against its baselines and writes 
       assert.ok(existsSync(join(out, `${s.id}.svg`)), `${s.id}.svg`);
       assert.match(readFileSync(join(out, `${s.id}.svg`), 'utf8'), /^<svg [^]*<\/svg>\n$/);
     }
+    const byId = (id: string) => results.scenarios.find((s) => s.id === id)!;
     // The peer mesh baseline (the haproxy pair) is measured wherever it is a target, with its cost
     // (both haproxies); Linnet meshed beside it gets its ratio to the pair or its latency over it.
-    const byId = (id: string) => results.scenarios.find((s) => s.id === id)!;
     for (const id of ['http1-small', 'latency-http1-1000', 'grpc-unary-mesh']) {
       const pair = byId(id).targets.find((t) => t.target === 'haproxy-mesh');
       assert.equal(pair?.status, 'ok', `${id}/haproxy-mesh: ${pair?.reason}`);
@@ -75,7 +75,46 @@ test('linnet bench --quick runs every scenario against its baselines and writes 
     assert.match(md, /## Throughput/);
     assert.match(md, /## HTTP\/1\.1 at a constant 1000 req\/s/);
     assert.match(md, /## Cost per proxy/);
-    assert.ok(seconds < 120, `--quick took ${seconds}s; it must stay well under 2 minutes`);
+
+    // The soak (6 s in --quick): both meshed paths carried the mixed load, every request accounted
+    // for, and their memory was read through it, drawn per target.
+    const soak = byId('soak-mesh');
+    assert.equal(soak.status, 'ok', soak.reason);
+    assert.equal(results.settings.soakSeconds, 6);
+    for (const t of soak.targets) {
+      if (t.target === 'linnet-mesh' && t.status === 'skipped') continue; // no mTLS here: said why above
+      assert.equal(t.status, 'ok', `soak-mesh/${t.target}: ${t.reason}`);
+      const k = t.soak!;
+      assert.ok(k.samples.length >= 6, `soak-mesh/${t.target}: ${k.samples.length} samples`);
+      for (const x of k.samples) assert.ok(x.rss > 1 << 20 && x.private > 0 && x.private < x.rss, `soak-mesh/${t.target}: sample ${JSON.stringify(x)}`);
+      assert.ok(Number.isFinite(k.growth.rssGrowthPct) && k.growth.baselineT >= k.baselineAtS, `soak-mesh/${t.target}: growth ${JSON.stringify(k.growth)}`);
+      // Every kind of traffic ran, errors are the kinds' errors, and nearly every request was answered.
+      for (const kind of ['h1KeepAlive', 'h1NewConnection', 'grpc']) assert.ok(k.kinds[kind]!.ops > 0, `soak-mesh/${t.target}: no ${kind}`);
+      assert.equal(t.errors, Object.values(k.kinds).reduce((n, v) => n + v.errors, 0));
+      assert.ok(k.ops >= 0.9 * k.rate * k.seconds && t.errors! <= 0.01 * k.sent, `soak-mesh/${t.target}: ${k.ops} answered, ${t.errors} errors of ${k.sent} (${k.firstErrors?.join('; ')})`);
+      assert.match(readFileSync(join(out, 'soak-mesh.svg'), 'utf8'), new RegExp(`data-target="${t.target}" data-what="RSS"`));
+    }
+    assert.match(md, /## Soak: 6 s at 2000 req\/s through the meshed path[^#]*\| RSS growth \|/);
+
+    // Idle connections (500 in --quick): every one held at both ends, on every proxy, with a
+    // positive cost each, and Linnet's compared with haproxy's.
+    const idle = byId('idle-conns');
+    assert.equal(idle.status, 'ok', idle.reason);
+    assert.deepEqual(idle.targets.map((t) => t.target), ['linnet', 'nginx', 'haproxy']);
+    for (const t of idle.targets) {
+      assert.equal(t.status, 'ok', `idle-conns/${t.target}: ${t.reason}`);
+      const c = t.idleConns!;
+      assert.equal(c.heldAtClient, 500, `idle-conns/${t.target}: held at the client`);
+      assert.equal(c.heldAtProxy, 500, `idle-conns/${t.target}: held at the proxy`);
+      for (const per of [c.perConnectionPrivateBytes.median, c.perConnectionRssBytes.median]) assert.ok(per > 0 && per < 1 << 20, `idle-conns/${t.target}: ${per} B per connection`);
+    }
+    assert.ok(idle.targets[0]!.idleConns!.vsHaproxy! > 0, 'idle-conns: linnet against haproxy');
+    assert.match(md, /## 500 idle HTTP\/1\.1 keep-alive connections on one proxy[^#]*\| linnet \(1 hop, 1 worker\) \| 500 \/ 500 of 500 \|/);
+    assert.match(readFileSync(join(out, 'idle-conns.svg'), 'utf8'), /data-target="haproxy" data-what="private"/);
+
+    // The memory scenarios add about 20 s (two 6 s soaks, three proxies restarted with 500
+    // connections each): the whole took 104 s here, against 120 s allowed before them.
+    assert.ok(seconds < 140, `--quick took ${seconds}s; it must stay well under 2.5 minutes`);
 
     // --scenario picks one family; --compare reads the run above and shows the change.
     const out2 = join(out, 'again');
