@@ -15,6 +15,7 @@ import { formatAddr } from '../transport/connect';
 import type { TlsStore } from '../transport/tls/store';
 import { decodeTransportHeader, TransportHeaderError, type TransportHeader } from '../transport/transport-header';
 import { acceptMeshed, inboundVerdict } from './mtls';
+import { resetConnection } from '../transport/reset';
 
 const NO_PORTS: ReadonlySet<number> = new Set();
 
@@ -66,7 +67,7 @@ export async function acceptOpaqueTransport(
   const refuse = (reason: string) => {
     metrics.plaintextRefused.inc({ target_addr: target.addr, reason });
     log.info("direct connection to the inbound port without a peer proxy's mTLS and header; closing", { peer: client.remoteAddress, reason });
-    client.resetAndDestroy();
+    resetConnection(client);
   };
   const prefix = await readPrefix(client, side.detectTimeoutMs);
   if (prefix.outcome.kind === 'gone') return void client.destroy();

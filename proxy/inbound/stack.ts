@@ -27,7 +27,7 @@ import { authorityOf, fieldValue } from '../protocol/h2/headers';
 import { isGrpcContentType } from '../protocol/h2/grpc-status';
 import type { ProxyProtocol, RequestView } from '../../core/policy/model';
 import type { Authorizer, HttpAuthz } from './policy/authz';
-import { resetConnection } from './policy/reset';
+import { resetConnection } from '../transport/reset';
 import type { Fields } from '../protocol/h2/semantics';
 import { HttpSide } from '../protocol/http-side';
 import type { H2Settings } from '../protocol/h2/settings';
@@ -155,7 +155,7 @@ export class Inbound implements Stack {
       if (tls && this.settings.requireTlsPorts.has(target.port)) {
         mesh.plaintextRefused.inc({ target_addr: target.addr, reason: 'opaque' });
         log.info('port requires mTLS; closing a connection without it', { target: target.addr, peer: client.remoteAddress });
-        client.resetAndDestroy();
+        resetConnection(client);
         return Promise.resolve();
       }
       return this.dispatch.serve(client, EMPTY, OPAQUE_PORT, conn);
@@ -192,7 +192,7 @@ export class Inbound implements Stack {
       if (verdict === 'refuse') {
         mesh.plaintextRefused.inc({ target_addr: target.addr, reason: o.kind === 'detected' ? o.detected.kind : o.kind });
         log.info('port requires mTLS; closing a connection without it', { target: target.addr, peer: client.remoteAddress });
-        client.resetAndDestroy();
+        resetConnection(client);
         return;
       }
       if (verdict === 'terminate') {
@@ -248,7 +248,7 @@ export class Inbound implements Stack {
       // Decided before the app is dialled: a refused client never reaches it, not even its first bytes.
       // A later policy that no longer allows it resets it, so the client's side sees a reset, not an end.
       if (!authz.connection(conn, () => resetConnection(client))) {
-        client.resetAndDestroy();
+        resetConnection(client);
         return;
       }
       client.once('close', () => authz.connectionClosed(conn));

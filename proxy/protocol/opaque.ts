@@ -13,6 +13,7 @@ import type { Socket } from 'node:net';
 import { relay } from '../transport/relay';
 import { spliceRelay } from '../transport/splice-relay';
 import { errnoOf, type ConnInfo } from './call';
+import { resetConnection } from '../transport/reset';
 
 /** Which relay carries an opaque connection: the kernel's (splice) or JavaScript's. */
 export type RelayKind = 'splice' | 'userspace';
@@ -43,7 +44,7 @@ export async function forwardOpaque(
     info.log.info('target refused or unreachable; resetting client', { target: info.target, errno: errnoOf(err) });
     // The client already has a connection to "the target": a reset is the closest we can get
     // to the refusal it would have seen without the proxy.
-    client.resetAndDestroy();
+    resetConnection(client);
     return undefined;
   }
   const server = upstream.socket;

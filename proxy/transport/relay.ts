@@ -9,6 +9,7 @@
  * Calls `onClose(srcErrno, dstErrno)`, if given, once both sockets are closed; an errno is '' for a clean close.
  */
 import type { Socket } from 'node:net';
+import { resetConnection } from './reset';
 
 export interface RelayOptions {
   /** Bytes already read from `src` (during protocol detection) to send to `dst` first. */
@@ -48,11 +49,11 @@ export function relay(src: Socket, dst: Socket, opts: RelayOptions): void {
   // has nothing left to carry it to.
   src.on('error', (err) => {
     srcErrno = errnoOf(err);
-    if (!dst.destroyed) dst.resetAndDestroy();
+    if (!dst.destroyed) resetConnection(dst);
   });
   dst.on('error', (err) => {
     dstErrno = errnoOf(err);
-    if (!src.destroyed) src.resetAndDestroy();
+    if (!src.destroyed) resetConnection(src);
   });
   // A clean close needs nothing carried: it happens only after both FINs have crossed, and the
   // other socket then closes by itself once its own writes are flushed (destroying it here could

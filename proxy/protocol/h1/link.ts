@@ -6,6 +6,7 @@
  */
 import type { Socket } from 'node:net';
 import type { UpstreamConn, UpstreamHandler } from './client-pool';
+import { resetConnection } from '../../transport/reset';
 
 export interface UpstreamLink {
   handler: UpstreamHandler | undefined;
@@ -74,7 +75,7 @@ export class H1Link implements UpstreamLink {
     this.conn.socket.destroy();
   }
   reset(): void {
-    this.conn.socket.resetAndDestroy();
+    resetConnection(this.conn.socket);
   }
   release(): void {
     this.conn.socket.resume();

@@ -36,6 +36,7 @@ import {
   type RequestHead,
 } from './parse-head';
 import { worthParsing } from './reparse';
+import { resetConnection } from '../../transport/reset';
 
 export interface H1Settings {
   limits: HeadLimits;
@@ -516,7 +517,7 @@ class ClientConnection {
         // A malformed response body cannot be carried on: cut the client off.
         ex.end({ status: ex.resStatus, error: 'invalid chunked response' });
         ex.upstream?.destroy();
-        this.client.resetAndDestroy();
+        resetConnection(this.client);
         return;
       }
     }
@@ -580,7 +581,7 @@ class ClientConnection {
     ex.end({ status: ex.resStatus, error: `upstream ${reason} mid-response` });
     this.ex = undefined;
     this.phase = Phase.Closed;
-    this.client.resetAndDestroy();
+    resetConnection(this.client);
   }
 
   /** Armed once per awaited head: bytes dribbling in do not restart it. */
@@ -649,7 +650,7 @@ class ClientConnection {
     if (this.phase === Phase.Closed || this.client.destroyed) return;
     if (ex.resPhase === ResPhase.Body) {
       this.phase = Phase.Closed;
-      this.client.resetAndDestroy();
+      resetConnection(this.client);
       return;
     }
     this.client.write(h1ErrorResponse(err, { close: !this.keepAlive }));
