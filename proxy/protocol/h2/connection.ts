@@ -890,6 +890,9 @@ export class H2Connection {
   private queue(b: Buffer): void {
     this.out.push(b);
     this.outBytes += b.length;
+    // Answers the peer provokes within one read (a flood of PINGs, SETTINGS, tiny frames) grow
+    // this queue before the flush that checks the limit: flush at the limit, so it is checked.
+    if (this.outBytes > SOCKET_LIMIT) this.flush();
   }
 
   private scheduleFlush(): void {
