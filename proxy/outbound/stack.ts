@@ -27,6 +27,7 @@ import { proxyStream } from '../protocol/h2/stream-proxy';
 import { forwardOpaque } from '../protocol/opaque';
 import { H2Link } from '../protocol/orig-proto/client';
 import { canUpgradeToH2 } from '../protocol/orig-proto/convert';
+import { ConnectError } from '../transport/connect';
 import { callEndpoint, settleOnClose, type Endpoint, type OutboundServices } from './endpoint';
 import { DST_OVERRIDE, logicalDestination, type LogicalDestination } from './ingress';
 
@@ -170,8 +171,16 @@ export class Outbound implements Stack {
     const call = new OutboundCall(this.deps.http, conn, authority);
     const session = (ep: Endpoint) => this.http.h2Pool.acquire(ep.key, ep.addr, () => ep.dial(H2_ALPN));
     return {
-      // A refused stream goes again to the same endpoint, on a new stream (maybe a new session).
-      open: (again) => (again && call.endpoint ? session(call.endpoint) : call.open(this.deps, logical, session)),
+      // A refused stream goes again to the same endpoint, on a new stream (maybe a new session);
+      // if that endpoint no longer takes connections (a replica going away sent GOAWAY, then
+      // closed its listener), the request was never processed and is balanced anew.
+      open: (again) => {
+        if (!(again && call.endpoint)) return call.open(this.deps, logical, session);
+        return session(call.endpoint).catch((err: unknown) => {
+          if (!(err instanceof ConnectError)) throw err;
+          return call.open(this.deps, logical, session);
+        });
+      },
       end: (o) => call.end(o),
     };
   }
