@@ -18,6 +18,7 @@ import { TOKEN_AUDIENCE } from './inject/sidecar';
 import type { DiscoverySource } from './destination/source';
 import { DEFAULT_POLICIES, isDefaultPolicy, type DefaultPolicy } from '../core/policy/model';
 import { DEFAULT_CLUSTER_NETWORKS, parseNetList, type IpNet } from '../core/policy/net';
+import { VIZ_DEFAULTS } from './viz/service';
 
 const fingerprint = (der: Uint8Array) => createHash('sha256').update(der).digest('hex');
 
@@ -105,6 +106,13 @@ listeners:
                                 --discovery kubernetes (default ${DEFAULTS.policyAddr})
   --admin-addr ADDR             /metrics, /live, /ready (default ${DEFAULTS.adminAddr}; Linkerd's admin port)
 
+viz (\`linnet viz\`, the dashboard; the README's "Viz"):
+  --viz-addr ADDR               the viz API and dashboard (default ${VIZ_DEFAULTS.addr}: this host only;
+                                \`off\` for none). A port clash is logged and the rest still serves
+  --viz-scrape-interval DUR     how often each proxy's :4191/metrics and /latency are read
+                                (default ${VIZ_DEFAULTS.scrapeInterval})
+  --viz-history DUR             how much history is kept in memory (default ${VIZ_DEFAULTS.history})
+
   --log LEVEL                   error|warn|info|debug (default info)
 
 Stops on SIGTERM or SIGINT: refuses new calls, ends open discovery streams (proxies keep their
@@ -140,6 +148,10 @@ export interface ControlOptions {
   defaultInboundPolicy: DefaultPolicy;
   clusterNetworks: readonly IpNet[];
   adminAddr: string;
+  /** undefined: no viz service */
+  vizAddr?: string;
+  vizScrapeIntervalMs: number;
+  vizHistoryMs: number;
   log: 'error' | 'warn' | 'info' | 'debug';
 }
 
@@ -171,6 +183,9 @@ export function parseControlArgs(args: string[]): ControlOptions {
         'policy-addr': { type: 'string' },
         'default-inbound-policy': { type: 'string' },
         'cluster-networks': { type: 'string' },
+        'viz-addr': { type: 'string' },
+        'viz-scrape-interval': { type: 'string' },
+        'viz-history': { type: 'string' },
         log: { type: 'string' },
       },
     }));
@@ -203,8 +218,10 @@ export function parseControlArgs(args: string[]): ControlOptions {
       throw usageError(`--${k} must be a positive duration such as 10s, 2m or 168h, not ${JSON.stringify(str(k))}`);
     }
   };
-  for (const k of ['destination-addr', 'identity-addr', 'policy-addr', 'admin-addr']) {
+  const vizAddr = str('viz-addr') ?? VIZ_DEFAULTS.addr;
+  for (const k of ['destination-addr', 'identity-addr', 'policy-addr', 'admin-addr', 'viz-addr']) {
     const v = str(k);
+    if (k === 'viz-addr' && v === 'off') continue;
     if (v !== undefined && !/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(v)) throw usageError(`--${k} must be HOST:PORT, not ${JSON.stringify(v)}`);
   }
   return {
@@ -227,6 +244,9 @@ export function parseControlArgs(args: string[]): ControlOptions {
     policyAddr: str('policy-addr') ?? DEFAULTS.policyAddr,
     defaultInboundPolicy: dip,
     clusterNetworks,
+    ...(vizAddr !== 'off' ? { vizAddr } : {}),
+    vizScrapeIntervalMs: duration('viz-scrape-interval', VIZ_DEFAULTS.scrapeInterval),
+    vizHistoryMs: duration('viz-history', VIZ_DEFAULTS.history),
     log: log as ControlOptions['log'],
   };
 }
@@ -237,6 +257,8 @@ export interface RunningControl {
   identityPort?: number;
   policyPort?: number;
   adminPort: number;
+  /** the viz service's port, when it listens */
+  vizPort?: number;
   identity?: import('./identity').IdentityService;
   stop(): Promise<void>;
 }
@@ -407,7 +429,29 @@ export async function startControl(o: ControlOptions, log: Logger): Promise<Runn
     } catch (err) {
       log.warn('admin listener not started; no /metrics', { addr: o.adminAddr, error: String(err), hint: 'free the port or pass --admin-addr' });
     }
-    return { destinationPort, ...(identityPort !== undefined ? { identityPort } : {}), ...(policyPort !== undefined ? { policyPort } : {}), adminPort, ...(identityService ? { identity: identityService } : {}), stop };
+    // The viz service only reads: a port clash costs the dashboard, not the control plane.
+    let vizPort: number | undefined;
+    if (o.vizAddr) {
+      try {
+        const { startVizService } = require('./viz/service') as typeof import('./viz/service');
+        const fs = fileSource;
+        const svc = identityService;
+        const viz = await startVizService({
+          addr: o.vizAddr,
+          intervalMs: o.vizScrapeIntervalMs,
+          keepMs: o.vizHistoryMs,
+          mesh: () => fs?.state(),
+          certified: () => svc?.proxies() ?? [],
+          discovery: source,
+          log: log.child('viz'),
+        });
+        closers.push(() => viz.close());
+        vizPort = viz.port;
+      } catch (err) {
+        log.warn('viz service not started', { addr: o.vizAddr, error: String(err), hint: 'free the port or pass --viz-addr (off for none)' });
+      }
+    }
+    return { destinationPort, ...(identityPort !== undefined ? { identityPort } : {}), ...(policyPort !== undefined ? { policyPort } : {}), adminPort, ...(vizPort !== undefined ? { vizPort } : {}), ...(identityService ? { identity: identityService } : {}), stop };
   } catch (err) {
     await stop();
     throw err;

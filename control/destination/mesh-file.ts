@@ -179,7 +179,11 @@ export function parseMeshFile(text: string, file = 'mesh file'): MeshState {
       problems.push(`${p}: expected a mapping with identity and token`);
       return;
     }
-    unknownKeys(raw, p, ['identity', 'token']);
+    unknownKeys(raw, p, ['identity', 'token', 'name']);
+    const name = raw['name'];
+    if (name !== undefined && (typeof name !== 'string' || !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(name))) {
+      problems.push(`${p}.name: expected a DNS label (lower-case letters, digits and -), the workload's name in \`linnet viz\``);
+    }
     const id = identity(raw['identity'], `${p}.identity`);
     if (raw['identity'] === undefined) problems.push(`${p}.identity: missing`);
     const token = raw['token'];
@@ -187,7 +191,7 @@ export function parseMeshFile(text: string, file = 'mesh file'): MeshState {
       problems.push(`${p}.token: expected a string of at least 8 characters (the secret the workload presents)`);
       return;
     }
-    if (id !== undefined) workloads.push({ identity: id, token });
+    if (id !== undefined) workloads.push({ identity: id, token, ...(typeof name === 'string' ? { name } : {}) });
   });
 
   if (problems.length > 0) throw new MeshFileError(file, problems);

@@ -47,6 +47,8 @@ export interface MeshService {
 export interface MeshWorkload {
   readonly identity: string;
   readonly token: string;
+  /** what `linnet viz` calls it (its deploy/NAME); default: the identity's service-account part */
+  readonly name?: string;
 }
 
 export interface MeshState {

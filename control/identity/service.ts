@@ -73,6 +73,15 @@ export interface ProxyRecord {
   issuerAnchor: string;
   leafNotAfter: number;
   certifiedAt: number;
+  /** the IP the proxy called from (its pod's address): where the viz service finds its admin port */
+  address?: string;
+}
+
+/** grpc-js' peer string (`10.0.0.7:51234`, `[::1]:51234`, `ipv4:…`) → the IP, or undefined. */
+export function peerIp(peer: string | undefined): string | undefined {
+  if (!peer) return undefined;
+  const m = /^(?:ipv[46]:)?(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+)):\d+$/.exec(peer);
+  return m ? (m[1] ?? m[2]) : undefined;
 }
 
 export const fingerprint = (der: Uint8Array) => createHash('sha256').update(der).digest('hex');
@@ -135,7 +144,7 @@ export async function createIdentityService(opts: IdentityServiceOptions): Promi
   const proxies = new Map<string, ProxyRecord>();
   const startedAt = Date.now();
 
-  async function certify(req: CertifyRequestMsg): Promise<CertifyResponseMsg> {
+  async function certify(req: CertifyRequestMsg, peer?: string): Promise<CertifyResponseMsg> {
     const identity = req.identity ?? '';
     if (identity === '') {
       throw new IdentityError('LINNET_IDENTITY_NAME_INVALID', 'the request names no identity', { hint: 'set CertifyRequest.identity' });
@@ -173,6 +182,7 @@ export async function createIdentityService(opts: IdentityServiceOptions): Promi
       issuerAnchor: fingerprint(issuer.anchor.raw),
       leafNotAfter: window.notAfter.getTime(),
       certifiedAt: now,
+      ...(peer ? { address: peer } : {}),
     });
     return {
       leaf_certificate: Buffer.from(result.leafDer),
@@ -186,7 +196,7 @@ export async function createIdentityService(opts: IdentityServiceOptions): Promi
 
   const implementation: grpc.UntypedServiceImplementation = {
     Certify(call: grpc.ServerUnaryCall<CertifyRequestMsg, CertifyResponseMsg>, callback: grpc.sendUnaryData<CertifyResponseMsg>) {
-      certify(call.request).then(
+      certify(call.request, peerIp(call.getPeer())).then(
         (res) => callback(null, res),
         (err: unknown) => {
           const e =
