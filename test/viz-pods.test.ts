@@ -1,0 +1,217 @@
+/**
+ * The viz side against a real mesh in pods: `linnet control` (its viz service on the control pod's
+ * 127.0.0.1:8085, scraping every second), a `server` workload of two meshed replicas behind a
+ * virtual IP, and a meshed `client` that sends a known mix (40 answered 200, 10 answered 500).
+ * `linnet viz stat|routes|edges` and `linnet diagnostics` run in the control pod and must show
+ * exactly that traffic; the dashboard, opened by Debian's Chromium through playwright-core, must
+ * show the same rows and success rate; a proxy stopped is shown as not answering.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { APP_UID, Cluster, LINNET_BIN, logsOnFailure, meshSkipReason, type Pod, type PodProcess } from './pods';
+import { eventually } from './pods/mesh';
+import { makeMeshDir, meshProxyEnv } from './pods/mesh-control';
+import { forwardFromPod, type Forward } from '../control/local/pods/forward';
+
+const CHROMIUM = '/usr/bin/chromium';
+const skip = meshSkipReason();
+const browserSkip = skip ?? (existsSync(CHROMIUM) ? undefined : `needs Debian's chromium at ${CHROMIUM} (bash .ci/setup-debian)`);
+const id = (sa: string) => `${sa}.demo.serviceaccount.identity.linnet.cluster.local`;
+const VIP = '10.96.0.20';
+const APP = `require('http').createServer((q, s) => { s.statusCode = q.url.startsWith('/fail') ? 500 : 200; s.end('ok'); }).listen(8080, () => console.log(JSON.stringify({ event: 'listening' })))`;
+
+let cluster: Cluster | undefined;
+let control: Pod;
+let servers: Pod[] = [];
+let client: Pod;
+let dir: string;
+let controlProc: PodProcess;
+const withLogs = <A extends unknown[]>(body: (...a: A) => Promise<void>) =>
+  logsOnFailure(() => cluster, async (...a: A) => {
+    try {
+      await body(...a);
+    } catch (err) {
+      process.stderr.write(`--- linnet control log ---\n${controlProc?.logTail(40)}\n`);
+      throw err;
+    }
+  });
+
+async function viz(args: string[]) {
+  return control.run(process.execPath, [LINNET_BIN, ...args], { timeoutMs: 30_000 });
+}
+
+async function statJson(extra: string[] = []): Promise<Record<string, { requests: number; success: number; failure: number; meshed: number; pods: number; successRate?: number }>> {
+  const r = await viz(['viz', 'stat', 'deploy', '-t', '5m', '-o', 'json', ...extra]);
+  assert.equal(r.code, 0, r.stderr);
+  return Object.fromEntries((JSON.parse(r.stdout) as { name: string }[]).map((x) => [x.name, x as never]));
+}
+
+before(async () => {
+  if (skip) return;
+  cluster = await Cluster.create();
+  control = await cluster.addPod('control');
+  servers = [await cluster.addPod('server0'), await cluster.addPod('server1')];
+  client = await cluster.addPod('client');
+  dir = makeMeshDir(['server', 'client'], 'linnet-viz-');
+  writeFileSync(
+    join(dir, 'mesh.yaml'),
+    [
+      'services:',
+      '  - name: server.demo.svc.cluster.local',
+      `    address: ${VIP}`,
+      '    ports: [8080]',
+      '    endpoints:',
+      ...servers.flatMap((p, i) => [`      - address: ${p.ip}:8080`, `        identity: ${id('server')}`, `        labels: { pod: server-${i} }`]),
+      'workloads:',
+      `  - { identity: ${id('server')}, token: server-token }`,
+      `  - { identity: ${id('client')}, token: client-token, name: client }`,
+    ].join('\n') + '\n',
+  );
+  controlProc = control.spawn(process.execPath, [
+    LINNET_BIN, 'control', '--discovery-file', join(dir, 'mesh.yaml'), '--identity-dir', join(dir, 'ca'),
+    '--destination-addr', `${control.ip}:8086`, '--identity-addr', `${control.ip}:8080`, '--viz-scrape-interval', '1s',
+  ], { name: 'control' });
+  await eventually(async () => {
+    for (const port of [8086, 8080, 8085]) {
+      const host = port === 8085 ? '127.0.0.1' : control.ip;
+      const r = await control.run('bash', ['-c', `exec 3<>/dev/tcp/${host}/${port}`], { timeoutMs: 2000 });
+      assert.equal(r.code, 0, `control not listening on ${port} yet`);
+    }
+  }, 30_000, 200);
+  for (const p of [...servers, client]) await p.init();
+  for (const p of servers) await p.startProxy(meshProxyEnv(control, dir, id('server'), 'server'), 60_000);
+  await client.startProxy(meshProxyEnv(control, dir, id('client'), 'client'), 60_000);
+  for (const p of servers) {
+    const app = p.spawn(process.execPath, ['-e', APP], { uid: APP_UID, name: 'app' });
+    await app.waitForEvent<{ event: string }>((e) => e.event === 'listening', 30_000);
+  }
+  // The first request that reaches a server: the VIP is served only through discovery, so this
+  // one went over mTLS to an endpoint; requests before it reached no server and count nowhere.
+  await eventually(async () => {
+    const r = await client.run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-m', '3', `http://${VIP}:8080/ok`], { uid: APP_UID, timeoutMs: 10_000 });
+    assert.equal(r.stdout, '200');
+  }, 60_000, 300);
+  const send = await client.run(
+    'bash',
+    ['-c', `for i in $(seq 39); do curl -s -o /dev/null -w '%{http_code}\\n' http://${VIP}:8080/ok; done; for i in $(seq 10); do curl -s -o /dev/null -w '%{http_code}\\n' http://${VIP}:8080/fail; done`],
+    { uid: APP_UID, timeoutMs: 120_000 },
+  );
+  const codes = send.stdout.trim().split('\n');
+  assert.equal(codes.filter((c) => c === '200').length, 39, send.stdout + send.stderr);
+  assert.equal(codes.filter((c) => c === '500').length, 10, send.stdout + send.stderr);
+});
+
+after(async () => {
+  await cluster?.destroy();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test('viz stat deploy: exact request counts and success rate from the proxies, both replicas meshed', { skip, timeout: 120_000 }, withLogs(async () => {
+  const rows = await eventually(async () => {
+    const s = await statJson();
+    assert.equal(s['server']?.requests, 50, JSON.stringify(s));
+    return s;
+  }, 30_000, 500);
+  assert.equal(rows['server']!.success, 40);
+  assert.equal(rows['server']!.failure, 10);
+  assert.equal(rows['server']!.meshed, 2);
+  assert.equal(rows['client']!.requests, 0);
+  const table = await viz(['viz', 'stat', 'deploy', '-t', '5m']);
+  assert.equal(table.code, 0, table.stderr);
+  assert.match(table.stdout, /^NAME\s+MESHED\s+SUCCESS\s+RPS\s+LATENCY_P50\s+LATENCY_P95\s+LATENCY_P99\s+TCP_CONN$/m);
+  assert.match(table.stdout, /^server\s+2\/2\s+80\.00%\s+\d+\.\drps\s+\S+ms\s+\S+ms\s+\S+ms\s+\d+$/m, table.stdout);
+  assert.match(table.stdout, /^client\s+1\/1\s+-\s+-\s+-\s+-\s+-\s+\d+$/m, table.stdout);
+  // The same numbers by pod (the replicas add up) and by name.
+  const pods = await viz(['viz', 'stat', 'pod', '-t', '5m', '-o', 'json']);
+  const byPod = JSON.parse(pods.stdout) as { name: string; requests: number }[];
+  assert.equal(byPod.filter((p) => p.name.startsWith('server-')).reduce((a, p) => a + p.requests, 0), 50, pods.stdout);
+  const one = await viz(['viz', 'stat', 'deploy/server', '-t', '5m', '-o', 'wide']);
+  assert.match(one.stdout, /^demo\s+server\s+2\/2\s+80\.00%.*\s50\s+(hdr|buckets)$/m, one.stdout);
+  // From the client's side (its outbound requests to the server's pods).
+  const from = await statJson(['--from', 'deploy/client']);
+  assert.equal(from['server']?.requests, 50, JSON.stringify(from));
+}));
+
+test('viz edges deploy: client → server secured √ (mTLS with the server identity); routes and authority', { skip, timeout: 60_000 }, withLogs(async () => {
+  const edges = await eventually(async () => {
+    const r = await viz(['viz', 'edges', 'deploy']);
+    assert.match(r.stdout, /^client\s+server\s+demo\s+demo\s+√$/m, r.stdout + r.stderr);
+    return r.stdout;
+  }, 20_000, 500);
+  assert.match(edges, /^SRC\s+DST\s+SRC_NS\s+DST_NS\s+SECURED$/m);
+  const wide = await viz(['viz', 'edges', 'deploy', '-o', 'json']);
+  const e = (JSON.parse(wide.stdout) as { src: string; dst: string; serverId?: string; clientId?: string }[]).find((x) => x.src === 'client')!;
+  assert.equal(e.serverId, id('server'));
+  assert.equal(e.clientId, id('client'));
+  const routes = await viz(['viz', 'routes', 'deploy/server', '-t', '5m', '-o', 'json']);
+  const rr = JSON.parse(routes.stdout) as { route: string; requests: number; successRate: number }[];
+  assert.deepEqual(rr.map((r) => [r.route, r.requests, r.successRate]), [['[default]', 50, 0.8]], routes.stdout);
+  const au = await viz(['viz', 'stat', 'authority', '-t', '5m', '-o', 'json']);
+  assert.equal((JSON.parse(au.stdout) as { requests: number }[]).reduce((a, r) => a + r.requests, 0), 50, au.stdout);
+}));
+
+test('bad input: an unknown name lists what exists; an unreachable service names the address and how to start it', { skip, timeout: 60_000 }, withLogs(async () => {
+  const unknown = await viz(['viz', 'stat', 'deploy', 'nope']);
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.stderr, /deploy\/nope not found; these exist: client, server/);
+  const kind = await viz(['viz', 'stat', 'svc']);
+  assert.equal(kind.code, 1);
+  assert.match(kind.stderr, /these exist: deploy, pod, authority/);
+  const away = await viz(['viz', 'stat', 'deploy', '--viz-addr', '127.0.0.1:9']);
+  assert.equal(away.code, 1);
+  assert.equal(away.stderr.trim().split('\n').length, 1, away.stderr);
+  assert.match(away.stderr, /cannot reach the viz service at http:\/\/127\.0\.0\.1:9 .*linnet control/);
+}));
+
+test('diagnostics: proxy-metrics of a pod by name, endpoints of an authority', { skip, timeout: 60_000 }, withLogs(async () => {
+  const m = await viz(['diagnostics', 'proxy-metrics', 'server-0']);
+  assert.equal(m.code, 0, m.stderr);
+  assert.match(m.stdout, /^response_total\{direction="inbound"/m);
+  const e = await viz(['diagnostics', 'endpoints', 'server.demo.svc.cluster.local:8080']);
+  assert.equal(e.code, 0, e.stderr);
+  for (const [i, p] of servers.entries()) assert.match(e.stdout, new RegExp(`^${p.ip.replace(/\./g, '\\.')}\\s+8080\\s+server-${i}\\s+${id('server').replace(/\./g, '\\.')}`, 'm'), e.stdout);
+  const none = await viz(['diagnostics', 'endpoints', 'nope.demo.svc.cluster.local:80']);
+  assert.equal(none.code, 1);
+}));
+
+test('dashboard in Chromium: workload rows, the success rate of the traffic sent, the red mark, the topology', { skip: browserSkip, timeout: 120_000 }, withLogs(async () => {
+  const { chromium } = require('playwright-core') as typeof import('playwright-core');
+  let fwd: Forward | undefined;
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  try {
+    fwd = await forwardFromPod(control, 8085);
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(`http://127.0.0.1:${fwd.port}/`);
+    // The window selector picks 5m so the whole run is inside it.
+    await page.selectOption('#window', '5m');
+    const success = page.locator('tr[data-workload="server"] [data-col="success"]');
+    await success.filter({ hasText: '80.00%' }).waitFor({ timeout: 20_000 });
+    assert.equal(await page.locator('tr[data-workload="server"] [data-col="meshed"]').textContent(), '2/2');
+    assert.equal(await page.locator('tr[data-workload="client"] [data-col="success"]').textContent(), '-');
+    assert.ok(await page.locator('tr[data-workload="server"]').evaluate((tr) => tr.classList.contains('falling')), 'the server row carries the red mark (80% < 95%)');
+    assert.equal(await page.locator('#status').textContent(), 'live');
+    await page.locator('line[data-edge="client->server"]').waitFor({ state: 'attached', timeout: 10_000 });
+    assert.equal(await page.locator('line[data-edge="client->server"]').getAttribute('stroke'), '#2e7d32');
+    // Sparklines are uPlot canvases, one per series per workload.
+    assert.ok((await page.locator('tr[data-workload="server"] td.spark canvas').count()) >= 3);
+    const shot = process.env['LINNET_VIZ_SCREENSHOT'] ?? join(cluster!.logDir, 'dashboard.png');
+    mkdirSync(join(shot, '..'), { recursive: true });
+    await page.screenshot({ path: shot, fullPage: true });
+  } finally {
+    await browser.close();
+    await fwd?.close();
+  }
+}));
+
+test('a proxy that stops answering is shown as such; the rest is still served', { skip, timeout: 90_000 }, withLogs(async () => {
+  await servers[1]!.stopProxy();
+  const r = await eventually(async () => {
+    const out = await viz(['viz', 'stat', 'deploy', '-t', '5m']);
+    assert.match(out.stdout, /^server\s+1\/2\s+80\.00%/m, out.stdout + out.stderr);
+    return out;
+  }, 30_000, 500);
+  assert.match(r.stderr, /‼ server: proxy not answering \(server-1: .*:4191/);
+  assert.match(r.stdout, /^client\s+1\/1/m);
+}));
