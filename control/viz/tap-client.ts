@@ -29,8 +29,10 @@ export interface TapClientOptions {
 export interface TapObserveOptions {
   /** Which requests; absent: every request the proxy carries. */
   match?: TapMatch;
-  /** At most this many requests (each with its request_init, response_init, response_end); 0 or absent: the proxy's cap. */
+  /** At most this many requests (each with its request_init, response_init, response_end), then the stream ends; 0 or absent: no limit. */
   limit?: number;
+  /** At most this many requests a second; 0 or absent (or above the proxy's LINNET_PROXY_TAP_MAX_RPS): the proxy's cap. */
+  maxRps?: number;
   /** Ends the stream (the iterator then finishes without an error). */
   signal?: AbortSignal;
 }
@@ -95,7 +97,7 @@ export function observeTap(opts: TapClientOptions, req: TapObserveOptions = {}):
     const creds = grpc.credentials.createSsl(Buffer.from(opts.trustAnchorsPem), Buffer.from(opts.keyPem), Buffer.from(opts.certPem));
     const client = new Client(opts.addr, creds, { 'grpc.ssl_target_name_override': opts.proxyIdentity, 'grpc.default_authority': opts.proxyIdentity }) as grpc.Client &
       Record<string, (r: unknown) => grpc.ClientReadableStream<PbTapEvent>>;
-    const call = client['Observe']!(observeToPb({ limit: req.limit ?? 0, ...(req.match ? { match: req.match } : {}) }));
+    const call = client['Observe']!(observeToPb({ limit: req.limit ?? 0, maxRps: req.maxRps ?? 0, ...(req.match ? { match: req.match } : {}) }));
     const queue: PbTapEvent[] = [];
     let ended = false;
     let failure: TapClientError | undefined;

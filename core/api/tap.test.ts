@@ -44,7 +44,7 @@ test('a match crosses the wire unchanged, ports and netmasks normalised', () => 
   };
   const d = observe();
   const back = observeFromPb(d.requestDeserialize(d.requestSerialize(observeToPb({ limit: 7, match: m }))) as never);
-  assert.deepEqual(back, { limit: 7, match: m });
+  assert.deepEqual(back, { limit: 7, maxRps: 0, match: m });
   // Host bits cleared, one-sided port range is one port.
   assert.deepEqual(matchFromPb({ match: 'source', source: { match: 'netmask', netmask: { ip: { ip: 'ipv4', ipv4: 0x0a010203 }, mask: 8 } } }), { source: { net: '10.0.0.0/8' } });
   assert.deepEqual(matchFromPb({ match: 'destination', destination: { match: 'ports', ports: { min: 0, max: 80 } } }), { destination: { ports: { min: 80, max: 80 } } });

@@ -105,9 +105,10 @@ export interface TapEvent {
   http: TapHttpEvent;
 }
 
-/** What an Observe asks for. `limit` 0: the proxy's own cap. */
+/** What an Observe asks for. `limit` 0: no limit; `maxRps` 0 (or absent): the proxy's cap. */
 export interface TapRequest {
   limit: number;
+  maxRps?: number;
   match?: TapMatch;
 }
 
@@ -151,6 +152,7 @@ export interface PbMatch {
 }
 export interface PbObserveRequest {
   limit: number;
+  max_rps?: number;
   match?: PbMatch | null;
 }
 interface PbDuration {
@@ -325,11 +327,11 @@ export function matchFromPb(pb: PbMatch, depth = 0, budget = { nodes: MAX_MATCH_
 }
 
 export function observeToPb(r: TapRequest): PbObserveRequest {
-  return { limit: r.limit, ...(r.match ? { match: matchToPb(r.match) } : {}) };
+  return { limit: r.limit, max_rps: r.maxRps ?? 0, ...(r.match ? { match: matchToPb(r.match) } : {}) };
 }
 
 export function observeFromPb(pb: PbObserveRequest): TapRequest {
-  return { limit: pb.limit ?? 0, ...(pb.match ? { match: matchFromPb(pb.match) } : {}) };
+  return { limit: pb.limit ?? 0, maxRps: pb.max_rps ?? 0, ...(pb.match ? { match: matchFromPb(pb.match) } : {}) };
 }
 
 // ---- Events ----
