@@ -119,6 +119,8 @@ class Exchange implements UpstreamHandler {
   resPhase = ResPhase.Connecting;
   resBuf: Buffer | undefined;
   resStatus = 0;
+  /** Response body bytes carried to the client (tap's response_end). */
+  resBodyBytes = 0;
   resFraming: BodyFraming = { kind: 'none' };
   resRemaining = 0;
   resScanner: ChunkedScanner | undefined;
@@ -158,6 +160,7 @@ class Exchange implements UpstreamHandler {
   end(o: HttpOutcome): void {
     if (this.ended) return;
     this.ended = true;
+    o.responseBytes = this.resBodyBytes;
     this.call.end(o);
   }
 
@@ -446,6 +449,7 @@ class ClientConnection {
       }
       this.disarmTimer(ex);
       ex.resStatus = h.status;
+      ex.call.respond?.(h.status);
       const upgrade = h.status === 101;
       const connectOk = ex.head.method === 'CONNECT' && h.status >= 200 && h.status < 300;
       if (upgrade && !ex.tunnel) {
@@ -521,6 +525,7 @@ class ClientConnection {
         return;
       }
     }
+    ex.resBodyBytes += q - start;
     const more = ex.dechunk || this.client.write(from === 0 && q === b.length ? b : b.subarray(from, q));
     const complete = (f.kind === 'length' && ex.resRemaining === 0) || (f.kind === 'chunked' && ex.resScanner!.done);
     if (complete) {
