@@ -159,6 +159,15 @@ export async function startVizApi(addr: string, backend: VizBackend, log: Logger
         const windows = await backend.windows(windowMs(q));
         return json(res, 200, { proxies: windows.map((w) => ({ ...w.target, up: w.up, ...(w.error ? { error: w.error } : {}), lastScrape: w.cur?.at })) });
       }
+      case '/api/prometheus-sd': {
+        // Prometheus' http_sd_configs: every proxy's admin port with the labels Linkerd's
+        // dashboards group by (namespace, deployment, pod).
+        return json(
+          res,
+          200,
+          backend.targets().map((t) => ({ targets: [t.admin], labels: { namespace: t.namespace, deployment: t.workload, pod: t.pod, ...(t.identity ? { linnet_io_identity: t.identity } : {}) } })),
+        );
+      }
       case '/api/proxy-metrics': {
         const want = q.get('pod') ?? '';
         const targets = backend.targets();
@@ -191,7 +200,7 @@ export async function startVizApi(addr: string, backend: VizBackend, log: Logger
         return;
       }
     }
-    json(res, 404, { error: `no such path ${url.pathname}`, known: ['/', '/api/stat', '/api/routes', '/api/edges', '/api/proxies', '/api/proxy-metrics', '/api/endpoints', '/api/events'] });
+    json(res, 404, { error: `no such path ${url.pathname}`, known: ['/', '/api/stat', '/api/routes', '/api/edges', '/api/proxies', '/api/proxy-metrics', '/api/endpoints', '/api/events', '/api/prometheus-sd'] });
   };
   const server = createServer((req, res) => {
     handle(req, res).catch((err) => {

@@ -12,6 +12,20 @@ import { REPO_ROOT, rootSkipReason, type Pod } from '../pods';
 import { createDemo, DemoInterrupted, SERVICES, type Demo, type Workload } from './demo-mesh';
 import { addDeltas, delta, proxySnapshot, stat, type ProxySnapshot } from './stats';
 import { renderScreen, renderSummary, verdict, type TableRow, type WorkloadResult } from './view';
+import { forwardFromPod, type Forward } from '../pods/forward';
+
+/** Where the demo puts the viz service on this machine (as \`linnet viz\` looks by default). */
+const VIZ_HOST_PORT = 8085;
+
+/** The control pod's viz service (its 127.0.0.1:8085) on this machine's 127.0.0.1:8085, or any free port. */
+async function forwardViz(demo: Demo): Promise<Forward> {
+  try {
+    return await forwardFromPod(demo.control, VIZ_HOST_PORT, { port: VIZ_HOST_PORT });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    return forwardFromPod(demo.control, VIZ_HOST_PORT, { port: 0 });
+  }
+}
 
 const usage = `usage: linnet demo [--duration 30s] [--rps 10] [--interval 2s] [--min-success 90] [--conns 4] [--workers 1]
 
@@ -20,6 +34,9 @@ Builds a local mesh in network namespaces and shows its golden metrics live:
   web       HTTP/1 service, 2 replicas (web1 fails 5% of requests), virtual IP 10.96.0.10:8080
   emoji     gRPC service, 2 replicas (emoji1 ~15 ms slower, fails 1% of calls), virtual IP 10.96.0.11:8090
   traffic   a client sending R HTTP requests/s and R gRPC calls/s to the virtual IPs
+  viz       the control plane's viz service and dashboard, on this machine's 127.0.0.1:8085
+            (another free port when that one is taken; the URL is printed): \`linnet viz stat
+            deploy\`, \`edges deploy\`, \`routes deploy/web\` work from another terminal
 Every pod but the control pod has linnet init's iptables and a linnet proxy (uid 2102) that
 certifies itself with the identity service and asks the destination service where services are;
 proxies talk mTLS to each other. Every interval a table like \`linkerd viz stat deploy\` shows one
@@ -174,11 +191,16 @@ export const command: Command = {
     process.on('SIGTERM', onTerm);
 
     let demo: Demo | undefined;
+    let viz: Forward | undefined;
     let ok = false;
     try {
       demo = await createDemo({ rps, conns, workers, onStep: (s) => progress(`${s}…`), signal: abort.signal });
       progress(`ready (logs in ${demo.cluster.logDir})`);
       if (stopping) return 1;
+      viz = await forwardViz(demo);
+      const vizAddr = `127.0.0.1:${viz.port}`;
+      const dashboardNote = `dashboard: http://${vizAddr}/  (another terminal: linnet viz stat deploy${viz.port === VIZ_HOST_PORT ? '' : ` --viz-addr ${vizAddr}`})`;
+      progress(dashboardNote);
       const { workloads, traffic } = demo;
       const start = Date.now();
       const first = await scrapeAll(workloads);
@@ -202,7 +224,7 @@ export const command: Command = {
         const windowSecs = (Date.now() - prevAt) / 1000;
         prevAt = Date.now();
         const { rows } = rowsBetween(workloads, prev, now);
-        const notes: string[] = [];
+        const notes: string[] = [dashboardNote];
         for (const [pod, s] of now) if (!s.snap) notes.push(`${pod.name}: proxy /metrics unreachable (log: ${pod.proxy?.logFile})`);
         const screen = renderScreen(rows, Date.now() - start, windowSecs, notes);
         process.stdout.write(tty ? `\x1b[H\x1b[2J${screen}\n` : `${screen}\n\n`);
@@ -233,6 +255,7 @@ export const command: Command = {
       else process.stderr.write(`linnet demo: ${(err as Error).message}\n${(err as { hint?: string }).hint ?? ''}\n`);
       ok = false;
     } finally {
+      await viz?.close();
       if (demo) {
         progress('stopping processes and deleting namespaces…');
         await demo.destroy();
