@@ -43,16 +43,23 @@ class MaterialProvider implements CertificateProvider {
     for (const l of this.ca) l({ caCertificate: Buffer.from(m.trustAnchorsPem) });
     for (const l of this.id) l({ certificate: Buffer.from(m.certChainPem), privateKey: Buffer.from(m.keyPem) });
   }
+  // grpc-js adds these listeners before the watcher that applies their updates to the server
+  // (server.js createHttp2Server): the current material is handed over on the next tick, once
+  // that watcher is in place, or the server would keep refusing every connection.
   addCaCertificateListener(l: CaCertificateUpdateListener): void {
     this.ca.add(l);
-    if (this.material) l({ caCertificate: Buffer.from(this.material.trustAnchorsPem) });
+    process.nextTick(() => {
+      if (this.material && this.ca.has(l)) l({ caCertificate: Buffer.from(this.material.trustAnchorsPem) });
+    });
   }
   removeCaCertificateListener(l: CaCertificateUpdateListener): void {
     this.ca.delete(l);
   }
   addIdentityCertificateListener(l: IdentityCertificateUpdateListener): void {
     this.id.add(l);
-    if (this.material) l({ certificate: Buffer.from(this.material.certChainPem), privateKey: Buffer.from(this.material.keyPem) });
+    process.nextTick(() => {
+      if (this.material && this.id.has(l)) l({ certificate: Buffer.from(this.material.certChainPem), privateKey: Buffer.from(this.material.keyPem) });
+    });
   }
   removeIdentityCertificateListener(l: IdentityCertificateUpdateListener): void {
     this.id.delete(l);
@@ -65,6 +72,8 @@ export class TapServer {
   private starting: Promise<void> | undefined;
   private readonly sessions = new Map<number, TapSession>();
   private nextId = 1;
+  /** The port bound (LINNET_PROXY_TAP_LISTEN_ADDR's, or the one the system chose for port 0). */
+  port: number | undefined;
   private readonly dropped: () => void;
   private readonly sent: Counter;
   private readonly refused: Counter;
@@ -97,9 +106,12 @@ export class TapServer {
     const { host, port } = this.opts.addr;
     const where = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     await new Promise<void>((resolve, reject) =>
-      server.bindAsync(where, creds, (err) => {
+      server.bindAsync(where, creds, (err, port) => {
         if (err) reject(new LinnetError('LINNET_LISTEN_FAILED', `tap server could not listen on ${where}: ${err.message}`, { hint: 'free the port or set LINNET_PROXY_TAP_LISTEN_ADDR' }));
-        else resolve();
+        else {
+          this.port = port;
+          resolve();
+        }
       }),
     );
     this.server = server;
