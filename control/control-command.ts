@@ -444,6 +444,15 @@ export async function startControl(o: ControlOptions, log: Logger): Promise<Runn
           certified: () => svc?.proxies() ?? [],
           discovery: source,
           log: log.child('viz'),
+          ...(svc
+            ? {
+                tapCredentials: (require('./viz/tap-identity') as typeof import('./viz/tap-identity')).tapIdentity({
+                  issuer: () => svc.manager.current(),
+                  controlNamespace: o.controlNamespace,
+                  trustDomain: o.trustDomain,
+                }),
+              }
+            : {}),
         });
         closers.push(() => viz.close());
         vizPort = viz.port;

@@ -20,7 +20,9 @@ const skip = meshSkipReason();
 const browserSkip = skip ?? (existsSync(CHROMIUM) ? undefined : `needs Debian's chromium at ${CHROMIUM} (bash .ci/setup-debian)`);
 const id = (sa: string) => `${sa}.demo.serviceaccount.identity.linnet.cluster.local`;
 const VIP = '10.96.0.20';
-const APP = `require('http').createServer((q, s) => { s.statusCode = q.url.startsWith('/fail') ? 500 : 200; s.end('ok'); }).listen(8080, () => console.log(JSON.stringify({ event: 'listening' })))`;
+/** The identity the viz service taps with (as Linkerd's tap.linkerd-viz), which the proxies admit. */
+const TAP_IDENTITY = 'tap.linnet-viz.serviceaccount.identity.linnet.cluster.local';
+const APP = `require('http').createServer((q, s) => { s.statusCode = q.url.includes('fail') ? 500 : 200; s.end('ok'); }).listen(8080, () => console.log(JSON.stringify({ event: 'listening' })))`;
 
 let cluster: Cluster | undefined;
 let control: Pod;
@@ -81,8 +83,9 @@ before(async () => {
     }
   }, 30_000, 200);
   for (const p of [...servers, client]) await p.init();
-  for (const p of servers) await p.startProxy(meshProxyEnv(control, dir, id('server'), 'server'), 60_000);
-  await client.startProxy(meshProxyEnv(control, dir, id('client'), 'client'), 60_000);
+  const tapEnv = { LINNET_PROXY_TAP_SVC_NAME: TAP_IDENTITY };
+  for (const p of servers) await p.startProxy(meshProxyEnv(control, dir, id('server'), 'server', tapEnv), 60_000);
+  await client.startProxy(meshProxyEnv(control, dir, id('client'), 'client', tapEnv), 60_000);
   for (const p of servers) {
     const app = p.spawn(process.execPath, ['-e', APP], { uid: APP_UID, name: 'app' });
     await app.waitForEvent<{ event: string }>((e) => e.event === 'listening', 30_000);
@@ -199,6 +202,92 @@ test('dashboard in Chromium: workload rows, the success rate of the traffic sent
     const shot = process.env['LINNET_VIZ_SCREENSHOT'] ?? join(cluster!.logDir, 'dashboard.png');
     mkdirSync(join(shot, '..'), { recursive: true });
     await page.screenshot({ path: shot, fullPage: true });
+  } finally {
+    await browser.close();
+    await fwd?.close();
+  }
+}));
+
+
+/** Sends GET `path` from the client through the VIP every `everyMs` until `until` resolves. */
+async function keepSending(path: string, until: Promise<unknown>, everyMs = 300): Promise<number> {
+  let done = false;
+  void until.finally(() => (done = true));
+  let n = 0;
+  while (!done) {
+    await client.run('curl', ['-s', '-o', '/dev/null', '-m', '3', `http://${VIP}:8080${path}`], { uid: APP_UID, timeoutMs: 10_000 });
+    n++;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  return n;
+}
+
+test('viz tap deploy/server: Linkerd lines (req, rsp, end) of requests as the server proxies see them, over mTLS', { skip, timeout: 90_000 }, withLogs(async () => {
+  const run = viz(['viz', 'tap', 'deploy/server', '--path', '/tapme', '--limit', '1', '--duration', '40s']);
+  await keepSending('/tapme', run);
+  const r = await run;
+  assert.equal(r.code, 0, r.stderr);
+  const esc = (x: string) => x.replace(/\./g, '\\.');
+  const head = `id=\\d+:\\d+ proxy=in  src=${esc(client.ip)}:\\d+ dst=(${servers.map((p) => esc(p.ip)).join('|')}):8080 tls=true`;
+  assert.match(r.stdout, new RegExp(`^req ${head} :method=GET :authority=${esc(VIP)}:8080 :path=/tapme$`, 'm'), r.stdout);
+  assert.match(r.stdout, new RegExp(`^rsp ${head} :status=200 latency=\\d+µs$`, 'm'), r.stdout);
+  assert.match(r.stdout, new RegExp(`^end ${head} duration=\\d+µs response-length=2B$`, 'm'), r.stdout);
+  // --limit 1 per proxy: one request (three lines) from each server proxy, and nothing that is not /tapme.
+  assert.equal(r.stdout.trim().split('\n').length, 6, r.stdout);
+  const json = viz(['viz', 'tap', 'deploy/server', '--path', '/tapjson', '--limit', '1', '--duration', '40s', '-o', 'json']);
+  await keepSending('/tapjson', json);
+  const events = (await json).stdout.trim().split('\n').map((l) => JSON.parse(l) as { direction: string; http: { kind: string; path?: string }; srcName: string; dstName: string });
+  assert.ok(events.some((e) => e.http.kind === 'request_init' && e.http.path === '/tapjson' && e.direction === 'inbound' && /^server-[01]$/.test(e.dstName)), JSON.stringify(events));
+}));
+
+test('viz top deploy/server: the most frequent paths with counts and success rates', { skip, timeout: 90_000 }, withLogs(async () => {
+  const run = viz(['viz', 'top', 'deploy/server', '--path', '/top', '--duration', '12s', '--interval', '1s']);
+  let stop = false;
+  const sending = (async () => {
+    while (!stop) {
+      for (const p of ['/top-a', '/top-a', '/top-fail']) await client.run('curl', ['-s', '-o', '/dev/null', '-m', '3', `http://${VIP}:8080${p}`], { uid: APP_UID, timeoutMs: 10_000 });
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  })();
+  const r = await run;
+  stop = true;
+  await sending;
+  assert.equal(r.code, 0, r.stderr);
+  const last = r.stdout.trim().split('\n\n').at(-1)!;
+  assert.match(last, /^Source\s+Destination\s+Method\s+Path\s+Count\s+Best\s+Worst\s+Last\s+Success Rate$/m, last);
+  const rows = [...last.matchAll(/^(\S+)\s+(server-[01])\s+GET\s+(\/top-\w+)\s+(\d+)\s+\S+\s+\S+\s+\S+\s+(\d+\.\d\d)%$/gm)].map((m) => ({ src: m[1], dst: m[2], path: m[3], count: Number(m[4]), rate: m[5] }));
+  assert.ok(rows.some((x) => x.path === '/top-a' && x.rate === '100.00' && x.src === client.ip), last);
+  assert.ok(rows.some((x) => x.path === '/top-fail' && x.rate === '0.00'), last);
+  const a = rows.filter((x) => x.path === '/top-a').reduce((n, x) => n + x.count, 0);
+  const f = rows.filter((x) => x.path === '/top-fail').reduce((n, x) => n + x.count, 0);
+  // Two /top-a for every /top-fail were sent; the tap saw them from the moment it opened.
+  assert.ok(a >= 2 * f - 2 && a <= 2 * f + 2, `counts ${a} and ${f}:\n${last}`);
+  // The most frequent path first.
+  assert.equal(rows[0]!.path, '/top-a', last);
+}));
+
+test('dashboard live tap: a tapped request shows within two seconds', { skip: browserSkip, timeout: 120_000 }, withLogs(async () => {
+  const { chromium } = require('playwright-core') as typeof import('playwright-core');
+  let fwd: Forward | undefined;
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  try {
+    fwd = await forwardFromPod(control, 8085);
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(`http://127.0.0.1:${fwd.port}/`);
+    await page.locator('#tap-workload option[value="server"]').waitFor({ state: 'attached', timeout: 20_000 });
+    await page.selectOption('#tap-workload', 'server');
+    await page.fill('#tap-path', '/dash');
+    await page.click('#tap-start');
+    // The tap is open once a first request shows up.
+    const first = page.locator('#tap', { hasText: ':path=/dash-warm' });
+    await keepSending('/dash-warm', first.waitFor({ timeout: 30_000 }));
+    const sent = Date.now();
+    await client.run('curl', ['-s', '-o', '/dev/null', '-m', '3', `http://${VIP}:8080/dash-now`], { uid: APP_UID, timeoutMs: 10_000 });
+    await page.locator('#tap', { hasText: ':path=/dash-now' }).waitFor({ timeout: 2000 });
+    const took = Date.now() - sent;
+    assert.ok(took <= 2000, `the tap line took ${took} ms`);
+    assert.match((await page.locator('#tap').textContent())!, /^end id=\S+ proxy=in .* tls=true duration=\d+µs response-length=2B$/m);
+    await page.click('#tap-stop');
   } finally {
     await browser.close();
     await fwd?.close();

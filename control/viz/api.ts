@@ -13,6 +13,8 @@ import type { Logger } from '../../core/log';
 import { edgeRows } from './edges';
 import type { ProxyTarget } from './inventory';
 import { knownNames, parseKind, parseRef, routeRows, statRows, type Ref, type StatRow, type TargetWindow } from './stat';
+import type { NamedTapEvent } from './tap-fanout';
+import { tapLine } from './tap-format';
 
 export interface VizBackend {
   windows(windowMs: number): TargetWindow[] | Promise<TargetWindow[]>;
@@ -23,6 +25,18 @@ export interface VizBackend {
   endpoints?(authority: string): unknown;
   /** The dashboard's sparklines: per workload, points of a short window at every round. */
   series(): Record<string, SeriesPoint[]>;
+  /** Tap fan-out; undefined: this control plane has no identity to tap with. */
+  tap?(req: TapApiRequest, signal: AbortSignal, onEvent: (e: NamedTapEvent) => void, onError: (message: string) => void): Promise<void>;
+}
+
+export interface TapApiRequest {
+  targets: ProxyTarget[];
+  toIps?: string[];
+  path?: string;
+  method?: string;
+  authority?: string;
+  maxRps?: number;
+  limit?: number;
 }
 
 export interface SeriesPoint {
@@ -168,6 +182,47 @@ export async function startVizApi(addr: string, backend: VizBackend, log: Logger
           backend.targets().map((t) => ({ targets: [t.admin], labels: { namespace: t.namespace, deployment: t.workload, pod: t.pod, ...(t.identity ? { linnet_io_identity: t.identity } : {}) } })),
         );
       }
+      case '/api/tap': {
+        const r = ref(q, 'resource');
+        if (!r) throw new BadRequest('tap needs resource=deploy/NAME or pod/NAME');
+        const windows = await backend.windows(60_000);
+        checkRef(r, windows, 'resource');
+        const to = ref(q, 'to');
+        checkRef(to, windows, '--to');
+        if (!backend.tap) throw new BadRequest('this viz service cannot tap: linnet control runs without identity (--identity-dir), so it has no tap certificate', 501);
+        const num = (k: string) => {
+          const v = q.get(k);
+          if (v === null) return undefined;
+          const n = Number(v);
+          if (!Number.isInteger(n) || n <= 0) throw new BadRequest(`${k} must be a positive integer, not ${JSON.stringify(v)}`);
+          return n;
+        };
+        const maxRps = num('max_rps');
+        const limit = num('limit');
+        const method = q.get('method') ?? undefined;
+        if (method !== undefined && !/^[A-Za-z]+$/.test(method)) throw new BadRequest(`method must be a name such as GET, not ${JSON.stringify(method)}`);
+        const pick = (x: Ref) => windows.filter((w) => (x.kind === 'deploy' ? w.target.workload : w.target.pod) === x.name).map((w) => w.target);
+        const abort = new AbortController();
+        req.on('close', () => abort.abort());
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+        res.write(': tapping\n\n');
+        await backend.tap(
+          {
+            targets: pick(r),
+            ...(to ? { toIps: pick(to).map((t) => t.ip) } : {}),
+            ...(q.get('path') ? { path: q.get('path')! } : {}),
+            ...(method ? { method } : {}),
+            ...(q.get('authority') ? { authority: q.get('authority')! } : {}),
+            ...(maxRps ? { maxRps } : {}),
+            ...(limit ? { limit } : {}),
+          },
+          abort.signal,
+          (e) => res.write(`event: line\ndata: ${JSON.stringify({ line: tapLine(e), event: e })}\n\n`),
+          (message) => res.write(`event: tap-error\ndata: ${JSON.stringify({ error: message })}\n\n`),
+        );
+        res.write('event: end\ndata: {}\n\n');
+        return void res.end();
+      }
       case '/api/proxy-metrics': {
         const want = q.get('pod') ?? '';
         const targets = backend.targets();
@@ -200,7 +255,7 @@ export async function startVizApi(addr: string, backend: VizBackend, log: Logger
         return;
       }
     }
-    json(res, 404, { error: `no such path ${url.pathname}`, known: ['/', '/api/stat', '/api/routes', '/api/edges', '/api/proxies', '/api/proxy-metrics', '/api/endpoints', '/api/events', '/api/prometheus-sd'] });
+    json(res, 404, { error: `no such path ${url.pathname}`, known: ['/', '/api/stat', '/api/routes', '/api/edges', '/api/proxies', '/api/proxy-metrics', '/api/endpoints', '/api/events', '/api/tap', '/api/prometheus-sd'] });
   };
   const server = createServer((req, res) => {
     handle(req, res).catch((err) => {

@@ -44,3 +44,43 @@ export async function vizJson<T>(addr: string, path: string): Promise<T> {
   if (status !== 200) throw new VizClientError('LINNET_VIZ_REQUEST_FAILED', `${parsed.error ?? `HTTP ${status}`}${parsed.known ? ` (accepted: ${parsed.known.join(', ')})` : ''}`);
   return parsed as T;
 }
+
+/** A server-sent events stream from the viz service: each event's name and parsed data. */
+export async function* vizEvents(addr: string, path: string, signal: AbortSignal): AsyncGenerator<{ event: string; data: unknown }> {
+  const url = `${baseUrl(addr)}${path}`;
+  let res: Response;
+  try {
+    res = await fetch(url, { signal });
+  } catch (err) {
+    if (signal.aborted) return;
+    const e = err as Error & { cause?: { code?: string } };
+    throw new VizClientError('LINNET_VIZ_UNREACHABLE', `cannot reach the viz service at ${baseUrl(addr)} (${e.cause?.code ?? e.message})`, {
+      hint: 'start it with `linnet control` (it serves viz on 127.0.0.1:8085) or `npm start`, or point --viz-addr / LINNET_VIZ_ADDR at it',
+    });
+  }
+  if (res.status !== 200) {
+    const body = (await res.json().catch(() => ({}))) as { error?: string; known?: string[] };
+    if (res.status === 404 && body.known) throw new VizClientError('LINNET_VIZ_NOT_FOUND', `${body.error}; these exist: ${body.known.join(', ') || '(none yet)'}`);
+    throw new VizClientError('LINNET_VIZ_REQUEST_FAILED', body.error ?? `HTTP ${res.status}`);
+  }
+  const decoder = new TextDecoder();
+  let buf = '';
+  try {
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buf += decoder.decode(chunk, { stream: true });
+      for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
+        const block = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        let event = 'message';
+        const data: string[] = [];
+        for (const line of block.split('\n')) {
+          if (line.startsWith('event: ')) event = line.slice(7);
+          else if (line.startsWith('data: ')) data.push(line.slice(6));
+        }
+        if (data.length > 0) yield { event, data: JSON.parse(data.join('\n')) };
+      }
+    }
+  } catch (err) {
+    if (!signal.aborted) throw err;
+  }
+}

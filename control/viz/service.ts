@@ -11,6 +11,9 @@ import { startVizApi, type SeriesPoint, type VizApi, type VizBackend } from './a
 import { buildInventory, type Certified } from './inventory';
 import { Scraper } from './scraper';
 import { statRows } from './stat';
+import { fanOut } from './tap-fanout';
+import { tapMatch } from './tap-format';
+import type { TapCredentials } from './tap-identity';
 
 export const VIZ_DEFAULTS = { addr: '127.0.0.1:8085', scrapeInterval: '2s', history: '5m' };
 
@@ -23,6 +26,9 @@ export interface VizServiceOptions {
   discovery?: DiscoverySource;
   log: Logger;
   adminPort?: number;
+  /** the viz service's tap certificate; absent: no tap (no identity in this control plane) */
+  tapCredentials?: () => Promise<TapCredentials>;
+  tapPort?: number;
 }
 
 export interface VizService {
@@ -57,6 +63,26 @@ export async function startVizService(o: VizServiceOptions): Promise<VizService>
     raw: (t) => scraper.raw(t),
     onTick: (fn) => scraper.onTick(fn),
     series: () => Object.fromEntries(series),
+    ...(o.tapCredentials
+      ? {
+          tap: async (r, signal, onEvent, onError) => {
+            const creds = await o.tapCredentials!();
+            const match = tapMatch({ ...(r.toIps ? { toIps: r.toIps } : {}), ...(r.path ? { path: r.path } : {}), ...(r.method ? { method: r.method } : {}), ...(r.authority ? { authority: r.authority } : {}) });
+            await fanOut({
+              targets: r.targets,
+              all: scraper.targets(),
+              creds,
+              ...(match ? { match } : {}),
+              ...(r.maxRps ? { maxRps: r.maxRps } : {}),
+              ...(r.limit ? { limit: r.limit } : {}),
+              signal,
+              onEvent,
+              onError: (_t, m) => onError(m),
+              ...(o.tapPort ? { tapPort: o.tapPort } : {}),
+            });
+          },
+        }
+      : {}),
     ...(o.discovery
       ? {
           endpoints: (authority: string) => {

@@ -8,7 +8,9 @@ import { createServer, request } from 'node:http';
 import type { Command } from '../../core/command';
 import { LinnetError } from '../../core/errors';
 import { parseDuration } from '../../core/parse';
-import { baseUrl, DEFAULT_VIZ_ADDR, vizAddr, vizGet, vizJson } from './client';
+import { baseUrl, DEFAULT_VIZ_ADDR, vizAddr, vizEvents, vizGet, vizJson } from './client';
+import type { NamedTapEvent } from './tap-fanout';
+import { renderTop, TopTable } from './tap-format';
 import type { EdgeRow } from './edges';
 import { renderDown, renderEdges, renderRoutes, renderStat, type Output } from './render';
 import { parseKind, parseRef, type RouteRow, type StatRow } from './stat';
@@ -25,6 +27,11 @@ commands:
                                      route tables land)
   edges deploy|pod                   SRC DST SRC_NS DST_NS SECURED (√: mTLS with the identities
                                      the workloads have)
+  tap deploy/NAME|pod/NAME           live requests through the resource's proxies, in Linkerd's
+                                     lines (req / rsp / end); -o json for one event per line
+  top deploy/NAME|pod/NAME           a live table of the most frequent paths (source, destination,
+                                     method, path, count, best, worst, last, success rate); redrawn
+                                     in place on a terminal, printed every --interval otherwise
   dashboard [--port P]               prints the dashboard's URL; with --port, serves it on
                                      127.0.0.1:P too (forwarded to the viz service) until Ctrl-C
 
@@ -35,6 +42,13 @@ options:
       --from deploy/NAME|pod/NAME    stat: only requests from this resource (its outbound side)
       --to deploy/NAME|pod/NAME      stat: only requests to this resource
       --viz-addr HOST:PORT           the viz service (default: LINNET_VIZ_ADDR, else ${DEFAULT_VIZ_ADDR})
+  tap and top:
+      --to deploy/NAME|pod/NAME      only requests to this resource
+      --path PREFIX, --method M, --authority A   only requests that match
+      --max-rps N                    at most N requests a second per proxy (the proxy's cap: 100)
+      --limit N                      stop after N requests per proxy
+      --interval DUR                 top: redraw every DUR (default 1s)
+      --duration DUR                 stop after DUR (top prints its table once more)
 
 exit status: 0; 1 for an unknown resource or name (the names that exist are listed) or an
 unreachable viz service (the address tried is named); 2 for bad flags.
@@ -51,6 +65,13 @@ interface Common {
   from?: string;
   to?: string;
   port?: number;
+  path?: string;
+  method?: string;
+  authority?: string;
+  maxRps?: number;
+  limit?: number;
+  intervalMs: number;
+  durationMs?: number;
   positionals: string[];
 }
 
@@ -68,6 +89,13 @@ export function parseVizArgs(args: string[], env: NodeJS.ProcessEnv = process.en
         to: { type: 'string' },
         'viz-addr': { type: 'string' },
         port: { type: 'string' },
+        path: { type: 'string' },
+        method: { type: 'string' },
+        authority: { type: 'string' },
+        'max-rps': { type: 'string' },
+        limit: { type: 'string' },
+        interval: { type: 'string' },
+        duration: { type: 'string' },
         // Linkerd's flags that mean nothing here, accepted so that habits do not fail.
         namespace: { type: 'string', short: 'n' },
         'all-namespaces': { type: 'boolean', short: 'A' },
@@ -98,7 +126,34 @@ export function parseVizArgs(args: string[], env: NodeJS.ProcessEnv = process.en
     port = Number(v.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw usageError(`--port must be a port number, not ${JSON.stringify(v.port)}`);
   }
+  const posInt = (k: 'max-rps' | 'limit') => {
+    if (v[k] === undefined) return undefined;
+    const n = Number(v[k]);
+    if (!Number.isInteger(n) || n <= 0) throw usageError(`--${k} must be a positive integer, not ${JSON.stringify(v[k])}`);
+    return n;
+  };
+  const dur = (k: 'interval' | 'duration', dflt?: string) => {
+    const text = v[k] ?? dflt;
+    if (text === undefined) return undefined;
+    try {
+      const ms = parseDuration(`--${k}`, text);
+      if (!(ms > 0)) throw new Error();
+      return ms;
+    } catch {
+      throw usageError(`--${k} must be a duration such as 1s or 30s, not ${JSON.stringify(text)}`);
+    }
+  };
+  const maxRps = posInt('max-rps');
+  const limit = posInt('limit');
+  const durationMs = dur('duration');
   return {
+    ...(v.path ? { path: v.path } : {}),
+    ...(v.method ? { method: v.method } : {}),
+    ...(v.authority ? { authority: v.authority } : {}),
+    ...(maxRps ? { maxRps } : {}),
+    ...(limit ? { limit } : {}),
+    intervalMs: dur('interval', '1s')!,
+    ...(durationMs ? { durationMs } : {}),
     addr: vizAddr(v['viz-addr'], env),
     output,
     window,
@@ -189,16 +244,98 @@ async function dashboard(c: Common): Promise<number> {
   return 0;
 }
 
-const SUBCOMMANDS: Record<string, (c: Common) => Promise<number>> = { stat, st: stat, routes, rt: routes, edges, ed: edges, dashboard, dash: dashboard };
+function tapPath(c: Common, what: string | undefined): string {
+  if (!what) throw usageError('tap and top take one resource: deploy/NAME or pod/NAME');
+  try {
+    parseRef(what);
+  } catch (err) {
+    throw usageError((err as Error).message);
+  }
+  return `/api/tap${qs({ resource: what, to: c.to, path: c.path, method: c.method, authority: c.authority, max_rps: c.maxRps?.toString(), limit: c.limit?.toString() })}`;
+}
+
+/** Runs `fn` over the tap stream until it ends, Ctrl-C, or --duration. */
+async function withTap(c: Common, what: string | undefined, fn: (e: NamedTapEvent & { line: string }) => void, onError: (m: string) => void): Promise<void> {
+  const path = tapPath(c, what);
+  const abort = new AbortController();
+  const stop = () => abort.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  const timer = c.durationMs ? setTimeout(stop, c.durationMs) : undefined;
+  try {
+    for await (const { event, data } of vizEvents(c.addr, path, abort.signal)) {
+      if (event === 'line') {
+        const d = data as { line: string; event: NamedTapEvent };
+        fn({ ...d.event, line: d.line });
+      } else if (event === 'tap-error') onError((data as { error: string }).error);
+      else if (event === 'end') break;
+    }
+  } finally {
+    if (timer) clearTimeout(timer);
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    abort.abort();
+  }
+}
+
+async function tap(c: Common): Promise<number> {
+  const [what, extra] = c.positionals;
+  if (extra !== undefined) throw usageError('tap takes one resource: tap deploy/NAME');
+  let errors = 0;
+  await withTap(
+    c,
+    what,
+    (e) => {
+      const { line, ...event } = e;
+      process.stdout.write((c.output === 'json' ? JSON.stringify(event) : line) + '\n');
+    },
+    (m) => {
+      errors++;
+      process.stderr.write(`‼ ${m}\n`);
+    },
+  );
+  return errors > 0 ? 1 : 0;
+}
+
+async function top(c: Common): Promise<number> {
+  const [what, extra] = c.positionals;
+  if (extra !== undefined) throw usageError('top takes one resource: top deploy/NAME');
+  const names = new Map<string, string>();
+  const table = new TopTable((ip) => names.get(ip) ?? ip);
+  const tty = process.stdout.isTTY === true;
+  const draw = () => {
+    const text = renderTop(table.sorted());
+    process.stdout.write(tty ? `\x1b[H\x1b[2J${text}\n` : `${text}\n\n`);
+  };
+  const timer = setInterval(draw, c.intervalMs);
+  try {
+    await withTap(
+      c,
+      what,
+      (e) => {
+        names.set(e.source.ip, e.srcName);
+        names.set(e.destination.ip, e.dstName);
+        table.add(e);
+      },
+      (m) => process.stderr.write(`‼ ${m}\n`),
+    );
+  } finally {
+    clearInterval(timer);
+  }
+  draw();
+  return 0;
+}
+
+const SUBCOMMANDS: Record<string, (c: Common) => Promise<number>> = { stat, st: stat, routes, rt: routes, edges, ed: edges, dashboard, dash: dashboard, tap, top };
 
 export const command: Command = {
-  summary: 'look at the mesh: stat, routes, edges, the dashboard (the viz service of linnet control)',
+  summary: 'look at the mesh: stat, routes, edges, tap, top, the dashboard (the viz service of linnet control)',
   usage,
   async run(args: string[]): Promise<number> {
     const [sub, ...rest] = args;
     const fn = sub ? SUBCOMMANDS[sub] : undefined;
     if (!fn) {
-      process.stderr.write(`linnet viz: ${sub ? `unknown command ${JSON.stringify(sub)}` : 'which command?'} (stat, routes, edges, dashboard)\n\n${usage}`);
+      process.stderr.write(`linnet viz: ${sub ? `unknown command ${JSON.stringify(sub)}` : 'which command?'} (stat, routes, edges, tap, top, dashboard)\n\n${usage}`);
       return 2;
     }
     let c: Common;

@@ -159,6 +159,8 @@ export async function createDemo(opts: DemoOptions): Promise<Demo> {
       LINNET_PROXY_IDENTITY_TOKEN_FILE: join(dir, `${sa}-token`),
       LINNET_PROXY_IDENTITY_TRUST_ANCHORS_FILE: join(ca, 'ca.crt'),
       LINNET_PROXY_DESTINATION_SVC_ADDR: `${control.ip}:8086`,
+      // The viz service's tap identity (linnet viz tap / top and the dashboard's live tap).
+      LINNET_PROXY_TAP_SVC_NAME: 'tap.linnet-viz.serviceaccount.identity.linnet.cluster.local',
       // The client's outbound side forwards the service ports as opaque TCP: balanced per
       // connection over discovery, mTLS to the chosen endpoint, whose inbound proxy terminates it
       // and detects HTTP/1 or gRPC again (that is where the table reads its golden metrics). The
