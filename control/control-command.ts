@@ -112,6 +112,8 @@ viz (\`linnet viz\`, the dashboard; the README's "Viz"):
   --viz-scrape-interval DUR     how often each proxy's :4191/metrics and /latency are read
                                 (default ${VIZ_DEFAULTS.scrapeInterval})
   --viz-history DUR             how much history is kept in memory (default ${VIZ_DEFAULTS.history})
+  --prometheus-url URL          read the proxies' numbers from this Prometheus (one that scrapes
+                                them, e.g. through /api/prometheus-sd) instead of scraping them
 
   --log LEVEL                   error|warn|info|debug (default info)
 
@@ -152,6 +154,7 @@ export interface ControlOptions {
   vizAddr?: string;
   vizScrapeIntervalMs: number;
   vizHistoryMs: number;
+  prometheusUrl?: string;
   log: 'error' | 'warn' | 'info' | 'debug';
 }
 
@@ -186,6 +189,7 @@ export function parseControlArgs(args: string[]): ControlOptions {
         'viz-addr': { type: 'string' },
         'viz-scrape-interval': { type: 'string' },
         'viz-history': { type: 'string' },
+        'prometheus-url': { type: 'string' },
         log: { type: 'string' },
       },
     }));
@@ -219,6 +223,8 @@ export function parseControlArgs(args: string[]): ControlOptions {
     }
   };
   const vizAddr = str('viz-addr') ?? VIZ_DEFAULTS.addr;
+  const prometheusUrl = str('prometheus-url');
+  if (prometheusUrl !== undefined && !/^https?:\/\/[^\s/]+/.test(prometheusUrl)) throw usageError(`--prometheus-url must be an http(s) URL such as http://127.0.0.1:9090, not ${JSON.stringify(prometheusUrl)}`);
   for (const k of ['destination-addr', 'identity-addr', 'policy-addr', 'admin-addr', 'viz-addr']) {
     const v = str(k);
     if (k === 'viz-addr' && v === 'off') continue;
@@ -247,6 +253,7 @@ export function parseControlArgs(args: string[]): ControlOptions {
     ...(vizAddr !== 'off' ? { vizAddr } : {}),
     vizScrapeIntervalMs: duration('viz-scrape-interval', VIZ_DEFAULTS.scrapeInterval),
     vizHistoryMs: duration('viz-history', VIZ_DEFAULTS.history),
+    ...(prometheusUrl ? { prometheusUrl } : {}),
     log: log as ControlOptions['log'],
   };
 }
@@ -444,6 +451,7 @@ export async function startControl(o: ControlOptions, log: Logger): Promise<Runn
           certified: () => svc?.proxies() ?? [],
           discovery: source,
           log: log.child('viz'),
+          ...(o.prometheusUrl ? { prometheusUrl: o.prometheusUrl } : {}),
           ...(svc
             ? {
                 tapCredentials: (require('./viz/tap-identity') as typeof import('./viz/tap-identity')).tapIdentity({

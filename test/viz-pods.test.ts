@@ -304,7 +304,7 @@ interface GrafanaDashboard {
   templating: { list: { name: string; query: string }[] };
 }
 
-test('Grafana dashboards: every PromQL expression returns data from the real Prometheus scraping the meshed pods', { skip: promSkip, timeout: 170_000 }, withLogs(async () => {
+test('Grafana dashboards: every PromQL expression returns data from the real Prometheus scraping the meshed pods; the viz service backed by it answers as the embedded one', { skip: promSkip, timeout: 170_000 }, withLogs(async () => {
   // Prometheus in the control pod, finding the proxies through the viz service's http_sd list.
   const promDir = join(dir, 'prometheus');
   mkdirSync(promDir, { recursive: true });
@@ -355,6 +355,33 @@ test('Grafana dashboards: every PromQL expression returns data from the real Pro
       }
     }
     assert.ok(checked >= 30, `only ${checked} expressions`);
+
+    // The viz service answering from that Prometheus gives the same answers as the embedded one.
+    await traffic.stop(1000);
+    const second = control.spawn(process.execPath, [
+      LINNET_BIN, 'control', '--discovery-file', join(dir, 'mesh.yaml'), '--destination-addr', '127.0.0.1:18086', '--admin-addr', '127.0.0.1:19990',
+      '--viz-addr', '127.0.0.1:8087', '--viz-scrape-interval', '1s', '--prometheus-url', 'http://127.0.0.1:9090',
+    ], { name: 'control-prometheus' });
+    try {
+      const numbers = async (addr: string) => {
+        const r = await viz(['viz', 'stat', 'pod', '-t', '5m', '-o', 'json', '--viz-addr', addr]);
+        assert.equal(r.code, 0, r.stderr);
+        return (JSON.parse(r.stdout) as { name: string; requests: number; success: number; failure: number; meshed: number }[])
+          .filter((x) => x.name.startsWith('server-'))
+          .map((x) => [x.name, x.requests, x.success, x.failure, x.meshed]);
+      };
+      await eventually(async () => {
+        const [embedded, fromProm] = [await numbers('127.0.0.1:8085'), await numbers('127.0.0.1:8087')];
+        assert.equal(embedded.length, 2);
+        assert.ok((embedded[0]![1] as number) > 50, JSON.stringify(embedded));
+        assert.deepEqual(fromProm, embedded);
+      }, 30_000, 1000);
+    } catch (err) {
+      process.stderr.write(`--- control (prometheus) ---\n${second.logTail(30)}\n`);
+      throw err;
+    } finally {
+      await second.stop(2000);
+    }
   } finally {
     await traffic.stop(1000);
     await prom.stop(2000);

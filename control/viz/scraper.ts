@@ -41,8 +41,9 @@ export class Scraper {
   private readonly status = new Map<string, Status>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners = new Set<() => void | Promise<void>>();
   private current: ProxyTarget[] = [];
+  private remote = false;
 
   constructor(private readonly o: ScraperOptions) {
     this.history = new History(o.keepMs);
@@ -64,8 +65,13 @@ export class Scraper {
     await this.running;
   }
 
+  /** Another source (Prometheus) has the numbers: keep the inventory and the ticks, read nothing. */
+  useRemote(): void {
+    this.remote = true;
+  }
+
   /** Called after every round of scrapes. */
-  onTick(fn: () => void): () => void {
+  onTick(fn: () => void | Promise<void>): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
   }
@@ -78,14 +84,9 @@ export class Scraper {
     const targets = this.o.targets();
     this.current = targets;
     this.history.retain(new Set(targets.map((t) => t.admin)));
-    await Promise.all(targets.map((t) => this.scrape(t)));
-    for (const fn of [...this.listeners]) {
-      try {
-        fn();
-      } catch {
-        // one listener's failure does not stop the others
-      }
-    }
+    if (!this.remote) await Promise.all(targets.map((t) => this.scrape(t)));
+    // One listener's failure does not stop the others.
+    await Promise.all([...this.listeners].map((fn) => Promise.resolve().then(fn).catch(() => undefined)));
   }
 
   private async scrape(t: ProxyTarget): Promise<void> {

@@ -10,6 +10,7 @@ import type { DiscoverySource } from '../destination/source';
 import { startVizApi, type SeriesPoint, type VizApi, type VizBackend } from './api';
 import { buildInventory, type Certified } from './inventory';
 import { Scraper } from './scraper';
+import { PrometheusSource } from './prometheus-source';
 import { statRows } from './stat';
 import { fanOut } from './tap-fanout';
 import { tapMatch } from './tap-format';
@@ -26,6 +27,8 @@ export interface VizServiceOptions {
   discovery?: DiscoverySource;
   log: Logger;
   adminPort?: number;
+  /** read the numbers from this Prometheus instead of scraping the proxies */
+  prometheusUrl?: string;
   /** the viz service's tap certificate; absent: no tap (no identity in this control plane) */
   tapCredentials?: () => Promise<TapCredentials>;
   tapPort?: number;
@@ -47,10 +50,21 @@ export async function startVizService(o: VizServiceOptions): Promise<VizService>
     keepMs: o.keepMs,
     onError: (t, error) => o.log.warn('proxy does not answer', { pod: t.pod, workload: t.workload, error }),
   });
+  const prom = o.prometheusUrl ? new PrometheusSource(o.prometheusUrl) : undefined;
+  /** Every known proxy over a window ending now: from the scraper's history, or from Prometheus. */
+  const windows = async (ms: number, now = Date.now()) => (prom ? prom.windows(scraper.targets(), ms, now) : scraper.windows(ms, now));
+  if (prom) scraper.useRemote(); // the inventory and the ticks only: Prometheus does the scraping
   const series = new Map<string, SeriesPoint[]>();
-  scraper.onTick(() => {
+  scraper.onTick(async () => {
     const now = Date.now();
-    for (const r of statRows({ kind: 'deploy' }, scraper.windows(SERIES_WINDOW_MS, now))) {
+    let rows;
+    try {
+      rows = statRows({ kind: 'deploy' }, await windows(SERIES_WINDOW_MS, now));
+    } catch (err) {
+      o.log.warn('viz: no numbers this round', { error: String(err) });
+      return;
+    }
+    for (const r of rows) {
       let list = series.get(r.name);
       if (!list) series.set(r.name, (list = []));
       list.push({ t: now, ...(r.rps !== undefined ? { rps: r.rps } : {}), ...(r.successRate !== undefined ? { successRate: r.successRate } : {}), ...(r.p50 !== undefined ? { p50: r.p50, p95: r.p95!, p99: r.p99! } : {}) });
@@ -58,7 +72,7 @@ export async function startVizService(o: VizServiceOptions): Promise<VizService>
     }
   });
   const backend: VizBackend = {
-    windows: (ms) => scraper.windows(ms),
+    windows: (ms) => windows(ms),
     targets: () => scraper.targets(),
     raw: (t) => scraper.raw(t),
     onTick: (fn) => scraper.onTick(fn),
@@ -104,7 +118,7 @@ export async function startVizService(o: VizServiceOptions): Promise<VizService>
     throw err;
   }
   scraper.start();
-  o.log.info('viz serving', { addr: o.addr, port: api.port, scrape_interval_ms: o.intervalMs, history_ms: o.keepMs });
+  o.log.info('viz serving', { addr: o.addr, port: api.port, scrape_interval_ms: o.intervalMs, history_ms: o.keepMs, source: o.prometheusUrl ?? 'embedded' });
   return {
     port: api.port,
     scraper,
