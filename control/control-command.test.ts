@@ -21,8 +21,18 @@ describe('parseControlArgs', () => {
       issuerLifetimeMs: 7 * 24 * 3_600_000,
       identityPollMs: 10_000,
       externalIssuer: false,
+      vizAddr: '127.0.0.1:8085',
+      vizScrapeIntervalMs: 2000,
+      vizHistoryMs: 300_000,
       log: 'info',
     });
+  });
+  it('viz: off, another address, a Prometheus; a bad URL names the flag', () => {
+    assert.equal(parseControlArgs(['--discovery-file', 'm', '--viz-addr', 'off']).vizAddr, undefined);
+    const o = parseControlArgs(['--discovery-file', 'm', '--viz-addr', '0.0.0.0:9', '--prometheus-url', 'http://127.0.0.1:9090', '--viz-scrape-interval', '5s']);
+    assert.deepEqual([o.vizAddr, o.prometheusUrl, o.vizScrapeIntervalMs], ['0.0.0.0:9', 'http://127.0.0.1:9090', 5000]);
+    assert.throws(() => parseControlArgs(['--discovery-file', 'm', '--prometheus-url', 'localhost']), /--prometheus-url must be an http\(s\) URL/);
+    assert.throws(() => parseControlArgs(['--discovery-file', 'm', '--viz-addr', 'nowhere']), /--viz-addr must be HOST:PORT/);
   });
   it('kubernetes discovery needs no file', () => {
     const o = parseControlArgs(['--discovery', 'kubernetes', '--kubeconfig', 'k', '--identity-dir', 'd', '--destination-addr', '[::]:9']);
