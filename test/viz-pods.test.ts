@@ -162,10 +162,10 @@ test('bad input: an unknown name lists what exists; an unreachable service names
   const kind = await viz(['viz', 'stat', 'svc']);
   assert.equal(kind.code, 1);
   assert.match(kind.stderr, /these exist: deploy, pod, authority/);
-  const away = await viz(['viz', 'stat', 'deploy', '--viz-addr', '127.0.0.1:9']);
+  const away = await viz(['viz', 'stat', 'deploy', '--viz-addr', '127.0.0.1:18999']);
   assert.equal(away.code, 1);
   assert.equal(away.stderr.trim().split('\n').length, 1, away.stderr);
-  assert.match(away.stderr, /cannot reach the viz service at http:\/\/127\.0\.0\.1:9 .*linnet control/);
+  assert.match(away.stderr, /cannot reach the viz service at http:\/\/127\.0\.0\.1:18999 \(ECONNREFUSED\) .*linnet control/);
 }));
 
 test('diagnostics: proxy-metrics of a pod by name, endpoints of an authority', { skip, timeout: 60_000 }, withLogs(async () => {

@@ -15,15 +15,20 @@ export const baseUrl = (addr: string) => (/^https?:\/\//.test(addr) ? addr.repla
 
 export class VizClientError extends LinnetError {}
 
+/** Why a fetch failed, in a word: undici hides the socket's code in `cause` (or in `cause.errors`). */
+export function fetchFailure(err: unknown): string {
+  const e = err as Error & { cause?: { code?: string; message?: string; errors?: { code?: string }[] } };
+  if (e.name === 'TimeoutError') return 'timed out';
+  return e.cause?.code ?? e.cause?.errors?.find((x) => x.code)?.code ?? e.cause?.message ?? e.message;
+}
+
 export async function vizGet(addr: string, path: string, timeoutMs = 10_000): Promise<{ status: number; body: string }> {
   const url = `${baseUrl(addr)}${path}`;
   let res: Response;
   try {
     res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
   } catch (err) {
-    const e = err as Error & { cause?: { code?: string } };
-    const why = e.name === 'TimeoutError' ? 'timed out' : (e.cause?.code ?? e.message);
-    throw new VizClientError('LINNET_VIZ_UNREACHABLE', `cannot reach the viz service at ${baseUrl(addr)} (${why})`, {
+    throw new VizClientError('LINNET_VIZ_UNREACHABLE', `cannot reach the viz service at ${baseUrl(addr)} (${fetchFailure(err)})`, {
       hint: 'start it with `linnet control` (it serves viz on 127.0.0.1:8085) or `npm start`, or point --viz-addr / LINNET_VIZ_ADDR at it',
     });
   }
@@ -53,8 +58,7 @@ export async function* vizEvents(addr: string, path: string, signal: AbortSignal
     res = await fetch(url, { signal });
   } catch (err) {
     if (signal.aborted) return;
-    const e = err as Error & { cause?: { code?: string } };
-    throw new VizClientError('LINNET_VIZ_UNREACHABLE', `cannot reach the viz service at ${baseUrl(addr)} (${e.cause?.code ?? e.message})`, {
+    throw new VizClientError('LINNET_VIZ_UNREACHABLE', `cannot reach the viz service at ${baseUrl(addr)} (${fetchFailure(err)})`, {
       hint: 'start it with `linnet control` (it serves viz on 127.0.0.1:8085) or `npm start`, or point --viz-addr / LINNET_VIZ_ADDR at it',
     });
   }

@@ -262,6 +262,9 @@ async function withTap(c: Common, what: string | undefined, fn: (e: NamedTapEven
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   const timer = c.durationMs ? setTimeout(stop, c.durationMs) : undefined;
+  // A reader that went away (`| head`) ends the tap, as Ctrl-C does.
+  const onOut = (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' ? stop() : undefined);
+  process.stdout.on('error', onOut);
   try {
     for await (const { event, data } of vizEvents(c.addr, path, abort.signal)) {
       if (event === 'line') {
@@ -274,6 +277,7 @@ async function withTap(c: Common, what: string | undefined, fn: (e: NamedTapEven
     if (timer) clearTimeout(timer);
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
+    process.stdout.off('error', onOut);
     abort.abort();
   }
 }
