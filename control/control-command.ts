@@ -447,7 +447,7 @@ export async function startControl(o: ControlOptions, log: Logger): Promise<Runn
           addr: o.vizAddr,
           intervalMs: o.vizScrapeIntervalMs,
           keepMs: o.vizHistoryMs,
-          mesh: () => fs?.state(),
+          mesh: () => fs?.state() ?? source.snapshot().state,
           certified: () => svc?.proxies() ?? [],
           discovery: source,
           log: log.child('viz'),

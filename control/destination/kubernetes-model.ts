@@ -96,7 +96,7 @@ export function meshFromKubernetes(
     const pod = name ? podsByKey.get(`${ns}/${name}`) : undefined;
     if (!pod) return { labels: {} as Record<string, string> };
     const sa = pod.spec?.serviceAccountName || 'default';
-    const labels: Record<string, string> = { pod: name!, serviceaccount: sa };
+    const labels: Record<string, string> = { pod: name!, serviceaccount: sa, ...ownerLabels(pod.metadata?.labels) };
     return {
       labels,
       identity: isMeshed(pod) ? identityFor(sa, ns, naming) : undefined,
@@ -165,4 +165,20 @@ export function meshFromKubernetes(
     });
   }
   return { services: out, standalone, workloads: [] };
+}
+
+/**
+ * The pod's owner as the injector labelled it (`linnet.io/proxy-deployment: web`, alias
+ * `linkerd.io/proxy-…`) → `{ deployment: 'web' }`: what becomes `dst_deployment` on clients'
+ * metrics and names the pod's workload in `linnet viz`, as Linkerd's destination does.
+ */
+export function ownerLabels(podLabels: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const prefix of ['linkerd.io/proxy-', 'linnet.io/proxy-']) {
+    for (const [k, v] of Object.entries(podLabels ?? {})) {
+      const kind = k.startsWith(prefix) ? k.slice(prefix.length) : '';
+      if (['deployment', 'statefulset', 'daemonset', 'replicaset', 'job', 'cronjob', 'replicationcontroller'].includes(kind)) out[kind] = v;
+    }
+  }
+  return out;
 }

@@ -32,6 +32,10 @@ export function workloadOf(identity: string, mesh: Pick<MeshState, 'workloads'> 
   return named ?? identityParts(identity)?.sa ?? identity;
 }
 
+/** In Kubernetes a pod is named by its owner (the labels discovery gives it, from the injector's). */
+const OWNER_KINDS = ['deployment', 'statefulset', 'daemonset', 'job', 'cronjob', 'replicaset', 'replicationcontroller'];
+const ownerOf = (labels: Readonly<Record<string, string>>) => OWNER_KINDS.map((k) => labels[k]).find((v) => v !== undefined && v !== '');
+
 const adminAddr = (ip: string, port: number) => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
 
 export interface Certified {
@@ -46,10 +50,10 @@ export interface Certified {
  */
 export function buildInventory(mesh: MeshState | undefined, certified: readonly Certified[], adminPort = ADMIN_PORT): ProxyTarget[] {
   const byIp = new Map<string, ProxyTarget>();
-  const target = (ip: string, identity: string, pod?: string): ProxyTarget => ({
+  const target = (ip: string, identity: string, pod?: string, labels: Readonly<Record<string, string>> = {}): ProxyTarget => ({
     ip,
     admin: adminAddr(ip, adminPort),
-    workload: workloadOf(identity, mesh),
+    workload: ownerOf(labels) ?? workloadOf(identity, mesh),
     namespace: identityParts(identity)?.ns ?? 'default',
     pod: pod ?? ip,
     identity,
@@ -57,7 +61,7 @@ export function buildInventory(mesh: MeshState | undefined, certified: readonly 
   for (const svc of mesh?.services ?? []) {
     for (const e of svc.endpoints) {
       if (!e.identity || byIp.has(e.ip)) continue;
-      byIp.set(e.ip, target(e.ip, e.identity, e.labels['pod']));
+      byIp.set(e.ip, target(e.ip, e.identity, e.labels['pod'], e.labels));
     }
   }
   const latest = new Map<string, Certified>();
@@ -69,7 +73,7 @@ export function buildInventory(mesh: MeshState | undefined, certified: readonly 
   for (const [ip, c] of latest) {
     const had = byIp.get(ip);
     if (had && had.identity === c.identity) continue;
-    byIp.set(ip, target(ip, c.identity, had?.identity === c.identity ? had.pod : undefined));
+    byIp.set(ip, target(ip, c.identity));
   }
   return [...byIp.values()].sort((a, b) => a.workload.localeCompare(b.workload) || a.pod.localeCompare(b.pod));
 }

@@ -11,6 +11,7 @@ import { renderEdges, renderStat } from './render';
 import { latencyBuckets, proxySnapshot } from './snapshot';
 import { parseRef, routeRows, statRows, type TargetWindow } from './stat';
 import { peerIp } from '../identity/service';
+import { ownerLabels } from '../destination/kubernetes-model';
 
 const WEB = 'web.demo.serviceaccount.identity.linnet.cluster.local';
 const CLIENT = 'traffic.demo.serviceaccount.identity.linnet.cluster.local';
@@ -190,4 +191,24 @@ test('quantiles: exact matches a sorted array; bucket interpolation stays inside
 test('parseRef', () => {
   assert.deepEqual(parseRef('deployment/web'), { kind: 'deploy', name: 'web' });
   assert.throws(() => parseRef('svc/web'), /expected deploy\/NAME or pod\/NAME/);
+});
+
+test('Kubernetes: pods are named by their owner, from the injector labels discovery passes on', () => {
+  assert.deepEqual(ownerLabels({ app: 'web', 'linnet.io/proxy-deployment': 'web', 'pod-template-hash': 'x' }), { deployment: 'web' });
+  assert.deepEqual(ownerLabels({ 'linkerd.io/proxy-statefulset': 'db' }), { statefulset: 'db' });
+  const state = {
+    services: [
+      {
+        name: 'web.demo.svc.cluster.local',
+        addresses: [],
+        ports: [80],
+        opaquePorts: new Set<number>(),
+        labels: {},
+        endpoints: [{ ip: '10.1.0.5', identity: WEB, labels: { pod: 'web-7d9c6b5f4-abcde', serviceaccount: 'web', deployment: 'webapp-deploy' }, weight: 1 }],
+      },
+    ],
+    workloads: [],
+  };
+  const [t] = buildInventory(state, []);
+  assert.deepEqual([t!.workload, t!.pod, t!.namespace], ['webapp-deploy', 'web-7d9c6b5f4-abcde', 'demo']);
 });
