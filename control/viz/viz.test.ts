@@ -212,3 +212,41 @@ test('Kubernetes: pods are named by their owner, from the injector labels discov
   const [t] = buildInventory(state, []);
   assert.deepEqual([t!.workload, t!.pod, t!.namespace], ['webapp-deploy', 'web-7d9c6b5f4-abcde', 'demo']);
 });
+
+test('property: a workload row is the sum of its pod rows; success rate and RPS follow from the counts', () => {
+  const WL = ['a', 'b', 'c'];
+  fc.assert(
+    fc.property(
+      fc.array(fc.record({ wl: fc.constantFrom(...WL), okBase: fc.nat(1000), ok: fc.nat(1000), badBase: fc.nat(100), bad: fc.nat(100), up: fc.boolean() }), { minLength: 1, maxLength: 8 }),
+      fc.integer({ min: 1, max: 120 }),
+      (pods, secs) => {
+        const windows: TargetWindow[] = pods.map((p, i) => {
+          const ip = `10.0.0.${i + 1}`;
+          const target: ProxyTarget = { ip, admin: `${ip}:4191`, workload: p.wl, namespace: 'demo', pod: `${p.wl}-${i}` };
+          const text = (ok: number, bad: number) =>
+            [`response_total{direction="inbound",authority="x",classification="success"} ${ok}`, `response_total{direction="inbound",authority="x",classification="failure"} ${bad}`].join('\n');
+          return {
+            target,
+            up: p.up,
+            base: snap(text(p.okBase, p.badBase), 0),
+            cur: snap(text(p.okBase + p.ok, p.badBase + p.bad), secs * 1000),
+          };
+        });
+        const deploy = statRows({ kind: 'deploy' }, windows);
+        const pod = statRows({ kind: 'pod' }, windows);
+        for (const d of deploy) {
+          const mine = pod.filter((r) => windows.find((w) => w.target.pod === r.name)!.target.workload === d.name);
+          assert.equal(d.requests, mine.reduce((n, r) => n + r.requests, 0));
+          assert.equal(d.success, mine.reduce((n, r) => n + r.success, 0));
+          assert.equal(d.pods, mine.length);
+          assert.equal(d.meshed, mine.filter((r) => r.meshed === 1).length);
+          if (d.requests > 0) {
+            assert.equal(d.successRate, d.success / d.requests);
+            assert.ok(Math.abs(d.rps! - d.requests / secs) < 1e-9);
+          } else assert.equal(d.successRate, undefined);
+        }
+        assert.equal(pod.reduce((n, r) => n + r.requests, 0), pods.reduce((n, p) => n + p.ok + p.bad, 0));
+      },
+    ),
+  );
+});
