@@ -13,7 +13,7 @@ function linnet(args: string[]) {
   return spawnSync(process.execPath, [LINNET_BIN, ...args], { encoding: 'utf8', timeout: 30_000 });
 }
 
-test('npm start prints the dashboard URL; linnet viz stat, edges and the page answer from another terminal', { skip, timeout: 170_000 }, async () => {
+test('npm start prints the dashboard URL; linnet viz stat, edges, tap, top and the page answer from another terminal', { skip, timeout: 170_000 }, async () => {
   const child = spawn(process.execPath, [LINNET_BIN, 'demo', '--duration', '40s', '--rps', '10'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   let stdout = '';
@@ -46,6 +46,12 @@ test('npm start prints the dashboard URL; linnet viz stat, edges and the page an
     const edges = linnet(['viz', 'edges', 'deploy', '--viz-addr', addr]);
     assert.match(edges.stdout, /^traffic\s+web\s+demo\s+demo\s+√$/m, edges.stdout + edges.stderr);
     assert.match(edges.stdout, /^traffic\s+emoji\s+demo\s+demo\s+√$/m, edges.stdout + edges.stderr);
+    // Tap and top through the viz service, from this terminal too (the demo's proxies admit its tap identity).
+    const tap = linnet(['viz', 'tap', 'deploy/web', '--limit', '1', '--duration', '20s', '--viz-addr', addr]);
+    assert.match(tap.stdout, /^req id=\S+ proxy=in  src=\S+ dst=\S+:8080 tls=true :method=GET :authority=10\.96\.0\.10:8080 :path=\/api\/vote/m, tap.stdout + tap.stderr);
+    assert.match(tap.stdout, /^end id=\S+ proxy=in .* response-length=\d+B$/m);
+    const top = linnet(['viz', 'top', 'deploy/emoji', '--duration', '4s', '--interval', '10s', '--viz-addr', addr]);
+    assert.match(top.stdout, /^\S+\s+emoji[01]\s+POST\s+\/linnet\.demo\.Emoji\/FindByShortcode\s+\d+/m, top.stdout + top.stderr);
     const page = await (await fetch(url)).text();
     assert.match(page, /<title>Linnet dashboard<\/title>/);
     const uplot = await fetch(new URL('/vendor/uPlot.iife.min.js', url));
