@@ -111,12 +111,7 @@ export async function startVizService(o: VizServiceOptions): Promise<VizService>
         }
       : {}),
   };
-  let api: VizApi;
-  try {
-    api = await startVizApi(o.addr, backend, o.log);
-  } catch (err) {
-    throw err;
-  }
+  const api: VizApi = await startVizApi(o.addr, backend, o.log);
   scraper.start();
   o.log.info('viz serving', { addr: o.addr, port: api.port, scrape_interval_ms: o.intervalMs, history_ms: o.keepMs, source: o.prometheusUrl ?? 'embedded' });
   return {
