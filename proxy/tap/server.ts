@@ -174,6 +174,8 @@ export class TapServer {
     call.on('close', gone);
     call.on('error', gone);
     this.opts.lanes.open({ id, ...(req.match ? { match: req.match } : {}), limit: req.limit, maxRps });
+    // Headers now, before any event: the client knows the tap is open (and traffic from here on is seen).
+    call.sendMetadata(new grpc.Metadata());
     this.opts.log.debug('tap opened', { id, limit: req.limit, max_rps: maxRps });
   }
 
