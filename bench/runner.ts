@@ -104,6 +104,7 @@ async function runScenario(env: BenchEnv, def: ScenarioDef, s: RunSettings, prog
     if (env.meshSkipReason === NOT_PROBED) await probeMesh(env, progress);
     if (env.meshSkipReason) skipped.set('linnet-mesh', env.meshSkipReason);
   }
+  if (def.targets.includes('linnet-tap') && env.tapSkipReason) skipped.set('linnet-tap', env.tapSkipReason);
   if (!env.nginxHasStream && (def.protocol === 'iperf' || def.protocol === 'redis')) {
     skipped.set('nginx', 'needs the nginx stream module for TCP proxying (apt-get install libnginx-mod-stream)');
   }
@@ -113,8 +114,19 @@ async function runScenario(env: BenchEnv, def: ScenarioDef, s: RunSettings, prog
   const hint = new Map<TargetId, number>();
   const checkFailed = new Map<TargetId, string>();
 
-  const once = async (t: TargetId, seconds: number): Promise<Measured> =>
+  const measure = (t: TargetId, seconds: number): Promise<Measured> =>
     def.measure({ env, address: env.address(TARGET_ROUTE[t], def.protocol), seconds, connections: s.connections, hintRate: hint.get(t), rate: def.rate });
+  // linnet-tap: the same proxy as linnet, with a tap open on all its traffic for the measurement.
+  const once = async (t: TargetId, seconds: number): Promise<Measured> => {
+    if (t !== 'linnet-tap') return measure(t, seconds);
+    await env.openTap();
+    try {
+      return await measure(t, seconds);
+    } finally {
+      const read = await env.closeTap();
+      if (read) progress.note(`${def.id} · linnet-tap: the tap reader took ${read.requests} requests (${read.events} events)`);
+    }
+  };
 
   // Paths with their own check (the peer mesh: up, mTLS and HTTP/2 between its haproxies) and
   // scenarios with one (gRPC: a real client) are checked before the warm-up; a failure fails the
