@@ -182,3 +182,21 @@ test('dst_* labels on both proxies\' outbound series, exact counts, read by a re
   }, 60_000, 1000);
   process.stderr.write(`# prometheus: ${query} → ${got.join(', ')}\n`);
 }));
+
+test('tap across worker threads: a two-worker proxy reports every request once, from whichever worker took it', { skip, timeout: 180_000 }, logsOnFailure(() => cluster, async () => {
+  const N = 12;
+  await client.stopProxy('SIGTERM', 30_000);
+  await client.startProxy(meshProxyEnv(control, dir, CLIENT_ID, 'client', { LINNET_PROXY_TAP_SVC_NAME: TAP_ID, LINNET_PROXY_WORKERS: '2' }));
+  const onClient = observe(client, CLIENT_ID, 'tap', TAP_ID, N, { path: { prefix: '/x/' } });
+  await onClient.waitForEvent((e) => e.event === 'open', 30_000);
+  // A new connection per request: the kernel spreads them over both workers' listeners.
+  assert.deepEqual(await curlLoop(client, WEB.vip, WEB.port, N), new Array(N).fill('200'));
+  await onClient.waitForEvent((e) => e.event === 'end', 30_000);
+  const evs = onClient.events<Line>().filter((e) => e.event === 'tap') as (Line & TapEvent)[];
+  assert.equal(evs.length, 3 * N);
+  const ids = new Set(evs.map((e) => `${e.http.id.base}/${e.http.id.stream}`));
+  assert.equal(ids.size, N, 'each request one stream id, its three events under it');
+  const bases = new Set(evs.map((e) => e.http.id.base));
+  process.stderr.write(`# two workers: requests reported by ${bases.size} worker(s)\n`);
+  for (const e of evs) assert.equal(e.destinationLabels.pod, 'web-0');
+}));
