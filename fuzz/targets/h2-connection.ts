@@ -19,7 +19,8 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import type { Logger } from '../../core/log';
-import { H2Connection, type H2Stream } from '../../proxy/protocol/h2/connection';
+import { H2Connection } from '../../proxy/protocol/h2/connection';
+import type { H2Stream } from '../../proxy/protocol/h2/stream';
 import { FrameReader, FrameType, Flag, frame, MAX_ALLOWED_FRAME_SIZE, MAX_WINDOW, PREFACE, settingsFrame } from '../../proxy/protocol/h2/frames';
 import { H2Error } from '../../proxy/protocol/h2/h2-error';
 import { HpackDecoder } from '../../proxy/protocol/h2/hpack/decoder';
@@ -474,12 +475,13 @@ export function run(input: Buffer): void {
   if (errors.length > 0) fail('no-throw', `an exception other than H2Error reached the engine's error path: ${errors[0]!.slice(0, 300)}`);
 }
 
+/** The connection's parts the properties look into (private fields, read as the engine keeps them). */
 interface Inside {
   reader: FrameReader;
-  block: { bytes: number } | undefined;
-  outBytes: number;
+  headerBlock: { pending: { bytes: number } | undefined };
+  output: { bytes: number };
   peerOpened: number;
-  connSendWindow: number;
+  sender: { connWindow: number };
   lastPeerStreamId: number;
 }
 
@@ -487,8 +489,9 @@ function checkBounded(conn: H2Connection, sock: FakeSocket): void {
   const i = conn as unknown as Inside;
   // (A connection that ended on an error reads nothing more; its reader keeps the chunk it refused.)
   if (!conn.destroyed && i.reader.buffered > 9 + 16_384) fail('bounded', `${i.reader.buffered} bytes buffered towards one frame`);
-  if (!conn.destroyed && i.block && i.block.bytes > SETTINGS.maxHeaderListSize + BLOCK_SLACK + 16_384) fail('bounded', `a header block of ${i.block.bytes} bytes held`);
-  if (i.outBytes !== 0) fail('bounded', `${i.outBytes} bytes of frames left unwritten after a flush`);
+  const block = i.headerBlock.pending;
+  if (!conn.destroyed && block && block.bytes > SETTINGS.maxHeaderListSize + BLOCK_SLACK + 16_384) fail('bounded', `a header block of ${block.bytes} bytes held`);
+  if (i.output.bytes !== 0) fail('bounded', `${i.output.bytes} bytes of frames left unwritten after a flush`);
   if (sock.unread > 2 * SOCKET_LIMIT) fail('bounded', `${sock.unread} bytes written to a peer that does not read`);
 }
 
@@ -497,7 +500,7 @@ function checkState(conn: H2Connection, app: AppStream[]): void {
   if (conn.destroyed) return;
   if (conn.streams.size > SETTINGS.maxConcurrentStreams) fail('sane-state', `${conn.streams.size} streams open, the limit is ${SETTINGS.maxConcurrentStreams}`);
   if (i.peerOpened !== conn.streams.size) fail('sane-state', `peerOpened ${i.peerOpened} with ${conn.streams.size} streams`);
-  if (i.connSendWindow > MAX_WINDOW) fail('sane-state', `connection send window ${i.connSendWindow}`);
+  if (i.sender.connWindow > MAX_WINDOW) fail('sane-state', `connection send window ${i.sender.connWindow}`);
   for (const [id, s] of conn.streams) {
     if (s.id !== id || id % 2 !== 1 || id > i.lastPeerStreamId) fail('sane-state', `stream ${id} open (last peer stream ${i.lastPeerStreamId})`);
     if (s.closed) fail('sane-state', `stream ${id} closed but still in the map`);
