@@ -19,8 +19,7 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import type { Logger } from '../../core/log';
-import { H2Connection } from '../../proxy/protocol/h2/connection';
-import type { H2Stream } from '../../proxy/protocol/h2/stream';
+import { H2Connection, type H2Stream } from '../../proxy/protocol/h2/connection';
 import { FrameReader, FrameType, Flag, frame, MAX_ALLOWED_FRAME_SIZE, MAX_WINDOW, PREFACE, settingsFrame } from '../../proxy/protocol/h2/frames';
 import { H2Error } from '../../proxy/protocol/h2/h2-error';
 import { HpackDecoder } from '../../proxy/protocol/h2/hpack/decoder';
@@ -475,7 +474,6 @@ export function run(input: Buffer): void {
   if (errors.length > 0) fail('no-throw', `an exception other than H2Error reached the engine's error path: ${errors[0]!.slice(0, 300)}`);
 }
 
-/** The connection's parts the properties look into (private fields, read as the engine keeps them). */
 interface Inside {
   reader: FrameReader;
   headerBlock: { pending: { bytes: number } | undefined };
@@ -489,8 +487,8 @@ function checkBounded(conn: H2Connection, sock: FakeSocket): void {
   const i = conn as unknown as Inside;
   // (A connection that ended on an error reads nothing more; its reader keeps the chunk it refused.)
   if (!conn.destroyed && i.reader.buffered > 9 + 16_384) fail('bounded', `${i.reader.buffered} bytes buffered towards one frame`);
-  const block = i.headerBlock.pending;
-  if (!conn.destroyed && block && block.bytes > SETTINGS.maxHeaderListSize + BLOCK_SLACK + 16_384) fail('bounded', `a header block of ${block.bytes} bytes held`);
+  const held = i.headerBlock.pending?.bytes ?? 0;
+  if (!conn.destroyed && held > SETTINGS.maxHeaderListSize + BLOCK_SLACK + 16_384) fail('bounded', `a header block of ${held} bytes held`);
   if (i.output.bytes !== 0) fail('bounded', `${i.output.bytes} bytes of frames left unwritten after a flush`);
   if (sock.unread > 2 * SOCKET_LIMIT) fail('bounded', `${sock.unread} bytes written to a peer that does not read`);
 }

@@ -53,6 +53,8 @@ import { LocalStreamLimit } from './stream-limit';
 import { sectionOnStream } from './stream-sections';
 import { H2Stream, type StreamEvents, type StreamOwner } from './stream';
 
+export type { H2Stream, StreamEvents } from './stream';
+
 /** What the connection's owner is told. */
 export interface ConnectionEvents {
   /** Server: a client opened a stream; set `stream.events` before returning. */
