@@ -130,8 +130,6 @@ export class BenchEnv {
         LINNET_PROXY_IDENTITY_TOKEN_FILE: join(mesh, `${w}.token`),
         LINNET_PROXY_IDENTITY_TRUST_ANCHORS_FILE: join(mesh, 'ca', 'ca.crt'),
         LINNET_PROXY_DESTINATION_SVC_ADDR: `${control.ip}:8086`,
-        // The app's proxy serves tap (for linnet-tap); with no tap open it costs one boolean a request.
-        ...(w === 'app' ? { LINNET_PROXY_TAP_SVC_NAME: identityOf('tap'), LINNET_PROXY_TAP_MAX_RPS: '100000' } : {}),
       });
       this.control = control;
       this.meshDir = mesh;
@@ -147,7 +145,15 @@ export class BenchEnv {
 
   /** Why linnet-tap cannot be measured (tap needs the app proxy's identity), or undefined. */
   get tapSkipReason(): string | undefined {
-    return this.app.proxy?.running && this.meshEnv && this.control ? undefined : `${MESH_REASON}: tap is served over mTLS with the proxy's certificate`;
+    return this.meshEnv && this.control ? undefined : `${MESH_REASON}: tap is served over mTLS with the proxy's certificate`;
+  }
+
+  /**
+   * The app proxy's settings for the tap scenario: tap served (only there, so every other
+   * scenario's proxy is as before), the rate cap raised so that a tap can take every request.
+   */
+  tapSettings(): Record<string, string> {
+    return this.tapSkipReason ? {} : { LINNET_PROXY_TAP_SVC_NAME: identityOf('tap'), LINNET_PROXY_TAP_MAX_RPS: '100000' };
   }
 
   /** Opens a tap on all of the app proxy's traffic, read in the control pod; resolves once it is open. */

@@ -95,9 +95,12 @@ async function runScenario(env: BenchEnv, def: ScenarioDef, s: RunSettings, prog
   const base = { id: def.id, title: def.title, kind: def.kind, unit: def.unit, tool: def.tool(s.connections), ...(def.rate ? { rate: def.rate } : {}) };
   // The 2-worker scenario restarts the proxy; every other one runs with 1 worker.
   const workers = def.targets.includes('linnet-2w') ? 2 : 1;
-  if (env.linnetWorkers !== workers || env.linnetSettings) {
-    progress.status(`${def.id}: restarting the linnet proxy with ${workers} worker(s)`);
-    await env.startLinnet(workers);
+  // The tap scenario's proxy serves tap (linnet: none open, linnet-tap: one on all traffic); the others' does not.
+  const settings = def.targets.includes('linnet-tap') ? env.tapSettings() : {};
+  const wanted = Object.entries(settings).map(([k, v]) => `${k}=${v}`).join(',');
+  if (env.linnetWorkers !== workers || env.linnetSettings !== wanted) {
+    progress.status(`${def.id}: restarting the linnet proxy with ${workers} worker(s)${wanted ? ` and ${wanted}` : ''}`);
+    await env.startLinnet(workers, settings);
   }
   const skipped = new Map<TargetId, string>();
   if (def.targets.includes('linnet-mesh')) {
