@@ -170,6 +170,8 @@ export class BenchEnv {
       '--addr', `${this.app.ip}:4190`,
       '--proxy-identity', identityOf('app'),
     ], { name: 'tap-reader' });
+    // With the load tools, off the proxy's core: the reader's decoding is not the proxy's cost.
+    if (this.pinned) await pin(this.tapReader.pid, String(LOAD_CPU));
     await this.tapReader.waitForEvent((e) => e.event === 'open' || e.event === 'error', 20_000);
     const failed = this.tapReader.events<{ event: string; message?: string }>().find((e) => e.event === 'error');
     if (failed) throw new BenchError('LINNET_BENCH_TOOL_FAILED', `the tap reader could not open a tap: ${failed.message}`, 'see the app proxy log');
