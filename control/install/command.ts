@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import type { Command } from '../../core/command';
+import { DEFAULT_POLICIES, isDefaultPolicy } from '../../core/policy/model';
 import { DEFAULT_IMAGE } from '../inject/sidecar';
 import { linnetVersion } from '../inject/version';
 import { identityCerts } from './certs';
@@ -35,6 +36,12 @@ options:
   --native-sidecar auto|enabled|disabled   the injector's default sidecar form (a pod's
                                            config.linnet.io/proxy-enable-native-sidecar wins);
                                            auto (default): native when the API server is 1.29+
+  --default-inbound-policy P               what a proxy allows where no Server names the port
+                                           (a pod's or namespace's
+                                           config.linnet.io/default-inbound-policy wins):
+                                           all-unauthenticated (default), all-authenticated,
+                                           cluster-authenticated, cluster-unauthenticated, deny,
+                                           audit
   -o, --output yaml|json                   default yaml
 `;
 
@@ -57,6 +64,7 @@ export const command: Command = {
           version: { type: 'string', default: linnetVersion() },
           replicas: { type: 'string', default: '1' },
           'native-sidecar': { type: 'string', default: 'auto' },
+          'default-inbound-policy': { type: 'string' },
           output: { type: 'string', short: 'o', default: 'yaml' },
         },
       }).values;
@@ -72,6 +80,10 @@ export const command: Command = {
     if (nativeSidecar !== 'auto' && nativeSidecar !== 'enabled' && nativeSidecar !== 'disabled') {
       throw new InstallError('LINNET_INSTALL_INPUT', `--native-sidecar ${nativeSidecar} is not auto, enabled or disabled`, { hint: 'use --native-sidecar auto, enabled or disabled' });
     }
+    const dip = values['default-inbound-policy'];
+    if (dip !== undefined && !isDefaultPolicy(dip)) {
+      throw new InstallError('LINNET_INSTALL_INPUT', `--default-inbound-policy ${dip} is not a default inbound policy`, { hint: `use one of ${DEFAULT_POLICIES.join(', ')}` });
+    }
     const external = values['identity-external-issuer']!;
     const identity = await identityCerts(
       { anchorsFile: values['identity-trust-anchors-file'], issuerCertFile: values['identity-issuer-certificate-file'], issuerKeyFile: values['identity-issuer-key-file'] },
@@ -86,6 +98,7 @@ export const command: Command = {
       externalIssuer: external,
       controlReplicas: replicas,
       nativeSidecar,
+      ...(dip !== undefined ? { defaultInboundPolicy: dip } : {}),
     });
     // Printing an object the API server would refuse helps nobody: validate before a byte goes out.
     const problems = objects.flatMap((o) => describeProblems(o, validateObject(o)));

@@ -35,6 +35,8 @@ export interface TapObserveOptions {
   maxRps?: number;
   /** Ends the stream (the iterator then finishes without an error). */
   signal?: AbortSignal;
+  /** Called once the proxy has the tap open (its headers arrived): requests from then on are seen. */
+  onOpen?: () => void;
 }
 
 /** An event with the proxy it came from. */
@@ -107,6 +109,7 @@ export function observeTap(opts: TapClientOptions, req: TapObserveOptions = {}):
       wake = undefined;
     };
     cancel = () => call.cancel();
+    if (req.onOpen) call.once('metadata', () => req.onOpen?.());
     call.on('data', (e: PbTapEvent) => {
       queue.push(e);
       // Backpressure: stop reading while the consumer is behind, so HTTP/2 flow control reaches

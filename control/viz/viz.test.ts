@@ -193,9 +193,10 @@ test('parseRef', () => {
   assert.throws(() => parseRef('svc/web'), /expected deploy\/NAME or pod\/NAME/);
 });
 
-test('Kubernetes: pods are named by their owner, from the injector labels discovery passes on', () => {
-  assert.deepEqual(ownerLabels({ app: 'web', 'linnet.io/proxy-deployment': 'web', 'pod-template-hash': 'x' }), { deployment: 'web' });
-  assert.deepEqual(ownerLabels({ 'linkerd.io/proxy-statefulset': 'db' }), { statefulset: 'db' });
+test('Kubernetes: pods are named by their owner, from the labels discovery gives endpoints', () => {
+  const pod = (kind: string, name: string, hash?: string) => ({ metadata: { name: 'p', ownerReferences: [{ apiVersion: 'apps/v1', kind, name, uid: 'u', controller: true }], ...(hash ? { labels: { 'pod-template-hash': hash } } : {}) } });
+  assert.equal(ownerLabels(pod('ReplicaSet', 'web-7d9c6b5f4', '7d9c6b5f4'))['deployment'], 'web');
+  assert.deepEqual(ownerLabels(pod('StatefulSet', 'db')), { statefulset: 'db' });
   const state = {
     services: [
       {

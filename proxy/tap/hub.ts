@@ -136,9 +136,10 @@ class Recorder implements TapRecorder {
       direction: i.direction,
       source: { ip: i.sourceIp, port: i.sourcePort },
       destination: { ip: i.destinationIp, port: i.destinationPort },
-      sourceLabels: { ...i.sourceLabels },
-      destinationLabels: { ...i.destinationLabels },
-      routeLabels: { ...i.routeLabels },
+      // Shared, not copied: nothing downstream changes them (a worker's postMessage copies anyway).
+      sourceLabels: i.sourceLabels as Record<string, string>,
+      destinationLabels: i.destinationLabels as Record<string, string>,
+      routeLabels: i.routeLabels as Record<string, string>,
       http,
     };
     for (const id of this.ids) this.sink(id, e);
