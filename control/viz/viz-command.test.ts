@@ -7,6 +7,8 @@ test('linnet viz flags: Linkerd habits, the address from the flag, then LINNET_V
   const c = parseVizArgs(['deploy', 'web', '-o', 'wide', '-t', '5m', '--from', 'deploy/traffic', '-n', 'demo'], {});
   assert.deepEqual([c.addr, c.output, c.window, c.from, c.positionals], ['localhost:8085', 'wide', '5m', 'deploy/traffic', ['deploy', 'web']]);
   assert.equal(parseVizArgs([], { LINNET_VIZ_ADDR: '10.0.0.1:9' }).addr, '10.0.0.1:9');
+  assert.equal(c.namespace, 'demo');
+  assert.equal(parseVizArgs(['-n', 'demo', '-A'], {}).namespace, undefined);
   assert.equal(parseVizArgs(['--viz-addr', 'h:1'], { LINNET_VIZ_ADDR: '10.0.0.1:9' }).addr, 'h:1');
   const t = parseVizArgs(['deploy/web', '--path', '/api', '--method', 'GET', '--max-rps', '5', '--limit', '3', '--duration', '10s'], {});
   assert.deepEqual([t.path, t.method, t.maxRps, t.limit, t.durationMs, t.intervalMs], ['/api', 'GET', 5, 3, 10_000, 1000]);

@@ -42,6 +42,7 @@ options:
       --from deploy/NAME|pod/NAME    stat: only requests from this resource (its outbound side)
       --to deploy/NAME|pod/NAME      stat: only requests to this resource
       --viz-addr HOST:PORT           the viz service (default: LINNET_VIZ_ADDR, else ${DEFAULT_VIZ_ADDR})
+  -n, --namespace NS                 stat, edges: only this namespace (default: all, as -A)
   tap and top:
       --to deploy/NAME|pod/NAME      only requests to this resource
       --path PREFIX, --method M, --authority A   only requests that match
@@ -72,6 +73,8 @@ interface Common {
   limit?: number;
   intervalMs: number;
   durationMs?: number;
+  /** -n: only rows of this namespace (default: every namespace) */
+  namespace?: string;
   positionals: string[];
 }
 
@@ -96,8 +99,8 @@ export function parseVizArgs(args: string[], env: NodeJS.ProcessEnv = process.en
         limit: { type: 'string' },
         interval: { type: 'string' },
         duration: { type: 'string' },
-        // Linkerd's flags that mean nothing here, accepted so that habits do not fail.
         namespace: { type: 'string', short: 'n' },
+        // Without -n every namespace is shown already; accepted so that the habit does not fail.
         'all-namespaces': { type: 'boolean', short: 'A' },
       },
     });
@@ -160,6 +163,7 @@ export function parseVizArgs(args: string[], env: NodeJS.ProcessEnv = process.en
     ...(v.from ? { from: v.from } : {}),
     ...(v.to ? { to: v.to } : {}),
     ...(port !== undefined ? { port } : {}),
+    ...(v.namespace && !v['all-namespaces'] ? { namespace: v.namespace } : {}),
     positionals: parsed.positionals,
   };
 }
@@ -179,8 +183,9 @@ async function stat(c: Common): Promise<number> {
   if (!kind) throw new LinnetError('LINNET_VIZ_NOT_FOUND', `unknown resource type ${JSON.stringify(kindText)}; these exist: deploy, pod, authority`);
   if (what.includes('/') && maybeName) name = maybeName;
   const body = await vizJson<{ rows: StatRow[] }>(c.addr, `/api/stat${qs({ kind, name, window: c.window, from: c.from, to: c.to })}`);
-  process.stdout.write(renderStat(body.rows, c.output, kind) + '\n');
-  if (c.output !== 'json') for (const line of renderDown(body.rows)) process.stderr.write(`‼ ${line}\n`);
+  const rows = c.namespace ? body.rows.filter((r) => r.namespace === c.namespace) : body.rows;
+  process.stdout.write(renderStat(rows, c.output, kind) + '\n');
+  if (c.output !== 'json') for (const line of renderDown(rows)) process.stderr.write(`‼ ${line}\n`);
   return 0;
 }
 
@@ -203,7 +208,8 @@ async function edges(c: Common): Promise<number> {
   const kind = parseKind(what);
   if (kind !== 'deploy' && kind !== 'pod') throw new LinnetError('LINNET_VIZ_NOT_FOUND', `edges are between deploy or pod, not ${JSON.stringify(what)}; these exist: deploy, pod`);
   const body = await vizJson<{ rows: EdgeRow[] }>(c.addr, `/api/edges${qs({ kind, window: c.window })}`);
-  process.stdout.write(renderEdges(body.rows, c.output) + '\n');
+  const rows = c.namespace ? body.rows.filter((r) => r.srcNs === c.namespace || r.dstNs === c.namespace) : body.rows;
+  process.stdout.write(renderEdges(rows, c.output) + '\n');
   return 0;
 }
 
