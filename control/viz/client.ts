@@ -19,7 +19,10 @@ export class VizClientError extends LinnetError {}
 export function fetchFailure(err: unknown): string {
   const e = err as Error & { cause?: { code?: string; message?: string; errors?: { code?: string }[] } };
   if (e.name === 'TimeoutError') return 'timed out';
-  return e.cause?.code ?? e.cause?.errors?.find((x) => x.code)?.code ?? e.cause?.message ?? e.message;
+  const code = e.cause?.code ?? e.cause?.errors?.find((x) => x.code)?.code;
+  // undici's own codes (UND_ERR_SOCKET) say less than its message ("other side closed").
+  if (code && !code.startsWith('UND_ERR')) return code;
+  return e.cause?.message ?? code ?? e.message;
 }
 
 export async function vizGet(addr: string, path: string, timeoutMs = 10_000): Promise<{ status: number; body: string }> {

@@ -4,6 +4,7 @@
  * is marked down with the reason and the others are still read; the last good snapshots stay.
  */
 import { parsePromText } from '../../core/prom-text';
+import { fetchFailure } from './client';
 import { History } from './history';
 import type { ProxyTarget } from './inventory';
 import { latencyBuckets, proxySnapshot } from './snapshot';
@@ -31,10 +32,7 @@ async function get(url: string, timeoutMs: number): Promise<string> {
   return body;
 }
 
-const why = (err: unknown) => {
-  const e = err as Error & { cause?: { code?: string } };
-  return e.name === 'TimeoutError' ? 'timed out' : (e.cause?.code ?? e.message);
-};
+const why = fetchFailure;
 
 export class Scraper {
   readonly history: History;
@@ -44,6 +42,8 @@ export class Scraper {
   private readonly listeners = new Set<() => void | Promise<void>>();
   private current: ProxyTarget[] = [];
   private remote = false;
+  /** per proxy: whether its /latency hands out HDR buckets (undefined: not asked yet) */
+  private readonly latencyBuckets = new Map<string, boolean>();
 
   constructor(private readonly o: ScraperOptions) {
     this.history = new History(o.keepMs);
@@ -92,16 +92,26 @@ export class Scraper {
   private async scrape(t: ProxyTarget): Promise<void> {
     const timeout = this.o.timeoutMs ?? 2000;
     try {
+      // /latency makes the proxy merge its HDR histograms: asked only of a proxy whose answer has
+      // buckets to cut windows from (asked once per proxy process otherwise).
+      const askLatency = this.latencyBuckets.get(t.admin) !== false;
       const [text, latency] = await Promise.all([
         get(`http://${t.admin}/metrics`, timeout),
-        get(`http://${t.admin}/latency`, timeout).then(
-          (b) => JSON.parse(b) as unknown,
-          () => undefined,
-        ),
+        askLatency
+          ? get(`http://${t.admin}/latency`, timeout).then(
+              (b) => JSON.parse(b) as unknown,
+              () => undefined,
+            )
+          : undefined,
       ]);
       const snap = proxySnapshot(parsePromText(text).samples, Date.now());
-      const hdr = latencyBuckets(latency);
-      if (hdr) snap.hdr = hdr;
+      const prev = this.history.latest(t.admin);
+      if (prev && prev.startedAt !== snap.startedAt) this.latencyBuckets.delete(t.admin); // a new process: ask again
+      if (askLatency && latency !== undefined) {
+        const hdr = latencyBuckets(latency);
+        this.latencyBuckets.set(t.admin, hdr !== undefined);
+        if (hdr) snap.hdr = hdr;
+      }
       this.history.add(t.admin, snap);
       this.status.set(t.admin, { up: true, at: snap.at });
     } catch (err) {
