@@ -172,6 +172,11 @@ test('diagnostics: proxy-metrics of a pod by name, endpoints of an authority', {
   const m = await viz(['diagnostics', 'proxy-metrics', 'server-0']);
   assert.equal(m.code, 0, m.stderr);
   assert.match(m.stdout, /^response_total\{direction="inbound"/m);
+  const all = await viz(['diagnostics', 'proxy-metrics', 'deploy/server']);
+  assert.equal(all.code, 0, all.stderr);
+  assert.match(all.stdout, /^# POD server-0 \(1 of 2\)$/m);
+  assert.match(all.stdout, /^# POD server-1 \(2 of 2\)$/m);
+  assert.equal(all.stdout.match(/^process_start_time_seconds /gm)?.length, 2);
   const e = await viz(['diagnostics', 'endpoints', 'server.demo.svc.cluster.local:8080']);
   assert.equal(e.code, 0, e.stderr);
   for (const [i, p] of servers.entries()) assert.match(e.stdout, new RegExp(`^${p.ip.replace(/\./g, '\\.')}\\s+8080\\s+server-${i}\\s+${id('server').replace(/\./g, '\\.')}`, 'm'), e.stdout);

@@ -9,11 +9,12 @@ import { DEFAULT_VIZ_ADDR, vizAddr, vizGet, vizJson } from './client';
 import { table } from './render';
 import { parseArgs } from 'node:util';
 
-const usage = `usage: linnet diagnostics proxy-metrics POD|IP:PORT [--viz-addr HOST:PORT]
+const usage = `usage: linnet diagnostics proxy-metrics POD|deploy/NAME|IP:PORT [--viz-addr HOST:PORT]
        linnet diagnostics endpoints AUTHORITY [-o table|json] [--viz-addr HOST:PORT]
 
 proxy-metrics   a proxy's raw Prometheus metrics: IP:PORT is its admin address (read directly);
-                a pod name or IP is read through the viz service
+                a pod name or IP is read through the viz service; deploy/NAME prints every pod's,
+                each under a \`# POD name (i of n)\` header
 endpoints       the endpoints discovery gives for AUTHORITY (name[:port] or ip:port), with their
                 identities and labels
 --viz-addr      the viz service of linnet control (default LINNET_VIZ_ADDR, else ${DEFAULT_VIZ_ADDR})
@@ -47,6 +48,21 @@ export const command: Command = {
         const r = await vizGet(what, '/metrics');
         if (r.status !== 200) throw new LinnetError('LINNET_DIAGNOSTICS_FAILED', `http://${what}/metrics answered ${r.status}`);
         process.stdout.write(r.body);
+        return 0;
+      }
+      // deploy/NAME: every pod of the workload, each under a header, as Linkerd prints them.
+      if (what.startsWith('deploy/') || what.startsWith('deployment/')) {
+        const name = what.slice(what.indexOf('/') + 1);
+        const { proxies } = await vizJson<{ proxies: { pod: string; workload: string }[] }>(addr, '/api/proxies');
+        const pods = proxies.filter((x) => x.workload === name).map((x) => x.pod);
+        if (pods.length === 0) {
+          throw new LinnetError('LINNET_VIZ_NOT_FOUND', `deploy/${name} not found; these exist: ${[...new Set(proxies.map((x) => x.workload))].sort().join(', ') || '(none yet)'}`);
+        }
+        for (const [i, pod] of pods.entries()) {
+          const r = await vizGet(addr, `/api/proxy-metrics?pod=${encodeURIComponent(pod)}`);
+          process.stdout.write(`#\n# POD ${pod} (${i + 1} of ${pods.length})\n#\n`);
+          process.stdout.write(r.status === 200 ? r.body : `# not answering: ${r.body.trim()}\n`);
+        }
         return 0;
       }
       const r = await vizGet(addr, `/api/proxy-metrics?pod=${encodeURIComponent(what)}`);
