@@ -269,8 +269,9 @@ test('viz top deploy/server: the most frequent paths with counts and success rat
   assert.ok(rows.some((x) => x.path === '/top-fail' && x.rate === '0.00'), last);
   const a = rows.filter((x) => x.path === '/top-a').reduce((n, x) => n + x.count, 0);
   const f = rows.filter((x) => x.path === '/top-fail').reduce((n, x) => n + x.count, 0);
-  // Two /top-a for every /top-fail were sent; the tap saw them from the moment it opened.
-  assert.ok(a >= 2 * f - 2 && a <= 2 * f + 2, `counts ${a} and ${f}:\n${last}`);
+  // Two /top-a for every /top-fail were sent; each proxy's tap saw them from the moment it opened
+  // (the two open a moment apart, so the ends of the run may lose a few of either).
+  assert.ok(f >= 3 && Math.abs(a - 2 * f) <= 4 + 0.1 * (a + f), `counts ${a} and ${f}:\n${last}`);
   // The most frequent path first.
   assert.equal(rows[0]!.path, '/top-a', last);
 }));
