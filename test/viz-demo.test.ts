@@ -52,6 +52,21 @@ test('npm start prints the dashboard URL; linnet viz stat, edges, tap, top and t
     assert.match(tap.stdout, /^end id=\S+ proxy=in .* response-length=\d+B$/m);
     const top = linnet(['viz', 'top', 'deploy/emoji', '--duration', '4s', '--interval', '10s', '--viz-addr', addr]);
     assert.match(top.stdout, /^\S+\s+emoji[01]\s+POST\s+\/linnet\.demo\.Emoji\/FindByShortcode\s+\d+/m, top.stdout + top.stderr);
+    // `linnet viz dashboard --port` serves the page on a local port of its own (Linkerd's port-forward).
+    const dash = spawn(process.execPath, [LINNET_BIN, 'viz', 'dashboard', '--port', '0', '--viz-addr', addr], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const local = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      dash.stdout.on('data', (b: Buffer) => {
+        out += b.toString();
+        const m = /^(http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(out);
+        if (m) resolve(m[1]!);
+      });
+      dash.on('close', () => reject(new Error(`linnet viz dashboard exited: ${out}`)));
+    });
+    assert.match(await (await fetch(local)).text(), /<title>Linnet dashboard<\/title>/);
+    const proxies = (await (await fetch(new URL('/api/proxies', local))).json()) as { proxies: { workload: string }[] };
+    assert.ok(proxies.proxies.some((p) => p.workload === 'web'));
+    dash.kill('SIGINT');
     const page = await (await fetch(url)).text();
     assert.match(page, /<title>Linnet dashboard<\/title>/);
     const uplot = await fetch(new URL('/vendor/uPlot.iife.min.js', url));
