@@ -165,12 +165,12 @@ export function parsePolicyResource(o: unknown, where: string, order = ''): Poli
     }
     return v;
   };
-  const ref = (v: unknown, path: string, defaultGroup: string): Ref | undefined => {
+  const ref = (v: unknown, path: string, defaultGroup: string | ((kind: string) => string)): Ref | undefined => {
     if (!isObj(v)) return void bad(path, 'expected a reference {group, kind, name}');
     allowed(v, path, ['group', 'kind', 'name', 'namespace', 'port', 'sectionName']);
     const k = str(v['kind'], `${path}.kind`);
     const n = str(v['name'], `${path}.name`);
-    const g = v['group'] === undefined ? defaultGroup : typeof v['group'] === 'string' ? v['group'] : (bad(`${path}.group`, 'expected a string'), '');
+    const g = v['group'] === undefined ? (typeof defaultGroup === 'string' ? defaultGroup : defaultGroup(k ?? '')) : typeof v['group'] === 'string' ? v['group'] : (bad(`${path}.group`, 'expected a string'), '');
     const ns = v['namespace'] === undefined ? namespace : str(v['namespace'], `${path}.namespace`);
     return k && n && ns !== undefined ? { group: g, kind: k, name: n, namespace: ns } : undefined;
   };
@@ -219,7 +219,8 @@ export function parsePolicyResource(o: unknown, where: string, order = ''): Poli
       const counts: Record<string, number> = {};
       list(s['requiredAuthenticationRefs'], 'spec.requiredAuthenticationRefs', true).forEach((r, i) => {
         const path = `spec.requiredAuthenticationRefs[${i}]`;
-        const x = ref(r, path, POLICY_GROUP);
+        // Linkerd reads an absent group as core: `{kind: ServiceAccount, name: web}` is its documented form.
+        const x = ref(r, path, (k) => (k === 'ServiceAccount' ? '' : POLICY_GROUP));
         if (!x) return;
         const ok = ((x.kind === 'MeshTLSAuthentication' || x.kind === 'NetworkAuthentication') && x.group === POLICY_GROUP) || (x.kind === 'ServiceAccount' && x.group === '');
         if (!ok) return void bad(path, `${x.group || 'core'}/${x.kind} is not an authentication (MeshTLSAuthentication, NetworkAuthentication, or ServiceAccount with group "")`);
