@@ -279,7 +279,8 @@ export function parsePolicyResource(o: unknown, where: string, order = ''): Poli
     case 'GRPCRoute': {
       allowed(s, 'spec', ['parentRefs', 'hostnames', 'rules']);
       const parents = list(s['parentRefs'], 'spec.parentRefs', true).flatMap((v, i) => {
-        const x = ref(v, `spec.parentRefs[${i}]`, GATEWAY_GROUP);
+        // An absent group is the route's own, as both CRDs default it (policy.linkerd.io's HTTPRoute: policy.linkerd.io).
+        const x = ref(v, `spec.parentRefs[${i}]`, group!);
         return x ? [x] : [];
       });
       const hostnames = list(s['hostnames'], 'spec.hostnames').flatMap((v, i) => {
