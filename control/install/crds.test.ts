@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import Ajv, { type ValidateFunction } from 'ajv';
+import fc from 'fast-check';
 import { parseAllDocuments } from 'yaml';
 import { parsePolicyDocuments } from '../policy/documents';
 import { KINDS, POLICY_GROUP, parsePolicyResource, PolicyResourceError } from '../policy/resources';
@@ -236,6 +237,48 @@ test('where the reader refuses a value the schema checks too, both refuse it', (
     assert.ok(schemaErrors(o).length > 0, `schema refuses ${field}: ${value}`);
     assert.throws(() => parsePolicyResource(o, 'doc'), (e: unknown) => e instanceof PolicyResourceError && e.problems.some((p) => p.startsWith(`spec.${field}:`)));
   }
+});
+
+test('the strict field check knows the CRD fields kubernetes-models never reads, and still catches a misspelt one', () => {
+  const c = structuredClone(crds[0]!);
+  assert.deepEqual(describeProblems(c, validateObject(c)), []);
+  c.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.port.descriptoin = 'typo';
+  c.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.proxyProtocol['x-kubernetes-int-or-strnig'] = true;
+  const problems = describeProblems(c, validateObject(c)).join('\n');
+  assert.match(problems, /\/port\/descriptoin: unknown field "descriptoin"/);
+  assert.match(problems, /\/proxyProtocol\/x-kubernetes-int-or-strnig: unknown field/);
+});
+
+test('a reader-checked enum is accepted by the schema exactly when the reader accepts it (property)', () => {
+  const base = docs(readFileSync(EXAMPLES, 'utf8')).find((o) => o.metadata.name === 'voting-grpc')!;
+  const cases: [string, (o: Json, v: string) => void, string[]][] = [
+    ['proxyProtocol', (o, v) => (o.spec.proxyProtocol = v), ['unknown', 'HTTP/1', 'HTTP/2', 'gRPC', 'opaque', 'TLS', 'http/1', 'grpc', 'HTTP/3', '']],
+    ['accessPolicy', (o, v) => (o.spec.accessPolicy = v), ['deny', 'audit', 'all-authenticated', 'all-unauthenticated', 'cluster-authenticated', 'cluster-unauthenticated', 'Deny', 'allow']],
+    ['operator', (o, v) => (o.spec.podSelector.matchExpressions[0].operator = v), ['In', 'NotIn', 'Exists', 'DoesNotExist', 'in', 'Equals']],
+  ];
+  for (const [what, set, known] of cases) {
+    fc.assert(
+      fc.property(fc.oneof(fc.constantFrom(...known), fc.string({ maxLength: 12 })), (v) => {
+        const o = structuredClone(base);
+        set(o, v);
+        if (what === 'operator' && (v === 'Exists' || v === 'DoesNotExist')) delete o.spec.podSelector.matchExpressions[0].values;
+        let reader = true;
+        try {
+          parsePolicyResource(o, 'doc');
+        } catch (e) {
+          if (!(e instanceof PolicyResourceError)) throw e;
+          reader = false;
+        }
+        assert.equal(schemaErrors(o).length === 0, reader, `${what}: ${JSON.stringify(v)}`);
+      }),
+      { numRuns: 300 },
+    );
+  }
+});
+
+test('linnet check --manifests takes the printed CRDs as schema-valid', () => {
+  const r = spawnSync(process.execPath, [BIN, 'check', '--manifests', '-'], { input: linnet(['install', '--crds']).stdout, encoding: 'utf8', env: { ...process.env, KUBECONFIG: '/nonexistent' } });
+  assert.match(r.stdout, /√ all 6 object\(s\) pass the Kubernetes schema \(strict fields\)/, r.stdout);
 });
 
 test('linnet install --crds prints only the policy CRDs, each valid, the same bytes every time', () => {

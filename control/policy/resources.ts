@@ -130,7 +130,8 @@ export function parsePolicyResource(o: unknown, where: string, order = ''): Poli
   const apiVersion = typeof o['apiVersion'] === 'string' ? o['apiVersion'] : '';
   const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
   const kind = o['kind'];
-  const spec = KINDS[kind as PolicyKind];
+  // Own keys only: a kind named "constructor" or "toString" would otherwise find Object.prototype's.
+  const spec = typeof kind === 'string' && Object.hasOwn(KINDS, kind) ? KINDS[kind as PolicyKind] : undefined;
   if (typeof kind !== 'string' || !spec) {
     throw new PolicyResourceError(where, [`kind: ${JSON.stringify(kind)} is not a policy kind (${Object.keys(KINDS).join(', ')})`]);
   }
@@ -196,7 +197,8 @@ export function parsePolicyResource(o: unknown, where: string, order = ''): Poli
       else if (typeof p === 'string' && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(p) && p.length <= 15 && /[a-z]/.test(p)) port = p;
       else bad('spec.port', p === undefined ? 'required (a port number or a container port name)' : `${JSON.stringify(p)} is not a port number (1-65535) or a port name (IANA_SVC_NAME, at most 15 characters)`);
       const pp = s['proxyProtocol'] ?? 'unknown';
-      const protocol = PROTOCOLS[pp as string];
+      // Own keys only: "constructor" or "valueOf" would find Object.prototype's and pass as a protocol.
+      const protocol = typeof pp === 'string' && Object.hasOwn(PROTOCOLS, pp) ? PROTOCOLS[pp] : undefined;
       if (!protocol) bad('spec.proxyProtocol', `${JSON.stringify(pp)} is not one of ${Object.keys(PROTOCOLS).join(', ')}`);
       const ap = s['accessPolicy'] ?? 'deny';
       if (typeof ap !== 'string' || !isDefaultPolicy(ap)) bad('spec.accessPolicy', `${JSON.stringify(ap)} is not one of all-unauthenticated, all-authenticated, cluster-authenticated, cluster-unauthenticated, deny, audit`);
