@@ -18,6 +18,7 @@ import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { StaticTokenVerifier } from '../control/identity';
@@ -245,6 +246,18 @@ describe('tap over mTLS against the proxy', () => {
       c.close();
       assert.ok(code === grpc.status.UNAVAILABLE || code === grpc.status.DEADLINE_EXCEEDED, `code ${code}`);
     }
+    // TLS 1.2 is refused even with the tap identity's certificate; 1.3 with it is accepted.
+    const handshake = (maxVersion: 'TLSv1.2' | 'TLSv1.3') =>
+      new Promise<string>((resolve) => {
+        const sock = tlsConnect({ host: '127.0.0.1', port: tapServer.port!, servername: WEB, ca: web.trustAnchorsPem, cert: tapId.certChainPem, key: tapId.keyPem, ALPNProtocols: ['h2'], maxVersion });
+        sock.once('secureConnect', () => {
+          resolve(String(sock.getProtocol()));
+          sock.destroy();
+        });
+        sock.once('error', (e: NodeJS.ErrnoException) => resolve(`error ${e.code ?? e.message}`));
+      });
+    assert.match(await handshake('TLSv1.2'), /^error /);
+    assert.equal(await handshake('TLSv1.3'), 'TLSv1.3');
     assert.equal(hub.size, 0);
     assert.match(registry.text(), /tap_refused_total\{reason="identity"\} 1\b/);
   });

@@ -6,6 +6,7 @@
  * the lanes' events come back through deliver().
  */
 import * as grpc from '@grpc/grpc-js';
+import type { SecureContextOptions } from 'node:tls';
 import type { CaCertificateUpdateListener, CertificateProvider, IdentityCertificateUpdateListener } from '@grpc/grpc-js/build/src/certificate-provider';
 import { LinnetError } from '../../core/errors';
 import type { Logger } from '../../core/log';
@@ -108,6 +109,12 @@ export class TapServer {
     const service = { ...def, Observe: { ...def['Observe']!, responseSerialize: (e: TapEvent) => encodeTapEvent(e) } };
     server.addService(service as grpc.ServiceDefinition, { Observe: (call: grpc.ServerWritableStream<PbObserveRequest, TapEvent>) => this.observe(call) });
     const creds = grpc.experimental.createCertificateProviderServerCredentials(this.provider, this.provider, true);
+    // TLS 1.3 only, as between proxies. grpc-js takes no such option for these credentials; each
+    // certificate update becomes a secure context through updateSecureContextOptions, so the
+    // version floor is added there (test/tap-loopback checks that a TLS 1.2 client is refused).
+    const hooked = creds as unknown as { updateSecureContextOptions(o: SecureContextOptions | null): void };
+    const update = hooked.updateSecureContextOptions.bind(creds);
+    hooked.updateSecureContextOptions = (o) => update(o && { ...o, minVersion: 'TLSv1.3' });
     const { host, port } = this.opts.addr;
     const where = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     await new Promise<void>((resolve, reject) =>
