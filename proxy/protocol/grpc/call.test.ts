@@ -17,12 +17,12 @@ import { destinationProtoPath, destinationServiceDefinition } from '../../../cor
 import { identityProtoPath, identityServiceConstructor } from '../../../core/api/identity';
 import { ProtoCodec } from '../../../core/api/proto/codec';
 import { parseProto } from '../../../core/api/proto/schema';
-import { loadProxyConfig } from '../../runtime/config';
 import { GrpcStatus } from '../h2/grpc-status';
+import type { H2Settings } from '../h2/settings';
 import { GrpcChannel } from './channel';
 import { GrpcCall, unaryCall, type CallStatus } from './call';
 
-const settings = loadProxyConfig({}).http2;
+const settings: H2Settings = { maxConcurrentStreams: 100, initialStreamWindowSize: 65_535, initialConnectionWindowSize: 1 << 20, maxSessionMemoryMb: 10, maxHeaderListSize: 65_535, keepAliveTimeoutMs: 0 };
 const destination = parseProto(readFileSync(destinationProtoPath(), 'utf8'));
 const identity = parseProto(readFileSync(identityProtoPath(), 'utf8'));
 const GET = destination.services.get('linnet.destination.Destination')!.methods.get('Get')!;
