@@ -111,7 +111,7 @@ export class BenchEnv {
       });
       chmodSync(join(mesh, 'ca'), 0o755);
       chmodSync(join(mesh, 'ca', 'ca.crt'), 0o644);
-      for (const w of ['load', 'app']) writeFileSync(join(mesh, `${w}.token`), `${w}-bench-token\n`, { mode: 0o644 });
+      for (const w of ['load', 'app', 'tap']) writeFileSync(join(mesh, `${w}.token`), `${w}-bench-token\n`, { mode: 0o644 });
       writeFileSync(join(mesh, 'mesh.yaml'), meshFile(this.app.ip));
       control.spawn(process.execPath, [
         LINNET_BIN, 'control', '--discovery-file', join(mesh, 'mesh.yaml'), '--identity-dir', join(mesh, 'ca'),
@@ -131,12 +131,63 @@ export class BenchEnv {
         LINNET_PROXY_IDENTITY_TRUST_ANCHORS_FILE: join(mesh, 'ca', 'ca.crt'),
         LINNET_PROXY_DESTINATION_SVC_ADDR: `${control.ip}:8086`,
       });
+      this.control = control;
+      this.meshDir = mesh;
     } catch (err) {
       this.meshSkipReason = `${MESH_REASON}: the control plane did not start (${(err as Error).message})`;
     }
   }
 
   private meshEnv: ((w: 'load' | 'app') => Record<string, string>) | undefined;
+  private control: Pod | undefined;
+  private meshDir: string | undefined;
+  private tapReader: PodProcess | undefined;
+
+  /** Why linnet-tap cannot be measured (tap needs the app proxy's identity), or undefined. */
+  get tapSkipReason(): string | undefined {
+    return this.meshEnv && this.control ? undefined : `${MESH_REASON}: tap is served over mTLS with the proxy's certificate`;
+  }
+
+  /**
+   * The app proxy's settings for the tap scenario: tap served (only there, so every other
+   * scenario's proxy is as before), the rate cap raised so that a tap can take every request.
+   */
+  tapSettings(): Record<string, string> {
+    return this.tapSkipReason ? {} : { LINNET_PROXY_TAP_SVC_NAME: identityOf('tap'), LINNET_PROXY_TAP_MAX_RPS: '100000' };
+  }
+
+  /** Opens a tap on all of the app proxy's traffic, read in the control pod; resolves once it is open. */
+  async openTap(): Promise<void> {
+    if (this.tapReader?.running) return;
+    const control = this.control!;
+    const mesh = this.meshDir!;
+    this.tapReader = control.spawn(process.execPath, [
+      join(APPS_DIR, 'tap-reader.js'),
+      '--identity-addr', `${control.ip}:8080`,
+      '--identity', identityOf('tap'),
+      '--token-file', join(mesh, 'tap.token'),
+      '--anchors', join(mesh, 'ca', 'ca.crt'),
+      '--addr', `${this.app.ip}:4190`,
+      '--proxy-identity', identityOf('app'),
+    ], { name: 'tap-reader' });
+    // With the load tools, off the proxy's core: the reader's decoding is not the proxy's cost.
+    if (this.pinned) await pin(this.tapReader.pid, String(LOAD_CPU));
+    await this.tapReader.waitForEvent((e) => e.event === 'open' || e.event === 'error', 20_000);
+    const failed = this.tapReader.events<{ event: string; message?: string }>().find((e) => e.event === 'error');
+    if (failed) throw new BenchError('LINNET_BENCH_TOOL_FAILED', `the tap reader could not open a tap: ${failed.message}`, 'see the app proxy log');
+  }
+
+  /** Closes the tap; returns the events and requests its reader took. */
+  async closeTap(): Promise<{ events: number; requests: number } | undefined> {
+    const r = this.tapReader;
+    this.tapReader = undefined;
+    if (!r?.running) return undefined;
+    r.signal('SIGTERM');
+    await r.waitForEvent((e) => e.event === 'done' || e.event === 'error', 10_000).catch(() => undefined);
+    await r.stop();
+    const done = r.events<{ event: string; events?: number; requests?: number }>().find((e) => e.event === 'done');
+    return done ? { events: done.events ?? 0, requests: done.requests ?? 0 } : undefined;
+  }
 
   /** Starts a pod's proxy with identity when the control plane runs; without, when that fails. */
   private async startMeshable(pod: Pod, who: 'load' | 'app', workers: number, settings: Record<string, string> = {}): Promise<void> {
@@ -442,7 +493,7 @@ export const NOT_PROBED = 'not probed yet';
 const MESH_REASON = 'needs mTLS (LINNET_PROXY_IDENTITY_*)';
 export const MESH_SKIP_REASON = `${MESH_REASON}: the meshed path was tried and the inbound proxy saw no TLS from the outbound proxy`;
 
-function identityOf(w: 'load' | 'app'): string {
+function identityOf(w: 'load' | 'app' | 'tap'): string {
   return `${w}.bench.serviceaccount.identity.linnet.cluster.local`;
 }
 
@@ -453,7 +504,7 @@ export function meshFile(appIp: string): string {
     lines.push(`  - name: ${p}.bench.svc.cluster.local`, `    ports: [${port('mesh', p)}]`, '    endpoints:', `      - address: ${appIp}:${port('mesh', p)}`, `        identity: ${identityOf('app')}`);
   }
   lines.push('workloads:');
-  for (const w of ['load', 'app'] as const) lines.push(`  - identity: ${identityOf(w)}`, `    token: "${w}-bench-token"`);
+  for (const w of ['load', 'app', 'tap'] as const) lines.push(`  - identity: ${identityOf(w)}`, `    token: "${w}-bench-token"`);
   return lines.join('\n') + '\n';
 }
 

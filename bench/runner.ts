@@ -95,15 +95,19 @@ async function runScenario(env: BenchEnv, def: ScenarioDef, s: RunSettings, prog
   const base = { id: def.id, title: def.title, kind: def.kind, unit: def.unit, tool: def.tool(s.connections), ...(def.rate ? { rate: def.rate } : {}) };
   // The 2-worker scenario restarts the proxy; every other one runs with 1 worker.
   const workers = def.targets.includes('linnet-2w') ? 2 : 1;
-  if (env.linnetWorkers !== workers || env.linnetSettings) {
-    progress.status(`${def.id}: restarting the linnet proxy with ${workers} worker(s)`);
-    await env.startLinnet(workers);
+  // The tap scenario's proxy serves tap (linnet: none open, linnet-tap: one on all traffic); the others' does not.
+  const settings = def.targets.includes('linnet-tap') ? env.tapSettings() : {};
+  const wanted = Object.entries(settings).map(([k, v]) => `${k}=${v}`).join(',');
+  if (env.linnetWorkers !== workers || env.linnetSettings !== wanted) {
+    progress.status(`${def.id}: restarting the linnet proxy with ${workers} worker(s)${wanted ? ` and ${wanted}` : ''}`);
+    await env.startLinnet(workers, settings);
   }
   const skipped = new Map<TargetId, string>();
   if (def.targets.includes('linnet-mesh')) {
     if (env.meshSkipReason === NOT_PROBED) await probeMesh(env, progress);
     if (env.meshSkipReason) skipped.set('linnet-mesh', env.meshSkipReason);
   }
+  if (def.targets.includes('linnet-tap') && env.tapSkipReason) skipped.set('linnet-tap', env.tapSkipReason);
   if (!env.nginxHasStream && (def.protocol === 'iperf' || def.protocol === 'redis')) {
     skipped.set('nginx', 'needs the nginx stream module for TCP proxying (apt-get install libnginx-mod-stream)');
   }
@@ -113,8 +117,19 @@ async function runScenario(env: BenchEnv, def: ScenarioDef, s: RunSettings, prog
   const hint = new Map<TargetId, number>();
   const checkFailed = new Map<TargetId, string>();
 
-  const once = async (t: TargetId, seconds: number): Promise<Measured> =>
+  const measure = (t: TargetId, seconds: number): Promise<Measured> =>
     def.measure({ env, address: env.address(TARGET_ROUTE[t], def.protocol), seconds, connections: s.connections, hintRate: hint.get(t), rate: def.rate });
+  // linnet-tap: the same proxy as linnet, with a tap open on all its traffic for the measurement.
+  const once = async (t: TargetId, seconds: number): Promise<Measured> => {
+    if (t !== 'linnet-tap') return measure(t, seconds);
+    await env.openTap();
+    try {
+      return await measure(t, seconds);
+    } finally {
+      const read = await env.closeTap();
+      if (read) progress.note(`${def.id} · linnet-tap: the tap reader took ${read.requests} requests (${read.events} events)`);
+    }
+  };
 
   // Paths with their own check (the peer mesh: up, mTLS and HTTP/2 between its haproxies) and
   // scenarios with one (gRPC: a real client) are checked before the warm-up; a failure fails the

@@ -47,6 +47,7 @@ export const TARGET_ROUTE: Record<TargetId, Route> = {
   direct: 'direct',
   linnet: 'linnet',
   'linnet-2w': 'linnet',
+  'linnet-tap': 'linnet',
   'linnet-mesh': 'mesh',
   nginx: 'nginx',
   haproxy: 'haproxy',
@@ -57,7 +58,7 @@ export const TARGET_ROUTE: Record<TargetId, Route> = {
 export function proxyOf(t: TargetId): ProxyKind | undefined {
   if (t === 'nginx' || t === 'haproxy') return t;
   if (t === 'linnet-mesh' || t === 'haproxy-mesh') return t;
-  if (t === 'linnet' || t === 'linnet-2w') return 'linnet';
+  if (t === 'linnet' || t === 'linnet-2w' || t === 'linnet-tap') return 'linnet';
   return undefined;
 }
 
@@ -230,5 +231,8 @@ export function scenarios(rates: readonly number[]): ScenarioDef[] {
     });
   }
   list.push({ ...wrkScenario('cost-2w', 'HTTP/1.1 small requests, Linnet with 2 workers', '/', (c) => c, ['direct', 'linnet-2w']) });
+  // Tap's cost: the same proxy with no tap open, and with one open on all its traffic (a reader in
+  // the control pod taking every event, the rate cap raised so that every request is tapped).
+  list.push({ ...wrkScenario('cost-tap', 'HTTP/1.1 small requests, no tap open vs a tap on all traffic', '/', (c) => c, ['direct', 'linnet', 'linnet-tap']) });
   return list;
 }

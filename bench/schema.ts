@@ -15,12 +15,13 @@ export const SCHEMA = 'linnet-bench/1';
  * peer mesh baseline (a haproxy beside the client and one beside the server, mTLS and HTTP/2
  * between them).
  */
-export type TargetId = 'direct' | 'linnet' | 'linnet-2w' | 'nginx' | 'haproxy' | 'linnet-mesh' | 'haproxy-mesh';
+export type TargetId = 'direct' | 'linnet' | 'linnet-2w' | 'linnet-tap' | 'nginx' | 'haproxy' | 'linnet-mesh' | 'haproxy-mesh';
 
 export const TARGET_LABEL: Record<TargetId, string> = {
   direct: 'direct (no proxy)',
   linnet: 'linnet (1 hop, 1 worker)',
   'linnet-2w': 'linnet (1 hop, 2 workers)',
+  'linnet-tap': 'linnet (1 hop, 1 worker, a tap open on all traffic)',
   nginx: 'nginx (1 worker)',
   haproxy: 'haproxy (1 thread)',
   'linnet-mesh': 'linnet meshed (2 proxies, mTLS)',

@@ -10,6 +10,7 @@ const COLORS: Record<string, string> = {
   direct: '#4d4d4d',
   linnet: '#1f77b4',
   'linnet-2w': '#17becf',
+  'linnet-tap': '#bcbd22',
   'linnet-mesh': '#9467bd',
   nginx: '#2ca02c',
   haproxy: '#d62728',

@@ -46,7 +46,7 @@ test('haproxy: one thread, h2 end to end for HTTP/2 and gRPC, tcp mode for iperf
   assert.match(c, new RegExp(`listen redis\\n {2}mode tcp\\n {2}bind 0\\.0\\.0\\.0:${port('haproxy', 'redis')}`));
 });
 
-test('mesh file: each protocol a service on the app pod\'s mesh port, with the app identity; both workloads certify', async () => {
+test('mesh file: each protocol a service on the app pod\'s mesh port, with the app identity; both workloads and the tap reader certify', async () => {
   const { meshFile } = await import('./environment');
   const { parse } = await import('yaml');
   const doc = parse(meshFile('10.1.2.11')) as { services: { name: string; ports: number[]; endpoints: { address: string; identity: string }[] }[]; workloads: { identity: string; token: string }[] };
@@ -54,7 +54,11 @@ test('mesh file: each protocol a service on the app pod\'s mesh port, with the a
   const http1 = doc.services.find((s) => s.name === 'http1.bench.svc.cluster.local')!;
   assert.deepEqual(http1.ports, [port('mesh', 'http1')]);
   assert.deepEqual(http1.endpoints, [{ address: `10.1.2.11:${port('mesh', 'http1')}`, identity: 'app.bench.serviceaccount.identity.linnet.cluster.local' }]);
-  assert.deepEqual(doc.workloads.map((w) => w.identity), ['load.bench.serviceaccount.identity.linnet.cluster.local', 'app.bench.serviceaccount.identity.linnet.cluster.local']);
+  assert.deepEqual(doc.workloads.map((w) => w.identity), [
+    'load.bench.serviceaccount.identity.linnet.cluster.local',
+    'app.bench.serviceaccount.identity.linnet.cluster.local',
+    'tap.bench.serviceaccount.identity.linnet.cluster.local',
+  ]);
 });
 
 test('room for idle connections: only when asked, nginx and haproxy admit them plus headroom; the usual configs stay as they were', () => {

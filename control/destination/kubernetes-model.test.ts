@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1EndpointSlice, V1Pod, V1Service } from '@kubernetes/client-node';
-import { identityFor, isMeshed, meshFromKubernetes, opaquePortsOf, podOpaquePorts } from './kubernetes-model';
+import { identityFor, isMeshed, meshFromKubernetes, opaquePortsOf, ownerLabels, podOpaquePorts } from './kubernetes-model';
 import { indexMesh, resolve } from './model';
 
 const services: V1Service[] = [
@@ -138,5 +138,29 @@ describe('appProtocol on Service ports', () => {
     const ep = r.endpoints.get('10.0.1.1:2525')!;
     assert.equal(ep.identity, 'default.demo.serviceaccount.identity.linnet.cluster.local');
     assert.equal(ep.opaqueTransportPort, 4143);
+  });
+});
+
+describe('ownerLabels: the destination labels of a pod\'s owner, as Linkerd names them', () => {
+  const pod = (kind: string | undefined, name: string, hash?: string): V1Pod => ({
+    metadata: {
+      name: 'p',
+      namespace: 'demo',
+      ...(hash ? { labels: { 'pod-template-hash': hash } } : {}),
+      ...(kind ? { ownerReferences: [{ apiVersion: 'apps/v1', kind, name, uid: 'u', controller: true }] } : {}),
+    },
+  });
+  it('a Deployment through its ReplicaSet, the other kinds as they are, none without an owner', () => {
+    assert.deepEqual(ownerLabels(pod('ReplicaSet', 'web-5d8f7c9b6', '5d8f7c9b6')), { deployment: 'web', pod_template_hash: '5d8f7c9b6' });
+    assert.deepEqual(ownerLabels(pod('ReplicaSet', 'bare-rs')), { replicaset: 'bare-rs' });
+    assert.deepEqual(ownerLabels(pod('StatefulSet', 'db')), { statefulset: 'db' });
+    assert.deepEqual(ownerLabels(pod('DaemonSet', 'agent')), { daemonset: 'agent' });
+    assert.deepEqual(ownerLabels(pod('Job', 'migrate-28001')), { job: 'migrate-28001' });
+    assert.deepEqual(ownerLabels(pod(undefined, '')), {});
+  });
+  it('reaches the endpoints discovery serves', () => {
+    const p: V1Pod = { ...pod('ReplicaSet', 'web-abc12', 'abc12'), metadata: { ...pod('ReplicaSet', 'web-abc12', 'abc12').metadata, name: 'web-a' }, spec: { serviceAccountName: 'web', containers: [{ name: 'app' }] }, status: { phase: 'Running', podIP: '10.0.0.1' } };
+    const r = resolve(indexMesh(meshFromKubernetes(services, slices, [p])), { kind: 'name', name: 'web.demo.svc.cluster.local', port: 80 });
+    assert.deepEqual(r.endpoints.get('10.0.0.1:8080')!.labels, { pod: 'web-a', serviceaccount: 'web', deployment: 'web', pod_template_hash: 'abc12' });
   });
 });

@@ -73,6 +73,24 @@ export function podOpaquePorts(pod: V1Pod, warn?: (msg: string) => void): Set<nu
 
 const PROXY_OPAQUE_ENV = 'LINNET_PROXY_INBOUND_PORTS_DISABLE_PROTOCOL_DETECTION';
 
+/**
+ * The pod's owner as Linkerd's destination labels it (`deployment`, `statefulset`, `daemonset`,
+ * `job`, `replicaset`, ...: the kind lower-cased, the name). A ReplicaSet a Deployment made is
+ * named `<deployment>-<pod-template-hash>`, and the pod carries that hash: its deployment is the
+ * name without it (the ReplicaSet itself is not fetched; a bare ReplicaSet stays `replicaset`).
+ */
+export function ownerLabels(pod: V1Pod): Record<string, string> {
+  const refs = pod.metadata?.ownerReferences ?? [];
+  const owner = refs.find((r) => r.controller) ?? refs[0];
+  if (!owner?.kind || !owner.name) return {};
+  const kind = owner.kind.toLowerCase();
+  const hash = pod.metadata?.labels?.['pod-template-hash'];
+  if (kind === 'replicaset' && hash && owner.name.endsWith(`-${hash}`)) {
+    return { deployment: owner.name.slice(0, -hash.length - 1), pod_template_hash: hash };
+  }
+  return { [kind]: owner.name };
+}
+
 export function meshFromKubernetes(
   services: readonly V1Service[],
   slices: readonly V1EndpointSlice[],
@@ -96,7 +114,7 @@ export function meshFromKubernetes(
     const pod = name ? podsByKey.get(`${ns}/${name}`) : undefined;
     if (!pod) return { labels: {} as Record<string, string> };
     const sa = pod.spec?.serviceAccountName || 'default';
-    const labels: Record<string, string> = { pod: name!, serviceaccount: sa };
+    const labels: Record<string, string> = { pod: name!, serviceaccount: sa, ...ownerLabels(pod) };
     return {
       labels,
       identity: isMeshed(pod) ? identityFor(sa, ns, naming) : undefined,

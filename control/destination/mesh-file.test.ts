@@ -44,7 +44,10 @@ workloads:
       ['10.77.0.13', undefined, 10000],
     ]);
     assert.equal(web.endpoints[0]!.identity, 'web.demo.serviceaccount.identity.linnet.cluster.local');
-    assert.deepEqual(web.endpoints[0]!.labels, { pod: 'web-0' });
+    // The file's labels, and the service account its identity names (dst_serviceaccount).
+    assert.deepEqual(web.endpoints[0]!.labels, { serviceaccount: 'web', pod: 'web-0' });
+    // A Kubernetes-style service name gives the set its service and namespace (dst_service, dst_namespace).
+    assert.deepEqual(web.labels, { service: 'web', namespace: 'demo' });
     assert.equal(s.workloads.length, 1);
   });
 

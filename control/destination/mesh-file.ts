@@ -165,11 +165,14 @@ export function parseMeshFile(text: string, file = 'mesh file'): MeshState {
         ip: parsed.ip,
         ...(parsed.port !== undefined ? { port: parsed.port } : {}),
         ...(id !== undefined ? { identity: id } : {}),
-        labels: labels(e['labels'], `${ep}.labels`),
+        // The service account an identity names, as Kubernetes discovery gives it; the file's own labels win.
+        labels: { ...identityLabels(id), ...labels(e['labels'], `${ep}.labels`) },
         weight,
       });
     });
-    services.push({ name, addresses, ports, opaquePorts, labels: labels(raw['labels'], `${p}.labels`), endpoints });
+    // A Kubernetes-style name gives the set its service and namespace labels (dst_service,
+    // dst_namespace), as Kubernetes discovery does; the file's own labels win.
+    services.push({ name, addresses, ports, opaquePorts, labels: { ...serviceLabels(name), ...labels(raw['labels'], `${p}.labels`) }, endpoints });
   });
 
   const workloads: MeshWorkload[] = [];
@@ -192,6 +195,18 @@ export function parseMeshFile(text: string, file = 'mesh file'): MeshState {
 
   if (problems.length > 0) throw new MeshFileError(file, problems);
   return { services, workloads };
+}
+
+/** `web.demo.svc.cluster.local` → service web, namespace demo; any other name: none. */
+export function serviceLabels(name: string): Record<string, string> {
+  const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.svc\./.exec(name);
+  return m ? { service: m[1]!, namespace: m[3]! } : {};
+}
+
+/** `web.demo.serviceaccount.identity.…` → serviceaccount web; no identity or another shape: none. */
+export function identityLabels(identity: string | undefined): Record<string, string> {
+  const m = identity ? /^([^.]+)\.([^.]+)\.serviceaccount\.identity\./.exec(identity) : null;
+  return m ? { serviceaccount: m[1]! } : {};
 }
 
 function parseEndpointAddress(v: unknown): { ip: string; port?: number } | undefined {

@@ -42,6 +42,8 @@ export interface Conn {
   src?: TrackedSide;
   /** The client's address (inbound: what authorization's networks match against). */
   clientAddr?: string;
+  /** The client's port (tap's source). */
+  clientPort?: number;
 }
 
 /** The sockets a worker has open, so a drain can wait for them and a grace period end them. */

@@ -17,6 +17,8 @@ import type { HttpMetrics } from '../metrics/http-metrics';
 import { noTls } from '../metrics/labels';
 import type { MeshMetrics } from '../metrics/mesh-metrics';
 import type { TcpMetrics } from '../metrics/tcp-metrics';
+import type { TapHub, TapRecorder } from '../tap/hub';
+import { h1TapHead, h2TapHead, type TapHeadFn } from '../tap/heads';
 import { errnoOf, type ConnInfo, type HttpCall, type HttpOutcome } from '../protocol/call';
 import type { Acquired } from '../protocol/h1/client-pool';
 import { requestAuthority } from '../protocol/h1/forward-head';
@@ -59,6 +61,8 @@ export interface InboundDeps {
    * configured, so the stack pays nothing for it.
    */
   authz?: Authorizer;
+  /** The lane's taps; absent: tap is off in this proxy. */
+  tap?: TapHub;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -120,7 +124,7 @@ export class Inbound implements Stack {
           const authz = deps.authz?.http(conn);
           return this.http.h2.serve(client, prefix, ci, (stream, fields, endStream, neverIndexed) =>
             meshed && isOrigProtoStream(fields)
-              ? serveOrigProto(stream, fields, endStream, this.checked(this.appCall(conn, authorityOf(fields)), authz, fields, false), origProtoOptions)
+              ? serveOrigProto(stream, fields, endStream, this.checked(this.appCall(conn, authorityOf(fields), () => h2TapHead(fields)), authz, fields, false), origProtoOptions)
               : proxyStream(stream, fields, endStream, neverIndexed, this.checked(this.h2Call(conn, fields), authz, fields, true), streamOptions, ci),
           );
         },
@@ -134,6 +138,7 @@ export class Inbound implements Stack {
 
   accept(client: Socket, conn: Conn, direct: boolean): Promise<void> {
     conn.clientAddr = client.remoteAddress;
+    conn.clientPort = client.remotePort;
     const authz = this.deps.authz;
     // A port seen for the first time: its policy is asked for now; wait briefly for it rather than
     // let the first connections through under the default (ports in LINNET_PROXY_INBOUND_PORTS
@@ -276,8 +281,9 @@ export class Inbound implements Stack {
   /** One HTTP/1 request to the app, on the shared pool. */
   private h1Call(conn: Conn, req: H1Request | undefined, authz?: HttpAuthz): HttpCall<UpstreamLink> {
     const authority = req ? requestAuthority(req.head) : '';
-    const call = this.appCall(conn, authority);
+    const call = this.appCall(conn, authority, () => h1TapHead(req?.head, 'http'));
     return {
+      respond: (status) => call.respond(status),
       open: async (again) => {
         if (authz && req && !again) {
           const refused = authz.check(h1View(req, authority), false);
@@ -308,15 +314,17 @@ export class Inbound implements Stack {
         }
         return call.open(again);
       },
+      respond: (status) => call.respond?.(status),
       end: (o) => call.end(o),
     };
   }
 
   /** A request to the app on a pooled HTTP/1 connection (the HTTP/1 server's and orig-proto's). */
-  private appCall(conn: Conn, authority: string): HttpCall<Acquired> & { start(): void } {
-    const call = new InboundCall(this.deps.http, conn, authority, this.deps.authz);
+  private appCall(conn: Conn, authority: string, head: TapHeadFn): HttpCall<Acquired> & { start(): void; respond(status: number): void } {
+    const call = new InboundCall(this.deps, conn, authority, head);
     return {
       start: () => void call.start(),
+      respond: (status) => call.respond(status),
       open: (again) => {
         call.start();
         return this.http.h1Pool.acquire(conn.target.addr, () => this.dialApp(conn), again);
@@ -327,8 +335,9 @@ export class Inbound implements Stack {
 
   /** One HTTP/2 stream to the app, on a pooled session. */
   private h2Call(conn: Conn, fields: Fields): HttpCall<UpstreamSession> {
-    const call = new InboundCall(this.deps.http, conn, authorityOf(fields), this.deps.authz);
+    const call = new InboundCall(this.deps, conn, authorityOf(fields), () => h2TapHead(fields));
     return {
+      respond: (status) => call.respond(status),
       open: () => {
         call.start();
         return this.http.h2Pool.acquire(conn.target.addr, conn.target.addr, () => this.dialApp(conn));
@@ -338,15 +347,16 @@ export class Inbound implements Stack {
   }
 }
 
-/** One inbound request's metrics: the one place its events pass. */
+/** One inbound request's metrics and tap: the one place its events pass. */
 class InboundCall {
   private finish: ((o: HttpOutcome) => void) | undefined;
+  private tapped: TapRecorder | undefined;
 
   constructor(
-    private readonly http: HttpMetrics,
+    private readonly deps: InboundDeps,
     private readonly conn: Conn,
     private readonly authority: string,
-    private readonly authz?: Authorizer,
+    private readonly head: TapHeadFn,
   ) {}
 
   start(): (o: HttpOutcome) => void {
@@ -354,12 +364,42 @@ class InboundCall {
     const { side, target, srcTls } = this.conn;
     // As linkerd2-proxy: inbound requests carry the client's TLS (client_id over mTLS) and, under
     // a policy, the Server that governs the port (srv_kind, srv_name).
-    const srv = this.authz?.policy(target.port).policy.server;
-    return (this.finish = this.http.start({ direction: side.direction, authority: this.authority, target_addr: target.addr, ...srcTls, ...(srv ? { srv_kind: srv.kind, srv_name: srv.name } : {}) }));
+    const srv = this.deps.authz?.policy(target.port).policy.server;
+    this.finish = this.deps.http.start({ direction: side.direction, authority: this.authority, target_addr: target.addr, ...srcTls, ...(srv ? { srv_kind: srv.kind, srv_name: srv.name } : {}) });
+    // Tap sits beside the metrics: one boolean read while no tap is open.
+    const tap = this.deps.tap;
+    if (tap?.active) {
+      const h = this.head();
+      const src: Record<string, string> = { tls: srcTls.tls };
+      if (srcTls.tls === 'true') {
+        if (srcTls.client_id) src.client_id = srcTls.client_id;
+      } else src.no_tls_reason = srcTls.no_tls_reason;
+      this.tapped = tap.request({
+        direction: side.direction,
+        sourceIp: this.conn.clientAddr ?? '',
+        sourcePort: this.conn.clientPort ?? 0,
+        destinationIp: target.host,
+        destinationPort: target.port,
+        sourceLabels: src,
+        destinationLabels: {},
+        routeLabels: srv ? { srv_kind: srv.kind, srv_name: srv.name } : {},
+        method: h.method,
+        scheme: h.scheme,
+        authority: this.authority,
+        path: h.path,
+        target: h.target,
+      });
+    }
+    return this.finish;
+  }
+
+  respond(status: number): void {
+    this.tapped?.respond(status);
   }
 
   end(o: HttpOutcome): void {
     this.start()(o);
+    this.tapped?.end(o);
   }
 }
 

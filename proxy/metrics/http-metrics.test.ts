@@ -33,7 +33,7 @@ test('the exposition matches what prom-client itself would write for the same re
   const outcomes = [{ status: 200 }, { status: 200 }, { status: 503 }, { status: 200, grpcStatus: 4 }];
   for (const o of outcomes) {
     metrics.start(route)(o);
-    req.inc({ ...route });
+    req.inc({ ...(route as unknown as Record<string, string>) });
     const l: Record<string, string> = { ...(route as unknown as Record<string, string>), status_code: String(o.status), classification: classify(o) };
     if (o.grpcStatus !== undefined) l.grpc_status = String(o.grpcStatus);
     resp.inc(l);

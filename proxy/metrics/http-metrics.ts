@@ -10,6 +10,7 @@
 // Only the plain-array histogram: the package's index also compiles its WebAssembly build and
 // loads pako, about 15 MB of an idle proxy for code it never runs.
 import Int32Histogram from 'hdr-histogram-js/dist/Int32Histogram';
+import { DstLabelBudget, type DstLabels } from './dst-labels';
 import { Computed, type Registry, type Sample } from './registry';
 import type { HttpOutcome } from '../protocol/call';
 
@@ -34,6 +35,8 @@ export interface HttpLabels {
   /** Inbound, under an authorization policy: the port's Server (or `default` and the default policy). */
   srv_kind?: string;
   srv_name?: string;
+  /** Outbound: the endpoint's discovery labels as dst_* (bounded, see dst-labels.ts). */
+  dst?: DstLabels;
 }
 
 /** Linkerd's rule: 5xx, a gRPC status other than OK, or no response at all is a failure. */
@@ -45,7 +48,8 @@ export function classify(o: HttpOutcome): 'success' | 'failure' {
 
 function clean(labels: HttpLabels): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(labels)) if (v !== undefined) out[k] = v;
+  for (const [k, v] of Object.entries(labels)) if (typeof v === 'string') out[k] = v;
+  if (labels.dst) Object.assign(out, labels.dst.labels);
   return out;
 }
 
@@ -94,8 +98,11 @@ interface Route {
 export class HttpMetrics {
   private readonly routes = new Map<string, Route>();
   private readonly exact = new Map<string, Int32Histogram>();
+  /** The request_total, response_total and response_latency_ms series share their route's dst_* set. */
+  private readonly dstBudget: DstLabelBudget;
 
   constructor(registry: Registry) {
+    this.dstBudget = new DstLabelBudget(registry, 'request_total');
     new Computed(registry, 'request_total', 'Total count of HTTP requests', 'counter', () => this.requestValues());
     new Computed(registry, 'response_total', 'Total count of HTTP responses', 'counter', () => this.responseValues());
     new Computed(
@@ -108,8 +115,12 @@ export class HttpMetrics {
   }
 
   private route(labels: HttpLabels): Route {
-    const key = `${labels.direction}\0${labels.authority}\0${labels.target_addr}\0${labels.tls}\0${labels.no_tls_reason ?? ''}\0${labels.client_id ?? ''}\0${labels.server_id ?? ''}\0${labels.srv_kind ?? ''}\0${labels.srv_name ?? ''}`;
+    const key = routeKey(labels);
     let r = this.routes.get(key);
+    if (!r && labels.dst && !this.dstBudget.admit(labels.dst)) {
+      // Past the cap of distinct dst_* sets: recorded without them (and counted by the budget).
+      return this.route({ ...labels, dst: undefined });
+    }
     if (!r) {
       const exactKey = `${labels.direction} ${labels.authority}`;
       let exact = this.exact.get(exactKey);
@@ -189,6 +200,10 @@ export class HttpMetrics {
     for (const [k, h] of this.exact) out[k] = latencyCounts(h);
     return out;
   }
+}
+
+function routeKey(l: HttpLabels): string {
+  return `${l.direction}\0${l.authority}\0${l.target_addr}\0${l.tls}\0${l.no_tls_reason ?? ''}\0${l.client_id ?? ''}\0${l.server_id ?? ''}\0${l.srv_kind ?? ''}\0${l.srv_name ?? ''}\0${l.dst?.key ?? ''}`;
 }
 
 /** A histogram's non-empty buckets and maximum, as a worker hands them over. */

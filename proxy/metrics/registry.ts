@@ -44,6 +44,8 @@ export class MetricError extends LinnetError {
 
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+/** In a metric's labelNames: it also takes any dst_<name> label. */
+export const DST_WILDCARD = 'dst_*';
 
 export class Registry {
   private readonly collectors = new Map<string, Collector>();
@@ -77,17 +79,22 @@ interface Series {
 /** A metric whose series are kept here, one per distinct label set. */
 abstract class Labelled implements Collector {
   private readonly series = new Map<string, Series>();
+  private readonly labelNames: readonly string[];
+  /** Declared with `dst_*`: any label named dst_<x> is taken too (the destination's labels, dst-labels.ts). */
+  private readonly dstLabels: boolean;
 
   constructor(
     readonly name: string,
     private readonly help: string,
-    private readonly labelNames: readonly string[],
+    labelNames: readonly string[],
     private readonly type: MetricType,
     private readonly aggregation: Aggregation,
     /** Runs before each collection (a gauge that reads its value at scrape time). */
     private readonly onCollect?: () => void,
   ) {
-    for (const l of labelNames) if (!LABEL.test(l) || l.startsWith('__')) throw new MetricError(`${name}: label name ${JSON.stringify(l)} is not allowed`, 'use letters, digits and _, not starting with __');
+    this.dstLabels = labelNames.includes(DST_WILDCARD);
+    this.labelNames = labelNames.filter((l) => l !== DST_WILDCARD);
+    for (const l of this.labelNames) if (!LABEL.test(l) || l.startsWith('__')) throw new MetricError(`${name}: label name ${JSON.stringify(l)} is not allowed`, 'use letters, digits and _, not starting with __');
   }
 
   /**
@@ -101,17 +108,20 @@ abstract class Labelled implements Collector {
       key += v === undefined ? '\u0001' : v;
       key += '\u0000';
     }
+    if (this.dstLabels && labels) for (const k in labels) if (k.startsWith('dst_')) key += `${k}\u0002${labels[k]}\u0000`;
     let s = this.series.get(key);
     if (!s) {
       const clean: Record<string, string> = {};
       if (labels) {
         for (const k of Object.keys(labels)) {
+          if (this.dstLabels && k.startsWith('dst_') && LABEL.test(k)) continue;
           if (!this.labelNames.includes(k)) throw new MetricError(`${this.name}: unknown label ${JSON.stringify(k)}`, `its labels are ${this.labelNames.join(', ') || '(none)'}`);
         }
         for (const n of this.labelNames) {
           const v = labels[n];
           if (v !== undefined) clean[n] = v;
         }
+        if (this.dstLabels) for (const k in labels) if (k.startsWith('dst_') && labels[k] !== undefined) clean[k] = labels[k]!;
       }
       s = { labels: clean, value: 0 };
       this.series.set(key, s);

@@ -8,7 +8,8 @@
  * (transport/splice-relay.ts) counts what the relay thread moved in those same two numbers.
  */
 import type { Socket } from 'node:net';
-import { Counter, Gauge, type Registry } from './registry';
+import { DstLabelBudget, type DstLabels } from './dst-labels';
+import { Counter, DST_WILDCARD, Gauge, type Registry } from './registry';
 
 export type Direction = 'inbound' | 'outbound';
 export type Peer = 'src' | 'dst';
@@ -22,9 +23,11 @@ export interface TcpLabels {
   no_tls_reason?: string;
   client_id?: string;
   server_id?: string;
+  /** The dialled side of an outbound connection: the endpoint's discovery labels as dst_*. */
+  dst?: DstLabels;
 }
 
-const BASE = ['direction', 'peer', 'target_addr', 'tls', 'no_tls_reason', 'client_id', 'server_id'] as const;
+const BASE = ['direction', 'peer', 'target_addr', 'tls', 'no_tls_reason', 'client_id', 'server_id', DST_WILDCARD] as const;
 
 export class TcpMetrics {
   readonly open: Counter;
@@ -37,8 +40,11 @@ export class TcpMetrics {
   readonly relays: Counter;
   /** The sides of connections still open, so a scrape can bring their byte counts up to date. */
   private readonly live = new Set<TcpStats>();
+  /** The tcp_* series of one connection side share its dst_* set. */
+  readonly dstBudget: DstLabelBudget;
 
   constructor(readonly registry: Registry) {
+    this.dstBudget = new DstLabelBudget(registry, 'tcp_open_total');
     this.open = new Counter(registry, { name: 'tcp_open_total', help: 'Total count of opened connections', labelNames: BASE });
     this.close = new Counter(registry, { name: 'tcp_close_total', help: 'Total count of closed connections', labelNames: [...BASE, 'classification', 'errno'] });
     this.openConnections = new Gauge(registry, { name: 'tcp_open_connections', help: 'Number of currently-open connections', labelNames: BASE });
@@ -94,9 +100,10 @@ export interface TrackedSide {
 }
 
 /** Only the labels that are set, so absent optional labels do not appear as empty strings. */
-function clean(labels: TcpLabels): Record<string, string> {
+function clean(labels: TcpLabels, dst: DstLabels | undefined): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(labels)) if (v !== undefined) out[k] = v;
+  for (const [k, v] of Object.entries(labels)) if (typeof v === 'string') out[k] = v;
+  if (dst) Object.assign(out, dst.labels);
   return out;
 }
 
@@ -117,7 +124,7 @@ export class TcpStats {
     labels: TcpLabels,
     private readonly socket: Counted,
   ) {
-    this.labels = clean(labels);
+    this.labels = clean(labels, metrics.dstBudget.admit(labels.dst));
     metrics.open.inc(this.labels);
     metrics.openConnections.inc(this.labels);
   }

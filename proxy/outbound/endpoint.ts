@@ -8,6 +8,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from '../../core/log';
 import type { Conn } from '../accept/context';
+import { dstLabelsOf, type DstLabels } from '../metrics/dst-labels';
 import { noTls, type TlsLabels } from '../metrics/labels';
 import type { MeshMetrics } from '../metrics/mesh-metrics';
 import type { TcpMetrics } from '../metrics/tcp-metrics';
@@ -42,7 +43,13 @@ export interface Endpoint {
   key: string;
   /** `ip:port` (the dst side's target_addr). */
   addr: string;
+  ip: string;
+  port: number;
   tls: TlsLabels;
+  /** Discovery's labels of the endpoint (`pod`, `service`, ...; none for the original destination). */
+  labels: Readonly<Record<string, string>>;
+  /** The same as dst_* metric labels, built once per endpoint. */
+  dstLabels: DstLabels | undefined;
   /** Picked by the balancer (the original destination is never retried elsewhere). */
   balanced: boolean;
   /** Meshed and not behind opaque transport: HTTP/1.1 may ride HTTP/2 to it (orig-proto). */
@@ -118,9 +125,19 @@ function countConnectError(svc: OutboundServices, conn: Conn, addr: string, errn
   svc.tcp.connectErrors.inc({ direction: conn.side.direction, target_addr: addr, errno });
 }
 
-function tracked(svc: OutboundServices, conn: Conn, addr: string, tls: TlsLabels, socket: Socket): Socket {
-  svc.tcp.track({ direction: conn.side.direction, peer: 'dst', target_addr: addr, ...tls }, socket);
+function tracked(svc: OutboundServices, conn: Conn, addr: string, tls: TlsLabels, socket: Socket, dst?: DstLabels): Socket {
+  svc.tcp.track({ direction: conn.side.direction, peer: 'dst', target_addr: addr, ...tls, ...(dst ? { dst } : {}) }, socket);
   return socket;
+}
+
+const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
+/** dst_* sets by endpoint: discovery replaces an endpoint's object when its labels change. */
+const dstCache = new WeakMap<DiscoveredEndpoint, DstLabels | null>();
+
+function dstOf(ep: DiscoveredEndpoint): DstLabels | undefined {
+  let d = dstCache.get(ep);
+  if (d === undefined) dstCache.set(ep, (d = dstLabelsOf(ep.labels) ?? null));
+  return d ?? undefined;
 }
 
 function originalEndpoint(svc: OutboundServices, conn: Conn): Endpoint {
@@ -129,7 +146,11 @@ function originalEndpoint(svc: OutboundServices, conn: Conn): Endpoint {
   return {
     key: target.addr,
     addr: target.addr,
+    ip: target.host,
+    port: target.port,
     tls,
+    labels: NO_LABELS,
+    dstLabels: undefined,
     balanced: false,
     meshed: false,
     dial: async () => tracked(svc, conn, target.addr, tls, await dial(target, side.connectTimeoutMs, undefined)),
@@ -150,15 +171,20 @@ function balancedEndpoint(svc: OutboundServices, conn: Conn, pick: Pick<Discover
   const tls = endpointTls(ep, meshed);
   const start = performance.now();
   const target = meshed ? { host: ep.ip, port: ep.port, identity: ep.identity, opaqueTransportPort: ep.opaqueTransportPort } : { host: ep.ip, port: ep.port };
+  const dst = dstOf(ep);
   return {
     key: `${ep.address}${meshed ? ` ${ep.identity}` : ''}`,
     addr: ep.address,
+    ip: ep.ip,
+    port: ep.port,
     tls,
+    labels: ep.labels,
+    dstLabels: dst,
     balanced: true,
     // A port its proxy treats as opaque is reached through opaque transport: the bytes go to the
     // app untouched, so HTTP/1.1 stays HTTP/1.1 there rather than riding HTTP/2.
     meshed: meshed && ep.opaqueTransportPort === undefined,
-    dial: async (alpn) => tracked(svc, conn, ep.address, tls, await dial(target, conn.side.connectTimeoutMs, meshed ? svc.tls : undefined, alpn)),
+    dial: async (alpn) => tracked(svc, conn, ep.address, tls, await dial(target, conn.side.connectTimeoutMs, meshed ? svc.tls : undefined, alpn), dst),
     done: (ok, sample = true) => pick.done(ok ? 'success' : 'failure', sample ? performance.now() - start : undefined),
     settle: (ok, rttMs) => pick.done(ok ? 'success' : 'failure', rttMs),
   };

@@ -12,7 +12,9 @@ import type { Detected } from '../accept/detect/detect';
 import { readPrefix } from '../accept/read-prefix';
 import { Dispatch } from '../accept/serve';
 import type { HttpMetrics } from '../metrics/http-metrics';
-import { noTls } from '../metrics/labels';
+import { noTls, type TlsLabels } from '../metrics/labels';
+import type { TapHub, TapRecorder } from '../tap/hub';
+import { h1TapHead, h2TapHead, type TapHeadFn } from '../tap/heads';
 import { errnoOf, type ConnInfo, type HttpCall, type HttpOutcome } from '../protocol/call';
 import { requestAuthority } from '../protocol/h1/forward-head';
 import { H1Link, type UpstreamLink } from '../protocol/h1/link';
@@ -41,6 +43,8 @@ export interface OutboundSettings {
 
 export interface OutboundDeps extends OutboundServices {
   http: HttpMetrics;
+  /** The lane's taps; absent: tap is off in this proxy. */
+  tap?: TapHub;
 }
 
 /** The HTTP/2 pool offers ALPN h2: a peer's inbound that agrees runs the session on its TLS socket. */
@@ -83,6 +87,8 @@ export class Outbound implements Stack {
 
   async accept(client: Socket, conn: Conn): Promise<void> {
     const { side, target } = conn;
+    conn.clientAddr = client.remoteAddress;
+    conn.clientPort = client.remotePort;
     if (side.opaquePorts.has(target.port)) return this.dispatch.serve(client, EMPTY, OPAQUE_PORT, conn);
     // A destination discovery marks opaque (every endpoint's port) is not detected either.
     if (this.deps.balancers) {
@@ -149,8 +155,9 @@ export class Outbound implements Stack {
     const authority = req ? requestAuthority(req.head) : '';
     const upgradable = this.origProto && req !== undefined && canUpgradeToH2(req.head, req.tunnel);
     const logical = req && this.deps.ingressMode ? h1Destination(req.head) : undefined;
-    const call = new OutboundCall(this.deps.http, conn, authority);
+    const call = new OutboundCall(this.deps, conn, authority, () => h1TapHead(req?.head, 'http'));
     return {
+      respond: (status) => call.respond(status),
       open: (again) =>
         call.open(this.deps, logical, async (ep) => {
           if (ep.meshed && upgradable) {
@@ -168,7 +175,7 @@ export class Outbound implements Stack {
   private h2Call(conn: Conn, fields: Fields): HttpCall<UpstreamSession> {
     const authority = authorityOf(fields);
     const logical = this.deps.ingressMode ? logicalDestination(fieldValue(fields, DST_OVERRIDE), authority) : undefined;
-    const call = new OutboundCall(this.deps.http, conn, authority);
+    const call = new OutboundCall(this.deps, conn, authority, () => h2TapHead(fields));
     const session = (ep: Endpoint) => this.http.h2Pool.acquire(ep.key, ep.addr, () => ep.dial(H2_ALPN));
     return {
       // A refused stream goes again to the same endpoint, on a new stream (maybe a new session);
@@ -181,6 +188,7 @@ export class Outbound implements Stack {
           return call.open(this.deps, logical, session);
         });
       },
+      respond: (status) => call.respond(status),
       end: (o) => call.end(o),
     };
   }
@@ -193,11 +201,13 @@ export class Outbound implements Stack {
 class OutboundCall {
   endpoint: Endpoint | undefined;
   private finish: ((o: HttpOutcome) => void) | undefined;
+  private tapped: TapRecorder | undefined;
 
   constructor(
-    private readonly http: HttpMetrics,
+    private readonly deps: OutboundDeps,
     private readonly conn: Conn,
     private readonly authority: string,
+    private readonly head: TapHeadFn,
   ) {}
 
   async open<L>(svc: OutboundServices, logical: LogicalDestination | undefined, open: (ep: Endpoint) => Promise<L>): Promise<L> {
@@ -219,18 +229,58 @@ class OutboundCall {
     this.endpoint?.done(!o.error && o.status > 0 && o.status < 500);
     this.endpoint = undefined;
     this.start(undefined)(o);
+    this.tapped?.end(o);
+  }
+
+  respond(status: number): void {
+    this.tapped?.respond(status);
   }
 
   private start(ep: Endpoint | undefined): (o: HttpOutcome) => void {
+    if (this.finish) return this.finish;
     const { side, target } = this.conn;
-    // As linkerd2-proxy: outbound requests carry the endpoint's TLS (server_id when meshed).
-    return (this.finish ??= this.http.start({
+    const tls = ep?.tls ?? noTls(side.dstNoTlsReason);
+    // As linkerd2-proxy: outbound requests carry the endpoint's TLS (server_id when meshed) and
+    // its discovery labels as dst_*.
+    this.finish = this.deps.http.start({
       direction: side.direction,
       authority: this.authority,
       target_addr: ep?.addr ?? target.addr,
-      ...(ep?.tls ?? noTls(side.dstNoTlsReason)),
-    }));
+      ...tls,
+      ...(ep && ep.dstLabels ? { dst: ep.dstLabels } : {}),
+    });
+    // Tap sits beside the metrics: one boolean read while no tap is open.
+    const tap = this.deps.tap;
+    if (tap?.active) {
+      const h = this.head();
+      const { src, dst } = tapTls(tls);
+      this.tapped = tap.request({
+        direction: side.direction,
+        sourceIp: this.conn.clientAddr ?? '',
+        sourcePort: this.conn.clientPort ?? 0,
+        destinationIp: ep?.ip ?? target.host,
+        destinationPort: ep?.port ?? target.port,
+        sourceLabels: src,
+        destinationLabels: { ...(ep?.labels ?? {}), ...dst },
+        routeLabels: {},
+        method: h.method,
+        scheme: h.scheme,
+        authority: this.authority,
+        path: h.path,
+        target: h.target,
+      });
+    }
+    return this.finish;
   }
+}
+
+/** An outbound request's TLS as tap's labels: the endpoint's (server_id) on the destination side. */
+function tapTls(tls: TlsLabels): { src: Record<string, string>; dst: Record<string, string> } {
+  const dst: Record<string, string> = { tls: tls.tls };
+  if (tls.tls === 'true') {
+    if (tls.server_id) dst.server_id = tls.server_id;
+  } else dst.no_tls_reason = tls.no_tls_reason;
+  return { src: { tls: 'no_identity', no_tls_reason: 'loopback' }, dst };
 }
 
 function info(conn: Conn): ConnInfo {

@@ -2,7 +2,7 @@
  * The seam between a protocol server and the layers above it. A server (HTTP/1, HTTP/2, the
  * orig-proto server) speaks only the wire: for each request it reads, it asks the layer above for
  * an `HttpCall`, opens its upstream through it, and reports how the request ended. Routing,
- * balancing, retries on another endpoint, metrics and (later) tap live behind this interface, in
+ * balancing, retries on another endpoint, metrics and tap live behind this interface, in
  * proxy/inbound and proxy/outbound, so every request's events pass one place.
  */
 
@@ -23,6 +23,8 @@ export interface HttpOutcome {
   grpcStatus?: number;
   /** The request failed inside the proxy or was reset before a response (counts as failure). */
   error?: string;
+  /** Response body bytes sent to the client (as carried: an HTTP/1 chunked body with its framing). */
+  responseBytes?: number;
 }
 
 /** One request as the layer above the server sees it. `L` is what the server sends it on. */
@@ -34,6 +36,8 @@ export interface HttpCall<L> {
    * could be had; the layer above has already tried the endpoints it may try.
    */
   open(again: boolean): Promise<L>;
+  /** The final response's head arrived from upstream with `status` (for tap's response_init). */
+  respond?(status: number): void;
   /** The request is over; the first call counts, later ones are ignored. */
   end(outcome: HttpOutcome): void;
 }

@@ -23,6 +23,7 @@ import { Registry } from '../metrics/registry';
 import { TcpMetrics } from '../metrics/tcp-metrics';
 import type { OutboundBalancers } from '../outbound/balancers';
 import { Outbound } from '../outbound/stack';
+import { TapHub, type TapSink, type TapSpec } from '../tap/hub';
 import { TlsStore, type TlsMaterial } from '../transport/tls/store';
 import type { ProxyConfig } from './config';
 import { sideFor } from './sides';
@@ -65,6 +66,9 @@ export interface Lane {
   setIdentity(material: TlsMaterial): void;
   /** The proxy is exiting: everything still open is closed (discovery streams, pools, timers). */
   close(): void;
+  /** A tap opened or closed (nothing when tap is off in this proxy). */
+  tapOpen(spec: TapSpec): void;
+  tapClose(id: number): void;
 }
 
 /** Inbound authorization, when any policy is configured (none: the inbound stack skips it entirely). */
@@ -82,7 +86,8 @@ function authorizerFor(config: ProxyConfig, registry: Registry, log: Logger): Au
   return new Authorizer(policies, new AuthzMetrics(registry), log.child('authz'));
 }
 
-export function createLane(config: ProxyConfig, scope = `proxy/worker-${threadId}`): Lane {
+/** `tapSink`: where this lane's tap events go (the main thread's tap server); unused when tap is off. */
+export function createLane(config: ProxyConfig, scope = `proxy/worker-${threadId}`, tapSink?: TapSink): Lane {
   const log = createLogger(config.log, scope);
   const registry = new Registry();
   const tcp = new TcpMetrics(registry);
@@ -93,18 +98,20 @@ export function createLane(config: ProxyConfig, scope = `proxy/worker-${threadId
   const open = new OpenConnections();
   // Certificates arrive from the identity client (setIdentity) at start and on rotation.
   const tls = config.identity ? new TlsStore(config.identity.localName) : undefined;
+  // Tap off: no hub, and the stacks' one check is of an absent object.
+  const tap = config.tap && tapSink ? new TapHub(tapSink) : undefined;
 
   const inboundLog = log.child('inbound');
   const authz = authorizerFor(config, registry, inboundLog);
   const inbound = new Inbound(
     { side: sideFor(config, 'inbound'), http1: config.http1, http2: config.http2, requireTlsPorts: config.inboundRequireTlsPorts },
-    { tls, tcp, http, mesh, log: inboundLog, ...(authz ? { authz } : {}) },
+    { tls, tcp, http, mesh, log: inboundLog, ...(authz ? { authz } : {}), ...(tap ? { tap } : {}) },
   );
   const outboundLog = log.child('outbound');
   const discovery = balancersFor(config, log);
   const outbound = new Outbound(
     { side: sideFor(config, 'outbound'), http1: config.http1, http2: config.http2, meshedHttp1: config.meshedHttp1 },
-    { balancers: discovery.balancers, tls, ingressMode: config.ingressMode, tcp, http, mesh, log: outboundLog },
+    { balancers: discovery.balancers, tls, ingressMode: config.ingressMode, tcp, http, mesh, log: outboundLog, ...(tap ? { tap } : {}) },
   );
 
   const listenSide = (stack: Stack, sideLog: Logger): Promise<Server> => {
@@ -174,6 +181,12 @@ export function createLane(config: ProxyConfig, scope = `proxy/worker-${threadId
     },
     setIdentity(material) {
       tls?.set(material);
+    },
+    tapOpen(spec) {
+      tap?.open(spec);
+    },
+    tapClose(id) {
+      tap?.close(id);
     },
     close() {
       for (const s of servers) s.close();

@@ -21,6 +21,8 @@ import type { FromWorker, MetricsJson, ToWorker } from './worker-messages';
 import type { IdentityClient, IdentityMaterial } from '../identity';
 import { createLane, type Lane } from './lane';
 import { RestartBackoff } from './restart-backoff';
+import type { TapSink, TapSpec } from '../tap/hub';
+import type { TapServer } from '../tap/server';
 
 const METRICS_TIMEOUT_MS = 2000;
 
@@ -58,8 +60,9 @@ class InProcessLane implements LaneHandle {
   constructor(
     config: ProxyConfig,
     private readonly onDrained: () => void,
+    tapSink: TapSink,
   ) {
-    this.lane = createLane(config, 'proxy');
+    this.lane = createLane(config, 'proxy', tapSink);
   }
 
   start(): Promise<void> {
@@ -80,6 +83,12 @@ class InProcessLane implements LaneHandle {
         break;
       case 'identity':
         this.lane.setIdentity(m.material);
+        break;
+      case 'tap-open':
+        this.lane.tapOpen(m.spec);
+        break;
+      case 'tap-close':
+        this.lane.tapClose(m.id);
         break;
       case 'metrics':
         break;
@@ -118,6 +127,9 @@ class WorkerHandle implements LaneHandle {
     private readonly onExit: (h: WorkerHandle, code: number) => void,
     private readonly onDrained: () => void,
     private readonly onWorker: ProxyHooks['onWorker'],
+    private readonly tapSink: TapSink,
+    /** The taps open now, told again to a replacement thread. */
+    private readonly openTaps: () => Iterable<TapSpec>,
   ) {}
 
   /** Starts the thread; resolves once both listeners are bound, rejects with the worker's error. */
@@ -129,6 +141,7 @@ class WorkerHandle implements LaneHandle {
     this.backoff.started(Date.now());
     this.onWorker?.(w, this.index);
     if (this.identityMsg) w.postMessage(this.identityMsg);
+    for (const spec of this.openTaps()) w.postMessage({ type: 'tap-open', spec } satisfies ToWorker);
     return new Promise((resolve, reject) => {
       let started = false;
       w.on('message', (m: FromWorker) => {
@@ -152,6 +165,9 @@ class WorkerHandle implements LaneHandle {
               this.drained = true;
               this.onDrained();
             }
+            break;
+          case 'tap-event':
+            this.tapSink(m.id, m.event);
             break;
         }
       });
@@ -223,6 +239,29 @@ export async function startProxy(config: ProxyConfig, hooks: ProxyHooks = {}): P
   let admin: Server | undefined;
 
   const workers: LaneHandle[] = [];
+  // Tap (LINNET_PROXY_TAP_SVC_NAME set): the server lives here, beside the certificate; each
+  // lane matches its own requests and sends the events here.
+  const openTaps = new Map<number, TapSpec>();
+  let tapServer: TapServer | undefined;
+  if (config.tap) {
+    const { TapServer } = require('../tap/server') as typeof import('../tap/server');
+    tapServer = new TapServer({
+      ...config.tap,
+      registry: own,
+      log: log.child('tap'),
+      lanes: {
+        open(spec) {
+          openTaps.set(spec.id, spec);
+          for (const w of workers) w.send({ type: 'tap-open', spec });
+        },
+        close(id) {
+          if (!openTaps.delete(id)) return;
+          for (const w of workers) w.send({ type: 'tap-close', id });
+        },
+      },
+    });
+  }
+  const tapSink: TapSink = (id, e) => tapServer?.deliver(id, e);
   const onExit = (h: WorkerHandle, code: number) => {
     if (shuttingDown) {
       // Nothing left to drain on a thread that is gone.
@@ -266,6 +305,7 @@ export async function startProxy(config: ProxyConfig, hooks: ProxyHooks = {}): P
     exited = true;
     if (graceTimer) clearTimeout(graceTimer);
     identity?.close();
+    tapServer?.close();
     log.info('shutdown complete', { reason: why });
     Promise.all(workers.map((w) => w.stop())).finally(() => {
       admin?.close();
@@ -274,8 +314,8 @@ export async function startProxy(config: ProxyConfig, hooks: ProxyHooks = {}): P
     });
   };
 
-  if (config.workers === 1) workers.push(new InProcessLane(config, () => onDrained()));
-  else for (let i = 0; i < config.workers; i++) workers.push(new WorkerHandle(i, config, log, onExit, onDrained, hooks.onWorker));
+  if (config.workers === 1) workers.push(new InProcessLane(config, () => onDrained(), tapSink));
+  else for (let i = 0; i < config.workers; i++) workers.push(new WorkerHandle(i, config, log, onExit, onDrained, hooks.onWorker, tapSink, () => openTaps.values()));
   try {
     await Promise.all(workers.map((w) => w.start()));
     workersUp = true;
@@ -299,6 +339,9 @@ export async function startProxy(config: ProxyConfig, hooks: ProxyHooks = {}): P
         w.identityMsg = msg;
         w.send(msg);
       }
+      tapServer?.setIdentity(msg.material).catch((err: unknown) => {
+        log.error('tap server could not start; the proxy serves traffic without tap', { error: err instanceof LinnetError ? err.describe() : String(err) });
+      });
       if (adminUp && !shuttingDown && !ready) {
         ready = true;
         log.info('proxy ready: certificate in hand', { identity: m.localName });

@@ -9,8 +9,8 @@ import { createLane } from './lane';
 import type { FromWorker, ToWorker } from './worker-messages';
 
 function serve(config: ProxyConfig, port: MessagePort): void {
-  const lane = createLane(config);
   const send = (m: FromWorker) => port.postMessage(m);
+  const lane = createLane(config, undefined, (id, event) => send({ type: 'tap-event', id, event }));
   port.on('message', (m: ToWorker) => {
     switch (m.type) {
       case 'metrics':
@@ -27,6 +27,12 @@ function serve(config: ProxyConfig, port: MessagePort): void {
         break;
       case 'identity':
         lane.setIdentity(m.material);
+        break;
+      case 'tap-open':
+        lane.tapOpen(m.spec);
+        break;
+      case 'tap-close':
+        lane.tapClose(m.id);
         break;
     }
   });

@@ -18,6 +18,7 @@ import { Outbound } from '../../proxy/outbound/stack';
 import type { H1Settings } from '../../proxy/protocol/h1/server';
 import { loadProxyConfig, type ProxyConfig } from '../../proxy/runtime/config';
 import { sideFor } from '../../proxy/runtime/sides';
+import type { TapHub } from '../../proxy/tap/hub';
 
 export const HTTP1: Detected = Object.freeze({ kind: 'http1', method: 'GET', target: '/', version: '1.1' });
 export const H2: Detected = Object.freeze({ kind: 'h2' });
@@ -39,7 +40,7 @@ export interface LoopbackProxy {
   close(): void;
 }
 
-export function loopbackProxy(opts: { env?: Record<string, string>; http1?: Partial<H1Settings> } = {}): LoopbackProxy {
+export function loopbackProxy(opts: { env?: Record<string, string>; http1?: Partial<H1Settings>; tap?: TapHub } = {}): LoopbackProxy {
   const base = loadProxyConfig(opts.env ?? {});
   const config: ProxyConfig = { ...base, http1: { ...base.http1, ...opts.http1 } };
   const registry = new Registry();
@@ -50,11 +51,11 @@ export function loopbackProxy(opts: { env?: Record<string, string>; http1?: Part
   const log = createLogger(process.env.LINNET_TEST_LOG === 'debug' ? 'debug' : 'error', 'test');
   const inbound = new Inbound(
     { side: sideFor(config, 'inbound'), http1: config.http1, http2: config.http2, requireTlsPorts: config.inboundRequireTlsPorts },
-    { tls: undefined, tcp, http, mesh, log },
+    { tls: undefined, tcp, http, mesh, log, ...(opts.tap ? { tap: opts.tap } : {}) },
   );
   const outbound = new Outbound(
     { side: sideFor(config, 'outbound'), http1: config.http1, http2: config.http2 },
-    { balancers: undefined, tls: undefined, ingressMode: false, tcp, http, mesh, log },
+    { balancers: undefined, tls: undefined, ingressMode: false, tcp, http, mesh, log, ...(opts.tap ? { tap: opts.tap } : {}) },
   );
   const conn = (direction: 'inbound' | 'outbound', port: number, host = '127.0.0.1', srcTls?: TlsLabels): Conn => {
     const side = direction === 'inbound' ? inbound.side : outbound.side;

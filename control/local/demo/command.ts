@@ -11,7 +11,7 @@ import { parseDuration, parsePositiveInt } from '../../../core/parse';
 import { REPO_ROOT, rootSkipReason, type Pod } from '../pods';
 import { createDemo, DemoInterrupted, SERVICES, type Demo, type Workload } from './demo-mesh';
 import { addDeltas, delta, proxySnapshot, stat, type ProxySnapshot } from './stats';
-import { renderScreen, renderSummary, verdict, type TableRow, type WorkloadResult } from './view';
+import { renderFrame, renderScreen, renderSummary, verdict, type TableRow, type WorkloadResult } from './view';
 
 const usage = `usage: linnet demo [--duration 30s] [--rps 10] [--interval 2s] [--min-success 90] [--conns 4] [--workers 1]
 
@@ -186,6 +186,7 @@ export const command: Command = {
       let prev = first;
       let last = first;
       const tty = process.stdout.isTTY === true;
+      let frames = 0;
       let nextAt = start;
       while (!stopping) {
         // A steady cadence: the scrape's own time is not added to the interval.
@@ -205,7 +206,7 @@ export const command: Command = {
         const notes: string[] = [];
         for (const [pod, s] of now) if (!s.snap) notes.push(`${pod.name}: proxy /metrics unreachable (log: ${pod.proxy?.logFile})`);
         const screen = renderScreen(rows, Date.now() - start, windowSecs, notes);
-        process.stdout.write(tty ? `\x1b[H\x1b[2J${screen}\n` : `${screen}\n\n`);
+        process.stdout.write(renderFrame(screen, tty, frames++ === 0));
         prev = now;
         last = now;
         if (!traffic.running) {

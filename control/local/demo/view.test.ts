@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Stat } from './stats';
-import { formatMs, formatPercent, formatRps, renderScreen, renderSummary, renderTable, verdict } from './view';
+import { formatMs, formatPercent, formatRps, renderFrame, renderScreen, renderSummary, renderTable, verdict } from './view';
 
 const web: Stat = { name: 'web', meshed: 2, pods: 2, successRate: 0.9756, rps: 10.04, p50: 3.64, p95: 14.2, p99: 19.6, tcpConn: 4, requests: 200 };
 const web0: Stat = { name: 'web0', meshed: 1, pods: 1, successRate: 1, rps: 5, p50: 3, p95: 9, p99: 12, tcpConn: 2, requests: 100 };
@@ -70,3 +70,60 @@ test('summary says where mTLS was seen and the result', () => {
   const bad = renderSummary([], [{ stat: { ...web, requests: 0 }, inboundTls: 0, clientTls: 0 }], 1000, verdict([{ stat: { ...web, requests: 0 }, inboundTls: 0, clientTls: 0 }], 1, 1, 0.9));
   assert.match(bad, /result: FAILED\n {2}web: no requests/);
 });
+
+test('frames: in place on a terminal (home, each line erased to its end, the rest below erased), one after another otherwise', () => {
+  const long = renderScreen([{ stat: web }, { stat: web0, indent: true }, { stat: traffic }], 2_000, 2);
+  const short = renderScreen([{ stat: web }], 4_000, 2);
+  // Not a terminal: the plain scrolling form, no escape sequence at all.
+  assert.equal(renderFrame(short, false), `${short}\n\n`);
+  assert.doesNotMatch(renderFrame(long, false, true), /\x1b/);
+  // A terminal: the first frame clears the screen once; later ones never do (no scrollback push).
+  const first = renderFrame(long, true, true);
+  const next = renderFrame(short, true);
+  assert.ok(first.startsWith('\x1b[2J\x1b[H'));
+  assert.ok(next.startsWith('\x1b[H'));
+  assert.doesNotMatch(next, /\x1b\[2J/);
+  // Every line ends erasing what a longer previous line left; the frame ends erasing below it.
+  const lines = next.slice('\x1b[H'.length).split('\n');
+  assert.equal(lines.at(-1), '\x1b[J');
+  for (const l of lines.slice(0, -1)) assert.ok(l.endsWith('\x1b[K'), JSON.stringify(l));
+  assert.deepEqual(lines.slice(0, -1).map((l) => l.slice(0, -3)), short.split('\n'));
+  // Played on a virtual screen, the short frame after the long one leaves exactly the short one.
+  assert.deepEqual(playOnScreen([first, next]), short.split('\n'));
+});
+
+/** A tiny terminal: enough of ESC[H, ESC[2J, ESC[K, ESC[J and newlines to check what stays on screen. */
+function playOnScreen(writes: string[]): string[] {
+  let rows: string[] = [''];
+  let r = 0;
+  let c = 0;
+  for (const w of writes) {
+    for (let i = 0; i < w.length; i++) {
+      if (w.startsWith('\x1b[2J', i)) {
+        rows = [''];
+        i += 3;
+      } else if (w.startsWith('\x1b[H', i)) {
+        r = 0;
+        c = 0;
+        i += 2;
+      } else if (w.startsWith('\x1b[K', i)) {
+        rows[r] = rows[r]!.slice(0, c);
+        i += 2;
+      } else if (w.startsWith('\x1b[J', i)) {
+        rows[r] = rows[r]!.slice(0, c);
+        rows.length = r + 1;
+        i += 2;
+      } else if (w[i] === '\n') {
+        r++;
+        c = 0;
+        rows[r] ??= '';
+      } else {
+        const row = rows[r]!.padEnd(c);
+        rows[r] = row.slice(0, c) + w[i] + row.slice(c + 1);
+        c++;
+      }
+    }
+  }
+  while (rows.length > 0 && rows.at(-1) === '') rows.pop();
+  return rows;
+}

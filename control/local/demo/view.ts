@@ -59,6 +59,25 @@ export function renderScreen(rows: readonly TableRow[], elapsedMs: number, windo
   ].join('\n');
 }
 
+/** Cursor to the top-left; erase to the end of the line; erase from the cursor to the end of the screen. */
+const HOME = '\x1b[H';
+const CLEAR_LINE_END = '\x1b[K';
+const CLEAR_SCREEN_END = '\x1b[J';
+const CLEAR_SCREEN = '\x1b[2J';
+
+/**
+ * One refresh of the live view as written to stdout. On a terminal it redraws in place: the
+ * cursor goes home and each line overwrites the last frame's (erasing what was left of a longer
+ * one), then whatever the last frame had below is erased, so nothing scrolls and nothing is pushed
+ * into the scrollback (as clearing the whole screen every time does in many terminals); only the
+ * `first` frame clears the screen, once. Not a terminal (a pipe, a file, a CI log): the frames
+ * follow one another, a blank line between.
+ */
+export function renderFrame(screen: string, tty: boolean, first = false): string {
+  if (!tty) return `${screen}\n\n`;
+  return `${first ? CLEAR_SCREEN : ''}${HOME}${screen.split('\n').map((l) => `${l}${CLEAR_LINE_END}`).join('\n')}\n${CLEAR_SCREEN_END}`;
+}
+
 /** What the run must show to count as a success, per server workload. */
 export interface WorkloadResult {
   stat: Stat;

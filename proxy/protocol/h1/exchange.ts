@@ -60,6 +60,8 @@ export class Exchange implements UpstreamHandler {
   resPhase = ResPhase.Connecting;
   resBuf: Buffer | undefined;
   resStatus = 0;
+  /** Response body bytes carried to the client (tap's response_end). */
+  resBodyBytes = 0;
   resFraming: BodyFraming = { kind: 'none' };
   resRemaining = 0;
   resScanner: ChunkedScanner | undefined;
@@ -99,6 +101,7 @@ export class Exchange implements UpstreamHandler {
   end(o: HttpOutcome): void {
     if (this.ended) return;
     this.ended = true;
+    o.responseBytes = this.resBodyBytes;
     this.call.end(o);
   }
 

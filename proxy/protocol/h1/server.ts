@@ -322,6 +322,7 @@ class ClientConnection implements ExchangeOwner {
       }
       this.disarmTimer(ex);
       ex.resStatus = h.status;
+      ex.call.respond?.(h.status);
       const upgrade = h.status === 101;
       const connectOk = ex.head.method === 'CONNECT' && h.status >= 200 && h.status < 300;
       if (upgrade && !ex.tunnel) {
@@ -397,6 +398,7 @@ class ClientConnection implements ExchangeOwner {
         return;
       }
     }
+    ex.resBodyBytes += q - start;
     const more = ex.dechunk || this.client.write(from === 0 && q === b.length ? b : b.subarray(from, q));
     const complete = (f.kind === 'length' && ex.resRemaining === 0) || (f.kind === 'chunked' && ex.resScanner!.done);
     if (complete) {

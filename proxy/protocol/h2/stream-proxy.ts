@@ -192,6 +192,7 @@ class StreamProxy {
     this.body = undefined; // a response started: never replayed
     this.stopHeadTimer();
     this.status = Number(fieldValue(fields, ':status')) || 0;
+    this.call.respond?.(this.status);
     if (end) {
       // Trailers-only (gRPC errors) or no body: kept that shape.
       if (this.grpc) this.grpcStatus = grpcStatusOf(fields);
@@ -303,7 +304,7 @@ class StreamProxy {
     if (up && !up.closed) up.reset(code === H2Code.NO_ERROR && this.complete ? H2Code.NO_ERROR : carryRstCode(code === H2Code.NO_ERROR ? H2Code.CANCEL : code, 'upstream'));
     if (!this.complete && this.bodyDelivered && this.failure === undefined) this.complete = true;
     if (!this.complete && this.failure === undefined) this.failure = code === H2Code.CANCEL ? 'client_cancel' : 'client_reset';
-    const outcome: HttpOutcome = { status: this.status, grpcStatus: this.grpcStatus, error: this.complete ? this.failure : (this.failure ?? 'reset') };
+    const outcome: HttpOutcome = { status: this.status, grpcStatus: this.grpcStatus, error: this.complete ? this.failure : (this.failure ?? 'reset'), responseBytes: this.forwarded };
     this.call.end(outcome);
   }
 }

@@ -96,6 +96,8 @@ class AppExchange implements UpstreamHandler {
   /** The response to the client is complete (END_STREAM sent or about to be). */
   private complete = false;
   private status = 0;
+  /** Response body bytes sent to the client (tap's response_end). */
+  private sentBytes = 0;
   private failure: string | undefined;
   private reqTrailers: Fields | undefined;
   /** The request's END_STREAM came (the client sent all of it). */
@@ -264,6 +266,7 @@ class AppExchange implements UpstreamHandler {
     this.stopTimer();
     if (client.closed || this.complete) return this.drop();
     this.status = h.status;
+    this.call.respond?.(h.status);
     this.reusable = responseKeepAlive(h);
     const out = h2ResponseFromFields(h.status, h.names, h.values, h.connection);
     const fr = responseFraming(h, this.r.method);
@@ -342,6 +345,7 @@ class AppExchange implements UpstreamHandler {
   /** Response body to the client; the app's socket waits while the stream's queue is full (onDrain). */
   private toClient(d: Buffer, end = false): void {
     if ((d.length === 0 && !end) || this.client.closed || this.client.localEnded) return;
+    this.sentBytes += d.length;
     if (!this.client.sendData(d, end) && !this.paused && this.conn) {
       this.paused = true;
       this.conn.socket.pause();
@@ -461,6 +465,6 @@ class AppExchange implements UpstreamHandler {
       this.drop();
       this.failure ??= this.rstCode === H2Code.CANCEL ? 'client_cancel' : 'reset';
     } else if (this.conn && !(this.resDone && this.reqDone)) this.drop();
-    this.call.end({ status: this.status, error: this.complete ? this.failure : (this.failure ?? 'reset') } satisfies HttpOutcome);
+    this.call.end({ status: this.status, error: this.complete ? this.failure : (this.failure ?? 'reset'), responseBytes: this.sentBytes } satisfies HttpOutcome);
   }
 }

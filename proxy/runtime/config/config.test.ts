@@ -143,3 +143,27 @@ test('HTTP/2 settings: defaults, explicit values, and bad ones named with the ac
     assert.throws(() => loadProxyConfig({ [name]: bad }), (e: unknown) => e instanceof ConfigError && e.variable === name && form.test(e.message), name);
   }
 });
+
+test('tap: off unless a tap identity is named; needs identity; addresses, caps and buffer parsed', () => {
+  assert.equal(loadProxyConfig({}).tap, undefined);
+  const identity = {
+    LINNET_PROXY_IDENTITY_SVC_ADDR: '10.0.0.2:8080',
+    LINNET_PROXY_IDENTITY_LOCAL_NAME: 'web.demo.serviceaccount.identity.linnet.cluster.local',
+    LINNET_PROXY_IDENTITY_TOKEN_FILE: '/t',
+    LINNET_PROXY_IDENTITY_TRUST_ANCHORS: readFileSync(join(__dirname, '..', '..', '..', '..', 'control', 'inject', 'testdata', 'trust-anchors.pem'), 'utf8'),
+  };
+  const TAP = 'tap.linnet-viz.serviceaccount.identity.linnet.cluster.local';
+  assert.deepEqual(loadProxyConfig({ ...identity, LINNET_PROXY_TAP_SVC_NAME: TAP }).tap, {
+    addr: { host: '0.0.0.0', port: 4190, family: 4 },
+    svcName: TAP,
+    maxRps: 100,
+    buffer: 1000,
+  });
+  const t = loadProxyConfig({ ...identity, LINNET_PROXY_TAP_SVC_NAME: TAP, LINNET_PROXY_TAP_LISTEN_ADDR: '[::]:14190', LINNET_PROXY_TAP_MAX_RPS: '5000', LINNET_PROXY_TAP_BUFFER: '10' }).tap!;
+  assert.deepEqual([t.addr.host, t.addr.port, t.maxRps, t.buffer], ['::', 14190, 5000, 10]);
+  assert.throws(
+    () => loadProxyConfig({ LINNET_PROXY_TAP_SVC_NAME: TAP }),
+    (e: unknown) => e instanceof ConfigError && e.variable === 'LINNET_PROXY_TAP_SVC_NAME' && /LINNET_PROXY_IDENTITY_SVC_ADDR/.test(e.message),
+  );
+  assert.throws(() => loadProxyConfig({ ...identity, LINNET_PROXY_TAP_SVC_NAME: TAP, LINNET_PROXY_TAP_MAX_RPS: '0' }), /LINNET_PROXY_TAP_MAX_RPS/);
+});

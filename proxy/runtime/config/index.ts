@@ -22,6 +22,7 @@ import { HTTP2_ENV, parseHttp2Env } from './http2';
 import { IDENTITY_ENV, parseIdentityEnv, type IdentityConfig } from './identity';
 import { LIMITS_ENV, parseLimitsEnv, processOpenFileLimit, type ConnectionLimits } from './limits';
 import { parsePolicyEnv, POLICY_ENV, type PolicyConfig } from './policy';
+import { parseTapEnv, TAP_ENV, type TapConfig } from './tap';
 
 export type { LogLevel };
 
@@ -55,6 +56,8 @@ export interface ProxyConfig {
   readonly policy: PolicyConfig;
   /** How HTTP/1.1 goes to a meshed endpoint: `orig-proto` (a stream on the pooled HTTP/2 session) or `http1`. */
   readonly meshedHttp1: MeshedHttp1;
+  /** The tap server (tap.ts); undefined when LINNET_PROXY_TAP_SVC_NAME is unset. */
+  readonly tap: TapConfig | undefined;
 }
 
 export type MeshedHttp1 = 'orig-proto' | 'http1';
@@ -107,6 +110,7 @@ export const PROXY_ENV = {
   },
   ...IDENTITY_ENV,
   ...POLICY_ENV,
+  ...TAP_ENV,
 } as const;
 
 export type ProxyEnvName = keyof typeof PROXY_ENV;
@@ -122,6 +126,7 @@ export function loadProxyConfig(env: NodeJS.ProcessEnv = process.env, sys: Syste
     return v === undefined || v.trim() === '' ? PROXY_ENV[name].default : v;
   };
   const workers = parsePositiveInt('LINNET_PROXY_WORKERS', get('LINNET_PROXY_WORKERS'), 64);
+  const identity = parseIdentityEnv(env);
   const config: ProxyConfig = {
     inboundAddr: parseSocketAddr('LINNET_PROXY_INBOUND_LISTEN_ADDR', get('LINNET_PROXY_INBOUND_LISTEN_ADDR')),
     outboundAddr: parseSocketAddr('LINNET_PROXY_OUTBOUND_LISTEN_ADDR', get('LINNET_PROXY_OUTBOUND_LISTEN_ADDR')),
@@ -141,12 +146,13 @@ export function loadProxyConfig(env: NodeJS.ProcessEnv = process.env, sys: Syste
     http1: parseHttp1Env(env),
     http2: parseHttp2Env(env),
     limits: parseLimitsEnv(env, workers, sys.openFileLimit),
-    identity: parseIdentityEnv(env),
+    identity,
     destinationAddr: parseDiscoveryEnv(env).destinationAddr,
     inboundRequireTlsPorts: portSet(parsePortRanges('LINNET_PROXY_INBOUND_PORTS_REQUIRE_TLS', get('LINNET_PROXY_INBOUND_PORTS_REQUIRE_TLS'))),
     ingressMode: parseBool('LINNET_PROXY_INGRESS_MODE', get('LINNET_PROXY_INGRESS_MODE')),
     policy: parsePolicyEnv(env),
     meshedHttp1: parseEnum('LINNET_PROXY_OUTBOUND_MESHED_HTTP1', get('LINNET_PROXY_OUTBOUND_MESHED_HTTP1'), ['orig-proto', 'http1'] as const),
+    tap: parseTapEnv(env, identity !== undefined),
   };
   return deepFreeze(config);
 }
