@@ -218,7 +218,8 @@ function regex(pattern: string): RegExp | null {
   return r;
 }
 
-function stringMatches(m: StringMatch | HeaderMatch, v: string | undefined): boolean {
+/** One string condition of a match (exact, Gateway API path prefix, or anchored regex). */
+export function stringMatches(m: StringMatch | HeaderMatch, v: string | undefined): boolean {
   if (v === undefined) return false;
   if (m.kind === 'exact') return v === m.value;
   if (m.kind === 'regex') return regex(m.value)?.test(v) ?? false;
@@ -227,7 +228,8 @@ function stringMatches(m: StringMatch | HeaderMatch, v: string | undefined): boo
   return p === '/' || v === p || v.startsWith(`${p}/`);
 }
 
-function queryParam(query: string, name: string): string | undefined {
+/** The first value of a query parameter in a raw query string; undefined when absent. */
+export function queryParam(query: string, name: string): string | undefined {
   for (const kv of query.split('&')) {
     const eq = kv.indexOf('=');
     if ((eq < 0 ? kv : kv.slice(0, eq)) === name) return eq < 0 ? '' : kv.slice(eq + 1);
