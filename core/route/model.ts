@@ -59,6 +59,8 @@ export interface Timeouts {
   responseMs?: number;
   /** Longest quiet time on the exchange (timeout.linkerd.io/idle). */
   idleMs?: number;
+  /** Each attempt to a backend (timeouts.backendRequest); a retryable timeout is retried. */
+  backendRequestMs?: number;
 }
 
 /** Linkerd's consecutive failure accrual (balancer.linkerd.io/failure-accrual: consecutive). */
