@@ -18,7 +18,7 @@
  */
 import type { Socket } from 'node:net';
 import { relay } from '../../transport/relay';
-import { errnoOf, type ConnInfo, type HttpCall, type HttpOutcome } from '../call';
+import { errnoOf, type CallPolicy, type ConnInfo, type HttpCall, type HttpOutcome } from '../call';
 import { connectErrorKind, h1ErrorResponse, HttpProxyError, type ProxyErrorKind } from '../errors';
 import { ChunkedError, ChunkedScanner } from './chunked';
 import type { PoolOptions, UpstreamHandler } from './client-pool';
@@ -133,9 +133,15 @@ class Exchange implements UpstreamHandler {
   early: Buffer[] = [];
   timer: NodeJS.Timeout | undefined;
   ended = false;
+  /** The route's filters, retries and timeouts (from the call, once opened). */
+  policy: CallPolicy | undefined;
+  /** The whole body is kept in `early` for a retry (a route retries, and it is small enough). */
+  keepBody = false;
+  /** The route's request timeout, over every attempt. */
+  reqTimer: NodeJS.Timeout | undefined;
   readonly tunnel: boolean;
   readonly framing: BodyFraming;
-  readonly headBytes: Buffer;
+  headBytes: Buffer;
   /** The layer above's view of this request: its route, upstream and end. */
   readonly call: HttpCall<UpstreamLink>;
 
@@ -158,6 +164,7 @@ class Exchange implements UpstreamHandler {
   end(o: HttpOutcome): void {
     if (this.ended) return;
     this.ended = true;
+    if (this.reqTimer) clearTimeout(this.reqTimer);
     this.call.end(o);
   }
 
@@ -375,8 +382,9 @@ class ClientConnection {
         ex.upstream = link;
         link.handler = ex;
         ex.resPhase = ResPhase.Head;
+        if (!ex.policy && ex.call.policy) this.applyPolicy(ex, ex.call.policy);
         link.send(ex.headBytes, ex.early);
-        if (!ex.retried) ex.early = []; // kept only while a retry could still need them
+        if (!ex.retried && !ex.keepBody) ex.early = []; // kept only while a retry could still need them
         if (ex.reqDone) this.armTimer(ex);
         else if (this.phase === Phase.Body) this.client.resume();
         link.resume();
@@ -392,6 +400,41 @@ class ClientConnection {
     );
   }
 
+  /**
+   * The route's policy, on the first attempt: filters rewrite the head, a request timeout starts,
+   * and a body small enough for retries is kept (a length-framed one, up to the limit).
+   */
+  private applyPolicy(ex: Exchange, p: CallPolicy): void {
+    ex.policy = p;
+    if (p.h1Head) ex.headBytes = p.h1Head(ex.headBytes);
+    const f = ex.framing;
+    if (p.retry && !ex.tunnel && (f.kind === 'none' || (f.kind === 'length' && f.length <= p.retry.maxBodyBytes))) ex.keepBody = true;
+    const ms = p.requestTimeoutMs;
+    if (ms && ms > 0) {
+      ex.reqTimer = setTimeout(() => {
+        ex.reqTimer = undefined;
+        if (this.ex !== ex) return;
+        // The backend call is cancelled: its connection closes (fail destroys the upstream).
+        this.fail(ex, 'responseTimeout', `route request timeout ${ms} ms`);
+      }, ms);
+    }
+  }
+
+  /** Sends the request again (a route's retry): the attempt's upstream is dropped unread. */
+  private retryAttempt(ex: Exchange): void {
+    this.disarmTimer(ex);
+    const up = ex.upstream;
+    if (up) {
+      up.handler = undefined;
+      up.destroy();
+    }
+    ex.upstream = undefined;
+    ex.resBuf = undefined;
+    ex.resBytes = 0;
+    ex.resPhase = ResPhase.Connecting;
+    this.connect(ex, true);
+  }
+
   private forwardBody(chunk: Buffer): void {
     const ex = this.ex!;
     const q = ex.takeBody(chunk, 0);
@@ -400,6 +443,8 @@ class ClientConnection {
       if (ex.upstream) ex.upstream.reset();
       return this.fail(ex, 'badRequest', 'invalid chunked body', true);
     }
+    // Kept for a retry (a socket's read buffers are never reused, so no copy is needed).
+    if (ex.keepBody) ex.early.push(q === chunk.length ? chunk : chunk.subarray(0, q));
     const up = ex.upstream!;
     const more = up.write(q === chunk.length ? chunk : chunk.subarray(0, q));
     if (ex.reqDone) {
@@ -445,6 +490,8 @@ class ClientConnection {
         continue;
       }
       this.disarmTimer(ex);
+      // A route's retry: an answer it retries is dropped, and the kept request sent again.
+      if (ex.keepBody && ex.reqDone && ex.policy?.retry?.shouldRetry(h.status)) return this.retryAttempt(ex);
       ex.resStatus = h.status;
       const upgrade = h.status === 101;
       const connectOk = ex.head.method === 'CONNECT' && h.status >= 200 && h.status < 300;
@@ -467,7 +514,8 @@ class ClientConnection {
         dechunk || !this.keepAlive || this.clientEnded || ex.resFraming.kind === 'close' || (!ex.reqDone && ex.framing.kind !== 'none');
       if (close) this.keepAlive = false;
       const keepAlive10 = !close && ex.head.minor === 0;
-      const out = clientResponseHead(b, r.length, h, { close, keepAlive10, upgrade: false, dropTransferEncoding: dechunk });
+      const given = clientResponseHead(b, r.length, h, { close, keepAlive10, upgrade: false, dropTransferEncoding: dechunk });
+      const out = ex.policy?.h1ResponseHead ? ex.policy.h1ResponseHead(given) : given;
       ex.resBuf = undefined;
       ex.resPhase = ResPhase.Body;
       if (ex.resFraming.kind === 'length') ex.resRemaining = ex.resFraming.length;
@@ -603,11 +651,14 @@ class ClientConnection {
   }
 
   private armTimer(ex: Exchange): void {
-    const ms = this.settings.responseTimeoutMs;
+    const attempt = ex.policy?.attemptTimeoutMs ?? 0;
+    const ms = attempt > 0 && (attempt < this.settings.responseTimeoutMs || this.settings.responseTimeoutMs <= 0) ? attempt : this.settings.responseTimeoutMs;
     if (ms <= 0 || ex.timer || ex.resPhase !== ResPhase.Head) return;
     ex.timer = setTimeout(() => {
       ex.timer = undefined;
       if (this.ex !== ex || ex.resPhase !== ResPhase.Head) return;
+      // A route's attempt that timed out is retried as a 504 would be.
+      if (ms === attempt && ex.keepBody && ex.reqDone && ex.policy?.retry?.shouldRetry(504)) return this.retryAttempt(ex);
       ex.upstream?.destroy();
       this.fail(ex, 'responseTimeout', `no response within ${ms} ms`);
     }, ms);

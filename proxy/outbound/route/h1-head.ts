@@ -1,0 +1,29 @@
+/**
+ * Request filters on an HTTP/1 request head as the proxy sends it upstream: header edits
+ * (RequestHeaderModifier) and URLRewrite (hostname → Host, path → the request target). The head is
+ * the proxy's own output (valid, CRLF-separated), so a line split is enough. Pure.
+ */
+import type { HeaderEdit } from '../../../core/route/model';
+import { editHeaders } from './plan';
+
+export function editH1Head(head: Buffer, edit: HeaderEdit | undefined, rewrite: { hostname?: string; path?: string } | undefined): Buffer {
+  const text = head.toString('latin1');
+  const end = text.indexOf('\r\n\r\n');
+  const lines = text.slice(0, end).split('\r\n');
+  let requestLine = lines[0]!;
+  let pairs: [string, string][] = lines.slice(1).map((l) => {
+    const c = l.indexOf(':');
+    return [l.slice(0, c), l.slice(c + 1).trim()];
+  });
+  if (rewrite?.path !== undefined) {
+    const [method, , version] = requestLine.split(' ');
+    requestLine = `${method} ${rewrite.path} ${version}`;
+  }
+  if (rewrite?.hostname !== undefined) {
+    const host = pairs.find(([n]) => n.toLowerCase() === 'host');
+    const port = host && /:(\d+)$/.exec(host[1])?.[1];
+    pairs = editHeaders(pairs, { set: [['host', port ? `${rewrite.hostname}:${port}` : rewrite.hostname]], add: [], remove: [] });
+  }
+  if (edit) pairs = editHeaders(pairs, edit);
+  return Buffer.from(`${requestLine}\r\n${pairs.map(([n, v]) => `${n}: ${v}\r\n`).join('')}\r\n`, 'latin1');
+}
