@@ -162,7 +162,8 @@ export class Outbound implements Stack {
         call.open(this.deps, logical, again, false, async (ep) => {
           if (ep.meshed && upgradable) {
             const lease = await this.http.h2Pool.acquire(ep.key, ep.addr, () => ep.dial(H2_ALPN));
-            return new H2Link(lease, req!.head, req!.framing, ep.addr);
+            const head = call.policy?.editHead ? call.policy.editHead(req!.head) : req!.head;
+            return new H2Link(lease, head, req!.framing, ep.addr);
           }
           const { conn: c, reused } = await this.http.h1Pool.acquire(ep.key, () => ep.dial(), again);
           return new H1Link(c, reused);

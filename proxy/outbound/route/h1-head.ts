@@ -4,6 +4,7 @@
  * the proxy's own output (valid, CRLF-separated), so a line split is enough. Pure.
  */
 import type { HeaderEdit } from '../../../core/route/model';
+import type { RequestHead } from '../../protocol/h1/parse-head';
 import { editHeaders } from './plan';
 
 export function editH1Head(head: Buffer, edit: HeaderEdit | undefined, rewrite: { hostname?: string; path?: string } | undefined): Buffer {
@@ -26,4 +27,20 @@ export function editH1Head(head: Buffer, edit: HeaderEdit | undefined, rewrite: 
   }
   if (edit) pairs = editHeaders(pairs, edit);
   return Buffer.from(`${requestLine}\r\n${pairs.map(([n, v]) => `${n}: ${v}\r\n`).join('')}\r\n`, 'latin1');
+}
+
+/**
+ * The same filters on a parsed request head, for the requests that ride HTTP/2 to a meshed
+ * endpoint (orig-proto builds its fields from the parsed head, not from the bytes).
+ */
+export function editRequestHead(head: RequestHead, edit: HeaderEdit | undefined, rewrite: { hostname?: string; path?: string } | undefined): RequestHead {
+  let pairs: [string, string][] = head.names.map((n, i) => [n, head.values[i]!]);
+  let host = head.host;
+  if (rewrite?.hostname !== undefined) {
+    const port = host && /:(\d+)$/.exec(host)?.[1];
+    host = port ? `${rewrite.hostname}:${port}` : rewrite.hostname;
+    pairs = editHeaders(pairs, { set: [['host', host]], add: [], remove: [] });
+  }
+  if (edit) pairs = editHeaders(pairs, edit);
+  return { ...head, target: rewrite?.path ?? head.target, host, names: pairs.map(([n]) => n), values: pairs.map(([, v]) => v) };
 }

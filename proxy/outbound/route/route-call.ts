@@ -14,7 +14,8 @@ import type { CallPolicy, HttpOutcome } from '../../protocol/call';
 import { HttpProxyError } from '../../protocol/errors';
 import type { LogicalDestination } from '../ingress';
 import type { AccrualOptions } from '../peak-ewma';
-import { editH1Head } from './h1-head';
+import type { RequestHead } from '../../protocol/h1/parse-head';
+import { editH1Head, editRequestHead } from './h1-head';
 import { planRequest, type RoutePlan } from './plan';
 import type { OutboundPolicies } from './policy-client';
 
@@ -62,6 +63,8 @@ export class RoutedRequest implements CallPolicy {
   readonly retry: CallPolicy['retry'];
   readonly h1Head: CallPolicy['h1Head'];
   readonly h1ResponseHead: CallPolicy['h1ResponseHead'];
+  /** The parsed head with the request filters applied (orig-proto builds HTTP/2 fields from it). */
+  readonly editHead: ((h: RequestHead) => RequestHead) | undefined;
   /** The last attempt was answered with something retried (it counts against its endpoint). */
   lastAttemptFailed = false;
   private retries = 0;
@@ -80,6 +83,7 @@ export class RoutedRequest implements CallPolicy {
     const rw = plan.rewrite;
     const req = plan.requestHeaders;
     this.h1Head = req || rw ? (h) => editH1Head(h, req, rw) : undefined;
+    this.editHead = req || rw ? (h) => editRequestHead(h, req, rw) : undefined;
     const res = plan.responseHeaders;
     this.h1ResponseHead = res ? (h) => editH1Head(h, res, undefined) : undefined;
   }
