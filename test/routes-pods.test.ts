@@ -31,6 +31,9 @@ const WEB = { vip: '10.96.1.10', port: 8000 };
 const FLAKY = { vip: '10.96.1.20', port: 8001 }; // 50% 503
 const BROKEN = { vip: '10.96.1.21', port: 8002 }; // always 503
 const SLOW = { vip: '10.96.1.22', port: 8003 }; // answers after 2 s
+const ACCRUAL = { vip: '10.96.1.23', port: 8004 }; // three endpoints, one killed
+const GRPC = { vip: '10.96.1.30', port: 7500 }; // fails each key's first call UNAVAILABLE
+const GRPC_APP = join(__dirname, 'grpc-app.js');
 
 let cluster: Cluster | undefined;
 let dir: string;
@@ -38,7 +41,11 @@ let control: Pod;
 let client: Pod;
 let a: Pod;
 let b: Pod;
+let c: Pod;
 const apps = new Map<string, PodProcess>();
+
+/** A figure for the report: printed as a TAP comment. */
+const figure = (text: string) => process.stdout.write(`# routes: ${text}\n`);
 
 const it = (name: string, body: () => Promise<void>) => test(name, { skip }, logsOnFailure(() => cluster, body));
 
@@ -87,6 +94,28 @@ metadata:
   namespace: demo
   name: slow
   annotations: { timeout.linkerd.io/request: 300ms }
+---
+apiVersion: v1
+kind: Service
+metadata:
+  namespace: demo
+  name: accrual
+  annotations:
+    balancer.linkerd.io/failure-accrual: consecutive
+    balancer.linkerd.io/failure-accrual-consecutive-max-failures: "3"
+    balancer.linkerd.io/failure-accrual-consecutive-min-penalty: 500ms
+    balancer.linkerd.io/failure-accrual-consecutive-max-penalty: 2s
+    retry.linkerd.io/http: 5xx
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata:
+  namespace: demo
+  name: echo-unary
+  annotations: { retry.linkerd.io/grpc: unavailable }
+spec:
+  parentRefs: [{ group: core, kind: Service, name: echo, port: ${GRPC.port} }]
+  rules: [{ matches: [{ method: { service: linnet.test.Echo, method: Unary } }] }]
 `;
 
 const svc = (name: string, s: { vip: string; port: number }, eps: Pod[]) => [
@@ -105,6 +134,7 @@ before(async () => {
   client = await cluster.addPod('client');
   a = await cluster.addPod('a');
   b = await cluster.addPod('b');
+  c = await cluster.addPod('c');
   writeFileSync(
     join(dir, 'mesh.yaml'),
     [
@@ -115,6 +145,8 @@ before(async () => {
       ...svc('flaky', FLAKY, [a]),
       ...svc('broken', BROKEN, [a]),
       ...svc('slow', SLOW, [a]),
+      ...svc('accrual', ACCRUAL, [a, b, c]),
+      ...svc('echo', GRPC, [b]),
       'workloads:',
       ...[[CLIENT_ID, 'client'], [WEB_ID, 'web']].flatMap(([id, t]) => [`  - identity: ${id}`, `    token: "${t}-token"`]),
       '',
@@ -132,11 +164,12 @@ before(async () => {
       assert.equal(r.code, 0, `control not listening on ${port} yet`);
     }
   }, 15_000, 200);
-  await Promise.all([client.init(), a.init(), b.init()]);
+  await Promise.all([client.init(), a.init(), b.init(), c.init()]);
   await Promise.all([
     client.startProxy(meshProxyEnv(control, dir, CLIENT_ID, 'client', { LINNET_PROXY_POLICY_SVC_ADDR: `${control.ip}:${POLICY_PORT}`, LINNET_PROXY_POLICY_WORKLOAD: client.ip })),
     a.startProxy(meshProxyEnv(control, dir, WEB_ID, 'web')),
     b.startProxy(meshProxyEnv(control, dir, WEB_ID, 'web')),
+    c.startProxy(meshProxyEnv(control, dir, WEB_ID, 'web')),
   ]);
   const serve = async (pod: Pod, key: string, args: string[]) => {
     const p = pod.spawn(process.execPath, [APP, 'http-serve', ...args], { uid: APP_UID, name: key });
@@ -148,6 +181,9 @@ before(async () => {
   await serve(a, 'flaky', ['--port', String(FLAKY.port), '--name', 'flaky', '--fail-ratio', '0.5', '--seed', String(SEED)]);
   await serve(a, 'broken', ['--port', String(BROKEN.port), '--name', 'broken', '--fail-ratio', '1']);
   await serve(a, 'slow', ['--port', String(SLOW.port), '--name', 'slow', '--delay-ms', '2000']);
+  for (const p of [a, b, c]) await serve(p, `accrual-${p.name}`, ['--port', String(ACCRUAL.port), '--name', p.name]);
+  const g = b.spawn(process.execPath, [GRPC_APP, 'serve', '--port', String(GRPC.port)], { uid: APP_UID, name: 'grpc' });
+  await g.waitForEvent((e) => e.event === 'listening');
 });
 
 after(async () => {
@@ -190,6 +226,7 @@ it('split: 90/10 over 10,000 requests lands within ±2 points, with no failure',
   assert.equal(v1 + v2, 10_000, JSON.stringify(s));
   const share = v1 / 10_000;
   assert.ok(Math.abs(share - 0.9) <= 0.02, `v1 took ${(share * 100).toFixed(1)}%`);
+  figure(`split 90/10 over 10000 requests: v1 ${v1}, v2 ${v2}`);
   const m = await client.metrics();
   const route = { parent_name: 'web', parent_port: String(WEB.port), route_kind: 'HTTPRoute', route_name: 'web-split' };
   assert.equal(sum(m, 'outbound_http_route_backend_requests_total', { ...route, backend_name: 'web-v1' }), v1);
@@ -245,6 +282,7 @@ it('retries: 5xx with limit 2 against a backend failing 50% gives the success th
   assert.equal(seen.requests, expectSent, 'each failed attempt was retried, at most twice');
   assert.equal(s.ok, expectOk, JSON.stringify(s));
   assert.ok(s.ok / N >= 0.87, `success ${(s.ok / N) * 100}%`);
+  figure(`50%-503 backend, 5xx retries limit 2: ${s.ok}/${N} succeeded, backend saw ${seen.requests} requests`);
   const m = await client.metrics();
   const route = { parent_name: 'flaky', route_kind: 'default' };
   assert.equal(sum(m, 'outbound_http_route_retry_requests_total', route), expectSent - N);
@@ -274,6 +312,7 @@ it('timeouts: a 300 ms request timeout answers 504 well before the 2 s backend, 
   assert.match(r.headers, /^l5d-proxy-error: response timeout: route request timeout 300 ms\r?$/im);
   // Loose bounds on a loaded machine: at least the timeout, well under the backend's 2 s.
   assert.ok(r.seconds >= 0.25 && r.seconds < 1, `answered after ${r.seconds} s`);
+  figure(`300 ms request timeout: 504 after ${r.seconds} s`);
   await apps.get('slow')!.waitForEvent((e) => e.event === 'cancelled', 10_000);
   const m = await client.metrics();
   assert.ok(sum(m, 'outbound_http_route_request_statuses_total', { parent_name: 'slow', error: 'REQUEST_TIMEOUT' }) >= 1);
@@ -290,4 +329,40 @@ it('filters: request headers set and removed, a response header added, and a red
   const redirect = await curl([`http://${WEB.vip}:${WEB.port}/old/thing?q=1`]);
   assert.equal(redirect.status, 301);
   assert.match(redirect.headers, /^location: http:\/\/example\.com\/new\/thing\?q=1\r?$/im);
+});
+
+it('gRPC: UNAVAILABLE retried by a GRPCRoute\'s retry.linkerd.io/grpc (grpc-js client)', async () => {
+  const r = await client.run(process.execPath, [GRPC_APP, 'call', '--to', `${GRPC.vip}:${GRPC.port}`, '--scenario', 'fail-once', '--count', '50'], { uid: APP_UID, timeoutMs: 60_000 });
+  const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as { ok: number; codes: Record<string, number> };
+  assert.deepEqual(res, { event: 'result', scenario: 'fail-once', ok: 50, codes: {} });
+  const m = await client.metrics();
+  const route = { parent_name: 'echo', route_kind: 'GRPCRoute', route_name: 'echo-unary' };
+  assert.equal(sum(m, 'outbound_grpc_route_retry_requests_total', route), 50, 'each call\'s first UNAVAILABLE was retried once');
+  assert.equal(sum(m, 'outbound_grpc_route_request_statuses_total', { ...route, grpc_status: '0' }), 50);
+});
+
+it('failure accrual: one of three endpoints killed under load is set aside (few failures, few retries) and back after its app returns', async () => {
+  const key = 'accrual-c';
+  const bg = client.spawn(process.execPath, [APP, 'http-load', '--to', `${ACCRUAL.vip}:${ACCRUAL.port}`, '--concurrency', '4', '--requests', '100000000', '--for-ms', '6000'], { uid: APP_UID, name: 'accrual-load' });
+  await new Promise((r) => setTimeout(r, 1500));
+  apps.get(key)!.signal('SIGKILL');
+  const summary = await bg.waitForEvent<Summary & { event: string }>((e) => e.event === 'summary', 60_000);
+  const total = summary.ok + summary.errors;
+  assert.ok(summary.errors <= 5, `client-visible failures: ${JSON.stringify(summary)}`);
+  assert.ok((summary.byName['c'] ?? 0) > 0, 'c served before it was killed');
+  const m = await client.metrics();
+  const retries = sum(m, 'outbound_http_route_retry_requests_total', { parent_name: 'accrual' });
+  // Without accrual about a third of the ~4.5 s after the kill would have gone to c and been
+  // retried; set aside, c is only probed now and then (penalties of 0.5-2 s).
+  assert.ok(retries < Math.max(30, total * 0.05), `retries ${retries} of ${total} requests`);
+  figure(`accrual: ${total} requests in 6 s (${Math.round(total / 6)}/s), ${summary.errors} failed, ${retries} retried, c served ${summary.byName['c'] ?? 0}`);
+  // Its app back: it is probed and taken back within its (at most 2 s) penalty.
+  const p = c.spawn(process.execPath, [APP, 'http-serve', '--port', String(ACCRUAL.port), '--name', 'c'], { uid: APP_UID, name: `${key}-again` });
+  await p.waitForEvent((e) => e.event === 'listening');
+  apps.set(key, p);
+  await eventually(async () => {
+    const s = await load(ACCRUAL, 300, 4);
+    assert.equal(s.errors, 0);
+    assert.ok((s.byName['c'] ?? 0) > 0, JSON.stringify(s.byName));
+  }, 15_000, 500);
 });
