@@ -115,7 +115,13 @@ metadata:
   annotations: { retry.linkerd.io/grpc: unavailable }
 spec:
   parentRefs: [{ group: core, kind: Service, name: echo, port: ${GRPC.port} }]
-  rules: [{ matches: [{ method: { service: linnet.test.Echo, method: Unary } }] }]
+  rules:
+    - matches: [{ method: { service: linnet.test.Echo, method: Unary } }]
+      filters:
+        - type: RequestHeaderModifier
+          requestHeaderModifier: { set: [{ name: x-test, value: from-route }] }
+        - type: ResponseHeaderModifier
+          responseHeaderModifier: { add: [{ name: x-by-route, value: grpc }] }
 `;
 
 const svc = (name: string, s: { vip: string; port: number }, eps: Pod[]) => [
@@ -184,6 +190,7 @@ before(async () => {
   for (const p of [a, b, c]) await serve(p, `accrual-${p.name}`, ['--port', String(ACCRUAL.port), '--name', p.name]);
   const g = b.spawn(process.execPath, [GRPC_APP, 'serve', '--port', String(GRPC.port)], { uid: APP_UID, name: 'grpc' });
   await g.waitForEvent((e) => e.event === 'listening');
+  apps.set('grpc', g);
 });
 
 after(async () => {
@@ -365,4 +372,13 @@ it('failure accrual: one of three endpoints killed under load is set aside (few 
     assert.equal(s.errors, 0);
     assert.ok((s.byName['c'] ?? 0) > 0, JSON.stringify(s.byName));
   }, 15_000, 500);
+});
+
+it('gRPC (HTTP/2): a GRPCRoute\'s header filters change the request metadata the server sees and add response metadata', async () => {
+  const seen = apps.get('grpc')!.waitForEvent<{ event: string; method: string; metadata: string | null }>((e) => e.event === 'done' && e.method === 'Unary', 20_000);
+  const r = await client.run(process.execPath, [GRPC_APP, 'call', '--to', `${GRPC.vip}:${GRPC.port}`, '--scenario', 'unary'], { uid: APP_UID, timeoutMs: 30_000 });
+  const res = JSON.parse(r.stdout.trim().split('\n').pop()!) as { res?: unknown; headers?: Record<string, unknown> };
+  assert.ok(res.res, r.stdout);
+  assert.equal((await seen).metadata, 'from-route', 'x-test was set by the route over the client\'s value');
+  assert.equal(res.headers?.['x-by-route'], 'grpc', JSON.stringify(res.headers));
 });

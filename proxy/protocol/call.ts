@@ -34,6 +34,10 @@ export interface CallPolicy {
   h1Head?(head: Buffer): Buffer;
   /** Response filters: the HTTP/1 response head to send the client instead. */
   h1ResponseHead?(head: Buffer): Buffer;
+  /** Request filters on HTTP/2 fields (pair indexes in `neverIndexed` follow the edit). */
+  h2Request?(fields: string[], neverIndexed: number[] | undefined): { fields: string[]; neverIndexed: number[] | undefined };
+  /** Response filters on HTTP/2 fields. */
+  h2Response?(fields: string[], neverIndexed: number[] | undefined): { fields: string[]; neverIndexed: number[] | undefined };
   /** The whole exchange, retries included: 504 (or a reset mid-body) when it passes. */
   requestTimeoutMs?: number;
   /** Each attempt's wait for the response head. */

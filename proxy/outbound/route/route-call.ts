@@ -16,6 +16,7 @@ import type { LogicalDestination } from '../ingress';
 import type { AccrualOptions } from '../peak-ewma';
 import type { RequestHead } from '../../protocol/h1/parse-head';
 import { editH1Head, editRequestHead } from './h1-head';
+import { editH2Fields } from './h2-fields';
 import { planRequest, type RoutePlan } from './plan';
 import type { OutboundPolicies } from './policy-client';
 
@@ -63,6 +64,8 @@ export class RoutedRequest implements CallPolicy {
   readonly retry: CallPolicy['retry'];
   readonly h1Head: CallPolicy['h1Head'];
   readonly h1ResponseHead: CallPolicy['h1ResponseHead'];
+  readonly h2Request: CallPolicy['h2Request'];
+  readonly h2Response: CallPolicy['h2Response'];
   /** The parsed head with the request filters applied (orig-proto builds HTTP/2 fields from it). */
   readonly editHead: ((h: RequestHead) => RequestHead) | undefined;
   /** The last attempt was answered with something retried (it counts against its endpoint). */
@@ -86,6 +89,8 @@ export class RoutedRequest implements CallPolicy {
     this.editHead = req || rw ? (h) => editRequestHead(h, req, rw) : undefined;
     const res = plan.responseHeaders;
     this.h1ResponseHead = res ? (h) => editH1Head(h, res, undefined) : undefined;
+    this.h2Request = req || rw ? (f, n) => editH2Fields(f, n, req, rw) : undefined;
+    this.h2Response = res ? (f, n) => editH2Fields(f, n, res, undefined) : undefined;
   }
 
   private shouldRetry(status: number, grpcStatus: number | undefined): boolean {

@@ -149,8 +149,10 @@ class StreamProxy {
     };
     let u: H2Stream;
     const bodyless = this.clientEnded && this.bodyBytes === 0 && this.reqTrailers === undefined;
+    // A route's request filters (header edits, URL rewrite).
+    const req = this.policy?.h2Request ? this.policy.h2Request(this.reqFields, this.neverIndexed) : { fields: this.reqFields, neverIndexed: this.neverIndexed };
     try {
-      u = l.conn.request(this.reqFields, bodyless, events, this.neverIndexed);
+      u = l.conn.request(req.fields, bodyless, events, req.neverIndexed);
     } catch (err) {
       // The connection went away (GOAWAY) between acquire and request: nothing was sent.
       l.release();
@@ -240,6 +242,7 @@ class StreamProxy {
     const status = Number(fieldValue(fields, ':status')) || 0;
     // A route retries on the status, or a trailers-only gRPC answer's grpc-status.
     if (this.policy?.retry && this.routeRetry(status, this.grpc && end ? grpcStatusOf(fields) : undefined)) return;
+    if (this.policy?.h2Response) ({ fields, neverIndexed } = this.policy.h2Response(fields, neverIndexed));
     this.body = undefined; // a response started: never replayed
     this.status = status;
     if (end) {
