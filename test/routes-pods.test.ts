@@ -172,7 +172,7 @@ before(async () => {
   }, 15_000, 200);
   await Promise.all([client.init(), a.init(), b.init(), c.init()]);
   await Promise.all([
-    client.startProxy(meshProxyEnv(control, dir, CLIENT_ID, 'client', { LINNET_PROXY_POLICY_SVC_ADDR: `${control.ip}:${POLICY_PORT}`, LINNET_PROXY_POLICY_WORKLOAD: client.ip })),
+    client.startProxy(meshProxyEnv(control, dir, CLIENT_ID, 'client', { LINNET_PROXY_POLICY_SVC_ADDR: `${control.ip}:${POLICY_PORT}`, LINNET_PROXY_POLICY_WORKLOAD: client.ip, LINNET_PROXY_OUTBOUND_ALLOW_L5D_REQUEST_HEADERS: 'true' })),
     a.startProxy(meshProxyEnv(control, dir, WEB_ID, 'web')),
     b.startProxy(meshProxyEnv(control, dir, WEB_ID, 'web')),
     c.startProxy(meshProxyEnv(control, dir, WEB_ID, 'web')),
@@ -381,4 +381,14 @@ it('gRPC (HTTP/2): a GRPCRoute\'s header filters change the request metadata the
   assert.ok(res.res, r.stdout);
   assert.equal((await seen).metadata, 'from-route', 'x-test was set by the route over the client\'s value');
   assert.equal(res.headers?.['x-by-route'], 'grpc', JSON.stringify(res.headers));
+});
+
+it('per-request overrides (allowed on this proxy): l5d-retry-limit: 0 sends once, l5d-timeout shortens the timeout', async () => {
+  const count = async () => (await stats(a, BROKEN.port)).requests;
+  const n = await count();
+  assert.equal((await curl(['-H', 'l5d-retry-limit: 0', `http://${BROKEN.vip}:${BROKEN.port}/`])).status, 503);
+  assert.equal((await count()) - n, 1, 'not retried');
+  const r = await curl(['-H', 'l5d-timeout: 100ms', `http://${SLOW.vip}:${SLOW.port}/`]);
+  assert.equal(r.status, 504);
+  assert.match(r.headers, /route request timeout 100 ms/);
 });

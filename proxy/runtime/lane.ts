@@ -91,7 +91,10 @@ function routesFor(config: ProxyConfig, registry: Registry, log: Logger): { rout
   const { RetryBudgets } = require('../outbound/route/route-call') as typeof import('../outbound/route/route-call');
   const { RouteMetrics } = require('../metrics/route-metrics') as typeof import('../metrics/route-metrics');
   const policies = new OutboundPolicies({ addr: p.addr, workload: p.workload, log: log.child('routes') });
-  return { routes: { policies, metrics: new RouteMetrics(registry), budgets: new RetryBudgets() }, close: () => policies.close() };
+  return {
+    routes: { policies, metrics: new RouteMetrics(registry), budgets: new RetryBudgets(), allowRequestHeaders: config.allowL5dRequestHeaders, log: log.child('routes') },
+    close: () => policies.close(),
+  };
 }
 
 export function createLane(config: ProxyConfig, scope = `proxy/worker-${threadId}`): Lane {

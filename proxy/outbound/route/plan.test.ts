@@ -4,7 +4,7 @@ import type { RequestView } from '../../../core/policy/model';
 import type { OutboundPolicy, RouteRule } from '../../../core/route/model';
 import { DEFAULT_BUDGET } from '../../../core/route/model';
 import { editH1Head } from './h1-head';
-import { planRequest } from './plan';
+import { planRequest, withRequestOverrides } from './plan';
 
 const svc = (name: string) => ({ group: 'core', kind: 'Service', namespace: 'demo', name, port: 80 });
 const view = (path: string, query = ''): RequestView => ({ method: 'GET', path, query, host: 'web.demo.svc.cluster.local', header: () => undefined });
@@ -55,4 +55,23 @@ describe('editH1Head', () => {
     const res = Buffer.from('HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n', 'latin1');
     assert.equal(editH1Head(res, { set: [], add: [['x-route', 'r']], remove: [] }, undefined).toString('latin1'), 'HTTP/1.1 200 OK\r\ncontent-length: 0\r\nx-route: r\r\n\r\n');
   });
+});
+
+describe('withRequestOverrides', () => {
+  const base = planRequest({ ...policy([]), defaults: { timeouts: { requestMs: 5000 }, retry: { limit: 2, statuses: [[500, 599]], grpcCodes: [] } } }, false, view('/'), 'http', 0);
+  const headers = (h: Record<string, string>) => (n: string) => h[n];
+  it('a request\'s l5d-* headers replace the parts they name', () => {
+    const { plan, problems } = withRequestOverrides(base, headers({ 'l5d-retry-limit': '0', 'l5d-timeout': '200ms' }));
+    assert.deepEqual(problems, []);
+    assert.deepEqual(plan.retry, { limit: 0, statuses: [[500, 599]], grpcCodes: [] });
+    assert.deepEqual(plan.timeouts, { requestMs: 200 });
+    const g = withRequestOverrides(base, headers({ 'l5d-retry-grpc': 'unavailable', 'l5d-retry-http': '' }));
+    assert.deepEqual(g.plan.retry, { limit: 2, statuses: [], grpcCodes: [14] });
+  });
+  it('a header that does not read changes nothing and is reported by its header name', () => {
+    const { plan, problems } = withRequestOverrides(base, headers({ 'l5d-retry-limit': 'many', 'l5d-timeout': '1s' }));
+    assert.equal(plan, base);
+    assert.match(problems[0]!, /^header l5d-retry-limit: "many" is not an integer/);
+  });
+  it('no l5d headers: the same plan', () => assert.equal(withRequestOverrides(base, headers({})).plan, base));
 });

@@ -5,6 +5,7 @@
  * number are given.
  */
 import type { RequestView } from '../../../core/policy/model';
+import { readRouteAnnotations, RETRY_GRPC, RETRY_HTTP, RETRY_LIMIT, RETRY_TIMEOUT, TIMEOUT_REQUEST, TIMEOUT_RESPONSE } from '../../../core/route/annotations';
 import { pickBackend } from '../../../core/route/backend';
 import { matchRoute } from '../../../core/route/match';
 import type { Filter, HeaderEdit, OutboundPolicy, PathRewrite, ResourceRef, RetryPolicy, RouteRule, Timeouts } from '../../../core/route/model';
@@ -91,4 +92,45 @@ export function editHeaders(pairs: [string, string][], e: HeaderEdit): [string, 
   for (const [n, v] of e.set) out.push([n, v]);
   for (const [n, v] of e.add) out.push([n, v]);
   return out;
+}
+
+/** Per-request overrides (Linkerd's l5d-* request headers) and the annotation each stands for. */
+export const L5D_REQUEST_HEADERS: readonly (readonly [string, string])[] = [
+  ['l5d-retry-http', RETRY_HTTP],
+  ['l5d-retry-grpc', RETRY_GRPC],
+  ['l5d-retry-limit', RETRY_LIMIT],
+  ['l5d-retry-timeout', RETRY_TIMEOUT],
+  ['l5d-timeout', TIMEOUT_REQUEST],
+  ['l5d-response-timeout', TIMEOUT_RESPONSE],
+];
+
+/**
+ * The plan with a request's own l5d-* headers over the route's retry and timeout settings (only
+ * when the proxy allows them). A header that does not read leaves the plan as it was; the
+ * problems are returned for a log line.
+ */
+export function withRequestOverrides(plan: RoutePlan, header: (name: string) => string | undefined): { plan: RoutePlan; problems: string[] } {
+  const given: Record<string, string> = {};
+  for (const [h, a] of L5D_REQUEST_HEADERS) {
+    const v = header(h);
+    if (v !== undefined) given[a] = v;
+  }
+  if (Object.keys(given).length === 0) return { plan, problems: [] };
+  const problems: string[] = [];
+  const o = readRouteAnnotations(given, problems);
+  if (problems.length > 0) {
+    const names = new Map(L5D_REQUEST_HEADERS.map(([h, a]) => [a, h]));
+    return { plan, problems: problems.map((p) => p.replace(/^metadata\.annotations\.([^:]+)/, (_m, a: string) => `header ${names.get(a) ?? a}`)) };
+  }
+  const next: RoutePlan = { ...plan, timeouts: { ...plan.timeouts, ...o.timeouts } };
+  if (o.retry) {
+    const base = plan.retry;
+    next.retry = {
+      limit: given[RETRY_LIMIT] !== undefined ? o.retry.limit : (base?.limit ?? o.retry.limit),
+      statuses: given[RETRY_HTTP] !== undefined ? o.retry.statuses : (base?.statuses ?? []),
+      grpcCodes: given[RETRY_GRPC] !== undefined ? o.retry.grpcCodes : (base?.grpcCodes ?? []),
+      ...((o.retry.timeoutMs ?? base?.timeoutMs) !== undefined ? { timeoutMs: o.retry.timeoutMs ?? base!.timeoutMs! } : {}),
+    };
+  }
+  return { plan: next, problems: [] };
 }

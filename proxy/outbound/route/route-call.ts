@@ -17,7 +17,8 @@ import type { AccrualOptions } from '../peak-ewma';
 import type { RequestHead } from '../../protocol/h1/parse-head';
 import { editH1Head, editRequestHead } from './h1-head';
 import { editH2Fields } from './h2-fields';
-import { planRequest, type RoutePlan } from './plan';
+import { planRequest, withRequestOverrides, type RoutePlan } from './plan';
+import type { Logger } from '../../../core/log';
 import type { OutboundPolicies } from './policy-client';
 
 /** How long a target's first request waits for the control plane's first answer. */
@@ -27,6 +28,9 @@ export interface RouteServices {
   policies: OutboundPolicies;
   metrics: RouteMetrics;
   budgets: RetryBudgets;
+  /** Honour a request's l5d-retry-* / l5d-timeout headers (LINNET_PROXY_OUTBOUND_ALLOW_L5D_REQUEST_HEADERS). */
+  allowRequestHeaders: boolean;
+  log?: Logger;
 }
 
 /** One retry budget per parent Service (as Linkerd's per-route budget, but shared by its routes). */
@@ -131,7 +135,12 @@ export async function routeRequest(svc: RouteServices, target: string, kind: 'ad
   const tp = await svc.policies.ready(target, kind, POLICY_READY_MS);
   const policy = tp.policy;
   if (!policy) return undefined;
-  const plan = planRequest(policy, grpc, view, scheme, Math.random());
+  let plan = planRequest(policy, grpc, view, scheme, Math.random());
+  if (svc.allowRequestHeaders) {
+    const o = withRequestOverrides(plan, (n) => view.header(n));
+    if (o.problems.length > 0) svc.log?.debug('l5d request headers ignored', { target, problems: o.problems.join('; ') });
+    plan = o.plan;
+  }
   const recorder = svc.metrics.start(grpc, { parent: plan.parent, route: plan.route });
   if (plan.redirect) {
     const err = new HttpProxyError(plan.redirect.status === 301 ? 'movedPermanently' : 'found', plan.redirect.location);
