@@ -11,6 +11,7 @@ const COLORS: Record<string, string> = {
   linnet: '#1f77b4',
   'linnet-2w': '#17becf',
   'linnet-mesh': '#9467bd',
+  'linnet-routes': '#8c564b',
   nginx: '#2ca02c',
   haproxy: '#d62728',
   'haproxy-mesh': '#ff7f0e',
