@@ -38,9 +38,24 @@ interface Proto {
   durations: Map<string, { labels: Record<string, string>; buckets: number[]; sum: number; count: number }>;
 }
 
+/** One route's series, resolved once: a request on it counts without building label sets. */
+interface RouteSeries {
+  p: Proto;
+  grpc: boolean;
+  labels: Record<string, string>;
+  retry: () => void;
+  retrySuccess: () => void;
+  limitExceeded: () => void;
+  overflow: () => void;
+  statuses: Map<string, () => void>;
+  backends: Map<string, () => void>;
+  duration: { labels: Record<string, string>; buckets: number[]; sum: number; count: number };
+}
+
 export class RouteMetrics {
   private readonly http: Proto;
   private readonly grpc: Proto;
+  private readonly series = new Map<string, RouteSeries>();
 
   constructor(registry: Registry) {
     this.http = this.family(registry, 'http', ['http_status', 'error']);
@@ -64,45 +79,67 @@ export class RouteMetrics {
 
   /** One request's recorder on its route. */
   start(grpc: boolean, l: RouteLabels): RouteRecorder {
-    return new RouteRecorder(grpc ? this.grpc : this.http, grpc, { ...refLabels('parent', l.parent, true), ...refLabels('route', l.route, false) });
+    const key = `${grpc ? 'g' : 'h'}|${l.parent.group}/${l.parent.kind}/${l.parent.namespace}/${l.parent.name}:${l.parent.port}|${l.route.group}/${l.route.kind}/${l.route.namespace}/${l.route.name}`;
+    let s = this.series.get(key);
+    if (!s) {
+      if (this.series.size > 10_000) this.series.clear();
+      const p = grpc ? this.grpc : this.http;
+      const labels = { ...refLabels('parent', l.parent, true), ...refLabels('route', l.route, false) };
+      let duration = p.durations.get(key);
+      if (!duration) p.durations.set(key, (duration = { labels, buckets: new Array<number>(ROUTE_DURATION_BUCKETS_S.length + 1).fill(0), sum: 0, count: 0 }));
+      s = {
+        p,
+        grpc,
+        labels,
+        retry: p.retryRequests.bind(labels),
+        retrySuccess: p.retrySuccesses.bind(labels),
+        limitExceeded: p.retryLimitExceeded.bind(labels),
+        overflow: p.retryOverflow.bind(labels),
+        statuses: new Map(),
+        backends: new Map(),
+        duration,
+      };
+      this.series.set(key, s);
+    }
+    return new RouteRecorder(s);
   }
 }
 
 export class RouteRecorder {
   private readonly t0 = performance.now();
   private retried = false;
-  constructor(
-    private readonly p: Proto,
-    private readonly grpc: boolean,
-    private readonly labels: Record<string, string>,
-  ) {}
+  constructor(private readonly s: RouteSeries) {}
 
   backend(b: ResourceRef): void {
-    this.p.backendRequests.inc({ ...this.labels, ...refLabels('backend', b, true) });
+    const key = `${b.namespace}/${b.name}:${b.port}`;
+    let inc = this.s.backends.get(key);
+    if (!inc) this.s.backends.set(key, (inc = this.s.p.backendRequests.bind({ ...this.s.labels, ...refLabels('backend', b, true) })));
+    inc();
   }
   retry(): void {
     this.retried = true;
-    this.p.retryRequests.inc(this.labels);
+    this.s.retry();
   }
   limitExceeded(): void {
-    this.p.retryLimitExceeded.inc(this.labels);
+    this.s.limitExceeded();
   }
   overflow(): void {
-    this.p.retryOverflow.inc(this.labels);
+    this.s.overflow();
   }
   /** The request is over: `error` as Linkerd's (REQUEST_TIMEOUT, ...), else ''. */
   end(status: number, grpcStatus: number | undefined, error: string, success: boolean): void {
-    const statusLabel = this.grpc ? { grpc_status: grpcStatus === undefined ? '' : String(grpcStatus) } : { http_status: status ? String(status) : '' };
-    this.p.statuses.inc({ ...this.labels, ...statusLabel, error });
-    if (this.retried && success) this.p.retrySuccesses.inc(this.labels);
-    const key = JSON.stringify(this.labels);
-    let d = this.p.durations.get(key);
-    if (!d) this.p.durations.set(key, (d = { labels: this.labels, buckets: new Array<number>(ROUTE_DURATION_BUCKETS_S.length + 1).fill(0), sum: 0, count: 0 }));
-    const s = (performance.now() - this.t0) / 1000;
-    let i = ROUTE_DURATION_BUCKETS_S.findIndex((b) => s <= b);
-    if (i < 0) i = ROUTE_DURATION_BUCKETS_S.length;
+    const code = this.s.grpc ? (grpcStatus === undefined ? '' : String(grpcStatus)) : status ? String(status) : '';
+    const key = `${code}|${error}`;
+    let inc = this.s.statuses.get(key);
+    if (!inc) this.s.statuses.set(key, (inc = this.s.p.statuses.bind({ ...this.s.labels, [this.s.grpc ? 'grpc_status' : 'http_status']: code, error })));
+    inc();
+    if (this.retried && success) this.s.retrySuccess();
+    const d = this.s.duration;
+    const sec = (performance.now() - this.t0) / 1000;
+    let i = 0;
+    while (i < ROUTE_DURATION_BUCKETS_S.length && sec > ROUTE_DURATION_BUCKETS_S[i]!) i++;
     d.buckets[i]!++;
-    d.sum += s;
+    d.sum += sec;
     d.count++;
   }
 }

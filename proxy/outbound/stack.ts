@@ -303,14 +303,19 @@ const hostOf = (authority: string) => authority.replace(/:\d+$/, '').toLowerCase
 
 function h1View(head: RequestHead, authority: string): RequestView {
   const { path, query } = splitTarget(head.target);
+  let byName: Map<string, string> | undefined;
   return {
     method: head.method,
     path,
     query,
     host: hostOf(authority),
+    // Lower-cased once per request, on the first lookup (a route table asks many times).
     header: (name) => {
-      for (let i = 0; i < head.names.length; i++) if (head.names[i]!.toLowerCase() === name) return head.values[i];
-      return undefined;
+      if (!byName) {
+        byName = new Map();
+        for (let i = head.names.length - 1; i >= 0; i--) byName.set(head.names[i]!.toLowerCase(), head.values[i]!);
+      }
+      return byName.get(name);
     },
   };
 }

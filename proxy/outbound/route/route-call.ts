@@ -54,9 +54,15 @@ function accrualOf(f: FailureAccrual | undefined): AccrualOptions | undefined {
   return a;
 }
 
+const destinations = new Map<string, LogicalDestination>();
 function parseAuthority(a: string): LogicalDestination {
-  const i = a.lastIndexOf(':');
-  return { host: a.slice(0, i).toLowerCase(), port: Number(a.slice(i + 1)) };
+  let d = destinations.get(a);
+  if (!d) {
+    if (destinations.size > 10_000) destinations.clear();
+    const i = a.lastIndexOf(':');
+    destinations.set(a, (d = { host: a.slice(0, i).toLowerCase(), port: Number(a.slice(i + 1)) }));
+  }
+  return d;
 }
 
 /** A request under a route: what the server is asked (CallPolicy) and what the call path needs. */
