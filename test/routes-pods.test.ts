@@ -32,6 +32,8 @@ const FLAKY = { vip: '10.96.1.20', port: 8001 }; // 50% 503
 const BROKEN = { vip: '10.96.1.21', port: 8002 }; // always 503
 const SLOW = { vip: '10.96.1.22', port: 8003 }; // answers after 2 s
 const ACCRUAL = { vip: '10.96.1.23', port: 8004 }; // three endpoints, one killed
+const SLOW_RESPONSE = { vip: '10.96.1.24', port: SLOW.port }; // the slow app, timeout.linkerd.io/response
+const SLOW_IDLE = { vip: '10.96.1.25', port: SLOW.port }; // the slow app, timeout.linkerd.io/idle
 const GRPC = { vip: '10.96.1.30', port: 7500 }; // fails each key's first call UNAVAILABLE
 const GRPC_APP = join(__dirname, 'grpc-app.js');
 
@@ -97,6 +99,14 @@ metadata:
 ---
 apiVersion: v1
 kind: Service
+metadata: { namespace: demo, name: slow-response, annotations: { timeout.linkerd.io/response: 300ms } }
+---
+apiVersion: v1
+kind: Service
+metadata: { namespace: demo, name: slow-idle, annotations: { timeout.linkerd.io/idle: 300ms } }
+---
+apiVersion: v1
+kind: Service
 metadata:
   namespace: demo
   name: accrual
@@ -152,6 +162,8 @@ before(async () => {
       ...svc('broken', BROKEN, [a]),
       ...svc('slow', SLOW, [a]),
       ...svc('accrual', ACCRUAL, [a, b, c]),
+      ...svc('slow-response', SLOW_RESPONSE, [a]),
+      ...svc('slow-idle', SLOW_IDLE, [a]),
       ...svc('echo', GRPC, [b]),
       'workloads:',
       ...[[CLIENT_ID, 'client'], [WEB_ID, 'web']].flatMap(([id, t]) => [`  - identity: ${id}`, `    token: "${t}-token"`]),
@@ -391,4 +403,13 @@ it('per-request overrides (allowed on this proxy): l5d-retry-limit: 0 sends once
   const r = await curl(['-H', 'l5d-timeout: 100ms', `http://${SLOW.vip}:${SLOW.port}/`]);
   assert.equal(r.status, 504);
   assert.match(r.headers, /route request timeout 100 ms/);
+});
+
+it('timeouts: timeout.linkerd.io/response and /idle answer 504 well before the 2 s backend', async () => {
+  for (const [s, what] of [[SLOW_RESPONSE, 'response'], [SLOW_IDLE, 'idle']] as const) {
+    const r = await curl([`http://${s.vip}:${s.port}/`]);
+    assert.equal(r.status, 504, `${what}: ${r.headers}`);
+    assert.match(r.headers, new RegExp(`route ${what} timeout 300 ms`));
+    assert.ok(r.seconds >= 0.25 && r.seconds < 1, `${what}: answered after ${r.seconds} s`);
+  }
 });

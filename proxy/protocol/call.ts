@@ -42,6 +42,10 @@ export interface CallPolicy {
   requestTimeoutMs?: number;
   /** Each attempt's wait for the response head. */
   attemptTimeoutMs?: number;
+  /** From the request's end to the response's end. */
+  responseTimeoutMs?: number;
+  /** The longest time with no byte either way. */
+  idleTimeoutMs?: number;
   /**
    * Retries: bodies up to `maxBodyBytes` are kept for them. `shouldRetry` is asked once per
    * retryable-looking answer (status, or 504 for an attempt that timed out) and answers whether

@@ -71,6 +71,8 @@ export class RoutedRequest implements CallPolicy {
   readonly accrual: AccrualOptions | undefined;
   readonly requestTimeoutMs: number | undefined;
   readonly attemptTimeoutMs: number | undefined;
+  readonly responseTimeoutMs: number | undefined;
+  readonly idleTimeoutMs: number | undefined;
   readonly retry: CallPolicy['retry'];
   readonly h1Head: CallPolicy['h1Head'];
   readonly h1ResponseHead: CallPolicy['h1ResponseHead'];
@@ -92,6 +94,8 @@ export class RoutedRequest implements CallPolicy {
     this.accrual = accrualOf(policy.failureAccrual);
     this.requestTimeoutMs = plan.timeouts.requestMs;
     this.attemptTimeoutMs = plan.retry?.timeoutMs ?? plan.timeouts.backendRequestMs;
+    this.responseTimeoutMs = plan.timeouts.responseMs;
+    this.idleTimeoutMs = plan.timeouts.idleMs;
     this.retry = plan.retry && plan.retry.limit > 0 ? { maxBodyBytes: RETRY_BODY_LIMIT, shouldRetry: (s, g) => this.shouldRetry(s, g) } : undefined;
     const rw = plan.rewrite;
     const req = plan.requestHeaders;

@@ -139,6 +139,9 @@ class Exchange implements UpstreamHandler {
   keepBody = false;
   /** The route's request timeout, over every attempt. */
   reqTimer: NodeJS.Timeout | undefined;
+  /** The route's response timeout (from the request's end) and idle timeout (refreshed by every byte). */
+  resTimer: NodeJS.Timeout | undefined;
+  idleTimer: NodeJS.Timeout | undefined;
   readonly tunnel: boolean;
   readonly framing: BodyFraming;
   headBytes: Buffer;
@@ -165,6 +168,8 @@ class Exchange implements UpstreamHandler {
     if (this.ended) return;
     this.ended = true;
     if (this.reqTimer) clearTimeout(this.reqTimer);
+    if (this.resTimer) clearTimeout(this.resTimer);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
     this.call.end(o);
   }
 
@@ -409,15 +414,22 @@ class ClientConnection {
     if (p.h1Head) ex.headBytes = p.h1Head(ex.headBytes);
     const f = ex.framing;
     if (p.retry && !ex.tunnel && (f.kind === 'none' || (f.kind === 'length' && f.length <= p.retry.maxBodyBytes))) ex.keepBody = true;
-    const ms = p.requestTimeoutMs;
-    if (ms && ms > 0) {
-      ex.reqTimer = setTimeout(() => {
-        ex.reqTimer = undefined;
-        if (this.ex !== ex) return;
-        // The backend call is cancelled: its connection closes (fail destroys the upstream).
-        this.fail(ex, 'responseTimeout', `route request timeout ${ms} ms`);
-      }, ms);
-    }
+    if (p.requestTimeoutMs) ex.reqTimer = this.routeTimer(ex, p.requestTimeoutMs, 'request');
+    if (p.idleTimeoutMs) ex.idleTimer = this.routeTimer(ex, p.idleTimeoutMs, 'idle');
+    if (ex.reqDone) this.requestDone(ex);
+  }
+
+  /** A route timeout: the backend call is cancelled (fail destroys the upstream), 504 or a reset. */
+  private routeTimer(ex: Exchange, ms: number, what: string): NodeJS.Timeout {
+    return setTimeout(() => {
+      if (this.ex === ex) this.fail(ex, 'responseTimeout', `route ${what} timeout ${ms} ms`);
+    }, ms);
+  }
+
+  /** The request is all sent: the route's response timeout starts. */
+  private requestDone(ex: Exchange): void {
+    const ms = ex.policy?.responseTimeoutMs;
+    if (ms && !ex.resTimer) ex.resTimer = this.routeTimer(ex, ms, 'response');
   }
 
   /** Sends the request again (a route's retry): the attempt's upstream is dropped unread. */
@@ -445,12 +457,14 @@ class ClientConnection {
     }
     // Kept for a retry (a socket's read buffers are never reused, so no copy is needed).
     if (ex.keepBody) ex.early.push(q === chunk.length ? chunk : chunk.subarray(0, q));
+    ex.idleTimer?.refresh();
     const up = ex.upstream!;
     const more = up.write(q === chunk.length ? chunk : chunk.subarray(0, q));
     if (ex.reqDone) {
       if (q < chunk.length) this.buf = this.buf ? Buffer.concat([this.buf, chunk.subarray(q)]) : chunk.subarray(q);
       this.phase = Phase.Wait;
       this.client.pause();
+      if (ex.policy) this.requestDone(ex);
       this.armTimer(ex);
       if (ex.resPhase === ResPhase.Done) this.finish(ex);
     } else if (!more) this.client.pause();
@@ -460,6 +474,7 @@ class ClientConnection {
 
   onResponseData(ex: Exchange, chunk: Buffer): void {
     if (this.ex !== ex) return;
+    ex.idleTimer?.refresh();
     if (ex.resPhase === ResPhase.Head) {
       ex.resBuf = ex.resBuf ? Buffer.concat([ex.resBuf, chunk]) : chunk;
       this.responseHead(ex);

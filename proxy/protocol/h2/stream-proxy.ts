@@ -73,6 +73,8 @@ class StreamProxy {
   private policy: CallPolicy | undefined;
   private routeTimer: NodeJS.Timeout | undefined;
   private attemptTimer: NodeJS.Timeout | undefined;
+  private responseTimer: NodeJS.Timeout | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly client: H2Stream,
@@ -94,6 +96,7 @@ class StreamProxy {
         // Request trailers (END_STREAM); a client's second header section is nothing else.
         if (kind !== 'trailers') return;
         this.clientEnded = true;
+        if (this.policy) this.requestDone();
         if (this.bodyStopped) return;
         if (this.up && !this.up.localEnded) this.up.sendTrailers(fields, neverIndexed);
         else {
@@ -122,6 +125,8 @@ class StreamProxy {
 
   private onClientData(chunk: Buffer, end: boolean): void {
     if (end) this.clientEnded = true;
+    this.idleTimer?.refresh();
+    if (end && this.policy) this.requestDone();
     if (this.bodyStopped) return;
     if (this.body) {
       this.body.push(chunk);
@@ -175,6 +180,15 @@ class StreamProxy {
     this.policy = p;
     const ms = p.requestTimeoutMs;
     if (ms && ms > 0) this.routeTimer = setTimeout(() => this.fail({ kind: 'timeout', ms }), ms);
+    const idle = p.idleTimeoutMs;
+    if (idle && idle > 0) this.idleTimer = setTimeout(() => this.fail({ kind: 'timeout', ms: idle }), idle);
+    if (this.clientEnded) this.requestDone();
+  }
+
+  /** The request is all in: the route's response timeout starts. */
+  private requestDone(): void {
+    const ms = this.policy?.responseTimeoutMs;
+    if (ms && ms > 0 && !this.responseTimer) this.responseTimer = setTimeout(() => this.fail({ kind: 'timeout', ms }), ms);
   }
 
   private armAttemptTimer(): void {
@@ -260,6 +274,7 @@ class StreamProxy {
 
   private onResponseData(chunk: Buffer, end: boolean): void {
     const { client } = this;
+    this.idleTimer?.refresh();
     if (client.closed || client.localEnded) return;
     this.forwarded += chunk.length;
     // A client may hang up once it has content-length bytes, before END_STREAM reaches it.
@@ -302,9 +317,8 @@ class StreamProxy {
   }
 
   private stopRouteTimers(): void {
-    if (this.routeTimer) clearTimeout(this.routeTimer);
-    if (this.attemptTimer) clearTimeout(this.attemptTimer);
-    this.routeTimer = this.attemptTimer = undefined;
+    for (const t of [this.routeTimer, this.attemptTimer, this.responseTimer, this.idleTimer]) if (t) clearTimeout(t);
+    this.routeTimer = this.attemptTimer = this.responseTimer = this.idleTimer = undefined;
   }
 
   private stopHeadTimer(): void {
