@@ -95,3 +95,21 @@ describe('OutboundPolicies over a watched policy directory', () => {
     assert.equal(weights(), 'v1.demo.svc.cluster.local:80=0,v2.demo.svc.cluster.local:80=100', 'kept without the control plane');
   });
 });
+
+describe('OutboundPolicies client against a control plane without the service', () => {
+  it('answers "no routes" at once instead of waiting out its first-request timeout', async () => {
+    const server = new grpc.Server();
+    const port = await bindServer(server, '127.0.0.1:0');
+    const client = new OutboundPolicies({ addr: `127.0.0.1:${port}`, workload: 'w', log: createLogger('error', 'client', () => {}) });
+    try {
+      const t0 = Date.now();
+      const tp = await client.ready('10.96.0.10:80', 'addr', 5000);
+      assert.ok(tp.answered);
+      assert.equal(tp.policy, undefined);
+      assert.ok(Date.now() - t0 < 4000, `took ${Date.now() - t0} ms`);
+    } finally {
+      client.close();
+      server.forceShutdown();
+    }
+  });
+});

@@ -121,6 +121,12 @@ export class OutboundPolicies {
       if (w.call !== call) return;
       w.call = undefined;
       if (this.closed || w.closed) return;
+      // A control plane without OutboundPolicies (an older one): no routes, and no first request
+      // waits for an answer that will not come; it is asked again later all the same.
+      if (s.code === grpc.status.UNIMPLEMENTED && !w.current.answered) {
+        w.current = { policy: undefined, version: ++this.version, answered: true };
+        for (const fn of w.waiters.splice(0)) fn();
+      }
       const delay = backoffDelay(w.attempt++, BACKOFF);
       this.opts.log.debug('outbound policy stream ended; keeping the last policy and retrying', { target: w.key, code: s.code, in_ms: delay });
       w.timer = setTimeout(() => this.open(w), delay);
