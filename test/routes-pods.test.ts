@@ -34,6 +34,7 @@ const SLOW = { vip: '10.96.1.22', port: 8003 }; // answers after 2 s
 const ACCRUAL = { vip: '10.96.1.23', port: 8004 }; // three endpoints, one killed
 const SLOW_RESPONSE = { vip: '10.96.1.24', port: SLOW.port }; // the slow app, timeout.linkerd.io/response
 const SLOW_IDLE = { vip: '10.96.1.25', port: SLOW.port }; // the slow app, timeout.linkerd.io/idle
+const SLOW_RETRIED = { vip: '10.96.1.26', port: SLOW.port }; // the slow app, retries on, no timeout
 const GRPC = { vip: '10.96.1.30', port: 7500 }; // fails each key's first call UNAVAILABLE
 const GRPC_APP = join(__dirname, 'grpc-app.js');
 
@@ -107,6 +108,10 @@ metadata: { namespace: demo, name: slow-idle, annotations: { timeout.linkerd.io/
 ---
 apiVersion: v1
 kind: Service
+metadata: { namespace: demo, name: slow-retried, annotations: { retry.linkerd.io/http: 5xx } }
+---
+apiVersion: v1
+kind: Service
 metadata:
   namespace: demo
   name: accrual
@@ -164,6 +169,7 @@ before(async () => {
       ...svc('accrual', ACCRUAL, [a, b, c]),
       ...svc('slow-response', SLOW_RESPONSE, [a]),
       ...svc('slow-idle', SLOW_IDLE, [a]),
+      ...svc('slow-retried', SLOW_RETRIED, [a]),
       ...svc('echo', GRPC, [b]),
       'workloads:',
       ...[[CLIENT_ID, 'client'], [WEB_ID, 'web']].flatMap(([id, t]) => [`  - identity: ${id}`, `    token: "${t}-token"`]),
@@ -412,4 +418,23 @@ it('timeouts: timeout.linkerd.io/response and /idle answer 504 well before the 2
     assert.match(r.headers, new RegExp(`route ${what} timeout 300 ms`));
     assert.ok(r.seconds >= 0.25 && r.seconds < 1, `${what}: answered after ${r.seconds} s`);
   }
+});
+
+it('a client that gives up cancels the backend call: HTTP/1 reset by the client, gRPC cancelled (routes on both)', async () => {
+  // HTTP/1: the client resets its connection while the proxy waits on the 2 s backend with the
+  // request kept for a retry. (A client FIN after a complete request is HTTP/1's half-close: the
+  // answer still goes out, as before routes.)
+  const slow = apps.get('slow')!;
+  const cancelled = slow.waitForEvent((e) => e.event === 'cancelled' && e.url === '/given-up', 15_000);
+  const script = `const s=require('net').connect(${SLOW_RETRIED.port},'${SLOW_RETRIED.vip}',()=>{s.write('GET /given-up HTTP/1.1\\r\\nHost: slow\\r\\n\\r\\n');setTimeout(()=>s.resetAndDestroy(),500)});s.on('error',()=>{})`;
+  const r = await client.run(process.execPath, ['-e', script], { uid: APP_UID, timeoutMs: 15_000 });
+  assert.equal(r.code, 0, r.stderr);
+  await cancelled;
+  // gRPC: a server stream the client cancels after 5 messages (the service's default route).
+  const grpcApp = apps.get('grpc')!;
+  const streamCancelled = grpcApp.waitForEvent((e) => e.event === 'cancelled' && e.method === 'ServerStream', 15_000);
+  const g = await client.run(process.execPath, [GRPC_APP, 'call', '--to', `${GRPC.vip}:${GRPC.port}`, '--scenario', 'cancel'], { uid: APP_UID, timeoutMs: 30_000 });
+  const res = JSON.parse(g.stdout.trim().split('\n').pop()!) as { received?: number; error?: { code: number } };
+  assert.equal(res.error?.code, 1, g.stdout);
+  await streamCancelled;
 });
