@@ -3,6 +3,7 @@
  * and the parsing of each value into a typed setting. Pure.
  */
 import { isIP } from 'node:net';
+import { DEFAULT_POLICIES, isDefaultPolicy, type DefaultPolicy } from '../../core/policy/model';
 import { InjectError } from './errors';
 
 export const INJECT_KEY = 'linnet.io/inject';
@@ -43,6 +44,7 @@ export const CONFIG_KEYS = [
   'proxy-await',
   'proxy-admin-shutdown',
   'shutdown-grace-period',
+  'default-inbound-policy',
 ] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 
@@ -194,6 +196,18 @@ export function parseWorkers(found: Found): string {
     throw new InjectError('LINNET_INJECT_BAD_ANNOTATION', `${JSON.stringify(found.value)} is not a worker count`, {
       field: fieldOf(found),
       hint: 'use a whole number from 1 to 64',
+    });
+  }
+  return v;
+}
+
+/** `config.linkerd.io/default-inbound-policy`: what the proxy allows before (and without) a policy that names the port. */
+export function parseDefaultInboundPolicy(found: Found): DefaultPolicy {
+  const v = found.value.trim();
+  if (!isDefaultPolicy(v)) {
+    throw new InjectError('LINNET_INJECT_BAD_ANNOTATION', `${JSON.stringify(found.value)} is not a default inbound policy`, {
+      field: fieldOf(found),
+      hint: `use one of ${DEFAULT_POLICIES.join(', ')}`,
     });
   }
   return v;

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Command } from '../../core/command';
+import { DEFAULT_POLICIES, isDefaultPolicy, type DefaultPolicy } from '../../core/policy/model';
 import { InjectError } from './errors';
 import { readSources, transformSources } from './manifest-stream';
 import type { FormDefault } from './form';
@@ -41,6 +42,11 @@ options:
                                       classic container; auto (default) = native when the API
                                       server is 1.29 or newer (--serve asks it GET /version),
                                       else classic (--manual without a cluster: classic)
+  --default-inbound-policy P          the proxy's default inbound policy when neither the pod nor its
+                                      namespace has config.linnet.io/default-inbound-policy:
+                                      all-unauthenticated, all-authenticated, cluster-authenticated,
+                                      cluster-unauthenticated, deny or audit (unset: the proxy's own,
+                                      all-unauthenticated)
   --serve                             run the admission webhook (HTTPS, AdmissionReview v1/v1beta1)
   --listen HOST:PORT                  webhook address, default 0.0.0.0:8443
   --tls-cert FILE, --tls-key FILE     the webhook's serving certificate and key (PEM)
@@ -69,7 +75,13 @@ export const OPTIONS = {
   'control-plane-namespace': { type: 'string' },
   'trust-domain': { type: 'string' },
   'native-sidecar': { type: 'string', default: 'auto' },
+  'default-inbound-policy': { type: 'string' },
 } as const;
+
+function parseDefaultPolicyFlag(v: string | undefined): DefaultPolicy | undefined {
+  if (v === undefined || isDefaultPolicy(v)) return v;
+  throw new InjectError('LINNET_INJECT_INPUT', `--default-inbound-policy ${v} is not a default inbound policy`, { hint: `use one of ${DEFAULT_POLICIES.join(', ')}` });
+}
 
 function parseFormDefault(v: string | undefined): FormDefault {
   if (v === undefined || v === 'auto' || v === 'enabled' || v === 'disabled') return v ?? 'auto';
@@ -106,6 +118,7 @@ export const command: Command = {
       trustDomain: values['trust-domain'],
       trustAnchorsPem: readTrustAnchors(values['identity-trust-anchors-file']),
       nativeSidecarDefault: parseFormDefault(values['native-sidecar']),
+      defaultInboundPolicy: parseDefaultPolicyFlag(values['default-inbound-policy']),
     };
     if (values.serve) {
       const { serveWebhook } = await import('./webhook-serve');

@@ -69,6 +69,10 @@ export interface SidecarSettings {
   adminShutdown: boolean;
   /** LINNET_PROXY_SHUTDOWN_GRACE_PERIOD, as written (`120s`). */
   shutdownGrace: string;
+  /** The pod's or namespace's default-inbound-policy annotation, else the install's; undefined: the proxy's own default. */
+  defaultInboundPolicy: string | undefined;
+  /** The app containers' TCP ports: the proxy asks the policy service about them at start, not at their first connection. */
+  inboundPorts: number[];
 }
 
 type Json = Record<string, unknown>;
@@ -137,6 +141,14 @@ export function proxyEnv(s: SidecarSettings): Json[] {
   if (s.adminShutdown) env.push({ name: 'LINNET_PROXY_SHUTDOWN_ENDPOINT_ENABLED', value: 'true' });
   const cp = `${s.controlPlaneNamespace}.svc.${s.trustDomain}.`;
   env.push({ name: 'LINNET_PROXY_DESTINATION_SVC_ADDR', value: `linnet-destination.${cp}:8086` });
+  // Inbound policy: the proxy names its pod to the policy service, which compiles the Servers and
+  // authorizations that select it (Linkerd's LINKERD2_PROXY_POLICY_WORKLOAD).
+  env.push(
+    { name: 'LINNET_PROXY_POLICY_SVC_ADDR', value: `linnet-policy.${cp}:8090` },
+    { name: 'LINNET_PROXY_POLICY_WORKLOAD', value: '$(_pod_ns):$(_pod_name)' },
+  );
+  if (s.defaultInboundPolicy !== undefined) env.push({ name: 'LINNET_PROXY_INBOUND_DEFAULT_POLICY', value: s.defaultInboundPolicy });
+  if (s.inboundPorts.length > 0) env.push({ name: 'LINNET_PROXY_INBOUND_PORTS', value: s.inboundPorts.join(',') });
   if (s.trustAnchorsPem !== undefined) {
     env.push(
       { name: 'LINNET_PROXY_IDENTITY_SVC_ADDR', value: `linnet-identity.${cp}:8080` },

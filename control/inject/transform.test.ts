@@ -201,6 +201,21 @@ test('webhook mode: the namespace opts in, the pod opts out, namespace config ap
   assert.equal(injectObject(pod({}, { hostNetwork: true }), base).report.reason, 'hostNetwork is enabled');
 });
 
+test('inbound policy: the proxy names its pod to the policy service, watches the app ports from start, and takes the default from pod, namespace or install', () => {
+  const base: InjectOptions = { manual: true, trustAnchorsPem: ANCHORS };
+  const r = injectObject(pod({}, { containers: [{ name: 'app', image: 'x', ports: [{ containerPort: 9000 }, { containerPort: 7000 }, { containerPort: 53, protocol: 'UDP' }] }] }), base).object;
+  const env = (obj: Json, name: string) => ((((obj.spec as Json).containers as Json[]).find((c) => c.name === PROXY_CONTAINER)!.env as Json[]).find((e) => e.name === name) ?? {}).value;
+  assert.equal(env(r, 'LINNET_PROXY_POLICY_SVC_ADDR'), 'linnet-policy.linnet.svc.cluster.local.:8090');
+  assert.equal(env(r, 'LINNET_PROXY_POLICY_WORKLOAD'), '$(_pod_ns):$(_pod_name)');
+  assert.equal(env(r, 'LINNET_PROXY_INBOUND_PORTS'), '7000,9000', 'TCP container ports only, sorted');
+  assert.equal(env(r, 'LINNET_PROXY_INBOUND_DEFAULT_POLICY'), undefined, 'no annotation and no install default: the proxy keeps its own');
+  const dip = (podAnn: Record<string, string>, nsAnn: Record<string, string>, install?: InjectOptions['defaultInboundPolicy']) =>
+    env(injectObject(pod(podAnn), { ...base, namespaceAnnotations: nsAnn, ...(install ? { defaultInboundPolicy: install } : {}) }).object, 'LINNET_PROXY_INBOUND_DEFAULT_POLICY');
+  assert.equal(dip({}, {}, 'deny'), 'deny');
+  assert.equal(dip({}, { 'config.linkerd.io/default-inbound-policy': 'all-authenticated' }, 'deny'), 'all-authenticated');
+  assert.equal(dip({ 'config.linnet.io/default-inbound-policy': 'audit' }, { 'config.linkerd.io/default-inbound-policy': 'all-authenticated' }, 'deny'), 'audit');
+});
+
 test('bad annotations throw InjectError naming the field and how to fix it', () => {
   const cases: [Record<string, string>, RegExp][] = [
     [{ 'config.linnet.io/skip-inbound-ports': '80,70000' }, /skip-inbound-ports.*70000/],
@@ -209,6 +224,7 @@ test('bad annotations throw InjectError naming the field and how to fix it', () 
     [{ 'config.linnet.io/proxy-workers': '0' }, /worker count/],
     [{ 'config.linnet.io/proxy-memory-limit': 'lots' }, /Kubernetes quantity/],
     [{ 'linnet.io/inject': 'yes' }, /not enabled, disabled or ingress/],
+    [{ 'config.linkerd.io/default-inbound-policy': 'allow-all' }, /not a default inbound policy/],
   ];
   for (const [ann, re] of cases) {
     assert.throws(

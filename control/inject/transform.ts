@@ -19,6 +19,7 @@ import {
   formatPortList,
   injectKeys,
   lookup,
+  parseDefaultInboundPolicy,
   parseDurationText,
   parseEnabled,
   parseImage,
@@ -33,6 +34,7 @@ import {
   type InjectMode,
   type PortRange,
 } from './annotations';
+import type { DefaultPolicy } from '../../core/policy/model';
 import { InjectError } from './errors';
 import { decideForm, type FormDecision, type FormDefault, type KubeVersion } from './form';
 import {
@@ -76,6 +78,8 @@ export interface InjectOptions {
   nativeSidecarDefault?: FormDefault;
   /** The API server's version, when the webhook could ask it (decides the form under `auto`). */
   kubernetesVersion?: KubeVersion;
+  /** The install's default inbound policy (`--default-inbound-policy`); annotations win over it. */
+  defaultInboundPolicy?: DefaultPolicy;
 }
 
 /** Where uninject finds the pod's own terminationGracePeriodSeconds (`unset`, or the number) to restore it. */
@@ -219,6 +223,18 @@ function namedPorts(spec: Json): Map<string, number> {
   return m;
 }
 
+/** Every TCP containerPort the pod's containers declare, once each, in order. */
+function appTcpPorts(spec: Json): number[] {
+  const out = new Set<number>();
+  for (const c of spec.containers as Json[]) {
+    if (!Array.isArray(c.ports)) continue;
+    for (const p of c.ports) {
+      if (isObject(p) && typeof p.containerPort === 'number' && (p.protocol === undefined || p.protocol === 'TCP')) out.add(p.containerPort);
+    }
+  }
+  return [...out].sort((a, b) => a - b);
+}
+
 /**
  * Server-speaks-first protocols, by well-known port name and number: a client of these sends
  * nothing until the server greets it, so detection would only add the detect timeout. Ports a pod
@@ -307,6 +323,8 @@ export function resolveSettings(podAnn: Annotations, nsAnn: Annotations, spec: J
     await: flag('proxy-await')?.enabled ?? true,
     adminShutdown: flag('proxy-admin-shutdown')?.enabled ?? false,
     shutdownGrace: text('shutdown-grace-period', parseDurationText) ?? DEFAULT_SHUTDOWN_GRACE,
+    defaultInboundPolicy: text('default-inbound-policy', parseDefaultInboundPolicy) ?? opts.defaultInboundPolicy,
+    inboundPorts: appTcpPorts(spec),
     formDecision,
   };
 }

@@ -1,5 +1,6 @@
 /** `linnet inject --serve`: the injector webhook as its own process (the Deployment `linnet install` prints). */
 import { readFileSync, statSync } from 'node:fs';
+import type { DefaultPolicy } from '../../core/policy/model';
 import { InjectError } from './errors';
 import type { FormDefault } from './form';
 import { inClusterApi, kubeNamespaceLookup } from './kube-namespaces';
@@ -16,6 +17,7 @@ export interface ServeOptions {
   trustDomain?: string;
   trustAnchorsPem?: string;
   nativeSidecarDefault?: FormDefault;
+  defaultInboundPolicy?: DefaultPolicy;
   /** The file the anchors came from: re-read when it changes (the ConfigMap mount is updated in place). */
   trustAnchorsFile?: string;
 }

@@ -2,14 +2,25 @@
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import type { Command } from '../../core/command';
+import { DEFAULT_POLICIES, isDefaultPolicy } from '../../core/policy/model';
 import { DEFAULT_IMAGE } from '../inject/sidecar';
 import { linnetVersion } from '../inject/version';
 import { identityCerts } from './certs';
+import { crdProblems, policyCrds } from './crds';
 import { InstallError } from './errors';
 import { NAMES, installManifests } from './manifests';
 import { describeProblems, validateObject } from './validate';
 
-const USAGE = `usage: linnet install [options] | kubectl apply -f -
+const USAGE = `usage: linnet install --crds | kubectl apply -f -      (first: the policy CRDs)
+       linnet install [options] | kubectl apply -f -
+
+--crds prints only the CustomResourceDefinitions of the policy.linkerd.io kinds Linnet reads
+(Server, AuthorizationPolicy, MeshTLSAuthentication, NetworkAuthentication,
+HTTPLocalRateLimitPolicy, HTTPRoute), as \`linkerd install --crds\` does; apply them before the
+control plane. Gateway API's own CRDs (gateway.networking.k8s.io HTTPRoute, GRPCRoute) are not
+Linnet's: install them from the Gateway API's standard-install release, as Linkerd 2.17+
+expects (kubectl apply -f https://github.com/kubernetes-sigs/gateway-api/releases/download/
+<version>/standard-install.yaml). Only -o applies with --crds.
 
 Prints the control plane's manifests: the namespace, service accounts, RBAC (incl. TokenReview),
 the linnet-control (destination + identity) and linnet-proxy-injector Deployments and Services,
@@ -21,6 +32,7 @@ are printed into that ConfigMap and issuer Secret instead (the control plane the
 issuer written into the Secret live).
 
 options:
+  --crds                                   print only the policy CRDs (see above)
   --identity-trust-anchors-file FILE       trust anchors (PEM), e.g. ca.crt of \`linnet identity create\`
   --identity-issuer-certificate-file FILE  issuer certificate (PEM), signed by an anchor
   --identity-issuer-key-file FILE          issuer private key (PEM)
@@ -35,18 +47,33 @@ options:
   --native-sidecar auto|enabled|disabled   the injector's default sidecar form (a pod's
                                            config.linnet.io/proxy-enable-native-sidecar wins);
                                            auto (default): native when the API server is 1.29+
+  --default-inbound-policy P               what a proxy allows where no Server names the port
+                                           (a pod's or namespace's
+                                           config.linnet.io/default-inbound-policy wins):
+                                           all-unauthenticated (default), all-authenticated,
+                                           cluster-authenticated, cluster-unauthenticated, deny,
+                                           audit
   -o, --output yaml|json                   default yaml
 `;
+
+function render(objects: Record<string, unknown>[], output: 'yaml' | 'json'): string {
+  return output === 'json'
+    ? JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }, null, 2) + '\n'
+    : objects.map((o) => '---\n' + stringify(o, { lineWidth: 0 })).join('');
+}
 
 export const command: Command = {
   summary: 'print the control plane manifests (kubectl apply -f -)',
   usage: USAGE,
   async run(args: string[]): Promise<number> {
     let values;
+    let given: string[];
     try {
-      values = parseArgs({
+      const parsed = parseArgs({
         args,
+        tokens: true,
         options: {
+          crds: { type: 'boolean', default: false },
           'identity-trust-anchors-file': { type: 'string' },
           'identity-issuer-certificate-file': { type: 'string' },
           'identity-issuer-key-file': { type: 'string' },
@@ -57,12 +84,30 @@ export const command: Command = {
           version: { type: 'string', default: linnetVersion() },
           replicas: { type: 'string', default: '1' },
           'native-sidecar': { type: 'string', default: 'auto' },
+          'default-inbound-policy': { type: 'string' },
           output: { type: 'string', short: 'o', default: 'yaml' },
         },
-      }).values;
+      });
+      values = parsed.values;
+      given = parsed.tokens.flatMap((t) => (t.kind === 'option' ? [t.name] : []));
     } catch (err) {
       process.stderr.write(`linnet install: ${(err as Error).message}\n\n${USAGE}`);
       return 2;
+    }
+    if (values.crds) {
+      // The CRDs are cluster-wide and the same for every install: a control-plane flag beside
+      // --crds would be silently ignored, so say so instead.
+      const stray = [...new Set(given.filter((n) => n !== 'crds' && n !== 'output'))];
+      if (stray.length > 0) {
+        process.stderr.write(`linnet install: --crds prints only the policy CRDs; ${stray.map((n) => `--${n}`).join(', ')} ${stray.length === 1 ? 'does' : 'do'} not apply to it (run \`linnet install\` without --crds for the control plane)\n`);
+        return 2;
+      }
+      if (values.output !== 'yaml' && values.output !== 'json') throw new InstallError('LINNET_INSTALL_INPUT', `--output ${values.output}`, { hint: 'use yaml or json' });
+      const crds = policyCrds();
+      const problems = crds.flatMap((o) => [...describeProblems(o, validateObject(o)), ...crdProblems(o)]);
+      if (problems.length > 0) throw new InstallError('LINNET_INSTALL_INVALID', problems.join('; '), { hint: 'this is a bug in linnet install; please report it' });
+      process.stdout.write(render(crds, values.output));
+      return 0;
     }
     const replicas = Number(values.replicas);
     if (!Number.isInteger(replicas) || replicas < 1) throw new InstallError('LINNET_INSTALL_INPUT', `--replicas ${values.replicas} is not a positive whole number`, { hint: 'e.g. --replicas 3' });
@@ -71,6 +116,10 @@ export const command: Command = {
     const nativeSidecar = values['native-sidecar']!;
     if (nativeSidecar !== 'auto' && nativeSidecar !== 'enabled' && nativeSidecar !== 'disabled') {
       throw new InstallError('LINNET_INSTALL_INPUT', `--native-sidecar ${nativeSidecar} is not auto, enabled or disabled`, { hint: 'use --native-sidecar auto, enabled or disabled' });
+    }
+    const dip = values['default-inbound-policy'];
+    if (dip !== undefined && !isDefaultPolicy(dip)) {
+      throw new InstallError('LINNET_INSTALL_INPUT', `--default-inbound-policy ${dip} is not a default inbound policy`, { hint: `use one of ${DEFAULT_POLICIES.join(', ')}` });
     }
     const external = values['identity-external-issuer']!;
     const identity = await identityCerts(
@@ -86,15 +135,12 @@ export const command: Command = {
       externalIssuer: external,
       controlReplicas: replicas,
       nativeSidecar,
+      ...(dip !== undefined ? { defaultInboundPolicy: dip } : {}),
     });
     // Printing an object the API server would refuse helps nobody: validate before a byte goes out.
     const problems = objects.flatMap((o) => describeProblems(o, validateObject(o)));
     if (problems.length > 0) throw new InstallError('LINNET_INSTALL_INVALID', problems.join('; '), { hint: 'this is a bug in linnet install; please report it' });
-    const text =
-      values.output === 'json'
-        ? JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }, null, 2) + '\n'
-        : objects.map((o) => '---\n' + stringify(o, { lineWidth: 0 })).join('');
-    process.stdout.write(text);
+    process.stdout.write(render(objects, values.output));
     if (identity.generated) {
       process.stderr.write(
         external

@@ -240,3 +240,28 @@ test('--native-sidecar sets the injector\'s default form (auto unless given); a 
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /LINNET_INSTALL_INPUT.*--native-sidecar sometimes/);
 });
+
+test('--default-inbound-policy reaches the policy service and the injector, which writes it into each proxy; a bad value is refused', () => {
+  const r = linnet(['install', '--default-inbound-policy', 'all-authenticated']);
+  assert.equal(r.code, 0, r.stderr);
+  const objs = objects(r.stdout);
+  const argsOf = (name: string) => find(objs, 'Deployment', name).spec.template.spec.containers[0].args as string[];
+  for (const name of ['linnet-control', 'linnet-proxy-injector']) {
+    const a = argsOf(name);
+    assert.equal(a[a.indexOf('--default-inbound-policy') + 1], 'all-authenticated', name);
+  }
+  assert.equal(linnet(['install']).stdout.includes('--default-inbound-policy'), false, 'absent unless given');
+  // The injector's own flag, as the Deployment passes it, renders the proxy's variable.
+  const dir = mkdtempSync(join(tmpdir(), 'linnet-dip-'));
+  const file = join(dir, 'pod.yaml');
+  writeFileSync(file, 'apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: n}\nspec:\n  containers: [{name: app, image: x, ports: [{containerPort: 8080}]}]\n');
+  const inj = linnet(['inject', '--manual', '--default-inbound-policy', 'all-authenticated', file]);
+  rmSync(dir, { recursive: true, force: true });
+  assert.equal(inj.code, 0, inj.stderr);
+  // (The input's flow style is kept, so the env comes out as flow mappings.)
+  assert.match(inj.stdout, /\{name: LINNET_PROXY_INBOUND_DEFAULT_POLICY, value: all-authenticated\}/);
+  assert.match(inj.stdout, /\{name: LINNET_PROXY_INBOUND_PORTS, value: "8080"\}/);
+  const bad = linnet(['install', '--default-inbound-policy', 'allow']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /LINNET_INSTALL_INPUT.*--default-inbound-policy allow/);
+});

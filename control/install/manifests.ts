@@ -15,6 +15,7 @@
  * Either way the control plane reads the issuer Secret and the bundle through the API
  * (`linnet control --identity-store kubernetes`), re-reading them to take a new issuer live.
  */
+import type { DefaultPolicy } from '../../core/policy/model';
 import type { IdentityCerts, WebhookCerts } from './certs';
 
 type Json = Record<string, unknown>;
@@ -31,6 +32,8 @@ export interface InstallOptions {
   controlReplicas: number;
   /** The injector's default sidecar form (`--native-sidecar`); auto when absent. */
   nativeSidecar?: 'auto' | 'enabled' | 'disabled';
+  /** The cluster's default inbound policy (`--default-inbound-policy`): the policy service's and the injected proxies'. */
+  defaultInboundPolicy?: DefaultPolicy;
 }
 
 export const NAMES = {
@@ -108,6 +111,7 @@ function deployment(o: InstallOptions, component: string, sa: string, container:
 function controlDeployment(o: InstallOptions): Json {
   const args = ['control', '--discovery', 'kubernetes', '--identity-store', 'kubernetes', '--control-namespace', o.namespace, '--trust-domain', o.trustDomain];
   if (o.externalIssuer) args.push('--identity-external-issuer');
+  if (o.defaultInboundPolicy) args.push('--default-inbound-policy', o.defaultInboundPolicy);
   return deployment(
     o,
     'control',
@@ -149,6 +153,7 @@ function injectorDeployment(o: InstallOptions): Json {
         '--control-plane-namespace', o.namespace, '--trust-domain', o.trustDomain,
         '--proxy-image', o.image, '--proxy-version', o.version,
         '--native-sidecar', o.nativeSidecar ?? 'auto',
+        ...(o.defaultInboundPolicy ? ['--default-inbound-policy', o.defaultInboundPolicy] : []),
       ],
       ports: [{ name: 'https', containerPort: 8443, protocol: 'TCP' }],
       resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '500m', memory: '256Mi' } },

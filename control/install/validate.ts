@@ -16,6 +16,25 @@ export interface SchemaProblem {
 
 type Json = Record<string, unknown>;
 
+/**
+ * Real API fields that kubernetes-models' compiled validators never read, so the strict check
+ * would call them unknown: its schema generator drops every property named `description` and the
+ * `x-kubernetes-*` extensions of apiextensions' JSONSchemaProps (and the description of a printer
+ * column). Allowed by name anywhere inside objects of these kinds; crds.ts checks their shape.
+ */
+const UNREAD_FIELDS: Record<string, ReadonlySet<string>> = {
+  'apiextensions.k8s.io/v1/CustomResourceDefinition': new Set([
+    'description',
+    'x-kubernetes-preserve-unknown-fields',
+    'x-kubernetes-int-or-string',
+    'x-kubernetes-embedded-resource',
+    'x-kubernetes-list-type',
+    'x-kubernetes-list-map-keys',
+    'x-kubernetes-map-type',
+    'x-kubernetes-validations',
+  ]),
+};
+
 const CORE_GROUP_PACKAGES: Record<string, string> = {
   'cert-manager.io': '@kubernetes-models/cert-manager/cert-manager.io',
   'acme.cert-manager.io': '@kubernetes-models/cert-manager/acme.cert-manager.io',
@@ -103,6 +122,7 @@ export function validateObject(obj: unknown): SchemaProblem[] {
     }
   }
 
+  const unread = UNREAD_FIELDS[`${obj.apiVersion}/${obj.kind}`] ?? new Set<string>();
   const walk = (v: unknown, path: (string | number)[]) => {
     if (Array.isArray(v)) {
       v.forEach((x, i) => walk(x, [...path, i]));
@@ -116,7 +136,7 @@ export function validateObject(obj: unknown): SchemaProblem[] {
       return;
     }
     for (const [k, x] of Object.entries(v)) {
-      if (!seen.has(k)) problems.push({ path: pointer([...path, k]), message: `unknown field "${k}"` });
+      if (!seen.has(k) && !unread.has(k)) problems.push({ path: pointer([...path, k]), message: `unknown field "${k}"` });
       else walk(x, [...path, k]);
     }
   };

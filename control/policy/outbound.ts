@@ -49,7 +49,12 @@ export function compileOutbound(index: PolicyIndex, s: ServiceParent, clusterDom
         http: rule.http,
         grpc: rule.grpc,
         filters: rule.filters,
-        backends: rule.backends.map((b) => ({ ref: { group: 'core', kind: 'Service', namespace: b.namespace, name: b.name, port: b.port }, authority: serviceAuthority(b, clusterDomain), weight: b.weight })),
+        backends: rule.backends.map((b) => ({
+          ref: { group: 'core', kind: 'Service', namespace: b.namespace, name: b.name, port: b.port },
+          authority: serviceAuthority(b, clusterDomain),
+          weight: b.weight,
+          ...(b.filters.length > 0 ? { filters: b.filters } : {}),
+        })),
         timeouts: { ...eff.timeouts, ...rule.timeouts },
         ...(eff.retry ? { retry: eff.retry } : {}),
       })),

@@ -180,6 +180,15 @@ describe('resources from Linkerd manifests', () => {
       'Server/web-http',
     ]);
   });
+  it("names of Object.prototype's members are refused as kinds and protocols, not crashed on or passed", () => {
+    for (const kind of ['constructor', 'toString', '__proto__']) {
+      assert.throws(() => parsePolicyDocuments(`apiVersion: policy.linkerd.io/v1alpha1\nkind: ${kind}\nmetadata: {name: x}\nspec: {}\n`, 'f.yaml'), (e: unknown) => e instanceof PolicyResourceError && /is not a policy kind/.test(e.message));
+    }
+    for (const p of ['valueOf', 'constructor', 'hasOwnProperty']) {
+      assert.throws(() => parsePolicyDocuments(`apiVersion: policy.linkerd.io/v1beta3\nkind: Server\nmetadata: {name: x}\nspec: {podSelector: {}, port: 80, proxyProtocol: ${p}}\n`, 'f.yaml'), (e: unknown) => e instanceof PolicyResourceError && /spec\.proxyProtocol/.test(e.message));
+    }
+  });
+
   it('a named port: /healthz for everyone, /api for vote-bot only, the rest route-not-found', () => {
     const p = compilePort(index, pod(), 8080, SETTINGS);
     assert.equal(p.protocol, 'http1');

@@ -147,7 +147,8 @@ export function parsePolicyResource(o: unknown, where: string, order = ''): Poli
   const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
   const kind = o['kind'];
   if (apiVersion === 'v1' && kind === 'Service') return parseService(o, where, order);
-  const spec = KINDS[kind as PolicyKind];
+  // Own keys only: a kind named "constructor" or "toString" would otherwise find Object.prototype's.
+  const spec = typeof kind === 'string' && Object.hasOwn(KINDS, kind) ? KINDS[kind as PolicyKind] : undefined;
   if (typeof kind !== 'string' || !spec) {
     throw new PolicyResourceError(where, [`kind: ${JSON.stringify(kind)} is not a policy kind (${Object.keys(KINDS).join(', ')})`]);
   }
@@ -182,12 +183,12 @@ export function parsePolicyResource(o: unknown, where: string, order = ''): Poli
     }
     return v;
   };
-  const ref = (v: unknown, path: string, defaultGroup: string): Ref | undefined => {
+  const ref = (v: unknown, path: string, defaultGroup: string | ((kind: string) => string)): Ref | undefined => {
     if (!isObj(v)) return void bad(path, 'expected a reference {group, kind, name}');
     allowed(v, path, ['group', 'kind', 'name', 'namespace', 'port', 'sectionName']);
     const k = str(v['kind'], `${path}.kind`);
     const n = str(v['name'], `${path}.name`);
-    const g = v['group'] === undefined ? defaultGroup : typeof v['group'] === 'string' ? v['group'] : (bad(`${path}.group`, 'expected a string'), '');
+    const g = v['group'] === undefined ? (typeof defaultGroup === 'string' ? defaultGroup : defaultGroup(k ?? '')) : typeof v['group'] === 'string' ? v['group'] : (bad(`${path}.group`, 'expected a string'), '');
     const ns = v['namespace'] === undefined ? namespace : str(v['namespace'], `${path}.namespace`);
     const port = v['port'];
     if (port !== undefined && !(typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65535)) bad(`${path}.port`, `${JSON.stringify(port)} is not a port (1-65535)`);
@@ -215,7 +216,8 @@ export function parsePolicyResource(o: unknown, where: string, order = ''): Poli
       else if (typeof p === 'string' && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(p) && p.length <= 15 && /[a-z]/.test(p)) port = p;
       else bad('spec.port', p === undefined ? 'required (a port number or a container port name)' : `${JSON.stringify(p)} is not a port number (1-65535) or a port name (IANA_SVC_NAME, at most 15 characters)`);
       const pp = s['proxyProtocol'] ?? 'unknown';
-      const protocol = PROTOCOLS[pp as string];
+      // Own keys only: "constructor" or "valueOf" would find Object.prototype's and pass as a protocol.
+      const protocol = typeof pp === 'string' && Object.hasOwn(PROTOCOLS, pp) ? PROTOCOLS[pp] : undefined;
       if (!protocol) bad('spec.proxyProtocol', `${JSON.stringify(pp)} is not one of ${Object.keys(PROTOCOLS).join(', ')}`);
       const ap = s['accessPolicy'] ?? 'deny';
       if (typeof ap !== 'string' || !isDefaultPolicy(ap)) bad('spec.accessPolicy', `${JSON.stringify(ap)} is not one of all-unauthenticated, all-authenticated, cluster-authenticated, cluster-unauthenticated, deny, audit`);
@@ -238,7 +240,8 @@ export function parsePolicyResource(o: unknown, where: string, order = ''): Poli
       const counts: Record<string, number> = {};
       list(s['requiredAuthenticationRefs'], 'spec.requiredAuthenticationRefs', true).forEach((r, i) => {
         const path = `spec.requiredAuthenticationRefs[${i}]`;
-        const x = ref(r, path, POLICY_GROUP);
+        // Linkerd reads an absent group as core: `{kind: ServiceAccount, name: web}` is its documented form.
+        const x = ref(r, path, (k) => (k === 'ServiceAccount' ? '' : POLICY_GROUP));
         if (!x) return;
         const ok = ((x.kind === 'MeshTLSAuthentication' || x.kind === 'NetworkAuthentication') && x.group === POLICY_GROUP) || (x.kind === 'ServiceAccount' && x.group === '');
         if (!ok) return void bad(path, `${x.group || 'core'}/${x.kind} is not an authentication (MeshTLSAuthentication, NetworkAuthentication, or ServiceAccount with group "")`);
@@ -297,7 +300,8 @@ export function parsePolicyResource(o: unknown, where: string, order = ''): Poli
     case 'GRPCRoute': {
       allowed(s, 'spec', ['parentRefs', 'hostnames', 'rules']);
       const parents = list(s['parentRefs'], 'spec.parentRefs', true).flatMap((v, i) => {
-        const x = ref(v, `spec.parentRefs[${i}]`, GATEWAY_GROUP);
+        // An absent group is the route's own, as both CRDs default it (policy.linkerd.io's HTTPRoute: policy.linkerd.io).
+        const x = ref(v, `spec.parentRefs[${i}]`, group!);
         return x ? [x] : [];
       });
       const hostnames = list(s['hostnames'], 'spec.hostnames').flatMap((v, i) => {

@@ -18,6 +18,8 @@ export interface BackendRefRes {
   port: number;
   /** Default 1. */
   weight: number;
+  /** Applied when this backend is the one chosen (after the rule's). */
+  filters: Filter[];
 }
 
 export interface RuleOutbound {
@@ -77,8 +79,8 @@ export function parseRuleOutbound(r: Obj, path: string, namespace: string, grpc:
   };
 
   const filterKinds = grpc ? ['RequestHeaderModifier', 'ResponseHeaderModifier'] : ['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'URLRewrite'];
-  const filters = list(r['filters'], `${path}.filters`).flatMap((f, i): Filter[] => {
-    const fp = `${path}.filters[${i}]`;
+  const parseFilters = (v: unknown, at: string): Filter[] => list(v, at).flatMap((f, i): Filter[] => {
+    const fp = `${at}[${i}]`;
     if (!isObj(f)) return bad(fp, 'expected {type, ...}'), [];
     const t = f['type'];
     if (typeof t !== 'string' || !filterKinds.includes(t)) return bad(`${fp}.type`, `${JSON.stringify(t)} is not one of ${filterKinds.join(', ')}`), [];
@@ -114,12 +116,12 @@ export function parseRuleOutbound(r: Obj, path: string, namespace: string, grpc:
       }
     }
   });
+  const filters = parseFilters(r['filters'], `${path}.filters`);
 
   const backends = list(r['backendRefs'], `${path}.backendRefs`).flatMap((b, i): BackendRefRes[] => {
     const bp = `${path}.backendRefs[${i}]`;
     if (!isObj(b)) return bad(bp, 'expected {name, port, weight}'), [];
     allowed(b, bp, ['group', 'kind', 'name', 'namespace', 'port', 'weight', 'filters']);
-    if (b['filters'] !== undefined) bad(`${bp}.filters`, 'backend filters are not supported (put them on the rule)');
     const group = b['group'] ?? '';
     const kind = b['kind'] ?? 'Service';
     if (group !== '' || kind !== 'Service') return bad(bp, `${String(group) || 'core'}/${String(kind)} is not a Service (group "", kind Service)`), [];
@@ -129,7 +131,8 @@ export function parseRuleOutbound(r: Obj, path: string, namespace: string, grpc:
     if (!(typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65535)) bad(`${bp}.port`, port === undefined ? 'required for a Service' : `${JSON.stringify(port)} is not a port (1-65535)`);
     const weight = b['weight'] ?? 1;
     if (!(typeof weight === 'number' && Number.isInteger(weight) && weight >= 0 && weight <= 1_000_000)) bad(`${bp}.weight`, `${JSON.stringify(weight)} is not an integer 0-1000000`);
-    return name && ns ? [{ group: '', kind: 'Service', name, namespace: ns, port: typeof port === 'number' ? port : 0, weight: typeof weight === 'number' ? weight : 1 }] : [];
+    const filters = parseFilters(b['filters'], `${bp}.filters`);
+    return name && ns ? [{ group: '', kind: 'Service', name, namespace: ns, port: typeof port === 'number' ? port : 0, weight: typeof weight === 'number' ? weight : 1, filters }] : [];
   });
 
   const timeouts: Timeouts = {};

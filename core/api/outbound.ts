@@ -43,7 +43,7 @@ type PbFilter = {
 };
 type PbRetry = { limit: number; statuses: { start: number; end: number }[]; grpc_codes: number[]; timeout_ms: number } | null;
 type PbTimeouts = { request_ms: number; response_ms: number; idle_ms: number; backend_request_ms: number } | null;
-type PbRule = { matches: PbHttpMatch[]; grpc_matches: PbGrpcMatch[]; filters: PbFilter[]; backends: { metadata?: PbMeta | null; authority: string; weight: number }[]; timeouts?: PbTimeouts; retry?: PbRetry };
+type PbRule = { matches: PbHttpMatch[]; grpc_matches: PbGrpcMatch[]; filters: PbFilter[]; backends: { metadata?: PbMeta | null; authority: string; weight: number; filters?: PbFilter[] }[]; timeouts?: PbTimeouts; retry?: PbRetry };
 type PbRoute = { metadata?: PbMeta | null; created: string; hosts: string[]; grpc: boolean; rules: PbRule[] };
 export interface PbOutboundPolicy {
   found: boolean;
@@ -85,7 +85,7 @@ function ruleToPb(r: RouteRule): PbRule {
     matches: r.http.map((m) => ({ path: m.path ? strToPb(m.path) : null, headers: m.headers.map(hdrToPb), query_params: m.query.map(hdrToPb), method: m.method ?? '' })),
     grpc_matches: r.grpc.map((m) => ({ service: m.service ?? '', method: m.method ?? '', regex: m.kind === 'regex', headers: m.headers.map(hdrToPb) })),
     filters: r.filters.map(filterToPb),
-    backends: r.backends.map((b) => ({ metadata: metaToPb(b.ref), authority: b.authority, weight: b.weight })),
+    backends: r.backends.map((b) => ({ metadata: metaToPb(b.ref), authority: b.authority, weight: b.weight, filters: (b.filters ?? []).map(filterToPb) })),
     timeouts: timeoutsToPb(r.timeouts),
     retry: retryToPb(r.retry),
   };
@@ -158,7 +158,8 @@ function ruleFromPb(r: PbRule, where: string): RouteRule {
   const grpc: GrpcMatch[] = r.grpc_matches.map((m, j) => ({ kind: m.regex ? 'regex' : 'exact', ...(m.service ? { service: m.service } : {}), ...(m.method ? { method: m.method } : {}), headers: m.headers.map((h) => hdrFromPb(h, `${where}.grpc_matches[${j}].headers`)) }));
   const backends: Backend[] = r.backends.map((b, j) => {
     if (!/^[^:]+:\d+$/.test(b.authority)) throw new PolicyMessageError(`${where}.backends[${j}].authority: ${JSON.stringify(b.authority)} is not name:port`);
-    return { ref: metaFromPb(b.metadata, `${where}.backends[${j}]`), authority: b.authority, weight: b.weight };
+    const filters = (b.filters ?? []).map((f, k) => filterFromPb(f, `${where}.backends[${j}].filters[${k}]`));
+    return { ref: metaFromPb(b.metadata, `${where}.backends[${j}]`), authority: b.authority, weight: b.weight, ...(filters.length > 0 ? { filters } : {}) };
   });
   const retry = retryFromPb(r.retry, `${where}.retry`);
   return { http, grpc, filters: r.filters.map((f, j) => filterFromPb(f, `${where}.filters[${j}]`)), backends, timeouts: timeoutsFromPb(r.timeouts), ...(retry ? { retry } : {}) };

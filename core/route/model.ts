@@ -23,6 +23,8 @@ export interface Backend {
   authority: string;
   /** Relative share; 0: never chosen. */
   weight: number;
+  /** Filters applied when this backend is chosen, after the rule's (Gateway API backendRef filters). */
+  filters?: readonly Filter[];
 }
 
 export interface HeaderEdit {

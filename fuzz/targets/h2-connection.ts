@@ -476,10 +476,10 @@ export function run(input: Buffer): void {
 
 interface Inside {
   reader: FrameReader;
-  block: { bytes: number } | undefined;
-  outBytes: number;
+  headerBlock: { pending: { bytes: number } | undefined };
+  output: { bytes: number };
   peerOpened: number;
-  connSendWindow: number;
+  sender: { connWindow: number };
   lastPeerStreamId: number;
 }
 
@@ -487,8 +487,9 @@ function checkBounded(conn: H2Connection, sock: FakeSocket): void {
   const i = conn as unknown as Inside;
   // (A connection that ended on an error reads nothing more; its reader keeps the chunk it refused.)
   if (!conn.destroyed && i.reader.buffered > 9 + 16_384) fail('bounded', `${i.reader.buffered} bytes buffered towards one frame`);
-  if (!conn.destroyed && i.block && i.block.bytes > SETTINGS.maxHeaderListSize + BLOCK_SLACK + 16_384) fail('bounded', `a header block of ${i.block.bytes} bytes held`);
-  if (i.outBytes !== 0) fail('bounded', `${i.outBytes} bytes of frames left unwritten after a flush`);
+  const held = i.headerBlock.pending?.bytes ?? 0;
+  if (!conn.destroyed && held > SETTINGS.maxHeaderListSize + BLOCK_SLACK + 16_384) fail('bounded', `a header block of ${held} bytes held`);
+  if (i.output.bytes !== 0) fail('bounded', `${i.output.bytes} bytes of frames left unwritten after a flush`);
   if (sock.unread > 2 * SOCKET_LIMIT) fail('bounded', `${sock.unread} bytes written to a peer that does not read`);
 }
 
@@ -497,7 +498,7 @@ function checkState(conn: H2Connection, app: AppStream[]): void {
   if (conn.destroyed) return;
   if (conn.streams.size > SETTINGS.maxConcurrentStreams) fail('sane-state', `${conn.streams.size} streams open, the limit is ${SETTINGS.maxConcurrentStreams}`);
   if (i.peerOpened !== conn.streams.size) fail('sane-state', `peerOpened ${i.peerOpened} with ${conn.streams.size} streams`);
-  if (i.connSendWindow > MAX_WINDOW) fail('sane-state', `connection send window ${i.connSendWindow}`);
+  if (i.sender.connWindow > MAX_WINDOW) fail('sane-state', `connection send window ${i.sender.connWindow}`);
   for (const [id, s] of conn.streams) {
     if (s.id !== id || id % 2 !== 1 || id > i.lastPeerStreamId) fail('sane-state', `stream ${id} open (last peer stream ${i.lastPeerStreamId})`);
     if (s.closed) fail('sane-state', `stream ${id} closed but still in the map`);

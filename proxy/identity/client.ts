@@ -8,11 +8,12 @@
  *   retried with exponential backoff and jitter, until it succeeds.
  */
 import * as grpc from '@grpc/grpc-js';
-import { X509Certificate, webcrypto } from 'node:crypto';
+import { KeyObject, X509Certificate, webcrypto } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { Counter, Gauge, type Registry } from '../metrics/registry';
-import { derToPem, pemCertificates, x509 } from '../../core/x509';
+import { ecdsaCsr } from '../../core/csr';
+import { derToPem, pemCertificates } from '../../core/pem';
 import { identityServiceConstructor, type IdentityClient as GrpcIdentityClient, type CertifyResponseMsg } from '../../core/api/identity';
 import { LinnetError } from '../../core/errors';
 import { createLogger, type Logger } from '../../core/log';
@@ -187,13 +188,7 @@ class Client extends EventEmitter implements IdentityClient {
     const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
     const keyPem = derToPem(new Uint8Array(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)), 'PRIVATE KEY');
     const spki = Buffer.from(await webcrypto.subtle.exportKey('spki', keys.publicKey));
-    const csr = await x509.Pkcs10CertificateRequestGenerator.create({
-      name: `CN=${this.opts.localName}`,
-      keys: keys as unknown as Parameters<typeof x509.Pkcs10CertificateRequestGenerator.create>[0]['keys'],
-      signingAlgorithm: ALG,
-      extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: this.opts.localName }])],
-    });
-    const csrDer = Buffer.from(csr.rawData);
+    const csrDer = ecdsaCsr(this.opts.localName, KeyObject.from(keys.privateKey), spki);
     const cycle = async (): Promise<void> => {
       if (this.closed) return;
       let next: number;

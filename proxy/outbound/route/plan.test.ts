@@ -33,6 +33,15 @@ describe('planRequest', () => {
     assert.equal(planRequest(policy([rule({ backends })]), false, view('/'), 'http', 0.91).backend?.ref.name, 'v2');
     assert.equal(planRequest(policy([rule({ backends: backends.map((b) => ({ ...b, weight: 0 })) })]), false, view('/'), 'http', 0.5).backend, undefined);
   });
+  it('applies the chosen backend\'s own filters after the rule\'s', () => {
+    const backends = [
+      { ref: svc('v1'), authority: 'v1.demo.svc.cluster.local:80', weight: 1 },
+      { ref: svc('v2'), authority: 'v2.demo.svc.cluster.local:80', weight: 1, filters: [{ kind: 'responseHeaderModifier' as const, set: [['x-canary', '1'] as const], add: [], remove: [] }] },
+    ];
+    const r = rule({ backends, filters: [{ kind: 'responseHeaderModifier', set: [], add: [['x-route', 'r'] as const], remove: [] }] });
+    assert.deepEqual(planRequest(policy([r]), false, view('/'), 'http', 0.9).responseHeaders, { set: [['x-canary', '1']], add: [['x-route', 'r']], remove: [] });
+    assert.deepEqual(planRequest(policy([r]), false, view('/'), 'http', 0.1).responseHeaders, { set: [], add: [['x-route', 'r']], remove: [] });
+  });
   it('redirects with the prefix replaced, keeping the query', () => {
     const r = rule({ http: [{ path: { kind: 'prefix', value: '/old' }, headers: [], query: [] }], filters: [{ kind: 'requestRedirect', status: 301, path: { kind: 'prefix', value: '/new' }, hostname: 'example.com' }] });
     assert.deepEqual(planRequest(policy([r]), false, view('/old/a/b', 'q=1'), 'http', 0).redirect, { status: 301, location: 'http://example.com/new/a/b?q=1' });

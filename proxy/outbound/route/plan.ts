@@ -8,7 +8,7 @@ import type { RequestView } from '../../../core/policy/model';
 import { readRouteAnnotations, RETRY_GRPC, RETRY_HTTP, RETRY_LIMIT, RETRY_TIMEOUT, TIMEOUT_REQUEST, TIMEOUT_RESPONSE } from '../../../core/route/annotations';
 import { pickBackend } from '../../../core/route/backend';
 import { matchRoute } from '../../../core/route/match';
-import type { Filter, HeaderEdit, OutboundPolicy, PathRewrite, ResourceRef, RetryPolicy, RouteRule, Timeouts } from '../../../core/route/model';
+import type { Backend, Filter, HeaderEdit, OutboundPolicy, PathRewrite, ResourceRef, RetryPolicy, RouteRule, Timeouts } from '../../../core/route/model';
 
 export interface RoutePlan {
   parent: ResourceRef;
@@ -36,6 +36,9 @@ export function planRequest(policy: OutboundPolicy, grpc: boolean, r: RequestVie
   const b = rule.backends.length === 0 ? { ref: policy.parent, authority: policy.authority } : pickBackend(rule.backends, random);
   const plan: RoutePlan = { parent: policy.parent, route: m.route.ref, backend: b && { ref: b.ref, authority: b.authority }, timeouts: rule.timeouts, ...(rule.retry ? { retry: rule.retry } : {}) };
   for (const f of rule.filters) applyFilter(plan, f, rule, r, scheme);
+  // The chosen backend's own filters, after the rule's.
+  const chosen = b && 'filters' in b ? (b as Backend).filters : undefined;
+  if (chosen) for (const f of chosen) applyFilter(plan, f, rule, r, scheme);
   return plan;
 }
 
@@ -66,7 +69,7 @@ function applyFilter(plan: RoutePlan, f: Filter, rule: RouteRule, r: RequestView
 }
 
 function merge(a: HeaderEdit | undefined, b: HeaderEdit): HeaderEdit {
-  return a ? { set: [...a.set, ...b.set], add: [...a.add, ...b.add], remove: [...a.remove, ...b.remove] } : b;
+  return a ? { set: [...a.set, ...b.set], add: [...a.add, ...b.add], remove: [...a.remove, ...b.remove] } : { set: b.set, add: b.add, remove: b.remove };
 }
 
 /** ReplaceFullPath, or ReplacePrefixMatch of the rule's PathPrefix match that matched. */

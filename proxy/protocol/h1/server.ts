@@ -4,7 +4,8 @@
  * through by its framing (content-length countdown, or chunked validated as it passes), with
  * backpressure both ways. Requests are handled one at a time, so pipelined requests are answered
  * in order; an Upgrade or CONNECT the upstream accepts (101 / 2xx) turns the connection into a
- * byte relay.
+ * byte relay. One request's own state (framing, progress, its upstream's events) is an Exchange
+ * (exchange.ts); this module drives the connection through them.
  *
  * The server speaks only the wire. For each request it asks the layer above (proxy/inbound,
  * proxy/outbound) for an HttpCall, which routes it and opens its upstream (a pooled HTTP/1
@@ -18,25 +19,24 @@
  */
 import type { Socket } from 'node:net';
 import { relay } from '../../transport/relay';
-import { errnoOf, type CallPolicy, type ConnInfo, type HttpCall, type HttpOutcome } from '../call';
+import { resetConnection } from '../../transport/reset';
+import { errnoOf, type CallPolicy, type ConnInfo } from '../call';
 import { connectErrorKind, h1ErrorResponse, HttpProxyError, type ProxyErrorKind } from '../errors';
 import { ChunkedError, ChunkedScanner } from './chunked';
-import type { PoolOptions, UpstreamHandler } from './client-pool';
-import { clientResponseHead, upstreamRequestHead } from './forward-head';
-import type { UpstreamLink } from './link';
+import type { PoolOptions } from './client-pool';
+import { Exchange, Phase, ResPhase, type ExchangeOwner, type H1Dispatch } from './exchange';
+import { clientResponseHead } from './forward-head';
 import {
   parseRequestHead,
   parseResponseHead,
-  requestFraming,
   requestKeepAlive,
   responseFraming,
   responseKeepAlive,
-  type BodyFraming,
   type HeadLimits,
-  type RequestHead,
 } from './parse-head';
 import { worthParsing } from './reparse';
-import { resetConnection } from '../../transport/reset';
+
+export type { H1Dispatch, H1Request } from './exchange';
 
 export interface H1Settings {
   limits: HeadLimits;
@@ -49,20 +49,6 @@ export interface H1Settings {
   headerReadTimeoutMs?: number;
   pool: PoolOptions;
 }
-
-/** A request as the layer above needs it to route and send it. */
-export interface H1Request {
-  head: RequestHead;
-  framing: BodyFraming;
-  /** An Upgrade or CONNECT: the connection becomes a byte relay if the upstream agrees. */
-  tunnel: boolean;
-}
-
-/**
- * The layer above, per connection: an HttpCall for each request. `undefined`: a request the
- * server refused before it could be read (malformed, too large, too slow); its call is only ended.
- */
-export type H1Dispatch = (req: H1Request | undefined) => HttpCall<UpstreamLink>;
 
 /** One worker side's HTTP/1 server: its live connections, so that a drain reaches them. */
 export class Http1Server {
@@ -94,129 +80,7 @@ export class Http1Server {
   }
 }
 
-const enum Phase {
-  Head,
-  /** Reading the request body from the client. */
-  Body,
-  /** Request read; waiting for the response to complete. */
-  Wait,
-  Tunnel,
-  Closed,
-}
-
-const enum ResPhase {
-  Connecting,
-  Head,
-  Body,
-  Done,
-}
-
-/** One request/response exchange on the client connection. */
-class Exchange implements UpstreamHandler {
-  upstream: UpstreamLink | undefined;
-  retried = false;
-  reqDone = false;
-  resPhase = ResPhase.Connecting;
-  resBuf: Buffer | undefined;
-  resStatus = 0;
-  resFraming: BodyFraming = { kind: 'none' };
-  resRemaining = 0;
-  resScanner: ChunkedScanner | undefined;
-  resKeepAlive = false;
-  /** The response is chunked and the client speaks HTTP/1.0: its data is written decoded. */
-  dechunk = false;
-  /** Upstream bytes of this exchange's response seen so far (for the stale-connection retry). */
-  resBytes = 0;
-  reqRemaining = 0;
-  reqScanner: ChunkedScanner | undefined;
-  /** Validated body bytes read before the upstream was connected. */
-  early: Buffer[] = [];
-  timer: NodeJS.Timeout | undefined;
-  ended = false;
-  /** The route's filters, retries and timeouts (from the call, once opened). */
-  policy: CallPolicy | undefined;
-  /** The whole body is kept in `early` for a retry (a route retries, and it is small enough). */
-  keepBody = false;
-  /** The route's request timeout, over every attempt. */
-  reqTimer: NodeJS.Timeout | undefined;
-  /** The route's response timeout (from the request's end) and idle timeout (refreshed by every byte). */
-  resTimer: NodeJS.Timeout | undefined;
-  idleTimer: NodeJS.Timeout | undefined;
-  readonly tunnel: boolean;
-  readonly framing: BodyFraming;
-  headBytes: Buffer;
-  /** The layer above's view of this request: its route, upstream and end. */
-  readonly call: HttpCall<UpstreamLink>;
-
-  constructor(
-    readonly conn: ClientConnection,
-    readonly head: RequestHead,
-    raw: Buffer,
-    headLength: number,
-    dispatch: H1Dispatch,
-  ) {
-    this.framing = requestFraming(head);
-    this.tunnel = head.method === 'CONNECT' || (head.upgrade !== undefined && head.connection.includes('upgrade'));
-    // Not copied: a socket's read buffers are never reused, so a retry can resend these bytes.
-    this.headBytes = upstreamRequestHead(raw, headLength, head, this.tunnel && head.method !== 'CONNECT');
-    if (this.framing.kind === 'length') this.reqRemaining = this.framing.length;
-    if (this.framing.kind === 'chunked') this.reqScanner = new ChunkedScanner();
-    this.call = dispatch({ head, framing: this.framing, tunnel: this.tunnel });
-  }
-
-  end(o: HttpOutcome): void {
-    if (this.ended) return;
-    this.ended = true;
-    if (this.reqTimer) clearTimeout(this.reqTimer);
-    if (this.resTimer) clearTimeout(this.resTimer);
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.call.end(o);
-  }
-
-  /**
-   * Takes request body bytes from `b` (starting at `start`); returns the offset just past the
-   * body's last byte, or -1 when the body is malformed. Sets reqDone at the end of the body.
-   */
-  takeBody(b: Buffer, start: number): number {
-    if (this.reqDone) return start;
-    if (this.framing.kind === 'length') {
-      const n = Math.min(this.reqRemaining, b.length - start);
-      this.reqRemaining -= n;
-      if (this.reqRemaining === 0) this.reqDone = true;
-      return start + n;
-    }
-    if (this.framing.kind === 'chunked') {
-      let q: number;
-      try {
-        q = this.reqScanner!.push(b, start);
-      } catch (e) {
-        if (e instanceof ChunkedError) return -1;
-        throw e;
-      }
-      if (this.reqScanner!.done) this.reqDone = true;
-      return q;
-    }
-    this.reqDone = true;
-    return start;
-  }
-
-  // UpstreamHandler: events of the upstream connection while this exchange owns it.
-  onUpstreamData(chunk: Buffer): void {
-    this.resBytes += chunk.length;
-    this.conn.onResponseData(this, chunk);
-  }
-  onUpstreamEnd(): void {
-    this.conn.onUpstreamEnd(this);
-  }
-  onUpstreamClose(errno: string, retrySafe = false): void {
-    this.conn.onUpstreamClose(this, errno, retrySafe);
-  }
-  onUpstreamDrain(): void {
-    if (this.conn.phase === Phase.Body) this.conn.client.resume();
-  }
-}
-
-class ClientConnection {
+class ClientConnection implements ExchangeOwner {
   phase = Phase.Head;
   /** Client bytes read but not yet consumed. */
   private buf: Buffer | undefined;

@@ -1,6 +1,6 @@
 /**
  * H2Connection on loopback, one of ours at each end (the independent peers are in
- * test/h2-interop.test.ts; the hostile ones in fuzz/targets/h2-connection.ts).
+ * test/h2-interop-clients.test.ts and -servers.test.ts; the hostile ones in fuzz/targets/h2-connection.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

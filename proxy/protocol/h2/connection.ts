@@ -1,37 +1,38 @@
 /**
  * One HTTP/2 connection over a socket, either end (RFC 9113): the preface and SETTINGS exchange,
- * streams and their states, flow control at both levels, HPACK in each direction, PING, GOAWAY
- * and RST_STREAM both ways, trailers. It carries every HTTP/2 use on the proxy's hot path (the
- * HTTP/2 server, the upstream session pools, gRPC, orig-proto between proxies) in place of
- * Node's `http2`, which cost several times the transport itself.
+ * streams and their states, HPACK in each direction, PING, GOAWAY and RST_STREAM both ways,
+ * trailers. It carries every HTTP/2 use on the proxy's hot path (the HTTP/2 server, the upstream
+ * session pools, gRPC, orig-proto between proxies) in place of Node's `http2`, which cost
+ * several times the transport itself.
  *
- * Written for few allocations per request: frames are read as views of the socket's chunks,
- * header fields travel as flat [name, value, ...] arrays, and frames produced while one chunk is
- * handled leave in one write. Defences: the header block a peer may send (CONTINUATION flood),
- * streams a peer may reset per second (rapid reset), concurrent streams, windows that overflow,
- * replies a peer that does not read may make us queue (SETTINGS and PING floods), and malformed
- * messages (semantics.ts) are stream errors, never forwarded.
+ * This module reads frames and keeps the state machine; beside it, each with one job: the
+ * stream (stream.ts), the write side (frame-output.ts: one write per turn; data-sender.ts: DATA
+ * under the peer's windows), our windows (receive-windows.ts), the limits a peer meets
+ * (header-block.ts: CONTINUATION flood; reset-budget.ts: rapid reset; stream-limit.ts: the
+ * peer's concurrency limit on our requests), and pure rules (peer-settings.ts,
+ * stream-sections.ts, semantics.ts). Written for few allocations per request: frames are read
+ * as views of the socket's chunks and header fields travel as flat [name, value, ...] arrays.
+ * Malformed messages are stream errors, never forwarded.
  */
 import type { Socket } from 'node:net';
 import type { Logger } from '../../../core/log';
+import { DataSender } from './data-sender';
+import { FLUSH_BYTES, FrameOutput } from './frame-output';
 import {
   DEFAULT_MAX_FRAME_SIZE,
   DEFAULT_WINDOW,
   Flag,
   FrameReader,
   FrameType,
-  MAX_ALLOWED_FRAME_SIZE,
   MAX_WINDOW,
   PREFACE,
   SETTINGS_ACK,
   SettingId,
-  dataFrameHeader,
   goawayFrame,
   headersFrames,
   pingFrame,
   readGoaway,
   readRstStream,
-  readSettings,
   readWindowUpdate,
   rstStreamFrame,
   settingsFrame,
@@ -40,28 +41,19 @@ import {
 } from './frames';
 import { H2Code } from './grpc-status';
 import { H2Error, h2CodeName } from './h2-error';
+import { HeaderBlockAssembler } from './header-block';
 import { HpackDecoder, HpackEncoder, HpackError } from './hpack';
+import { readPeerSettings } from './peer-settings';
+import { PingTracker } from './ping-tracker';
+import { ReceiveWindows } from './receive-windows';
+import { ResetBudget } from './reset-budget';
 import { checkSection, type Fields } from './semantics';
 import type { H2Settings } from './settings';
+import { LocalStreamLimit } from './stream-limit';
+import { sectionOnStream } from './stream-sections';
+import { H2Stream, type StreamEvents, type StreamOwner } from './stream';
 
-/** What a stream's owner is told. Every stream gets exactly one onClose, last. */
-export interface StreamEvents {
-  /**
-   * A header section: `informational` (1xx, a response may have several), `final` (a request on
-   * the server side, a response on the client side) or `trailers`.
-   */
-  onHeaders(fields: Fields, endStream: boolean, kind: 'informational' | 'final' | 'trailers', neverIndexed: number[] | undefined): void;
-  onData(chunk: Buffer, endStream: boolean): void;
-  /**
-   * The stream ended abnormally: the peer reset it (`byPeer`, with its `code`), or this side did
-   * (a protocol error, the owner's reset, the connection gone). `retrySafe`: the peer never
-   * processed it (REFUSED_STREAM, a GOAWAY whose last stream id is below it, or never sent).
-   */
-  onReset(code: number, retrySafe: boolean, byPeer: boolean): void;
-  /** sendData returned false earlier; there is room again. */
-  onDrain(): void;
-  onClose(): void;
-}
+export type { H2Stream, StreamEvents } from './stream';
 
 /** What the connection's owner is told. */
 export interface ConnectionEvents {
@@ -75,118 +67,8 @@ export interface ConnectionEvents {
   onClose?(error: Error | undefined): void;
 }
 
-const NO_EVENTS: StreamEvents = { onHeaders() {}, onData() {}, onReset() {}, onDrain() {}, onClose() {} };
-
-/** Queued outbound bytes of one stream past which sendData asks its caller to wait. */
-const STREAM_HIGH_WATER = 64 * 1024;
-/** Socket bytes not yet written past which every stream waits (the peer reads slowly). */
-const SOCKET_HIGH_WATER = 256 * 1024;
-/** A peer that lets this much pile up unread (our replies to its frames) is dropped. */
-const SOCKET_LIMIT = 16 * 1024 * 1024;
-/** Rapid reset (CVE-2023-44487): resets by the peer allowed in a burst, and per second after. */
-const RESET_BURST = 1000;
-const RESETS_PER_SECOND = 33;
 /** Header blocks past our SETTINGS_MAX_HEADER_LIST_SIZE by this much compressed end the connection. */
 const BLOCK_SLACK = 16 * 1024;
-/** Frames produced within one turn are written together once they reach this much. */
-const FLUSH_BYTES = 64 * 1024;
-
-interface QueuedData {
-  chunk: Buffer;
-  end: boolean;
-}
-
-export class H2Stream {
-  events: StreamEvents = NO_EVENTS;
-  /** The owner ended its side (END_STREAM given, maybe still queued behind the windows). */
-  localEnded = false;
-  /** The frame carrying END_STREAM was written (or the stream was reset). */
-  endSent = false;
-  /** The peer sent END_STREAM (or reset the stream). */
-  remoteEnded = false;
-  closed = false;
-  /** The final header section arrived (server: the request; client: the response). */
-  headersIn = false;
-  headersOut = false;
-  /** What the peer's stream window lets us send now. */
-  sendWindow: number;
-  /** DATA we may not send yet (windows), with an END_STREAM or trailers after it. */
-  queue: QueuedData[] | undefined;
-  queuedBytes = 0;
-  /** Trailers to send after the queued DATA (encoded when they go out: HPACK follows the wire order). */
-  trailersQueued: Fields | undefined;
-  /** The pairs of the queued trailers that must stay never-indexed (HPACK). */
-  trailersNeverIndexed: readonly number[] | undefined;
-  /** Bytes received and handed over, not yet consumed (the owner may have paused). */
-  unacked = 0;
-  /** Consumed bytes not yet given back to the peer with a WINDOW_UPDATE. */
-  owed = 0;
-  /** The receive window we have left to offer the peer. */
-  recvWindow: number;
-  paused = false;
-  /** The owner was told to wait (sendData returned false) and is owed an onDrain. */
-  wantsDrain = false;
-  /** The declared content-length, checked against the DATA received; -1: none. */
-  expectedLength = -1;
-  receivedLength = 0;
-  /** Client side: the request was written; a reset now means the peer may have processed it. */
-  sent = false;
-  /** Client side: a HEAD request, whose response may declare a length it does not carry. */
-  head = false;
-
-  constructor(
-    readonly conn: H2Connection,
-    readonly id: number,
-    sendWindow: number,
-    recvWindow: number,
-  ) {
-    this.sendWindow = sendWindow;
-    this.recvWindow = recvWindow;
-  }
-
-  /** Sends a header section (a request, a response, an informational response). */
-  sendHeaders(fields: Fields, endStream = false, neverIndexed?: readonly number[]): void {
-    this.conn.sendHeaders(this, fields, endStream, neverIndexed);
-  }
-
-  /** Sends body bytes. false: queued past the high-water mark; wait for onDrain before more. */
-  sendData(chunk: Buffer, endStream = false): boolean {
-    return this.conn.sendData(this, chunk, endStream);
-  }
-
-  /** Trailers end the stream (after any queued DATA). */
-  sendTrailers(fields: Fields, neverIndexed?: readonly number[]): void {
-    this.conn.sendTrailers(this, fields, neverIndexed);
-  }
-
-  /** Ends our side with an empty DATA frame carrying END_STREAM. */
-  end(): void {
-    if (!this.localEnded) this.conn.sendData(this, EMPTY, true);
-  }
-
-  /** RST_STREAM: the stream ends now, both ways. */
-  reset(code: number): void {
-    this.conn.resetStream(this, code, false);
-  }
-
-  /** Stop giving window back to the peer: it sends at most what is left. */
-  pause(): void {
-    this.paused = true;
-  }
-
-  resume(): void {
-    if (!this.paused) return;
-    this.paused = false;
-    this.conn.returnWindow(this);
-  }
-
-  /** Bytes queued towards the peer on this stream. */
-  get pending(): number {
-    return this.queuedBytes;
-  }
-}
-
-const EMPTY = Buffer.alloc(0);
 
 export interface H2ConnectionOptions {
   role: 'server' | 'client';
@@ -196,7 +78,7 @@ export interface H2ConnectionOptions {
   prefix?: Buffer;
 }
 
-export class H2Connection {
+export class H2Connection implements StreamOwner {
   readonly streams = new Map<number, H2Stream>();
   /** The highest stream id the peer opened (server), for GOAWAY. */
   lastPeerStreamId = 0;
@@ -209,37 +91,23 @@ export class H2Connection {
   destroyed = false;
   private closing = false;
   private readonly reader = new FrameReader(DEFAULT_MAX_FRAME_SIZE);
+  private readonly output: FrameOutput;
+  private readonly sender: DataSender;
+  private readonly windows: ReceiveWindows;
+  private readonly headerBlock: HeaderBlockAssembler;
+  private readonly resets = new ResetBudget();
   private readonly decoder: HpackDecoder;
   private readonly encoder = new HpackEncoder();
-  /** The peer's settings as they apply to what we send. */
-  private peerMaxFrameSize = DEFAULT_MAX_FRAME_SIZE;
+  /** The peer's settings as they apply to what we send (its frame size: the sender's). */
   private peerInitialWindow = DEFAULT_WINDOW;
-  private peerMaxConcurrent = Number.POSITIVE_INFINITY;
-  private connSendWindow = DEFAULT_WINDOW;
-  /** Receive side, connection level: window left to the peer, bytes to give back. */
-  private connRecvWindow: number;
-  private connUnacked = 0;
-  private readonly ourWindow: number;
-  private readonly ourConnWindow: number;
   /** The server waits for the client's preface before anything else. */
   private prefaceLeft: number;
-  /** A header block in pieces: HEADERS without END_HEADERS, then CONTINUATION. */
-  private block: { streamId: number; flags: number; parts: Buffer[]; bytes: number } | undefined;
-  /** Streams with queued DATA waiting for window. */
-  private readonly blocked = new Set<H2Stream>();
-  /** Client: requests waiting for the peer's SETTINGS_MAX_CONCURRENT_STREAMS to allow them. */
-  private readonly waiting: { stream: H2Stream; fields: Fields; endStream: boolean; neverIndexed: readonly number[] | undefined }[] = [];
-  private out: Buffer[] = [];
-  private outBytes = 0;
-  private flushScheduled = false;
+  /** Client: our open streams under the peer's limit, and the requests waiting for room. */
+  private readonly limit = new LocalStreamLimit();
   private connected = false;
-  private resetTokens = RESET_BURST;
-  private resetRefill = Date.now();
-  private readonly pings: ((rttMs: number | undefined) => void)[] = [];
-  private pingSent = 0;
+  private readonly pings = new PingTracker();
   /** Streams the peer opened that are not closed (for SETTINGS_MAX_CONCURRENT_STREAMS). */
   private peerOpened = 0;
-  private localOpened = 0;
   private closeError: Error | undefined;
   private readonly onSocketData = (chunk: Buffer) => this.receive(chunk);
 
@@ -249,9 +117,21 @@ export class H2Connection {
     private readonly events: ConnectionEvents = {},
   ) {
     const s = opts.settings;
-    this.ourWindow = s.initialStreamWindowSize;
-    this.ourConnWindow = Math.max(DEFAULT_WINDOW, s.initialConnectionWindowSize);
-    this.connRecvWindow = this.ourConnWindow;
+    this.output = new FrameOutput(socket, (queued) => {
+      // The peer makes us answer (PING, SETTINGS) or send faster than it reads: it is not a client we can serve.
+      this.opts.log?.debug('h2 peer does not read; closing', { queued });
+      this.destroy(new H2Error(H2Code.ENHANCE_YOUR_CALM, 'the peer does not read what it asks for'));
+    });
+    this.sender = new DataSender(this.output, {
+      writeTrailers: (stream, fields, neverIndexed) => {
+        // Encoded as they go out: the peer's decoder reads blocks in wire order.
+        this.output.push(headersFrames(stream.id, this.encoder.encode(fields, neverIndexed), true, this.sender.peerMaxFrameSize));
+        stream.endSent = true;
+      },
+      maybeClose: (stream) => this.maybeCloseStream(stream),
+    });
+    this.windows = new ReceiveWindows(s.initialStreamWindowSize, Math.max(DEFAULT_WINDOW, s.initialConnectionWindowSize), this.output);
+    this.headerBlock = new HeaderBlockAssembler(s.maxHeaderListSize + BLOCK_SLACK);
     this.decoder = new HpackDecoder({ maxTableSize: 4096 });
     this.prefaceLeft = opts.role === 'server' ? PREFACE.length : 0;
     const settings: [number, number][] = [
@@ -260,13 +140,13 @@ export class H2Connection {
       [SettingId.MAX_HEADER_LIST_SIZE, s.maxHeaderListSize],
     ];
     if (opts.role === 'server') settings.push([SettingId.MAX_CONCURRENT_STREAMS, s.maxConcurrentStreams]);
-    if (opts.role === 'client') this.queue(PREFACE);
-    this.queue(settingsFrame(settings));
-    if (this.ourConnWindow > DEFAULT_WINDOW) this.queue(windowUpdateFrame(0, this.ourConnWindow - DEFAULT_WINDOW));
+    if (opts.role === 'client') this.output.push(PREFACE);
+    this.output.push(settingsFrame(settings));
+    if (this.windows.connectionWindow > DEFAULT_WINDOW) this.output.push(windowUpdateFrame(0, this.windows.connectionWindow - DEFAULT_WINDOW));
     this.flush();
     socket.setNoDelay(true);
     socket.on('data', this.onSocketData);
-    socket.on('drain', () => this.drained());
+    socket.on('drain', () => this.sender.drained(this.streams.values()));
     socket.on('error', (err) => (this.closeError ??= err));
     // HTTP/2 has no half-closed connection: a FIN is the peer gone.
     socket.on('end', () => this.destroy());
@@ -291,19 +171,18 @@ export class H2Connection {
   /** Client: a new stream with its request headers. It waits, unsent, while the peer's stream limit is reached. */
   request(fields: Fields, endStream: boolean, events: StreamEvents, neverIndexed?: readonly number[]): H2Stream {
     if (!this.usable) throw new H2Error(H2Code.REFUSED_STREAM, 'the connection takes no new streams');
-    const stream = new H2Stream(this, this.nextStreamId, this.peerInitialWindow, this.ourWindow);
+    const stream = new H2Stream(this, this.nextStreamId, this.peerInitialWindow, this.windows.streamWindow);
     this.nextStreamId += 2;
     stream.events = events;
     for (let i = 0; i < fields.length; i += 2) if (fields[i] === ':method') stream.head = fields[i + 1] === 'HEAD';
     this.streams.set(stream.id, stream);
-    if (this.localOpened >= this.peerMaxConcurrent) {
+    if (!this.limit.tryOpen()) {
       // Body, trailers and the end the owner gives meanwhile wait in the stream's queue: no DATA
       // may go out before the HEADERS that open the stream.
       if (!endStream) stream.queue = [];
-      this.waiting.push({ stream, fields, endStream, neverIndexed });
+      this.limit.wait({ stream, fields, endStream, neverIndexed });
       return stream;
     }
-    this.localOpened++;
     stream.sent = true;
     this.sendHeaders(stream, fields, endStream, neverIndexed);
     return stream;
@@ -312,11 +191,7 @@ export class H2Connection {
   /** PING: `done` gets the round trip (undefined if the connection closes first). */
   ping(done: (rttMs: number | undefined) => void): void {
     if (this.destroyed) return done(undefined);
-    this.pings.push(done);
-    if (this.pings.length === 1) this.pingSent = performance.now();
-    const data = Buffer.alloc(8);
-    data.writeUInt32BE(this.pings.length, 4);
-    this.queue(pingFrame(data, false));
+    this.output.push(this.pings.send(done));
     this.flush();
   }
 
@@ -363,7 +238,7 @@ export class H2Connection {
   }
 
   private readonly onFrame = (type: number, flags: number, streamId: number, payload: Buffer): boolean => {
-    if (this.block && type !== FrameType.CONTINUATION) throw new H2Error(H2Code.PROTOCOL_ERROR, `frame type ${type} inside a header block`);
+    if (this.headerBlock.open && type !== FrameType.CONTINUATION) throw new H2Error(H2Code.PROTOCOL_ERROR, `frame type ${type} inside a header block`);
     if (!this.connected && type !== FrameType.SETTINGS) throw new H2Error(H2Code.PROTOCOL_ERROR, 'the first frame is not SETTINGS');
     switch (type) {
       case FrameType.DATA:
@@ -382,8 +257,8 @@ export class H2Connection {
         this.onSettings(flags, payload);
         break;
       case FrameType.PING:
-        if ((flags & Flag.ACK) === 0) this.queue(pingFrame(payload, true));
-        else this.onPingAck();
+        if ((flags & Flag.ACK) === 0) this.output.push(pingFrame(payload, true));
+        else this.pings.ack();
         break;
       case FrameType.GOAWAY:
         this.onGoaway(payload);
@@ -398,44 +273,27 @@ export class H2Connection {
         // PRIORITY is advisory and ignored; unknown frame types must be ignored (RFC 9113 §4.1).
         break;
     }
-    if (this.outBytes >= FLUSH_BYTES) this.flush();
+    if (this.output.bytes >= FLUSH_BYTES) this.flush();
     return !this.destroyed;
   };
 
   private onSettings(flags: number, payload: Buffer): void {
     if ((flags & Flag.ACK) !== 0) return;
-    for (const [id, value] of readSettings(payload)) {
-      switch (id) {
-        case SettingId.HEADER_TABLE_SIZE:
-          this.encoder.setMaxTableSize(Math.min(value, 65536));
-          break;
-        case SettingId.ENABLE_PUSH:
-          if (value > 1) throw new H2Error(H2Code.PROTOCOL_ERROR, `SETTINGS_ENABLE_PUSH ${value}`);
-          break;
-        case SettingId.MAX_CONCURRENT_STREAMS:
-          this.peerMaxConcurrent = value;
-          break;
-        case SettingId.INITIAL_WINDOW_SIZE: {
-          if (value > MAX_WINDOW) throw new H2Error(H2Code.FLOW_CONTROL_ERROR, `SETTINGS_INITIAL_WINDOW_SIZE ${value}`);
-          const delta = value - this.peerInitialWindow;
-          this.peerInitialWindow = value;
-          for (const s of this.streams.values()) {
-            s.sendWindow += delta;
-            if (s.sendWindow > MAX_WINDOW) throw new H2Error(H2Code.FLOW_CONTROL_ERROR, 'a stream window past 2^31-1');
-          }
-          if (delta > 0) this.unblock();
-          break;
-        }
-        case SettingId.MAX_FRAME_SIZE:
-          if (value < DEFAULT_MAX_FRAME_SIZE || value > MAX_ALLOWED_FRAME_SIZE) throw new H2Error(H2Code.PROTOCOL_ERROR, `SETTINGS_MAX_FRAME_SIZE ${value}`);
-          this.peerMaxFrameSize = value;
-          break;
-        default:
-          // SETTINGS_MAX_HEADER_LIST_SIZE is advisory; unknown settings are ignored.
-          break;
+    const p = readPeerSettings(payload);
+    if (p.headerTableSize !== undefined) this.encoder.setMaxTableSize(Math.min(p.headerTableSize, 65536));
+    if (p.maxConcurrentStreams !== undefined) this.limit.peerMax = p.maxConcurrentStreams;
+    if (p.maxFrameSize !== undefined) this.sender.peerMaxFrameSize = p.maxFrameSize;
+    if (p.initialWindowSize !== undefined) {
+      // A new initial window moves every open stream's window by the difference (§6.9.2).
+      const delta = p.initialWindowSize - this.peerInitialWindow;
+      this.peerInitialWindow = p.initialWindowSize;
+      for (const s of this.streams.values()) {
+        s.sendWindow += delta;
+        if (s.sendWindow > MAX_WINDOW) throw new H2Error(H2Code.FLOW_CONTROL_ERROR, 'a stream window past 2^31-1');
       }
+      if (delta > 0) this.sender.unblock();
     }
-    this.queue(SETTINGS_ACK);
+    this.output.push(SETTINGS_ACK);
     if (!this.connected) {
       this.connected = true;
       this.events.onConnect?.();
@@ -446,27 +304,12 @@ export class H2Connection {
   private onHeadersFrame(flags: number, streamId: number, payload: Buffer): void {
     const fragment = unpadded(FrameType.HEADERS, flags, payload);
     if ((flags & Flag.END_HEADERS) !== 0) return this.onHeaderBlock(streamId, flags, fragment);
-    this.block = { streamId, flags, parts: [fragment], bytes: fragment.length };
-    this.checkBlockSize(this.block.bytes);
+    this.headerBlock.start(streamId, flags, fragment);
   }
 
   private onContinuation(flags: number, streamId: number, payload: Buffer): void {
-    const b = this.block;
-    if (!b || b.streamId !== streamId) throw new H2Error(H2Code.PROTOCOL_ERROR, 'CONTINUATION without a header block in progress on its stream');
-    b.parts.push(payload);
-    b.bytes += payload.length;
-    this.checkBlockSize(b.bytes);
-    if ((flags & Flag.END_HEADERS) === 0) return;
-    this.block = undefined;
-    // The parts are views of socket chunks that are not reused, so joining them is safe.
-    this.onHeaderBlock(streamId, b.flags, b.parts.length === 1 ? b.parts[0]! : Buffer.concat(b.parts, b.bytes));
-  }
-
-  /** A header block too large to be a legitimate one ends the connection (CONTINUATION flood). */
-  private checkBlockSize(bytes: number): void {
-    if (bytes > this.opts.settings.maxHeaderListSize + BLOCK_SLACK) {
-      throw new H2Error(H2Code.ENHANCE_YOUR_CALM, `a header block of more than ${bytes} bytes`);
-    }
+    const done = this.headerBlock.continuation(streamId, (flags & Flag.END_HEADERS) !== 0, payload);
+    if (done) this.onHeaderBlock(streamId, done.flags, done.block);
   }
 
   private onHeaderBlock(streamId: number, flags: number, block: Buffer): void {
@@ -488,13 +331,13 @@ export class H2Connection {
       if (streamId <= this.lastPeerStreamId) return; // closed already: ignored once decoded
       if (this.goawaySent) return; // past our GOAWAY: never processed
       this.lastPeerStreamId = streamId;
-      stream = new H2Stream(this, streamId, this.peerInitialWindow, this.ourWindow);
+      stream = new H2Stream(this, streamId, this.peerInitialWindow, this.windows.streamWindow);
       if (this.peerOpened >= this.opts.settings.maxConcurrentStreams) {
-        this.queue(rstStreamFrame(streamId, H2Code.REFUSED_STREAM));
+        this.output.push(rstStreamFrame(streamId, H2Code.REFUSED_STREAM));
         return;
       }
-      if (this.socket.writableLength + this.outBytes > this.opts.settings.maxSessionMemoryMb * 1024 * 1024) {
-        this.queue(rstStreamFrame(streamId, H2Code.ENHANCE_YOUR_CALM));
+      if (this.output.pending > this.opts.settings.maxSessionMemoryMb * 1024 * 1024) {
+        this.output.push(rstStreamFrame(streamId, H2Code.ENHANCE_YOUR_CALM));
         return;
       }
       this.streams.set(streamId, stream);
@@ -511,49 +354,33 @@ export class H2Connection {
       if (c.error !== undefined) return this.streamError(stream, c.error);
       stream.expectedLength = c.contentLength;
       stream.headersIn = true;
-      if (endStream) this.remoteEnd(stream);
+      if (endStream) stream.remoteEnded = true;
       this.events.onStream?.(stream, decoded.fields, endStream, decoded.neverIndexed);
       if (endStream) this.maybeCloseStream(stream);
       return;
     }
-    if (stream.remoteEnded) return this.streamError(stream, 'HEADERS after END_STREAM', H2Code.STREAM_CLOSED);
-    if (decoded.size > this.opts.settings.maxHeaderListSize) return this.streamError(stream, `a header list of ${decoded.size} bytes`);
-    if (!stream.headersIn) {
-      // Client side: the response (1xx first, possibly several).
-      const c = checkSection(decoded.fields, 'response');
-      if (c.error !== undefined) return this.streamError(stream, c.error);
-      if (c.status! < 200) {
-        if (endStream) return this.streamError(stream, 'an informational response with END_STREAM');
-        stream.events.onHeaders(decoded.fields, false, 'informational', decoded.neverIndexed);
-        return;
-      }
+    const v = sectionOnStream(stream, decoded.fields, decoded.size, endStream, this.opts.settings.maxHeaderListSize);
+    if (v.kind === 'error') return this.streamError(stream, v.why, v.code);
+    if (v.kind === 'informational') return stream.events.onHeaders(decoded.fields, false, 'informational', decoded.neverIndexed);
+    if (v.kind === 'final') {
       stream.headersIn = true;
-      // A response to HEAD, a 204 or a 304 declares a length it does not carry (RFC 9110 §8.6).
-      stream.expectedLength = stream.head || c.status === 204 || c.status === 304 ? -1 : c.contentLength;
-      if (endStream && stream.expectedLength > 0) return this.streamError(stream, 'content-length without a body');
-      if (endStream) this.remoteEnd(stream);
-      stream.events.onHeaders(decoded.fields, endStream, 'final', decoded.neverIndexed);
-    } else {
-      if (!endStream) return this.streamError(stream, 'trailers without END_STREAM');
-      const c = checkSection(decoded.fields, 'trailers');
-      if (c.error !== undefined) return this.streamError(stream, c.error);
-      if (stream.expectedLength >= 0 && stream.receivedLength !== stream.expectedLength) return this.streamError(stream, 'a body shorter than its content-length');
-      this.remoteEnd(stream);
-      stream.events.onHeaders(decoded.fields, true, 'trailers', decoded.neverIndexed);
+      stream.expectedLength = v.expectedLength;
     }
+    if (endStream) stream.remoteEnded = true;
+    stream.events.onHeaders(decoded.fields, endStream, v.kind, decoded.neverIndexed);
     this.maybeCloseStream(stream);
   }
 
   private onDataFrame(flags: number, streamId: number, payload: Buffer): void {
     // Flow control counts the whole frame, padding included.
     const n = payload.length;
-    this.connRecvWindow -= n;
-    if (this.connRecvWindow < 0) throw new H2Error(H2Code.FLOW_CONTROL_ERROR, 'DATA past the connection window');
+    this.windows.connWindow -= n;
+    if (this.windows.connWindow < 0) throw new H2Error(H2Code.FLOW_CONTROL_ERROR, 'DATA past the connection window');
     const stream = this.streams.get(streamId);
     const data = unpadded(FrameType.DATA, flags, payload);
     if (!stream || stream.remoteEnded) {
       // A stream we closed or reset: its bytes go back to the connection window at once.
-      this.giveBackConnection(n);
+      this.windows.giveBackConnection(n);
       if (!stream && streamId > (this.opts.role === 'server' ? this.lastPeerStreamId : this.nextStreamId - 2)) {
         throw new H2Error(H2Code.PROTOCOL_ERROR, `DATA on stream ${streamId}, which was never opened`);
       }
@@ -566,43 +393,21 @@ export class H2Connection {
     stream.receivedLength += data.length;
     const endStream = (flags & Flag.END_STREAM) !== 0;
     if (stream.expectedLength >= 0 && (stream.receivedLength > stream.expectedLength || (endStream && stream.receivedLength !== stream.expectedLength))) {
-      this.giveBackConnection(n);
+      this.windows.giveBackConnection(n);
       return this.streamError(stream, 'a body that does not match its content-length');
     }
     // Padding is not the owner's to consume: it goes back with the next window update.
     stream.unacked += n - data.length;
-    if (endStream) this.remoteEnd(stream);
+    if (endStream) stream.remoteEnded = true;
     if (data.length > 0 || endStream) stream.events.onData(data, endStream);
     stream.unacked += data.length;
     this.returnWindow(stream);
     if (endStream) this.maybeCloseStream(stream);
   }
 
-  /** Gives received bytes back to the peer's windows, in batches, unless the stream is paused. */
+  /** A stream's owner consumed what it was given (or resumed): window goes back to the peer. */
   returnWindow(stream: H2Stream): void {
-    if (stream.paused || stream.unacked === 0) return;
-    const n = stream.unacked;
-    stream.unacked = 0;
-    this.giveBackConnection(n);
-    if (stream.remoteEnded) return;
-    stream.owed += n;
-    // Half the window consumed: give it back (fewer frames than one per DATA frame).
-    if (stream.owed >= this.ourWindow / 2) {
-      this.queue(windowUpdateFrame(stream.id, stream.owed));
-      stream.recvWindow += stream.owed;
-      stream.owed = 0;
-      this.scheduleFlush();
-    }
-  }
-
-  private giveBackConnection(n: number): void {
-    this.connUnacked += n;
-    if (this.connUnacked >= this.ourConnWindow / 2) {
-      this.queue(windowUpdateFrame(0, this.connUnacked));
-      this.connRecvWindow += this.connUnacked;
-      this.connUnacked = 0;
-      this.scheduleFlush();
-    }
+    this.windows.returnWindow(stream);
   }
 
   private onRstStream(streamId: number, code: number): void {
@@ -614,10 +419,7 @@ export class H2Connection {
       return;
     }
     // Rapid reset: a token bucket of peer resets; a peer that empties it is dropped.
-    const now = Date.now();
-    this.resetTokens = Math.min(RESET_BURST, this.resetTokens + ((now - this.resetRefill) * RESETS_PER_SECOND) / 1000);
-    this.resetRefill = now;
-    if (--this.resetTokens < 0) throw new H2Error(H2Code.ENHANCE_YOUR_CALM, 'too many streams reset by the peer');
+    if (!this.resets.take()) throw new H2Error(H2Code.ENHANCE_YOUR_CALM, 'too many streams reset by the peer');
     this.finishStream(stream, code, code === H2Code.REFUSED_STREAM, false, true);
   }
 
@@ -629,7 +431,7 @@ export class H2Connection {
     for (const s of [...this.streams.values()]) {
       if (this.beyondGoaway(s)) this.finishStream(s, H2Code.REFUSED_STREAM, true, false, true);
     }
-    for (const w of this.waiting.splice(0)) this.finishStream(w.stream, H2Code.REFUSED_STREAM, true, false);
+    for (const w of this.limit.takeAll()) this.finishStream(w.stream, H2Code.REFUSED_STREAM, true, false);
     if (first) this.events.onGoaway?.(g.code, g.lastStreamId);
     if (g.code !== H2Code.NO_ERROR) this.opts.log?.debug('h2 peer sent GOAWAY', { code: h2CodeName(g.code), debug: g.debug.toString('latin1').slice(0, 100) });
     this.maybeFinish();
@@ -644,9 +446,9 @@ export class H2Connection {
   private onWindowUpdate(streamId: number, increment: number): void {
     if (streamId === 0) {
       if (increment === 0) throw new H2Error(H2Code.PROTOCOL_ERROR, 'WINDOW_UPDATE of 0 on the connection');
-      this.connSendWindow += increment;
-      if (this.connSendWindow > MAX_WINDOW) throw new H2Error(H2Code.FLOW_CONTROL_ERROR, 'the connection window past 2^31-1');
-      this.unblock();
+      this.sender.connWindow += increment;
+      if (this.sender.connWindow > MAX_WINDOW) throw new H2Error(H2Code.FLOW_CONTROL_ERROR, 'the connection window past 2^31-1');
+      this.sender.unblock();
       return;
     }
     const stream = this.streams.get(streamId);
@@ -654,15 +456,7 @@ export class H2Connection {
     if (increment === 0) return this.streamError(stream, 'WINDOW_UPDATE of 0');
     stream.sendWindow += increment;
     if (stream.sendWindow > MAX_WINDOW) return this.streamError(stream, 'a stream window past 2^31-1', H2Code.FLOW_CONTROL_ERROR);
-    if (stream.queue) this.flushStream(stream);
-  }
-
-  private onPingAck(): void {
-    const done = this.pings.shift();
-    if (!done) return;
-    const rtt = performance.now() - this.pingSent;
-    this.pingSent = performance.now();
-    done(rtt);
+    if (stream.queue) this.sender.flushStream(stream);
   }
 
   // ---- sending ----
@@ -670,34 +464,19 @@ export class H2Connection {
   sendHeaders(stream: H2Stream, fields: Fields, endStream: boolean, neverIndexed?: readonly number[]): void {
     if (stream.localEnded || this.destroyed) return;
     const block = this.encoder.encode(fields, neverIndexed);
-    this.queue(headersFrames(stream.id, block, endStream, this.peerMaxFrameSize));
+    this.output.push(headersFrames(stream.id, block, endStream, this.sender.peerMaxFrameSize));
     stream.headersOut = true;
     if (endStream) {
       stream.localEnded = true;
       stream.endSent = true;
       this.maybeCloseStream(stream);
     }
-    this.scheduleFlush();
+    this.output.schedule();
   }
 
   sendData(stream: H2Stream, chunk: Buffer, endStream: boolean): boolean {
     if (stream.localEnded || this.destroyed) return false;
-    if (endStream) stream.localEnded = true;
-    if (stream.queue) {
-      stream.queue.push({ chunk, end: endStream });
-      stream.queuedBytes += chunk.length;
-    } else {
-      const sent = this.writeData(stream, chunk, endStream);
-      if (sent < chunk.length || (endStream && !stream.endSent)) {
-        stream.queue = [{ chunk: sent === 0 ? chunk : chunk.subarray(sent), end: endStream }];
-        stream.queuedBytes = chunk.length - sent;
-        this.blocked.add(stream);
-      } else if (endStream) this.maybeCloseStream(stream);
-    }
-    this.scheduleFlush();
-    const ok = stream.queuedBytes < STREAM_HIGH_WATER && this.socket.writableLength + this.outBytes < SOCKET_HIGH_WATER;
-    if (!ok) stream.wantsDrain = true;
-    return ok;
+    return this.sender.send(stream, chunk, endStream);
   }
 
   sendTrailers(stream: H2Stream, fields: Fields, neverIndexed?: readonly number[]): void {
@@ -711,85 +490,15 @@ export class H2Connection {
     this.sendHeaders(stream, fields, true, neverIndexed);
   }
 
-  /**
-   * Writes as much of `chunk` as the windows allow, as DATA frames of at most the peer's frame
-   * size; returns the bytes written. With `endStream` and everything written, the last frame
-   * carries END_STREAM (an empty chunk needs no window).
-   */
-  private writeData(stream: H2Stream, chunk: Buffer, endStream: boolean): number {
-    let p = 0;
-    for (;;) {
-      const n = Math.min(stream.sendWindow, this.connSendWindow, this.peerMaxFrameSize, chunk.length - p);
-      const last = p + Math.max(n, 0) === chunk.length;
-      if (n <= 0 && !(last && endStream)) return p;
-      const end = last && endStream;
-      this.queueData(stream.id, p === 0 && n === chunk.length ? chunk : chunk.subarray(p, p + n), end);
-      stream.sendWindow -= n;
-      this.connSendWindow -= n;
-      p += n;
-      if (end) stream.endSent = true;
-      if (last) return p;
-    }
-  }
-
-  /** Queued DATA of `stream` as far as the windows now allow; then its trailers or END_STREAM. */
-  private flushStream(stream: H2Stream): void {
-    const q = stream.queue;
-    if (!q) return;
-    while (q.length > 0) {
-      const item = q[0]!;
-      // END_STREAM rides the last item's last frame unless trailers follow.
-      const sent = this.writeData(stream, item.chunk, item.end && q.length === 1 && !stream.trailersQueued);
-      stream.queuedBytes -= sent;
-      if (sent < item.chunk.length || (item.end && q.length === 1 && !stream.trailersQueued && !stream.endSent)) {
-        item.chunk = item.chunk.subarray(sent);
-        break;
-      }
-      q.shift();
-    }
-    if (q.length === 0) {
-      stream.queue = undefined;
-      this.blocked.delete(stream);
-      if (stream.trailersQueued) {
-        const fields = stream.trailersQueued;
-        const neverIndexed = stream.trailersNeverIndexed;
-        stream.trailersQueued = undefined;
-        stream.trailersNeverIndexed = undefined;
-        // Encoded as they go out: the peer's decoder reads blocks in wire order.
-        this.queue(headersFrames(stream.id, this.encoder.encode(fields, neverIndexed), true, this.peerMaxFrameSize));
-        stream.endSent = true;
-      }
-      this.maybeCloseStream(stream);
-    }
-    this.scheduleFlush();
-    // A stream the flush just closed has heard its onClose, which comes last.
-    if (stream.wantsDrain && !stream.closed && stream.queuedBytes < STREAM_HIGH_WATER && this.socket.writableLength + this.outBytes < SOCKET_HIGH_WATER) {
-      stream.wantsDrain = false;
-      stream.events.onDrain();
-    }
-  }
-
-  private queueData(streamId: number, payload: Buffer, endStream: boolean): void {
-    this.queue(dataFrameHeader(streamId, payload.length, endStream));
-    if (payload.length > 0) this.queue(payload);
-  }
-
-  private unblock(): void {
-    for (const s of [...this.blocked]) {
-      if (this.connSendWindow <= 0) break;
-      this.flushStream(s);
-    }
-  }
-
   resetStream(stream: H2Stream, code: number, retrySafe: boolean): void {
     if (stream.closed) return;
     // Both ends already ended on the wire: the stream is closed for the peer, and an RST_STREAM
     // there is an invalid frame (Node's server counts them and ends the connection at 1,000).
     const over = stream.remoteEnded && stream.endSent;
-    if (!this.destroyed && stream.sent && !over) this.queue(rstStreamFrame(stream.id, code));
+    if (!this.destroyed && stream.sent && !over) this.output.push(rstStreamFrame(stream.id, code));
     if (over) return this.finishStream(stream, H2Code.NO_ERROR, false, false);
     this.finishStream(stream, code, retrySafe, true);
-    this.scheduleFlush();
+    this.output.schedule();
   }
 
   private streamError(stream: H2Stream, why: string, code: number = H2Code.PROTOCOL_ERROR): void {
@@ -813,12 +522,8 @@ export class H2Connection {
 
   private sendGoaway(code: number, debug: string): void {
     this.goawaySent = true;
-    this.queue(goawayFrame(this.lastPeerStreamId, code, debug.slice(0, 200)));
-    this.scheduleFlush();
-  }
-
-  private remoteEnd(stream: H2Stream): void {
-    stream.remoteEnded = true;
+    this.output.push(goawayFrame(this.lastPeerStreamId, code, debug.slice(0, 200)));
+    this.output.schedule();
   }
 
   private maybeCloseStream(stream: H2Stream): void {
@@ -833,22 +538,17 @@ export class H2Connection {
     stream.remoteEnded = true;
     stream.localEnded = true;
     stream.endSent = true;
-    if (stream.queue) {
-      stream.queue = undefined;
-      stream.queuedBytes = 0;
-      this.blocked.delete(stream);
-    }
+    if (stream.queue) this.sender.forget(stream);
     if (stream.unacked > 0) {
-      this.giveBackConnection(stream.unacked);
+      this.windows.giveBackConnection(stream.unacked);
       stream.unacked = 0;
     }
     if (this.streams.delete(stream.id)) {
       const peers = this.opts.role === 'server' ? stream.id % 2 === 1 : stream.id % 2 === 0;
       if (peers) this.peerOpened--;
-      else if (stream.sent) this.localOpened--;
+      else if (stream.sent) this.limit.release();
     }
-    const i = this.waiting.findIndex((w) => w.stream === stream);
-    if (i >= 0) this.waiting.splice(i, 1);
+    if (!stream.sent) this.limit.remove(stream);
     if (!normal) stream.events.onReset(code, retrySafe, byPeer);
     stream.events.onClose();
     this.openWaiting();
@@ -857,10 +557,8 @@ export class H2Connection {
 
   /** Client: requests that waited for the peer's stream limit go out as streams close. */
   private openWaiting(): void {
-    while (this.waiting.length > 0 && this.localOpened < this.peerMaxConcurrent && !this.destroyed) {
-      const w = this.waiting.shift()!;
+    for (let w; !this.destroyed && (w = this.limit.next()); ) {
       const s = w.stream;
-      this.localOpened++;
       s.sent = true;
       // The owner may have ended its side while the stream waited: the HEADERS still go first.
       const ended = s.localEnded;
@@ -868,10 +566,7 @@ export class H2Connection {
       this.sendHeaders(s, w.fields, w.endStream, w.neverIndexed);
       s.localEnded ||= ended;
       if (s.queue && s.queue.length === 0 && !s.trailersQueued) s.queue = undefined;
-      else if (s.queue) {
-        this.blocked.add(s);
-        this.flushStream(s);
-      }
+      else if (s.queue) this.sender.resume(s);
     }
   }
 
@@ -887,56 +582,15 @@ export class H2Connection {
 
   // ---- the socket ----
 
-  private queue(b: Buffer): void {
-    this.out.push(b);
-    this.outBytes += b.length;
-    // Answers the peer provokes within one read (a flood of PINGs, SETTINGS, tiny frames) grow
-    // this queue before the flush that checks the limit: flush at the limit, so it is checked.
-    if (this.outBytes > SOCKET_LIMIT) this.flush();
-  }
-
-  private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    process.nextTick(() => this.flush());
-  }
-
-  /** Everything produced so far, in one write (small frames joined, large payloads as they are). */
+  /** Everything produced so far, in one write. */
   flush(): void {
-    this.flushScheduled = false;
-    if (this.out.length === 0) return;
-    const out = this.out;
-    const bytes = this.outBytes;
-    this.out = [];
-    this.outBytes = 0;
-    if (this.socket.destroyed || this.socket.writableEnded) return;
-    if (out.length === 1) this.socket.write(out[0]!);
-    else if (bytes <= 16 * 1024) this.socket.write(Buffer.concat(out, bytes));
-    else {
-      this.socket.cork();
-      for (const b of out) this.socket.write(b);
-      this.socket.uncork();
-    }
-    if (this.socket.writableLength > SOCKET_LIMIT) {
-      // The peer makes us answer (PING, SETTINGS) or send faster than it reads: it is not a client we can serve.
-      this.opts.log?.debug('h2 peer does not read; closing', { queued: this.socket.writableLength });
-      this.destroy(new H2Error(H2Code.ENHANCE_YOUR_CALM, 'the peer does not read what it asks for'));
-    }
-  }
-
-  private drained(): void {
-    for (const s of this.streams.values()) {
-      if (s.wantsDrain && s.queuedBytes < STREAM_HIGH_WATER) {
-        s.wantsDrain = false;
-        s.events.onDrain();
-      }
-    }
+    this.output.flush();
   }
 
   private closed(): void {
     this.destroyed = true;
     for (const s of [...this.streams.values()]) this.finishStream(s, H2Code.CANCEL, !s.sent || this.beyondGoaway(s), true);
-    for (const p of this.pings.splice(0)) p(undefined);
+    this.pings.cancelAll();
     this.socket.off('data', this.onSocketData);
     this.events.onClose?.(this.closeError);
   }

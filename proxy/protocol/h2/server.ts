@@ -6,7 +6,8 @@
  */
 import type { Socket } from 'node:net';
 import type { ConnInfo } from '../call';
-import { H2Connection, type H2Stream } from './connection';
+import { H2Connection } from './connection';
+import type { H2Stream } from './stream';
 import type { Fields } from './semantics';
 import type { H2Settings } from './settings';
 import { stallAck, stallTick, type StallState } from './stall-watch';

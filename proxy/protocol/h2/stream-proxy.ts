@@ -10,7 +10,7 @@
  */
 import { errnoOf, type CallPolicy, type ConnInfo, type HttpCall, type HttpOutcome } from '../call';
 import type { UpstreamSession } from './client-pool';
-import type { H2Stream, StreamEvents } from './connection';
+import type { H2Stream, StreamEvents } from './stream';
 import { HttpProxyError } from '../errors';
 import { answerFor, carryRstCode, encodeGrpcMessage, H2Code, isGrpcContentType, parseGrpcTimeout, type ProxyFailure } from './grpc-status';
 import { h2CodeName } from './h2-error';

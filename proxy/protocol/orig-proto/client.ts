@@ -12,7 +12,7 @@ import type { UpstreamHandler } from '../h1/client-pool';
 import type { UpstreamLink } from '../h1/link';
 import type { BodyFraming, RequestHead } from '../h1/parse-head';
 import type { UpstreamSession } from '../h2/client-pool';
-import type { H2Stream } from '../h2/connection';
+import type { H2Stream } from '../h2/stream';
 import { H2Code } from '../h2/grpc-status';
 import { h2CodeName } from '../h2/h2-error';
 import type { Fields } from '../h2/semantics';

@@ -17,7 +17,7 @@ import { errnoOf, type HttpCall, type HttpOutcome } from '../call';
 import { ChunkedError, ChunkedScanner } from '../h1/chunked';
 import type { Acquired, UpstreamConn, UpstreamHandler } from '../h1/client-pool';
 import { parseResponseHead, responseFraming, responseKeepAlive, type HeadLimits, type ResponseHead } from '../h1/parse-head';
-import type { H2Stream } from '../h2/connection';
+import type { H2Stream } from '../h2/stream';
 import { answerFor, H2Code, type ProxyFailure } from '../h2/grpc-status';
 import { HttpProxyError } from '../errors';
 import type { Fields } from '../h2/semantics';

@@ -1,0 +1,158 @@
+/**
+ * One request/response exchange on an HTTP/1.1 client connection: the request's framing and
+ * head as it goes upstream, its body counted or scanned as it passes, the response's progress,
+ * and the upstream connection's events while this exchange owns it, passed to the client
+ * connection (server.ts) that drives it.
+ */
+import type { Socket } from 'node:net';
+import type { CallPolicy, HttpCall, HttpOutcome } from '../call';
+import { ChunkedError, ChunkedScanner } from './chunked';
+import type { UpstreamHandler } from './client-pool';
+import { upstreamRequestHead } from './forward-head';
+import type { UpstreamLink } from './link';
+import { requestFraming, type BodyFraming, type RequestHead } from './parse-head';
+
+/** A request as the layer above needs it to route and send it. */
+export interface H1Request {
+  head: RequestHead;
+  framing: BodyFraming;
+  /** An Upgrade or CONNECT: the connection becomes a byte relay if the upstream agrees. */
+  tunnel: boolean;
+}
+
+/**
+ * The layer above, per connection: an HttpCall for each request. `undefined`: a request the
+ * server refused before it could be read (malformed, too large, too slow); its call is only ended.
+ */
+export type H1Dispatch = (req: H1Request | undefined) => HttpCall<UpstreamLink>;
+
+export const enum Phase {
+  Head,
+  /** Reading the request body from the client. */
+  Body,
+  /** Request read; waiting for the response to complete. */
+  Wait,
+  Tunnel,
+  Closed,
+}
+
+export const enum ResPhase {
+  Connecting,
+  Head,
+  Body,
+  Done,
+}
+
+/** The client connection an exchange belongs to (server.ts's ClientConnection). */
+export interface ExchangeOwner {
+  readonly phase: Phase;
+  readonly client: Socket;
+  onResponseData(ex: Exchange, chunk: Buffer): void;
+  onUpstreamEnd(ex: Exchange): void;
+  onUpstreamClose(ex: Exchange, errno: string, retrySafe: boolean): void;
+}
+
+/** One request/response exchange on the client connection. */
+export class Exchange implements UpstreamHandler {
+  upstream: UpstreamLink | undefined;
+  retried = false;
+  reqDone = false;
+  resPhase = ResPhase.Connecting;
+  resBuf: Buffer | undefined;
+  resStatus = 0;
+  resFraming: BodyFraming = { kind: 'none' };
+  resRemaining = 0;
+  resScanner: ChunkedScanner | undefined;
+  resKeepAlive = false;
+  /** The response is chunked and the client speaks HTTP/1.0: its data is written decoded. */
+  dechunk = false;
+  /** Upstream bytes of this exchange's response seen so far (for the stale-connection retry). */
+  resBytes = 0;
+  reqRemaining = 0;
+  reqScanner: ChunkedScanner | undefined;
+  /** Validated body bytes read before the upstream was connected. */
+  early: Buffer[] = [];
+  timer: NodeJS.Timeout | undefined;
+  ended = false;
+  /** The route's filters, retries and timeouts (from the call, once opened). */
+  policy: CallPolicy | undefined;
+  /** The whole body is kept in `early` for a retry (a route retries, and it is small enough). */
+  keepBody = false;
+  /** The route's request timeout, over every attempt. */
+  reqTimer: NodeJS.Timeout | undefined;
+  /** The route's response timeout (from the request's end) and idle timeout (refreshed by every byte). */
+  resTimer: NodeJS.Timeout | undefined;
+  idleTimer: NodeJS.Timeout | undefined;
+  readonly tunnel: boolean;
+  readonly framing: BodyFraming;
+  headBytes: Buffer;
+  /** The layer above's view of this request: its route, upstream and end. */
+  readonly call: HttpCall<UpstreamLink>;
+
+  constructor(
+    readonly conn: ExchangeOwner,
+    readonly head: RequestHead,
+    raw: Buffer,
+    headLength: number,
+    dispatch: H1Dispatch,
+  ) {
+    this.framing = requestFraming(head);
+    this.tunnel = head.method === 'CONNECT' || (head.upgrade !== undefined && head.connection.includes('upgrade'));
+    // Not copied: a socket's read buffers are never reused, so a retry can resend these bytes.
+    this.headBytes = upstreamRequestHead(raw, headLength, head, this.tunnel && head.method !== 'CONNECT');
+    if (this.framing.kind === 'length') this.reqRemaining = this.framing.length;
+    if (this.framing.kind === 'chunked') this.reqScanner = new ChunkedScanner();
+    this.call = dispatch({ head, framing: this.framing, tunnel: this.tunnel });
+  }
+
+  end(o: HttpOutcome): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.reqTimer) clearTimeout(this.reqTimer);
+    if (this.resTimer) clearTimeout(this.resTimer);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.call.end(o);
+  }
+
+  /**
+   * Takes request body bytes from `b` (starting at `start`); returns the offset just past the
+   * body's last byte, or -1 when the body is malformed. Sets reqDone at the end of the body.
+   */
+  takeBody(b: Buffer, start: number): number {
+    if (this.reqDone) return start;
+    if (this.framing.kind === 'length') {
+      const n = Math.min(this.reqRemaining, b.length - start);
+      this.reqRemaining -= n;
+      if (this.reqRemaining === 0) this.reqDone = true;
+      return start + n;
+    }
+    if (this.framing.kind === 'chunked') {
+      let q: number;
+      try {
+        q = this.reqScanner!.push(b, start);
+      } catch (e) {
+        if (e instanceof ChunkedError) return -1;
+        throw e;
+      }
+      if (this.reqScanner!.done) this.reqDone = true;
+      return q;
+    }
+    this.reqDone = true;
+    return start;
+  }
+
+  // UpstreamHandler: events of the upstream connection while this exchange owns it.
+  onUpstreamData(chunk: Buffer): void {
+    this.resBytes += chunk.length;
+    this.conn.onResponseData(this, chunk);
+  }
+  onUpstreamEnd(): void {
+    this.conn.onUpstreamEnd(this);
+  }
+  onUpstreamClose(errno: string, retrySafe = false): void {
+    this.conn.onUpstreamClose(this, errno, retrySafe);
+  }
+  onUpstreamDrain(): void {
+    if (this.conn.phase === Phase.Body) this.conn.client.resume();
+  }
+}
