@@ -5,7 +5,7 @@
  * connection (server.ts) that drives it.
  */
 import type { Socket } from 'node:net';
-import type { HttpCall, HttpOutcome } from '../call';
+import type { CallPolicy, HttpCall, HttpOutcome } from '../call';
 import { ChunkedError, ChunkedScanner } from './chunked';
 import type { UpstreamHandler } from './client-pool';
 import { upstreamRequestHead } from './forward-head';
@@ -76,9 +76,18 @@ export class Exchange implements UpstreamHandler {
   early: Buffer[] = [];
   timer: NodeJS.Timeout | undefined;
   ended = false;
+  /** The route's filters, retries and timeouts (from the call, once opened). */
+  policy: CallPolicy | undefined;
+  /** The whole body is kept in `early` for a retry (a route retries, and it is small enough). */
+  keepBody = false;
+  /** The route's request timeout, over every attempt. */
+  reqTimer: NodeJS.Timeout | undefined;
+  /** The route's response timeout (from the request's end) and idle timeout (refreshed by every byte). */
+  resTimer: NodeJS.Timeout | undefined;
+  idleTimer: NodeJS.Timeout | undefined;
   readonly tunnel: boolean;
   readonly framing: BodyFraming;
-  readonly headBytes: Buffer;
+  headBytes: Buffer;
   /** The layer above's view of this request: its route, upstream and end. */
   readonly call: HttpCall<UpstreamLink>;
 
@@ -102,6 +111,9 @@ export class Exchange implements UpstreamHandler {
     if (this.ended) return;
     this.ended = true;
     o.responseBytes = this.resBodyBytes;
+    if (this.reqTimer) clearTimeout(this.reqTimer);
+    if (this.resTimer) clearTimeout(this.resTimer);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
     this.call.end(o);
   }
 

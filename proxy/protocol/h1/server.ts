@@ -20,7 +20,7 @@
 import type { Socket } from 'node:net';
 import { relay } from '../../transport/relay';
 import { resetConnection } from '../../transport/reset';
-import { errnoOf, type ConnInfo } from '../call';
+import { errnoOf, type CallPolicy, type ConnInfo } from '../call';
 import { connectErrorKind, h1ErrorResponse, HttpProxyError, type ProxyErrorKind } from '../errors';
 import { ChunkedError, ChunkedScanner } from './chunked';
 import type { PoolOptions } from './client-pool';
@@ -251,8 +251,9 @@ class ClientConnection implements ExchangeOwner {
         ex.upstream = link;
         link.handler = ex;
         ex.resPhase = ResPhase.Head;
+        if (!ex.policy && ex.call.policy) this.applyPolicy(ex, ex.call.policy);
         link.send(ex.headBytes, ex.early);
-        if (!ex.retried) ex.early = []; // kept only while a retry could still need them
+        if (!ex.retried && !ex.keepBody) ex.early = []; // kept only while a retry could still need them
         if (ex.reqDone) this.armTimer(ex);
         else if (this.phase === Phase.Body) this.client.resume();
         link.resume();
@@ -268,6 +269,48 @@ class ClientConnection implements ExchangeOwner {
     );
   }
 
+  /**
+   * The route's policy, on the first attempt: filters rewrite the head, a request timeout starts,
+   * and a body small enough for retries is kept (a length-framed one, up to the limit).
+   */
+  private applyPolicy(ex: Exchange, p: CallPolicy): void {
+    ex.policy = p;
+    if (p.h1Head) ex.headBytes = p.h1Head(ex.headBytes);
+    const f = ex.framing;
+    if (p.retry && !ex.tunnel && (f.kind === 'none' || (f.kind === 'length' && f.length <= p.retry.maxBodyBytes))) ex.keepBody = true;
+    if (p.requestTimeoutMs) ex.reqTimer = this.routeTimer(ex, p.requestTimeoutMs, 'request');
+    if (p.idleTimeoutMs) ex.idleTimer = this.routeTimer(ex, p.idleTimeoutMs, 'idle');
+    if (ex.reqDone) this.requestDone(ex);
+  }
+
+  /** A route timeout: the backend call is cancelled (fail destroys the upstream), 504 or a reset. */
+  private routeTimer(ex: Exchange, ms: number, what: string): NodeJS.Timeout {
+    return setTimeout(() => {
+      if (this.ex === ex) this.fail(ex, 'responseTimeout', `route ${what} timeout ${ms} ms`);
+    }, ms);
+  }
+
+  /** The request is all sent: the route's response timeout starts. */
+  private requestDone(ex: Exchange): void {
+    const ms = ex.policy?.responseTimeoutMs;
+    if (ms && !ex.resTimer) ex.resTimer = this.routeTimer(ex, ms, 'response');
+  }
+
+  /** Sends the request again (a route's retry): the attempt's upstream is dropped unread. */
+  private retryAttempt(ex: Exchange): void {
+    this.disarmTimer(ex);
+    const up = ex.upstream;
+    if (up) {
+      up.handler = undefined;
+      up.destroy();
+    }
+    ex.upstream = undefined;
+    ex.resBuf = undefined;
+    ex.resBytes = 0;
+    ex.resPhase = ResPhase.Connecting;
+    this.connect(ex, true);
+  }
+
   private forwardBody(chunk: Buffer): void {
     const ex = this.ex!;
     const q = ex.takeBody(chunk, 0);
@@ -276,12 +319,16 @@ class ClientConnection implements ExchangeOwner {
       if (ex.upstream) ex.upstream.reset();
       return this.fail(ex, 'badRequest', 'invalid chunked body', true);
     }
+    // Kept for a retry (a socket's read buffers are never reused, so no copy is needed).
+    if (ex.keepBody) ex.early.push(q === chunk.length ? chunk : chunk.subarray(0, q));
+    ex.idleTimer?.refresh();
     const up = ex.upstream!;
     const more = up.write(q === chunk.length ? chunk : chunk.subarray(0, q));
     if (ex.reqDone) {
       if (q < chunk.length) this.buf = this.buf ? Buffer.concat([this.buf, chunk.subarray(q)]) : chunk.subarray(q);
       this.phase = Phase.Wait;
       this.client.pause();
+      if (ex.policy) this.requestDone(ex);
       this.armTimer(ex);
       if (ex.resPhase === ResPhase.Done) this.finish(ex);
     } else if (!more) this.client.pause();
@@ -291,6 +338,7 @@ class ClientConnection implements ExchangeOwner {
 
   onResponseData(ex: Exchange, chunk: Buffer): void {
     if (this.ex !== ex) return;
+    ex.idleTimer?.refresh();
     if (ex.resPhase === ResPhase.Head) {
       ex.resBuf = ex.resBuf ? Buffer.concat([ex.resBuf, chunk]) : chunk;
       this.responseHead(ex);
@@ -321,6 +369,8 @@ class ClientConnection implements ExchangeOwner {
         continue;
       }
       this.disarmTimer(ex);
+      // A route's retry: an answer it retries is dropped, and the kept request sent again.
+      if (ex.keepBody && ex.reqDone && ex.policy?.retry?.shouldRetry(h.status)) return this.retryAttempt(ex);
       ex.resStatus = h.status;
       ex.call.respond?.(h.status);
       const upgrade = h.status === 101;
@@ -344,7 +394,8 @@ class ClientConnection implements ExchangeOwner {
         dechunk || !this.keepAlive || this.clientEnded || ex.resFraming.kind === 'close' || (!ex.reqDone && ex.framing.kind !== 'none');
       if (close) this.keepAlive = false;
       const keepAlive10 = !close && ex.head.minor === 0;
-      const out = clientResponseHead(b, r.length, h, { close, keepAlive10, upgrade: false, dropTransferEncoding: dechunk });
+      const given = clientResponseHead(b, r.length, h, { close, keepAlive10, upgrade: false, dropTransferEncoding: dechunk });
+      const out = ex.policy?.h1ResponseHead ? ex.policy.h1ResponseHead(given) : given;
       ex.resBuf = undefined;
       ex.resPhase = ResPhase.Body;
       if (ex.resFraming.kind === 'length') ex.resRemaining = ex.resFraming.length;
@@ -481,11 +532,14 @@ class ClientConnection implements ExchangeOwner {
   }
 
   private armTimer(ex: Exchange): void {
-    const ms = this.settings.responseTimeoutMs;
+    const attempt = ex.policy?.attemptTimeoutMs ?? 0;
+    const ms = attempt > 0 && (attempt < this.settings.responseTimeoutMs || this.settings.responseTimeoutMs <= 0) ? attempt : this.settings.responseTimeoutMs;
     if (ms <= 0 || ex.timer || ex.resPhase !== ResPhase.Head) return;
     ex.timer = setTimeout(() => {
       ex.timer = undefined;
       if (this.ex !== ex || ex.resPhase !== ResPhase.Head) return;
+      // A route's attempt that timed out is retried as a 504 would be.
+      if (ms === attempt && ex.keepBody && ex.reqDone && ex.policy?.retry?.shouldRetry(504)) return this.retryAttempt(ex);
       ex.upstream?.destroy();
       this.fail(ex, 'responseTimeout', `no response within ${ms} ms`);
     }, ms);
