@@ -5,11 +5,14 @@
  * outage changes nothing); a message this proxy cannot read is logged and ignored. A new answer
  * applies to the next request: requests in flight keep the plan they started with.
  */
-import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../../../core/log';
-import { fromPbOutbound, outboundClientConstructor, type PbOutboundPolicy, type PbTrafficSpec } from '../../../core/api/outbound';
+import { fromPbOutbound, type PbOutboundPolicy, type PbTrafficSpec } from '../../../core/api/outbound';
 import { backoffDelay, type BackoffOptions } from '../../../core/backoff';
 import type { OutboundPolicy } from '../../../core/route/model';
+import { CONTROL_PLANE_H2, grpcApi } from '../../protocol/grpc/api';
+import { GrpcCall, type CallStatus } from '../../protocol/grpc/call';
+import { GrpcChannel } from '../../protocol/grpc/channel';
+import { GrpcStatus } from '../../protocol/h2/grpc-status';
 
 const BACKOFF: BackoffOptions = { baseMs: 200, maxMs: 10_000, jitter: 0.5 };
 
@@ -30,19 +33,13 @@ export interface OutboundPoliciesOptions {
 
 export class OutboundPolicies {
   private readonly targets = new Map<string, Watch>();
-  private readonly client: grpc.Client & Record<string, any>;
+  private readonly channel: GrpcChannel;
   private readonly sweep: NodeJS.Timeout;
   private version = 0;
   private closed = false;
 
   constructor(private readonly opts: OutboundPoliciesOptions) {
-    const Client = outboundClientConstructor();
-    this.client = new Client(opts.addr, grpc.credentials.createInsecure(), {
-      'grpc.initial_reconnect_backoff_ms': 200,
-      'grpc.max_reconnect_backoff_ms': 5_000,
-      'grpc.keepalive_time_ms': 30_000,
-      'grpc.keepalive_timeout_ms': 10_000,
-    }) as grpc.Client & Record<string, any>;
+    this.channel = new GrpcChannel({ address: opts.addr, settings: CONTROL_PLANE_H2, keepAliveMs: 30_000, keepAliveTimeoutMs: 10_000, log: opts.log });
     const idle = opts.idleMs ?? 60_000;
     this.sweep = setInterval(() => {
       const now = Date.now();
@@ -92,13 +89,14 @@ export class OutboundPolicies {
     clearInterval(this.sweep);
     for (const w of this.targets.values()) w.close();
     this.targets.clear();
-    this.client.close();
+    this.channel.close();
   }
 
   private open(w: Watch): void {
     if (this.closed || w.closed) return;
     const spec: PbTrafficSpec = { source_workload: this.opts.workload, [w.kind]: w.key };
-    const call: grpc.ClientReadableStream<PbOutboundPolicy> = this.client['Watch'](spec);
+    const api = grpcApi('outbound.proto');
+    const call = new GrpcCall(this.channel, api.codec, api.method('linnet.outbound.OutboundPolicies', 'Watch'), spec);
     w.call = call;
     call.on('data', (msg: PbOutboundPolicy) => {
       if (w.call !== call) return;
@@ -114,16 +112,13 @@ export class OutboundPolicies {
       this.opts.log.debug('outbound policy', { target: w.key, routes: policy?.routes.length ?? 0, parent: policy ? `${policy.parent.namespace}/${policy.parent.name}` : 'none' });
       for (const fn of w.waiters.splice(0)) fn();
     });
-    call.on('error', () => {
-      // Reported through 'status'.
-    });
-    call.on('status', (s: grpc.StatusObject) => {
+    call.on('status', (s: CallStatus) => {
       if (w.call !== call) return;
       w.call = undefined;
       if (this.closed || w.closed) return;
       // A control plane without OutboundPolicies (an older one): no routes, and no first request
       // waits for an answer that will not come; it is asked again later all the same.
-      if (s.code === grpc.status.UNIMPLEMENTED && !w.current.answered) {
+      if (s.code === GrpcStatus.UNIMPLEMENTED && !w.current.answered) {
         w.current = { policy: undefined, version: ++this.version, answered: true };
         for (const fn of w.waiters.splice(0)) fn();
       }
@@ -135,7 +130,7 @@ export class OutboundPolicies {
 }
 
 class Watch {
-  call: grpc.ClientReadableStream<PbOutboundPolicy> | undefined;
+  call: GrpcCall | undefined;
   timer: NodeJS.Timeout | undefined;
   attempt = 0;
   closed = false;
