@@ -54,6 +54,9 @@ export interface OutboundDeps extends OutboundServices {
 const H2_ALPN: readonly string[] = ['h2'];
 const EMPTY = Buffer.alloc(0);
 const OPAQUE_PORT: Detected = Object.freeze({ kind: 'opaque', reason: 'undecided', detail: 'opaque port' });
+/** Declared by appProtocol; the request line is the HTTP/1 server's to read. */
+const DECLARED_HTTP1: Detected = Object.freeze({ kind: 'http1', method: '', target: '', version: '1.1' });
+const DECLARED_H2: Detected = Object.freeze({ kind: 'h2' });
 
 export class Outbound implements Stack {
   readonly side: Side;
@@ -97,6 +100,9 @@ export class Outbound implements Stack {
     if (this.deps.balancers) {
       const route = await this.deps.balancers.route(target.host, target.port);
       if (route.kind === 'balanced' && route.opaque) return this.dispatch.serve(client, EMPTY, OPAQUE_PORT, conn);
+      // A port that declares HTTP (its Service's appProtocol) is served as such, not detected:
+      // a client that waits for the server, or sends its request slowly, is never taken for opaque.
+      if (route.kind === 'balanced' && route.protocol) return this.dispatch.serve(client, EMPTY, route.protocol === 'h2' ? DECLARED_H2 : DECLARED_HTTP1, conn);
     }
     const prefix = await readPrefix(client, side.detectTimeoutMs);
     return this.dispatch.serveDetected(client, prefix, conn);

@@ -55,6 +55,8 @@ export interface EndpointSet extends EventEmitter {
   /** undefined before the first answer; false: unknown destination (fall back to the original
    * destination); true: known (possibly with no endpoints right now). */
   exists(): boolean | undefined;
+  /** The port's declared protocol (appProtocol http/ws: http1; h2c: h2): detection is skipped. */
+  protocol(): 'http1' | 'h2' | undefined;
   /** Whether the stream to the control plane is currently up. */
   connected(): boolean;
   /** Resolves true once the first answer is in, false if `timeoutMs` passes first. */
@@ -194,6 +196,9 @@ class Holder extends EventEmitter implements EndpointSet {
   }
   exists(): boolean | undefined {
     return this.t.state.exists;
+  }
+  protocol(): 'http1' | 'h2' | undefined {
+    return this.t.state.protocol;
   }
   connected(): boolean {
     return this.t.connected();
