@@ -113,9 +113,11 @@ export class BenchEnv {
       chmodSync(join(mesh, 'ca', 'ca.crt'), 0o644);
       for (const w of ['load', 'app', 'tap']) writeFileSync(join(mesh, `${w}.token`), `${w}-bench-token\n`, { mode: 0o644 });
       writeFileSync(join(mesh, 'mesh.yaml'), meshFile(this.app.ip));
+      mkdirSync(join(mesh, 'policy'), { recursive: true, mode: 0o755 });
+      writeFileSync(join(mesh, 'policy', 'routes.yaml'), benchRoutes());
       control.spawn(process.execPath, [
-        LINNET_BIN, 'control', '--discovery-file', join(mesh, 'mesh.yaml'), '--identity-dir', join(mesh, 'ca'),
-        '--destination-addr', `${control.ip}:8086`, '--identity-addr', `${control.ip}:8080`,
+        LINNET_BIN, 'control', '--discovery-file', join(mesh, 'mesh.yaml'), '--identity-dir', join(mesh, 'ca'), '--policy-dir', join(mesh, 'policy'),
+        '--destination-addr', `${control.ip}:8086`, '--identity-addr', `${control.ip}:8080`, '--policy-addr', `${control.ip}:8090`,
       ], { name: 'control' });
       const deadline = Date.now() + 20_000;
       for (;;) {
@@ -130,6 +132,8 @@ export class BenchEnv {
         LINNET_PROXY_IDENTITY_TOKEN_FILE: join(mesh, `${w}.token`),
         LINNET_PROXY_IDENTITY_TRUST_ANCHORS_FILE: join(mesh, 'ca', 'ca.crt'),
         LINNET_PROXY_DESTINATION_SVC_ADDR: `${control.ip}:8086`,
+        // The load pod's outbound proxy watches OutboundPolicies (the routes scenario); the app's does not.
+        ...(w === 'load' ? { LINNET_PROXY_POLICY_SVC_ADDR: `${control.ip}:8090`, LINNET_PROXY_POLICY_WORKLOAD: this.load.ip } : {}),
       });
       this.control = control;
       this.meshDir = mesh;
@@ -224,6 +228,7 @@ export class BenchEnv {
    */
   address(route: Route, proto: Protocol): string {
     if (route === 'hamesh') return `127.0.0.1:${port(route, proto)}`;
+    if (route === 'routes') return `${serviceVip(proto)}:${port(route, proto)}`;
     return `${this.app.ip}:${port(route, proto)}`;
   }
 
@@ -233,6 +238,7 @@ export class BenchEnv {
    */
   crossingAddress(route: Route, proto: Protocol): string {
     if (route === 'hamesh') return `${this.app.ip}:${peerHopPort(proto)}`;
+    if (route === 'routes') return `${this.app.ip}:${port(route, proto)}`;
     return this.address(route, proto);
   }
 
@@ -497,11 +503,41 @@ function identityOf(w: 'load' | 'app' | 'tap'): string {
   return `${w}.bench.serviceaccount.identity.linnet.cluster.local`;
 }
 
+/** A protocol's Service virtual IP (the routes scenario addresses it; the mesh path the endpoint). */
+export function serviceVip(p: Protocol): string {
+  return `10.96.200.${10 + PROTOCOLS.indexOf(p)}`;
+}
+
+/**
+ * The routes scenario's policy: 50 HTTPRoutes on the HTTP/1.1 Service (49 for /api/r<i>, which
+ * the load never asks for, and one for everything else, so every request is matched across all
+ * 50), and retries of 5xx on the Service, which the app never answers.
+ */
+export function benchRoutes(): string {
+  const svc = 'http1';
+  const p = port('mesh', 'http1');
+  const docs = [`apiVersion: v1\nkind: Service\nmetadata:\n  namespace: bench\n  name: ${svc}\n  annotations: { retry.linkerd.io/http: 5xx, retry.linkerd.io/limit: "2" }`];
+  for (let i = 0; i < 50; i++) {
+    const path = i < 49 ? `/api/r${i}` : '/';
+    docs.push(
+      [
+        'apiVersion: gateway.networking.k8s.io/v1',
+        'kind: HTTPRoute',
+        `metadata: { namespace: bench, name: r${i} }`,
+        'spec:',
+        `  parentRefs: [{ group: core, kind: Service, name: ${svc}, port: ${p} }]`,
+        `  rules: [{ matches: [{ path: { type: PathPrefix, value: "${path}" }, headers: [{ name: x-never, value: "${i}" }] }, { path: { type: PathPrefix, value: "${path}" } }] }]`,
+      ].join('\n'),
+    );
+  }
+  return docs.join('\n---\n') + '\n';
+}
+
 /** The mesh file: one service per protocol on the app pod's mesh port, and both workloads' tokens. */
 export function meshFile(appIp: string): string {
   const lines = ['services:'];
   for (const p of PROTOCOLS) {
-    lines.push(`  - name: ${p}.bench.svc.cluster.local`, `    ports: [${port('mesh', p)}]`, '    endpoints:', `      - address: ${appIp}:${port('mesh', p)}`, `        identity: ${identityOf('app')}`);
+    lines.push(`  - name: ${p}.bench.svc.cluster.local`, `    address: ${serviceVip(p)}`, `    ports: [${port('mesh', p)}]`, '    endpoints:', `      - address: ${appIp}:${port('mesh', p)}`, `        identity: ${identityOf('app')}`);
   }
   lines.push('workloads:');
   for (const w of ['load', 'app', 'tap'] as const) lines.push(`  - identity: ${identityOf(w)}`, `    token: "${w}-bench-token"`);

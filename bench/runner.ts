@@ -103,9 +103,9 @@ async function runScenario(env: BenchEnv, def: ScenarioDef, s: RunSettings, prog
     await env.startLinnet(workers, settings);
   }
   const skipped = new Map<TargetId, string>();
-  if (def.targets.includes('linnet-mesh')) {
+  if (def.targets.includes('linnet-mesh') || def.targets.includes('linnet-routes')) {
     if (env.meshSkipReason === NOT_PROBED) await probeMesh(env, progress);
-    if (env.meshSkipReason) skipped.set('linnet-mesh', env.meshSkipReason);
+    if (env.meshSkipReason) for (const t of ['linnet-mesh', 'linnet-routes'] as const) if (def.targets.includes(t)) skipped.set(t, env.meshSkipReason);
   }
   if (def.targets.includes('linnet-tap') && env.tapSkipReason) skipped.set('linnet-tap', env.tapSkipReason);
   if (!env.nginxHasStream && (def.protocol === 'iperf' || def.protocol === 'redis')) {

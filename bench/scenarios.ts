@@ -49,6 +49,7 @@ export const TARGET_ROUTE: Record<TargetId, Route> = {
   'linnet-2w': 'linnet',
   'linnet-tap': 'linnet',
   'linnet-mesh': 'mesh',
+  'linnet-routes': 'routes',
   nginx: 'nginx',
   haproxy: 'haproxy',
   'haproxy-mesh': 'hamesh',
@@ -58,6 +59,7 @@ export const TARGET_ROUTE: Record<TargetId, Route> = {
 export function proxyOf(t: TargetId): ProxyKind | undefined {
   if (t === 'nginx' || t === 'haproxy') return t;
   if (t === 'linnet-mesh' || t === 'haproxy-mesh') return t;
+  if (t === 'linnet-routes') return 'linnet-mesh';
   if (t === 'linnet' || t === 'linnet-2w' || t === 'linnet-tap') return 'linnet';
   return undefined;
 }
@@ -230,6 +232,9 @@ export function scenarios(rates: readonly number[]): ScenarioDef[] {
       },
     });
   }
+  // The route layer's cost: the same meshed path and app, once by the Service's virtual IP (50
+  // HTTPRoutes attached, retries on, never triggered) and once by the endpoint's address (no routes).
+  list.push(wrkScenario('routes-http1', 'HTTP/1.1 small requests, meshed: 50 routes with retries vs none', '/', (c) => c, ['direct', 'linnet-mesh', 'linnet-routes']));
   list.push({ ...wrkScenario('cost-2w', 'HTTP/1.1 small requests, Linnet with 2 workers', '/', (c) => c, ['direct', 'linnet-2w']) });
   // Tap's cost: the same proxy with no tap open, and with one open on all its traffic (a reader in
   // the control pod taking every event, the rate cap raised so that every request is tapped).

@@ -15,7 +15,7 @@ export const SCHEMA = 'linnet-bench/1';
  * peer mesh baseline (a haproxy beside the client and one beside the server, mTLS and HTTP/2
  * between them).
  */
-export type TargetId = 'direct' | 'linnet' | 'linnet-2w' | 'linnet-tap' | 'nginx' | 'haproxy' | 'linnet-mesh' | 'haproxy-mesh';
+export type TargetId = 'direct' | 'linnet' | 'linnet-2w' | 'linnet-tap' | 'nginx' | 'haproxy' | 'linnet-mesh' | 'linnet-routes' | 'haproxy-mesh';
 
 export const TARGET_LABEL: Record<TargetId, string> = {
   direct: 'direct (no proxy)',
@@ -25,6 +25,7 @@ export const TARGET_LABEL: Record<TargetId, string> = {
   nginx: 'nginx (1 worker)',
   haproxy: 'haproxy (1 thread)',
   'linnet-mesh': 'linnet meshed (2 proxies, mTLS)',
+  'linnet-routes': 'linnet meshed, 50 routes + retries never triggered',
   'haproxy-mesh': 'haproxy pair (peer mesh, mTLS)',
 };
 

@@ -12,6 +12,7 @@ const COLORS: Record<string, string> = {
   'linnet-2w': '#17becf',
   'linnet-tap': '#bcbd22',
   'linnet-mesh': '#9467bd',
+  'linnet-routes': '#8c564b',
   nginx: '#2ca02c',
   haproxy: '#d62728',
   'haproxy-mesh': '#ff7f0e',

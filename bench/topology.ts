@@ -20,10 +20,11 @@
  */
 
 export type Protocol = 'http1' | 'h2' | 'grpc' | 'ws' | 'iperf' | 'redis';
-export type Route = 'direct' | 'nginx' | 'haproxy' | 'linnet' | 'mesh' | 'hamesh';
+/** `routes`: the meshed path to the same app ports, addressed by the Service's virtual IP so that its 50 routes apply. */
+export type Route = 'direct' | 'nginx' | 'haproxy' | 'linnet' | 'mesh' | 'routes' | 'hamesh';
 
 export const PROTOCOL_INDEX: Record<Protocol, number> = { http1: 0, h2: 1, grpc: 2, ws: 3, iperf: 4, redis: 5 };
-export const ROUTE_BASE: Record<Route, number> = { direct: 10000, nginx: 10100, haproxy: 10200, linnet: 11000, mesh: 12000, hamesh: 13000 };
+export const ROUTE_BASE: Record<Route, number> = { direct: 10000, nginx: 10100, haproxy: 10200, linnet: 11000, mesh: 12000, routes: 12000, hamesh: 13000 };
 export const PROTOCOLS = Object.keys(PROTOCOL_INDEX) as Protocol[];
 /** The peer mesh's hop between its two haproxies: the inbound haproxy's TLS port in the app pod. */
 export const PEER_HOP_BASE = 13100;

@@ -326,10 +326,14 @@ export async function startControl(o: ControlOptions, log: Logger): Promise<Runn
         log: log.child('policy'),
       });
       pol.addService(p.service, p.implementation);
+      const { createOutboundService } = require('./policy/outbound-server') as typeof import('./policy/outbound-server');
+      const out = createOutboundService({ source: policySource, clusterDomain: o.clusterDomain, log: log.child('policy') });
+      pol.addService(out.service, out.implementation);
       policyPort = await bindServer(pol, o.policyAddr);
       closers.push(() => {
         const done = shutdownServer(pol, 2000);
         p.drain();
+        out.drain();
         return done;
       });
       log.info('policy serving', { addr: o.policyAddr, port: policyPort, source: policySource.kind, default_inbound_policy: o.defaultInboundPolicy });

@@ -17,6 +17,7 @@ const COMMANDS: Record<string, () => Command> = {
   uninstall: () => require('../control/install/uninstall-command').command,
   check: () => require('../control/check/command').command,
   authz: () => require('../control/policy/authz-command').command,
+  routes: () => require('../control/policy/routes-command').command,
   viz: () => require('../control/viz/viz-command').command,
   diagnostics: () => require('../control/viz/diagnostics-command').command,
   identity: () => require('../control/identity/command').command,

@@ -18,6 +18,10 @@ const CLIENT_ID = 'client.demo.serviceaccount.identity.linnet.cluster.local';
 const MAIL_ID = 'mail.demo.serviceaccount.identity.linnet.cluster.local';
 const DECLARED = { vip: '10.96.0.50', port: 2525 };
 const UNDECLARED = { vip: '10.96.0.51', port: 2526 };
+// HTTP ports: one declared `appProtocol: http`, one not; the same app behind both.
+const HTTP_DECLARED = { vip: '10.96.0.52', port: 8080 };
+const HTTP_UNDECLARED = { vip: '10.96.0.53', port: 8081 };
+const MESH_APP = join(__dirname, 'mesh-app.js');
 
 let cluster: Cluster | undefined;
 let dir: string;
@@ -44,6 +48,14 @@ before(async () => {
       `    address: ${UNDECLARED.vip}`,
       `    ports: [${UNDECLARED.port}]`,
       `    endpoints: [{ address: "${server.ip}:${UNDECLARED.port}", identity: ${MAIL_ID} }]`,
+      '  - name: web.demo.svc.cluster.local',
+      `    address: ${HTTP_DECLARED.vip}`,
+      `    ports: [{ port: ${HTTP_DECLARED.port}, appProtocol: http }]`,
+      `    endpoints: [{ address: "${server.ip}:${HTTP_DECLARED.port}", identity: ${MAIL_ID} }]`,
+      '  - name: web-undeclared.demo.svc.cluster.local',
+      `    address: ${HTTP_UNDECLARED.vip}`,
+      `    ports: [${HTTP_UNDECLARED.port}]`,
+      `    endpoints: [{ address: "${server.ip}:${HTTP_UNDECLARED.port}", identity: ${MAIL_ID} }]`,
       'workloads:',
       `  - { identity: ${CLIENT_ID}, token: client-token }`,
       `  - { identity: ${MAIL_ID}, token: mail-token }`,
@@ -57,9 +69,12 @@ before(async () => {
   for (const { port } of [DECLARED, UNDECLARED]) {
     server.spawn('smtp-sink', [`0.0.0.0:${port}`, '16'], { uid: APP_UID, name: `smtp-sink-${port}` });
   }
+  for (const { port } of [HTTP_DECLARED, HTTP_UNDECLARED]) {
+    server.spawn(process.execPath, [MESH_APP, 'http-serve', '--port', String(port), '--name', `web-${port}`], { uid: APP_UID, name: `web-${port}` });
+  }
   await eventually(async () => {
     const r = await server.run('ss', ['-ltnH']);
-    for (const { port } of [DECLARED, UNDECLARED]) assert.match(r.stdout, new RegExp(`:${port}\\b`));
+    for (const { port } of [DECLARED, UNDECLARED, HTTP_DECLARED, HTTP_UNDECLARED]) assert.match(r.stdout, new RegExp(`:${port}\\b`));
   });
 });
 
@@ -95,4 +110,25 @@ test('appProtocol: linkerd.io/opaque: the SMTP banner within 100 ms through both
     assert.ok(sum(out, 'tcp_open_total', { direction: 'outbound', peer: 'dst', tls: 'true', server_id: MAIL_ID, target_addr: target }) >= 3);
     assert.ok(sum(inb, 'tcp_open_total', { direction: 'inbound', peer: 'src', tls: 'true', client_id: CLIENT_ID, target_addr: target }) >= 3);
   });
+}));
+
+/**
+ * A request whose first bytes arrive, then nothing for longer than the detect timeout, then the
+ * rest: detection gives up on it (opaque), but a port declared `appProtocol: http` is never
+ * detected, so the request is served as HTTP through both proxies all the same.
+ */
+async function slowRequest(host: string, port: number): Promise<string> {
+  const script = `exec 3<>/dev/tcp/${host}/${port} || exit 7; printf 'GE' >&3; sleep 0.8; printf 'T /slow HTTP/1.1\\r\\nHost: web\\r\\nConnection: close\\r\\n\\r\\n' >&3; timeout 8 head -1 <&3`;
+  const r = await client.run('bash', ['-c', script], { uid: APP_UID, timeoutMs: 15_000 });
+  return r.stdout.trim();
+}
+
+test('appProtocol: http: a request that pauses past the detect timeout is still served and counted as HTTP; undeclared, it goes through as opaque bytes', { skip, timeout: 60_000 }, logsOnFailure(() => cluster, async () => {
+  const httpRequests = async (port: number) => sum(await client.metrics(), 'request_total', { direction: 'outbound', target_addr: `${server.ip}:${port}` });
+  const before = { declared: await httpRequests(HTTP_DECLARED.port), undeclared: await httpRequests(HTTP_UNDECLARED.port) };
+  assert.match(await slowRequest(HTTP_DECLARED.vip, HTTP_DECLARED.port), /^HTTP\/1\.1 200/);
+  assert.match(await slowRequest(HTTP_UNDECLARED.vip, HTTP_UNDECLARED.port), /^HTTP\/1\.1 200/, 'relayed as opaque bytes, the app still answers');
+  await eventually(async () => assert.equal((await httpRequests(HTTP_DECLARED.port)) - before.declared, 1, 'declared: the client proxy served it as an HTTP request'));
+  // Undeclared: detection timed out and the connection went through as opaque TCP (no HTTP request counted).
+  assert.equal((await httpRequests(HTTP_UNDECLARED.port)) - before.undeclared, 0);
 }));

@@ -92,7 +92,8 @@ describe('file source over gRPC', () => {
     assert.equal(e.identity, ID);
     assert.equal(e.hint, 'h2');
     assert.equal(e.weight, 10000);
-    assert.deepEqual(e.labels, { service: 'web', namespace: 'demo', pod: 'web-0' });
+    // serviceaccount comes from the endpoint's identity (it becomes dst_serviceaccount).
+    assert.deepEqual(e.labels, { service: 'web', namespace: 'demo', pod: 'web-0', serviceaccount: 'web' });
     set.release();
   });
 

@@ -5,7 +5,10 @@
  * check what reached the other side.
  *
  *   node grpc-app.js serve --port 7500
- *   node grpc-app.js call --to 10.1.2.3:7500 --scenario unary|server-stream|client-stream|bidi|deadline|cancel|error [--count N] [--pace-ms MS]
+ *   node grpc-app.js call --to 10.1.2.3:7500 --scenario unary|server-stream|client-stream|bidi|deadline|cancel|error|fail-once [--count N] [--pace-ms MS]
+ *
+ * fail-once: `count` unary calls, one after another, each with its own key that the server answers
+ * UNAVAILABLE the first time it sees it and serves the second time (a retry's proof).
  */
 import * as grpc from '@grpc/grpc-js';
 import { createHash, randomBytes } from 'node:crypto';
@@ -35,6 +38,8 @@ const emit = (o: object) => process.stdout.write(JSON.stringify(o) + '\n');
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 /** Calls that finished normally: grpc-js also emits 'cancelled' when such a call's stream closes. */
 const finished = new WeakSet<object>();
+/** fail-once keys seen: the first call with a key fails UNAVAILABLE. */
+const seenKeys = new Set<string>();
 
 function serve(port: number): void {
   const server = new grpc.Server();
@@ -47,6 +52,11 @@ function serve(port: number): void {
       watch('Unary', call);
       const req = call.request;
       if (typeof req.failWith === 'number') return finished.add(call), cb({ code: req.failWith, details: String(req.message ?? 'failed on purpose') });
+      if (typeof req.failOnceKey === 'string' && !seenKeys.has(req.failOnceKey)) {
+        seenKeys.add(req.failOnceKey);
+        emit({ event: 'failed-once', key: req.failOnceKey });
+        return finished.add(call), cb({ code: grpc.status.UNAVAILABLE, details: 'first try fails' });
+      }
       const reply = () => {
         finished.add(call);
         emit({ event: 'done', method: 'Unary', payloadSha: sha(String(req.payload ?? '')), metadata: call.metadata.get('x-test')[0] ?? null });
@@ -149,6 +159,19 @@ async function call(to: string, scenario: string, count: number, paceMs = 0): Pr
       }
       case 'error':
         return await unary({ failWith: grpc.status.NOT_FOUND, message: 'no such thing' });
+      case 'fail-once': {
+        const codes: Record<string, number> = {};
+        let ok = 0;
+        for (let i = 0; i < count; i++) {
+          const r = await unary({ failOnceKey: `${t0}-${i}` });
+          if (r.res) ok++;
+          else {
+            const code = String((r.error as Msg).code);
+            codes[code] = (codes[code] ?? 0) + 1;
+          }
+        }
+        return { ok, codes };
+      }
       case 'deadline':
         return await unary({ delayMs: 3000 }, new grpc.Metadata(), deadline(400));
       case 'server-stream':

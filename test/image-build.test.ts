@@ -60,9 +60,26 @@ test('the image carries only what runs, and its CLI runs the proxy, init and the
     assert.ok(built.includes('proxy/runtime/worker.js') && built.includes('core/cli.js'));
 
     // Everything the final stage takes from the build stage is there.
+    // (A source with * matches by name in its folder, as COPY does.)
+    const matches = (src: string): string[] => {
+      const rel = src.replace(/^\/linnet\//, '');
+      if (!rel.includes('*')) return existsSync(join(dir, rel)) ? [rel] : [];
+      const folder = rel.slice(0, rel.lastIndexOf('/'));
+      const re = new RegExp(`^${rel.slice(rel.lastIndexOf('/') + 1).replace(/\./g, '\\.').replace(/\*/g, '.*')}$`);
+      return existsSync(join(dir, folder)) ? readdirSync(join(dir, folder)).filter((f) => re.test(f)).map((f) => `${folder}/${f}`) : [];
+    };
+    const copied = new Set<string>();
     for (const c of copies(finalStage).filter((x) => x.from === 'build')) {
-      for (const s of c.sources) assert.ok(existsSync(join(dir, s.replace(/^\/linnet\//, ''))), `${s} (copied into the image) was not built`);
+      for (const s of c.sources) {
+        const m = matches(s);
+        assert.ok(m.length > 0, `${s} (copied into the image) was not built`);
+        for (const f of m) copied.add(f);
+      }
     }
+    // Every .proto of the contract reaches the image (inbound.proto once did not).
+    const protos = readdirSync(join(dir, 'core', 'api')).filter((f) => f.endsWith('.proto'));
+    assert.ok(protos.length >= 3);
+    for (const f of protos) assert.ok(copied.has(`core/api/${f}`), `core/api/${f} is not copied into the image`);
 
     const cli = (...args: string[]) => spawnSync(process.execPath, [join(dir, 'bin', 'linnet'), ...args], { encoding: 'utf8', cwd: dir });
     const help = cli('--help');

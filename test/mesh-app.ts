@@ -8,8 +8,12 @@
  *   node mesh-app.js load --to 10.96.0.10:7000 [--concurrency 4] [--duration-ms 5000] [--progress-ms 250]
  *       connections one after another on each of `concurrency` loops; a JSON progress line every
  *       progress-ms and a final {"event":"summary", ok, errors, byName, errorCodes}
- *   node mesh-app.js http-serve --port 8000 --name s1 [--delay-ms 50]
- *       HTTP/1.1 (keep-alive): every request answered 200 with body "<name>" after delay
+ *   node mesh-app.js http-serve --port 8000 --name s1 [--delay-ms 50] [--fail-ratio 0.5 --seed 7]
+ *       HTTP/1.1 (keep-alive): every request answered 200 with body "<name>" after delay, or 503
+ *       for a fail-ratio share (a seeded pseudo-random sequence, so a run repeats); the answer
+ *       carries x-saw-headers (the request's headers as JSON); GET /__stats answers
+ *       {requests, failed, cancelled} and is not counted; a request whose client goes away before
+ *       the answer is reported as {"event":"cancelled"}
  *   node mesh-app.js http-load --to 10.96.0.20:8000 [--concurrency 2] [--requests 300] [--for-ms 0]
  *       requests over `concurrency` keep-alive connections (stopping after for-ms when set); the same final summary
  */
@@ -86,10 +90,44 @@ async function load(to: string, concurrency: number, durationMs: number, progres
   emit({ event: 'summary', ok, errors, byName, errorCodes });
 }
 
-function httpServe(port: number, name: string, delayMs: number): void {
+/** mulberry32: a small seeded generator, so a backend's failures repeat from run to run. */
+function seeded(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let x = s;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function httpServe(port: number, name: string, delayMs: number, failRatio = 0, seed = 1): void {
+  const random = seeded(seed);
+  const stats = { requests: 0, failed: 0, cancelled: 0, bodyBytes: 0 };
   const server = createHttpServer((req, res) => {
-    req.resume();
-    req.on('end', () => setTimeout(() => res.end(name), delayMs));
+    if (req.url === '/__stats') return void res.end(JSON.stringify(stats));
+    stats.requests++;
+    const fail = failRatio > 0 && random() < failRatio;
+    let answered = false;
+    res.on('close', () => {
+      if (answered) return;
+      stats.cancelled++;
+      emit({ event: 'cancelled', url: req.url });
+    });
+    req.on('data', (d: Buffer) => (stats.bodyBytes += d.length));
+    req.on('end', () =>
+      setTimeout(() => {
+        if (res.destroyed) return;
+        answered = true;
+        res.setHeader('x-saw-headers', JSON.stringify(req.headers));
+        if (fail) {
+          stats.failed++;
+          res.statusCode = 503;
+        }
+        res.end(fail ? 'failed' : name);
+      }, delayMs),
+    );
   });
   server.keepAliveTimeout = 30_000;
   server.listen(port, '0.0.0.0', () => emit({ event: 'listening', port }));
@@ -156,10 +194,12 @@ const { values } = parseArgs({
     requests: { type: 'string', default: '300' },
     'for-ms': { type: 'string', default: '0' },
     greet: { type: 'boolean', default: false },
+    'fail-ratio': { type: 'string', default: '0' },
+    seed: { type: 'string', default: '1' },
   },
 });
 if (cmd === 'serve') serve(Number(values.port), values.name!, Number(values['delay-ms']), values.greet!);
-else if (cmd === 'http-serve') httpServe(Number(values.port), values.name!, Number(values['delay-ms']));
+else if (cmd === 'http-serve') httpServe(Number(values.port), values.name!, Number(values['delay-ms']), Number(values['fail-ratio']), Number(values.seed));
 else if (cmd === 'http-load') void httpLoad(values.to!, Number(values.concurrency), Number(values.requests), Number(values['for-ms']));
 else if (cmd === 'load') void load(values.to!, Number(values.concurrency), Number(values['duration-ms']), Number(values['progress-ms']));
 else {

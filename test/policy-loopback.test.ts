@@ -69,7 +69,7 @@ describe('authorization through the inbound stack on loopback', () => {
   const holder = new PolicyHolder();
   let appPort = 0;
   let echoPort = 0;
-  const setPolicy = (allowed: string) => holder.set({ index: new PolicyIndex(parsePolicyDocuments(docs(appPort, echoPort, allowed), 'test.yaml')), pod: () => POD });
+  const setPolicy = (allowed: string) => holder.set({ index: new PolicyIndex(parsePolicyDocuments(docs(appPort, echoPort, allowed), 'test.yaml')), pod: () => POD, service: () => undefined });
 
   before(async () => {
     app = createHttpServer((_req, res) => res.end('app'));

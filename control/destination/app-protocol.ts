@@ -25,3 +25,8 @@ export function appProtocolKind(value: unknown): AppProtocolKind | undefined {
   if (typeof value !== 'string' || value.trim() === '') return undefined;
   return KNOWN[value.trim()] ?? 'opaque';
 }
+
+/** The protocol a client's proxy may assume on the port without detecting it, if the port says. */
+export function declaredHttp(kind: AppProtocolKind | undefined): 'http1' | 'h2' | undefined {
+  return kind === 'http1' || kind === 'websocket' ? 'http1' : kind === 'h2' ? 'h2' : undefined;
+}

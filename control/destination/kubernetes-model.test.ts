@@ -132,6 +132,14 @@ describe('appProtocol on Service ports', () => {
     assert.equal(resolve(index, { kind: 'name', name: 'mail.demo.svc.cluster.local', port: 7000 }).opaque, false);
   });
 
+  it('http and ws declare HTTP/1, h2c HTTP/2: the resolution says so (clients skip detection); undeclared and opaque ports say nothing', () => {
+    const index = indexMesh(state);
+    const protocolOf = (port: number) => resolve(index, { kind: 'name', name: 'mail.demo.svc.cluster.local', port }).protocol;
+    assert.deepEqual([80, 9090, 8081, 2525, 5000, 7000].map(protocolOf), ['http1', 'h2', 'http1', undefined, undefined, undefined]);
+    // By the service's virtual IP too.
+    assert.equal(resolve(index, { kind: 'ip', ip: '10.96.0.25', port: 9090 }).protocol, 'h2');
+  });
+
   it('a native-sidecar pod (proxy among the init containers) is meshed, and its opaque transport is offered', () => {
     assert.equal(isMeshed(pod), true);
     const r = resolve(indexMesh(state), { kind: 'name', name: 'mail.demo.svc.cluster.local', port: 2525 });

@@ -13,7 +13,7 @@
  *    annotation, in Service ports; the Pod's, in container ports.
  */
 import type { V1EndpointSlice, V1Pod, V1Service } from '@kubernetes/client-node';
-import { appProtocolKind } from './app-protocol';
+import { appProtocolKind, declaredHttp } from './app-protocol';
 import { DEFAULT_WEIGHT, parsePortList, type MeshEndpoint, type MeshService, type MeshState } from './model';
 
 export interface KubernetesNaming {
@@ -162,6 +162,10 @@ export function meshFromKubernetes(
       ports: svcPorts.map((p) => p.port),
       // The annotation's ports, plus every port whose appProtocol says it is not HTTP.
       opaquePorts: new Set([...opaquePortsOf(svc.metadata?.annotations, warn), ...svcPorts.filter((p) => appProtocolKind(p.appProtocol) === 'opaque').map((p) => p.port)]),
+      httpPorts: new Map(svcPorts.flatMap((p) => {
+        const http = declaredHttp(appProtocolKind(p.appProtocol));
+        return http ? [[p.port, http] as const] : [];
+      })),
       labels: { namespace: ns, service: name },
       endpoints,
     });

@@ -128,6 +128,7 @@ services:
 `);
     assert.deepEqual(s.services[0]!.ports, [2525, 80, 5000, 8080]);
     assert.deepEqual([...s.services[0]!.opaquePorts].sort((a, b) => a - b), [2525, 5000]);
+    assert.deepEqual([...(s.services[0]!.httpPorts ?? new Map())], [[80, 'http1']]);
     assert.deepEqual(problems(`
 services:
   - name: mail.demo.svc.cluster.local

@@ -3,7 +3,7 @@
  * may certify as an identity. Pure: text in, MeshState out, or a MeshFileError that lists every
  * problem with its path in the file (`services[0].endpoints[1].address: ...`).
  */
-import { appProtocolKind } from './app-protocol';
+import { appProtocolKind, declaredHttp } from './app-protocol';
 import { isIP } from 'node:net';
 import { parseDocument } from 'yaml';
 import { LinnetError } from '../../core/errors';
@@ -113,6 +113,7 @@ export function parseMeshFile(text: string, file = 'mesh file'): MeshState {
     }
     const ports: number[] = [];
     const opaquePorts = new Set<number>();
+    const httpPorts = new Map<number, 'http1' | 'h2'>();
     list(raw['ports'], `${p}.ports`).forEach((v, j) => {
       // A port is a number, or `{ port, appProtocol }` as on a Kubernetes Service.
       let n: number | undefined;
@@ -121,6 +122,10 @@ export function parseMeshFile(text: string, file = 'mesh file'): MeshState {
         n = port(v['port'], `${p}.ports[${j}].port`);
         if (v['appProtocol'] !== undefined && typeof v['appProtocol'] !== 'string') problems.push(`${p}.ports[${j}].appProtocol: ${JSON.stringify(v['appProtocol'])} is not a string (e.g. linkerd.io/opaque)`);
         else if (n !== undefined && appProtocolKind(v['appProtocol']) === 'opaque') opaquePorts.add(n);
+        else if (n !== undefined) {
+          const http = declaredHttp(appProtocolKind(v['appProtocol']));
+          if (http) httpPorts.set(n, http);
+        }
       } else {
         n = port(v, `${p}.ports[${j}]`);
       }
@@ -172,7 +177,7 @@ export function parseMeshFile(text: string, file = 'mesh file'): MeshState {
     });
     // A Kubernetes-style name gives the set its service and namespace labels (dst_service,
     // dst_namespace), as Kubernetes discovery does; the file's own labels win.
-    services.push({ name, addresses, ports, opaquePorts, labels: { ...serviceLabels(name), ...labels(raw['labels'], `${p}.labels`) }, endpoints });
+    services.push({ name, addresses, ports, opaquePorts, ...(httpPorts.size > 0 ? { httpPorts } : {}), labels: { ...serviceLabels(name), ...labels(raw['labels'], `${p}.labels`) }, endpoints });
   });
 
   const workloads: MeshWorkload[] = [];

@@ -131,6 +131,14 @@ describe('diffResolutions', () => {
     assert.deepEqual(diffResolutions(res([a, b]), res([a2, b])), [{ kind: 'add', endpoints: [a2], setLabels: {} }]);
     assert.deepEqual(diffResolutions(res([a]), res([a], true, { ns: 'x' })), [{ kind: 'add', endpoints: [a], setLabels: { ns: 'x' } }]);
   });
+  it('the port\'s declared protocol travels with every add; a change of it alone re-adds every endpoint', () => {
+    const a = ep('1.1.1.1');
+    const http = { ...res([a]), protocol: 'http1' as const };
+    assert.deepEqual(diffResolutions(undefined, http), [{ kind: 'add', endpoints: [a], setLabels: {}, protocol: 'http1' }]);
+    assert.deepEqual(diffResolutions(http, http), []);
+    assert.deepEqual(diffResolutions(http, res([a])), [{ kind: 'add', endpoints: [a], setLabels: {} }]);
+    assert.deepEqual(diffResolutions(res([a]), { ...res([a]), protocol: 'h2' }), [{ kind: 'add', endpoints: [a], setLabels: {}, protocol: 'h2' }]);
+  });
   it('going empty sends no_endpoints once', () => {
     assert.deepEqual(diffResolutions(res([ep('1.1.1.1')]), res([], true)), [{ kind: 'noEndpoints', exists: true }]);
     assert.deepEqual(diffResolutions(res([], true), res([], true)), []);

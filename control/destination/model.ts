@@ -39,6 +39,8 @@ export interface MeshService {
   /** Service ports; empty means every port. */
   readonly ports: readonly number[];
   readonly opaquePorts: ReadonlySet<number>;
+  /** Service ports whose appProtocol declares HTTP (http/websocket: http1; kubernetes.io/h2c: h2). */
+  readonly httpPorts?: ReadonlyMap<number, 'http1' | 'h2'>;
   /** Labels for the whole set (metric_labels of WeightedAddrSet). */
   readonly labels: Readonly<Record<string, string>>;
   readonly endpoints: readonly MeshEndpoint[];
@@ -176,6 +178,8 @@ export interface Resolution {
   readonly fqn: string;
   /** Whether the requested port is opaque. */
   readonly opaque: boolean;
+  /** The requested port declares HTTP/1 or HTTP/2 (appProtocol): clients' proxies skip detection. */
+  readonly protocol?: 'http1' | 'h2';
   readonly setLabels: Readonly<Record<string, string>>;
   /** Keyed by addrKey(ip, port). */
   readonly endpoints: ReadonlyMap<string, ResolvedEndpoint>;
@@ -219,7 +223,8 @@ function resolveService(s: MeshService, port: number): Resolution {
     const r = describe(e, tp, opaque);
     endpoints.set(addrKey(r.ip, r.port), r);
   }
-  return { exists: true, fqn: s.name, opaque, setLabels: s.labels, endpoints };
+  const protocol = opaque ? undefined : s.httpPorts?.get(port);
+  return { exists: true, fqn: s.name, opaque, ...(protocol ? { protocol } : {}), setLabels: s.labels, endpoints };
 }
 
 /** Looks a target up in a snapshot. Never throws; an unknown target resolves to exists=false. */
@@ -259,7 +264,7 @@ export function resolve(index: MeshIndex, target: Target): Resolution {
 
 /** An update as the API sends it, before it is turned into a protobuf object. */
 export type DestinationUpdate =
-  | { kind: 'add'; endpoints: ResolvedEndpoint[]; setLabels: Readonly<Record<string, string>> }
+  | { kind: 'add'; endpoints: ResolvedEndpoint[]; setLabels: Readonly<Record<string, string>>; protocol?: 'http1' | 'h2' }
   | { kind: 'remove'; addrs: { ip: string; port: number }[] }
   | { kind: 'noEndpoints'; exists: boolean };
 
@@ -287,22 +292,23 @@ export function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Reco
 export function diffResolutions(prev: Resolution | undefined, next: Resolution): DestinationUpdate[] {
   const all = [...next.endpoints.values()];
   if (prev === undefined) {
-    return all.length > 0 ? [{ kind: 'add', endpoints: all, setLabels: next.setLabels }] : [{ kind: 'noEndpoints', exists: next.exists }];
+    return all.length > 0 ? [{ kind: 'add', endpoints: all, setLabels: next.setLabels, ...(next.protocol ? { protocol: next.protocol } : {}) }] : [{ kind: 'noEndpoints', exists: next.exists }];
   }
   if (next.endpoints.size === 0) {
     if (prev.endpoints.size > 0 || prev.exists !== next.exists) return [{ kind: 'noEndpoints', exists: next.exists }];
     return [];
   }
   const out: DestinationUpdate[] = [];
-  // Set labels travel with an add; when they change every endpoint is re-added with them.
-  const labelsChanged = !sameLabels(prev.setLabels, next.setLabels);
+  // Set labels and the port's protocol travel with an add; when they change every endpoint is
+  // re-added with them.
+  const labelsChanged = !sameLabels(prev.setLabels, next.setLabels) || prev.protocol !== next.protocol;
   const added = labelsChanged
     ? all
     : all.filter((e) => {
         const old = prev.endpoints.get(addrKey(e.ip, e.port));
         return old === undefined || !sameEndpoint(old, e);
       });
-  if (added.length > 0) out.push({ kind: 'add', endpoints: added, setLabels: next.setLabels });
+  if (added.length > 0) out.push({ kind: 'add', endpoints: added, setLabels: next.setLabels, ...(next.protocol ? { protocol: next.protocol } : {}) });
   const removed: { ip: string; port: number }[] = [];
   for (const [k, e] of prev.endpoints) if (!next.endpoints.has(k)) removed.push({ ip: e.ip, port: e.port });
   if (removed.length > 0) out.push({ kind: 'remove', addrs: removed });

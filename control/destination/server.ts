@@ -38,7 +38,7 @@ export function toPbAddr(e: ResolvedEndpoint): PbWeightedAddr {
 export function toPbUpdate(u: DestinationUpdate): PbUpdate {
   switch (u.kind) {
     case 'add':
-      return { add: { addrs: u.endpoints.map(toPbAddr), metric_labels: { ...u.setLabels } } };
+      return { add: { addrs: u.endpoints.map(toPbAddr), metric_labels: { ...u.setLabels }, protocol: u.protocol ?? '' } };
     case 'remove':
       return { remove: { addrs: u.addrs.map((a) => ({ ip: a.ip, port: a.port })) } };
     case 'noEndpoints':

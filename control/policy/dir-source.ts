@@ -14,7 +14,7 @@ import type { DiscoverySource } from '../destination/source';
 import { canonicalIp } from '../destination/model';
 import { PolicyIndex } from './compile';
 import { parsePolicyDocuments } from './documents';
-import { podsFromMesh } from './mesh-pods';
+import { meshServiceParent, podsFromMesh } from './mesh-pods';
 import type { PolicyResource } from './resources';
 import { PolicyHolder, type PolicySource } from './source';
 
@@ -49,8 +49,9 @@ export async function createPolicyDirSource(opts: PolicyDirOptions): Promise<Pol
 
   const publish = () => {
     const resources = [...files.values()].flatMap((f) => f.good);
-    const pods = podsFromMesh(opts.discovery.snapshot());
-    holder.set({ index: new PolicyIndex(resources), pod: (w) => pods.get(canonicalIp(w)) ?? pods.get(w) });
+    const mesh = opts.discovery.snapshot();
+    const pods = podsFromMesh(mesh);
+    holder.set({ index: new PolicyIndex(resources), pod: (w) => pods.get(canonicalIp(w)) ?? pods.get(w), service: (t) => meshServiceParent(mesh, t) });
   };
 
   const reload = async (): Promise<void> => {

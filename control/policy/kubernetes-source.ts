@@ -12,7 +12,8 @@ import type { Logger } from '../../core/log';
 import { PolicyIndex } from './compile';
 import { podInfo, workloadOf } from './kubernetes-pods';
 import { parsePolicyResource, PolicyResourceError, type PolicyResource } from './resources';
-import { PolicyHolder, type PolicySource } from './source';
+import { serviceOfHost, type ServiceParent } from './outbound';
+import { PolicyHolder, type OutboundTarget, type PolicySource } from './source';
 
 export interface KubernetesPolicySourceOptions {
   kubeConfig: K8s.KubeConfig;
@@ -34,6 +35,26 @@ export const POLICY_CRDS = [
   ['gateway.networking.k8s.io', 'v1', 'grpcroutes'],
 ] as const;
 
+/** Cluster IP:port and name.ns.svc.*:port → the Service port (a port the Service declares). */
+function servicesByTarget(list: readonly K8s.V1Service[]): (t: OutboundTarget) => ServiceParent | undefined {
+  const byIp = new Map<string, { namespace: string; name: string; ports: number[] }>();
+  const byName = new Map<string, { namespace: string; name: string; ports: number[] }>();
+  for (const s of list) {
+    const entry = { namespace: s.metadata?.namespace ?? 'default', name: s.metadata?.name ?? '', ports: (s.spec?.ports ?? []).map((p) => p.port) };
+    byName.set(`${entry.name}.${entry.namespace}`, entry);
+    for (const ip of s.spec?.clusterIPs ?? (s.spec?.clusterIP ? [s.spec.clusterIP] : [])) if (ip !== 'None') byIp.set(ip, entry);
+  }
+  return (t) => {
+    const text = 'addr' in t ? t.addr : t.authority;
+    const colon = text.lastIndexOf(':');
+    const port = Number(text.slice(colon + 1));
+    const host = text.slice(0, colon).replace(/^\[|\]$/g, '');
+    const named = 'authority' in t ? serviceOfHost(host) : undefined;
+    const e = 'addr' in t ? byIp.get(host) : named && byName.get(`${named.name}.${named.namespace}`);
+    return e && e.ports.includes(port) ? { namespace: e.namespace, name: e.name, port } : undefined;
+  };
+}
+
 export async function createKubernetesPolicySource(opts: KubernetesPolicySourceOptions): Promise<PolicySource> {
   const k8s = require('@kubernetes/client-node') as typeof K8s;
   const kc = opts.kubeConfig;
@@ -44,6 +65,8 @@ export async function createKubernetesPolicySource(opts: KubernetesPolicySourceO
   const informers: [string, Inf][] = [
     ['pods', k8s.makeInformer<K8s.V1Pod>(kc, '/api/v1/pods', () => core.listPodForAllNamespaces()) as unknown as Inf],
     ['namespaces', k8s.makeInformer<K8s.V1Namespace>(kc, '/api/v1/namespaces', () => core.listNamespace()) as unknown as Inf],
+    // Services: the parents of outbound routes (their cluster IPs) and their route annotations.
+    ['services', k8s.makeInformer<K8s.V1Service>(kc, '/api/v1/services', () => core.listServiceForAllNamespaces()) as unknown as Inf],
     ...POLICY_CRDS.map(([group, version, plural]): [string, Inf] => [
       `${group}/${plural}`,
       k8s.makeInformer<K8s.KubernetesObject>(kc, `/apis/${group}/${version}/${plural}`, () => custom.listClusterCustomObject({ group, version, plural }) as Promise<K8s.KubernetesListObject<K8s.KubernetesObject>>),
@@ -67,7 +90,9 @@ export async function createKubernetesPolicySource(opts: KubernetesPolicySourceO
     const resources: PolicyResource[] = [];
     for (const [name, inf] of informers) {
       if (name === 'pods' || name === 'namespaces') continue;
-      for (const o of inf.list()) {
+      for (const item of inf.list()) {
+        // Items of a core list carry no kind of their own.
+        const o = name === 'services' ? { ...item, apiVersion: 'v1', kind: 'Service' } : item;
         const where = `${o.kind ?? name} ${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
         try {
           resources.push(parsePolicyResource(o, where));
@@ -81,6 +106,7 @@ export async function createKubernetesPolicySource(opts: KubernetesPolicySourceO
     const pods = new Map<string, K8s.V1Pod>();
     for (const p of byName.get('pods')!.list() as K8s.V1Pod[]) pods.set(workloadOf(p.metadata?.namespace ?? 'default', p.metadata?.name ?? ''), p);
     const infos = new Map<string, ReturnType<typeof podInfo>>();
+    const services = servicesByTarget(byName.get('services')!.list() as K8s.V1Service[]);
     holder.set({
       index: new PolicyIndex(resources),
       pod: (w) => {
@@ -93,6 +119,7 @@ export async function createKubernetesPolicySource(opts: KubernetesPolicySourceO
         }
         return i;
       },
+      service: (t) => services(t),
     });
     log?.debug('kubernetes policy rebuilt', { resources: resources.length, pods: pods.size });
   };

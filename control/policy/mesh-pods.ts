@@ -6,6 +6,25 @@
  */
 import { DEFAULT_OPAQUE_PORTS, canonicalIp, type MeshIndex } from '../destination/model';
 import type { PodInfo } from './compile';
+import { serviceOfHost, type ServiceParent } from './outbound';
+import type { OutboundTarget } from './source';
+
+/**
+ * The embedded mode's Services: a mesh-file service named `name.ns.svc.<domain>` is the Service
+ * `ns/name`; a target is its virtual IP and port, or its name and port. Other names are not
+ * Services (no routes attach to them).
+ */
+export function meshServiceParent(index: MeshIndex, target: OutboundTarget): ServiceParent | undefined {
+  const text = 'addr' in target ? target.addr : target.authority;
+  const colon = text.lastIndexOf(':');
+  const host = text.slice(0, colon).replace(/^\[|\]$/g, '');
+  const port = Number(text.slice(colon + 1));
+  if (colon <= 0 || !Number.isInteger(port) || port < 1 || port > 65535) return undefined;
+  const svc = 'addr' in target ? index.byVip.get(canonicalIp(host)) : index.byName.get(host.toLowerCase());
+  if (!svc || (svc.ports.length > 0 && !svc.ports.includes(port))) return undefined;
+  const s = serviceOfHost(svc.name);
+  return s ? { ...s, port } : undefined;
+}
 
 export function podsFromMesh(index: MeshIndex): Map<string, PodInfo> {
   const pods = new Map<string, PodInfo>();

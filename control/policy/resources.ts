@@ -8,6 +8,8 @@
 import { LinnetError } from '../../core/errors';
 import { netContains, parseNet, type IpNet } from '../../core/policy/net';
 import { isDefaultPolicy, type DefaultPolicy, type GrpcMatch, type HeaderMatch, type HttpMatch, type ProxyProtocol, type StringMatch } from '../../core/policy/model';
+import { readRouteAnnotations, type RouteSettings } from '../../core/route/annotations';
+import { parseRuleOutbound, type RuleOutbound } from './route-rules';
 import { parseSelector, type LabelSelector } from './selector';
 
 export class PolicyResourceError extends LinnetError {
@@ -51,6 +53,8 @@ export interface Ref {
   name: string;
   /** Defaults to the referring resource's namespace. */
   namespace: string;
+  /** A parentRef's port (a Service parent's port); absent: every port. */
+  port?: number;
 }
 
 export interface ServerRes {
@@ -92,6 +96,17 @@ export interface RouteRes {
   hostnames: string[];
   http: HttpMatch[];
   grpc: GrpcMatch[];
+  /** Per rule, for the outbound side: its own matches, filters, backends, timeouts. */
+  rules: (RuleOutbound & { http: HttpMatch[]; grpc: GrpcMatch[] })[];
+  /** The route's retry/timeout annotations, read. */
+  settings: RouteSettings;
+}
+
+/** A Kubernetes Service, for its route annotations (the embedded mode's policy files may hold them). */
+export interface ServiceRes {
+  kind: 'Service';
+  meta: Meta;
+  settings: RouteSettings;
 }
 
 export interface RateLimitRes {
@@ -103,7 +118,7 @@ export interface RateLimitRes {
   overrides: { requestsPerSecond: number; clientRefs: Ref[] }[];
 }
 
-export type PolicyResource = ServerRes | AuthorizationPolicyRes | MeshTLSAuthenticationRes | NetworkAuthenticationRes | RouteRes | RateLimitRes;
+export type PolicyResource = ServerRes | AuthorizationPolicyRes | MeshTLSAuthenticationRes | NetworkAuthenticationRes | RouteRes | RateLimitRes | ServiceRes;
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -114,6 +129,7 @@ const DNS1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 /** Whether an object is one of ours (by apiVersion group and kind); others are not policy. */
 export function isPolicyObject(o: unknown): boolean {
   if (!isObj(o) || typeof o['apiVersion'] !== 'string' || typeof o['kind'] !== 'string') return false;
+  if (o['apiVersion'] === 'v1' && o['kind'] === 'Service') return true;
   const group = o['apiVersion'].split('/')[0]!;
   if (group === POLICY_GROUP) return true;
   return group === GATEWAY_GROUP && (o['kind'] === 'HTTPRoute' || o['kind'] === 'GRPCRoute');
@@ -130,6 +146,7 @@ export function parsePolicyResource(o: unknown, where: string, order = ''): Poli
   const apiVersion = typeof o['apiVersion'] === 'string' ? o['apiVersion'] : '';
   const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
   const kind = o['kind'];
+  if (apiVersion === 'v1' && kind === 'Service') return parseService(o, where, order);
   // Own keys only: a kind named "constructor" or "toString" would otherwise find Object.prototype's.
   const spec = typeof kind === 'string' && Object.hasOwn(KINDS, kind) ? KINDS[kind as PolicyKind] : undefined;
   if (typeof kind !== 'string' || !spec) {
@@ -173,7 +190,9 @@ export function parsePolicyResource(o: unknown, where: string, order = ''): Poli
     const n = str(v['name'], `${path}.name`);
     const g = v['group'] === undefined ? (typeof defaultGroup === 'string' ? defaultGroup : defaultGroup(k ?? '')) : typeof v['group'] === 'string' ? v['group'] : (bad(`${path}.group`, 'expected a string'), '');
     const ns = v['namespace'] === undefined ? namespace : str(v['namespace'], `${path}.namespace`);
-    return k && n && ns !== undefined ? { group: g, kind: k, name: n, namespace: ns } : undefined;
+    const port = v['port'];
+    if (port !== undefined && !(typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65535)) bad(`${path}.port`, `${JSON.stringify(port)} is not a port (1-65535)`);
+    return k && n && ns !== undefined ? { group: g, kind: k, name: n, namespace: ns, ...(typeof port === 'number' ? { port } : {}) } : undefined;
   };
   const positive = (v: unknown, path: string): number => {
     if (v === undefined) return 0;
@@ -292,6 +311,7 @@ export function parsePolicyResource(o: unknown, where: string, order = ''): Poli
       });
       const http: HttpMatch[] = [];
       const grpc: GrpcMatch[] = [];
+      const outRules: RouteRes['rules'] = [];
       const rules = list(s['rules'], 'spec.rules');
       // A route with no rules, or a rule with no matches, matches every request (Gateway API default).
       if (rules.length === 0) kind === 'GRPCRoute' ? grpc.push({ kind: 'exact', headers: [] }) : http.push({ path: { kind: 'prefix', value: '/' }, headers: [], query: [] });
@@ -300,6 +320,8 @@ export function parsePolicyResource(o: unknown, where: string, order = ''): Poli
         if (!isObj(r)) return void bad(rp, 'expected a mapping');
         allowed(r, rp, ['matches', 'filters', 'backendRefs', 'timeouts', 'name', 'sessionPersistence', 'retry']);
         const ms = list(r['matches'], `${rp}.matches`);
+        const before = { http: http.length, grpc: grpc.length };
+        const outbound = parseRuleOutbound(r, rp, namespace, kind === 'GRPCRoute', bad);
         if (ms.length === 0) kind === 'GRPCRoute' ? grpc.push({ kind: 'exact', headers: [] }) : http.push({ path: { kind: 'prefix', value: '/' }, headers: [], query: [] });
         ms.forEach((m, j) => {
           const mp = `${rp}.matches[${j}]`;
@@ -330,8 +352,10 @@ export function parsePolicyResource(o: unknown, where: string, order = ''): Poli
             grpc.push(g);
           }
         });
+        outRules.push({ ...outbound, http: http.slice(before.http), grpc: grpc.slice(before.grpc) });
       });
-      out = { kind: kind as 'HTTPRoute' | 'GRPCRoute', group: group!, meta, parents, hostnames, http, grpc };
+      const settings = readRouteAnnotations(annotations(md, problems), problems);
+      out = { kind: kind as 'HTTPRoute' | 'GRPCRoute', group: group!, meta, parents, hostnames, http, grpc, rules: outRules, settings };
       break;
     }
     case 'HTTPLocalRateLimitPolicy': {
@@ -403,6 +427,30 @@ export function parsePolicyResource(o: unknown, where: string, order = ''): Poli
       return n && value !== undefined ? [{ name: lower ? n.toLowerCase() : n, kind: t === 'Exact' ? ('exact' as const) : ('regex' as const), value }] : [];
     });
   }
+}
+
+/** metadata.annotations as strings (others are listed as problems). */
+function annotations(md: Obj, problems: string[]): Record<string, string> {
+  const a = md['annotations'];
+  if (a === undefined || a === null) return {};
+  if (!isObj(a)) return problems.push('metadata.annotations: expected a mapping'), {};
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(a)) {
+    if (typeof v === 'string') out[k] = v;
+    else problems.push(`metadata.annotations.${k}: ${JSON.stringify(v)} is not a string`);
+  }
+  return out;
+}
+
+function parseService(o: Obj, where: string, order: string): ServiceRes {
+  const problems: string[] = [];
+  const md = isObj(o['metadata']) ? o['metadata'] : {};
+  const name = typeof md['name'] === 'string' && DNS1123.test(md['name']) ? md['name'] : (problems.push('metadata.name: required (a Service name)'), '?');
+  const namespace = md['namespace'] === undefined ? 'default' : typeof md['namespace'] === 'string' && DNS1123.test(md['namespace']) ? md['namespace'] : (problems.push('metadata.namespace: not a namespace name'), '?');
+  const created = typeof md['creationTimestamp'] === 'string' ? md['creationTimestamp'] : order;
+  const settings = readRouteAnnotations(annotations(md, problems), problems);
+  if (problems.length > 0) throw new PolicyResourceError(where, problems);
+  return { kind: 'Service', meta: { name, namespace, created }, settings };
 }
 
 function compiles(re: string): boolean {

@@ -5,11 +5,17 @@
  * changes.
  */
 import { PolicyIndex, type PodInfo } from './compile';
+import type { ServiceParent } from './outbound';
+
+/** What a proxy names as an outbound target: a Service's cluster IP and port, or its authority. */
+export type OutboundTarget = { addr: string } | { authority: string };
 
 export interface PolicySnapshot {
   readonly index: PolicyIndex;
   /** The pod a proxy names as its workload; undefined: not known (the install default applies). */
   pod(workload: string): PodInfo | undefined;
+  /** The Service port a target is; undefined: not a Service (the proxy sends as without routes). */
+  service(target: OutboundTarget): ServiceParent | undefined;
 }
 
 export interface PolicySource {
@@ -19,7 +25,7 @@ export interface PolicySource {
   close(): Promise<void>;
 }
 
-export const EMPTY_POLICY: PolicySnapshot = { index: new PolicyIndex([]), pod: () => undefined };
+export const EMPTY_POLICY: PolicySnapshot = { index: new PolicyIndex([]), pod: () => undefined, service: () => undefined };
 
 /** A snapshot plus listeners (a listener's failure never stops the others hearing of a change). */
 export class PolicyHolder {

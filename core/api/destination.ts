@@ -50,7 +50,7 @@ export interface PbWeightedAddr {
 }
 export interface PbUpdate {
   update?: 'add' | 'remove' | 'no_endpoints';
-  add?: { addrs: PbWeightedAddr[]; metric_labels: Record<string, string> } | null;
+  add?: { addrs: PbWeightedAddr[]; metric_labels: Record<string, string>; protocol?: string } | null;
   remove?: { addrs: PbTcpAddress[] } | null;
   no_endpoints?: { exists: boolean } | null;
 }

@@ -41,23 +41,23 @@ export interface PbPortSpec {
   workload: string;
   port: number;
 }
-interface PbStringMatch {
+export interface PbStringMatch {
   kind?: 'exact' | 'prefix' | 'regex';
   exact?: string;
   prefix?: string;
   regex?: string;
 }
-interface PbHeaderMatch {
+export interface PbHeaderMatch {
   name: string;
   value?: PbStringMatch | null;
 }
-interface PbHttpMatch {
+export interface PbHttpMatch {
   path?: PbStringMatch | null;
   headers: PbHeaderMatch[];
   query_params: PbHeaderMatch[];
   method: string;
 }
-interface PbGrpcMatch {
+export interface PbGrpcMatch {
   service: string;
   method: string;
   regex: boolean;
@@ -85,8 +85,8 @@ export interface PbServer {
   local_rate_limit?: { labels: Labels; total: number; identity: number; overrides: { requests_per_second: number; identities: { name: string }[] }[] } | null;
 }
 
-const strToPb = (m: StringMatch | HeaderMatch): PbStringMatch => ({ [m.kind]: m.value });
-const hdrToPb = (h: HeaderMatch): PbHeaderMatch => ({ name: h.name, value: strToPb(h) });
+export const strToPb = (m: StringMatch | HeaderMatch): PbStringMatch => ({ [m.kind]: m.value });
+export const hdrToPb = (h: HeaderMatch): PbHeaderMatch => ({ name: h.name, value: strToPb(h) });
 
 function authzToPb(a: Authz): PbAuthz {
   const authentication: PbAuthz['authentication'] =
@@ -136,14 +136,14 @@ export function toPbServer(p: InboundPolicy): PbServer {
 
 // ---- from the wire, checked ----
 
-function strFromPb(m: PbStringMatch | null | undefined, where: string): StringMatch {
+export function strFromPb(m: PbStringMatch | null | undefined, where: string): StringMatch {
   if (!m) throw new PolicyMessageError(`${where}: a match without a value`);
   const kind = m.kind ?? (m.exact !== undefined ? 'exact' : m.prefix !== undefined ? 'prefix' : m.regex !== undefined ? 'regex' : undefined);
   if (!kind) throw new PolicyMessageError(`${where}: a match without a value`);
   return { kind, value: m[kind] ?? '' };
 }
 
-function hdrFromPb(h: PbHeaderMatch, where: string): HeaderMatch {
+export function hdrFromPb(h: PbHeaderMatch, where: string): HeaderMatch {
   const v = strFromPb(h.value, where);
   if (v.kind === 'prefix') throw new PolicyMessageError(`${where}: a header match is exact or regex`);
   return { name: h.name.toLowerCase(), kind: v.kind, value: v.value };

@@ -218,16 +218,21 @@ function regex(pattern: string): RegExp | null {
   return r;
 }
 
-function stringMatches(m: StringMatch | HeaderMatch, v: string | undefined): boolean {
+/** One string condition of a match (exact, Gateway API path prefix, or anchored regex). */
+export function stringMatches(m: StringMatch | HeaderMatch, v: string | undefined): boolean {
   if (v === undefined) return false;
   if (m.kind === 'exact') return v === m.value;
   if (m.kind === 'regex') return regex(m.value)?.test(v) ?? false;
   // Gateway API PathPrefix: by path segments, so /api matches /api and /api/x, not /apix.
-  const p = m.value.endsWith('/') && m.value.length > 1 ? m.value.slice(0, -1) : m.value;
-  return p === '/' || v === p || v.startsWith(`${p}/`);
+  const trailing = m.value.length > 1 && m.value.charCodeAt(m.value.length - 1) === 0x2f;
+  const n = trailing ? m.value.length - 1 : m.value.length;
+  if (n === 1 && m.value === '/') return true;
+  // v is the prefix itself, or continues it with "/" (no string built per call: a hot path).
+  return v.startsWith(m.value.slice(0, n)) && (v.length === n || v.charCodeAt(n) === 0x2f);
 }
 
-function queryParam(query: string, name: string): string | undefined {
+/** The first value of a query parameter in a raw query string; undefined when absent. */
+export function queryParam(query: string, name: string): string | undefined {
   for (const kv of query.split('&')) {
     const eq = kv.indexOf('=');
     if ((eq < 0 ? kv : kv.slice(0, eq)) === name) return eq < 0 ? '' : kv.slice(eq + 1);

@@ -7,14 +7,17 @@
  * - when the control plane is unreachable the current certificate stays in use and certify is
  *   retried with exponential backoff and jitter, until it succeeds.
  */
-import * as grpc from '@grpc/grpc-js';
 import { KeyObject, X509Certificate, webcrypto } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { Counter, Gauge, type Registry } from '../metrics/registry';
 import { ecdsaCsr } from '../../core/csr';
 import { derToPem, pemCertificates } from '../../core/pem';
-import { identityServiceConstructor, type IdentityClient as GrpcIdentityClient, type CertifyResponseMsg } from '../../core/api/identity';
+import { CONTROL_PLANE_H2, grpcApi } from '../protocol/grpc/api';
+import { unaryCall } from '../protocol/grpc/call';
+import { GrpcChannel } from '../protocol/grpc/channel';
+import { grpcStatusName } from '../protocol/h2/grpc-status';
+import type { CertifyResponseMsg } from '../../core/api/identity';
 import { LinnetError } from '../../core/errors';
 import { createLogger, type Logger } from '../../core/log';
 import { verifyChain } from './chain';
@@ -51,8 +54,6 @@ export interface IdentityClientOptions {
   backoff?: BackoffPolicy;
   /** Per-call deadline; default 10s. */
   callTimeoutMs?: number;
-  /** Overrides the channel credentials chosen from svcName (tests). */
-  credentials?: grpc.ChannelCredentials;
   /** Gets the `identity_cert_expiration_timestamp_seconds` gauge. */
   registry?: Registry;
   log?: Logger;
@@ -88,7 +89,7 @@ class Client extends EventEmitter implements IdentityClient {
   private attempt = 0;
   private anchors: X509Certificate[];
   private anchorsPem: string;
-  private grpcClient: GrpcIdentityClient;
+  private grpcChannel: GrpcChannel;
   private readonly log: Logger;
   private readonly gauge: Gauge | undefined;
   private readonly refreshes: Counter | undefined;
@@ -103,7 +104,7 @@ class Client extends EventEmitter implements IdentityClient {
     super();
     this.anchors = pemCertificates(opts.trustAnchorsPem).map((d) => new X509Certificate(d));
     this.anchorsPem = opts.trustAnchorsPem;
-    this.grpcClient = this.channel();
+    this.grpcChannel = this.channel();
     this.log = opts.log ?? createLogger('info', 'identity');
     this.registry = opts.registry;
     const r = opts.registry;
@@ -117,14 +118,10 @@ class Client extends EventEmitter implements IdentityClient {
   }
 
   /** The channel to the identity service; made again when the anchors change (TLS verifies with them). */
-  private channel(): GrpcIdentityClient {
-    const Ctor = identityServiceConstructor();
-    // With svcName the TLS handshake checks the server's SAN against it (grpc-js passes the
-    // override to tls.checkServerIdentity) and its chain against our anchors.
-    const credentials =
-      this.opts.credentials ?? (this.opts.svcName ? grpc.credentials.createSsl(Buffer.from(this.anchorsPem)) : grpc.credentials.createInsecure());
-    const channelOptions = this.opts.svcName ? { 'grpc.ssl_target_name_override': this.opts.svcName, 'grpc.default_authority': this.opts.svcName } : {};
-    return new Ctor(this.opts.svcAddr, credentials, channelOptions) as unknown as GrpcIdentityClient;
+  private channel(): GrpcChannel {
+    // With svcName the TLS handshake checks the server's SAN against it and its chain against our anchors.
+    const tls = this.opts.svcName ? { tls: { ca: this.anchorsPem, servername: this.opts.svcName } } : {};
+    return new GrpcChannel({ address: this.opts.svcAddr, settings: CONTROL_PLANE_H2, ...tls, ...(this.opts.log ? { log: this.opts.log } : {}) });
   }
 
   private publishAnchors(): void {
@@ -176,7 +173,7 @@ class Client extends EventEmitter implements IdentityClient {
     this.closed = true;
     clearTimeout(this.timer);
     clearInterval(this.expiryTimer);
-    this.grpcClient.close();
+    this.grpcChannel.close();
     if (this.registry) {
       for (const n of ['identity_cert_expiration_timestamp_seconds', 'identity_cert_refresh_total', 'identity_cert_expired', 'identity_trust_anchor_expiration_timestamp_seconds']) this.registry.remove(n);
     }
@@ -230,16 +227,20 @@ class Client extends EventEmitter implements IdentityClient {
     } catch (err) {
       throw new IdentityClientError(`cannot read the token file ${this.opts.tokenFile}: ${(err as Error).message}`, err);
     }
-    const res = await new Promise<CertifyResponseMsg>((resolve, reject) => {
-      this.grpcClient.Certify(
+    const api = grpcApi('identity.proto');
+    let res: CertifyResponseMsg;
+    try {
+      res = (await unaryCall(
+        this.grpcChannel,
+        api.codec,
+        api.method('io.linnet.proxy.identity.Identity', 'Certify'),
         { identity: this.opts.localName, token: Buffer.from(token), certificate_signing_request: csrDer },
-        { deadline: Date.now() + (this.opts.callTimeoutMs ?? 10_000) },
-        (err, r) => {
-          if (err) reject(new IdentityClientError(`Certify: ${grpc.status[err.code] ?? err.code}: ${err.details || err.message}`, err));
-          else resolve(r!);
-        },
-      );
-    });
+        this.opts.callTimeoutMs ?? 10_000,
+      )) as unknown as CertifyResponseMsg;
+    } catch (err) {
+      const e = err as { code: number; details: string };
+      throw new IdentityClientError(`Certify: ${grpcStatusName(e.code)}: ${e.details}`, err);
+    }
     const verify = (anchors: X509Certificate[]) =>
       verifyChain({
         leafDer: res.leaf_certificate,
@@ -269,9 +270,9 @@ class Client extends EventEmitter implements IdentityClient {
         this.publishAnchors();
         this.log.info('trust bundle updated from the identity service', { anchors: sent.length, added, removed });
         // The channel's TLS verifies the identity service with the anchors: use the new ones.
-        if (this.opts.svcName && !this.opts.credentials) {
-          const old = this.grpcClient;
-          this.grpcClient = this.channel();
+        if (this.opts.svcName) {
+          const old = this.grpcChannel;
+          this.grpcChannel = this.channel();
           old.close();
         }
       }

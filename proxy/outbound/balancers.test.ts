@@ -12,6 +12,7 @@ function fakeDiscovery(initial: DiscoveredEndpoint[]) {
     target: '10.0.0.1:80',
     endpoints: () => eps,
     exists: () => true,
+    protocol: () => undefined,
     connected: () => true,
     ready: async () => true,
     release: () => {},

@@ -10,8 +10,11 @@ import type { Logger } from '../../core/log';
 
 export type OutboundRoute =
   | { kind: 'original' }
-  /** `opaque`: every endpoint's port is marked opaque (protocol hint): no protocol detection. */
-  | { kind: 'balanced'; balancer: PeakEwmaBalancer<DiscoveredEndpoint>; opaque: boolean }
+  /**
+   * `opaque`: every endpoint's port is marked opaque (protocol hint): no protocol detection.
+   * `protocol`: the port declares HTTP/1 or HTTP/2 (appProtocol): no detection either.
+   */
+  | { kind: 'balanced'; balancer: PeakEwmaBalancer<DiscoveredEndpoint>; opaque: boolean; protocol?: 'http1' | 'h2' }
   /** Known destination, no endpoints right now. */
   | { kind: 'no-endpoints' };
 
@@ -86,7 +89,8 @@ export class OutboundBalancers {
     }
     if (e.set.exists() !== true) return { kind: 'original' };
     if (e.balancer.size === 0) return { kind: 'no-endpoints' };
-    return { kind: 'balanced', balancer: e.balancer, opaque: e.opaque };
+    const protocol = e.set.protocol();
+    return { kind: 'balanced', balancer: e.balancer, opaque: e.opaque, ...(protocol ? { protocol } : {}) };
   }
 
   close(): void {

@@ -19,7 +19,13 @@ import type { TlsStore } from '../transport/tls/store';
 import type { OutboundBalancers } from './balancers';
 import type { DiscoveredEndpoint } from './discovery';
 import type { LogicalDestination } from './ingress';
-import type { Pick } from './peak-ewma';
+import type { AccrualOptions, Pick } from './peak-ewma';
+
+/** A route's backend: its Service's authority, balanced on its own, and the Service's failure accrual. */
+export interface RouteBackend {
+  dest: LogicalDestination;
+  accrual?: AccrualOptions;
+}
 
 /** Endpoints tried for one connection or request whose connects fail. */
 export const MAX_CONNECT_ATTEMPTS = 3;
@@ -77,12 +83,15 @@ export async function callEndpoint<T>(
   conn: Conn,
   logical: LogicalDestination | undefined,
   open: (ep: Endpoint) => Promise<T>,
+  backend?: RouteBackend,
 ): Promise<{ endpoint: Endpoint; value: T }> {
   const { target } = conn;
   const balancers = svc.balancers;
-  // Ingress mode: the request's logical destination first; a name discovery does not know falls
-  // back to the original destination.
-  let route = logical && svc.ingressMode && balancers ? await balancers.route(logical.host, logical.port) : undefined;
+  // A route's backend Service, or in ingress mode the request's logical destination, first; a
+  // name discovery does not know falls back to the original destination.
+  const dest = backend?.dest ?? (svc.ingressMode ? logical : undefined);
+  let route = dest && balancers ? await balancers.route(dest.host, dest.port) : undefined;
+  if (route?.kind === 'balanced' && backend?.accrual) route.balancer.configure(backend.accrual, backend.accrual, true);
   if ((!route || route.kind === 'original') && balancers) route = await balancers.route(target.host, target.port);
   if (!route || route.kind === 'original') {
     const ep = originalEndpoint(svc, conn);
@@ -119,6 +128,24 @@ export async function callEndpoint<T>(
   if (last !== undefined) throw last;
   countConnectError(svc, conn, target.addr, 'ENOENDPOINTS');
   throw new ConnectError(target.addr, 'ENOENDPOINTS');
+}
+
+/**
+ * Sends again to the endpoint a request was just on (an HTTP/2 stream it refused: the request was
+ * not processed, and the endpoint is likely fine); undefined when that endpoint no longer takes
+ * connections (a replica going away sent GOAWAY, then closed its listener): that failed connect
+ * is counted like any other, and the caller balances anew.
+ */
+export async function callSameEndpoint<T>(svc: OutboundServices, conn: Conn, ep: Endpoint, open: (ep: Endpoint) => Promise<T>): Promise<{ endpoint: Endpoint; value: T } | undefined> {
+  try {
+    return { endpoint: ep, value: await open(ep) };
+  } catch (err) {
+    if (!(err instanceof ConnectError)) throw err;
+    ep.done(false, false);
+    countConnectError(svc, conn, ep.addr, err.errno);
+    svc.log.info('endpoint connect failed; balancing anew', { target: conn.target.addr, endpoint: ep.addr, errno: err.errno });
+    return undefined;
+  }
 }
 
 function countConnectError(svc: OutboundServices, conn: Conn, addr: string, errno: string): void {

@@ -255,3 +255,25 @@ describe('PeakEwmaBalancer', () => {
     assert.ok(counts.big! < counts.fast!, JSON.stringify(counts));
   });
 });
+
+describe('PeakEwmaBalancer failure accrual from a route policy', () => {
+  it('takes the Service\'s thresholds, fails fast when every endpoint is out, and probes back after the penalty', () => {
+    const { b, advance } = fixture();
+    b.update(eps('a', 'b'));
+    const key = {};
+    b.configure(key, { consecutiveFailures: 2, baseBackoffMs: 1000, maxBackoffMs: 60_000, jitter: 0 }, true);
+    for (const k of ['a', 'b']) {
+      for (let i = 0; i < 2; i++) {
+        const p = b.pick(new Set([k === 'a' ? 'b' : 'a']))!;
+        assert.equal(p.key, k);
+        p.done('failure');
+      }
+    }
+    assert.equal(b.load('a')!.state, 'aside');
+    assert.equal(b.pick(), undefined, 'all out: no pick (503 at once) rather than the soonest back');
+    advance(1000);
+    const probe = b.pick()!;
+    probe.done('success');
+    assert.equal(b.load(probe.key)!.state, 'ready');
+  });
+});

@@ -84,7 +84,10 @@ export class PeakEwmaBalancer<E> {
   private readonly random: () => number;
   private readonly defaultRtt: number;
   private readonly tau: number;
-  private readonly accrual: AccrualOptions;
+  private accrual: AccrualOptions;
+  /** Every endpoint set aside: no pick (the request fails fast, 503) rather than the soonest back. */
+  private failFast = false;
+  private configured: unknown;
   private readonly loads = new Map<string, EndpointLoad<E>>();
 
   constructor(opts: BalancerOptions = {}) {
@@ -110,6 +113,18 @@ export class PeakEwmaBalancer<E> {
       l.weightFactor = weight !== undefined && Number.isFinite(weight) && weight > 0 ? weight / DEFAULT_WEIGHT : 1;
     }
     for (const key of [...this.loads.keys()]) if (!seen.has(key)) this.loads.delete(key);
+  }
+
+  /**
+   * Failure accrual from a route's Service (balancer.linkerd.io/failure-accrual): its thresholds,
+   * and failing fast when every endpoint is out. `key` is compared by identity so that applying
+   * the same policy on every request costs nothing.
+   */
+  configure(key: unknown, accrual: AccrualOptions, failFast: boolean): void {
+    if (this.configured === key) return;
+    this.configured = key;
+    this.accrual = accrual;
+    this.failFast = failFast;
   }
 
   get size(): number {
@@ -151,7 +166,7 @@ export class PeakEwmaBalancer<E> {
       const a = candidates[i]!;
       const b = candidates[j]!;
       chosen = this.cost(b) < this.cost(a) ? b : a;
-    } else chosen = fallback;
+    } else chosen = this.failFast ? undefined : fallback;
     if (!chosen) return undefined;
     return this.issue(chosen);
   }

@@ -29,8 +29,9 @@ import { proxyStream } from '../protocol/h2/stream-proxy';
 import { forwardOpaque } from '../protocol/opaque';
 import { H2Link } from '../protocol/orig-proto/client';
 import { canUpgradeToH2 } from '../protocol/orig-proto/convert';
-import { ConnectError } from '../transport/connect';
-import { callEndpoint, settleOnClose, type Endpoint, type OutboundServices } from './endpoint';
+import type { RequestView } from '../../core/policy/model';
+import { callEndpoint, callSameEndpoint, settleOnClose, type Endpoint, type OutboundServices } from './endpoint';
+import { routeRequest, type RoutedRequest, type RouteServices } from './route/route-call';
 import { DST_OVERRIDE, logicalDestination, type LogicalDestination } from './ingress';
 
 export interface OutboundSettings {
@@ -45,12 +46,17 @@ export interface OutboundDeps extends OutboundServices {
   http: HttpMetrics;
   /** The lane's taps; absent: tap is off in this proxy. */
   tap?: TapHub;
+  /** Outbound routes (a policy service is configured); undefined: no route layer. */
+  routes?: RouteServices;
 }
 
 /** The HTTP/2 pool offers ALPN h2: a peer's inbound that agrees runs the session on its TLS socket. */
 const H2_ALPN: readonly string[] = ['h2'];
 const EMPTY = Buffer.alloc(0);
 const OPAQUE_PORT: Detected = Object.freeze({ kind: 'opaque', reason: 'undecided', detail: 'opaque port' });
+/** Declared by appProtocol; the request line is the HTTP/1 server's to read. */
+const DECLARED_HTTP1: Detected = Object.freeze({ kind: 'http1', method: '', target: '', version: '1.1' });
+const DECLARED_H2: Detected = Object.freeze({ kind: 'h2' });
 
 export class Outbound implements Stack {
   readonly side: Side;
@@ -94,6 +100,9 @@ export class Outbound implements Stack {
     if (this.deps.balancers) {
       const route = await this.deps.balancers.route(target.host, target.port);
       if (route.kind === 'balanced' && route.opaque) return this.dispatch.serve(client, EMPTY, OPAQUE_PORT, conn);
+      // A port that declares HTTP (its Service's appProtocol) is served as such, not detected:
+      // a client that waits for the server, or sends its request slowly, is never taken for opaque.
+      if (route.kind === 'balanced' && route.protocol) return this.dispatch.serve(client, EMPTY, route.protocol === 'h2' ? DECLARED_H2 : DECLARED_HTTP1, conn);
     }
     const prefix = await readPrefix(client, side.detectTimeoutMs);
     return this.dispatch.serveDetected(client, prefix, conn);
@@ -155,14 +164,19 @@ export class Outbound implements Stack {
     const authority = req ? requestAuthority(req.head) : '';
     const upgradable = this.origProto && req !== undefined && canUpgradeToH2(req.head, req.tunnel);
     const logical = req && this.deps.ingressMode ? h1Destination(req.head) : undefined;
-    const call = new OutboundCall(this.deps, conn, authority, () => h1TapHead(req?.head, 'http'));
+    const routing = req && !req.tunnel ? this.routing(conn, logical, false, () => h1View(req.head, authority)) : undefined;
+    const call = new OutboundCall(this.deps, conn, authority, () => h1TapHead(req?.head, 'http'), routing);
     return {
       respond: (status) => call.respond(status),
+      get policy() {
+        return call.policy;
+      },
       open: (again) =>
-        call.open(this.deps, logical, async (ep) => {
+        call.open(this.deps, logical, again, false, async (ep) => {
           if (ep.meshed && upgradable) {
             const lease = await this.http.h2Pool.acquire(ep.key, ep.addr, () => ep.dial(H2_ALPN));
-            return new H2Link(lease, req!.head, req!.framing, ep.addr);
+            const head = call.policy?.editHead ? call.policy.editHead(req!.head) : req!.head;
+            return new H2Link(lease, head, req!.framing, ep.addr);
           }
           const { conn: c, reused } = await this.http.h1Pool.acquire(ep.key, () => ep.dial(), again);
           return new H1Link(c, reused);
@@ -175,22 +189,27 @@ export class Outbound implements Stack {
   private h2Call(conn: Conn, fields: Fields): HttpCall<UpstreamSession> {
     const authority = authorityOf(fields);
     const logical = this.deps.ingressMode ? logicalDestination(fieldValue(fields, DST_OVERRIDE), authority) : undefined;
-    const call = new OutboundCall(this.deps, conn, authority, () => h2TapHead(fields));
+    const grpc = (fieldValue(fields, 'content-type') ?? '').startsWith('application/grpc');
+    const call = new OutboundCall(this.deps, conn, authority, () => h2TapHead(fields), this.routing(conn, logical, grpc, () => h2View(fields)));
     const session = (ep: Endpoint) => this.http.h2Pool.acquire(ep.key, ep.addr, () => ep.dial(H2_ALPN));
     return {
-      // A refused stream goes again to the same endpoint, on a new stream (maybe a new session);
-      // if that endpoint no longer takes connections (a replica going away sent GOAWAY, then
-      // closed its listener), the request was never processed and is balanced anew.
-      open: (again) => {
-        if (!(again && call.endpoint)) return call.open(this.deps, logical, session);
-        return session(call.endpoint).catch((err: unknown) => {
-          if (!(err instanceof ConnectError)) throw err;
-          return call.open(this.deps, logical, session);
-        });
+      get policy() {
+        return call.policy;
       },
       respond: (status) => call.respond(status),
+      // A refused stream goes again to the same endpoint first (endpoint.ts, callSameEndpoint).
+      open: (again) => call.open(this.deps, logical, again, true, session),
       end: (o) => call.end(o),
     };
+  }
+
+  /** The route layer's view of a request's target, when routes are on. */
+  private routing(conn: Conn, logical: LogicalDestination | undefined, grpc: boolean, view: () => RequestView): Routing | undefined {
+    const routes = this.deps.routes;
+    if (!routes) return undefined;
+    return logical
+      ? { svc: routes, key: `${logical.host}:${logical.port}`, kind: 'authority', grpc, view }
+      : { svc: routes, key: conn.target.addr, kind: 'addr', grpc, view };
   }
 }
 
@@ -200,6 +219,9 @@ export class Outbound implements Stack {
  */
 class OutboundCall {
   endpoint: Endpoint | undefined;
+  /** The request's route (filters, retries, timeouts), once the first open has routed it. */
+  policy: RoutedRequest | undefined;
+  private routed = false;
   private finish: ((o: HttpOutcome) => void) | undefined;
   private tapped: TapRecorder | undefined;
 
@@ -208,17 +230,45 @@ class OutboundCall {
     private readonly conn: Conn,
     private readonly authority: string,
     private readonly head: TapHeadFn,
+    private readonly routing?: Routing,
   ) {}
 
-  async open<L>(svc: OutboundServices, logical: LogicalDestination | undefined, open: (ep: Endpoint) => Promise<L>): Promise<L> {
-    // Sent again (a stale pooled connection): re-balanced; the attempt said nothing about the endpoint.
-    this.endpoint?.done(true, false);
+  /**
+   * Opens an attempt: the first routes the request (route → backend by weight), every one is
+   * balanced over its backend's endpoints. `again`: an earlier attempt failed before the request
+   * was processed (stale connection, refused stream) or was answered with something the route
+   * retries. `sameFirst`: an HTTP/2 stream the endpoint refused goes to that endpoint first.
+   */
+  async open<L>(svc: OutboundServices, logical: LogicalDestination | undefined, again: boolean, sameFirst: boolean, open: (ep: Endpoint) => Promise<L>): Promise<L> {
+    if (!this.routed) {
+      this.routed = true;
+      const r = this.routing;
+      if (r) this.policy = await routeRequest(r.svc, r.key, r.kind, r.grpc, r.view(), 'http');
+    }
+    const p = this.policy;
+    const answeredBadly = p?.lastAttemptFailed ?? false;
+    if (p) p.lastAttemptFailed = false;
+    p?.attempt();
+    const backend = p ? { dest: p.dest, ...(p.accrual ? { accrual: p.accrual } : {}) } : undefined;
+    if (again && sameFirst && !answeredBadly && this.endpoint) {
+      const same = await callSameEndpoint(svc, this.conn, this.endpoint, open);
+      if (same) return same.value;
+    }
+    // Sent again: re-balanced. A stale connection said nothing about the endpoint; an answer the
+    // route retried (a 5xx, a timed-out attempt) counts against it.
+    this.endpoint?.done(!answeredBadly, false);
     this.endpoint = undefined;
-    const r = await callEndpoint(svc, this.conn, logical, (ep) => {
-      // The original destination is never retried elsewhere: its metrics start now, connect included.
-      if (!ep.balanced) this.start(ep);
-      return open(ep);
-    });
+    const r = await callEndpoint(
+      svc,
+      this.conn,
+      logical,
+      (ep) => {
+        // The original destination is never retried elsewhere: its metrics start now, connect included.
+        if (!ep.balanced) this.start(ep);
+        return open(ep);
+      },
+      backend,
+    );
     this.endpoint = r.endpoint;
     this.start(r.endpoint);
     return r.value;
@@ -228,6 +278,7 @@ class OutboundCall {
     // Feed the balancer: a 5xx, a reset or a proxy failure counts against the endpoint.
     this.endpoint?.done(!o.error && o.status > 0 && o.status < 500);
     this.endpoint = undefined;
+    this.policy?.end(o, this.routing?.grpc ?? false);
     this.start(undefined)(o);
     this.tapped?.end(o);
   }
@@ -281,6 +332,53 @@ function tapTls(tls: TlsLabels): { src: Record<string, string>; dst: Record<stri
     if (tls.server_id) dst.server_id = tls.server_id;
   } else dst.no_tls_reason = tls.no_tls_reason;
   return { src: { tls: 'no_identity', no_tls_reason: 'loopback' }, dst };
+}
+
+/** Where the route layer looks a request's target up, and how it reads the request. */
+interface Routing {
+  svc: RouteServices;
+  key: string;
+  kind: 'addr' | 'authority';
+  grpc: boolean;
+  view: () => RequestView;
+}
+
+function splitTarget(target: string): { path: string; query: string } {
+  // Absolute-form (a proxy request): the path starts after the authority.
+  let t = target;
+  if (!t.startsWith('/')) {
+    const s = t.indexOf('://');
+    const slash = s < 0 ? -1 : t.indexOf('/', s + 3);
+    t = slash < 0 ? '/' : t.slice(slash);
+  }
+  const q = t.indexOf('?');
+  return q < 0 ? { path: t, query: '' } : { path: t.slice(0, q), query: t.slice(q + 1) };
+}
+
+const hostOf = (authority: string) => authority.replace(/:\d+$/, '').toLowerCase();
+
+function h1View(head: RequestHead, authority: string): RequestView {
+  const { path, query } = splitTarget(head.target);
+  let byName: Map<string, string> | undefined;
+  return {
+    method: head.method,
+    path,
+    query,
+    host: hostOf(authority),
+    // Lower-cased once per request, on the first lookup (a route table asks many times).
+    header: (name) => {
+      if (!byName) {
+        byName = new Map();
+        for (let i = head.names.length - 1; i >= 0; i--) byName.set(head.names[i]!.toLowerCase(), head.values[i]!);
+      }
+      return byName.get(name);
+    },
+  };
+}
+
+function h2View(fields: Fields): RequestView {
+  const { path, query } = splitTarget(fieldValue(fields, ':path') ?? '/');
+  return { method: fieldValue(fields, ':method') ?? 'GET', path, query, host: hostOf(authorityOf(fields)), header: (name) => fieldValue(fields, name) };
 }
 
 function info(conn: Conn): ConnInfo {

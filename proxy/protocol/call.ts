@@ -27,8 +27,39 @@ export interface HttpOutcome {
   responseBytes?: number;
 }
 
+/**
+ * What the layer above asks of the server for one request (an outbound route's filters, retries
+ * and timeouts), known once `open` has resolved. Absent: the request is forwarded as it is.
+ */
+export interface CallPolicy {
+  /** Request filters: the HTTP/1 head to send instead of the one read. */
+  h1Head?(head: Buffer): Buffer;
+  /** Response filters: the HTTP/1 response head to send the client instead. */
+  h1ResponseHead?(head: Buffer): Buffer;
+  /** Request filters on HTTP/2 fields (pair indexes in `neverIndexed` follow the edit). */
+  h2Request?(fields: string[], neverIndexed: number[] | undefined): { fields: string[]; neverIndexed: number[] | undefined };
+  /** Response filters on HTTP/2 fields. */
+  h2Response?(fields: string[], neverIndexed: number[] | undefined): { fields: string[]; neverIndexed: number[] | undefined };
+  /** The whole exchange, retries included: 504 (or a reset mid-body) when it passes. */
+  requestTimeoutMs?: number;
+  /** Each attempt's wait for the response head. */
+  attemptTimeoutMs?: number;
+  /** From the request's end to the response's end. */
+  responseTimeoutMs?: number;
+  /** The longest time with no byte either way. */
+  idleTimeoutMs?: number;
+  /**
+   * Retries: bodies up to `maxBodyBytes` are kept for them. `shouldRetry` is asked once per
+   * retryable-looking answer (status, or 504 for an attempt that timed out) and answers whether
+   * to send the request again (limit and budget taken); it is the one place retries are decided.
+   */
+  retry?: { maxBodyBytes: number; shouldRetry(status: number, grpcStatus?: number): boolean };
+}
+
 /** One request as the layer above the server sees it. `L` is what the server sends it on. */
 export interface HttpCall<L> {
+  /** Set by `open` when the request runs under a route (see CallPolicy). */
+  readonly policy?: CallPolicy | undefined;
   /**
    * Routes the request and opens its upstream. `again`: an earlier upstream of this request failed
    * before the request could have been processed (a stale pooled connection, a refused stream),

@@ -50,6 +50,11 @@ export const PROXY_ERRORS = {
   routeNotFound: { status: 404, reason: 'no route found for request', grpcStatus: GRPC.NOT_FOUND, code: 'LINNET_HTTP_ROUTE_NOT_FOUND' },
   /** An HTTPLocalRateLimitPolicy's budget is spent for now. */
   rateLimited: { status: 429, reason: 'too many requests', grpcStatus: GRPC.RESOURCE_EXHAUSTED, code: 'LINNET_HTTP_RATE_LIMITED' },
+  /** An outbound route's RequestRedirect filter (the Location header carries the target). */
+  movedPermanently: { status: 301, reason: 'redirected by route', grpcStatus: GRPC.INTERNAL, code: 'LINNET_HTTP_ROUTE_REDIRECT' },
+  found: { status: 302, reason: 'redirected by route', grpcStatus: GRPC.INTERNAL, code: 'LINNET_HTTP_ROUTE_REDIRECT' },
+  /** An outbound route whose backends all weigh 0. */
+  noBackend: { status: 500, reason: 'no backend for route', grpcStatus: GRPC.UNAVAILABLE, code: 'LINNET_HTTP_NO_BACKEND' },
 } as const satisfies Record<string, ProxyErrorSpec>;
 
 export type ProxyErrorKind = keyof typeof PROXY_ERRORS;
@@ -86,6 +91,9 @@ const HINTS: Record<ProxyErrorKind, string> = {
   upstreamReset: 'check the upstream application logs: it closed the connection before answering',
   badResponse: 'check the upstream: it does not speak valid HTTP/1.x on this port (mark the port opaque if it is not HTTP)',
   responseTimeout: 'the upstream is slow; raise LINNET_PROXY_HTTP_RESPONSE_TIMEOUT if this is expected',
+  movedPermanently: 'the route sends this request elsewhere (Location)',
+  found: 'the route sends this request elsewhere (Location)',
+  noBackend: 'give a backendRef of the route a weight above 0',
   noEndpoint: 'check that the destination has ready endpoints and is reachable',
   forbidden: 'the server\'s policy does not authorize this client: see its AuthorizationPolicies (linnet authz)',
   routeNotFound: 'the server declares routes (HTTPRoute/GRPCRoute) and none matches this request',

@@ -22,6 +22,7 @@ import { MeshMetrics } from '../metrics/mesh-metrics';
 import { Registry } from '../metrics/registry';
 import { TcpMetrics } from '../metrics/tcp-metrics';
 import type { OutboundBalancers } from '../outbound/balancers';
+import type { RouteServices } from '../outbound/route/route-call';
 import { Outbound } from '../outbound/stack';
 import { TapHub, type TapSink, type TapSpec } from '../tap/hub';
 import { TlsStore, type TlsMaterial } from '../transport/tls/store';
@@ -86,6 +87,20 @@ function authorizerFor(config: ProxyConfig, registry: Registry, log: Logger): Au
   return new Authorizer(policies, new AuthzMetrics(registry), log.child('authz'));
 }
 
+/** Outbound routes: with a policy service and discovery (routes pick backends by their Service names). */
+function routesFor(config: ProxyConfig, registry: Registry, log: Logger): { routes: RouteServices | undefined; close(): void } {
+  const p = config.policy;
+  if (!p.addr || !config.destinationAddr) return { routes: undefined, close() {} };
+  const { OutboundPolicies } = require('../outbound/route/policy-client') as typeof import('../outbound/route/policy-client');
+  const { RetryBudgets } = require('../outbound/route/route-call') as typeof import('../outbound/route/route-call');
+  const { RouteMetrics } = require('../metrics/route-metrics') as typeof import('../metrics/route-metrics');
+  const policies = new OutboundPolicies({ addr: p.addr, workload: p.workload, log: log.child('routes') });
+  return {
+    routes: { policies, metrics: new RouteMetrics(registry), budgets: new RetryBudgets(), allowRequestHeaders: config.allowL5dRequestHeaders, log: log.child('routes') },
+    close: () => policies.close(),
+  };
+}
+
 /** `tapSink`: where this lane's tap events go (the main thread's tap server); unused when tap is off. */
 export function createLane(config: ProxyConfig, scope = `proxy/worker-${threadId}`, tapSink?: TapSink): Lane {
   const log = createLogger(config.log, scope);
@@ -109,9 +124,10 @@ export function createLane(config: ProxyConfig, scope = `proxy/worker-${threadId
   );
   const outboundLog = log.child('outbound');
   const discovery = balancersFor(config, log);
+  const routes = routesFor(config, registry, log);
   const outbound = new Outbound(
     { side: sideFor(config, 'outbound'), http1: config.http1, http2: config.http2, meshedHttp1: config.meshedHttp1 },
-    { balancers: discovery.balancers, tls, ingressMode: config.ingressMode, tcp, http, mesh, log: outboundLog, ...(tap ? { tap } : {}) },
+    { balancers: discovery.balancers, tls, ingressMode: config.ingressMode, tcp, http, mesh, log: outboundLog, ...(tap ? { tap } : {}), ...(routes.routes ? { routes: routes.routes } : {}) },
   );
 
   const listenSide = (stack: Stack, sideLog: Logger): Promise<Server> => {
@@ -195,6 +211,7 @@ export function createLane(config: ProxyConfig, scope = `proxy/worker-${threadId
       inbound.drain();
       outbound.drain();
       discovery.close();
+      routes.close();
       authz?.policies.close();
       loop.close();
     },

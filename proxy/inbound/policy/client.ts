@@ -5,12 +5,14 @@
  * control-plane outage changes nothing; a message this proxy cannot read is logged and ignored.
  * Ports are watched from the first connection to them (and at start for the configured ones).
  */
-import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../../../core/log';
-import { fromPbServer, inboundClientConstructor, type PbServer } from '../../../core/api/inbound';
+import { fromPbServer, type PbServer } from '../../../core/api/inbound';
 import { backoffDelay, type BackoffOptions } from '../../../core/backoff';
 import { defaultPolicy, type DefaultPolicy, type InboundPolicy } from '../../../core/policy/model';
 import type { IpNet } from '../../../core/policy/net';
+import { CONTROL_PLANE_H2, grpcApi } from '../../protocol/grpc/api';
+import { GrpcCall, type CallStatus } from '../../protocol/grpc/call';
+import { GrpcChannel } from '../../protocol/grpc/channel';
 
 export interface PolicySettings {
   /** host:port of the policy service; undefined: the default policy only. */
@@ -36,7 +38,7 @@ export interface PortPolicy {
 export class InboundPolicies {
   private readonly ports = new Map<number, PortWatch>();
   private readonly fallback: InboundPolicy;
-  private readonly client: (grpc.Client & Record<string, any>) | undefined;
+  private readonly channel: GrpcChannel | undefined;
   private readonly listeners = new Set<(port: number) => void>();
   private readonly waitedOut = new Set<number>();
   private version = 0;
@@ -48,20 +50,14 @@ export class InboundPolicies {
   ) {
     this.fallback = defaultPolicy(settings.defaultPolicy, settings.clusterNetworks);
     if (settings.addr) {
-      const Client = inboundClientConstructor();
-      this.client = new Client(settings.addr, grpc.credentials.createInsecure(), {
-        'grpc.initial_reconnect_backoff_ms': 200,
-        'grpc.max_reconnect_backoff_ms': 5_000,
-        'grpc.keepalive_time_ms': 30_000,
-        'grpc.keepalive_timeout_ms': 10_000,
-      }) as grpc.Client & Record<string, any>;
+      this.channel = new GrpcChannel({ address: settings.addr, settings: CONTROL_PLANE_H2, keepAliveMs: 30_000, keepAliveTimeoutMs: 10_000, log });
     }
     for (const p of settings.ports) this.get(p);
   }
 
   /** Whether any policy can come from a control plane (else: the static default everywhere). */
   get watching(): boolean {
-    return this.client !== undefined;
+    return this.channel !== undefined;
   }
 
   /** The port's current policy; starts its watch on first use. */
@@ -70,7 +66,7 @@ export class InboundPolicies {
     if (!w) {
       w = new PortWatch(port, { policy: this.fallback, version: ++this.version, fromControlPlane: false });
       this.ports.set(port, w);
-      if (this.client && !this.closed) this.open(w);
+      if (this.channel && !this.closed) this.open(w);
     }
     return w.current;
   }
@@ -108,12 +104,13 @@ export class InboundPolicies {
   close(): void {
     this.closed = true;
     for (const w of this.ports.values()) w.close();
-    this.client?.close();
+    this.channel?.close();
   }
 
   private open(w: PortWatch): void {
-    if (this.closed || !this.client) return;
-    const call: grpc.ClientReadableStream<PbServer> = this.client['WatchPort']({ workload: this.settings.workload, port: w.port });
+    if (this.closed || !this.channel) return;
+    const api = grpcApi('inbound.proto');
+    const call = new GrpcCall(this.channel, api.codec, api.method('linnet.inbound.InboundServerPolicies', 'WatchPort'), { workload: this.settings.workload, port: w.port });
     w.call = call;
     call.on('data', (msg: PbServer) => {
       if (w.call !== call) return;
@@ -136,10 +133,7 @@ export class InboundPolicies {
         }
       }
     });
-    call.on('error', () => {
-      // Reported through 'status'.
-    });
-    call.on('status', (s: grpc.StatusObject) => {
+    call.on('status', (s: CallStatus) => {
       if (w.call !== call) return;
       w.call = undefined;
       if (this.closed || w.closed) return;
@@ -151,7 +145,7 @@ export class InboundPolicies {
 }
 
 class PortWatch {
-  call: grpc.ClientReadableStream<PbServer> | undefined;
+  call: GrpcCall | undefined;
   timer: NodeJS.Timeout | undefined;
   attempt = 0;
   closed = false;

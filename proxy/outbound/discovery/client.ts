@@ -6,11 +6,13 @@
  */
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
-import * as grpc from '@grpc/grpc-js';
 import { LinnetError } from '../../../core/errors';
 import type { Logger } from '../../../core/log';
-import { destinationClientConstructor, type PbUpdate } from '../../../core/api/destination';
+import type { PbUpdate } from '../../../core/api/destination';
 import { backoffDelay, type BackoffOptions } from '../../../core/backoff';
+import { CONTROL_PLANE_H2, grpcApi } from '../../protocol/grpc/api';
+import { GrpcCall, type CallStatus } from '../../protocol/grpc/call';
+import { GrpcChannel } from '../../protocol/grpc/channel';
 import { EndpointSetState, endpointAddress, type DiscoveredEndpoint } from './endpoint-set';
 
 /** Re-opening a discovery stream: quick at first (a control-plane restart), at most every 10 s. */
@@ -53,6 +55,8 @@ export interface EndpointSet extends EventEmitter {
   /** undefined before the first answer; false: unknown destination (fall back to the original
    * destination); true: known (possibly with no endpoints right now). */
   exists(): boolean | undefined;
+  /** The port's declared protocol (appProtocol http/ws: http1; h2c: h2): detection is skipped. */
+  protocol(): 'http1' | 'h2' | undefined;
   /** Whether the stream to the control plane is currently up. */
   connected(): boolean;
   /** Resolves true once the first answer is in, false if `timeoutMs` passes first. */
@@ -85,7 +89,7 @@ function targetPath(t: ResolveTarget): string {
 class Target {
   readonly state = new EndpointSetState();
   readonly holders = new Set<Holder>();
-  private call: grpc.ClientReadableStream<PbUpdate> | undefined;
+  private call: GrpcCall | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private attempt = 0;
@@ -96,7 +100,7 @@ class Target {
 
   constructor(
     readonly path: string,
-    private readonly client: grpc.Client & Record<string, any>,
+    private readonly channel: GrpcChannel,
     private readonly opts: DiscoveryClientOptions,
     private readonly onIdle: (t: Target) => void,
   ) {
@@ -117,7 +121,8 @@ class Target {
     if (this.closed) return;
     // Stale endpoints stay in use until the new stream's first message replaces them.
     if (this.everAnswered) this.state.markStale();
-    const call: grpc.ClientReadableStream<PbUpdate> = this.client['Get']({
+    const api = grpcApi('destination.proto');
+    const call = new GrpcCall(this.channel, api.codec, api.method('linnet.destination.Destination', 'Get'), {
       scheme: 'k8s',
       path: this.path,
       context_token: this.opts.contextToken ?? '',
@@ -140,10 +145,7 @@ class Target {
         for (const h of [...this.holders]) h.emit('update', eps);
       }
     });
-    call.on('error', () => {
-      // Reported through 'status' below; this listener only keeps the error from being thrown.
-    });
-    call.on('status', (s: grpc.StatusObject) => {
+    call.on('status', (s: CallStatus) => {
       if (this.call !== call) return;
       this.call = undefined;
       this.up = false;
@@ -195,6 +197,9 @@ class Holder extends EventEmitter implements EndpointSet {
   exists(): boolean | undefined {
     return this.t.state.exists;
   }
+  protocol(): 'http1' | 'h2' | undefined {
+    return this.t.state.protocol;
+  }
   connected(): boolean {
     return this.t.connected();
   }
@@ -223,15 +228,9 @@ class Holder extends EventEmitter implements EndpointSet {
 }
 
 export function createDiscoveryClient(opts: DiscoveryClientOptions): DiscoveryClient {
-  const Client = destinationClientConstructor();
-  const client = new Client(opts.addr, grpc.credentials.createInsecure(), {
-    // Come back quickly after a control-plane restart; our own backoff paces the streams.
-    'grpc.initial_reconnect_backoff_ms': 200,
-    'grpc.max_reconnect_backoff_ms': 5_000,
-    // Notice a control plane that vanished without closing the connection.
-    'grpc.keepalive_time_ms': 30_000,
-    'grpc.keepalive_timeout_ms': 10_000,
-  }) as grpc.Client & Record<string, any>;
+  // One connection for every target's stream; PINGs notice a control plane that vanished without
+  // closing it, and each stream's own backoff paces the re-dials.
+  const channel = new GrpcChannel({ address: opts.addr, settings: CONTROL_PLANE_H2, keepAliveMs: 30_000, keepAliveTimeoutMs: 10_000, ...(opts.log ? { log: opts.log } : {}) });
   const targets = new Map<string, Target>();
   let closed = false;
   const onIdle = (t: Target) => {
@@ -246,7 +245,7 @@ export function createDiscoveryClient(opts: DiscoveryClientOptions): DiscoveryCl
       const path = targetPath(target);
       let t = targets.get(path);
       if (!t) {
-        t = new Target(path, client, opts, onIdle);
+        t = new Target(path, channel, opts, onIdle);
         targets.set(path, t);
       }
       return new Holder(t);
@@ -256,7 +255,7 @@ export function createDiscoveryClient(opts: DiscoveryClientOptions): DiscoveryCl
       closed = true;
       for (const t of targets.values()) t.close();
       targets.clear();
-      client.close();
+      channel.close();
     },
   };
 }

@@ -50,6 +50,8 @@ export class EndpointSetState {
   private readonly map = new Map<string, DiscoveredEndpoint>();
   /** undefined until the first message ever; then whether the destination is known. */
   exists: boolean | undefined;
+  /** The port's declared protocol (the Service port's appProtocol), from the last add. */
+  protocol: 'http1' | 'h2' | undefined;
   /** Set on reconnect: the next message replaces everything. */
   private replaceOnNext = false;
 
@@ -72,6 +74,8 @@ export class EndpointSetState {
     }
     if (kind === 'add' && u.add) {
       const set = u.add.metric_labels ?? {};
+      const p = u.add.protocol;
+      this.protocol = p === 'http1' || p === 'h2' ? p : undefined;
       for (const a of u.add.addrs ?? []) {
         const e = fromPb(a, set);
         this.map.set(e.address, e);
@@ -87,6 +91,6 @@ export class EndpointSetState {
   }
 
   private fingerprint(): string {
-    return JSON.stringify([this.exists, [...this.map.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))]);
+    return JSON.stringify([this.exists, this.protocol, [...this.map.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))]);
   }
 }

@@ -5,7 +5,7 @@
  * connection (server.ts) that drives it.
  */
 import type { Socket } from 'node:net';
-import type { HttpCall, HttpOutcome } from '../call';
+import type { CallPolicy, HttpCall, HttpOutcome } from '../call';
 import { ChunkedError, ChunkedScanner } from './chunked';
 import type { UpstreamHandler } from './client-pool';
 import { upstreamRequestHead } from './forward-head';
@@ -43,6 +43,9 @@ export const enum ResPhase {
   Done,
 }
 
+/** Called when one of a route's timeouts fires (the exchange, which timeout, its length). */
+export type RouteTimeout = (ex: Exchange, what: string, ms: number) => void;
+
 /** The client connection an exchange belongs to (server.ts's ClientConnection). */
 export interface ExchangeOwner {
   readonly phase: Phase;
@@ -76,9 +79,18 @@ export class Exchange implements UpstreamHandler {
   early: Buffer[] = [];
   timer: NodeJS.Timeout | undefined;
   ended = false;
+  /** The route's filters, retries and timeouts (from the call, once opened). */
+  policy: CallPolicy | undefined;
+  /** The whole body is kept in `early` for a retry (a route retries, and it is small enough). */
+  keepBody = false;
+  /** The route's request timeout, over every attempt. */
+  reqTimer: NodeJS.Timeout | undefined;
+  /** The route's response timeout (from the request's end) and idle timeout (refreshed by every byte). */
+  resTimer: NodeJS.Timeout | undefined;
+  idleTimer: NodeJS.Timeout | undefined;
   readonly tunnel: boolean;
   readonly framing: BodyFraming;
-  readonly headBytes: Buffer;
+  headBytes: Buffer;
   /** The layer above's view of this request: its route, upstream and end. */
   readonly call: HttpCall<UpstreamLink>;
 
@@ -102,7 +114,53 @@ export class Exchange implements UpstreamHandler {
     if (this.ended) return;
     this.ended = true;
     o.responseBytes = this.resBodyBytes;
+    if (this.reqTimer) clearTimeout(this.reqTimer);
+    if (this.resTimer) clearTimeout(this.resTimer);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
     this.call.end(o);
+  }
+
+  /**
+   * The route's policy, on the first attempt: filters rewrite the head, the request and idle
+   * timeouts start, and a body small enough for retries is kept (a length-framed one, up to the
+   * limit). `timeout` is called when one of the route's timeouts fires.
+   */
+  applyPolicy(p: CallPolicy, timeout: RouteTimeout): void {
+    this.policy = p;
+    if (p.h1Head) this.headBytes = p.h1Head(this.headBytes);
+    const f = this.framing;
+    if (p.retry && !this.tunnel && (f.kind === 'none' || (f.kind === 'length' && f.length <= p.retry.maxBodyBytes))) this.keepBody = true;
+    if (p.requestTimeoutMs) this.reqTimer = this.routeTimer(timeout, p.requestTimeoutMs, 'request');
+    if (p.idleTimeoutMs) this.idleTimer = this.routeTimer(timeout, p.idleTimeoutMs, 'idle');
+    if (this.reqDone) this.requestSent(timeout);
+  }
+
+  /** The request is all sent: the route's response timeout starts. */
+  requestSent(timeout: RouteTimeout): void {
+    const ms = this.policy?.responseTimeoutMs;
+    if (ms && !this.resTimer) this.resTimer = this.routeTimer(timeout, ms, 'response');
+  }
+
+  /**
+   * How long the response head may take: the proxy's setting, or the route's per-attempt timeout
+   * when that is shorter (`attempt`: it is the route's, so a timed-out attempt may be retried).
+   */
+  responseTimeout(settingMs: number): { ms: number; attempt: boolean } {
+    const a = this.policy?.attemptTimeoutMs ?? 0;
+    const ms = a > 0 && (a < settingMs || settingMs <= 0) ? a : settingMs;
+    return { ms, attempt: a > 0 && ms === a };
+  }
+
+  /** A route's retry: this attempt's response is forgotten; the request goes again. */
+  resetForRetry(): void {
+    this.upstream = undefined;
+    this.resBuf = undefined;
+    this.resBytes = 0;
+    this.resPhase = ResPhase.Connecting;
+  }
+
+  private routeTimer(timeout: RouteTimeout, ms: number, what: string): NodeJS.Timeout {
+    return setTimeout(() => timeout(this, what, ms), ms);
   }
 
   /**

@@ -27,6 +27,12 @@ export const GrpcStatus = {
 } as const;
 export type GrpcStatusCode = (typeof GrpcStatus)[keyof typeof GrpcStatus];
 
+const STATUS_NAMES = new Map<number, string>(Object.entries(GrpcStatus).map(([k, v]) => [v, k]));
+/** UNAVAILABLE for 14, and the number itself for a code gRPC does not define. */
+export function grpcStatusName(code: number): string {
+  return STATUS_NAMES.get(code) ?? String(code);
+}
+
 /** HTTP/2 error codes (RFC 9113 §7) as they appear in RST_STREAM and GOAWAY. */
 export const H2Code = {
   NO_ERROR: 0x0,

@@ -8,7 +8,7 @@
  * closes. A stream the upstream refused (never processed) is sent again, with its body when that
  * was small.
  */
-import { errnoOf, type ConnInfo, type HttpCall, type HttpOutcome } from '../call';
+import { errnoOf, type CallPolicy, type ConnInfo, type HttpCall, type HttpOutcome } from '../call';
 import type { UpstreamSession } from './client-pool';
 import type { H2Stream, StreamEvents } from './stream';
 import { HttpProxyError } from '../errors';
@@ -69,6 +69,12 @@ class StreamProxy {
   private attempts = 0;
   private deadline: NodeJS.Timeout | undefined;
   private headTimer: NodeJS.Timeout | undefined;
+  /** The route's retries and timeouts (from the call, once opened). */
+  private policy: CallPolicy | undefined;
+  private routeTimer: NodeJS.Timeout | undefined;
+  private attemptTimer: NodeJS.Timeout | undefined;
+  private responseTimer: NodeJS.Timeout | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly client: H2Stream,
@@ -90,6 +96,7 @@ class StreamProxy {
         // Request trailers (END_STREAM); a client's second header section is nothing else.
         if (kind !== 'trailers') return;
         this.clientEnded = true;
+        if (this.policy) this.requestDone();
         if (this.bodyStopped) return;
         if (this.up && !this.up.localEnded) this.up.sendTrailers(fields, neverIndexed);
         else {
@@ -118,6 +125,8 @@ class StreamProxy {
 
   private onClientData(chunk: Buffer, end: boolean): void {
     if (end) this.clientEnded = true;
+    this.idleTimer?.refresh();
+    if (end && this.policy) this.requestDone();
     if (this.bodyStopped) return;
     if (this.body) {
       this.body.push(chunk);
@@ -133,7 +142,9 @@ class StreamProxy {
   private send(l: UpstreamSession): void {
     const { client } = this;
     if (client.closed || this.complete) return l.release();
+    if (!this.policy && this.call.policy) this.applyPolicy(this.call.policy);
     this.attempts++;
+    this.armAttemptTimer();
     const events: StreamEvents = {
       onHeaders: (fields, end, kind, neverIndexed) => this.onResponseHeaders(fields, end, kind, neverIndexed),
       onData: (chunk, end) => this.onResponseData(chunk, end),
@@ -143,8 +154,10 @@ class StreamProxy {
     };
     let u: H2Stream;
     const bodyless = this.clientEnded && this.bodyBytes === 0 && this.reqTrailers === undefined;
+    // A route's request filters (header edits, URL rewrite).
+    const req = this.policy?.h2Request ? this.policy.h2Request(this.reqFields, this.neverIndexed) : { fields: this.reqFields, neverIndexed: this.neverIndexed };
     try {
-      u = l.conn.request(this.reqFields, bodyless, events, this.neverIndexed);
+      u = l.conn.request(req.fields, bodyless, events, req.neverIndexed);
     } catch (err) {
       // The connection went away (GOAWAY) between acquire and request: nothing was sent.
       l.release();
@@ -160,6 +173,54 @@ class StreamProxy {
       else if (!u.localEnded) u.end();
     } else client.resume();
     if (this.body && this.bodyBytes > REPLAY_LIMIT) this.body = undefined;
+  }
+
+  /** The route's request timeout starts with the first attempt and covers every one. */
+  private applyPolicy(p: CallPolicy): void {
+    this.policy = p;
+    const ms = p.requestTimeoutMs;
+    if (ms && ms > 0) this.routeTimer = setTimeout(() => this.fail({ kind: 'timeout', ms }), ms);
+    const idle = p.idleTimeoutMs;
+    if (idle && idle > 0) this.idleTimer = setTimeout(() => this.fail({ kind: 'timeout', ms: idle }), idle);
+    if (this.clientEnded) this.requestDone();
+  }
+
+  /** The request is all in: the route's response timeout starts. */
+  private requestDone(): void {
+    const ms = this.policy?.responseTimeoutMs;
+    if (ms && ms > 0 && !this.responseTimer) this.responseTimer = setTimeout(() => this.fail({ kind: 'timeout', ms }), ms);
+  }
+
+  private armAttemptTimer(): void {
+    const ms = this.policy?.attemptTimeoutMs;
+    if (this.attemptTimer) clearTimeout(this.attemptTimer);
+    this.attemptTimer = undefined;
+    if (!ms || ms <= 0) return;
+    this.attemptTimer = setTimeout(() => {
+      this.attemptTimer = undefined;
+      if (this.client.headersOut || this.complete) return;
+      // A timed-out attempt is retried as a 504 would be; else the request ends with 504.
+      if (!this.routeRetry(504, undefined)) this.fail({ kind: 'timeout', ms });
+    }, ms);
+  }
+
+  /**
+   * A route's retry of an answer (status, or gRPC status of a trailers-only answer), when the
+   * whole request is at hand: the attempt's stream is cancelled and the request sent again.
+   */
+  private routeRetry(status: number, grpcStatus: number | undefined): boolean {
+    const p = this.policy?.retry;
+    if (!p || !this.clientEnded || this.client.headersOut) return false;
+    const kept = this.body !== undefined || this.bodyBytes === 0;
+    if (!kept || this.bodyBytes > p.maxBodyBytes || !p.shouldRetry(status, grpcStatus)) return false;
+    const up = this.up;
+    this.up = undefined;
+    if (up && !up.closed) up.reset(H2Code.CANCEL);
+    this.call.open(true).then(
+      (l) => this.send(l),
+      (err: unknown) => this.fail(err instanceof HttpProxyError ? { kind: 'refused', error: err } : { kind: 'connect', errno: errnoOf(err) }),
+    );
+    return true;
   }
 
   /** Another attempt on a new stream is safe: the upstream never processed this one. */
@@ -189,9 +250,15 @@ class StreamProxy {
       client.sendTrailers(fields, neverIndexed);
       return;
     }
-    this.body = undefined; // a response started: never replayed
     this.stopHeadTimer();
-    this.status = Number(fieldValue(fields, ':status')) || 0;
+    if (this.attemptTimer) clearTimeout(this.attemptTimer);
+    this.attemptTimer = undefined;
+    const status = Number(fieldValue(fields, ':status')) || 0;
+    // A route retries on the status, or a trailers-only gRPC answer's grpc-status.
+    if (this.policy?.retry && this.routeRetry(status, this.grpc && end ? grpcStatusOf(fields) : undefined)) return;
+    if (this.policy?.h2Response) ({ fields, neverIndexed } = this.policy.h2Response(fields, neverIndexed));
+    this.body = undefined; // a response started: never replayed
+    this.status = status;
     this.call.respond?.(this.status);
     if (end) {
       // Trailers-only (gRPC errors) or no body: kept that shape.
@@ -208,6 +275,7 @@ class StreamProxy {
 
   private onResponseData(chunk: Buffer, end: boolean): void {
     const { client } = this;
+    this.idleTimer?.refresh();
     if (client.closed || client.localEnded) return;
     this.forwarded += chunk.length;
     // A client may hang up once it has content-length bytes, before END_STREAM reaches it.
@@ -246,6 +314,12 @@ class StreamProxy {
     this.complete = true;
     if (this.deadline) clearTimeout(this.deadline);
     this.deadline = undefined;
+    this.stopRouteTimers();
+  }
+
+  private stopRouteTimers(): void {
+    for (const t of [this.routeTimer, this.attemptTimer, this.responseTimer, this.idleTimer]) if (t) clearTimeout(t);
+    this.routeTimer = this.attemptTimer = this.responseTimer = this.idleTimer = undefined;
   }
 
   private stopHeadTimer(): void {
@@ -299,6 +373,7 @@ class StreamProxy {
   private onClientClose(): void {
     if (this.deadline) clearTimeout(this.deadline);
     this.stopHeadTimer();
+    this.stopRouteTimers();
     const code = this.clientResetCode ?? H2Code.NO_ERROR;
     const up = this.up;
     if (up && !up.closed) up.reset(code === H2Code.NO_ERROR && this.complete ? H2Code.NO_ERROR : carryRstCode(code === H2Code.NO_ERROR ? H2Code.CANCEL : code, 'upstream'));

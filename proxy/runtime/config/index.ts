@@ -58,6 +58,8 @@ export interface ProxyConfig {
   readonly meshedHttp1: MeshedHttp1;
   /** The tap server (tap.ts); undefined when LINNET_PROXY_TAP_SVC_NAME is unset. */
   readonly tap: TapConfig | undefined;
+  /** Outbound routes honour a request's l5d-retry-* and l5d-timeout headers. */
+  readonly allowL5dRequestHeaders: boolean;
 }
 
 export type MeshedHttp1 = 'orig-proto' | 'http1';
@@ -102,6 +104,11 @@ export const PROXY_ENV = {
     default: 'false',
     meaning:
       'ingress mode (the `ingress` inject mode sets it): outbound HTTP requests are routed by their l5d-dst-override header, else their Host/:authority, through discovery, instead of by the original destination; a name discovery does not know falls back to the original destination',
+  },
+  LINNET_PROXY_OUTBOUND_ALLOW_L5D_REQUEST_HEADERS: {
+    default: 'false',
+    meaning:
+      'outbound routes honour a request\'s own l5d-retry-http, l5d-retry-grpc, l5d-retry-limit, l5d-retry-timeout, l5d-timeout and l5d-response-timeout headers over the route\'s settings (as Linkerd\'s allow-l5d-request-headers); off: they are ignored',
   },
   LINNET_PROXY_OUTBOUND_MESHED_HTTP1: {
     default: 'orig-proto',
@@ -153,6 +160,7 @@ export function loadProxyConfig(env: NodeJS.ProcessEnv = process.env, sys: Syste
     policy: parsePolicyEnv(env),
     meshedHttp1: parseEnum('LINNET_PROXY_OUTBOUND_MESHED_HTTP1', get('LINNET_PROXY_OUTBOUND_MESHED_HTTP1'), ['orig-proto', 'http1'] as const),
     tap: parseTapEnv(env, identity !== undefined),
+    allowL5dRequestHeaders: parseBool('LINNET_PROXY_OUTBOUND_ALLOW_L5D_REQUEST_HEADERS', get('LINNET_PROXY_OUTBOUND_ALLOW_L5D_REQUEST_HEADERS')),
   };
   return deepFreeze(config);
 }
