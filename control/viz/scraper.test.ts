@@ -6,11 +6,11 @@ import { Scraper } from './scraper';
 import type { ProxyTarget } from './inventory';
 import { statRows } from './stat';
 
-/** A stand-in admin server (a unit test's fake proxy): /metrics with `ok` successes, /latency as given. */
+/** A stand-in admin server (a unit test's fake proxy): /metrics with `ok` successes, /latency?buckets=1 as given (an older proxy answers percentiles only). */
 async function fakeProxy(state: { ok: number; latency: unknown; latencyHits: number }): Promise<Server> {
   const s = createServer((req, res) => {
     if (req.url === '/metrics') return void res.end(`process_start_time_seconds 1\nresponse_total{direction="inbound",authority="a",classification="success"} ${state.ok}\n`);
-    if (req.url === '/latency') {
+    if (req.url === '/latency?buckets=1') {
       state.latencyHits++;
       return void res.end(JSON.stringify(state.latency));
     }

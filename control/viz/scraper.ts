@@ -98,7 +98,7 @@ export class Scraper {
       const [text, latency] = await Promise.all([
         get(`http://${t.admin}/metrics`, timeout),
         askLatency
-          ? get(`http://${t.admin}/latency`, timeout).then(
+          ? get(`http://${t.admin}/latency?buckets=1`, timeout).then(
               (b) => JSON.parse(b) as unknown,
               () => undefined,
             )

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Counter, Histogram, Registry as PromRegistry } from 'prom-client';
 import * as hdr from 'hdr-histogram-js';
-import { classify, HttpMetrics, LATENCY_BUCKETS_MS, latencyCounts, mergeLatency, newHdr, type HttpLabels } from './http-metrics';
+import { classify, HttpMetrics, LATENCY_BUCKETS_MS, latencyCounts, mergeLatency, mergeLatencyBuckets, newHdr, type HttpLabels } from './http-metrics';
 import { exposition, mergeFamilies, Registry } from './registry';
 
 const route: HttpLabels = { direction: 'inbound', authority: 'web:80', target_addr: '10.0.0.1:80', tls: 'true', client_id: 'a.b.serviceaccount.identity.linnet.cluster.local' };
@@ -94,4 +94,22 @@ test('merged exact latency has the percentiles of one histogram holding every va
   // A key only one worker saw is kept as it is.
   const one = mergeLatency([{ a: latencyCounts(parts[0]!) }, {}]);
   assert.equal(one['a']!.count, parts[0]!.totalCount);
+});
+
+test('the workers\' buckets side by side (/latency?buckets=1): the same values and counts as one histogram holding every value, and the maximum', () => {
+  const parts = [newHdr(), newHdr()];
+  const all = newHdr();
+  [3, 3, 40, 900, 900, 900, 15_000].forEach((v, i) => {
+    parts[i % 2]!.recordValue(v);
+    all.recordValue(v);
+  });
+  const merged = mergeLatencyBuckets([{ k: latencyCounts(parts[0]!), only0: latencyCounts(parts[0]!) }, { k: latencyCounts(parts[1]!) }]);
+  const sumByValue = (b: number[]) => {
+    const m = new Map<number, number>();
+    for (let i = 0; i < b.length; i += 2) m.set(b[i]!, (m.get(b[i]!) ?? 0) + b[i + 1]!);
+    return [...m].sort((a, b) => a[0] - b[0]);
+  };
+  assert.deepEqual(sumByValue(merged['k']!.buckets), sumByValue(latencyCounts(all).buckets));
+  assert.equal(merged['k']!.max, latencyCounts(all).max);
+  assert.deepEqual(merged['only0'], latencyCounts(parts[0]!));
 });

@@ -217,6 +217,23 @@ export function latencyCounts(h: Int32Histogram): LatencyCounts {
 }
 
 /** Merges per-worker snapshots into percentiles (µs) per key. */
+/**
+ * The workers' latency buckets side by side: per key, every worker's [value, count] pairs in one
+ * list (a reader adds counts of equal values) and the largest maximum. Counts are cumulative
+ * since each worker started, so a viewer cuts windows by subtracting two answers.
+ */
+export function mergeLatencyBuckets(snapshots: Record<string, LatencyCounts>[]): Record<string, LatencyCounts> {
+  const out: Record<string, LatencyCounts> = {};
+  for (const snap of snapshots) {
+    for (const [k, part] of Object.entries(snap)) {
+      const into = (out[k] ??= { buckets: [], max: 0 });
+      for (const x of part.buckets) into.buckets.push(x);
+      into.max = Math.max(into.max, part.max);
+    }
+  }
+  return out;
+}
+
 export function mergeLatency(snapshots: Record<string, LatencyCounts>[]): Record<string, { count: number; p50: number; p90: number; p95: number; p99: number; p999: number; max: number }> {
   const merged = new Map<string, { h: Int32Histogram; max: number }>();
   for (const snap of snapshots) {

@@ -10,8 +10,11 @@ import type { Logger } from '../../core/log';
 export interface AdminHooks {
   ready(): boolean;
   metrics(): Promise<string>;
-  /** Exact latency percentiles (µs) per "direction authority", merged across workers. */
-  latency(): Promise<unknown>;
+  /**
+   * Exact latency per "direction authority", merged across workers: percentiles (µs), or with
+   * `buckets` the HDR buckets themselves (cumulative counts a viewer can subtract to cut windows).
+   */
+  latency(buckets: boolean): Promise<unknown>;
   shutdownEnabled: boolean;
   shutdown(): void;
 }
@@ -27,7 +30,7 @@ function reply(res: ServerResponse, status: number, body: string, type = 'text/p
 
 export function startAdmin(addr: SocketAddr, hooks: AdminHooks, log: Logger): Promise<Server> {
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const path = (req.url ?? '/').split('?')[0];
+    const [path, query = ''] = (req.url ?? '/').split('?');
     if (path === '/live' && (req.method === 'GET' || req.method === 'HEAD')) return reply(res, 200, 'live\n');
     if (path === '/ready' && (req.method === 'GET' || req.method === 'HEAD')) {
       return hooks.ready() ? reply(res, 200, 'ready\n') : reply(res, 503, 'not ready\n');
@@ -36,7 +39,8 @@ export function startAdmin(addr: SocketAddr, hooks: AdminHooks, log: Logger): Pr
       return reply(res, 200, await hooks.metrics(), 'text/plain; version=0.0.4; charset=utf-8');
     }
     if (path === '/latency' && req.method === 'GET') {
-      return reply(res, 200, JSON.stringify(await hooks.latency()) + '\n', 'application/json');
+      const buckets = new URLSearchParams(query).get('buckets') === '1';
+      return reply(res, 200, JSON.stringify(await hooks.latency(buckets)) + '\n', 'application/json');
     }
     if (path === '/shutdown') {
       if (req.method !== 'POST') return reply(res, 405, 'use POST\n');

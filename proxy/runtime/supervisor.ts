@@ -13,7 +13,7 @@ import { startAdmin } from './admin';
 import type { ProxyConfig } from './config';
 import { LinnetError } from '../../core/errors';
 import { createLogger, type Logger } from '../../core/log';
-import { mergeLatency, type LatencyCounts } from '../metrics/http-metrics';
+import { mergeLatency, mergeLatencyBuckets, type LatencyCounts } from '../metrics/http-metrics';
 import { mergedExposition } from '../metrics/merge';
 import { registerProcessMetrics } from '../metrics/process-metrics';
 import { Registry } from '../metrics/registry';
@@ -382,10 +382,11 @@ export async function startProxy(config: ProxyConfig, hooks: ProxyHooks = {}): P
             own,
           );
         },
-        latency: async () => {
+        latency: async (buckets) => {
           const id = nextMetricsId++;
           const parts = await Promise.all(workers.map((w) => w.metrics(id)));
-          return mergeLatency(parts.flatMap((p) => (p ? [p.latency] : [])));
+          const snaps = parts.flatMap((p) => (p ? [p.latency] : []));
+          return buckets ? mergeLatencyBuckets(snaps) : mergeLatency(snaps);
         },
         shutdownEnabled: config.shutdownEndpointEnabled,
         shutdown: () => shutdown('POST /shutdown'),
