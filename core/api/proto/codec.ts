@@ -49,6 +49,15 @@ class Writer {
     this.buf[this.len++] = n;
   }
 
+  varintBig(v: bigint): void {
+    this.room(10);
+    while (v >= 0x80n) {
+      this.buf[this.len++] = Number(v & 0x7fn) | 0x80;
+      v >>= 7n;
+    }
+    this.buf[this.len++] = Number(v);
+  }
+
   tag(number: number, wire: number): void {
     this.varint(number * 8 + wire);
   }
@@ -67,9 +76,9 @@ class Writer {
     this.len += 4;
   }
 
-  fixed64(v: number, signed: boolean): void {
+  fixed64(v: number | bigint, signed: boolean): void {
     this.room(8);
-    const big = BigInt(Math.trunc(v));
+    const big = typeof v === 'bigint' ? v : BigInt(Math.trunc(v));
     if (signed) this.buf.writeBigInt64LE(big, this.len);
     else this.buf.writeBigUInt64LE(BigInt.asUintN(64, big), this.len);
     this.len += 8;
@@ -105,6 +114,13 @@ function num(v: unknown): number {
   return 0;
 }
 
+/** A 64-bit value exactly: decimal strings and bigints as they are, numbers truncated. */
+function big(v: unknown): bigint {
+  if (typeof v === 'bigint') return v;
+  if (typeof v === 'string' && /^-?\d+$/.test(v.trim())) return BigInt(v.trim());
+  return BigInt(Math.trunc(num(v)));
+}
+
 function writeScalar(w: Writer, type: string, v: unknown): void {
   switch (type) {
     case 'string': w.bytes(Buffer.from(String(v), 'utf8')); return;
@@ -112,13 +128,17 @@ function writeScalar(w: Writer, type: string, v: unknown): void {
     case 'bool': w.varint(v ? 1 : 0); return;
     case 'int32': w.varint(num(v) | 0); return;
     case 'uint32': w.varint(num(v) >>> 0); return;
-    case 'int64': case 'uint64': w.varint(num(v)); return;
+    case 'int64': case 'uint64':
+      // Decimal strings and bigints keep all 64 bits; numbers are exact up to 2^53.
+      if (typeof v === 'string' || typeof v === 'bigint') w.varintBig(BigInt.asUintN(64, BigInt(v)));
+      else w.varint(num(v));
+      return;
     case 'sint32': { const n = num(v) | 0; w.varint(((n << 1) ^ (n >> 31)) >>> 0); return; }
-    case 'sint64': { const n = BigInt(Math.trunc(num(v))); w.varint(Number(BigInt.asUintN(64, (n << 1n) ^ (n >> 63n)))); return; }
+    case 'sint64': { const n = big(v); w.varintBig(BigInt.asUintN(64, (n << 1n) ^ (n >> 63n))); return; }
     case 'fixed32': w.fixed32(num(v), false); return;
     case 'sfixed32': w.fixed32(num(v), true); return;
-    case 'fixed64': w.fixed64(num(v), false); return;
-    case 'sfixed64': w.fixed64(num(v), true); return;
+    case 'fixed64': w.fixed64(big(v), false); return;
+    case 'sfixed64': w.fixed64(big(v), true); return;
     case 'float': w.float(num(v)); return;
     case 'double': w.double(num(v)); return;
   }
@@ -132,8 +152,22 @@ function isDefault(type: string, v: unknown): boolean {
   return num(v) === 0;
 }
 
+export interface CodecOptions {
+  /** 64-bit integers decoded as numbers (proto-loader's `longs: Number`, the default) or as decimal strings (`longs: String`). */
+  longs?: 'number' | 'string';
+}
+
+const LONGS = new Set(['int64', 'uint64', 'sint64', 'fixed64', 'sfixed64']);
+
 export class ProtoCodec {
-  constructor(readonly schema: Schema) {}
+  private readonly longStrings: boolean;
+
+  constructor(
+    readonly schema: Schema,
+    opts: CodecOptions = {},
+  ) {
+    this.longStrings = opts.longs === 'string';
+  }
 
   private message(name: string): MessageDef {
     const m = this.schema.messages.get(name);
@@ -286,7 +320,7 @@ export class ProtoCodec {
       case 'string': return '';
       case 'bytes': return Buffer.alloc(0);
       case 'bool': return false;
-      default: return 0;
+      default: return this.longStrings && LONGS.has(f.type) ? '0' : 0;
     }
   }
 
@@ -305,7 +339,7 @@ export class ProtoCodec {
       const n = readVarint32(b, r, end);
       return this.schema.enums.get(f.type)!.byNumber.get(n) ?? n;
     }
-    return readScalar(b, r, end, f.type, wire);
+    return readScalar(b, r, end, f.type, wire, this.longStrings);
   }
 }
 
@@ -351,7 +385,9 @@ function need(r: { p: number }, end: number, n: number): void {
   if (r.p + n > end) throw new ProtoDecodeError('a value past the end');
 }
 
-function readScalar(b: Buffer, r: { p: number }, end: number, type: string, wire: number): unknown {
+/** `longStrings`: 64-bit integers as exact decimal strings, else as numbers. */
+function readScalar(b: Buffer, r: { p: number }, end: number, type: string, wire: number, longStrings = false): unknown {
+  const long = (n: bigint) => (longStrings ? n.toString() : Number(n));
   if (wire !== WIRE[type]) throw new ProtoDecodeError(`wire type ${wire} for ${type}`);
   switch (type) {
     case 'string':
@@ -365,14 +401,14 @@ function readScalar(b: Buffer, r: { p: number }, end: number, type: string, wire
     case 'bool': return readVarint32(b, r, end) !== 0;
     case 'int32': return readVarint32(b, r, end);
     case 'uint32': return readVarint32(b, r, end) >>> 0;
-    case 'int64': return Number(BigInt.asIntN(64, readVarintBig(b, r, end)));
-    case 'uint64': return Number(BigInt.asUintN(64, readVarintBig(b, r, end)));
+    case 'int64': return long(BigInt.asIntN(64, readVarintBig(b, r, end)));
+    case 'uint64': return long(BigInt.asUintN(64, readVarintBig(b, r, end)));
     case 'sint32': { const n = readVarint32(b, r, end) >>> 0; return (n >>> 1) ^ -(n & 1); }
-    case 'sint64': { const n = BigInt.asUintN(64, readVarintBig(b, r, end)); return Number((n >> 1n) ^ -(n & 1n)); }
+    case 'sint64': { const n = BigInt.asUintN(64, readVarintBig(b, r, end)); return long((n >> 1n) ^ -(n & 1n)); }
     case 'fixed32': need(r, end, 4); r.p += 4; return b.readUInt32LE(r.p - 4);
     case 'sfixed32': need(r, end, 4); r.p += 4; return b.readInt32LE(r.p - 4);
-    case 'fixed64': need(r, end, 8); r.p += 8; return Number(b.readBigUInt64LE(r.p - 8));
-    case 'sfixed64': need(r, end, 8); r.p += 8; return Number(b.readBigInt64LE(r.p - 8));
+    case 'fixed64': need(r, end, 8); r.p += 8; return long(b.readBigUInt64LE(r.p - 8));
+    case 'sfixed64': need(r, end, 8); r.p += 8; return long(b.readBigInt64LE(r.p - 8));
     case 'float': need(r, end, 4); r.p += 4; return b.readFloatLE(r.p - 4);
     case 'double': need(r, end, 8); r.p += 8; return b.readDoubleLE(r.p - 8);
   }
