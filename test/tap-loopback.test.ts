@@ -234,7 +234,8 @@ describe('tap over mTLS against the proxy', () => {
     assert.equal(err.grpcCode, grpc.status.PERMISSION_DENIED);
     assert.match(err.message, new RegExp(DB.replace(/\./g, '\\.')));
     // No client certificate: the handshake is refused, no call reaches the service.
-    const { tapClientConstructor, observeToPb } = await import('../core/api/tap');
+    const { observeToPb } = await import('../core/api/tap');
+    const { tapClientConstructor } = await import('../core/api/tap-service');
     for (const creds of [grpc.credentials.createSsl(Buffer.from(web.trustAnchorsPem)), grpc.credentials.createInsecure()]) {
       const TapClient = tapClientConstructor();
       const c = new TapClient(`127.0.0.1:${tapServer.port}`, creds, { 'grpc.ssl_target_name_override': WEB }) as grpc.Client & Record<string, Function>;

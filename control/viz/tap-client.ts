@@ -9,7 +9,8 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { LinnetError } from '../../core/errors';
-import { eventFromPb, observeToPb, tapClientConstructor, type PbTapEvent, type TapEvent, type TapMatch } from '../../core/api/tap';
+import { eventFromPb, observeToPb, type PbTapEvent, type TapEvent, type TapMatch } from '../../core/api/tap';
+import { tapClientConstructor } from '../../core/api/tap-service';
 
 export type { TapAddr, TapEvent, TapHttpEvent, TapMatch, TapStreamId, TapStringMatch, TapTcpMatch } from '../../core/api/tap';
 export { formatTapAddr } from '../../core/api/tap';

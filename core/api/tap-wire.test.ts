@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { eventFromPb, eventToPb, tapServiceDefinition, type TapEvent, type TapHttpEvent } from './tap';
+import { eventFromPb, eventToPb, type TapEvent, type TapHttpEvent } from './tap';
+import { tapServiceDefinition } from './tap-service';
 import { encodeTapEvent } from './tap-wire';
 
 const observe = () => tapServiceDefinition()['Observe']!;

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { eventFromPb, eventToPb, matchFromPb, matchToPb, observeFromPb, observeToPb, tapServiceDefinition, TapMatchError, type PbMatch, type TapEvent, type TapMatch } from './tap';
+import { eventFromPb, eventToPb, matchFromPb, matchToPb, observeFromPb, observeToPb, TapMatchError, type PbMatch, type TapEvent, type TapMatch } from './tap';
+import { tapServiceDefinition } from './tap-service';
 
 const observe = () => tapServiceDefinition()['Observe']!;
 

@@ -1,40 +1,14 @@
 /**
  * The tap API (core/api/tap.proto, linkerd2-proxy-api's `io.linkerd.proxy.tap.Tap/Observe`):
- * the service loaders, the typed shapes the proxy and the control plane work with (a match, an
- * event), and the conversions to and from the wire. Shared by the proxy's tap server and the viz
+ * the typed shapes the proxy and the control plane work with (a match, an
+ * event), and the conversions to and from the wire (the grpc-js loader for clients is tap-service.ts,
+ * so that the proxy's tap server, which speaks gRPC itself, never loads grpc-js). Shared by the proxy's tap server and the viz
  * tap client so both read the one contract. A match from the wire is checked here, once, and a
  * bad one is a typed error (TapMatchError) the server answers with INVALID_ARGUMENT.
  */
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import { isIPv4, isIPv6 } from 'node:net';
 import { LinnetError } from '../errors';
 import { formatNet, parseIp, parseNet } from '../policy/net';
-import { protoFile } from './proto-file';
-
-/**
- * As LOADER_OPTIONS elsewhere, but 64-bit fields as decimal strings: an IPv6 address travels as two
- * fixed64 halves, which a JavaScript number would round.
- */
-const TAP_LOADER_OPTIONS: protoLoader.Options = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
-
-let cached: grpc.GrpcObject | undefined;
-
-function load(): grpc.GrpcObject {
-  cached ??= grpc.loadPackageDefinition(protoLoader.loadSync(protoFile('tap.proto'), TAP_LOADER_OPTIONS));
-  return cached;
-}
-
-/** The generated client class of `io.linkerd.proxy.tap.Tap`. */
-export function tapClientConstructor(): grpc.ServiceClientConstructor {
-  const io = load()['io'] as grpc.GrpcObject;
-  const pkg = ((io['linkerd'] as grpc.GrpcObject)['proxy'] as grpc.GrpcObject)['tap'] as grpc.GrpcObject;
-  return pkg['Tap'] as grpc.ServiceClientConstructor;
-}
-
-export function tapServiceDefinition(): grpc.ServiceDefinition {
-  return tapClientConstructor().service;
-}
 
 export class TapMatchError extends LinnetError {
   constructor(message: string) {

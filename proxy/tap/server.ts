@@ -5,15 +5,20 @@
  * (else PERMISSION_DENIED). Each Observe becomes a TapSession here and a TapSpec in every lane;
  * the lanes' events come back through deliver().
  */
-import * as grpc from '@grpc/grpc-js';
-import type { SecureContextOptions } from 'node:tls';
-import type { CaCertificateUpdateListener, CertificateProvider, IdentityCertificateUpdateListener } from '@grpc/grpc-js/build/src/certificate-provider';
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { LinnetError } from '../../core/errors';
 import type { Logger } from '../../core/log';
 import type { SocketAddr } from '../../core/parse';
-import { observeFromPb, tapServiceDefinition, TapMatchError, type PbObserveRequest, type TapEvent, type TapRequest } from '../../core/api/tap';
+import { observeFromPb, TapMatchError, type PbObserveRequest, type TapEvent, type TapRequest } from '../../core/api/tap';
 import { encodeTapEvent } from '../../core/api/tap-wire';
 import { Counter, Gauge, type Registry } from '../metrics/registry';
+import { grpcApi } from '../protocol/grpc/api';
+import { GrpcServerStream } from '../protocol/grpc/server-stream';
+import { H2Connection } from '../protocol/h2/connection';
+import { GrpcStatus } from '../protocol/h2/grpc-status';
+import type { Fields } from '../protocol/h2/semantics';
+import type { H2Settings } from '../protocol/h2/settings';
+import type { H2Stream } from '../protocol/h2/stream';
 import { dnsSans } from '../transport/tls/peer-identity';
 import type { TlsMaterial } from '../transport/tls/store';
 import type { TapSpec } from './hub';
@@ -34,43 +39,10 @@ export interface TapServerOptions {
   lanes: { open(spec: TapSpec): void; close(id: number): void };
 }
 
-/** Hands grpc-js the proxy's certificate and trust anchors, and every rotation of them. */
-class MaterialProvider implements CertificateProvider {
-  private readonly ca = new Set<CaCertificateUpdateListener>();
-  private readonly id = new Set<IdentityCertificateUpdateListener>();
-  private material: TlsMaterial | undefined;
-
-  set(m: TlsMaterial): void {
-    this.material = m;
-    for (const l of this.ca) l({ caCertificate: Buffer.from(m.trustAnchorsPem) });
-    for (const l of this.id) l({ certificate: Buffer.from(m.certChainPem), privateKey: Buffer.from(m.keyPem) });
-  }
-  // grpc-js adds these listeners before the watcher that applies their updates to the server
-  // (server.js createHttp2Server): the current material is handed over on the next tick, once
-  // that watcher is in place, or the server would keep refusing every connection.
-  addCaCertificateListener(l: CaCertificateUpdateListener): void {
-    this.ca.add(l);
-    process.nextTick(() => {
-      if (this.material && this.ca.has(l)) l({ caCertificate: Buffer.from(this.material.trustAnchorsPem) });
-    });
-  }
-  removeCaCertificateListener(l: CaCertificateUpdateListener): void {
-    this.ca.delete(l);
-  }
-  addIdentityCertificateListener(l: IdentityCertificateUpdateListener): void {
-    this.id.add(l);
-    process.nextTick(() => {
-      if (this.material && this.id.has(l)) l({ certificate: Buffer.from(this.material.certChainPem), privateKey: Buffer.from(this.material.keyPem) });
-    });
-  }
-  removeIdentityCertificateListener(l: IdentityCertificateUpdateListener): void {
-    this.id.delete(l);
-  }
-}
-
 export class TapServer {
-  private readonly provider = new MaterialProvider();
-  private server: grpc.Server | undefined;
+  private material: TlsMaterial | undefined;
+  private server: TlsServer | undefined;
+  private readonly connections = new Set<H2Connection>();
   private starting: Promise<void> | undefined;
   private readonly sessions = new Map<number, TapSession>();
   private nextId = 1;
@@ -96,38 +68,48 @@ export class TapServer {
    * one is in hand (there is nothing to serve mTLS with before). Rejects when it cannot listen.
    */
   setIdentity(m: TlsMaterial): Promise<void> {
-    this.provider.set(m);
+    this.material = m;
+    // A rotated certificate applies to the next handshake; open taps keep theirs.
+    this.server?.setSecureContext(secureContext(m));
     this.starting ??= this.listen();
     return this.starting;
   }
 
   private async listen(): Promise<void> {
-    const server = new grpc.Server();
-    // Events are written as typed objects and encoded by hand (tap-wire.ts): protobufjs' generic
-    // serializer was the larger part of a tapped request's cost.
-    const def = tapServiceDefinition();
-    const service = { ...def, Observe: { ...def['Observe']!, responseSerialize: (e: TapEvent) => encodeTapEvent(e) } };
-    server.addService(service as grpc.ServiceDefinition, { Observe: (call: grpc.ServerWritableStream<PbObserveRequest, TapEvent>) => this.observe(call) });
-    const creds = grpc.experimental.createCertificateProviderServerCredentials(this.provider, this.provider, true);
-    // TLS 1.3 only, as between proxies. grpc-js takes no such option for these credentials; each
-    // certificate update becomes a secure context through updateSecureContextOptions, so the
-    // version floor is added there (test/tap-loopback checks that a TLS 1.2 client is refused).
-    const hooked = creds as unknown as { updateSecureContextOptions(o: SecureContextOptions | null): void };
-    const update = hooked.updateSecureContextOptions.bind(creds);
-    hooked.updateSecureContextOptions = (o) => update(o && { ...o, minVersion: 'TLSv1.3' });
+    // mTLS, TLS 1.3 only, as between proxies: a client certificate that does not chain to the
+    // trust anchors never completes the handshake; one that does is then checked for the tap identity.
+    const server = createTlsServer({ ...secureContext(this.material!), requestCert: true, rejectUnauthorized: true, ALPNProtocols: ['h2'] }, (sock) => this.accept(sock));
+    server.on('tlsClientError', () => {});
     const { host, port } = this.opts.addr;
     const where = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-    await new Promise<void>((resolve, reject) =>
-      server.bindAsync(where, creds, (err, port) => {
-        if (err) reject(new LinnetError('LINNET_LISTEN_FAILED', `tap server could not listen on ${where}: ${err.message}`, { hint: 'free the port or set LINNET_PROXY_TAP_LISTEN_ADDR' }));
-        else {
-          this.port = port;
-          resolve();
-        }
-      }),
-    );
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) => reject(new LinnetError('LINNET_LISTEN_FAILED', `tap server could not listen on ${where}: ${err.code ?? err.message}`, { hint: 'free the port or set LINNET_PROXY_TAP_LISTEN_ADDR' })));
+      server.listen(port, host, () => {
+        this.port = (server.address() as { port: number }).port;
+        resolve();
+      });
+    });
     this.server = server;
     this.opts.log.info('tap server listening', { addr: where, tap_identity: this.opts.svcName });
+  }
+
+  /** One tap client's connection: HTTP/2 over the mTLS socket, each stream an Observe call. */
+  private accept(sock: TLSSocket): void {
+    sock.on('error', () => {});
+    const names = dnsSans(sock.getPeerCertificate()?.subjectaltname);
+    const conn = new H2Connection(sock, { role: 'server', settings: TAP_H2, log: this.opts.log }, {
+      onStream: (stream, fields) => this.onStream(stream, fields, names),
+      onClose: () => this.connections.delete(conn),
+    });
+    this.connections.add(conn);
+  }
+
+  private onStream(stream: H2Stream, fields: Fields, names: string[]): void {
+    const api = tapApi();
+    let path = '';
+    for (let i = 0; i < fields.length; i += 2) if (fields[i] === ':path') path = fields[i + 1]!;
+    const call = new GrpcServerStream(stream, api.codec, api.observe, (req, c) => this.observe(c, req as unknown as PbObserveRequest, names));
+    if (path !== api.observe.path) call.fail(GrpcStatus.UNIMPLEMENTED, `${path} is not served here (only ${api.observe.path})`);
   }
 
   /** An event a lane reports for tap `id`. */
@@ -137,30 +119,30 @@ export class TapServer {
 
   close(): void {
     for (const id of [...this.sessions.keys()]) this.finish(id);
-    this.server?.forceShutdown();
+    for (const c of this.connections) c.destroy();
+    this.connections.clear();
+    this.server?.close();
     this.server = undefined;
   }
 
-  private observe(call: grpc.ServerWritableStream<PbObserveRequest, TapEvent>): void {
-    const peer = call.getAuthContext().sslPeerCertificate;
-    const names = dnsSans(peer?.subjectaltname);
+  private observe(call: GrpcServerStream, request: PbObserveRequest, names: string[]): void {
     if (!names.includes(this.opts.svcName)) {
       this.refused.inc({ reason: 'identity' });
       this.opts.log.info('tap refused: not the tap identity', { peer: names.join(',') || '(none)' });
-      call.emit('error', { code: grpc.status.PERMISSION_DENIED, details: `tap is allowed to ${this.opts.svcName} only; the client is ${names.join(', ') || 'unidentified'}` });
+      call.fail(GrpcStatus.PERMISSION_DENIED, `tap is allowed to ${this.opts.svcName} only; the client is ${names.join(', ') || 'unidentified'}`);
       return;
     }
     let req: TapRequest;
     try {
-      req = observeFromPb(call.request);
+      req = observeFromPb(request);
     } catch (err) {
       this.refused.inc({ reason: 'match' });
-      call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: err instanceof TapMatchError ? err.message : String(err) });
+      call.fail(GrpcStatus.INVALID_ARGUMENT, err instanceof TapMatchError ? err.message : String(err));
       return;
     }
     if (this.sessions.size >= MAX_TAPS) {
       this.refused.inc({ reason: 'too_many' });
-      call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details: `this proxy already serves ${MAX_TAPS} taps` });
+      call.fail(GrpcStatus.RESOURCE_EXHAUSTED, `this proxy already serves ${MAX_TAPS} taps`);
       return;
     }
     const id = this.nextId++;
@@ -170,7 +152,8 @@ export class TapServer {
       {
         write: (e) => {
           this.sent.inc();
-          return call.write(e);
+          // Events are encoded by hand (tap-wire.ts): a generic encoder was most of a tapped request's cost.
+          return call.write(encodeTapEvent(e));
         },
         end: () => {
           call.end();
@@ -183,11 +166,9 @@ export class TapServer {
     call.on('drain', () => session.drained());
     const gone = () => this.finish(id);
     call.on('cancelled', gone);
-    call.on('close', gone);
-    call.on('error', gone);
     this.opts.lanes.open({ id, ...(req.match ? { match: req.match } : {}), limit: req.limit, maxRps });
     // Headers now, before any event: the client knows the tap is open (and traffic from here on is seen).
-    call.sendMetadata(new grpc.Metadata());
+    call.sendHeaders();
     this.opts.log.debug('tap opened', { id, limit: req.limit, max_rps: maxRps });
   }
 
@@ -199,4 +180,21 @@ export class TapServer {
     this.open.dec();
     this.opts.lanes.close(id);
   }
+}
+
+/** Tap streams carry small messages to one or two readers. */
+const TAP_H2: H2Settings = { maxConcurrentStreams: MAX_TAPS, initialStreamWindowSize: 65_535, initialConnectionWindowSize: 1 << 20, maxSessionMemoryMb: 10, maxHeaderListSize: 16_384, keepAliveTimeoutMs: 0 };
+
+function secureContext(m: TlsMaterial) {
+  return { cert: m.certChainPem, key: m.keyPem, ca: m.trustAnchorsPem, minVersion: 'TLSv1.3' as const };
+}
+
+let api: { codec: ReturnType<typeof grpcApi>['codec']; observe: ReturnType<ReturnType<typeof grpcApi>['method']> } | undefined;
+/** tap.proto's codec with 64-bit fields as decimal strings (an IPv6 address is two of them). */
+function tapApi(): NonNullable<typeof api> {
+  if (!api) {
+    const base = grpcApi('tap.proto', { longs: 'string' });
+    api = { codec: base.codec, observe: base.method('io.linkerd.proxy.tap.Tap', 'Observe') };
+  }
+  return api;
 }

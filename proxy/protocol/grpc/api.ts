@@ -4,7 +4,7 @@
  * proxy's connections to its control plane.
  */
 import { readFileSync } from 'node:fs';
-import { ProtoCodec } from '../../../core/api/proto/codec';
+import { ProtoCodec, type CodecOptions } from '../../../core/api/proto/codec';
 import { parseProto, type MethodDef } from '../../../core/api/proto/schema';
 import { protoFile } from '../../../core/api/proto-file';
 import type { H2Settings } from '../h2/settings';
@@ -17,11 +17,12 @@ export interface GrpcApi {
 
 const cache = new Map<string, GrpcApi>();
 
-export function grpcApi(protoName: string): GrpcApi {
-  let api = cache.get(protoName);
+export function grpcApi(protoName: string, opts: CodecOptions = {}): GrpcApi {
+  const key = `${protoName} ${opts.longs ?? 'number'}`;
+  let api = cache.get(key);
   if (!api) {
     const schema = parseProto(readFileSync(protoFile(protoName), 'utf8'));
-    const codec = new ProtoCodec(schema);
+    const codec = new ProtoCodec(schema, opts);
     api = {
       codec,
       method(service, name) {
@@ -30,7 +31,7 @@ export function grpcApi(protoName: string): GrpcApi {
         return m;
       },
     };
-    cache.set(protoName, api);
+    cache.set(key, api);
   }
   return api;
 }
