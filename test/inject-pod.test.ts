@@ -60,7 +60,7 @@ function render(): Json {
   return (parseAllDocuments(r.stdout)[0]!.toJS() as Json).spec.template.spec;
 }
 
-/** fieldRefs resolved and $(VAR) expanded, as the kubelet does; control-plane variables left out. */
+/** fieldRefs resolved and $(VAR) expanded, as the kubelet does; control-plane variables left out (identity, discovery, and tap, which is served with the identity). */
 function kubeletEnv(env: Json[]): Record<string, string> {
   const fields: Record<string, string> = { 'metadata.name': 'shop-5d8f-abcde', 'metadata.namespace': 'demo', 'spec.serviceAccountName': 'shop' };
   const out: Record<string, string> = {};
@@ -68,7 +68,7 @@ function kubeletEnv(env: Json[]): Record<string, string> {
     const raw = e.valueFrom ? fields[e.valueFrom.fieldRef.fieldPath]! : String(e.value);
     out[e.name] = raw.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, v: string) => out[v] ?? m);
   }
-  for (const k of Object.keys(out)) if (k.startsWith('LINNET_PROXY_IDENTITY_') || k === 'LINNET_PROXY_DESTINATION_SVC_ADDR') delete out[k];
+  for (const k of Object.keys(out)) if (k.startsWith('LINNET_PROXY_IDENTITY_') || k === 'LINNET_PROXY_DESTINATION_SVC_ADDR' || k === 'LINNET_PROXY_TAP_SVC_NAME') delete out[k];
   return out;
 }
 

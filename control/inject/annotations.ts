@@ -45,6 +45,7 @@ export const CONFIG_KEYS = [
   'proxy-admin-shutdown',
   'shutdown-grace-period',
   'default-inbound-policy',
+  'disable-tap',
 ] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 

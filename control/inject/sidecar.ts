@@ -73,6 +73,8 @@ export interface SidecarSettings {
   defaultInboundPolicy: string | undefined;
   /** The app containers' TCP ports: the proxy asks the policy service about them at start, not at their first connection. */
   inboundPorts: number[];
+  /** Tap served on 4190 to the viz service's identity (Linkerd's default; `config.linkerd.io/disable-tap: "true"` turns it off). */
+  tap: boolean;
 }
 
 type Json = Record<string, unknown>;
@@ -158,6 +160,8 @@ export function proxyEnv(s: SidecarSettings): Json[] {
       { name: 'LINNET_PROXY_IDENTITY_TOKEN_FILE', value: `${TOKEN_DIR}/${TOKEN_PATH}` },
       { name: 'LINNET_PROXY_IDENTITY_TRUST_ANCHORS', value: s.trustAnchorsPem },
     );
+    // Tap needs the proxy's identity (it is served over mTLS): only with identity, unless disabled.
+    if (s.tap) env.push({ name: 'LINNET_PROXY_TAP_SVC_NAME', value: `tap.linnet-viz.serviceaccount.identity.${s.controlPlaneNamespace}.${s.trustDomain}` });
   }
   return env;
 }

@@ -216,6 +216,15 @@ test('inbound policy: the proxy names its pod to the policy service, watches the
   assert.equal(dip({ 'config.linnet.io/default-inbound-policy': 'audit' }, { 'config.linkerd.io/default-inbound-policy': 'all-authenticated' }, 'deny'), 'audit');
 });
 
+test('tap: served to the viz service\'s identity by default when the proxy has an identity; config.linkerd.io/disable-tap turns it off; never without identity', () => {
+  const env = (obj: Json, name: string) => ((((obj.spec as Json).containers as Json[]).find((c) => c.name === PROXY_CONTAINER)!.env as Json[]).find((e) => e.name === name) ?? {}).value;
+  const TAP = 'tap.linnet-viz.serviceaccount.identity.linnet.cluster.local';
+  assert.equal(env(injectObject(pod({}), { manual: true, trustAnchorsPem: ANCHORS }).object, 'LINNET_PROXY_TAP_SVC_NAME'), TAP);
+  assert.equal(env(injectObject(pod({ 'config.linkerd.io/disable-tap': 'true' }), { manual: true, trustAnchorsPem: ANCHORS }).object, 'LINNET_PROXY_TAP_SVC_NAME'), undefined);
+  assert.equal(env(injectObject(pod({}), { manual: true, trustAnchorsPem: ANCHORS, namespaceAnnotations: { 'config.linnet.io/disable-tap': 'true' } }).object, 'LINNET_PROXY_TAP_SVC_NAME'), undefined);
+  assert.equal(env(injectObject(pod({}), { manual: true }).object, 'LINNET_PROXY_TAP_SVC_NAME'), undefined, 'no identity, no tap (it is served over mTLS)');
+});
+
 test('bad annotations throw InjectError naming the field and how to fix it', () => {
   const cases: [Record<string, string>, RegExp][] = [
     [{ 'config.linnet.io/skip-inbound-ports': '80,70000' }, /skip-inbound-ports.*70000/],

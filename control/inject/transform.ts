@@ -325,6 +325,7 @@ export function resolveSettings(podAnn: Annotations, nsAnn: Annotations, spec: J
     shutdownGrace: text('shutdown-grace-period', parseDurationText) ?? DEFAULT_SHUTDOWN_GRACE,
     defaultInboundPolicy: text('default-inbound-policy', parseDefaultInboundPolicy) ?? opts.defaultInboundPolicy,
     inboundPorts: appTcpPorts(spec),
+    tap: !(flag('disable-tap')?.enabled ?? false),
     formDecision,
   };
 }
