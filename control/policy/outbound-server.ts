@@ -9,6 +9,7 @@ import type { Logger } from '../../core/log';
 import { NOT_FOUND, outboundServiceDefinition, toPbOutbound, type PbOutboundPolicy, type PbTrafficSpec } from '../../core/api/outbound';
 import { compileOutbound } from './outbound';
 import type { OutboundTarget, PolicySource } from './source';
+import { OpenWatches } from './watch-stream';
 
 export interface OutboundServiceOptions {
   source: PolicySource;
@@ -32,7 +33,7 @@ export function outboundFor(source: PolicySource, clusterDomain: string, t: Outb
 
 export function createOutboundService(opts: OutboundServiceOptions): { service: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation; drain(): void } {
   const { source, clusterDomain, log } = opts;
-  const open = new Set<() => void>();
+  const watches = new OpenWatches();
   const implementation: grpc.UntypedServiceImplementation = {
     Get(call: grpc.ServerUnaryCall<PbTrafficSpec, PbOutboundPolicy>, cb: grpc.sendUnaryData<PbOutboundPolicy>) {
       const t = target(call.request);
@@ -42,36 +43,15 @@ export function createOutboundService(opts: OutboundServiceOptions): { service: 
     Watch(call: grpc.ServerWritableStream<PbTrafficSpec, PbOutboundPolicy>) {
       const t = target(call.request);
       if (typeof t === 'string') return void call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: t });
-      let last = '';
-      const send = () => {
-        if (call.cancelled || call.writableEnded) return;
-        const msg = outboundFor(source, clusterDomain, t);
-        const text = JSON.stringify(msg);
-        if (text === last) return;
-        last = text;
-        call.write(msg);
-      };
-      send();
       log?.debug('outbound policy watch', { target: 'addr' in t ? t.addr : t.authority });
-      const unsubscribe = source.subscribe(send);
-      const end = () => {
-        unsubscribe();
-        open.delete(finish);
-      };
-      const finish = () => {
-        end();
-        if (!call.writableEnded) call.end();
-      };
-      open.add(finish);
-      call.on('cancelled', end);
-      call.on('close', end);
+      watches.watch(call, source, () => outboundFor(source, clusterDomain, t));
     },
   };
   return {
     service: outboundServiceDefinition(),
     implementation,
     drain() {
-      for (const f of [...open]) f();
+      watches.drain();
     },
   };
 }

@@ -10,6 +10,7 @@ import { inboundServiceDefinition, toPbServer, type PbPortSpec, type PbServer } 
 import { defaultPolicy, type InboundPolicy } from '../../core/policy/model';
 import { compilePort, type CompileSettings } from './compile';
 import type { PolicySource } from './source';
+import { OpenWatches } from './watch-stream';
 
 export interface PolicyServiceOptions {
   source: PolicySource;
@@ -26,7 +27,7 @@ export function policyFor(source: PolicySource, settings: CompileSettings, spec:
 
 export function createPolicyService(opts: PolicyServiceOptions): { service: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation; drain(): void } {
   const { source, settings, log } = opts;
-  const open = new Set<() => void>();
+  const watches = new OpenWatches();
   const valid = (spec: PbPortSpec) => Number.isInteger(spec.port) && spec.port >= 1 && spec.port <= 65535;
   const implementation: grpc.UntypedServiceImplementation = {
     GetPort(call: grpc.ServerUnaryCall<PbPortSpec, PbServer>, cb: grpc.sendUnaryData<PbServer>) {
@@ -39,36 +40,15 @@ export function createPolicyService(opts: PolicyServiceOptions): { service: grpc
         call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: `port ${spec.port} is not 1-65535` });
         return;
       }
-      let last = '';
-      const send = () => {
-        if (call.cancelled || call.writableEnded) return;
-        const msg = toPbServer(policyFor(source, settings, spec));
-        const text = JSON.stringify(msg);
-        if (text === last) return;
-        last = text;
-        call.write(msg);
-      };
-      send();
       log?.debug('policy watch', { workload: spec.workload, port: spec.port });
-      const unsubscribe = source.subscribe(send);
-      const end = () => {
-        unsubscribe();
-        open.delete(finish);
-      };
-      const finish = () => {
-        end();
-        if (!call.writableEnded) call.end();
-      };
-      open.add(finish);
-      call.on('cancelled', end);
-      call.on('close', end);
+      watches.watch(call, source, () => toPbServer(policyFor(source, settings, spec)));
     },
   };
   return {
     service: inboundServiceDefinition(),
     implementation,
     drain() {
-      for (const f of [...open]) f();
+      watches.drain();
     },
   };
 }

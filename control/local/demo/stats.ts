@@ -6,6 +6,7 @@
  * `response_latency_ms` buckets (Prometheus' histogram_quantile). No I/O here.
  */
 import type { Sample } from '../pods/prom-text';
+import { histogramQuantile } from '../../viz/quantile';
 
 /** One proxy's cumulative numbers at one scrape. */
 export interface ProxySnapshot {
@@ -112,28 +113,8 @@ export function addDeltas(ds: readonly Delta[]): Delta {
   );
 }
 
-/**
- * The q-quantile (0..1) of a cumulative histogram, as Prometheus' histogram_quantile: linear
- * interpolation inside the bucket that holds the rank, the first bucket starting at 0, and the
- * highest finite bound when the rank falls in +Inf. undefined when there are no observations.
- */
-export function histogramQuantile(q: number, buckets: ReadonlyMap<number, number>): number | undefined {
-  const sorted = [...buckets].sort((a, b) => a[0] - b[0]);
-  const total = sorted.at(-1)?.[1] ?? 0;
-  if (total <= 0 || sorted.at(-1)![0] !== Infinity) return undefined;
-  const rank = q * total;
-  let prevLe = 0;
-  let prevCount = 0;
-  for (const [le, count] of sorted) {
-    if (count >= rank && count > prevCount) {
-      if (le === Infinity) return prevLe;
-      return prevLe + ((le - prevLe) * (rank - prevCount)) / (count - prevCount);
-    }
-    if (le !== Infinity) prevLe = le;
-    prevCount = count;
-  }
-  return prevLe;
-}
+// histogramQuantile is the viz service's (one implementation of Prometheus' interpolation).
+export { histogramQuantile } from '../../viz/quantile';
 
 /** One row of the table: a workload's golden numbers over a window. */
 export interface Stat {
