@@ -2,8 +2,9 @@
  * Loads core/api/destination.proto at run time with @grpc/proto-loader. Shared by the server
  * (control/destination) and the proxy's client (proxy/outbound/discovery) so both read the one contract.
  */
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import type * as grpc from '@grpc/grpc-js';
+import type * as protoLoader from '@grpc/proto-loader';
+import { loadProto } from './grpc-load';
 import { protoFile } from './proto-file';
 
 /** Field names stay as in the .proto (snake_case) so messages read the same as the contract. */
@@ -16,7 +17,7 @@ export function destinationProtoPath(): string {
 }
 
 function load(): grpc.GrpcObject {
-  if (!cached) cached = grpc.loadPackageDefinition(protoLoader.loadSync(destinationProtoPath(), LOADER_OPTIONS));
+  if (!cached) cached = loadProto(destinationProtoPath(), LOADER_OPTIONS);
   return cached;
 }
 

@@ -2,8 +2,8 @@
  * Loads core/api/identity.proto at run time (proto-loader, no generated code). Shared by the
  * CA service and the proxy's client so both speak exactly the contract file.
  */
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import type * as grpc from '@grpc/grpc-js';
+import { loadProto } from './grpc-load';
 import { protoFile } from './proto-file';
 
 /** The contract file, from the source tree (see proto-file.ts). */
@@ -38,13 +38,12 @@ let cached: grpc.ServiceClientConstructor | undefined;
 /** The Identity service's client constructor; `.service` is its ServiceDefinition. */
 export function identityServiceConstructor(): grpc.ServiceClientConstructor {
   if (cached) return cached;
-  const def = protoLoader.loadSync(identityProtoPath(), {
+  const pkg = loadProto(identityProtoPath(), {
     keepCase: true, // field names as in the .proto (snake_case), as Linkerd's clients see them
     longs: String,
     defaults: true,
     oneofs: true,
-  });
-  const pkg = grpc.loadPackageDefinition(def) as unknown as {
+  }) as unknown as {
     io: { linnet: { proxy: { identity: { Identity: grpc.ServiceClientConstructor } } } };
   };
   cached = pkg.io.linnet.proxy.identity.Identity;

@@ -4,8 +4,8 @@
  * client so both read the one contract; the proxy checks every message it receives (fromPbServer
  * throws a typed error) and keeps its last policy when one is bad.
  */
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import type * as grpc from '@grpc/grpc-js';
+import { loadProto } from './grpc-load';
 import { LinnetError } from '../errors';
 import { formatNet, parseNet } from '../policy/net';
 import type { Authn, Authz, GrpcMatch, HeaderMatch, HttpMatch, InboundPolicy, InboundRoute, ProxyProtocol, StringMatch } from '../policy/model';
@@ -15,7 +15,7 @@ import { protoFile } from './proto-file';
 let cached: grpc.GrpcObject | undefined;
 
 function load(): grpc.GrpcObject {
-  if (!cached) cached = grpc.loadPackageDefinition(protoLoader.loadSync(protoFile('inbound.proto'), LOADER_OPTIONS));
+  if (!cached) cached = loadProto(protoFile('inbound.proto'), LOADER_OPTIONS);
   return cached;
 }
 

@@ -4,8 +4,8 @@
  * the proxy's client; the proxy checks what it receives (fromPbOutbound throws PolicyMessageError)
  * and keeps its last policy when a message is bad.
  */
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import type * as grpc from '@grpc/grpc-js';
+import { loadProto } from './grpc-load';
 import type { GrpcMatch, HttpMatch } from '../policy/model';
 import type { Backend, FailureAccrual, Filter, HeaderEdit, OutboundPolicy, OutboundRoute, PathRewrite, ResourceRef, RetryPolicy, RouteRule, Timeouts } from '../route/model';
 import { DEFAULT_BUDGET } from '../route/model';
@@ -16,7 +16,7 @@ import { protoFile } from './proto-file';
 let cached: grpc.GrpcObject | undefined;
 
 export function outboundClientConstructor(): grpc.ServiceClientConstructor {
-  if (!cached) cached = grpc.loadPackageDefinition(protoLoader.loadSync(protoFile('outbound.proto'), LOADER_OPTIONS));
+  if (!cached) cached = loadProto(protoFile('outbound.proto'), LOADER_OPTIONS);
   return ((cached['linnet'] as grpc.GrpcObject)['outbound'] as grpc.GrpcObject)['OutboundPolicies'] as grpc.ServiceClientConstructor;
 }
 
