@@ -16,28 +16,4 @@ export interface DiscoverySource {
   close(): Promise<void>;
 }
 
-/** A small helper sources share: a snapshot plus listeners. */
-export class SnapshotHolder {
-  private current: MeshIndex;
-  private readonly listeners = new Set<() => void>();
-  constructor(initial: MeshIndex) {
-    this.current = initial;
-  }
-  get(): MeshIndex {
-    return this.current;
-  }
-  set(next: MeshIndex): void {
-    this.current = next;
-    for (const fn of [...this.listeners]) {
-      try {
-        fn();
-      } catch {
-        // A listener's failure must not stop the others from hearing about the change.
-      }
-    }
-  }
-  subscribe(fn: () => void): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
-  }
-}
+export { SnapshotHolder } from '../snapshot-holder';

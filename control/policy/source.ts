@@ -4,6 +4,7 @@
  * notifications. The service recompiles each open watch on every change and sends only real
  * changes.
  */
+import { SnapshotHolder } from '../snapshot-holder';
 import { PolicyIndex, type PodInfo } from './compile';
 import type { ServiceParent } from './outbound';
 
@@ -27,28 +28,9 @@ export interface PolicySource {
 
 export const EMPTY_POLICY: PolicySnapshot = { index: new PolicyIndex([]), pod: () => undefined, service: () => undefined };
 
-/** A snapshot plus listeners (a listener's failure never stops the others hearing of a change). */
-export class PolicyHolder {
-  private current: PolicySnapshot;
-  private readonly listeners = new Set<() => void>();
+/** The policy sources' snapshot holder (empty until the first snapshot). */
+export class PolicyHolder extends SnapshotHolder<PolicySnapshot> {
   constructor(initial: PolicySnapshot = EMPTY_POLICY) {
-    this.current = initial;
-  }
-  get(): PolicySnapshot {
-    return this.current;
-  }
-  set(next: PolicySnapshot): void {
-    this.current = next;
-    for (const fn of [...this.listeners]) {
-      try {
-        fn();
-      } catch {
-        // see above
-      }
-    }
-  }
-  subscribe(fn: () => void): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
+    super(initial);
   }
 }
