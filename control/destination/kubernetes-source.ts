@@ -11,6 +11,7 @@ import type { Logger } from '../../core/log';
 import { DEFAULT_NAMING, meshFromKubernetes, type KubernetesNaming } from './kubernetes-model';
 import { EMPTY_INDEX, indexMesh } from './model';
 import { SnapshotHolder, type DiscoverySource } from './source';
+import { startInformers } from '../informer-set';
 
 export interface KubernetesSourceOptions {
   /** A kubeconfig file; default: KUBECONFIG, ~/.kube/config, or the in-cluster service account. */
@@ -74,12 +75,8 @@ export async function createKubernetesSource(opts: KubernetesSourceOptions = {})
   };
 
   const holder = new SnapshotHolder(EMPTY_INDEX);
-  let closed = false;
-  let timer: NodeJS.Timeout | undefined;
   const warned = new Set<string>();
   const rebuild = () => {
-    timer = undefined;
-    if (closed) return;
     const state = meshFromKubernetes(informers.services.list(), informers.slices.list(), informers.pods.list(), naming, (msg) => {
       if (!warned.has(msg)) {
         warned.add(msg);
@@ -89,82 +86,17 @@ export async function createKubernetesSource(opts: KubernetesSourceOptions = {})
     holder.set(indexMesh(state));
     log?.debug('kubernetes snapshot rebuilt', { services: state.services.length, standalone: state.standalone?.length ?? 0 });
   };
-  const schedule = () => {
-    if (closed || timer) return;
-    timer = setTimeout(rebuild, opts.debounceMs ?? 20);
-  };
-
-  // Each informer: rebuild on change; on error (the informer stops itself), restart with backoff.
-  const synced = new Set<string>();
-  let onSynced: (() => void) | undefined;
-  const retryTimers = new Set<NodeJS.Timeout>();
-  const markSynced = (kind: string) => {
-    synced.add(kind);
-    if (synced.size === 3) onSynced?.();
-  };
-  for (const [kind, inf] of Object.entries(informers) as [string, K8s.Informer<K8s.KubernetesObject>][]) {
-    let delay = opts.retryBaseMs ?? 500;
-    let errors = 0;
-    inf.on('change', () => {
-      delay = opts.retryBaseMs ?? 500;
-      schedule();
-    });
-    inf.on('error', (err: unknown) => {
-      errors++;
-      if (closed) return;
-      const e = err as { message?: string; statusCode?: number };
-      log?.warn(`kubernetes ${kind} list/watch failed; retrying`, { error: e?.message ?? String(err), status: e?.statusCode, in_ms: delay });
-      // The informer stops itself on an error other than 410 Gone; start it again (it relists).
-      const t = setTimeout(() => {
-        retryTimers.delete(t);
-        if (closed) return;
-        const before = errors;
-        void inf.start().then(() => {
-          if (errors === before) {
-            delay = opts.retryBaseMs ?? 500;
-            markSynced(kind);
-            schedule();
-          }
-        });
-      }, delay);
-      retryTimers.add(t);
-      delay = Math.min(delay * 2, 30_000);
-    });
-    // start() resolves once the first list is in and the watch has been opened, or after an error.
-    void inf.start().then(() => {
-      if (errors === 0) {
-        markSynced(kind);
-        schedule();
-      }
-    });
-  }
-
   const syncTimeout = opts.syncTimeoutMs ?? 30_000;
-  const ok = await new Promise<boolean>((done) => {
-    if (synced.size === 3) return done(true);
-    const t = setTimeout(() => done(false), syncTimeout);
-    onSynced = () => {
-      clearTimeout(t);
-      done(true);
-    };
-  });
-  const close = async () => {
-    closed = true;
-    clearTimeout(timer);
-    for (const t of retryTimers) clearTimeout(t);
-    await Promise.all(Object.values(informers).map((i) => i.stop().catch(() => undefined)));
-  };
-  if (!ok) {
-    await close();
+  const set = await startInformers(Object.entries(informers) as [string, K8s.Informer<K8s.KubernetesObject>][], rebuild, { ...opts, syncTimeoutMs: syncTimeout });
+  if (!set) {
     throw new LinnetError('LINNET_KUBERNETES_SYNC_TIMEOUT', `could not list Services, EndpointSlices and Pods within ${syncTimeout} ms`, {
       hint: 'check the API server address, credentials and RBAC (list/watch on services, endpointslices, pods)',
     });
   }
-  rebuild();
   return {
     kind: 'kubernetes',
     snapshot: () => holder.get(),
     subscribe: (fn) => holder.subscribe(fn),
-    close,
+    close: () => set.close(),
   };
 }

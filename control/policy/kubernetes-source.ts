@@ -14,6 +14,7 @@ import { podInfo, workloadOf } from './kubernetes-pods';
 import { parsePolicyResource, PolicyResourceError, type PolicyResource } from './resources';
 import { serviceOfHost, type ServiceParent } from './outbound';
 import { PolicyHolder, type OutboundTarget, type PolicySource } from './source';
+import { startInformers } from '../informer-set';
 
 export interface KubernetesPolicySourceOptions {
   kubeConfig: K8s.KubeConfig;
@@ -74,8 +75,6 @@ export async function createKubernetesPolicySource(opts: KubernetesPolicySourceO
   ];
   const byName = new Map(informers);
   const holder = new PolicyHolder();
-  let closed = false;
-  let timer: NodeJS.Timeout | undefined;
   const warned = new Set<string>();
   const warn = (m: string) => {
     if (warned.has(m)) return;
@@ -85,8 +84,6 @@ export async function createKubernetesPolicySource(opts: KubernetesPolicySourceO
   };
 
   const rebuild = () => {
-    timer = undefined;
-    if (closed) return;
     const resources: PolicyResource[] = [];
     for (const [name, inf] of informers) {
       if (name === 'pods' || name === 'namespaces') continue;
@@ -123,79 +120,14 @@ export async function createKubernetesPolicySource(opts: KubernetesPolicySourceO
     });
     log?.debug('kubernetes policy rebuilt', { resources: resources.length, pods: pods.size });
   };
-  const schedule = () => {
-    if (closed || timer) return;
-    timer = setTimeout(rebuild, opts.debounceMs ?? 20);
-  };
-
-  const synced = new Set<string>();
-  let onSynced: (() => void) | undefined;
-  const retryTimers = new Set<NodeJS.Timeout>();
-  const markSynced = (name: string) => {
-    synced.add(name);
-    if (synced.size === informers.length) onSynced?.();
-  };
-  for (const [name, inf] of informers) {
-    let delay = opts.retryBaseMs ?? 500;
-    let errors = 0;
-    inf.on('change', () => {
-      delay = opts.retryBaseMs ?? 500;
-      schedule();
-    });
-    inf.on('error', (err: unknown) => {
-      errors++;
-      if (closed) return;
-      const e = err as { message?: string; statusCode?: number; code?: number; body?: unknown };
-      const status = e?.statusCode ?? e?.code;
-      // A kind whose CRD is not installed (404), or that RBAC hides (403): nothing of it is
-      // known; look again later rather than hold the control plane's start.
-      if (status === 404 || status === 403) {
-        if (status === 403) log?.warn(`kubernetes ${name}: forbidden (RBAC); treated as empty`, { in_ms: 30_000 });
-        markSynced(name);
-      } else log?.warn(`kubernetes ${name} list/watch failed; retrying`, { error: e?.message ?? String(err), status, in_ms: delay });
-      const t = setTimeout(() => {
-        retryTimers.delete(t);
-        if (closed) return;
-        const before = errors;
-        void inf.start().then(() => {
-          if (errors === before) {
-            delay = opts.retryBaseMs ?? 500;
-            markSynced(name);
-            schedule();
-          }
-        });
-      }, status === 404 || status === 403 ? 30_000 : delay);
-      retryTimers.add(t);
-      delay = Math.min(delay * 2, 30_000);
-    });
-    void inf.start().then(() => {
-      if (errors === 0) {
-        markSynced(name);
-        schedule();
-      }
-    });
-  }
   const syncTimeout = opts.syncTimeoutMs ?? 30_000;
-  const ok = await new Promise<boolean>((done) => {
-    if (synced.size === informers.length) return done(true);
-    const t = setTimeout(() => done(false), syncTimeout);
-    onSynced = () => {
-      clearTimeout(t);
-      done(true);
-    };
-  });
-  const close = async () => {
-    closed = true;
-    clearTimeout(timer);
-    for (const t of retryTimers) clearTimeout(t);
-    await Promise.all(informers.map(([, i]) => i.stop().catch(() => undefined)));
-  };
-  if (!ok) {
-    await close();
+  // A kind whose CRD is not installed (404), or that RBAC hides (403): nothing of it is known;
+  // looked at again later rather than holding the control plane's start.
+  const set = await startInformers(informers, rebuild, { ...opts, syncTimeoutMs: syncTimeout, emptyOn: [404, 403] });
+  if (!set) {
     throw new LinnetError('LINNET_KUBERNETES_SYNC_TIMEOUT', `could not list Pods, Namespaces and the policy resources within ${syncTimeout} ms`, {
       hint: 'check the API server, credentials and RBAC (list/watch on pods, namespaces and policy.linkerd.io / gateway.networking.k8s.io resources)',
     });
   }
-  rebuild();
-  return { kind: 'kubernetes', snapshot: () => holder.get(), subscribe: (fn) => holder.subscribe(fn), close };
+  return { kind: 'kubernetes', snapshot: () => holder.get(), subscribe: (fn) => holder.subscribe(fn), close: () => set.close() };
 }
