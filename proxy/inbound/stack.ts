@@ -18,7 +18,7 @@ import { noTls } from '../metrics/labels';
 import type { MeshMetrics } from '../metrics/mesh-metrics';
 import type { TcpMetrics } from '../metrics/tcp-metrics';
 import type { TapHub, TapRecorder } from '../tap/hub';
-import { h1TapHead, h2TapHead, type TapHeadFn } from '../tap/heads';
+import { tapHeadOf, type TapHeadSource } from '../tap/heads';
 import { errnoOf, type ConnInfo, type HttpCall, type HttpOutcome } from '../protocol/call';
 import type { Acquired } from '../protocol/h1/client-pool';
 import { requestAuthority } from '../protocol/h1/forward-head';
@@ -124,7 +124,7 @@ export class Inbound implements Stack {
           const authz = deps.authz?.http(conn);
           return this.http.h2.serve(client, prefix, ci, (stream, fields, endStream, neverIndexed) =>
             meshed && isOrigProtoStream(fields)
-              ? serveOrigProto(stream, fields, endStream, this.checked(this.appCall(conn, authorityOf(fields), () => h2TapHead(fields)), authz, fields, false), origProtoOptions)
+              ? serveOrigProto(stream, fields, endStream, this.checked(this.appCall(conn, authorityOf(fields), fields), authz, fields, false), origProtoOptions)
               : proxyStream(stream, fields, endStream, neverIndexed, this.checked(this.h2Call(conn, fields), authz, fields, true), streamOptions, ci),
           );
         },
@@ -281,7 +281,7 @@ export class Inbound implements Stack {
   /** One HTTP/1 request to the app, on the shared pool. */
   private h1Call(conn: Conn, req: H1Request | undefined, authz?: HttpAuthz): HttpCall<UpstreamLink> {
     const authority = req ? requestAuthority(req.head) : '';
-    const call = this.appCall(conn, authority, () => h1TapHead(req?.head, 'http'));
+    const call = this.appCall(conn, authority, req?.head);
     return {
       respond: (status) => call.respond(status),
       open: async (again) => {
@@ -320,7 +320,7 @@ export class Inbound implements Stack {
   }
 
   /** A request to the app on a pooled HTTP/1 connection (the HTTP/1 server's and orig-proto's). */
-  private appCall(conn: Conn, authority: string, head: TapHeadFn): HttpCall<Acquired> & { start(): void; respond(status: number): void } {
+  private appCall(conn: Conn, authority: string, head: TapHeadSource): HttpCall<Acquired> & { start(): void; respond(status: number): void } {
     const call = new InboundCall(this.deps, conn, authority, head);
     return {
       start: () => void call.start(),
@@ -335,7 +335,7 @@ export class Inbound implements Stack {
 
   /** One HTTP/2 stream to the app, on a pooled session. */
   private h2Call(conn: Conn, fields: Fields): HttpCall<UpstreamSession> {
-    const call = new InboundCall(this.deps, conn, authorityOf(fields), () => h2TapHead(fields));
+    const call = new InboundCall(this.deps, conn, authorityOf(fields), fields);
     return {
       respond: (status) => call.respond(status),
       open: () => {
@@ -356,7 +356,7 @@ class InboundCall {
     private readonly deps: InboundDeps,
     private readonly conn: Conn,
     private readonly authority: string,
-    private readonly head: TapHeadFn,
+    private readonly head: TapHeadSource,
   ) {}
 
   start(): (o: HttpOutcome) => void {
@@ -369,7 +369,7 @@ class InboundCall {
     // Tap sits beside the metrics: one boolean read while no tap is open.
     const tap = this.deps.tap;
     if (tap?.active) {
-      const h = this.head();
+      const h = tapHeadOf(this.head);
       const src: Record<string, string> = { tls: srcTls.tls };
       if (srcTls.tls === 'true') {
         if (srcTls.client_id) src.client_id = srcTls.client_id;

@@ -14,7 +14,7 @@ import { Dispatch } from '../accept/serve';
 import type { HttpMetrics } from '../metrics/http-metrics';
 import { noTls, type TlsLabels } from '../metrics/labels';
 import type { TapHub, TapRecorder } from '../tap/hub';
-import { h1TapHead, h2TapHead, type TapHeadFn } from '../tap/heads';
+import { tapHeadOf, type TapHeadSource } from '../tap/heads';
 import { errnoOf, type ConnInfo, type HttpCall, type HttpOutcome } from '../protocol/call';
 import { requestAuthority } from '../protocol/h1/forward-head';
 import { H1Link, type UpstreamLink } from '../protocol/h1/link';
@@ -165,7 +165,7 @@ export class Outbound implements Stack {
     const upgradable = this.origProto && req !== undefined && canUpgradeToH2(req.head, req.tunnel);
     const logical = req && this.deps.ingressMode ? h1Destination(req.head) : undefined;
     const routing = req && !req.tunnel ? this.routing(conn, logical, false, () => h1View(req.head, authority)) : undefined;
-    const call = new OutboundCall(this.deps, conn, authority, () => h1TapHead(req?.head, 'http'), routing);
+    const call = new OutboundCall(this.deps, conn, authority, req?.head, routing);
     return {
       respond: (status) => call.respond(status),
       get policy() {
@@ -190,7 +190,7 @@ export class Outbound implements Stack {
     const authority = authorityOf(fields);
     const logical = this.deps.ingressMode ? logicalDestination(fieldValue(fields, DST_OVERRIDE), authority) : undefined;
     const grpc = (fieldValue(fields, 'content-type') ?? '').startsWith('application/grpc');
-    const call = new OutboundCall(this.deps, conn, authority, () => h2TapHead(fields), this.routing(conn, logical, grpc, () => h2View(fields)));
+    const call = new OutboundCall(this.deps, conn, authority, fields, this.routing(conn, logical, grpc, () => h2View(fields)));
     const session = (ep: Endpoint) => this.http.h2Pool.acquire(ep.key, ep.addr, () => ep.dial(H2_ALPN));
     return {
       get policy() {
@@ -229,7 +229,7 @@ class OutboundCall {
     private readonly deps: OutboundDeps,
     private readonly conn: Conn,
     private readonly authority: string,
-    private readonly head: TapHeadFn,
+    private readonly head: TapHeadSource,
     private readonly routing?: Routing,
   ) {}
 
@@ -303,7 +303,7 @@ class OutboundCall {
     // Tap sits beside the metrics: one boolean read while no tap is open.
     const tap = this.deps.tap;
     if (tap?.active) {
-      const h = this.head();
+      const h = tapHeadOf(this.head);
       const { src, dst } = tapTls(tls);
       this.tapped = tap.request({
         direction: side.direction,

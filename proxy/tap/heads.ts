@@ -1,6 +1,6 @@
 /**
- * What tap reads of a request's head, taken only when a tap is open (a closure the stacks hand
- * the call, so a request with no tap open builds nothing).
+ * What tap reads of a request's head, taken only when a tap is open: the stacks hand the call the
+ * head itself (an HTTP/1 head or HTTP/2 fields), so a request with no tap open builds nothing.
  */
 import type { RequestHead } from '../protocol/h1/parse-head';
 import { fieldValue } from '../protocol/h2/headers';
@@ -15,7 +15,8 @@ export interface TapHead {
   path: string;
 }
 
-export type TapHeadFn = () => TapHead;
+/** A request's head as the stacks have it: HTTP/1's parsed head, HTTP/2's fields, or none. */
+export type TapHeadSource = RequestHead | Fields | undefined;
 
 function split(target: string): { target: string; path: string } {
   let t = target;
@@ -35,4 +36,9 @@ export function h1TapHead(head: RequestHead | undefined, scheme: string): TapHea
 
 export function h2TapHead(fields: Fields): TapHead {
   return { method: fieldValue(fields, ':method') ?? 'GET', scheme: fieldValue(fields, ':scheme') ?? 'http', ...split(fieldValue(fields, ':path') ?? '') };
+}
+
+/** The tap view of whichever head a request has (HTTP/1 is always `http` here: TLS ends below). */
+export function tapHeadOf(src: TapHeadSource): TapHead {
+  return Array.isArray(src) ? h2TapHead(src) : h1TapHead(src, 'http');
 }
