@@ -93,7 +93,7 @@ describe('linnet identity rotate-anchor', () => {
     await Promise.all([web.ready(), db.ready()]);
     const store = dirStore(join(t.dir, 'id'));
     const lines: string[] = [];
-    const base = { store, controlAdmin: `127.0.0.1:${adminPort}`, trustDomain: 'cluster.local', controlNamespace: 'linnet', anchorLifetimeMs: 365 * 86_400_000, pollMs: 100, out: (l: string) => lines.push(l) };
+    const base = { store, controlAdmin: [`127.0.0.1:${adminPort}`], trustDomain: 'cluster.local', controlNamespace: 'linnet', anchorLifetimeMs: 365 * 86_400_000, pollMs: 100, out: (l: string) => lines.push(l) };
 
     const planned = await rotateAnchor({ ...base, dryRun: true });
     assert.equal(planned, 'planned');

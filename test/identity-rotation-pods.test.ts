@@ -12,8 +12,10 @@
  * against whatever anchors and leaves are current at that moment).
  *
  * Two sizes. By default (in `npm test`): 100 s at 200/s per kind, issuer 24 s, leaves 10 s.
- * `LINNET_ROTATION_PROOF=full`: the issue's form, 10 minutes at 500/s per kind, issuer 2 minutes,
- * leaves 30 s (five issuer rotations or more, and the anchor's rotation in the middle).
+ * `LINNET_ROTATION_PROOF=full node --test dist/test/identity-rotation-pods.test.js`: the issue's
+ * form, 10 minutes at 500/s per kind, issuer 2 minutes, leaves 30 s (five issuer rotations or
+ * more, and the anchor's rotation in the middle); run directly, since `npm test`'s runner stops a
+ * file after 3 minutes.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { nextStep, type ControlView, type RotationRecord, type StoreView } from './anchor-plan';
+import { mergeControlViews, nextStep, type ControlView, type RotationRecord, type StoreView } from './anchor-plan';
 
 const r: RotationRecord = { oldAnchor: 'old', newAnchor: 'new', newAnchorPem: '', newAnchorKeyPem: '', startedAt: 1000, done: {} };
 const proxy = (anchors: string[], issuerAnchor: string) => ({ identity: 'web', anchors, issuerAnchor, leafNotAfter: 1e12 });
@@ -47,5 +47,24 @@ describe('anchor rotation plan', () => {
     const gone = { ...proxy(['old'], 'old'), leafNotAfter: 2500 };
     const d = nextStep(rec, { bundle: ['old', 'new'], signingAnchor: 'old', issuerAnchor: 'old' }, control([gone]), 3000);
     assert.equal(d.kind === 'run' && d.step, 'issuer');
+  });
+  it('several replicas: every proxy any of them certified, up since the latest start, unknown while one cannot be asked', () => {
+    const a = control([proxy(['old', 'new'], 'old')], 500);
+    const b = control([proxy(['old'], 'old')], 2500);
+    const merged = mergeControlViews([a, b])!;
+    assert.equal(merged.proxies.length, 2);
+    assert.equal(merged.startedAt, 2500);
+    const rec = { ...r, done: { add: 2000 } };
+    const s1: StoreView = { bundle: ['old', 'new'], signingAnchor: 'old', issuerAnchor: 'old' };
+    // Replica a alone would let step 3 run; b's proxy still lacks the new anchor.
+    assert.equal(nextStep(rec, s1, a, 3000).kind, 'run');
+    const w = nextStep(rec, s1, merged, 3000);
+    assert.equal(w.kind === 'wait' && `${w.step} ${w.have}/${w.of}`, 'spread 1/2');
+    // b restarted after the step began: even with every proxy updated, wait out a leaf lifetime.
+    const bUpdated = control([proxy(['old', 'new'], 'old')], 2500);
+    assert.equal(nextStep(rec, s1, mergeControlViews([a, bUpdated]), 3000).kind, 'wait');
+    assert.equal(nextStep(rec, s1, mergeControlViews([a, bUpdated]), 2000 + 30_000).kind, 'run');
+    assert.equal(mergeControlViews([a, undefined]), undefined);
+    assert.equal(nextStep(rec, s1, mergeControlViews([a, undefined]), 99_000).kind, 'wait');
   });
 });

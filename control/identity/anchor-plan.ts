@@ -50,6 +50,22 @@ export interface ControlView {
   proxies: { identity: string; anchors: string[]; issuerAnchor: string; leafNotAfter: number }[];
 }
 
+/**
+ * Several replicas of the control plane, each knowing only the proxies it certified, as one view:
+ * every proxy any of them knows, and "up since" the latest of their starts (a wait may trust that
+ * it saw every renewal only if every replica did). One replica that cannot be asked makes the
+ * whole view unknown: the proxies it certified could be the ones still on the old anchor.
+ */
+export function mergeControlViews(views: readonly (ControlView | undefined)[]): ControlView | undefined {
+  if (views.length === 0 || views.some((v) => v === undefined)) return undefined;
+  const vs = views as readonly ControlView[];
+  return {
+    startedAt: Math.max(...vs.map((v) => v.startedAt)),
+    leafLifetimeMs: Math.max(...vs.map((v) => v.leafLifetimeMs)),
+    proxies: vs.flatMap((v) => v.proxies),
+  };
+}
+
 export type Decision =
   | { kind: 'run'; step: StepId; detail: string }
   | { kind: 'wait'; step: StepId; detail: string; have: number; of: number; latestAt: number }

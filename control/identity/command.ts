@@ -41,8 +41,9 @@ anchor, [5] drop the old anchor. Interrupted, run it again: it resumes from its 
   --identity-dir DIR        embedded mode: the directory linnet control uses
   --kubernetes              the Secrets and ConfigMap in --namespace (default linnet)
   --kubeconfig FILE         for --kubernetes
-  --control ADDR            the control plane's admin address (default 127.0.0.1:9990), asked
-                            which proxies hold what (GET /identity/proxies)
+  --control ADDR[,ADDR...]  the control plane's admin address (default 127.0.0.1:9990), asked
+                            which proxies hold what (GET /identity/proxies); with several
+                            replicas, every replica's (each knows only the proxies it certified)
   --dry-run                 print the plan (or, during a rotation, where it stands) and change nothing
   --anchor-lifetime DUR     of the new anchor (default 8760h)
   --poll DUR                how often to look again while waiting (default 1s)
@@ -165,7 +166,7 @@ async function rotateAnchorCommand(args: string[]): Promise<number> {
   } else store = dirStore(values['identity-dir']!);
   const result = await rotateAnchor({
     store,
-    controlAdmin: values.control!,
+    controlAdmin: values.control!.split(',').map((a) => a.trim()).filter(Boolean),
     trustDomain: values['trust-domain']!,
     controlNamespace: values.namespace!,
     anchorLifetimeMs: values['anchor-lifetime'] ? parseDuration('--anchor-lifetime', values['anchor-lifetime']) : ANCHOR_LIFETIME_MS,

@@ -9,15 +9,18 @@ import { request } from 'node:http';
 import { createAnchor } from './ca';
 import { IdentityError } from './errors';
 import { checkMaterial } from './material';
-import { nextStep, stepDoneInStore, STEPS, type ControlView, type Decision, type RotationRecord, type StoreView } from './anchor-plan';
+import { mergeControlViews, nextStep, stepDoneInStore, STEPS, type ControlView, type Decision, type RotationRecord, type StoreView } from './anchor-plan';
 import type { IdentityStore } from './store';
 
 const fp = (der: Uint8Array) => createHash('sha256').update(der).digest('hex');
 
 export interface RotateOptions {
   store: IdentityStore;
-  /** The control plane's admin address (HOST:PORT); without it the waits cannot end. */
-  controlAdmin?: string;
+  /**
+   * The control plane's admin addresses (HOST:PORT), one per replica: each knows only the proxies
+   * it certified. Without one the waits cannot end.
+   */
+  controlAdmin?: readonly string[];
   trustDomain: string;
   controlNamespace: string;
   anchorLifetimeMs: number;
@@ -86,7 +89,7 @@ export async function rotateAnchor(o: RotateOptions): Promise<'finished' | 'plan
   const now = o.now ?? Date.now;
   const pollMs = o.pollMs ?? 1000;
   const deadline = now() + (o.timeoutMs ?? 3_600_000);
-  const control = () => (o.controlAdmin ? fetchControlView(o.controlAdmin) : Promise.resolve(undefined));
+  const control = async () => (o.controlAdmin?.length ? mergeControlViews(await Promise.all(o.controlAdmin.map((a) => fetchControlView(a)))) : undefined);
   let rec = await o.store.readRotation();
   let v = await view(o.store, now());
   if (!rec) {
