@@ -48,10 +48,16 @@ export function readPrefix(socket: Socket, timeoutMs: number): Promise<Prefix> {
     const onEnd = () => finish({ kind: 'eof' });
     const onError = (err: NodeJS.ErrnoException) => finish({ kind: 'gone', errno: err.code ?? 'EIO' });
     const onClose = () => finish({ kind: 'gone', errno: '' });
-    const timer = setTimeout(() => {
+    const settle = () => {
+      if (done) return;
       const last = detector.settle(); // an opaque answer the incremental schedule had not reached yet
       finish(last.kind === 'need-more' ? { kind: 'timeout' } : { kind: 'detected', detected: last });
-    }, timeoutMs);
+    };
+    // The timer runs before the event loop polls for I/O. After a stall longer than the timeout
+    // (an accept storm, a long collection) bytes the client sent in time may still sit unread in
+    // the kernel: the verdict waits one turn (setImmediate runs after the poll), so they are read
+    // first and an HTTP client is not taken for a silent, server-speaks-first one.
+    const timer = setTimeout(() => setImmediate(settle), timeoutMs);
     socket.on('data', onData);
     socket.once('end', onEnd);
     socket.once('error', onError);
