@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { PROXY_NODE_OPTIONS } from '../core/proxy-node-options';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -39,6 +40,8 @@ test('the image carries only what runs, and its CLI runs the proxy, init and the
   const dockerfile = readFileSync(join(ROOT, 'Dockerfile.proxy'), 'utf8');
   const [, buildStage, finalStage] = dockerfile.split(/^FROM /m);
   assert.ok(buildStage && finalStage, 'two stages');
+  // The image runs the proxy with the Node options every other launch uses.
+  assert.match(finalStage, new RegExp(`^ENV NODE_OPTIONS=${PROXY_NODE_OPTIONS}$`, 'm'));
   const dir = mkdtempSync(join(tmpdir(), 'linnet-image-'));
   try {
     // The build context the stage copies; npm ci's node_modules and the addon it builds are

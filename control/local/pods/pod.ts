@@ -11,6 +11,7 @@ import { PodError } from './errors';
 import { PodProcess, run, runOk, type RunOptions, type RunResult } from './exec';
 import { parsePromText, type Sample } from './prom-text';
 import { remapPath, type Runtime } from './stage';
+import { proxyNodeOptions } from '../../../core/proxy-node-options';
 
 /** The package root (the folder holding dist/), from dist/control/local/pods/. */
 export const REPO_ROOT = join(__dirname, '..', '..', '..', '..');
@@ -75,7 +76,8 @@ export class Pod {
     if (this.proxy?.running) throw new PodError('LINNET_POD_COMMAND_FAILED', `pod ${this.name} already runs a proxy`, 'stop it first');
     const admin = env.LINNET_PROXY_ADMIN_LISTEN_ADDR;
     this.adminPort = admin ? Number(admin.slice(admin.lastIndexOf(':') + 1)) : 4191;
-    const proxyEnv: Record<string, string> = { LINNET_PROXY_LOG: 'info', ...env };
+    // The proxy's Node options as the image sets them (core/proxy-node-options.ts).
+    const proxyEnv: Record<string, string> = { LINNET_PROXY_LOG: 'info', ...env, NODE_OPTIONS: proxyNodeOptions(env.NODE_OPTIONS) };
     this.proxy = this.spawnAs(PROXY_UID, 'proxy', process.execPath, [LINNET_BIN, 'proxy'], proxyEnv);
     return this.proxy;
   }
