@@ -4,6 +4,7 @@
  * (stat, routes, edges, the dashboard) is a difference of two snapshots, as Prometheus' increase().
  */
 import type { Sample } from '../../core/prom-text';
+import { addRouteSample, type RouteCounts } from './route-snapshot';
 
 /** Responses of one group: by classification, with the cumulative latency histogram (`le` → count). */
 export interface Counts {
@@ -39,6 +40,8 @@ export interface ProxySnapshot {
   connsIn: Map<string, number>;
   /** inbound connections open now (tcp_open_connections{direction="inbound",peer="src"}) */
   tcpOpen: number;
+  /** per route (route-snapshot.ts): outbound route metrics, inbound routes of the authorization counters */
+  routes: Map<string, RouteCounts>;
   /** exact HDR latency (µs) per "direction authority" when /latency hands out its buckets */
   hdr?: Map<string, Map<number, number>>;
 }
@@ -86,11 +89,13 @@ export function proxySnapshot(samples: readonly Sample[], at: number): ProxySnap
     connsOut: new Map(),
     connsIn: new Map(),
     tcpOpen: 0,
+    routes: new Map(),
   };
   for (const x of samples) {
     const l = x.labels;
     const v = x.value;
     if (!Number.isFinite(v)) continue;
+    if (addRouteSample(s.routes, x.name, l, v)) continue;
     const outIp = l.direction === 'outbound' ? ipOf(l.target_addr) : undefined;
     if (outIp !== undefined && (x.name === 'response_total' || x.name === 'tcp_open_total')) {
       const dst: Record<string, string> = {};
