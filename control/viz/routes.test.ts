@@ -25,7 +25,7 @@ const route = (kind: string, name: string) => `route_group="${kind === 'default'
  * final 503s, `retries` retries) and route `rest`; on Service plain, the default route; durations
  * all under 50 ms but `slow` of them between 1 and 10 s.
  */
-function clientText(o: { ok: number; bad: number; retries: number; rest: number; restBad: number; plain: number; slow?: number }): string {
+function clientText(o: { ok: number; bad: number; retries: number; rest: number; restBad: number; plain: number; slow?: number; plainOn11?: boolean }): string {
   const api = `${parent('web')},${route('HTTPRoute', 'api')}`;
   const rest = `${parent('web')},${route('HTTPRoute', 'rest')}`;
   const plain = `${parent('plain')},${route('default', 'http')}`;
@@ -48,6 +48,7 @@ function clientText(o: { ok: number; bad: number; retries: number; rest: number;
     // The endpoints it sent to, with their discovery labels (the --to filter reads these).
     `response_total{direction="outbound",authority="web:8080",target_addr="10.0.0.11:8080",tls="true",status_code="200",classification="success",dst_service="web-v2",dst_namespace="demo"} 5`,
     `response_total{direction="outbound",authority="plain:8080",target_addr="10.0.0.12:8080",tls="true",status_code="200",classification="success",dst_service="plain",dst_namespace="demo"} 5`,
+    ...(o.plainOn11 ? [`response_total{direction="outbound",authority="plain:8080",target_addr="10.0.0.11:8080",tls="true",status_code="200",classification="success",dst_service="plain",dst_namespace="demo"} 1`] : []),
   ].join('\n');
 }
 
@@ -94,6 +95,9 @@ test('outbound routes --to: the Services whose endpoints (or whose routes\' back
   assert.deepEqual(to('server'), ['web rest']);
   assert.deepEqual(to('other'), ['plain [default]']);
   assert.deepEqual(to('client'), []);
+  // A pod that is an endpoint of two Services is reached as both.
+  w[0]!.cur = snap(clientText({ ok: 3, bad: 0, retries: 0, rest: 2, restBad: 0, plain: 1, plainOn11: true }), 20_000);
+  assert.deepEqual(to('server'), ['plain [default]', 'web rest']);
 });
 
 test('a route past the last bucket, gRPC statuses, and the bucket bound', () => {

@@ -61,7 +61,7 @@ function servicesOf(to: Ref, mine: readonly TargetWindow[], windows: readonly Ta
   const ips = ipsOf(to, windows);
   const out = new Set<string>();
   for (const w of mine) {
-    for (const [ip, l] of w.cur?.dstLabels ?? []) if (ips.has(ip) && l.dst_service) out.add(`${l.dst_namespace ?? ''}/${l.dst_service}`);
+    for (const [ip, services] of w.cur?.dstServices ?? []) if (ips.has(ip)) for (const svc of services) out.add(svc);
   }
   return out;
 }

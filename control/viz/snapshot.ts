@@ -34,6 +34,8 @@ export interface ProxySnapshot {
   outboundByIp: Map<string, Counts>;
   /** destination labels (dst_*) seen on outbound metrics, by target IP */
   dstLabels: Map<string, Record<string, string>>;
+  /** `namespace/service` of every Service a target IP was reached as (dst_namespace, dst_service) */
+  dstServices: Map<string, Set<string>>;
   /** outbound connections by target IP */
   connsOut: Map<string, ConnCounts>;
   /** inbound connections accepted with mTLS, by client_id */
@@ -86,6 +88,7 @@ export function proxySnapshot(samples: readonly Sample[], at: number): ProxySnap
     inboundByAuthority: new Map(),
     outboundByIp: new Map(),
     dstLabels: new Map(),
+    dstServices: new Map(),
     connsOut: new Map(),
     connsIn: new Map(),
     tcpOpen: 0,
@@ -101,6 +104,12 @@ export function proxySnapshot(samples: readonly Sample[], at: number): ProxySnap
       const dst: Record<string, string> = {};
       for (const [k, val] of Object.entries(l)) if (k.startsWith('dst_')) dst[k] = val;
       if (Object.keys(dst).length > 0) s.dstLabels.set(outIp, { ...s.dstLabels.get(outIp), ...dst });
+      // One pod can be an endpoint of several Services: each is kept (routes --to reads them).
+      if (dst.dst_service) {
+        let set = s.dstServices.get(outIp);
+        if (!set) s.dstServices.set(outIp, (set = new Set()));
+        set.add(`${dst.dst_namespace ?? ''}/${dst.dst_service}`);
+      }
     }
     switch (x.name) {
       case 'process_start_time_seconds':

@@ -97,13 +97,14 @@
     return r.direction === 'outbound' && r.latency === 'buckets' ? '≤' + t : t;
   };
 
-  // The routes of every workload (the same rows as `linnet viz routes`), with data attributes to find a row by.
+  // The routes of every workload (the same rows as `linnet viz routes`), with data attributes to find a row by
+  // (data-route-workload: the workloads table's rows own data-workload).
   function routes(rows) {
     const body = $('#routes tbody');
     body.replaceChildren();
     for (const r of rows) {
       const tr = document.createElement('tr');
-      Object.assign(tr.dataset, { workload: r.workload, route: r.route, service: r.service, dir: r.direction === 'outbound' ? 'out' : 'in' });
+      Object.assign(tr.dataset, { routeWorkload: r.workload, route: r.route, service: r.service, dir: r.direction === 'outbound' ? 'out' : 'in' });
       const measured = r.requests > 0 && r.classified;
       const cols = [
         ['workload', r.workload],
