@@ -195,7 +195,7 @@ it('viz routes deploy/client: each route of the Services it calls, a retried req
   assert.match(table.stdout, /^ROUTE\s+SERVICE\s+DIR\s+SUCCESS\s+RPS\s+LATENCY_P50\s+LATENCY_P95\s+LATENCY_P99$/m);
   assert.match(table.stdout, /^web-api\s+web\s+out\s+80\.00%\s+\d+\.\drps\s+(<=|>)\d+(ms|s)\s+\S+\s+\S+$/m, table.stdout);
   assert.match(table.stdout, /^\[default\]\s+plain\s+out\s+100\.00%/m, table.stdout);
-  process.stdout.write(table.stdout.replace(/^/gm, '# viz-routes: '));
+  process.stdout.write(table.stdout.trimEnd().replace(/^/gm, '# viz-routes: ') + '\n');
   const wide = await viz(['routes', 'deploy/client', '-t', '5m', '-o', 'wide']);
   assert.match(wide.stdout, /^web-api\s+web\s+out\s+80\.00%.*\sHTTPRoute\s+demo\s+8080\s+25\s+25\s+demo\/web:8080=50$/m, wide.stdout);
 });
@@ -208,7 +208,7 @@ it('viz routes deploy/server: the server side counts every attempt ([default] pe
     return r;
   }, 30_000, 500);
   const web = rows.find((x) => x.authority === `${WEB_VIP}:${PORT}`)!;
-  process.stdout.write((await viz(['routes', 'deploy/server', '-t', '5m'])).stdout.replace(/^/gm, '# viz-routes: '));
+  process.stdout.write((await viz(['routes', 'deploy/server', '-t', '5m'])).stdout.trimEnd().replace(/^/gm, '# viz-routes: ') + '\n');
   assert.deepEqual([web.direction, web.route, web.success, web.failure], ['inbound', '[default]', before0.inboundWeb + 20 + 30, 20 + 10 + 6]);
   assert.equal(rows.find((x) => x.authority === `${PLAIN_VIP}:${PORT}`)?.requests, before0.inboundPlain + 4);
   assert.ok(rows.every((r) => r.direction === 'inbound'), JSON.stringify(rows));
