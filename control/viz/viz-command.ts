@@ -196,6 +196,7 @@ async function stat(c: Common): Promise<number> {
 async function routes(c: Common): Promise<number> {
   const [what, extra] = c.positionals;
   if (!what || extra !== undefined) throw usageError('routes takes one resource: routes deploy/NAME or pod/NAME');
+  if (c.from) throw usageError('routes reads the resource\'s own proxies: --to narrows its outbound routes; --from is for stat');
   try {
     parseRef(what);
   } catch (err) {
