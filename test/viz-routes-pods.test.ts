@@ -218,6 +218,9 @@ it('viz routes deploy/server: the server side counts every attempt ([default] pe
   const unknown = await viz(['routes', 'deploy/nope']);
   assert.equal(unknown.code, 1);
   assert.match(unknown.stderr, /deploy\/nope not found; these exist: client, server/);
+  const unknownTo = await viz(['routes', 'deploy/client', '--to', 'deploy/nope']);
+  assert.equal(unknownTo.code, 1);
+  assert.match(unknownTo.stderr, /--to deploy\/nope not found; these exist: client, server/);
 });
 
 it('the dashboard\'s routes table shows the same rows (Chromium)', { skip: skip ?? (existsSync(CHROMIUM) ? undefined : `needs Debian's chromium at ${CHROMIUM} (bash .ci/setup-debian)`), timeout: 120_000 }, async () => {
