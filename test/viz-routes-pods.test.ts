@@ -7,7 +7,8 @@
  * every odd call there, so each succeeds on its one retry), 5 to /api/down (always 503: two
  * attempts, then a failure), 30 to /ok and 6 to /fail on the rest, 4 to `plain`. The route table
  * must show exactly that: api 25 requests at 80.00% with 25 retries, rest its count at the success
- * it had, plain's [default]; the server's side every attempt; `--to`; the dashboard's routes
+ * it had, plain's [default]; the server's side (a Server with two routes of its own, under a
+ * policy) every attempt on its routes; `--to`; the dashboard's routes
  * table in Chromium; and the same rows from a viz service backed by Debian's Prometheus.
  */
 import { after, before, test } from 'node:test';
@@ -54,6 +55,38 @@ spec:
 apiVersion: v1
 kind: Service
 metadata: { namespace: demo, name: web, annotations: { retry.linnet.io/budget: "100%" } }
+---
+# The server's side: a Server on its port with two routes of its own, open to every network.
+apiVersion: policy.linkerd.io/v1beta3
+kind: Server
+metadata: { namespace: demo, name: web-http }
+spec: { podSelector: { matchLabels: { app: web } }, port: ${PORT}, proxyProtocol: HTTP/1 }
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { namespace: demo, name: server-api }
+spec:
+  parentRefs: [{ group: policy.linkerd.io, kind: Server, name: web-http }]
+  rules: [{ matches: [{ path: { type: PathPrefix, value: /api } }] }]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { namespace: demo, name: server-rest }
+spec:
+  parentRefs: [{ group: policy.linkerd.io, kind: Server, name: web-http }]
+  rules: [{ matches: [{ path: { type: PathPrefix, value: / } }] }]
+---
+apiVersion: policy.linkerd.io/v1alpha1
+kind: AuthorizationPolicy
+metadata: { namespace: demo, name: web-open }
+spec:
+  targetRef: { group: policy.linkerd.io, kind: Server, name: web-http }
+  requiredAuthenticationRefs: [{ group: policy.linkerd.io, kind: NetworkAuthentication, name: everywhere }]
+---
+apiVersion: policy.linkerd.io/v1alpha1
+kind: NetworkAuthentication
+metadata: { namespace: demo, name: everywhere }
+spec: { networks: [{ cidr: 0.0.0.0/0 }] }
 `;
 
 let cluster: Cluster | undefined;
@@ -63,7 +96,7 @@ let server: Pod;
 let client: Pod;
 let controlProc: PodProcess;
 /** What the proxies had counted before the known traffic (warm-up requests): added to what is expected. */
-const before0 = { rest: 0, plain: 0, inboundWeb: 0, inboundPlain: 0 };
+const before0 = { rest: 0, plain: 0, serverRest: 0 };
 
 const it = (name: string, opts: { skip?: string | undefined; timeout: number }, body: () => Promise<void>) =>
   test(name, opts, logsOnFailure(() => cluster, async () => {
@@ -113,7 +146,7 @@ before(async () => {
     '    endpoints:',
     `      - address: ${pod.ip}:${PORT}`,
     `        identity: ${id(sa)}`,
-    `        labels: { pod: ${sa}-0 }`,
+    `        labels: { pod: ${sa}-0, app: ${sa === 'server' ? 'web' : sa} }`,
   ];
   writeFileSync(
     join(dir, 'mesh.yaml'),
@@ -136,16 +169,18 @@ before(async () => {
   }, 30_000, 200);
   await Promise.all([server.init(), client.init()]);
   await Promise.all([
-    server.startProxy(meshProxyEnv(control, dir, id('server'), 'server'), 60_000),
+    server.startProxy(meshProxyEnv(control, dir, id('server'), 'server', { LINNET_PROXY_POLICY_SVC_ADDR: `${control.ip}:${POLICY_PORT}`, LINNET_PROXY_POLICY_WORKLOAD: server.ip, LINNET_PROXY_INBOUND_PORTS: String(PORT) }), 60_000),
     client.startProxy(meshProxyEnv(control, dir, id('client'), 'client', { LINNET_PROXY_POLICY_SVC_ADDR: `${control.ip}:${POLICY_PORT}`, LINNET_PROXY_POLICY_WORKLOAD: client.ip }), 60_000),
   ]);
   const app = server.spawn(process.execPath, ['-e', APP], { uid: APP_UID, name: 'app' });
   await app.waitForEvent<{ event: string }>((e) => e.event === 'listening', 30_000);
   // Warm-up until each Service's requests go through its route table (the route counters move).
   const routeCount = async (labels: Record<string, string>) => sum(await client.metrics(), 'outbound_http_route_request_statuses_total', labels);
+  const serverRoute = async (name: string) => sum(await server.metrics(), 'inbound_http_authz_allow_total', { route_name: name });
   await eventually(async () => {
     assert.equal((await curl(WEB_VIP, '/warm')).stdout, '200');
     assert.ok((await routeCount({ parent_name: 'web', route_name: 'web-rest' })) > 0, 'web has no route table yet');
+    assert.ok((await serverRoute('server-rest')) > 0, 'the server has no policy yet');
   }, 60_000, 300);
   await eventually(async () => {
     assert.equal((await curl(PLAIN_VIP, '/warm')).stdout, '200');
@@ -153,10 +188,9 @@ before(async () => {
   }, 60_000, 300);
   before0.rest = await routeCount({ parent_name: 'web', route_name: 'web-rest' });
   before0.plain = await routeCount({ parent_name: 'plain' });
-  const inbound = await server.metrics();
-  before0.inboundWeb = sum(inbound, 'response_total', { direction: 'inbound', authority: `${WEB_VIP}:${PORT}` });
-  before0.inboundPlain = sum(inbound, 'response_total', { direction: 'inbound', authority: `${PLAIN_VIP}:${PORT}` });
+  before0.serverRest = await serverRoute('server-rest');
   assert.equal(await routeCount({ route_name: 'web-api' }), 0);
+  assert.equal(await serverRoute('server-api'), 0);
   // The known traffic, one request at a time (the app's sequence depends on the order).
   const loop = (n: number, vip: string, path: string) => `for i in $(seq ${n}); do curl -s -o /dev/null -w '${path} %{http_code}\\n' -m 5 http://${vip}:${PORT}${path}; done`;
   const send = await client.run('bash', ['-c', [loop(20, WEB_VIP, '/api/flip'), loop(5, WEB_VIP, '/api/down'), loop(30, WEB_VIP, '/ok'), loop(6, WEB_VIP, '/fail'), loop(4, PLAIN_VIP, '/ok')].join('; ')], { uid: APP_UID, timeoutMs: 180_000 });
@@ -200,18 +234,19 @@ it('viz routes deploy/client: each route of the Services it calls, a retried req
   assert.match(wide.stdout, /^web-api\s+web\s+out\s+80\.00%.*\sHTTPRoute\s+demo\s+8080\s+25\s+25\s+demo\/web:8080=50$/m, wide.stdout);
 });
 
-it('viz routes deploy/server: the server side counts every attempt ([default] per authority, no policy there); --to narrows the client\'s routes', { skip, timeout: 60_000 }, async () => {
+it('viz routes deploy/server: the routes of its Server count every attempt (retries too); --to narrows the client\'s routes', { skip, timeout: 60_000 }, async () => {
   const rows = await eventually(async () => {
     const r = await routesJson(['deploy/server']);
-    // 20 flips and 5 downs twice each (the retries), 36 more on the rest.
-    assert.equal(r.find((x) => x.authority === `${WEB_VIP}:${PORT}`)?.requests, before0.inboundWeb + 86, JSON.stringify(r));
+    // 20 flips and 5 downs, each tried twice.
+    assert.equal(r.find((x) => x.route === 'server-api')?.requests, 50, JSON.stringify(r));
     return r;
   }, 30_000, 500);
-  const web = rows.find((x) => x.authority === `${WEB_VIP}:${PORT}`)!;
   process.stdout.write((await viz(['routes', 'deploy/server', '-t', '5m'])).stdout.trimEnd().replace(/^/gm, '# viz-routes: ') + '\n');
-  assert.deepEqual([web.direction, web.route, web.success, web.failure], ['inbound', '[default]', before0.inboundWeb + 20 + 30, 20 + 10 + 6]);
-  assert.equal(rows.find((x) => x.authority === `${PLAIN_VIP}:${PORT}`)?.requests, before0.inboundPlain + 4);
-  assert.ok(rows.every((r) => r.direction === 'inbound'), JSON.stringify(rows));
+  // The Server's routes, from the authorization counters: requests, not classified.
+  assert.deepEqual(
+    rows.filter((r) => r.requests > 0).map((r) => [r.direction, r.service, r.route, r.requests, r.classified]),
+    [['inbound', 'web-http', 'server-api', 50, false], ['inbound', 'web-http', 'server-rest', before0.serverRest + 36 + 4, false]],
+  );
   // The server's pod is an endpoint of both Services; nothing is an endpoint of the client.
   assert.deepEqual((await routesJson(['deploy/client', '--to', 'deploy/server'])).map((r) => r.route), ['[default]', 'web-api', 'web-rest']);
   assert.deepEqual(await routesJson(['deploy/client', '--to', 'deploy/client']), []);
