@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parsePromText } from '../../core/prom-text';
@@ -178,4 +179,31 @@ test('the Prometheus source gives the same route rows as the scraped text (a sta
   } finally {
     server.close();
   }
+});
+
+test('a workload\'s route rows are the sums of its pods\' rows (fast-check)', () => {
+  const counts = fc.record({ ok: fc.nat(50), bad: fc.nat(10), retries: fc.nat(20), rest: fc.nat(30), plain: fc.nat(30) });
+  fc.assert(
+    fc.property(fc.array(fc.tuple(counts, counts), { minLength: 1, maxLength: 4 }), (pods) => {
+      const w: TargetWindow[] = pods.map(([a, b], i) => {
+        const t = target('client', `10.0.1.${i + 1}`, `client-${i}`);
+        const base = { ok: a.ok, bad: a.bad, retries: a.retries, rest: a.rest, restBad: 0, plain: a.plain };
+        const cur = { ok: a.ok + b.ok, bad: a.bad + b.bad, retries: a.retries + b.retries, rest: a.rest + b.rest, restBad: 0, plain: a.plain + b.plain };
+        return { target: t, up: true, base: snap(clientText(base), 10_000), cur: snap(clientText(cur), 20_000) };
+      });
+      const key = (r: { service: string; route: string }) => `${r.service} ${r.route}`;
+      const whole = new Map(routeRows({ ref: { kind: 'deploy', name: 'client' } }, w).map((r) => [key(r), r]));
+      const summed = new Map<string, [number, number, number]>();
+      for (const x of w) {
+        for (const r of routeRows({ ref: { kind: 'pod', name: x.target.pod } }, w)) {
+          const s = summed.get(key(r)) ?? [0, 0, 0];
+          summed.set(key(r), [s[0] + r.requests, s[1] + r.success, s[2] + (r.retries ?? 0)]);
+        }
+      }
+      assert.deepEqual([...whole.keys()].sort(), [...summed.keys()].sort());
+      for (const [k, r] of whole) assert.deepEqual([r.requests, r.success, r.retries ?? 0], summed.get(k), k);
+      // And the api route's requests are exactly what the pods were sent in the window.
+      assert.equal(whole.get('web api')!.requests, pods.reduce((n, [, b]) => n + b.ok + b.bad, 0));
+    }),
+  );
 });
