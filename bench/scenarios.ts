@@ -129,6 +129,28 @@ function grpcUnary(id: string, title: string, targets: TargetId[]): ScenarioDef 
   };
 }
 
+/** Constant-rate HTTP/1.1 (bench/apps/open-loop): latency percentiles at `rate` req/s. */
+function latencyScenario(id: string, title: string, rate: number, targets: TargetId[]): ScenarioDef {
+  return {
+    id,
+    title,
+    kind: 'latency',
+    unit: 'req/s',
+    protocol: 'http1',
+    rate,
+    targets,
+    tool: (c) => `bench/apps/open-loop --rate ${rate} --connections ${c} --warmup ${LATENCY_WARMUP_S} (open loop, HdrHistogram, latency from the intended send time, connections used in turn)`,
+    async measure(a) {
+      const out = await a.env.runLoad(
+        [...node('open-loop.js'), '--to', a.address, '--rate', String(rate), '--duration', String(a.seconds), '--warmup', String(LATENCY_WARMUP_S), '--connections', String(a.connections)],
+        timeout(a.seconds + LATENCY_WARMUP_S),
+      );
+      const r = parseAppReport<{ ops: number; seconds: number; errors: number; p50: number; p90: number; p99: number; 'p99.9': number }>(out, 'open-loop');
+      return { ...r, value: r.rate, latencyMs: { p50: r.p50, p90: r.p90, p99: r.p99, 'p99.9': r['p99.9'] } };
+    },
+  };
+}
+
 export function scenarios(rates: readonly number[]): ScenarioDef[] {
   const list: ScenarioDef[] = [
     wrkScenario('http1-small', 'HTTP/1.1 small requests', '/', (c) => c, [...ALL, ...MESHED]),
@@ -212,29 +234,12 @@ export function scenarios(rates: readonly number[]): ScenarioDef[] {
       },
     },
   ];
-  for (const rate of rates) {
-    list.push({
-      id: `latency-http1-${rate}`,
-      title: `HTTP/1.1 at a constant ${rate} req/s`,
-      kind: 'latency',
-      unit: 'req/s',
-      protocol: 'http1',
-      rate,
-      targets: [...ALL, ...MESHED],
-      tool: (c) => `bench/apps/open-loop --rate ${rate} --connections ${c} --warmup ${LATENCY_WARMUP_S} (open loop, HdrHistogram, latency from the intended send time, connections used in turn)`,
-      async measure(a) {
-        const out = await a.env.runLoad(
-          [...node('open-loop.js'), '--to', a.address, '--rate', String(rate), '--duration', String(a.seconds), '--warmup', String(LATENCY_WARMUP_S), '--connections', String(a.connections)],
-          timeout(a.seconds + LATENCY_WARMUP_S),
-        );
-        const r = parseAppReport<{ ops: number; seconds: number; errors: number; p50: number; p90: number; p99: number; 'p99.9': number }>(out, 'open-loop');
-        return { ...r, value: r.rate, latencyMs: { p50: r.p50, p90: r.p90, p99: r.p99, 'p99.9': r['p99.9'] } };
-      },
-    });
-  }
+  for (const rate of rates) list.push(latencyScenario(`latency-http1-${rate}`, `HTTP/1.1 at a constant ${rate} req/s`, rate, [...ALL, ...MESHED]));
   // The route layer's cost: the same meshed path and app, once by the Service's virtual IP (50
   // HTTPRoutes attached, retries on, never triggered) and once by the endpoint's address (no routes).
   list.push(wrkScenario('routes-http1', 'HTTP/1.1 small requests, meshed: 50 routes with retries vs none', '/', (c) => c, ['direct', 'linnet-mesh', 'linnet-routes']));
+  // The same route layer's cost as latency at a constant rate: what 50 routes with retries add to p50/p99.
+  list.push(latencyScenario('latency-routes', 'HTTP/1.1 at a constant 1000 req/s, meshed: 50 routes with retries vs none', 1000, ['direct', 'linnet-mesh', 'linnet-routes']));
   list.push({ ...wrkScenario('cost-2w', 'HTTP/1.1 small requests, Linnet with 2 workers', '/', (c) => c, ['direct', 'linnet-2w']) });
   // Tap's cost: the same proxy with no tap open, and with one open on all its traffic (a reader in
   // the control pod taking every event, the rate cap raised so that every request is tapped).

@@ -149,6 +149,13 @@ before(async () => {
 
   ports.h1 = await listen(
     http.createServer((req, res) => {
+      if (req.url === '/h1/chunked') {
+        // No content-length: Node frames these as chunks (sizes and CRLFs around 5 + 11 + 1 bytes).
+        res.writeHead(200);
+        res.write('hello');
+        res.write(' chunked, ');
+        return void setTimeout(() => res.end('!'), 5);
+      }
       const [status, body] = h1Bodies[(req.url ?? '').split('?')[0]!] ?? [404, 'no'];
       res.writeHead(status, { 'content-length': Buffer.byteLength(body) }).end(body);
     }),
@@ -178,7 +185,7 @@ after(() => {
 
 describe('tap over mTLS against the proxy', () => {
   it('the tap identity sees request, response and end for HTTP/1, HTTP/2 and gRPC, both directions; a match narrows it', async () => {
-    const all = await tap(clientOpts(tapId), { limit: 6 });
+    const all = await tap(clientOpts(tapId), { limit: 7 });
     const onlyH2 = await tap(clientOpts(tapId), { limit: 1, match: { all: [{ path: { prefix: '/h2' } }, { method: 'GET' }] } });
     assert.equal(await curl([`http://127.0.0.1:${ports.outH1}/h1/ok?x=1`]), '200');
     assert.equal(await curl([`http://127.0.0.1:${ports.outH1}/h1/fail`]), '503');
@@ -186,7 +193,8 @@ describe('tap over mTLS against the proxy', () => {
     assert.deepEqual(await grpcSay(ports.outGrpc, 'ana'), { code: 0 });
     assert.deepEqual(await grpcSay(ports.outGrpc, 'nobody'), { code: grpc.status.NOT_FOUND });
     assert.equal(await curl(['-H', 'Host: web.example:80', `http://127.0.0.1:${ports.inH1}/h1/ok`]), '200');
-    // The limit is 6: the stream ends by itself once the sixth request has ended.
+    assert.equal(await curl([`http://127.0.0.1:${ports.outH1}/h1/chunked`]), '200');
+    // The limit is 7: the stream ends by itself once the seventh request has ended.
     await all.done;
     await onlyH2.done;
     const byStream = new Map<string, ObservedTapEvent[]>();
@@ -194,7 +202,7 @@ describe('tap over mTLS against the proxy', () => {
       const k = `${e.http.id.base}/${e.http.id.stream}`;
       byStream.set(k, [...(byStream.get(k) ?? []), e]);
     }
-    assert.equal(byStream.size, 6);
+    assert.equal(byStream.size, 7);
     const summary = [...byStream.values()].map((evs) => {
       assert.deepEqual(evs.map((e) => e.http.kind), ['request_init', 'response_init', 'response_end']);
       const [q, s, e] = evs.map((x) => x.http);
@@ -213,6 +221,8 @@ describe('tap over mTLS against the proxy', () => {
       { dir: 'outbound', method: 'POST', path: '/linnet.test.Tap/Say', dstPort: ports.grpc, status: 200, grpc: 0, bytes: grpcBytes({ hello: 'ana' }) },
       { dir: 'outbound', method: 'POST', path: '/linnet.test.Tap/Say', dstPort: ports.grpc, status: 200, grpc: grpc.status.NOT_FOUND, bytes: 0 },
       { dir: 'inbound', method: 'GET', path: '/h1/ok', dstPort: ports.h1, status: 200, grpc: undefined, bytes: 5 },
+      // A chunked body: the 16 bytes the client reads, not the chunk framing around them.
+      { dir: 'outbound', method: 'GET', path: '/h1/chunked', dstPort: ports.h1, status: 200, grpc: undefined, bytes: 'hello chunked, !'.length },
     ]);
     const inbound = all.events.find((e) => e.direction === 'inbound')!;
     assert.ok(inbound.http.kind === 'request_init' && inbound.http.authority === 'web.example:80');

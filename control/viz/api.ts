@@ -12,7 +12,8 @@ import { parseDuration } from '../../core/parse';
 import type { Logger } from '../../core/log';
 import { edgeRows } from './edges';
 import type { ProxyTarget } from './inventory';
-import { knownNames, parseKind, parseRef, routeRows, statRows, type Ref, type StatRow, type TargetWindow } from './stat';
+import { routeRows } from './routes';
+import { knownNames, parseKind, parseRef, statRows, type Ref, type StatRow, type TargetWindow } from './stat';
 import type { NamedTapEvent } from './tap-fanout';
 import { tapLine } from './tap-format';
 
@@ -102,7 +103,7 @@ export function frame(windows: readonly TargetWindow[], backend: VizBackend, win
     deploy: statRows({ kind: 'deploy' }, windows),
     pods: statRows({ kind: 'pod' }, windows).map((r: StatRow) => ({ ...r, workload: windows.find((w) => w.target.pod === r.name)?.target.workload })),
     authorities: statRows({ kind: 'authority' }, windows),
-    routes: [...new Set(windows.map((w) => w.target.workload))].sort().flatMap((wl) => routeRows({ kind: 'deploy', name: wl }, windows).map((r) => ({ ...r, workload: wl }))),
+    routes: [...new Set(windows.map((w) => w.target.workload))].sort().flatMap((wl) => routeRows({ ref: { kind: 'deploy', name: wl } }, windows).map((r) => ({ ...r, workload: wl }))),
     edges: edgeRows('deploy', windows),
     series: backend.series(),
   };
@@ -162,7 +163,9 @@ export async function startVizApi(addr: string, backend: VizBackend, log: Logger
         if (!r) throw new BadRequest('routes needs ref=deploy/NAME');
         const windows = await backend.windows(windowMs(q));
         checkRef(r, windows, 'resource');
-        return json(res, 200, { window: q.get('window') ?? DEFAULT_WINDOW, rows: routeRows(r, windows) });
+        const to = ref(q, 'to');
+        checkRef(to, windows, '--to');
+        return json(res, 200, { window: q.get('window') ?? DEFAULT_WINDOW, rows: routeRows({ ref: r, ...(to ? { to } : {}) }, windows) });
       }
       case '/api/edges': {
         const kind = parseKind(q.get('kind') ?? 'deploy');

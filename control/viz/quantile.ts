@@ -42,3 +42,16 @@ export function exactQuantile(q: number, counts: ReadonlyMap<number, number>): n
   }
   return sorted.at(-1)![0];
 }
+
+/**
+ * The upper bound of the bucket that holds the q-quantile (cumulative `le` → count): what coarse
+ * buckets can say honestly ("p50 ≤ 50 ms") where interpolation would invent a figure inside the
+ * bucket. Infinity when the rank is past the last finite bound; undefined without data.
+ */
+export function histogramBound(q: number, buckets: ReadonlyMap<number, number>): number | undefined {
+  const sorted = [...buckets].sort((a, b) => a[0] - b[0]);
+  const total = sorted.at(-1)?.[1] ?? 0;
+  if (total <= 0 || sorted.at(-1)![0] !== Infinity) return undefined;
+  const rank = Math.max(1, Math.ceil(q * total));
+  return sorted.find(([, count]) => count >= rank)![0];
+}

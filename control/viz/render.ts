@@ -3,7 +3,8 @@
  * where there is no traffic). Pure.
  */
 import type { EdgeRow } from './edges';
-import type { RouteRow, StatRow } from './stat';
+import type { Quantile, RouteRow } from './routes';
+import type { StatRow } from './stat';
 
 export type Output = 'table' | 'wide' | 'json';
 
@@ -66,21 +67,40 @@ export function renderEdges(rows: readonly EdgeRow[], output: Output): string {
   return [line(header), ...rows.map((r) => line(cells(r)))].join('\n');
 }
 
+/** A route's latency: the upper bound of its bucket (`<=50ms`), `>10s` past the last one, exact for inbound [default] rows. */
+function routeMs(r: RouteRow, q: Quantile): string {
+  const v = r[q];
+  if (v === undefined) return '-';
+  const text = v >= 1000 && v % 1000 === 0 ? `${v / 1000}s` : ms(v);
+  if (r.over?.includes(q)) return `>${text}`;
+  return r.latency === 'buckets' && r.direction === 'outbound' ? `<=${text}` : text;
+}
+
+/**
+ * Linkerd's `viz routes` columns, with the side of the proxy (out: routes of the Services the
+ * workload calls; in: routes it serves). Success and latency `-` where not measured.
+ */
 export function renderRoutes(rows: readonly RouteRow[], output: Output): string {
   if (output === 'json') return JSON.stringify(rows, null, 2);
   if (rows.length === 0) return 'No traffic found.';
-  const traffic = (r: RouteRow) => r.requests > 0;
-  return table(
-    ['ROUTE', 'AUTHORITY', 'SUCCESS', 'RPS', 'LATENCY_P50', 'LATENCY_P95', 'LATENCY_P99', ...(output === 'wide' ? ['REQUESTS'] : [])],
-    rows.map((r) => [
-      r.route,
-      r.authority,
-      traffic(r) ? pct(r.successRate) : '-',
-      traffic(r) ? rps(r.rps) : '-',
-      traffic(r) ? ms(r.p50) : '-',
-      traffic(r) ? ms(r.p95) : '-',
-      traffic(r) ? ms(r.p99) : '-',
-      ...(output === 'wide' ? [String(r.requests)] : []),
-    ]),
-  );
+  const measured = (r: RouteRow) => r.requests > 0 && r.classified;
+  const header = ['ROUTE', 'SERVICE', 'DIR', 'SUCCESS', 'RPS', 'LATENCY_P50', 'LATENCY_P95', 'LATENCY_P99'];
+  const cells = (r: RouteRow) => [
+    r.route,
+    r.service,
+    r.direction === 'outbound' ? 'out' : 'in',
+    measured(r) ? pct(r.successRate) : '-',
+    r.requests > 0 ? rps(r.rps) : '-',
+    measured(r) ? routeMs(r, 'p50') : '-',
+    measured(r) ? routeMs(r, 'p95') : '-',
+    measured(r) ? routeMs(r, 'p99') : '-',
+  ];
+  if (output === 'wide') {
+    const backends = (r: RouteRow) => Object.entries(r.backends ?? {}).map(([b, n]) => `${b}=${n}`).join(',') || '-';
+    return table(
+      [...header, 'KIND', 'NAMESPACE', 'PORT', 'REQUESTS', 'RETRIES', 'BACKENDS'],
+      rows.map((r) => [...cells(r), r.routeKind || '-', r.parent.namespace || r.namespace || '-', r.parent.port || '-', String(r.requests), r.retries === undefined ? '-' : String(r.retries), backends(r)]),
+    );
+  }
+  return table(header, rows.map(cells));
 }

@@ -4,6 +4,7 @@
  * (stat, routes, edges, the dashboard) is a difference of two snapshots, as Prometheus' increase().
  */
 import type { Sample } from '../../core/prom-text';
+import { addRouteSample, type RouteCounts } from './route-snapshot';
 
 /** Responses of one group: by classification, with the cumulative latency histogram (`le` → count). */
 export interface Counts {
@@ -33,12 +34,16 @@ export interface ProxySnapshot {
   outboundByIp: Map<string, Counts>;
   /** destination labels (dst_*) seen on outbound metrics, by target IP */
   dstLabels: Map<string, Record<string, string>>;
+  /** `namespace/service` of every Service a target IP was reached as (dst_namespace, dst_service) */
+  dstServices: Map<string, Set<string>>;
   /** outbound connections by target IP */
   connsOut: Map<string, ConnCounts>;
   /** inbound connections accepted with mTLS, by client_id */
   connsIn: Map<string, number>;
   /** inbound connections open now (tcp_open_connections{direction="inbound",peer="src"}) */
   tcpOpen: number;
+  /** per route (route-snapshot.ts): outbound route metrics, inbound routes of the authorization counters */
+  routes: Map<string, RouteCounts>;
   /** exact HDR latency (µs) per "direction authority" when /latency hands out its buckets */
   hdr?: Map<string, Map<number, number>>;
 }
@@ -83,19 +88,28 @@ export function proxySnapshot(samples: readonly Sample[], at: number): ProxySnap
     inboundByAuthority: new Map(),
     outboundByIp: new Map(),
     dstLabels: new Map(),
+    dstServices: new Map(),
     connsOut: new Map(),
     connsIn: new Map(),
     tcpOpen: 0,
+    routes: new Map(),
   };
   for (const x of samples) {
     const l = x.labels;
     const v = x.value;
     if (!Number.isFinite(v)) continue;
+    if (addRouteSample(s.routes, x.name, l, v)) continue;
     const outIp = l.direction === 'outbound' ? ipOf(l.target_addr) : undefined;
     if (outIp !== undefined && (x.name === 'response_total' || x.name === 'tcp_open_total')) {
       const dst: Record<string, string> = {};
       for (const [k, val] of Object.entries(l)) if (k.startsWith('dst_')) dst[k] = val;
       if (Object.keys(dst).length > 0) s.dstLabels.set(outIp, { ...s.dstLabels.get(outIp), ...dst });
+      // One pod can be an endpoint of several Services: each is kept (routes --to reads them).
+      if (dst.dst_service) {
+        let set = s.dstServices.get(outIp);
+        if (!set) s.dstServices.set(outIp, (set = new Set()));
+        set.add(`${dst.dst_namespace ?? ''}/${dst.dst_service}`);
+      }
     }
     switch (x.name) {
       case 'process_start_time_seconds':

@@ -1,5 +1,5 @@
 /**
- * `linnet viz stat` and `routes` rows from two snapshots per proxy (the window's start and end):
+ * `linnet viz stat` rows from two snapshots per proxy (the window's start and end):
  * success rate, RPS and latency percentiles per workload (deploy), pod or authority, read from the
  * inbound side as Linkerd's stat does, or from the source's outbound side with --from/--to. Pure.
  */
@@ -81,12 +81,12 @@ const newAcc = (name: string, namespace: string): Acc => ({ name, namespace, cou
 
 const keyOf = (kind: 'deploy' | 'pod', t: ProxyTarget) => (kind === 'deploy' ? t.workload : t.pod);
 
-function matchesRef(ref: Ref, t: ProxyTarget): boolean {
+export function matchesRef(ref: Ref, t: ProxyTarget): boolean {
   return keyOf(ref.kind, t) === ref.name;
 }
 
 /** Seconds the window covers for one proxy: from its base snapshot, or from its start (no base: counted from zero). */
-function windowSecs(w: TargetWindow): number {
+export function windowSecs(w: TargetWindow): number {
   if (!w.cur) return 0;
   const from = w.base?.at ?? w.cur.startedAt;
   return from === undefined ? 0 : Math.max(0, (w.cur.at - from) / 1000);
@@ -135,7 +135,7 @@ export interface StatQuery {
 }
 
 /** The IPs of the proxies a ref names. */
-const ipsOf = (ref: Ref, windows: readonly TargetWindow[]) => new Set(windows.filter((w) => matchesRef(ref, w.target)).map((w) => w.target.ip));
+export const ipsOf = (ref: Ref, windows: readonly TargetWindow[]) => new Set(windows.filter((w) => matchesRef(ref, w.target)).map((w) => w.target.ip));
 
 export function statRows(q: StatQuery, windows: readonly TargetWindow[]): StatRow[] {
   if (q.kind === 'authority') return authorityRows(q, windows);
@@ -187,7 +187,7 @@ export function statRows(q: StatQuery, windows: readonly TargetWindow[]): StatRo
   return rows.map((a) => finish(a, true)).sort((x, y) => x.name.localeCompare(y.name));
 }
 
-function authorityRows(q: StatQuery, windows: readonly TargetWindow[]): StatRow[] {
+export function authorityRows(q: StatQuery, windows: readonly TargetWindow[]): StatRow[] {
   const accs = new Map<string, Acc>();
   for (const w of windows) {
     if (!w.cur) continue;
@@ -203,17 +203,6 @@ function authorityRows(q: StatQuery, windows: readonly TargetWindow[]): StatRow[
   let rows = [...accs.values()];
   if (q.name !== undefined) rows = rows.filter((a) => a.name === q.name);
   return rows.map((a) => finish(a, false)).sort((x, y) => x.name.localeCompare(y.name));
-}
-
-export interface RouteRow extends StatRow {
-  route: string;
-  authority: string;
-}
-
-/** `routes deploy/NAME`: one `[default]` route per authority the workload served (until route tables land). */
-export function routeRows(ref: Ref, windows: readonly TargetWindow[]): RouteRow[] {
-  const mine = windows.filter((w) => matchesRef(ref, w.target));
-  return authorityRows({ kind: 'authority' }, mine).map((r) => ({ ...r, route: '[default]', authority: r.name }));
 }
 
 /** The names that exist for a kind (for "unknown name" errors and the dashboard). */

@@ -13,7 +13,8 @@ import type { NamedTapEvent } from './tap-fanout';
 import { renderTop, TopTable } from './tap-format';
 import type { EdgeRow } from './edges';
 import { renderDown, renderEdges, renderRoutes, renderStat, type Output } from './render';
-import { parseKind, parseRef, type RouteRow, type StatRow } from './stat';
+import type { RouteRow } from './routes';
+import { parseKind, parseRef, type StatRow } from './stat';
 
 const usage = `usage: linnet viz <command> [options]
 
@@ -23,8 +24,10 @@ commands:
   stat deploy|pod|authority [NAME]   golden metrics per workload, pod or authority:
                                      NAME MESHED SUCCESS RPS LATENCY_P50 LATENCY_P95 LATENCY_P99 TCP_CONN
                                      (also \`stat deploy/NAME\`)
-  routes deploy/NAME                 per-route figures (one [default] route per authority until
-                                     route tables land)
+  routes deploy/NAME|pod/NAME        per route: ROUTE SERVICE DIR SUCCESS RPS LATENCY_P50 LATENCY_P95
+                                     LATENCY_P99; out: the routes of the Services it calls (a
+                                     retried request counts once, by its final status), in: the
+                                     routes it serves; [default]: traffic no route matched
   edges deploy|pod                   SRC DST SRC_NS DST_NS SECURED (√: mTLS with the identities
                                      the workloads have)
   tap deploy/NAME|pod/NAME           live requests through the resource's proxies, in Linkerd's
@@ -40,7 +43,8 @@ options:
   -t, --time-window DUR              the window figures are computed over (default 1m; the
                                      service keeps 5m unless started with --viz-history)
       --from deploy/NAME|pod/NAME    stat: only requests from this resource (its outbound side)
-      --to deploy/NAME|pod/NAME      stat: only requests to this resource
+      --to deploy/NAME|pod/NAME      stat: only requests to this resource; routes: only the
+                                     outbound routes of Services whose endpoints it is
       --viz-addr HOST:PORT           the viz service (default: LINNET_VIZ_ADDR, else ${DEFAULT_VIZ_ADDR})
   -n, --namespace NS                 stat, edges: only this namespace (default: all, as -A)
   tap and top:
@@ -191,13 +195,14 @@ async function stat(c: Common): Promise<number> {
 
 async function routes(c: Common): Promise<number> {
   const [what, extra] = c.positionals;
-  if (!what || extra !== undefined) throw usageError('routes takes one resource: routes deploy/NAME');
+  if (!what || extra !== undefined) throw usageError('routes takes one resource: routes deploy/NAME or pod/NAME');
+  if (c.from) throw usageError('routes reads the resource\'s own proxies: --to narrows its outbound routes; --from is for stat');
   try {
     parseRef(what);
   } catch (err) {
     throw usageError((err as Error).message);
   }
-  const body = await vizJson<{ rows: RouteRow[] }>(c.addr, `/api/routes${qs({ ref: what, window: c.window })}`);
+  const body = await vizJson<{ rows: RouteRow[] }>(c.addr, `/api/routes${qs({ ref: what, window: c.window, to: c.to })}`);
   process.stdout.write(renderRoutes(body.rows, c.output) + '\n');
   return 0;
 }

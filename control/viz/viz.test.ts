@@ -9,7 +9,8 @@ import { buildInventory, type ProxyTarget } from './inventory';
 import { exactQuantile, histogramQuantile } from './quantile';
 import { renderEdges, renderStat } from './render';
 import { latencyBuckets, proxySnapshot } from './snapshot';
-import { parseRef, routeRows, statRows, type TargetWindow } from './stat';
+import { routeRows } from './routes';
+import { parseRef, statRows, type TargetWindow } from './stat';
 import { peerIp } from '../identity/service';
 import { ownerLabels } from '../destination/kubernetes-model';
 
@@ -129,7 +130,7 @@ test('stat authority and routes: one [default] route per authority', () => {
   const au = statRows({ kind: 'authority' }, w);
   assert.deepEqual(au.map((r) => [r.name, r.requests, r.success]), [['web.demo.svc.cluster.local:8080', 10, 9]]);
   assert.match(renderStat(au, 'table', 'authority'), /^NAME\s+SUCCESS/m);
-  const routes = routeRows(parseRef('deploy/webapp'), w);
+  const routes = routeRows({ ref: parseRef('deploy/webapp') }, w);
   assert.deepEqual(routes.map((r) => [r.route, r.authority, r.requests]), [['[default]', 'web.demo.svc.cluster.local:8080', 10]]);
 });
 

@@ -88,6 +88,42 @@
     }
   }
 
+  // A route's latency as the CLI gives it: outbound from the route's coarse buckets, so an upper bound.
+  const routeMs = (r, q) => {
+    const v = r[q];
+    if (v === undefined || v === null) return '-';
+    const t = v >= 1000 && v % 1000 === 0 ? v / 1000 + 's' : ms(v);
+    if ((r.over || []).includes(q)) return '>' + t;
+    return r.direction === 'outbound' && r.latency === 'buckets' ? '≤' + t : t;
+  };
+
+  // The routes of every workload (the same rows as `linnet viz routes`), with data attributes to find a row by
+  // (data-route-workload: the workloads table's rows own data-workload).
+  function routes(rows) {
+    const body = $('#routes tbody');
+    body.replaceChildren();
+    for (const r of rows) {
+      const tr = document.createElement('tr');
+      Object.assign(tr.dataset, { routeWorkload: r.workload, route: r.route, service: r.service, dir: r.direction === 'outbound' ? 'out' : 'in' });
+      const measured = r.requests > 0 && r.classified;
+      const cols = [
+        ['workload', r.workload],
+        ['route', r.route],
+        ['service', r.service],
+        ['dir', tr.dataset.dir],
+        ['success', measured ? pct(r.successRate) : '-', 'success'],
+        ['rps', r.requests > 0 ? rps(r.rps) : '-'],
+        ['p50', measured ? routeMs(r, 'p50') : '-'],
+        ['p95', measured ? routeMs(r, 'p95') : '-'],
+        ['p99', measured ? routeMs(r, 'p99') : '-'],
+        ['requests', String(r.requests)],
+      ];
+      for (const [col, text, cls] of cols) cell(tr, text, cls).dataset.col = col;
+      tr.classList.toggle('falling', measured && r.successRate < LOW);
+      body.appendChild(tr);
+    }
+  }
+
   function topology(edges) {
     const svg = $('#topology');
     const NS = 'http://www.w3.org/2000/svg';
@@ -121,7 +157,7 @@
     workloads(f);
     fill('#pods', f.pods, (r) => [[r.name], [r.workload || '-'], [r.meshed ? '✔' : '✘ down'], [r.requests > 0 ? pct(r.successRate) : '-', 'success'], [r.requests > 0 ? rps(r.rps) : '-'], [r.requests > 0 ? ms(r.p99) : '-']]);
     fill('#edges', f.edges, (e) => [[e.src], [e.dst], [e.secured ? '√' : '× ' + e.msg], [String(e.connections)]]);
-    fill('#routes', f.routes, (r) => [[r.workload], [r.route], [r.authority], [pct(r.successRate), 'success'], [rps(r.rps)], [ms(r.p50)], [ms(r.p95)], [ms(r.p99)]]);
+    routes(f.routes);
     topology(f.edges);
     const sel = $('#tap-workload');
     const names = f.deploy.map((r) => r.name);

@@ -88,6 +88,8 @@ export class ChunkedScanner {
   private size = 0;
   private digits = 0;
   private trailerBytes = 0;
+  /** Chunk data bytes seen so far: the body's length as a client sees it, without the framing. */
+  dataBytes = 0;
   /** The current trailer field name, lower-case, while it is short enough to be a forbidden one. */
   private trailerName = '';
   private readonly maxTrailer: number;
@@ -204,6 +206,7 @@ export class ChunkedScanner {
           // The bulk path: skip the chunk's bytes at once.
           const n = Math.min(this.size, end - p);
           if (this.opts.onData) this.opts.onData(b, p, p + n);
+          this.dataBytes += n;
           p += n;
           this.size -= n;
           if (this.size === 0) this.s = S.DataCr;

@@ -380,7 +380,8 @@ export class ClientConnection implements ExchangeOwner {
         return;
       }
     }
-    ex.resBodyBytes += q - start;
+    // The body's length as the client sees it: a chunked body's framing (sizes, CRLFs, trailers) is not counted.
+    ex.resBodyBytes = f.kind === 'chunked' ? ex.resScanner!.dataBytes : ex.resBodyBytes + (q - start);
     const more = ex.dechunk || this.client.write(from === 0 && q === b.length ? b : b.subarray(from, q));
     const complete = (f.kind === 'length' && ex.resRemaining === 0) || (f.kind === 'chunked' && ex.resScanner!.done);
     if (complete) {

@@ -324,3 +324,18 @@ test('chunked onTrailer: the trailer section bytes, whatever the split, and noth
   assert.ok(sc.done);
   assert.equal(none, '\r\n', 'an empty trailer section is its final CRLF');
 });
+
+test('chunked: dataBytes is the body a client sees (no sizes, extensions, CRLFs or trailers), however the bytes are split', () => {
+  fc.assert(
+    fc.property(fc.array(fc.uint8Array({ minLength: 1, maxLength: 40 }), { maxLength: 8 }), fc.boolean(), fc.integer({ min: 1, max: 64 }), (chunks, trailer, step) => {
+      const wire = Buffer.concat([
+        ...chunks.flatMap((c) => [B(`${c.length.toString(16)};ext=1\r\n`), Buffer.from(c), B('\r\n')]),
+        B(trailer ? '0\r\nX-Checksum: abc\r\n\r\n' : '0\r\n\r\n'),
+      ]);
+      const sc = new ChunkedScanner();
+      for (let i = 0; i < wire.length; i += step) sc.push(wire.subarray(0, Math.min(wire.length, i + step)), i);
+      assert.equal(sc.done, true);
+      assert.equal(sc.dataBytes, chunks.reduce((a, c) => a + c.length, 0));
+    }),
+  );
+});
