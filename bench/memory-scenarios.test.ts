@@ -92,10 +92,10 @@ test('idle-conns: each target fresh each run with room for the connections, per-
   assert.equal(r.status, 'ok');
   const restarts = log.filter((l) => l.startsWith('start') || l.startsWith('restart'));
   assert.deepEqual(restarts, [
-    'start linnet 1 {"LINNET_PROXY_INBOUND_MAX_CONNECTIONS":"2024","LINNET_PROXY_HTTP_HEADER_READ_TIMEOUT":"120s"}',
+    'start linnet 1 {"LINNET_PROXY_INBOUND_MAX_CONNECTIONS":"2024","LINNET_PROXY_HTTP_HEADER_READ_TIMEOUT":"120s","LINNET_PROXY_DETECT_TIMEOUT":"5s"}',
     'restart nginx 1000',
     'restart haproxy 1000',
-    'start linnet 1 {"LINNET_PROXY_INBOUND_MAX_CONNECTIONS":"2024","LINNET_PROXY_HTTP_HEADER_READ_TIMEOUT":"120s"}',
+    'start linnet 1 {"LINNET_PROXY_INBOUND_MAX_CONNECTIONS":"2024","LINNET_PROXY_HTTP_HEADER_READ_TIMEOUT":"120s","LINNET_PROXY_DETECT_TIMEOUT":"5s"}',
     'restart nginx 1000',
     'restart haproxy 1000',
     // Afterwards, as every other scenario measures them.

@@ -84,6 +84,8 @@ test('Linnet for idle connections: a connection cap above the count (the default
   const { parseLimitsEnv } = await import('../proxy/runtime/config/limits');
   const env = linnetIdleSettings(10_000);
   assert.equal(env.LINNET_PROXY_HTTP_HEADER_READ_TIMEOUT, '120s');
+  // The load tool's storm of connects must not turn slow-to-speak HTTP clients into opaque ones.
+  assert.equal(env.LINNET_PROXY_DETECT_TIMEOUT, '5s');
   // At the usual ulimit -n of 20,000 the default would hold 2,372; the setting admits all 10,000.
   assert.equal(parseLimitsEnv({}, 1, 20_000).inboundMaxConnections, 2372);
   assert.ok(parseLimitsEnv(env, 1, 20_000).inboundMaxConnections > 10_000);
