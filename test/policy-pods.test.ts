@@ -257,6 +257,12 @@ it('opaque TCP: reset for the wrong identity before any byte reaches the app, se
     const m = await web.metrics();
     assert.ok(sum(m, 'inbound_tcp_authz_allow_total', { srv_name: 'web-opaque', authz_name: 'grpc-and-opaque', client_id: CLIENT_ID }) >= 1);
     assert.ok(sum(m, 'inbound_tcp_authz_deny_total', { srv_name: 'web-opaque', client_id: OTHER_ID }) >= 1);
+    // The TCP metrics of the connection carry its Server too, on both sides, bytes included.
+    const srv = { direction: 'inbound', srv_kind: 'server', srv_name: 'web-opaque', target_addr: `${web.ip}:${REDIS}` };
+    assert.ok(sum(m, 'tcp_open_total', { ...srv, peer: 'src', client_id: CLIENT_ID }) >= 1);
+    assert.ok(sum(m, 'tcp_open_total', { ...srv, peer: 'dst' }) >= 1);
+    assert.ok(sum(m, 'tcp_read_bytes_total', { ...srv, peer: 'src', client_id: CLIENT_ID }) >= 1000);
+    assert.ok(sum(m, 'tcp_close_total', { ...srv, peer: 'src', client_id: OTHER_ID }) >= 1, 'the refused connection too');
   });
 });
 
@@ -265,6 +271,8 @@ it('no Server: the control plane\'s all-authenticated default refuses plaintext 
   assert.equal((await curl(other, OPEN, '/')).status, 200);
   const m = await web.metrics();
   assert.ok(sum(m, 'inbound_http_authz_deny_total', { srv_kind: 'default', srv_name: 'all-authenticated', tls: 'no_identity' }) >= 1);
+  // The TCP metrics of a port no Server selects carry the default policy's kind and name.
+  assert.ok(sum(m, 'tcp_open_total', { direction: 'inbound', peer: 'src', target_addr: `${web.ip}:${OPEN}`, srv_kind: 'default', srv_name: 'all-authenticated', client_id: OTHER_ID }) >= 1);
 });
 
 it('audit: everyone passes, counted under the audit authorization', async () => {
