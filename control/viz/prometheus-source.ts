@@ -9,7 +9,7 @@ import type { ProxyTarget } from './inventory';
 import { proxySnapshot, type ProxySnapshot } from './snapshot';
 import type { TargetWindow } from './stat';
 
-const METRICS = 'response_total|response_latency_ms_bucket|tcp_open_total|tcp_open_connections|process_start_time_seconds';
+const METRICS = 'response_total|response_latency_ms_bucket|tcp_open_total|tcp_open_connections|process_start_time_seconds|inbound_(http|tcp)_authz_(allow|deny)_total';
 /** Labels Prometheus adds to a scraped series that are not the proxy's. */
 const TARGET_LABELS = new Set(['__name__', 'instance', 'job', 'namespace', 'deployment', 'pod', 'linnet_io_identity']);
 

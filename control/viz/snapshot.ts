@@ -4,6 +4,7 @@
  * (stat, routes, edges, the dashboard) is a difference of two snapshots, as Prometheus' increase().
  */
 import type { Sample } from '../../core/prom-text';
+import { authzCounts, type AuthzCounts } from './authz-counts';
 
 /** Responses of one group: by classification, with the cumulative latency histogram (`le` → count). */
 export interface Counts {
@@ -41,6 +42,8 @@ export interface ProxySnapshot {
   tcpOpen: number;
   /** exact HDR latency (µs) per "direction authority" when /latency hands out its buckets */
   hdr?: Map<string, Map<number, number>>;
+  /** authorization counters and the Servers' responses (viz authz) */
+  authz?: AuthzCounts;
 }
 
 export const emptyCounts = (): Counts => ({ success: 0, failure: 0, buckets: new Map() });
@@ -126,6 +129,7 @@ export function proxySnapshot(samples: readonly Sample[], at: number): ProxySnap
         break;
     }
   }
+  s.authz = authzCounts(samples);
   return s;
 }
 
