@@ -31,6 +31,7 @@ const GRPC = 7500; // Server web-grpc (gRPC): client only
 const REDIS = 6379; // Server web-opaque (opaque, a default opaque port): client only
 const LIMITED = 8003; // Server web-limited: everyone, 5 requests a second per identity
 const NET = 8004; // Server web-net: only the unmeshed pod's address (NetworkAuthentication)
+const RAW = 8005; // Server web-raw (opaque, not a default opaque port): told to discovery, so clients send it as bytes
 
 let cluster: Cluster | undefined;
 let dir: string;
@@ -95,6 +96,11 @@ apiVersion: policy.linkerd.io/v1beta3
 kind: Server
 metadata: { namespace: demo, name: web-opaque }
 spec: { podSelector: { matchLabels: { app: web } }, port: ${REDIS}, proxyProtocol: opaque }
+---
+apiVersion: policy.linkerd.io/v1beta3
+kind: Server
+metadata: { namespace: demo, name: web-raw }
+spec: { podSelector: { matchLabels: { app: web } }, port: ${RAW}, proxyProtocol: opaque }
 ---
 apiVersion: policy.linkerd.io/v1alpha1
 kind: AuthorizationPolicy
@@ -185,11 +191,11 @@ before(async () => {
         LINNET_PROXY_POLICY_SVC_ADDR: `${control.ip}:${POLICY_PORT}`,
         LINNET_PROXY_POLICY_WORKLOAD: web.ip,
         // NET is left out: its first connection must wait for its policy, not pass under the default.
-        LINNET_PROXY_INBOUND_PORTS: `${HTTP},${OPEN},${AUDIT},${GRPC},${REDIS},${LIMITED}`,
+        LINNET_PROXY_INBOUND_PORTS: `${HTTP},${OPEN},${AUDIT},${GRPC},${REDIS},${LIMITED},${RAW}`,
       }),
     ),
   ]);
-  for (const port of [HTTP, OPEN, AUDIT, LIMITED, NET]) {
+  for (const port of [HTTP, OPEN, AUDIT, LIMITED, NET, RAW]) {
     const p = web.spawn(process.execPath, [APP, 'http-serve', '--port', String(port), '--name', `web${port}`, '--delay-ms', '0'], { uid: APP_UID, name: `http-${port}` });
     await p.waitForEvent((e) => e.event === 'listening');
   }
@@ -264,6 +270,24 @@ it('opaque TCP: reset for the wrong identity before any byte reaches the app, se
     assert.ok(sum(m, 'tcp_read_bytes_total', { ...srv, peer: 'src', client_id: CLIENT_ID }) >= 1000);
     assert.ok(sum(m, 'tcp_close_total', { ...srv, peer: 'src', client_id: OTHER_ID }) >= 1, 'the refused connection too');
   });
+});
+
+it('a Server\'s proxyProtocol: opaque reaches discovery: the meshed client\'s proxy forwards that port as TCP, never as HTTP', async () => {
+  // HTTP on the wire, but the client's proxy was told the port is opaque: no detection, opaque
+  // transport to the web proxy, which serves it under its Server's connection authorizations.
+  assert.deepEqual(await curl(client, RAW, '/raw'), { status: 200, proxyError: '', body: `web${RAW}` });
+  const target = `${web.ip}:${RAW}`;
+  await eventually(async () => {
+    const c = await client.metrics();
+    assert.ok(sum(c, 'tcp_open_total', { direction: 'outbound', peer: 'src', target_addr: target }) >= 1, 'the client proxy carried it');
+    assert.equal(sum(c, 'request_total', { direction: 'outbound', target_addr: target }), 0, 'as TCP: no HTTP request counted');
+    const w = await web.metrics();
+    assert.ok(sum(w, 'inbound_tcp_authz_allow_total', { srv_name: 'web-raw', client_id: CLIENT_ID }) >= 1);
+    assert.ok(sum(w, 'tcp_open_total', { direction: 'inbound', peer: 'src', srv_name: 'web-raw', client_id: CLIENT_ID }) >= 1);
+    assert.equal(sum(w, 'request_total', { direction: 'inbound', target_addr: target }), 0);
+  });
+  // A port with an HTTP Server is still detected as HTTP by the same client proxy.
+  assert.ok(sum(await client.metrics(), 'request_total', { direction: 'outbound', target_addr: `${web.ip}:${HTTP}` }) >= 1);
 });
 
 it('no Server: the control plane\'s all-authenticated default refuses plaintext and serves meshed clients', async () => {
