@@ -237,6 +237,26 @@ it('HTTP: the named identity is served, another identity and an unmeshed client 
   });
 });
 
+it('linnet viz authz deploy/web: the counted Servers, routes and authorizations from the control plane\'s viz service', async () => {
+  type Row = { server: string; route: string; authorization: string; allowed: number; denied: number };
+  let rows: Row[] = [];
+  await eventually(async () => {
+    const r = await control.run(process.execPath, [LINNET_BIN, 'viz', 'authz', 'deploy/web', '-t', '5m', '-o', 'json'], { timeoutMs: 30_000 });
+    assert.equal(r.code, 0, r.stderr);
+    rows = JSON.parse(r.stdout) as Row[];
+    const find = (route: string, authorization: string) => rows.find((x) => x.server === 'web-http' && x.route === route && x.authorization === authorization);
+    assert.ok((find('rest', 'authorizationpolicy/rest-clients')?.allowed ?? 0) >= 1, JSON.stringify(rows));
+    assert.ok((find('health', 'authorizationpolicy/health-open')?.allowed ?? 0) >= 1);
+    assert.ok((find('rest', '')?.denied ?? 0) >= 2, 'the other identity and the unmeshed client');
+  }, 20_000, 500);
+  const t = await control.run(process.execPath, [LINNET_BIN, 'viz', 'authz', 'deploy/web', '-t', '5m'], { timeoutMs: 30_000 });
+  assert.match(t.stdout, /^ROUTE +SERVER +AUTHORIZATION +UNAUTHORIZED +SUCCESS +RPS +LATENCY_P50 +LATENCY_P95 +LATENCY_P99$/m);
+  assert.match(t.stdout, /^rest +web-http +authorizationpolicy\/rest-clients +[\d.]+rps +[\d.]+% +[\d.]+rps +/m);
+  const unknown = await control.run(process.execPath, [LINNET_BIN, 'viz', 'authz', 'deploy/nope'], { timeoutMs: 30_000 });
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.stderr, /web/, 'the workloads that exist are named');
+});
+
 it('gRPC: the named identity is served, another gets PERMISSION_DENIED (status 7) from the proxy', async () => {
   const call = async (pod: Pod) => {
     const r = await pod.run(process.execPath, [GRPC_APP, 'call', '--to', `${web.ip}:${GRPC}`, '--scenario', 'unary'], { uid: APP_UID, timeoutMs: 20_000 });
