@@ -6,7 +6,9 @@
  * l5d-proxy-error for the other and for the unmeshed client, GET /healthz open to all; gRPC
  * denied with PERMISSION_DENIED (grpc-js); opaque TCP reset for the wrong identity, served for
  * the right one; the all-authenticated default refusing plaintext; audit counting without
- * refusing; an edit taking effect within a second; Linkerd's metric names and labels.
+ * refusing; an edit taking effect within a second; Linkerd's metric names and labels (srv_* on
+ * the TCP metrics too); an opaque Server's port told to discovery, so the client's proxy sends it
+ * as bytes; `linnet viz authz` over the control plane's viz service.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -116,8 +116,9 @@ export function renderAuthz(rows: readonly AuthzRow[], output: Output): string {
     return [r.route, r.server, r.authorization, rps(r.unauthorizedRps ?? 0), r.allowed > 0 ? pct(r.successRate) : '-', rps(r.rps ?? 0), lat ? ms(r.p50) : '-', lat ? ms(r.p95) : '-', lat ? ms(r.p99) : '-'];
   };
   // Linkerd's layout: the three names left-aligned, the figures right-aligned.
-  const all = [HEADER, ...rows.map(cells)].map((c) => (output === 'wide' ? [...c, ...(c === HEADER ? ['ALLOWED', 'DENIED', 'KIND'] : [])] : c));
-  if (output === 'wide') rows.forEach((r, i) => all[i + 1]!.push(String(r.allowed), String(r.denied), r.proto === 'tcp' ? 'connections' : 'requests'));
+  const wide = output === 'wide';
+  const header = wide ? [...HEADER, 'ALLOWED', 'DENIED', 'KIND'] : HEADER;
+  const all = [header, ...rows.map((r) => (wide ? [...cells(r), String(r.allowed), String(r.denied), r.proto === 'tcp' ? 'connections' : 'requests'] : cells(r)))];
   const widths = all[0]!.map((_, i) => Math.max(...all.map((c) => (c[i] ?? '').length)));
   const line = (c: readonly string[]) =>
     c
