@@ -15,6 +15,7 @@ import { BenchError } from './errors';
 import { countEstablished } from './memory';
 import { createPeerCertificates, haproxyStat, peerTrafficProblems, tlsProbeProblems, type PeerStats, type TlsProbeReport } from './peer-mesh';
 import { parseAppReport, parseH2load } from './parsers';
+import { policyCostYaml } from './policy-cost';
 import { treeCpuSeconds, treeMemoryNow, treePeakRss, childrenOf, type MemoryNow } from './proc-stats';
 import {
   appInboundIgnore, appPorts, haproxyConfig, loadOutboundIgnore, nginxConfig, peerHopPort, peerMeshFiles, peerMeshInboundConfig, peerMeshOutboundConfig,
@@ -115,6 +116,7 @@ export class BenchEnv {
       writeFileSync(join(mesh, 'mesh.yaml'), meshFile(this.app.ip));
       mkdirSync(join(mesh, 'policy'), { recursive: true, mode: 0o755 });
       writeFileSync(join(mesh, 'policy', 'routes.yaml'), benchRoutes());
+      writeFileSync(join(mesh, 'policy', 'inbound-cost.yaml'), policyCostYaml(this.load.ip));
       control.spawn(process.execPath, [
         LINNET_BIN, 'control', '--discovery-file', join(mesh, 'mesh.yaml'), '--identity-dir', join(mesh, 'ca'), '--policy-dir', join(mesh, 'policy'),
         '--destination-addr', `${control.ip}:8086`, '--identity-addr', `${control.ip}:8080`, '--policy-addr', `${control.ip}:8090`,
@@ -160,6 +162,24 @@ export class BenchEnv {
    */
   tapSettings(): Record<string, string> {
     return this.tapSkipReason ? {} : { LINNET_PROXY_TAP_SVC_NAME: identityOf('tap'), LINNET_PROXY_TAP_MAX_RPS: '100000' };
+  }
+
+  /** Why linnet-policy cannot be measured (no control plane to serve the policy), or undefined. */
+  get policySkipReason(): string | undefined {
+    return this.control ? undefined : 'needs the control plane (linnet control --policy-dir), which did not start';
+  }
+
+  /**
+   * The app proxy's settings for the policy scenario: it watches its inbound policy (only there,
+   * so every other scenario's proxy pays nothing for policy), both measured ports asked for at start.
+   */
+  policySettings(): Record<string, string> {
+    if (this.policySkipReason) return {};
+    return {
+      LINNET_PROXY_POLICY_SVC_ADDR: `${this.control!.ip}:8090`,
+      LINNET_PROXY_POLICY_WORKLOAD: this.app.ip,
+      LINNET_PROXY_INBOUND_PORTS: `${port('linnet', 'http1')},${port('policy', 'http1')}`,
+    };
   }
 
   /** Opens a tap on all of the app proxy's traffic, read in the control pod; resolves once it is open. */

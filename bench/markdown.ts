@@ -5,7 +5,7 @@
 import { mib, ms, num, pct, si, sig } from './format';
 import { PEER_MESH_TARGET, PERCENTILES, TARGET_LABEL, type BenchResults, type ScenarioResult, type TargetId, type TargetResult } from './schema';
 
-const ORDER: TargetId[] = ['direct', 'linnet', 'linnet-2w', 'linnet-tap', 'linnet-mesh', 'linnet-routes', 'haproxy-mesh', 'nginx', 'haproxy'];
+const ORDER: TargetId[] = ['direct', 'linnet', 'linnet-2w', 'linnet-tap', 'linnet-policy', 'linnet-mesh', 'linnet-routes', 'haproxy-mesh', 'nginx', 'haproxy'];
 
 function targetsIn(scenarios: readonly ScenarioResult[]): TargetId[] {
   const seen = new Set(scenarios.flatMap((s) => s.targets.map((t) => t.target)));

@@ -96,7 +96,8 @@ async function runScenario(env: BenchEnv, def: ScenarioDef, s: RunSettings, prog
   // The 2-worker scenario restarts the proxy; every other one runs with 1 worker.
   const workers = def.targets.includes('linnet-2w') ? 2 : 1;
   // The tap scenario's proxy serves tap (linnet: none open, linnet-tap: one on all traffic); the others' does not.
-  const settings = def.targets.includes('linnet-tap') ? env.tapSettings() : {};
+  // The policy scenario's proxy watches its inbound policy (linnet: a port with no Server, linnet-policy: the Server's).
+  const settings = def.targets.includes('linnet-tap') ? env.tapSettings() : def.targets.includes('linnet-policy') ? env.policySettings() : {};
   const wanted = Object.entries(settings).map(([k, v]) => `${k}=${v}`).join(',');
   if (env.linnetWorkers !== workers || env.linnetSettings !== wanted) {
     progress.status(`${def.id}: restarting the linnet proxy with ${workers} worker(s)${wanted ? ` and ${wanted}` : ''}`);
@@ -108,6 +109,7 @@ async function runScenario(env: BenchEnv, def: ScenarioDef, s: RunSettings, prog
     if (env.meshSkipReason) for (const t of ['linnet-mesh', 'linnet-routes'] as const) if (def.targets.includes(t)) skipped.set(t, env.meshSkipReason);
   }
   if (def.targets.includes('linnet-tap') && env.tapSkipReason) skipped.set('linnet-tap', env.tapSkipReason);
+  if (def.targets.includes('linnet-policy') && env.policySkipReason) skipped.set('linnet-policy', env.policySkipReason);
   if (!env.nginxHasStream && (def.protocol === 'iperf' || def.protocol === 'redis')) {
     skipped.set('nginx', 'needs the nginx stream module for TCP proxying (apt-get install libnginx-mod-stream)');
   }

@@ -48,6 +48,7 @@ export const TARGET_ROUTE: Record<TargetId, Route> = {
   linnet: 'linnet',
   'linnet-2w': 'linnet',
   'linnet-tap': 'linnet',
+  'linnet-policy': 'policy',
   'linnet-mesh': 'mesh',
   'linnet-routes': 'routes',
   nginx: 'nginx',
@@ -60,7 +61,7 @@ export function proxyOf(t: TargetId): ProxyKind | undefined {
   if (t === 'nginx' || t === 'haproxy') return t;
   if (t === 'linnet-mesh' || t === 'haproxy-mesh') return t;
   if (t === 'linnet-routes') return 'linnet-mesh';
-  if (t === 'linnet' || t === 'linnet-2w' || t === 'linnet-tap') return 'linnet';
+  if (t === 'linnet' || t === 'linnet-2w' || t === 'linnet-tap' || t === 'linnet-policy') return 'linnet';
   return undefined;
 }
 
@@ -244,5 +245,9 @@ export function scenarios(rates: readonly number[]): ScenarioDef[] {
   // Tap's cost: the same proxy with no tap open, and with one open on all its traffic (a reader in
   // the control pod taking every event, the rate cap raised so that every request is tapped).
   list.push({ ...wrkScenario('cost-tap', 'HTTP/1.1 small requests, no tap open vs a tap on all traffic', '/', (c) => c, ['direct', 'linnet', 'linnet-tap']) });
+  // The inbound policy's cost (bench/policy-cost.ts): the same proxy watching its policy, one port
+  // under a Server of 20 routes each authorized by 100 identities or the load pod's network, one
+  // port with no Server (the all-unauthenticated default).
+  list.push(wrkScenario('cost-policy', 'HTTP/1.1 small requests, 1 hop: a Server with 20 routes and 100 identities vs no Server (default policy), same proxy', '/', (c) => c, ['direct', 'linnet', 'linnet-policy']));
   return list;
 }

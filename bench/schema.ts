@@ -15,13 +15,14 @@ export const SCHEMA = 'linnet-bench/1';
  * peer mesh baseline (a haproxy beside the client and one beside the server, mTLS and HTTP/2
  * between them).
  */
-export type TargetId = 'direct' | 'linnet' | 'linnet-2w' | 'linnet-tap' | 'nginx' | 'haproxy' | 'linnet-mesh' | 'linnet-routes' | 'haproxy-mesh';
+export type TargetId = 'direct' | 'linnet' | 'linnet-2w' | 'linnet-tap' | 'nginx' | 'haproxy' | 'linnet-mesh' | 'linnet-routes' | 'linnet-policy' | 'haproxy-mesh';
 
 export const TARGET_LABEL: Record<TargetId, string> = {
   direct: 'direct (no proxy)',
   linnet: 'linnet (1 hop, 1 worker)',
   'linnet-2w': 'linnet (1 hop, 2 workers)',
   'linnet-tap': 'linnet (1 hop, 1 worker, a tap open on all traffic)',
+  'linnet-policy': 'linnet (1 hop, 1 worker, a Server with 20 routes and 100 identities)',
   nginx: 'nginx (1 worker)',
   haproxy: 'haproxy (1 thread)',
   'linnet-mesh': 'linnet meshed (2 proxies, mTLS)',

@@ -11,6 +11,7 @@ const COLORS: Record<string, string> = {
   linnet: '#1f77b4',
   'linnet-2w': '#17becf',
   'linnet-tap': '#bcbd22',
+  'linnet-policy': '#e377c2',
   'linnet-mesh': '#9467bd',
   'linnet-routes': '#8c564b',
   nginx: '#2ca02c',

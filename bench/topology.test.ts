@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { appInboundIgnore, appPorts, haproxyConfig, loadOutboundIgnore, nginxConfig, peerHopPort, port, PROTOCOLS } from './topology';
 
 test('every path has its own port; the baselines bypass the proxies, the linnet path only the load pod\'s', () => {
-  const routes = ['direct', 'nginx', 'haproxy', 'linnet', 'mesh', 'hamesh'] as const;
+  const routes = ['direct', 'nginx', 'haproxy', 'linnet', 'policy', 'mesh', 'hamesh'] as const;
   const all = [...routes.flatMap((r) => PROTOCOLS.map((p) => port(r, p))), ...PROTOCOLS.map(peerHopPort)];
   assert.equal(new Set(all).size, all.length);
   const inIgnore = new Set(appInboundIgnore());
@@ -11,13 +11,14 @@ test('every path has its own port; the baselines bypass the proxies, the linnet 
   for (const p of PROTOCOLS) {
     for (const r of ['direct', 'nginx', 'haproxy'] as const) assert.ok(inIgnore.has(port(r, p)) && outIgnore.has(port(r, p)));
     assert.ok(!inIgnore.has(port('linnet', p)) && outIgnore.has(port('linnet', p)), 'linnet path: inbound proxy only');
+    assert.ok(!inIgnore.has(port('policy', p)) && outIgnore.has(port('policy', p)), 'policy path: inbound proxy only');
     assert.ok(!inIgnore.has(port('mesh', p)) && !outIgnore.has(port('mesh', p)), 'mesh path: both proxies');
     // The peer mesh: the load tool's port (the outbound haproxy) and the TLS hop (the inbound
     // haproxy) bypass Linnet where they are crossed: the load pod's outbound side, the app pod's inbound.
     assert.ok(outIgnore.has(port('hamesh', p)), 'peer mesh: its sidecar port is not Linnet\'s outbound');
     assert.ok(outIgnore.has(peerHopPort(p)) && inIgnore.has(peerHopPort(p)), 'peer mesh: its TLS hop bypasses both Linnet proxies');
     assert.equal(peerHopPort(p), 13100 + PROTOCOLS.indexOf(p));
-    assert.deepEqual(appPorts(p), [port('direct', p), port('linnet', p), port('mesh', p)]);
+    assert.deepEqual(appPorts(p), [port('direct', p), port('linnet', p), port('mesh', p), ...(p === 'http1' ? [port('policy', p)] : [])]);
   }
   // The peer mesh's ports are in a range of their own (130xx, 131xx), after every other route's.
   assert.ok(PROTOCOLS.every((p) => port('hamesh', p) >= 13000 && port('hamesh', p) < 13100 && peerHopPort(p) >= 13100 && peerHopPort(p) < 13200));

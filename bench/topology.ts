@@ -20,11 +20,14 @@
  */
 
 export type Protocol = 'http1' | 'h2' | 'grpc' | 'ws' | 'iperf' | 'redis';
-/** `routes`: the meshed path to the same app ports, addressed by the Service's virtual IP so that its 50 routes apply. */
-export type Route = 'direct' | 'nginx' | 'haproxy' | 'linnet' | 'mesh' | 'routes' | 'hamesh';
+/**
+ * `routes`: the meshed path to the same app ports, addressed by the Service's virtual IP so that its 50 routes apply.
+ * `policy`: as `linnet` (the app pod's inbound proxy only), on ports a Server governs (bench/policy-cost.ts).
+ */
+export type Route = 'direct' | 'nginx' | 'haproxy' | 'linnet' | 'policy' | 'mesh' | 'routes' | 'hamesh';
 
 export const PROTOCOL_INDEX: Record<Protocol, number> = { http1: 0, h2: 1, grpc: 2, ws: 3, iperf: 4, redis: 5 };
-export const ROUTE_BASE: Record<Route, number> = { direct: 10000, nginx: 10100, haproxy: 10200, linnet: 11000, mesh: 12000, routes: 12000, hamesh: 13000 };
+export const ROUTE_BASE: Record<Route, number> = { direct: 10000, nginx: 10100, haproxy: 10200, linnet: 11000, policy: 11100, mesh: 12000, routes: 12000, hamesh: 13000 };
 export const PROTOCOLS = Object.keys(PROTOCOL_INDEX) as Protocol[];
 /** The peer mesh's hop between its two haproxies: the inbound haproxy's TLS port in the app pod. */
 export const PEER_HOP_BASE = 13100;
@@ -50,12 +53,12 @@ export function appInboundIgnore(): number[] {
  * its sidecar port (which, on 127.0.0.1, the loopback rule exempts anyway) and the TLS hop it dials.
  */
 export function loadOutboundIgnore(): number[] {
-  return [...(['direct', 'nginx', 'haproxy', 'linnet', 'hamesh'] as const).flatMap((r) => PROTOCOLS.map((p) => port(r, p))), ...PROTOCOLS.map(peerHopPort)];
+  return [...(['direct', 'nginx', 'haproxy', 'linnet', 'policy', 'hamesh'] as const).flatMap((r) => PROTOCOLS.map((p) => port(r, p))), ...PROTOCOLS.map(peerHopPort)];
 }
 
-/** The ports the app process (or each redis/iperf3 instance) must listen on: one per app route. */
+/** The ports the app process (or each redis/iperf3 instance) must listen on: one per app route (the policy route: HTTP/1.1 only). */
 export function appPorts(proto: Protocol): number[] {
-  return (['direct', 'linnet', 'mesh'] as const).map((r) => port(r, proto));
+  return [...(['direct', 'linnet', 'mesh'] as const).map((r) => port(r, proto)), ...(proto === 'http1' ? [port('policy', proto)] : [])];
 }
 
 export interface ProxyConfigOptions {

@@ -300,6 +300,7 @@ export async function startControl(o: ControlOptions, log: Logger): Promise<Runn
 
     // Policy first: its source must be in sync before the process reports itself serving.
     let policyPort: number | undefined;
+    let servedPolicy: import('./policy/source').PolicySource | undefined;
     if (o.policyDir || o.discovery === 'kubernetes') {
       const { createPolicyService } = require('./policy/server') as typeof import('./policy/server');
       let policySource: import('./policy/source').PolicySource;
@@ -318,6 +319,7 @@ export async function startControl(o: ControlOptions, log: Logger): Promise<Runn
         policySource = await createPolicyDirSource({ dir: o.policyDir!, discovery: fileSource, log: log.child('policy') });
       }
       const ps = policySource;
+      servedPolicy = ps;
       closers.push(() => ps.close());
       const pol = new grpc.Server(SERVER_OPTIONS);
       const p = createPolicyService({
@@ -340,7 +342,9 @@ export async function startControl(o: ControlOptions, log: Logger): Promise<Runn
     }
 
     const dst = new grpc.Server(SERVER_OPTIONS);
-    const d = createDestinationService({ source, log: log.child('destination') });
+    // A Server's proxyProtocol: opaque reaches clients as the endpoint's opaque port (Linkerd's protocol hint).
+    const served = servedPolicy ? (require('./policy/opaque-discovery') as typeof import('./policy/opaque-discovery')).discoveryWithOpaqueServers(source, servedPolicy) : source;
+    const d = createDestinationService({ source: served, log: log.child('destination') });
     dst.addService(d.service, d.implementation);
     const destinationPort = await bindServer(dst, o.destinationAddr);
     closers.push(() => {

@@ -6,7 +6,9 @@
  * l5d-proxy-error for the other and for the unmeshed client, GET /healthz open to all; gRPC
  * denied with PERMISSION_DENIED (grpc-js); opaque TCP reset for the wrong identity, served for
  * the right one; the all-authenticated default refusing plaintext; audit counting without
- * refusing; an edit taking effect within a second; Linkerd's metric names and labels.
+ * refusing; an edit taking effect within a second; Linkerd's metric names and labels (srv_* on
+ * the TCP metrics too); an opaque Server's port told to discovery, so the client's proxy sends it
+ * as bytes; `linnet viz authz` over the control plane's viz service.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -31,6 +33,7 @@ const GRPC = 7500; // Server web-grpc (gRPC): client only
 const REDIS = 6379; // Server web-opaque (opaque, a default opaque port): client only
 const LIMITED = 8003; // Server web-limited: everyone, 5 requests a second per identity
 const NET = 8004; // Server web-net: only the unmeshed pod's address (NetworkAuthentication)
+const RAW = 8005; // Server web-raw (opaque, not a default opaque port): told to discovery, so clients send it as bytes
 
 let cluster: Cluster | undefined;
 let dir: string;
@@ -95,6 +98,11 @@ apiVersion: policy.linkerd.io/v1beta3
 kind: Server
 metadata: { namespace: demo, name: web-opaque }
 spec: { podSelector: { matchLabels: { app: web } }, port: ${REDIS}, proxyProtocol: opaque }
+---
+apiVersion: policy.linkerd.io/v1beta3
+kind: Server
+metadata: { namespace: demo, name: web-raw }
+spec: { podSelector: { matchLabels: { app: web } }, port: ${RAW}, proxyProtocol: opaque }
 ---
 apiVersion: policy.linkerd.io/v1alpha1
 kind: AuthorizationPolicy
@@ -185,11 +193,11 @@ before(async () => {
         LINNET_PROXY_POLICY_SVC_ADDR: `${control.ip}:${POLICY_PORT}`,
         LINNET_PROXY_POLICY_WORKLOAD: web.ip,
         // NET is left out: its first connection must wait for its policy, not pass under the default.
-        LINNET_PROXY_INBOUND_PORTS: `${HTTP},${OPEN},${AUDIT},${GRPC},${REDIS},${LIMITED}`,
+        LINNET_PROXY_INBOUND_PORTS: `${HTTP},${OPEN},${AUDIT},${GRPC},${REDIS},${LIMITED},${RAW}`,
       }),
     ),
   ]);
-  for (const port of [HTTP, OPEN, AUDIT, LIMITED, NET]) {
+  for (const port of [HTTP, OPEN, AUDIT, LIMITED, NET, RAW]) {
     const p = web.spawn(process.execPath, [APP, 'http-serve', '--port', String(port), '--name', `web${port}`, '--delay-ms', '0'], { uid: APP_UID, name: `http-${port}` });
     await p.waitForEvent((e) => e.event === 'listening');
   }
@@ -231,6 +239,26 @@ it('HTTP: the named identity is served, another identity and an unmeshed client 
   });
 });
 
+it('linnet viz authz deploy/web: the counted Servers, routes and authorizations from the control plane\'s viz service', async () => {
+  type Row = { server: string; route: string; authorization: string; allowed: number; denied: number };
+  let rows: Row[] = [];
+  await eventually(async () => {
+    const r = await control.run(process.execPath, [LINNET_BIN, 'viz', 'authz', 'deploy/web', '-t', '5m', '-o', 'json'], { timeoutMs: 30_000 });
+    assert.equal(r.code, 0, r.stderr);
+    rows = JSON.parse(r.stdout) as Row[];
+    const find = (route: string, authorization: string) => rows.find((x) => x.server === 'web-http' && x.route === route && x.authorization === authorization);
+    assert.ok((find('rest', 'authorizationpolicy/rest-clients')?.allowed ?? 0) >= 1, JSON.stringify(rows));
+    assert.ok((find('health', 'authorizationpolicy/health-open')?.allowed ?? 0) >= 1);
+    assert.ok((find('rest', '')?.denied ?? 0) >= 2, 'the other identity and the unmeshed client');
+  }, 20_000, 500);
+  const t = await control.run(process.execPath, [LINNET_BIN, 'viz', 'authz', 'deploy/web', '-t', '5m'], { timeoutMs: 30_000 });
+  assert.match(t.stdout, /^ROUTE +SERVER +AUTHORIZATION +UNAUTHORIZED +SUCCESS +RPS +LATENCY_P50 +LATENCY_P95 +LATENCY_P99$/m);
+  assert.match(t.stdout, /^rest +web-http +authorizationpolicy\/rest-clients +[\d.]+rps +[\d.]+% +[\d.]+rps +/m);
+  const unknown = await control.run(process.execPath, [LINNET_BIN, 'viz', 'authz', 'deploy/nope'], { timeoutMs: 30_000 });
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.stderr, /web/, 'the workloads that exist are named');
+});
+
 it('gRPC: the named identity is served, another gets PERMISSION_DENIED (status 7) from the proxy', async () => {
   const call = async (pod: Pod) => {
     const r = await pod.run(process.execPath, [GRPC_APP, 'call', '--to', `${web.ip}:${GRPC}`, '--scenario', 'unary'], { uid: APP_UID, timeoutMs: 20_000 });
@@ -257,7 +285,31 @@ it('opaque TCP: reset for the wrong identity before any byte reaches the app, se
     const m = await web.metrics();
     assert.ok(sum(m, 'inbound_tcp_authz_allow_total', { srv_name: 'web-opaque', authz_name: 'grpc-and-opaque', client_id: CLIENT_ID }) >= 1);
     assert.ok(sum(m, 'inbound_tcp_authz_deny_total', { srv_name: 'web-opaque', client_id: OTHER_ID }) >= 1);
+    // The TCP metrics of the connection carry its Server too, on both sides, bytes included.
+    const srv = { direction: 'inbound', srv_kind: 'server', srv_name: 'web-opaque', target_addr: `${web.ip}:${REDIS}` };
+    assert.ok(sum(m, 'tcp_open_total', { ...srv, peer: 'src', client_id: CLIENT_ID }) >= 1);
+    assert.ok(sum(m, 'tcp_open_total', { ...srv, peer: 'dst' }) >= 1);
+    assert.ok(sum(m, 'tcp_read_bytes_total', { ...srv, peer: 'src', client_id: CLIENT_ID }) >= 1000);
+    assert.ok(sum(m, 'tcp_close_total', { ...srv, peer: 'src', client_id: OTHER_ID }) >= 1, 'the refused connection too');
   });
+});
+
+it('a Server\'s proxyProtocol: opaque reaches discovery: the meshed client\'s proxy forwards that port as TCP, never as HTTP', async () => {
+  // HTTP on the wire, but the client's proxy was told the port is opaque: no detection, opaque
+  // transport to the web proxy, which serves it under its Server's connection authorizations.
+  assert.deepEqual(await curl(client, RAW, '/raw'), { status: 200, proxyError: '', body: `web${RAW}` });
+  const target = `${web.ip}:${RAW}`;
+  await eventually(async () => {
+    const c = await client.metrics();
+    assert.ok(sum(c, 'tcp_open_total', { direction: 'outbound', peer: 'src', target_addr: target }) >= 1, 'the client proxy carried it');
+    assert.equal(sum(c, 'request_total', { direction: 'outbound', target_addr: target }), 0, 'as TCP: no HTTP request counted');
+    const w = await web.metrics();
+    assert.ok(sum(w, 'inbound_tcp_authz_allow_total', { srv_name: 'web-raw', client_id: CLIENT_ID }) >= 1);
+    assert.ok(sum(w, 'tcp_open_total', { direction: 'inbound', peer: 'src', srv_name: 'web-raw', client_id: CLIENT_ID }) >= 1);
+    assert.equal(sum(w, 'request_total', { direction: 'inbound', target_addr: target }), 0);
+  });
+  // A port with an HTTP Server is still detected as HTTP by the same client proxy.
+  assert.ok(sum(await client.metrics(), 'request_total', { direction: 'outbound', target_addr: `${web.ip}:${HTTP}` }) >= 1);
 });
 
 it('no Server: the control plane\'s all-authenticated default refuses plaintext and serves meshed clients', async () => {
@@ -265,6 +317,8 @@ it('no Server: the control plane\'s all-authenticated default refuses plaintext 
   assert.equal((await curl(other, OPEN, '/')).status, 200);
   const m = await web.metrics();
   assert.ok(sum(m, 'inbound_http_authz_deny_total', { srv_kind: 'default', srv_name: 'all-authenticated', tls: 'no_identity' }) >= 1);
+  // The TCP metrics of a port no Server selects carry the default policy's kind and name.
+  assert.ok(sum(m, 'tcp_open_total', { direction: 'inbound', peer: 'src', target_addr: `${web.ip}:${OPEN}`, srv_kind: 'default', srv_name: 'all-authenticated', client_id: OTHER_ID }) >= 1);
 });
 
 it('audit: everyone passes, counted under the audit authorization', async () => {

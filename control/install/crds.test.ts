@@ -327,3 +327,16 @@ test('linnet install without --crds prints no CRD, and its help says where the G
   assert.match(help.stdout + help.stderr, /--crds/);
   assert.match(help.stdout + help.stderr, /standard-install/);
 });
+
+test("identityRefs need a kind, not a name, in the CRD as in Linkerd's and in the reader; no policy.linkerd.io/v1 HTTPRoute in either", () => {
+  const o: Json = { apiVersion: 'policy.linkerd.io/v1alpha1', kind: 'MeshTLSAuthentication', metadata: { name: 'every-sa', namespace: 'demo' }, spec: { identityRefs: [{ kind: 'ServiceAccount' }, { kind: 'Namespace', name: 'other' }] } };
+  assert.deepEqual(schemaErrors(o), []);
+  assert.equal(parsePolicyResource(o, 'x').kind, 'MeshTLSAuthentication');
+  const noKind = structuredClone(o);
+  noKind.spec.identityRefs = [{ name: 'web' }];
+  assert.ok(schemaErrors(noKind).some((e) => /must have required property 'kind'/.test(e)), JSON.stringify(schemaErrors(noKind)));
+  assert.throws(() => parsePolicyResource(noKind, 'x'), (e: unknown) => e instanceof PolicyResourceError && e.problems.some((p) => /identityRefs\[0\]\.kind: required/.test(p)));
+  const route = crds.find((c) => c.spec.names.kind === 'HTTPRoute')!;
+  assert.ok(!(route.spec.versions as Json[]).some((v) => v.name === 'v1'));
+  assert.throws(() => parsePolicyResource({ apiVersion: 'policy.linkerd.io/v1', kind: 'HTTPRoute', metadata: { name: 'r' }, spec: { parentRefs: [{ name: 's', kind: 'Server', group: 'policy.linkerd.io' }] } }, 'x'), /is not served for HTTPRoute/);
+});

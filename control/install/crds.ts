@@ -5,7 +5,7 @@
  * `status` kept as it comes. Gateway API's own CRDs (gateway.networking.k8s.io) are not ours:
  * users install them from the Gateway API's standard-install release. Pure.
  */
-import { KINDS, POLICY_GROUP } from '../policy/resources';
+import { KINDS, POLICY_GROUP, servedVersions } from '../policy/resources';
 import {
   STATUS,
   authorizationPolicySpec,
@@ -22,12 +22,7 @@ type Json = Record<string, unknown>;
 /** The policy.linkerd.io versions of each kind, oldest first (the reader's list, less other groups' versions). */
 function policyVersions(kind: keyof typeof KINDS): string[] {
   const order = ['v1alpha1', 'v1alpha2', 'v1beta1', 'v1beta2', 'v1beta3', 'v1'];
-  const k = KINDS[kind];
-  const groups: readonly string[] = Array.isArray(k.group) ? k.group : [k.group as string];
-  if (!groups.includes(POLICY_GROUP)) return [];
-  // HTTPRoute's list holds gateway.networking.k8s.io's v1 too; Linkerd serves policy.linkerd.io up to v1beta3.
-  const versions = (k.versions as readonly string[]).filter((v) => !(kind === 'HTTPRoute' && v === 'v1'));
-  return [...versions].sort((a, b) => order.indexOf(a) - order.indexOf(b));
+  return [...servedVersions(kind, POLICY_GROUP)].sort((a, b) => order.indexOf(a) - order.indexOf(b));
 }
 
 interface KindDef {

@@ -1,7 +1,7 @@
 /**
- * `linnet authz` (until `linnet viz authz` exists): what a workload's ports allow, from the
- * policy resources offline, with the warnings `linnet check` would give; or a running proxy's
- * allow/deny counts per server, route and authorization.
+ * `linnet authz`: what a workload's ports allow, from the policy resources offline, with the
+ * warnings `linnet check` would give; or one running proxy's allow/deny counts per server, route
+ * and authorization (a workload's over a window, in Linkerd's columns: `linnet viz authz`).
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -22,7 +22,8 @@ Offline: for each workload of the mesh file (or the one named) and each port (th
 or those given), the Server, its routes and who each authorization lets in; then warnings: a
 Server nothing authorizes, a policy whose target or authentication does not exist, identities
 that match no workload.
-Live: a proxy's inbound_*_authz_* counters as allow/deny per server, route and authorization.
+Live: a proxy's inbound_*_authz_* counters as allow/deny per server, route and authorization
+(per workload, over a window, as Linkerd's table: linnet viz authz deploy/NAME).
 `;
 
 function usageError(m: string): LinnetError {

@@ -147,9 +147,10 @@ export function compileAuthz(index: PolicyIndex, p: AuthorizationPolicyRes, sett
         else identities.push(id);
       }
       for (const r of m.identityRefs) {
-        if (r.kind === 'ServiceAccount') identities.push(saIdentity(r.name, r.namespace, settings));
+        // No name (Linkerd's CRD allows it): every ServiceAccount of the namespace (the ref's, else the authentication's).
+        if (r.kind === 'ServiceAccount' && r.name !== '') identities.push(saIdentity(r.name, r.namespace, settings));
         else if (r.name === '*') suffixes.push([]);
-        else suffixes.push([r.name, 'serviceaccount', ...settings.identityDomain.split('.')]);
+        else suffixes.push([r.kind === 'ServiceAccount' || r.name === '' ? r.namespace : r.name, 'serviceaccount', ...settings.identityDomain.split('.')]);
       }
       authn = { kind: 'meshTLS', identities, suffixes };
     }

@@ -269,6 +269,38 @@ spec:
     assert.ok(decideRequest(p, client('10.0.0.1', id('emoji')), req('/x'), false).allowed);
     assert.ok(!decideRequest(p, client('10.0.0.1', id('voting')), req('/x'), false).allowed);
   });
+  it('identityRefs without a name (Linkerd\'s CRD requires only kind): every ServiceAccount of the namespace', () => {
+    const docs = (refs: string) => `
+apiVersion: policy.linkerd.io/v1beta3
+kind: Server
+metadata: { namespace: emojivoto, name: s }
+spec: { podSelector: { matchLabels: { app: web-svc } }, port: 8080, accessPolicy: deny }
+---
+apiVersion: policy.linkerd.io/v1alpha1
+kind: AuthorizationPolicy
+metadata: { namespace: emojivoto, name: a }
+spec:
+  targetRef: { group: policy.linkerd.io, kind: Server, name: s }
+  requiredAuthenticationRefs: [{ group: policy.linkerd.io, kind: MeshTLSAuthentication, name: m }]
+---
+apiVersion: policy.linkerd.io/v1alpha1
+kind: MeshTLSAuthentication
+metadata: { namespace: emojivoto, name: m }
+spec: { identityRefs: ${refs} }
+`;
+    const allowed = (refs: string, who: string) => decideRequest(compilePort(new PolicyIndex(parsePolicyDocuments(docs(refs), 'x.yaml')), pod(), 8080, SETTINGS), client('10.0.0.1', who), req('/x'), false).allowed;
+    // A ServiceAccount with no name: every one of the authentication's namespace, or of the ref's.
+    assert.ok(allowed('[{ kind: ServiceAccount }]', id('emoji')));
+    assert.ok(allowed('[{ kind: ServiceAccount }]', id('voting')));
+    assert.ok(!allowed('[{ kind: ServiceAccount }]', id('emoji', 'other')));
+    assert.ok(allowed('[{ kind: ServiceAccount, namespace: other }]', id('emoji', 'other')));
+    assert.ok(!allowed('[{ kind: ServiceAccount, namespace: other }]', id('emoji')));
+    // Named, as before: that one only.
+    assert.ok(allowed('[{ kind: ServiceAccount, name: emoji }]', id('emoji')) && !allowed('[{ kind: ServiceAccount, name: emoji }]', id('voting')));
+    // A Namespace with no name: the ref's namespace (the local one by default).
+    assert.ok(allowed('[{ kind: Namespace }]', id('voting')) && !allowed('[{ kind: Namespace }]', id('voting', 'other')));
+    assert.ok(allowed('[{ kind: Namespace, name: other }]', id('voting', 'other')));
+  });
   it('GRPCRoute on a gRPC Server, by service and method', () => {
     const docs = `
 apiVersion: policy.linkerd.io/v1beta3
@@ -388,6 +420,31 @@ spec:
         'document 6 (HTTPRoute r): spec.rules[0].matches[0].path.value: not a valid regular expression',
       ],
     );
+  });
+  it('HTTPRoute versions by group, as the CRDs serve them: no policy.linkerd.io/v1, no gateway.networking.k8s.io/v1beta3', () => {
+    const route = (apiVersion: string) => `apiVersion: ${apiVersion}
+kind: HTTPRoute
+metadata: { name: r }
+spec: { parentRefs: [{ name: s, kind: Server, group: policy.linkerd.io }] }
+`;
+    const served =
+      '(policy.linkerd.io/v1alpha1, policy.linkerd.io/v1beta1, policy.linkerd.io/v1beta2, policy.linkerd.io/v1beta3, gateway.networking.k8s.io/v1alpha2, gateway.networking.k8s.io/v1beta1, gateway.networking.k8s.io/v1)';
+    assert.deepEqual(refused(route('policy.linkerd.io/v1')), [`document 1 (HTTPRoute r): apiVersion: "policy.linkerd.io/v1" is not served for HTTPRoute ${served}`]);
+    assert.deepEqual(refused(route('gateway.networking.k8s.io/v1beta3')), [`document 1 (HTTPRoute r): apiVersion: "gateway.networking.k8s.io/v1beta3" is not served for HTTPRoute ${served}`]);
+    assert.deepEqual(refused(route('gateway.networking.k8s.io/v1alpha1')).length, 1);
+    for (const v of ['policy.linkerd.io/v1alpha1', 'policy.linkerd.io/v1beta3', 'gateway.networking.k8s.io/v1alpha2', 'gateway.networking.k8s.io/v1beta1', 'gateway.networking.k8s.io/v1']) {
+      assert.equal(parsePolicyDocuments(route(v), 'p.yaml').length, 1, v);
+    }
+  });
+  it('identityRefs: kind is required, a name is not', () => {
+    const m = (refs: string) => `apiVersion: policy.linkerd.io/v1alpha1
+kind: MeshTLSAuthentication
+metadata: { name: m }
+spec: { identityRefs: ${refs} }
+`;
+    assert.deepEqual(refused(m('[{ name: web }]')), ['document 1 (MeshTLSAuthentication m): spec.identityRefs[0].kind: required']);
+    assert.deepEqual(refused(m('[{ kind: ServiceAccount, name: "" }]')), ['document 1 (MeshTLSAuthentication m): spec.identityRefs[0].name: "" is not a non-empty string']);
+    assert.equal(parsePolicyDocuments(m('[{ kind: ServiceAccount }]'), 'p.yaml').length, 1);
   });
   it('YAML errors are refused too, an alias to a missing anchor included (found by the fuzzer)', () => {
     assert.match(refused('kind: [unclosed')[0]!, /^document 1: YAML: /);

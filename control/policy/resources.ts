@@ -35,10 +35,28 @@ export const KINDS = {
   MeshTLSAuthentication: { group: POLICY_GROUP, versions: ['v1alpha1'] },
   NetworkAuthentication: { group: POLICY_GROUP, versions: ['v1alpha1'] },
   HTTPLocalRateLimitPolicy: { group: POLICY_GROUP, versions: ['v1alpha1'] },
-  HTTPRoute: { group: [POLICY_GROUP, GATEWAY_GROUP], versions: ['v1alpha1', 'v1beta1', 'v1beta2', 'v1beta3', 'v1'] },
+  // Both groups' versions; which group serves which is GROUP_VERSIONS' (servedVersions).
+  HTTPRoute: { group: [POLICY_GROUP, GATEWAY_GROUP], versions: ['v1alpha1', 'v1alpha2', 'v1beta1', 'v1beta2', 'v1beta3', 'v1'] },
   GRPCRoute: { group: [GATEWAY_GROUP], versions: ['v1alpha2', 'v1'] },
 } as const;
 export type PolicyKind = keyof typeof KINDS;
+
+/**
+ * A kind served by two groups with different versions: Linkerd's HTTPRoute CRD serves
+ * policy.linkerd.io v1alpha1 to v1beta3 (there is no policy.linkerd.io/v1), the Gateway API's
+ * v1alpha2, v1beta1 and v1.
+ */
+const GROUP_VERSIONS: Partial<Record<PolicyKind, Readonly<Record<string, readonly string[]>>>> = {
+  HTTPRoute: { [POLICY_GROUP]: ['v1alpha1', 'v1beta1', 'v1beta2', 'v1beta3'], [GATEWAY_GROUP]: ['v1alpha2', 'v1beta1', 'v1'] },
+};
+
+/** The versions of `kind` that `group` serves (empty: not that group's). */
+export function servedVersions(kind: PolicyKind, group: string): readonly string[] {
+  const k = KINDS[kind];
+  const groups: readonly string[] = Array.isArray(k.group) ? k.group : [k.group as string];
+  if (!groups.includes(group)) return [];
+  return GROUP_VERSIONS[kind]?.[group] ?? (k.versions as readonly string[]);
+}
 
 export interface Meta {
   name: string;
@@ -153,8 +171,8 @@ export function parsePolicyResource(o: unknown, where: string, order = ''): Poli
     throw new PolicyResourceError(where, [`kind: ${JSON.stringify(kind)} is not a policy kind (${Object.keys(KINDS).join(', ')})`]);
   }
   const groups: readonly string[] = Array.isArray(spec.group) ? spec.group : [spec.group as string];
-  if (!groups.includes(group!) || !(spec.versions as readonly string[]).includes(version!)) {
-    throw new PolicyResourceError(where, [`apiVersion: ${JSON.stringify(apiVersion)} is not served for ${kind} (${groups.map((g) => spec.versions.map((v) => `${g}/${v}`).join(', ')).join(', ')})`]);
+  if (!servedVersions(kind as PolicyKind, group!).includes(version!)) {
+    throw new PolicyResourceError(where, [`apiVersion: ${JSON.stringify(apiVersion)} is not served for ${kind} (${groups.map((g) => servedVersions(kind as PolicyKind, g).map((v) => `${g}/${v}`).join(', ')).join(', ')})`]);
   }
   const md = isObj(o['metadata']) ? o['metadata'] : {};
   const name = typeof md['name'] === 'string' && md['name'] !== '' ? md['name'] : (bad('metadata.name', 'required'), '?');
@@ -183,16 +201,17 @@ export function parsePolicyResource(o: unknown, where: string, order = ''): Poli
     }
     return v;
   };
-  const ref = (v: unknown, path: string, defaultGroup: string | ((kind: string) => string)): Ref | undefined => {
+  /** `nameOptional`: an absent name reads as '' (every resource of the kind in the namespace). */
+  const ref = (v: unknown, path: string, defaultGroup: string | ((kind: string) => string), nameOptional = false): Ref | undefined => {
     if (!isObj(v)) return void bad(path, 'expected a reference {group, kind, name}');
     allowed(v, path, ['group', 'kind', 'name', 'namespace', 'port', 'sectionName']);
     const k = str(v['kind'], `${path}.kind`);
-    const n = str(v['name'], `${path}.name`);
+    const n = nameOptional && v['name'] === undefined ? '' : str(v['name'], `${path}.name`);
     const g = v['group'] === undefined ? (typeof defaultGroup === 'string' ? defaultGroup : defaultGroup(k ?? '')) : typeof v['group'] === 'string' ? v['group'] : (bad(`${path}.group`, 'expected a string'), '');
     const ns = v['namespace'] === undefined ? namespace : str(v['namespace'], `${path}.namespace`);
     const port = v['port'];
     if (port !== undefined && !(typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65535)) bad(`${path}.port`, `${JSON.stringify(port)} is not a port (1-65535)`);
-    return k && n && ns !== undefined ? { group: g, kind: k, name: n, namespace: ns, ...(typeof port === 'number' ? { port } : {}) } : undefined;
+    return k && n !== undefined && ns !== undefined ? { group: g, kind: k, name: n, namespace: ns, ...(typeof port === 'number' ? { port } : {}) } : undefined;
   };
   const positive = (v: unknown, path: string): number => {
     if (v === undefined) return 0;
@@ -265,7 +284,8 @@ export function parsePolicyResource(o: unknown, where: string, order = ''): Poli
         return [t];
       });
       const identityRefs = list(s['identityRefs'], 'spec.identityRefs').flatMap((v, i) => {
-        const x = ref(v, `spec.identityRefs[${i}]`, '');
+        // As Linkerd's CRD: only kind is required; no name means every ServiceAccount of the namespace.
+        const x = ref(v, `spec.identityRefs[${i}]`, '', true);
         if (!x) return [];
         if (x.group !== '' || (x.kind !== 'ServiceAccount' && x.kind !== 'Namespace')) {
           bad(`spec.identityRefs[${i}]`, `${x.group || 'core'}/${x.kind} is not ServiceAccount or Namespace`);

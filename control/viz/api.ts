@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDuration } from '../../core/parse';
 import type { Logger } from '../../core/log';
+import { authzRows } from './authz';
 import { edgeRows } from './edges';
 import type { ProxyTarget } from './inventory';
 import { routeRows } from './routes';
@@ -172,6 +173,13 @@ export async function startVizApi(addr: string, backend: VizBackend, log: Logger
         if (kind !== 'deploy' && kind !== 'pod') throw new BadRequest(`edges are between deploy or pod, not ${JSON.stringify(q.get('kind'))}`, 400, ['deploy', 'pod']);
         return json(res, 200, { rows: edgeRows(kind, await backend.windows(windowMs(q))) });
       }
+      case '/api/authz': {
+        const r = ref(q, 'ref');
+        if (!r) throw new BadRequest('authz needs ref=deploy/NAME or pod/NAME');
+        const windows = await backend.windows(windowMs(q));
+        checkRef(r, windows, 'resource');
+        return json(res, 200, { window: q.get('window') ?? DEFAULT_WINDOW, rows: authzRows(r, windows) });
+      }
       case '/api/proxies': {
         const windows = await backend.windows(windowMs(q));
         return json(res, 200, { proxies: windows.map((w) => ({ ...w.target, up: w.up, ...(w.error ? { error: w.error } : {}), lastScrape: w.cur?.at })) });
@@ -258,7 +266,7 @@ export async function startVizApi(addr: string, backend: VizBackend, log: Logger
         return;
       }
     }
-    json(res, 404, { error: `no such path ${url.pathname}`, known: ['/', '/api/stat', '/api/routes', '/api/edges', '/api/proxies', '/api/proxy-metrics', '/api/endpoints', '/api/events', '/api/tap', '/api/prometheus-sd'] });
+    json(res, 404, { error: `no such path ${url.pathname}`, known: ['/', '/api/stat', '/api/routes', '/api/edges', '/api/authz', '/api/proxies', '/api/proxy-metrics', '/api/endpoints', '/api/events', '/api/tap', '/api/prometheus-sd'] });
   };
   const server = createServer((req, res) => {
     handle(req, res).catch((err) => {

@@ -10,7 +10,7 @@ import { ROUTE_METRICS } from './route-snapshot';
 import { proxySnapshot, type ProxySnapshot } from './snapshot';
 import type { TargetWindow } from './stat';
 
-const METRICS = ['response_total', 'response_latency_ms_bucket', 'tcp_open_total', 'tcp_open_connections', 'process_start_time_seconds', ...ROUTE_METRICS].join('|');
+const METRICS = ['response_total', 'response_latency_ms_bucket', 'tcp_open_total', 'tcp_open_connections', 'process_start_time_seconds', ...ROUTE_METRICS, 'inbound_tcp_authz_allow_total', 'inbound_tcp_authz_deny_total'].join('|');
 /** Labels Prometheus adds to a scraped series that are not the proxy's. */
 const TARGET_LABELS = new Set(['__name__', 'instance', 'job', 'namespace', 'deployment', 'pod', 'linnet_io_identity']);
 

@@ -5,6 +5,7 @@
  */
 import type { Sample } from '../../core/prom-text';
 import { addRouteSample, type RouteCounts } from './route-snapshot';
+import { authzCounts, type AuthzCounts } from './authz-counts';
 
 /** Responses of one group: by classification, with the cumulative latency histogram (`le` → count). */
 export interface Counts {
@@ -46,6 +47,8 @@ export interface ProxySnapshot {
   routes: Map<string, RouteCounts>;
   /** exact HDR latency (µs) per "direction authority" when /latency hands out its buckets */
   hdr?: Map<string, Map<number, number>>;
+  /** authorization counters and the Servers' responses (viz authz) */
+  authz?: AuthzCounts;
 }
 
 export const emptyCounts = (): Counts => ({ success: 0, failure: 0, buckets: new Map() });
@@ -140,6 +143,7 @@ export function proxySnapshot(samples: readonly Sample[], at: number): ProxySnap
         break;
     }
   }
+  s.authz = authzCounts(samples);
   return s;
 }
 

@@ -11,6 +11,7 @@ import { parseDuration } from '../../core/parse';
 import { baseUrl, DEFAULT_VIZ_ADDR, vizAddr, vizEvents, vizGet, vizJson } from './client';
 import type { NamedTapEvent } from './tap-fanout';
 import { renderTop, TopTable } from './tap-format';
+import { authzCommand } from './authz-command';
 import type { EdgeRow } from './edges';
 import { renderDown, renderEdges, renderRoutes, renderStat, type Output } from './render';
 import type { RouteRow } from './routes';
@@ -28,6 +29,10 @@ commands:
                                      LATENCY_P99; out: the routes of the Services it calls (a
                                      retried request counts once, by its final status), in: the
                                      routes it serves; [default]: traffic no route matched
+  authz deploy/NAME|pod/NAME         each Server and route with its authorizations, as Linkerd's
+                                     viz authz: ROUTE SERVER AUTHORIZATION UNAUTHORIZED SUCCESS RPS
+                                     LATENCY_P50 LATENCY_P95 LATENCY_P99 (SUCCESS, LATENCY_*: the
+                                     Server's; -o wide adds the allowed and denied counts)
   edges deploy|pod                   SRC DST SRC_NS DST_NS SECURED (√: mTLS with the identities
                                      the workloads have)
   tap deploy/NAME|pod/NAME           live requests through the resource's proxies, in Linkerd's
@@ -341,7 +346,7 @@ async function top(c: Common): Promise<number> {
   return 0;
 }
 
-const SUBCOMMANDS: Record<string, (c: Common) => Promise<number>> = { stat, st: stat, routes, rt: routes, edges, ed: edges, dashboard, dash: dashboard, tap, top };
+const SUBCOMMANDS: Record<string, (c: Common) => Promise<number>> = { stat, st: stat, routes, rt: routes, edges, ed: edges, authz: authzCommand, dashboard, dash: dashboard, tap, top };
 
 export const command: Command = {
   summary: 'look at the mesh: stat, routes, edges, tap, top, the dashboard (the viz service of linnet control)',
@@ -350,7 +355,7 @@ export const command: Command = {
     const [sub, ...rest] = args;
     const fn = sub ? SUBCOMMANDS[sub] : undefined;
     if (!fn) {
-      process.stderr.write(`linnet viz: ${sub ? `unknown command ${JSON.stringify(sub)}` : 'which command?'} (stat, routes, edges, tap, top, dashboard)\n\n${usage}`);
+      process.stderr.write(`linnet viz: ${sub ? `unknown command ${JSON.stringify(sub)}` : 'which command?'} (stat, routes, edges, authz, tap, top, dashboard)\n\n${usage}`);
       return 2;
     }
     let c: Common;

@@ -99,6 +99,8 @@ export class Inbound implements Stack {
    * server's and orig-proto's.
    */
   private readonly http: HttpSide;
+  /** The TCP metrics; under a policy, a view that labels every connection with its port's Server. */
+  private readonly tcp: TcpMetrics;
 
   constructor(
     private readonly settings: InboundSettings,
@@ -106,6 +108,7 @@ export class Inbound implements Stack {
   ) {
     this.side = settings.side;
     this.acceptsDirect = deps.tls !== undefined;
+    this.tcp = deps.authz ? deps.tcp.labelled(deps.authz.tcpLabeler) : deps.tcp;
     this.http = new HttpSide(settings.http1, settings.http2, deps.log);
     const streamOptions = { responseTimeoutMs: settings.http1.responseTimeoutMs };
     // Response heads from the app are bounded as on the HTTP/1 path.
@@ -132,7 +135,7 @@ export class Inbound implements Stack {
         tls: (client, prefix, _d, conn) => this.forward(client, prefix, conn),
         opaque: (client, prefix, _d, conn) => this.forward(client, prefix, conn),
       },
-      deps.tcp,
+      this.tcp,
     );
   }
 
@@ -235,10 +238,10 @@ export class Inbound implements Stack {
     try {
       socket = await connectTarget(target.host, target.port, side.connectTimeoutMs);
     } catch (err) {
-      if (err instanceof ConnectError) this.deps.tcp.connectErrors.inc({ direction: side.direction, target_addr: target.addr, errno: err.errno });
+      if (err instanceof ConnectError) this.tcp.connectErrors.inc({ direction: side.direction, target_addr: target.addr, errno: err.errno });
       throw err;
     }
-    this.deps.tcp.track({ direction: side.direction, peer: 'dst', target_addr: target.addr, ...noTls(side.dstNoTlsReason) }, socket);
+    this.tcp.track({ direction: side.direction, peer: 'dst', target_addr: target.addr, ...noTls(side.dstNoTlsReason) }, socket);
     return socket;
   }
 
@@ -275,7 +278,7 @@ export class Inbound implements Stack {
       },
       info(conn),
     );
-    if (kind) this.deps.tcp.relays.inc({ direction: conn.side.direction, relay: kind });
+    if (kind) this.tcp.relays.inc({ direction: conn.side.direction, relay: kind });
   }
 
   /** One HTTP/1 request to the app, on the shared pool. */

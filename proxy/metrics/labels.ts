@@ -1,3 +1,5 @@
+import { Counter, type Registry } from './registry';
+
 /**
  * The TLS labels of one side of a connection or request, as linkerd2-proxy writes them: `tls` is
  * `true` with the peer's identity (`client_id` for the accepted side, `server_id` for the dialled
@@ -7,4 +9,67 @@ export type TlsLabels = { tls: 'true'; client_id?: string; server_id?: string } 
 
 export function noTls(reason: string): TlsLabels {
   return { tls: 'no_identity', no_tls_reason: reason };
+}
+
+/**
+ * The Server an inbound connection's port falls under, as linkerd2-proxy labels it: `srv_kind`
+ * (`server`, or `default` when no Server selects the port) and `srv_name` (the Server's name, or
+ * the default policy's). Built once per port policy, not per connection.
+ */
+export interface SrvLabels {
+  readonly srv_kind: string;
+  readonly srv_name: string;
+  /** Names the set (for the budget). */
+  readonly key: string;
+}
+
+/** Kubernetes names are at most 253 characters; a label value is cut as dst_* values are. */
+export const MAX_SRV_VALUE_LENGTH = 128;
+/** Distinct Servers a metric family records in one worker before it records without srv_*. */
+export const MAX_SRV_SETS = 1000;
+
+export function srvLabelsOf(kind: string, name: string): SrvLabels {
+  const k = kind.slice(0, MAX_SRV_VALUE_LENGTH);
+  const n = name.slice(0, MAX_SRV_VALUE_LENGTH);
+  return Object.freeze({ srv_kind: k, srv_name: n, key: `${k}\0${n}` });
+}
+
+const overflowCounters = new WeakMap<Registry, Counter>();
+
+/**
+ * One metric family's admission of distinct srv_* sets, so that a control plane renaming Servers
+ * without end cannot grow a proxy's series without limit: past MAX_SRV_SETS a connection is
+ * recorded without its srv_* labels and counted in `srv_label_sets_overflow_total{metric}`.
+ */
+export class SrvLabelBudget {
+  private readonly seen = new Set<string>();
+  private readonly overflow: () => void;
+
+  constructor(
+    registry: Registry,
+    metric: string,
+    private readonly max = MAX_SRV_SETS,
+  ) {
+    let c = overflowCounters.get(registry);
+    if (!c) {
+      c = new Counter(registry, {
+        name: 'srv_label_sets_overflow_total',
+        help: 'Inbound connections recorded without their srv_* labels because the metric already had its maximum of distinct Servers',
+        labelNames: ['metric'],
+      });
+      overflowCounters.set(registry, c);
+    }
+    this.overflow = c.bind({ metric });
+  }
+
+  /** The set to record with: `s` when it is known or there is room, else undefined (counted). */
+  admit(s: SrvLabels | undefined): SrvLabels | undefined {
+    if (!s || this.seen.has(s.key)) return s;
+    if (this.seen.size >= this.max) {
+      this.overflow();
+      return undefined;
+    }
+    this.seen.add(s.key);
+    return s;
+  }
 }

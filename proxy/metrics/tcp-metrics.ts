@@ -9,6 +9,7 @@
  */
 import type { Socket } from 'node:net';
 import { DstLabelBudget, type DstLabels } from './dst-labels';
+import { SrvLabelBudget, type SrvLabels } from './labels';
 import { Counter, DST_WILDCARD, Gauge, type Registry } from './registry';
 
 export type Direction = 'inbound' | 'outbound';
@@ -25,9 +26,17 @@ export interface TcpLabels {
   server_id?: string;
   /** The dialled side of an outbound connection: the endpoint's discovery labels as dst_*. */
   dst?: DstLabels;
+  /** Inbound, under a policy: the Server the target port falls under (or the default policy). */
+  srv?: SrvLabels;
 }
 
-const BASE = ['direction', 'peer', 'target_addr', 'tls', 'no_tls_reason', 'client_id', 'server_id', DST_WILDCARD] as const;
+/**
+ * What a side's stack adds to every connection side tracked through its view of the metrics
+ * (the inbound stack: the port's Server, see `labelled`).
+ */
+export type TcpLabeler = (labels: TcpLabels) => TcpLabels;
+
+const BASE = ['direction', 'peer', 'target_addr', 'tls', 'no_tls_reason', 'client_id', 'server_id', 'srv_kind', 'srv_name', DST_WILDCARD] as const;
 
 export class TcpMetrics {
   readonly open: Counter;
@@ -39,12 +48,36 @@ export class TcpMetrics {
   /** Opaque connections by the relay that carried them: `splice` (the kernel) or `userspace`. */
   readonly relays: Counter;
   /** The sides of connections still open, so a scrape can bring their byte counts up to date. */
-  private readonly live = new Set<TcpStats>();
+  private readonly live: Set<TcpStats>;
   /** The tcp_* series of one connection side share its dst_* set. */
   readonly dstBudget: DstLabelBudget;
+  /** ... and its srv_* set. */
+  readonly srvBudget: SrvLabelBudget;
+  private readonly labeler: TcpLabeler | undefined;
 
-  constructor(readonly registry: Registry) {
+  /** `view`: the metrics this one is a labelled view of (see `labelled`); absent: new families on `registry`. */
+  constructor(
+    readonly registry: Registry,
+    view?: { of: TcpMetrics; labeler: TcpLabeler },
+  ) {
+    this.labeler = view?.labeler;
+    if (view) {
+      const o = view.of;
+      this.live = o.live;
+      this.dstBudget = o.dstBudget;
+      this.srvBudget = o.srvBudget;
+      this.open = o.open;
+      this.close = o.close;
+      this.openConnections = o.openConnections;
+      this.readBytes = o.readBytes;
+      this.writeBytes = o.writeBytes;
+      this.connectErrors = o.connectErrors;
+      this.relays = o.relays;
+      return;
+    }
+    this.live = new Set();
     this.dstBudget = new DstLabelBudget(registry, 'tcp_open_total');
+    this.srvBudget = new SrvLabelBudget(registry, 'tcp_open_total');
     this.open = new Counter(registry, { name: 'tcp_open_total', help: 'Total count of opened connections', labelNames: BASE });
     this.close = new Counter(registry, { name: 'tcp_close_total', help: 'Total count of closed connections', labelNames: [...BASE, 'classification', 'errno'] });
     this.openConnections = new Gauge(registry, { name: 'tcp_open_connections', help: 'Number of currently-open connections', labelNames: BASE });
@@ -68,7 +101,7 @@ export class TcpMetrics {
    * counted: the accepted side at accept, the dialled side at dial.
    */
   track(labels: TcpLabels, socket: Socket): TrackedSide {
-    const stats = new TcpStats(this, labels, socket);
+    const stats = new TcpStats(this, this.labeler ? this.labeler(labels) : labels, socket);
     let errno = '';
     const side: TrackedSide = { failed: (e) => void (errno ||= e) };
     if (socket.closed) {
@@ -82,6 +115,16 @@ export class TcpMetrics {
       this.live.delete(stats);
     });
     return side;
+  }
+
+  /**
+   * A view that records into the same series and adds `labeler`'s labels to every side it tracks:
+   * the inbound stack's, which labels each connection with its port's Server. Tracking through
+   * the view and through these metrics is the same apart from the labels.
+   */
+  labelled(labeler: TcpLabeler): TcpMetrics {
+    const inner = this.labeler;
+    return new TcpMetrics(this.registry, { of: this, labeler: inner ? (l) => labeler(inner(l)) : labeler });
   }
 
   /** Brings every open connection's byte counters up to date (just before a scrape). */
@@ -100,9 +143,13 @@ export interface TrackedSide {
 }
 
 /** Only the labels that are set, so absent optional labels do not appear as empty strings. */
-function clean(labels: TcpLabels, dst: DstLabels | undefined): Record<string, string> {
+function clean(labels: TcpLabels, dst: DstLabels | undefined, srv: SrvLabels | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(labels)) if (typeof v === 'string') out[k] = v;
+  if (srv) {
+    out['srv_kind'] = srv.srv_kind;
+    out['srv_name'] = srv.srv_name;
+  }
   if (dst) Object.assign(out, dst.labels);
   return out;
 }
@@ -124,7 +171,7 @@ export class TcpStats {
     labels: TcpLabels,
     private readonly socket: Counted,
   ) {
-    this.labels = clean(labels, metrics.dstBudget.admit(labels.dst));
+    this.labels = clean(labels, metrics.dstBudget.admit(labels.dst), metrics.srvBudget.admit(labels.srv));
     metrics.open.inc(this.labels);
     metrics.openConnections.inc(this.labels);
   }

@@ -12,6 +12,8 @@ import { decideConnection, defaultRoute, isAudit, matchRoute, authorize, type Au
 import { parseIp } from '../../../core/policy/net';
 import type { Conn } from '../../accept/context';
 import type { AuthzMetrics } from '../../metrics/authz-metrics';
+import { srvLabelsOf, type SrvLabels } from '../../metrics/labels';
+import type { TcpLabeler } from '../../metrics/tcp-metrics';
 import { HttpProxyError } from '../../protocol/errors';
 import type { InboundPolicies, PortPolicy } from './client';
 import { RateLimiter } from './rate-limit';
@@ -34,6 +36,11 @@ function clientOf(conn: Conn): Client {
   return { ip: conn.clientAddr ? parseIp(conn.clientAddr) : undefined, identity: conn.srcTls.tls === 'true' ? conn.srcTls.client_id : undefined };
 }
 
+/** The port of an `ip:port` or `[ip]:port` target address. */
+function portOf(addr: string): number {
+  return Number(addr.slice(addr.lastIndexOf(':') + 1));
+}
+
 function tlsLabels(conn: Conn): { tls: string; client_id?: string } {
   return conn.srcTls.tls === 'true' ? { tls: 'true', client_id: conn.srcTls.client_id } : { tls: 'no_identity' };
 }
@@ -43,6 +50,7 @@ export class Authorizer {
   /** Open opaque connections per port, re-checked when that port's policy changes. */
   private readonly opaque = new Map<number, Map<Conn, () => void>>();
   private readonly limits = new Map<number, { version: number; limiter: RateLimiter | undefined }>();
+  private readonly srv = new Map<number, { version: number; labels: SrvLabels }>();
 
   constructor(
     readonly policies: InboundPolicies,
@@ -56,6 +64,20 @@ export class Authorizer {
   policy(port: number): PortPolicy {
     return this.policies.get(port);
   }
+
+  /** The srv_* labels of a port's current policy, built once per policy version. */
+  srvLabels(port: number): SrvLabels {
+    const p = this.policies.get(port);
+    let s = this.srv.get(port);
+    if (!s || s.version !== p.version) {
+      s = { version: p.version, labels: srvLabelsOf(p.policy.server.kind, p.policy.server.name) };
+      this.srv.set(port, s);
+    }
+    return s.labels;
+  }
+
+  /** Labels every TCP side with the Server of its target port (the inbound stack's view of the TCP metrics). */
+  readonly tcpLabeler: TcpLabeler = (labels) => ({ ...labels, srv: this.srvLabels(portOf(labels.target_addr)) });
 
   /**
    * A connection served as bytes (opaque, TLS passthrough, undetected): allowed or not, counted.
