@@ -5,6 +5,7 @@
  * being quietly replaced.
  *
  *   node rate-app.js http  --to HOST:PORT --rate 500 --seconds 600 [--connections 4]
+ *       (the connections are opened first, one uncounted request each, then used in turn)
  *   node rate-app.js redis --to HOST:PORT --rate 500 --seconds 600      (one connection, SET then GET)
  *   node rate-app.js grpc  --to HOST:PORT --rate 500 --seconds 600      (one bidirectional stream)
  *
@@ -90,6 +91,22 @@ async function http(to: string, rate: number, seconds: number, connections: numb
     });
     req.end();
   };
+  // Every connection opened up front (one request each, not counted), so that the load spreads
+  // over all of them from the start rather than over as many as a burst happened to need.
+  await Promise.all(
+    Array.from({ length: connections }, () => new Promise<void>((resolve) => {
+      const req = request({ host, port, path: '/rate/warm-up', agent, timeout: 10_000 }, (res) => {
+        res.resume();
+        res.on('end', resolve);
+      });
+      req.on('socket', (s) => sockets.add(s));
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        fail(t, `warm-up ${e.code ?? 'EIO'}`);
+        resolve();
+      });
+      req.end();
+    })),
+  );
   await paced(rate, seconds, send, () => answered === t.sent);
   t.connections = sockets.size;
   agent.destroy();
