@@ -385,7 +385,8 @@ test('Grafana dashboards: every PromQL expression returns data from the real Pro
       await eventually(async () => {
         const [embedded, fromProm] = [await numbers('127.0.0.1:8085'), await numbers('127.0.0.1:8087')];
         assert.equal(embedded.length, 2);
-        assert.ok((embedded[0]![1] as number) > 50, JSON.stringify(embedded));
+        // Enough traffic to compare; the balancer decides how it splits between the two pods.
+        assert.ok(embedded.reduce((n, x) => n + (x[1] as number), 0) > 50 && embedded.every((x) => (x[1] as number) > 0), JSON.stringify(embedded));
         assert.deepEqual(fromProm, embedded);
       }, 30_000, 1000);
     } catch (err) {
