@@ -80,3 +80,77 @@ describe('outbound route precedence (Gateway API)', () => {
     fc.assert(fc.property(fc.shuffledSubarray(routes, { minLength: 4, maxLength: 4 }), (shuffled) => paths.every((p, i) => picked(shuffled, req(p)) === want[i])));
   });
 });
+
+// The index (match.ts) must pick exactly what checking every match of every rule picks. This is
+// that plain scan, written from the same precedence, as the reference.
+function scanAll(routes: readonly OutboundRoute[], r: RequestView): string {
+  const score = (x: HttpMatch): number[] | undefined => {
+    if (x.path) {
+      const v = x.path.value;
+      const ok =
+        x.path.kind === 'exact'
+          ? r.path === v
+          : x.path.kind === 'regex'
+            ? new RegExp(`^(?:${v})$`).test(r.path)
+            : ((p) => p === '/' || r.path === p || r.path.startsWith(`${p}/`))(v.length > 1 && v.endsWith('/') ? v.slice(0, -1) : v);
+      if (!ok) return undefined;
+    }
+    if (x.method && x.method !== r.method) return undefined;
+    if (!x.headers.every((h) => r.header(h.name) === h.value)) return undefined;
+    const kind = x.path ? { exact: 3, prefix: 2, regex: 1 }[x.path.kind] : 0;
+    return [kind, x.path ? x.path.value.length : 0, x.method ? 1 : 0, x.headers.length];
+  };
+  let best: number[] | undefined;
+  let won = 'none';
+  for (const route of routes) {
+    route.rules.forEach((ru, i) => {
+      const scores = ru.http.length === 0 ? [[2, 1, 0, 0]] : ru.http.map(score).filter((s): s is number[] => s !== undefined);
+      for (const s of scores) {
+        const better = !best || s.some((v, k) => v !== best![k]) && s.find((v, k) => v !== best![k])! > best[s.findIndex((v, k) => v !== best![k])]!;
+        if (better) {
+          best = s;
+          won = `${route.ref.name}#${i}`;
+        }
+      }
+    });
+  }
+  return won;
+}
+
+describe('the route index', () => {
+  const segment = fc.constantFrom('a', 'b', 'ab', 'v1', '');
+  // Request paths may hold empty segments ("//x"); route paths do not.
+  const pathArb = fc.array(segment, { minLength: 0, maxLength: 4 }).map((s) => `/${s.join('/')}`);
+  const routePathArb = fc.array(fc.constantFrom('a', 'b', 'ab', 'v1'), { minLength: 0, maxLength: 3 }).map((s) => `/${s.join('/')}`);
+  const matchArb: fc.Arbitrary<HttpMatch> = fc.record({
+    path: fc.option(
+      fc.oneof(
+        routePathArb.map((v) => exact(v)),
+        fc.tuple(routePathArb, fc.boolean()).map(([v, slash]) => prefix(slash && v !== '/' ? `${v}/` : v)),
+        fc.constantFrom(regex('/a.*'), regex('/[ab]+'), regex('/v1/.*')),
+      ),
+      { nil: undefined },
+    ),
+    method: fc.option(fc.constantFrom('GET', 'POST'), { nil: undefined }),
+    headers: fc.array(fc.constantFrom(hdr('x', '1'), hdr('y', '2')), { maxLength: 2 }),
+    query: fc.constant([]),
+  });
+  const tableArb = fc.array(fc.array(fc.array(matchArb, { maxLength: 3 }), { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 8 }).map((routes) => routes.map((rules, i) => route(`r${i}`, String(i), rules.map(rule))));
+  const reqArb = fc.record({ path: pathArb, method: fc.constantFrom('GET', 'POST'), x: fc.boolean(), y: fc.boolean() });
+
+  it('picks what checking every match picks', () => {
+    fc.assert(
+      fc.property(tableArb, fc.array(reqArb, { minLength: 1, maxLength: 10 }), (routes, reqs) => {
+        const ordered = orderRoutes(routes);
+        for (const q of reqs) {
+          const headers: Record<string, string> = {};
+          if (q.x) headers.x = '1';
+          if (q.y) headers.y = '2';
+          const r = req(q.path, { method: q.method, headers });
+          assert.equal(picked(ordered, r), scanAll(ordered, r), `${q.method} ${q.path} ${JSON.stringify(headers)}`);
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});

@@ -60,34 +60,113 @@ export interface RouteMatch {
 }
 
 /**
+ * One match of one rule, as an index entry. `seq` is the rule's place in precedence order between
+ * routes and within a route (ties go to the lower). `m` undefined: a rule without matches.
+ */
+interface Candidate extends RouteMatch {
+  route: OutboundRoute;
+  rule: RouteRule;
+  seq: number;
+  http?: HttpMatch;
+  grpc?: GrpcMatch;
+}
+
+/**
+ * A route table indexed by what a request's path can rule out at once: Exact paths by value,
+ * PathPrefix matches by their prefix, the rest (regex, no path, gRPC, rules without matches)
+ * always tried. Every candidate the index yields is still checked in full, so the index only
+ * skips matches that cannot succeed; 50 routes cost a few map lookups instead of 100 checks.
+ */
+interface RouteIndex {
+  exact: Map<string, Candidate[]>;
+  prefix: Map<string, Candidate[]>;
+  always: Candidate[];
+}
+
+/** Built once per route table (a policy's routes do not change: a new policy is a new array). */
+const indexes = new WeakMap<readonly OutboundRoute[], RouteIndex>();
+
+function indexOf(routes: readonly OutboundRoute[]): RouteIndex {
+  let ix = indexes.get(routes);
+  if (ix) return ix;
+  ix = { exact: new Map(), prefix: new Map(), always: [] };
+  const add = (map: Map<string, Candidate[]>, key: string, c: Candidate) => {
+    const list = map.get(key);
+    if (list) list.push(c);
+    else map.set(key, [c]);
+  };
+  let seq = 0;
+  for (const route of routes) {
+    for (const rule of route.rules) {
+      const at = seq++;
+      if (route.grpc) {
+        if (rule.grpc.length === 0) ix.always.push({ route, rule, seq: at });
+        for (const g of rule.grpc) ix.always.push({ route, rule, seq: at, grpc: g });
+        continue;
+      }
+      if (rule.http.length === 0) ix.always.push({ route, rule, seq: at });
+      for (const m of rule.http) {
+        const c: Candidate = { route, rule, seq: at, http: m };
+        const p = m.path;
+        if (p?.kind === 'exact') add(ix.exact, p.value, c);
+        else if (p?.kind === 'prefix' && prefixKey(p.value).length > 1) add(ix.prefix, prefixKey(p.value), c);
+        else ix.always.push(c);
+      }
+    }
+  }
+  indexes.set(routes, ix);
+  return ix;
+}
+
+/** A PathPrefix as stringMatches compares it: without one trailing slash. */
+const prefixKey = (v: string) => (v.length > 1 && v.charCodeAt(v.length - 1) === 0x2f ? v.slice(0, -1) : v);
+
+/**
  * The route and rule for a request, or undefined (the request goes to the parent Service as it
  * would without routes). `routes` must be in precedence order between routes (orderRoutes).
  * A GRPCRoute is considered for gRPC requests only, an HTTPRoute for any.
  */
 export function matchRoute(routes: readonly OutboundRoute[], grpc: boolean, r: RequestView): RouteMatch | undefined {
-  let best: RouteMatch | undefined;
-  let bestScore = -1;
-  for (const route of routes) {
-    if (route.grpc && !grpc) continue;
-    const h = hostScore(route.hosts, r.host);
-    if (h < 0) continue;
-    for (const rule of route.rules) {
-      let s = -1;
-      if (route.grpc) {
-        if (rule.grpc.length === 0) s = 0;
-        for (const m of rule.grpc) s = Math.max(s, grpcScore(m, r));
-      } else {
-        if (rule.http.length === 0) s = PATH_KIND.prefix * KIND + LEN; // no matches: PathPrefix "/"
-        for (const m of rule.http) s = Math.max(s, httpScore(m, r));
-      }
-      if (s < 0) continue;
-      s += h * HOST;
-      // Strictly better only: on a tie the earlier route (older, then by name) and rule keep it.
-      if (s > bestScore) {
-        best = { route, rule };
-        bestScore = s;
-      }
+  if (routes.length === 0) return undefined;
+  const ix = indexOf(routes);
+  const best: Best = { c: undefined, score: -1 };
+  consider(ix.always, grpc, r, best);
+  const path = r.path;
+  if (ix.exact.size > 0) {
+    const list = ix.exact.get(path);
+    if (list) consider(list, grpc, r, best);
+  }
+  if (ix.prefix.size > 0) {
+    // Every prefix a PathPrefix match could be: the path cut at each "/" and the path itself.
+    for (let i = 2; i <= path.length; i++) {
+      if (i < path.length && path.charCodeAt(i) !== 0x2f) continue;
+      const list = ix.prefix.get(i === path.length ? path : path.slice(0, i));
+      if (list) consider(list, grpc, r, best);
     }
   }
-  return best;
+  return best.c;
+}
+
+interface Best {
+  c: Candidate | undefined;
+  score: number;
+}
+
+function consider(list: readonly Candidate[], grpc: boolean, r: RequestView, best: Best): void {
+  for (const c of list) {
+    const route = c.route;
+    if (route.grpc && !grpc) continue;
+    let s = c.grpc ? grpcScore(c.grpc, r) : c.http ? httpScore(c.http, r) : route.grpc ? 0 : PATH_KIND.prefix * KIND + LEN; // no matches: PathPrefix "/"
+    if (s < 0) continue;
+    if (route.hosts.length > 0) {
+      const h = hostScore(route.hosts, r.host);
+      if (h < 0) continue;
+      s += h * HOST;
+    }
+    // On a tie the earlier rule (older route, then by name, then first in the route) keeps it.
+    if (s > best.score || (s === best.score && best.c !== undefined && c.seq < best.c.seq)) {
+      best.c = c;
+      best.score = s;
+    }
+  }
 }

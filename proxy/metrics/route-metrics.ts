@@ -48,7 +48,10 @@ interface RouteSeries {
   limitExceeded: () => void;
   overflow: () => void;
   statuses: Map<string, () => void>;
+  /** The same counters by status number, for answers without an error. */
+  okStatuses: Map<number, () => void>;
   backends: Map<string, () => void>;
+  backendRefs: WeakMap<ResourceRef, () => void>;
   duration: { labels: Record<string, string>; buckets: number[]; sum: number; count: number };
 }
 
@@ -77,8 +80,20 @@ export class RouteMetrics {
     };
   }
 
+  /** Series found by the parent's and route's objects (a policy's, kept until the next policy). */
+  private readonly byRef = [new WeakMap<ResourceRef, WeakMap<ResourceRef, RouteSeries>>(), new WeakMap<ResourceRef, WeakMap<ResourceRef, RouteSeries>>()];
+
   /** One request's recorder on its route. */
   start(grpc: boolean, l: RouteLabels): RouteRecorder {
+    const refs = this.byRef[grpc ? 1 : 0]!;
+    let byRoute = refs.get(l.parent);
+    if (!byRoute) refs.set(l.parent, (byRoute = new WeakMap()));
+    let s = byRoute.get(l.route);
+    if (!s) byRoute.set(l.route, (s = this.seriesOf(grpc, l)));
+    return new RouteRecorder(s);
+  }
+
+  private seriesOf(grpc: boolean, l: RouteLabels): RouteSeries {
     const key = `${grpc ? 'g' : 'h'}|${l.parent.group}/${l.parent.kind}/${l.parent.namespace}/${l.parent.name}:${l.parent.port}|${l.route.group}/${l.route.kind}/${l.route.namespace}/${l.route.name}`;
     let s = this.series.get(key);
     if (!s) {
@@ -96,12 +111,14 @@ export class RouteMetrics {
         limitExceeded: p.retryLimitExceeded.bind(labels),
         overflow: p.retryOverflow.bind(labels),
         statuses: new Map(),
+        okStatuses: new Map(),
         backends: new Map(),
+        backendRefs: new WeakMap(),
         duration,
       };
       this.series.set(key, s);
     }
-    return new RouteRecorder(s);
+    return s;
   }
 }
 
@@ -111,9 +128,13 @@ export class RouteRecorder {
   constructor(private readonly s: RouteSeries) {}
 
   backend(b: ResourceRef): void {
-    const key = `${b.namespace}/${b.name}:${b.port}`;
-    let inc = this.s.backends.get(key);
-    if (!inc) this.s.backends.set(key, (inc = this.s.p.backendRequests.bind({ ...this.s.labels, ...refLabels('backend', b, true) })));
+    let inc = this.s.backendRefs.get(b);
+    if (!inc) {
+      const key = `${b.namespace}/${b.name}:${b.port}`;
+      inc = this.s.backends.get(key);
+      if (!inc) this.s.backends.set(key, (inc = this.s.p.backendRequests.bind({ ...this.s.labels, ...refLabels('backend', b, true) })));
+      this.s.backendRefs.set(b, inc);
+    }
     inc();
   }
   retry(): void {
@@ -128,10 +149,16 @@ export class RouteRecorder {
   }
   /** The request is over: `error` as Linkerd's (REQUEST_TIMEOUT, ...), else ''. */
   end(status: number, grpcStatus: number | undefined, error: string, success: boolean): void {
-    const code = this.s.grpc ? (grpcStatus === undefined ? '' : String(grpcStatus)) : status ? String(status) : '';
-    const key = `${code}|${error}`;
-    let inc = this.s.statuses.get(key);
-    if (!inc) this.s.statuses.set(key, (inc = this.s.p.statuses.bind({ ...this.s.labels, [this.s.grpc ? 'grpc_status' : 'http_status']: code, error })));
+    // Looked up by number when there is no error (nearly always): no string per request.
+    const n = this.s.grpc ? (grpcStatus ?? -1) : status || -1;
+    let inc = error === '' ? this.s.okStatuses.get(n) : undefined;
+    if (!inc) {
+      const code = n === -1 ? '' : String(n);
+      const key = `${code}|${error}`;
+      inc = this.s.statuses.get(key);
+      if (!inc) this.s.statuses.set(key, (inc = this.s.p.statuses.bind({ ...this.s.labels, [this.s.grpc ? 'grpc_status' : 'http_status']: code, error })));
+      if (error === '') this.s.okStatuses.set(n, inc);
+    }
     inc();
     if (this.retried && success) this.s.retrySuccess();
     const d = this.s.duration;

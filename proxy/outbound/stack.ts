@@ -243,7 +243,11 @@ class OutboundCall {
     if (!this.routed) {
       this.routed = true;
       const r = this.routing;
-      if (r) this.policy = await routeRequest(r.svc, r.key, r.kind, r.grpc, r.view(), 'http');
+      if (r) {
+        // Synchronous once the target's policy is known: no extra turn of the microtask queue.
+        const routed = routeRequest(r.svc, r.key, r.kind, r.grpc, r.view(), 'http');
+        this.policy = routed instanceof Promise ? await routed : routed;
+      }
     }
     const p = this.policy;
     const answeredBadly = p?.lastAttemptFailed ?? false;

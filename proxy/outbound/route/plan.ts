@@ -25,16 +25,41 @@ export interface RoutePlan {
   timeouts: Timeouts;
 }
 
-export const defaultRouteRef = (grpc: boolean): ResourceRef => ({ group: '', kind: 'default', namespace: '', name: grpc ? 'grpc' : 'http', port: 0 });
+const DEFAULT_ROUTES: readonly ResourceRef[] = [false, true].map((grpc) => Object.freeze({ group: '', kind: 'default', namespace: '', name: grpc ? 'grpc' : 'http', port: 0 }));
+/** The route unmatched requests are counted under (one object per kind: metrics find it by identity). */
+export const defaultRouteRef = (grpc: boolean): ResourceRef => DEFAULT_ROUTES[grpc ? 1 : 0]!;
+
+/**
+ * Plans that depend on nothing in the request are made once and shared: the default route's per
+ * policy, and a rule's when it has no filters and at most one backend. Shared plans are never
+ * changed (withRequestOverrides copies).
+ */
+const defaultPlans = new WeakMap<OutboundPolicy, RoutePlan[]>();
+const rulePlans = new WeakMap<RouteRule, RoutePlan>();
 
 export function planRequest(policy: OutboundPolicy, grpc: boolean, r: RequestView, scheme: string, random: number): RoutePlan {
   const m = matchRoute(policy.routes, grpc, r);
   if (!m) {
-    return { parent: policy.parent, route: defaultRouteRef(grpc), backend: { ref: policy.parent, authority: policy.authority }, timeouts: policy.defaults.timeouts, ...(policy.defaults.retry ? { retry: policy.defaults.retry } : {}) };
+    let plans = defaultPlans.get(policy);
+    if (!plans) {
+      const d = (g: boolean): RoutePlan => ({ parent: policy.parent, route: defaultRouteRef(g), backend: { ref: policy.parent, authority: policy.authority }, timeouts: policy.defaults.timeouts, ...(policy.defaults.retry ? { retry: policy.defaults.retry } : {}) });
+      defaultPlans.set(policy, (plans = [d(false), d(true)]));
+    }
+    return plans[grpc ? 1 : 0]!;
   }
   const rule = m.rule;
+  const fixed = rule.filters.length === 0 && rule.backends.length <= 1 && !rule.backends[0]?.filters?.length;
+  if (fixed) {
+    const known = rulePlans.get(rule);
+    // The parent is part of the plan: a rule object shared by two policies is planned again.
+    if (known && known.parent === policy.parent) return known;
+  }
   const b = rule.backends.length === 0 ? { ref: policy.parent, authority: policy.authority } : pickBackend(rule.backends, random);
   const plan: RoutePlan = { parent: policy.parent, route: m.route.ref, backend: b && { ref: b.ref, authority: b.authority }, timeouts: rule.timeouts, ...(rule.retry ? { retry: rule.retry } : {}) };
+  if (fixed) {
+    rulePlans.set(rule, plan);
+    return plan;
+  }
   for (const f of rule.filters) applyFilter(plan, f, rule, r, scheme);
   // The chosen backend's own filters, after the rule's.
   const chosen = b && 'filters' in b ? (b as Backend).filters : undefined;

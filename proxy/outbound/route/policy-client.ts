@@ -65,12 +65,20 @@ export class OutboundPolicies {
     return w.current;
   }
 
-  /** The policy once the control plane has answered for the target, or what there is after `timeoutMs`. */
-  async ready(key: string, kind: 'addr' | 'authority', timeoutMs: number): Promise<TargetPolicy> {
+  /**
+   * The policy once the control plane has answered for the target, or what there is after
+   * `timeoutMs`. Answered at once (no promise) when there is nothing to wait for: every request
+   * asks, and only a target's first ones wait.
+   */
+  ready(key: string, kind: 'addr' | 'authority', timeoutMs: number): TargetPolicy | Promise<TargetPolicy> {
     const now = this.get(key, kind);
     if (now.answered) return now;
     const w = this.targets.get(key)!;
     if (w.waitedOut) return now;
+    return this.wait(w, timeoutMs);
+  }
+
+  private async wait(w: Watch, timeoutMs: number): Promise<TargetPolicy> {
     await new Promise<void>((done) => {
       const t = setTimeout(() => {
         w.waitedOut = true;

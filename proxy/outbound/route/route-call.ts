@@ -36,6 +36,18 @@ export interface RouteServices {
 /** One retry budget per parent Service (as Linkerd's per-route budget, but shared by its routes). */
 export class RetryBudgets {
   private readonly byParent = new Map<string, { budget: RetryBudget; tracker: RetryBudgetTracker }>();
+  /** A policy's tracker, found without building its parent's key on every request. */
+  private readonly byPolicy = new WeakMap<OutboundPolicy, RetryBudgetTracker>();
+
+  of(policy: OutboundPolicy): RetryBudgetTracker {
+    let t = this.byPolicy.get(policy);
+    if (!t) {
+      const p = policy.parent;
+      this.byPolicy.set(policy, (t = this.get(`${p.namespace}/${p.name}:${p.port}`, policy.budget)));
+    }
+    return t;
+  }
+
   get(key: string, budget: RetryBudget): RetryBudgetTracker {
     let e = this.byParent.get(key);
     if (!e || e.budget.ratio !== budget.ratio || e.budget.minPerSecond !== budget.minPerSecond) {
@@ -96,7 +108,8 @@ export class RoutedRequest implements CallPolicy {
     this.attemptTimeoutMs = plan.retry?.timeoutMs ?? plan.timeouts.backendRequestMs;
     this.responseTimeoutMs = plan.timeouts.responseMs;
     this.idleTimeoutMs = plan.timeouts.idleMs;
-    this.retry = plan.retry && plan.retry.limit > 0 ? { maxBodyBytes: RETRY_BODY_LIMIT, shouldRetry: (s, g) => this.shouldRetry(s, g) } : undefined;
+    // The request is its own retry policy: no object or closure per request.
+    this.retry = plan.retry && plan.retry.limit > 0 ? this : undefined;
     const rw = plan.rewrite;
     const req = plan.requestHeaders;
     this.h1Head = req || rw ? (h) => editH1Head(h, req, rw) : undefined;
@@ -107,7 +120,9 @@ export class RoutedRequest implements CallPolicy {
     this.h2Response = res ? (f, n) => editH2Fields(f, n, res, undefined) : undefined;
   }
 
-  private shouldRetry(status: number, grpcStatus: number | undefined): boolean {
+  readonly maxBodyBytes = RETRY_BODY_LIMIT;
+
+  shouldRetry(status: number, grpcStatus?: number): boolean {
     const p = this.plan.retry;
     if (!p || !isRetryable(p, status, grpcStatus)) return false;
     if (this.retries >= p.limit) {
@@ -138,12 +153,17 @@ export class RoutedRequest implements CallPolicy {
 
 /**
  * The route for a request to `target` ("ip:port", or "name:port" in ingress mode), or undefined
- * when the target has no policy (it goes where it would without routes). Rejects with the
- * proxy's own answer for a redirect or a rule with no backend to send to.
+ * when the target has no policy (it goes where it would without routes). Rejects (or throws) with
+ * the proxy's own answer for a redirect or a rule with no backend to send to. Synchronous once the
+ * target's policy is known: a promise only while a target's first request waits for it.
  */
-export async function routeRequest(svc: RouteServices, target: string, kind: 'addr' | 'authority', grpc: boolean, view: RequestView, scheme: string): Promise<RoutedRequest | undefined> {
-  const tp = await svc.policies.ready(target, kind, POLICY_READY_MS);
-  const policy = tp.policy;
+export function routeRequest(svc: RouteServices, target: string, kind: 'addr' | 'authority', grpc: boolean, view: RequestView, scheme: string): RoutedRequest | undefined | Promise<RoutedRequest | undefined> {
+  const tp = svc.policies.ready(target, kind, POLICY_READY_MS);
+  if (tp instanceof Promise) return tp.then((t) => routeUnder(svc, t.policy, target, grpc, view, scheme));
+  return routeUnder(svc, tp.policy, target, grpc, view, scheme);
+}
+
+function routeUnder(svc: RouteServices, policy: OutboundPolicy | undefined, target: string, grpc: boolean, view: RequestView, scheme: string): RoutedRequest | undefined {
   if (!policy) return undefined;
   let plan = planRequest(policy, grpc, view, scheme, Math.random());
   if (svc.allowRequestHeaders) {
@@ -151,7 +171,7 @@ export async function routeRequest(svc: RouteServices, target: string, kind: 'ad
     if (o.problems.length > 0) svc.log?.debug('l5d request headers ignored', { target, problems: o.problems.join('; ') });
     plan = o.plan;
   }
-  const recorder = svc.metrics.start(grpc, { parent: plan.parent, route: plan.route });
+  const recorder = svc.metrics.start(grpc, plan);
   if (plan.redirect) {
     const err = new HttpProxyError(plan.redirect.status === 301 ? 'movedPermanently' : 'found', plan.redirect.location);
     err.headers = [['location', plan.redirect.location]];
@@ -162,8 +182,7 @@ export async function routeRequest(svc: RouteServices, target: string, kind: 'ad
     recorder.end(500, undefined, 'UNEXPECTED', false);
     throw new HttpProxyError('noBackend', `route ${plan.route.namespace}/${plan.route.name}: every backend weighs 0`);
   }
-  const p = policy.parent;
-  const budget = svc.budgets.get(`${p.namespace}/${p.name}:${p.port}`, policy.budget);
+  const budget = svc.budgets.of(policy);
   budget.request();
   return new RoutedRequest(plan, policy, recorder, budget);
 }
