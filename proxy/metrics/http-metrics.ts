@@ -87,6 +87,8 @@ interface Route {
   requests: number;
   responses: Map<string, ResponseSeries>;
   latency: Map<string, LatencySeries>;
+  /** The same series by outcome number (HttpMetrics.end). */
+  byOutcome: Map<number, { resp: ResponseSeries; lat: LatencySeries }>;
   exact: Int32Histogram;
 }
 
@@ -125,7 +127,7 @@ export class HttpMetrics {
       const exactKey = `${labels.direction} ${labels.authority}`;
       let exact = this.exact.get(exactKey);
       if (!exact) this.exact.set(exactKey, (exact = newHdr()));
-      r = { labels: clean(labels), requests: 0, responses: new Map(), latency: new Map(), exact };
+      r = { labels: clean(labels), requests: 0, responses: new Map(), latency: new Map(), byOutcome: new Map(), exact };
       this.routes.set(key, r);
     }
     return r;
@@ -135,36 +137,54 @@ export class HttpMetrics {
   start(labels: HttpLabels): (outcome: HttpOutcome) => void {
     const route = this.route(labels);
     route.requests++;
-    const t0 = process.hrtime.bigint();
+    const t0 = performance.now();
     let done = false;
     return (outcome) => {
       if (done) return;
       done = true;
-      const us = Number((process.hrtime.bigint() - t0) / 1000n);
-      const status = outcome.status === 0 ? '' : String(outcome.status);
-      const classification = classify(outcome);
-      const grpc = outcome.grpcStatus === undefined ? undefined : String(outcome.grpcStatus);
-      const rkey = `${status}\0${classification}\0${grpc ?? ''}\0${outcome.error ?? ''}`;
-      let resp = route.responses.get(rkey);
-      if (!resp) {
-        const l: Record<string, string> = { ...route.labels, status_code: status, classification };
-        if (grpc !== undefined) l.grpc_status = grpc;
-        if (outcome.error !== undefined) l.error = outcome.error;
-        route.responses.set(rkey, (resp = { labels: l, count: 0 }));
-      }
-      resp.count++;
-      let lat = route.latency.get(status);
-      if (!lat) {
-        route.latency.set(status, (lat = { labels: { ...route.labels, status_code: status }, buckets: new Array(LATENCY_BUCKETS_MS.length + 1).fill(0), sum: 0, count: 0 }));
-      }
-      const ms = us / 1000;
-      let b = 0;
-      while (b < LATENCY_BUCKETS_MS.length && ms > LATENCY_BUCKETS_MS[b]!) b++;
-      lat.buckets[b]!++;
-      lat.sum += ms;
-      lat.count++;
-      route.exact.recordValue(Math.max(1, us));
+      this.end(route, outcome, Math.floor((performance.now() - t0) * 1000));
     };
+  }
+
+  private end(route: Route, outcome: HttpOutcome, us: number): void {
+    // Most answers have no error and a 3-digit status (and a small gRPC status): their series are
+    // found by one number, with no key string built per request.
+    const g = outcome.grpcStatus;
+    const fast = outcome.error === undefined && outcome.status < 1000 && (g === undefined || (g >= 0 && g < 100 && Number.isInteger(g)));
+    const n = fast ? outcome.status + (g === undefined ? 0 : (g + 1) * 1000) : -1;
+    let series = fast ? route.byOutcome.get(n) : undefined;
+    if (!series) {
+      series = this.seriesOf(route, outcome);
+      if (fast) route.byOutcome.set(n, series);
+    }
+    series.resp.count++;
+    const lat = series.lat;
+    const ms = us / 1000;
+    let b = 0;
+    while (b < LATENCY_BUCKETS_MS.length && ms > LATENCY_BUCKETS_MS[b]!) b++;
+    lat.buckets[b]!++;
+    lat.sum += ms;
+    lat.count++;
+    route.exact.recordValue(Math.max(1, us));
+  }
+
+  private seriesOf(route: Route, outcome: HttpOutcome): { resp: ResponseSeries; lat: LatencySeries } {
+    const status = outcome.status === 0 ? '' : String(outcome.status);
+    const classification = classify(outcome);
+    const grpc = outcome.grpcStatus === undefined ? undefined : String(outcome.grpcStatus);
+    const rkey = `${status}\0${classification}\0${grpc ?? ''}\0${outcome.error ?? ''}`;
+    let resp = route.responses.get(rkey);
+    if (!resp) {
+      const l: Record<string, string> = { ...route.labels, status_code: status, classification };
+      if (grpc !== undefined) l.grpc_status = grpc;
+      if (outcome.error !== undefined) l.error = outcome.error;
+      route.responses.set(rkey, (resp = { labels: l, count: 0 }));
+    }
+    let lat = route.latency.get(status);
+    if (!lat) {
+      route.latency.set(status, (lat = { labels: { ...route.labels, status_code: status }, buckets: new Array(LATENCY_BUCKETS_MS.length + 1).fill(0), sum: 0, count: 0 }));
+    }
+    return { resp, lat };
   }
 
   private requestValues(): Sample[] {

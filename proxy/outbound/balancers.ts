@@ -26,7 +26,12 @@ interface Entry {
   opaque: boolean;
   /** The balancer was filled from the set once; later changes arrive through 'update'. */
   synced: boolean;
+  /** The answer while the set exists and has endpoints, made again only when that changes. */
+  balanced?: OutboundRoute;
 }
+
+const ORIGINAL: OutboundRoute = Object.freeze({ kind: 'original' });
+const NO_ENDPOINTS: OutboundRoute = Object.freeze({ kind: 'no-endpoints' });
 
 const allOpaque = (eps: readonly DiscoveredEndpoint[]) => eps.length > 0 && eps.every((ep) => ep.hint === 'opaque');
 
@@ -59,25 +64,33 @@ export class OutboundBalancers {
     this.sweep.unref();
   }
 
-  /** `host`: an IP (an original destination) or a name (ingress mode's logical destination). */
-  async route(host: string, port: number): Promise<OutboundRoute> {
+  /**
+   * `host`: an IP (an original destination) or a name (ingress mode's logical destination).
+   * Synchronous once discovery has answered for it: every request asks.
+   */
+  route(host: string, port: number): OutboundRoute | Promise<OutboundRoute> {
     const key = `${host}:${port}`;
-    let e = this.entries.get(key);
-    if (!e) {
-      const set = this.discovery.resolve(isIP(host) ? { ip: host, port } : { authority: host, port });
-      const balancer = new PeakEwmaBalancer<DiscoveredEndpoint>();
-      const entry: Entry = { set, balancer, lastUsed: Date.now(), opaque: false, synced: false };
-      const apply = (eps: DiscoveredEndpoint[]) => {
-        balancer.update(eps.map((ep) => ({ key: ep.address, value: ep, weight: ep.weight })));
-        entry.opaque = allOpaque(eps);
-        this.opts.log.debug('endpoints updated', { target: key, endpoints: eps.map((x) => x.address).join(',') });
-      };
-      set.on('update', apply);
-      this.entries.set(key, entry);
-      e = entry;
-    }
+    const e = this.entries.get(key) ?? this.watch(key, host, port);
     e.lastUsed = Date.now();
-    if (e.set.exists() === undefined) await e.set.ready(this.opts.readyTimeoutMs);
+    if (e.set.exists() === undefined) return e.set.ready(this.opts.readyTimeoutMs).then(() => this.answer(e));
+    return this.answer(e);
+  }
+
+  private watch(key: string, host: string, port: number): Entry {
+    const set = this.discovery.resolve(isIP(host) ? { ip: host, port } : { authority: host, port });
+    const balancer = new PeakEwmaBalancer<DiscoveredEndpoint>();
+    const entry: Entry = { set, balancer, lastUsed: Date.now(), opaque: false, synced: false };
+    set.on('update', (eps: DiscoveredEndpoint[]) => {
+      balancer.update(eps.map((ep) => ({ key: ep.address, value: ep, weight: ep.weight })));
+      entry.opaque = allOpaque(eps);
+      entry.balanced = undefined;
+      this.opts.log.debug('endpoints updated', { target: key, endpoints: eps.map((x) => x.address).join(',') });
+    });
+    this.entries.set(key, entry);
+    return entry;
+  }
+
+  private answer(e: Entry): OutboundRoute {
     if (!e.synced && e.set.exists() !== undefined) {
       // Once, after the first answer: a set shared with another holder may have had its endpoints
       // before our listener was attached. From then on 'update' keeps the balancer current, so the
@@ -86,11 +99,15 @@ export class OutboundBalancers {
       const eps = e.set.endpoints();
       e.balancer.update(eps.map((ep) => ({ key: ep.address, value: ep, weight: ep.weight })));
       e.opaque = allOpaque(eps);
+      e.balanced = undefined;
     }
-    if (e.set.exists() !== true) return { kind: 'original' };
-    if (e.balancer.size === 0) return { kind: 'no-endpoints' };
+    if (e.set.exists() !== true) return ORIGINAL;
+    if (e.balancer.size === 0) return NO_ENDPOINTS;
     const protocol = e.set.protocol();
-    return { kind: 'balanced', balancer: e.balancer, opaque: e.opaque, ...(protocol ? { protocol } : {}) };
+    const b = e.balanced;
+    // Kept while what it says holds (the endpoints' hints and the port's protocol can change).
+    if (b?.kind === 'balanced' && b.opaque === e.opaque && b.protocol === protocol) return b;
+    return (e.balanced = { kind: 'balanced', balancer: e.balancer, opaque: e.opaque, ...(protocol ? { protocol } : {}) });
   }
 
   close(): void {

@@ -16,7 +16,7 @@ import { ConnectError } from '../transport/connect';
 import { dial } from '../transport/dial';
 import { kernelFirstRead } from '../transport/splice-relay';
 import type { TlsStore } from '../transport/tls/store';
-import type { OutboundBalancers } from './balancers';
+import type { OutboundBalancers, OutboundRoute } from './balancers';
 import type { DiscoveredEndpoint } from './discovery';
 import type { LogicalDestination } from './ingress';
 import type { AccrualOptions, Pick } from './peak-ewma';
@@ -90,9 +90,17 @@ export async function callEndpoint<T>(
   // A route's backend Service, or in ingress mode the request's logical destination, first; a
   // name discovery does not know falls back to the original destination.
   const dest = backend?.dest ?? (svc.ingressMode ? logical : undefined);
-  let route = dest && balancers ? await balancers.route(dest.host, dest.port) : undefined;
+  // The balancers answer at once once discovery has: awaited only while it has not.
+  let route: OutboundRoute | undefined;
+  if (dest && balancers) {
+    const r = balancers.route(dest.host, dest.port);
+    route = r instanceof Promise ? await r : r;
+  }
   if (route?.kind === 'balanced' && backend?.accrual) route.balancer.configure(backend.accrual, backend.accrual, true);
-  if ((!route || route.kind === 'original') && balancers) route = await balancers.route(target.host, target.port);
+  if ((!route || route.kind === 'original') && balancers) {
+    const r = balancers.route(target.host, target.port);
+    route = r instanceof Promise ? await r : r;
+  }
   if (!route || route.kind === 'original') {
     const ep = originalEndpoint(svc, conn);
     try {
@@ -102,17 +110,18 @@ export async function callEndpoint<T>(
       throw err;
     }
   }
-  const tried = new Set<string>();
+  // The endpoints whose connect failed; made only when one does.
+  let failed: Set<string> | undefined;
   let last: unknown;
   if (route.kind === 'balanced') {
-    while (tried.size < MAX_CONNECT_ATTEMPTS) {
-      const pick = route.balancer.pick(tried);
+    for (let attempt = 0; attempt < MAX_CONNECT_ATTEMPTS; attempt++) {
+      const pick = route.balancer.pick(failed);
       if (!pick) break;
-      tried.add(pick.key);
-      const ep = balancedEndpoint(svc, conn, pick);
+      const ep = new BalancedEndpoint(svc, conn, pick);
       try {
         return { endpoint: ep, value: await open(ep) };
       } catch (err) {
+        (failed ??= new Set()).add(pick.key);
         // The endpoint failed before anything was sent: counted against it, and another tried.
         ep.done(false, false);
         if (!(err instanceof ConnectError)) throw err;
@@ -192,29 +201,83 @@ export function endpointTls(ep: DiscoveredEndpoint, meshed: boolean): TlsLabels 
   return noTls(ep.identity ? 'local_identity_disabled' : 'not_provided_by_service_discovery');
 }
 
-function balancedEndpoint(svc: OutboundServices, conn: Conn, pick: Pick<DiscoveredEndpoint>): Endpoint {
-  const ep = pick.endpoint;
-  const meshed = ep.identity !== undefined && svc.tls !== undefined;
-  const tls = endpointTls(ep, meshed);
-  const start = performance.now();
-  const target = meshed ? { host: ep.ip, port: ep.port, identity: ep.identity, opaqueTransportPort: ep.opaqueTransportPort } : { host: ep.ip, port: ep.port };
-  const dst = dstOf(ep);
-  return {
-    key: `${ep.address}${meshed ? ` ${ep.identity}` : ''}`,
-    addr: ep.address,
-    ip: ep.ip,
-    port: ep.port,
-    tls,
-    labels: ep.labels,
-    dstLabels: dst,
-    balanced: true,
+/** What an endpoint's attempts share, made once per discovered endpoint (and TLS or not). */
+interface EndpointBase {
+  key: string;
+  tls: TlsLabels;
+  target: { host: string; port: number; identity?: string; opaqueTransportPort?: number };
+  dst: DstLabels | undefined;
+  /** Dialled over mTLS. */
+  mtls: boolean;
+  /** HTTP/1.1 may ride HTTP/2 to it. */
+  meshed: boolean;
+}
+
+const bases = new WeakMap<DiscoveredEndpoint, { plain?: EndpointBase; mtls?: EndpointBase }>();
+
+function baseOf(ep: DiscoveredEndpoint, mtls: boolean): EndpointBase {
+  let b = bases.get(ep);
+  if (!b) bases.set(ep, (b = {}));
+  const have = mtls ? b.mtls : b.plain;
+  if (have) return have;
+  const made: EndpointBase = {
+    key: `${ep.address}${mtls ? ` ${ep.identity}` : ''}`,
+    tls: endpointTls(ep, mtls),
+    target: mtls ? { host: ep.ip, port: ep.port, identity: ep.identity, opaqueTransportPort: ep.opaqueTransportPort } : { host: ep.ip, port: ep.port },
+    dst: dstOf(ep),
+    mtls,
     // A port its proxy treats as opaque is reached through opaque transport: the bytes go to the
     // app untouched, so HTTP/1.1 stays HTTP/1.1 there rather than riding HTTP/2.
-    meshed: meshed && ep.opaqueTransportPort === undefined,
-    dial: async (alpn) => tracked(svc, conn, ep.address, tls, await dial(target, conn.side.connectTimeoutMs, meshed ? svc.tls : undefined, alpn), dst),
-    done: (ok, sample = true) => pick.done(ok ? 'success' : 'failure', sample ? performance.now() - start : undefined),
-    settle: (ok, rttMs) => pick.done(ok ? 'success' : 'failure', rttMs),
+    meshed: mtls && ep.opaqueTransportPort === undefined,
   };
+  if (mtls) b.mtls = made;
+  else b.plain = made;
+  return made;
+}
+
+/** One attempt on a balanced endpoint: its pick, and what its endpoint shares with every attempt. */
+class BalancedEndpoint implements Endpoint {
+  readonly key: string;
+  readonly addr: string;
+  readonly ip: string;
+  readonly port: number;
+  readonly tls: TlsLabels;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly dstLabels: DstLabels | undefined;
+  readonly balanced = true;
+  readonly meshed: boolean;
+  private readonly base: EndpointBase;
+  private readonly start = performance.now();
+
+  constructor(
+    private readonly svc: OutboundServices,
+    private readonly conn: Conn,
+    private readonly pick: Pick<DiscoveredEndpoint>,
+  ) {
+    const ep = pick.endpoint;
+    const b = (this.base = baseOf(ep, ep.identity !== undefined && svc.tls !== undefined));
+    this.key = b.key;
+    this.addr = ep.address;
+    this.ip = ep.ip;
+    this.port = ep.port;
+    this.tls = b.tls;
+    this.labels = ep.labels;
+    this.dstLabels = b.dst;
+    this.meshed = b.meshed;
+  }
+
+  async dial(alpn?: readonly string[]): Promise<Socket> {
+    const b = this.base;
+    return tracked(this.svc, this.conn, this.addr, b.tls, await dial(b.target, this.conn.side.connectTimeoutMs, b.mtls ? this.svc.tls : undefined, alpn), b.dst);
+  }
+
+  done(ok: boolean, sample = true): void {
+    this.pick.done(ok ? 'success' : 'failure', sample ? performance.now() - this.start : undefined);
+  }
+
+  settle(ok: boolean, rttMs: number | undefined): void {
+    this.pick.done(ok ? 'success' : 'failure', rttMs);
+  }
 }
 
 /** For a pick held by an open connection: its outcome once the connection closes (opaque TCP). */

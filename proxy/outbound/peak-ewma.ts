@@ -149,43 +149,46 @@ export class PeakEwmaBalancer<E> {
    */
   pick(exclude?: ReadonlySet<string>): Pick<E> | undefined {
     const now = this.now();
-    const candidates: EndpointLoad<E>[] = [];
+    // Two passes over the endpoints instead of a candidate list: nothing allocated per request.
+    let n = 0;
+    let only: EndpointLoad<E> | undefined;
     let fallback: EndpointLoad<E> | undefined;
     for (const l of this.loads.values()) {
       if (exclude?.has(l.key)) continue;
       if (l.state === 'aside' && now >= l.retryAt) l.state = 'probing';
-      if (l.state === 'ready' || (l.state === 'probing' && l.pending === 0)) candidates.push(l);
-      else if (!fallback || l.retryAt < fallback.retryAt) fallback = l;
+      if (eligible(l)) {
+        n++;
+        only = l;
+      } else if (!fallback || l.retryAt < fallback.retryAt) fallback = l;
     }
     let chosen: EndpointLoad<E> | undefined;
-    if (candidates.length === 1) chosen = candidates[0];
-    else if (candidates.length >= 2) {
-      const i = Math.floor(this.random() * candidates.length);
-      let j = Math.floor(this.random() * (candidates.length - 1));
+    if (n === 1) chosen = only;
+    else if (n >= 2) {
+      const i = Math.floor(this.random() * n);
+      let j = Math.floor(this.random() * (n - 1));
       if (j >= i) j++;
-      const a = candidates[i]!;
-      const b = candidates[j]!;
-      chosen = this.cost(b) < this.cost(a) ? b : a;
+      let a: EndpointLoad<E> | undefined;
+      let b: EndpointLoad<E> | undefined;
+      let k = 0;
+      for (const l of this.loads.values()) {
+        if (exclude?.has(l.key) || !eligible(l)) continue;
+        if (k === i) a = l;
+        if (k === j) b = l;
+        k++;
+      }
+      chosen = this.cost(b!) < this.cost(a!) ? b : a;
     } else chosen = this.failFast ? undefined : fallback;
     if (!chosen) return undefined;
-    return this.issue(chosen);
+    chosen.pending++;
+    return new IssuedPick(this, chosen);
   }
 
-  private issue(l: EndpointLoad<E>): Pick<E> {
-    l.pending++;
-    let finished = false;
-    return {
-      key: l.key,
-      endpoint: l.value,
-      done: (outcome, rttMs) => {
-        if (finished) return;
-        finished = true;
-        l.pending = Math.max(0, l.pending - 1);
-        if (rttMs !== undefined && Number.isFinite(rttMs) && rttMs >= 0) this.observe(l, rttMs);
-        if (outcome === 'success') this.succeeded(l);
-        else this.failed(l);
-      },
-    };
+  /** A pick is over (IssuedPick.done, once). */
+  settle(l: EndpointLoad<E>, outcome: 'success' | 'failure', rttMs: number | undefined): void {
+    l.pending = Math.max(0, l.pending - 1);
+    if (rttMs !== undefined && Number.isFinite(rttMs) && rttMs >= 0) this.observe(l, rttMs);
+    if (outcome === 'success') this.succeeded(l);
+    else this.failed(l);
   }
 
   private observe(l: EndpointLoad<E>, rttMs: number): void {
@@ -222,5 +225,26 @@ export class PeakEwmaBalancer<E> {
       l.state = 'aside';
       l.retryAt = this.now() + backoff;
     }
+  }
+}
+
+const eligible = (l: EndpointLoad<unknown>) => l.state === 'ready' || (l.state === 'probing' && l.pending === 0);
+
+/** One request's pick: an object with a method rather than a closure per request. */
+class IssuedPick<E> implements Pick<E> {
+  private finished = false;
+  readonly key: string;
+  readonly endpoint: E;
+  constructor(
+    private readonly balancer: PeakEwmaBalancer<E>,
+    private readonly l: EndpointLoad<E>,
+  ) {
+    this.key = l.key;
+    this.endpoint = l.value;
+  }
+  done(outcome: 'success' | 'failure', rttMs?: number): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.balancer.settle(this.l, outcome, rttMs);
   }
 }
