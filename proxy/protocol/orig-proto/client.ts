@@ -28,6 +28,8 @@ export class H2Link implements UpstreamLink {
   private released = false;
   private responded = false;
   private resChunked = false;
+  /** The response head, held for the first body bytes (deliver). */
+  private heldHead: Buffer | undefined;
   private reqRemaining = 0;
   private readonly decoder: ChunkedDecoder | undefined;
   /** Whether the stream took the last request bytes without asking to wait. */
@@ -54,12 +56,14 @@ export class H2Link implements UpstreamLink {
       this.stream = this.lease.conn.request(h2RequestHeaders(this.head, this.fallbackAuthority), noBody, {
         onHeaders: (fields, end, kind) => this.onHeaders(fields, end, kind),
         onData: (d, end) => {
-          if (d.length > 0) this.handler?.onUpstreamData(this.resChunked ? chunk(d) : d);
-          if (end && this.resChunked) this.handler?.onUpstreamData(lastChunk(undefined));
+          if (d.length > 0) this.deliver(this.resChunked ? chunk(d) : d);
+          if (end && this.resChunked) this.deliver(lastChunk(undefined));
+          if (end) this.releaseHead();
         },
         onReset: (code, retrySafe, byPeer) => this.onReset(code, retrySafe, byPeer),
         onDrain: () => this.handler?.onUpstreamDrain(),
         onClose: () => {
+          this.releaseHead();
           this.gone = true;
           this.lease.release();
           // Ended normally with the exchange still attached (it reads the end from the framing):
@@ -87,16 +91,40 @@ export class H2Link implements UpstreamLink {
       return;
     }
     if (kind === 'trailers') {
-      if (this.resChunked) this.handler?.onUpstreamData(lastChunk(fields));
+      if (this.resChunked) this.deliver(lastChunk(fields));
+      this.releaseHead();
       return;
     }
     this.responded = true;
     const r = h1ResponseHead(fields, this.head.method, end);
     this.resChunked = r.chunked;
-    this.handler?.onUpstreamData(Buffer.from(r.head, 'latin1'));
+    const head = Buffer.from(r.head, 'latin1');
+    if (end) return void this.handler?.onUpstreamData(head);
+    // The first DATA frame nearly always comes in the same read as the HEADERS: held until then,
+    // head and body reach the client in one write (one segment) instead of two.
+    this.heldHead = head;
+    process.nextTick(this.releaseHead);
   }
 
+  /** Response bytes to the server, after a head still held. */
+  private deliver(b: Buffer): void {
+    const held = this.heldHead;
+    if (held) {
+      this.heldHead = undefined;
+      b = Buffer.concat([held, b], held.length + b.length);
+    }
+    this.handler?.onUpstreamData(b);
+  }
+
+  private readonly releaseHead = (): void => {
+    const held = this.heldHead;
+    if (!held) return;
+    this.heldHead = undefined;
+    this.handler?.onUpstreamData(held);
+  };
+
   private onReset(code: number, retrySafe: boolean, byPeer: boolean): void {
+    this.releaseHead();
     this.gone = true;
     const h = this.handler;
     this.handler = undefined;
