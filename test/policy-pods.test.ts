@@ -16,7 +16,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { APP_UID, Cluster, logsOnFailure, meshSkipReason, sum, type Pod } from './pods';
 import { eventually, serveTcp, connectTcp } from './pods/mesh';
-import { makeMeshDir, meshProxyEnv, DESTINATION_PORT, IDENTITY_PORT } from './pods/mesh-control';
+import { makeMeshDir, meshProxyEnv, POLICY_PORT, startMeshControl, workloadLines } from './pods/mesh-control';
 import { LINNET_BIN } from '../control/local/pods/pod';
 
 const skip = meshSkipReason();
@@ -26,7 +26,6 @@ const GRPC_APP = join(__dirname, 'grpc-app.js');
 const CLIENT_ID = 'client.demo.serviceaccount.identity.linnet.cluster.local';
 const OTHER_ID = 'other.demo.serviceaccount.identity.linnet.cluster.local';
 const WEB_ID = 'web.demo.serviceaccount.identity.linnet.cluster.local';
-const POLICY_PORT = 8090;
 const HTTP = 8000; // Server web-http: /healthz to all, the rest to client only; deny otherwise
 const OPEN = 8001; // no Server: the control plane's default, all-authenticated
 const AUDIT = 8002; // Server web-audit: accessPolicy audit
@@ -167,24 +166,13 @@ before(async () => {
       `      - address: ${web.ip}`,
       `        identity: ${WEB_ID}`,
       '        labels: { app: web }',
-      'workloads:',
-      ...[[CLIENT_ID, 'client'], [OTHER_ID, 'other'], [WEB_ID, 'web']].flatMap(([id, t]) => [`  - identity: ${id}`, `    token: "${t}-token"`]),
+      ...workloadLines([[CLIENT_ID, 'client'], [OTHER_ID, 'other'], [WEB_ID, 'web']]),
       '',
     ].join('\n'),
   );
   mkdirSync(join(dir, 'policy'));
   writeFileSync(join(dir, 'policy', 'web.yaml'), policy(CLIENT_ID));
-  control.spawn(process.execPath, [
-    LINNET_BIN, 'control', '--discovery-file', join(dir, 'mesh.yaml'), '--identity-dir', join(dir, 'ca'), '--policy-dir', join(dir, 'policy'),
-    '--destination-addr', `${control.ip}:${DESTINATION_PORT}`, '--identity-addr', `${control.ip}:${IDENTITY_PORT}`, '--policy-addr', `${control.ip}:${POLICY_PORT}`,
-    '--default-inbound-policy', 'all-authenticated',
-  ], { name: 'control' });
-  await eventually(async () => {
-    for (const port of [DESTINATION_PORT, IDENTITY_PORT, POLICY_PORT]) {
-      const r = await control.run('bash', ['-c', `exec 3<>/dev/tcp/${control.ip}/${port}`], { timeoutMs: 2000 });
-      assert.equal(r.code, 0, `control not listening on ${port} yet`);
-    }
-  }, 15_000, 200);
+  await startMeshControl(control, dir, { policyDir: join(dir, 'policy'), args: ['--default-inbound-policy', 'all-authenticated'] });
   await Promise.all([client.init(), other.init(), web.init()]);
   await Promise.all([
     client.startProxy(meshProxyEnv(control, dir, CLIENT_ID, 'client')),

@@ -12,8 +12,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { APP_UID, Cluster, logsOnFailure, meshSkipReason, sum, type Pod } from './pods';
 import { eventually } from './pods/mesh';
-import { makeMeshDir, meshProxyEnv, DESTINATION_PORT, IDENTITY_PORT } from './pods/mesh-control';
-import { LINNET_BIN } from '../control/local/pods/pod';
+import { makeMeshDir, meshProxyEnv, POLICY_PORT, startMeshControl, workloadLines } from './pods/mesh-control';
 
 const skip = meshSkipReason();
 const APP = join(__dirname, 'mesh-app.js');
@@ -21,7 +20,6 @@ const RATE_APP = join(__dirname, 'rate-app.js');
 const FAST_ID = 'fast.demo.serviceaccount.identity.linnet.cluster.local';
 const CALM_ID = 'calm.demo.serviceaccount.identity.linnet.cluster.local';
 const WEB_ID = 'web.demo.serviceaccount.identity.linnet.cluster.local';
-const POLICY_PORT = 8090;
 const PORT = 8000;
 /** Requests a second per client identity. */
 const LIMIT = 50;
@@ -66,23 +64,13 @@ before(async () => {
       `      - address: ${web.ip}`,
       `        identity: ${WEB_ID}`,
       '        labels: { app: web }',
-      'workloads:',
-      ...[[FAST_ID, 'fast'], [CALM_ID, 'calm'], [WEB_ID, 'web']].flatMap(([id, t]) => [`  - identity: ${id}`, `    token: "${t}-token"`]),
+      ...workloadLines([[FAST_ID, 'fast'], [CALM_ID, 'calm'], [WEB_ID, 'web']]),
       '',
     ].join('\n'),
   );
   mkdirSync(join(dir, 'policy'));
   writeFileSync(join(dir, 'policy', 'web.yaml'), POLICY);
-  control.spawn(process.execPath, [
-    LINNET_BIN, 'control', '--discovery-file', join(dir, 'mesh.yaml'), '--identity-dir', join(dir, 'ca'), '--policy-dir', join(dir, 'policy'),
-    '--destination-addr', `${control.ip}:${DESTINATION_PORT}`, '--identity-addr', `${control.ip}:${IDENTITY_PORT}`, '--policy-addr', `${control.ip}:${POLICY_PORT}`,
-  ], { name: 'control' });
-  await eventually(async () => {
-    for (const port of [DESTINATION_PORT, IDENTITY_PORT, POLICY_PORT]) {
-      const r = await control.run('bash', ['-c', `exec 3<>/dev/tcp/${control.ip}/${port}`], { timeoutMs: 2000 });
-      assert.equal(r.code, 0, `control not listening on ${port} yet`);
-    }
-  }, 15_000, 200);
+  await startMeshControl(control, dir, { policyDir: join(dir, 'policy') });
   await Promise.all([fast.init(), calm.init(), web.init()]);
   await Promise.all([
     fast.startProxy(meshProxyEnv(control, dir, FAST_ID, 'fast')),

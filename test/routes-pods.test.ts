@@ -15,15 +15,13 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { APP_UID, Cluster, logsOnFailure, meshSkipReason, sum, type Pod } from './pods';
 import { eventually } from './pods/mesh';
-import { makeMeshDir, meshProxyEnv, DESTINATION_PORT, IDENTITY_PORT } from './pods/mesh-control';
-import { LINNET_BIN } from '../control/local/pods/pod';
+import { makeMeshDir, meshProxyEnv, POLICY_PORT, startMeshControl, workloadLines } from './pods/mesh-control';
 import type { PodProcess } from '../control/local/pods/exec';
 
 const skip = meshSkipReason();
 const APP = join(__dirname, 'mesh-app.js');
 const CLIENT_ID = 'client.demo.serviceaccount.identity.linnet.cluster.local';
 const WEB_ID = 'web.demo.serviceaccount.identity.linnet.cluster.local';
-const POLICY_PORT = 8090;
 const SEED = 1;
 
 // Services (mesh file) and their virtual IPs; every service port is its endpoints' port.
@@ -171,23 +169,13 @@ before(async () => {
       ...svc('slow-idle', SLOW_IDLE, [a]),
       ...svc('slow-retried', SLOW_RETRIED, [a]),
       ...svc('echo', GRPC, [b]),
-      'workloads:',
-      ...[[CLIENT_ID, 'client'], [WEB_ID, 'web']].flatMap(([id, t]) => [`  - identity: ${id}`, `    token: "${t}-token"`]),
+      ...workloadLines([[CLIENT_ID, 'client'], [WEB_ID, 'web']]),
       '',
     ].join('\n'),
   );
   mkdirSync(join(dir, 'policy'));
   writeFileSync(join(dir, 'policy', 'routes.yaml'), routes(90, 10));
-  control.spawn(process.execPath, [
-    LINNET_BIN, 'control', '--discovery-file', join(dir, 'mesh.yaml'), '--identity-dir', join(dir, 'ca'), '--policy-dir', join(dir, 'policy'),
-    '--destination-addr', `${control.ip}:${DESTINATION_PORT}`, '--identity-addr', `${control.ip}:${IDENTITY_PORT}`, '--policy-addr', `${control.ip}:${POLICY_PORT}`,
-  ], { name: 'control' });
-  await eventually(async () => {
-    for (const port of [DESTINATION_PORT, IDENTITY_PORT, POLICY_PORT]) {
-      const r = await control.run('bash', ['-c', `exec 3<>/dev/tcp/${control.ip}/${port}`], { timeoutMs: 2000 });
-      assert.equal(r.code, 0, `control not listening on ${port} yet`);
-    }
-  }, 15_000, 200);
+  await startMeshControl(control, dir, { policyDir: join(dir, 'policy') });
   await Promise.all([client.init(), a.init(), b.init(), c.init()]);
   await Promise.all([
     client.startProxy(meshProxyEnv(control, dir, CLIENT_ID, 'client', { LINNET_PROXY_POLICY_SVC_ADDR: `${control.ip}:${POLICY_PORT}`, LINNET_PROXY_POLICY_WORKLOAD: client.ip, LINNET_PROXY_OUTBOUND_ALLOW_L5D_REQUEST_HEADERS: 'true' })),

@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node
 import { join } from 'node:path';
 import { APP_UID, Cluster, LINNET_BIN, logsOnFailure, meshSkipReason, type Pod, type PodProcess } from './pods';
 import { eventually } from './pods/mesh';
-import { makeMeshDir, meshProxyEnv } from './pods/mesh-control';
+import { makeMeshDir, meshProxyEnv, startMeshControl } from './pods/mesh-control';
 import { forwardFromPod, type Forward } from '../control/local/pods/forward';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -71,17 +71,7 @@ before(async () => {
       `  - { identity: ${id('client')}, token: client-token, name: client }`,
     ].join('\n') + '\n',
   );
-  controlProc = control.spawn(process.execPath, [
-    LINNET_BIN, 'control', '--discovery-file', join(dir, 'mesh.yaml'), '--identity-dir', join(dir, 'ca'),
-    '--destination-addr', `${control.ip}:8086`, '--identity-addr', `${control.ip}:8080`, '--viz-scrape-interval', '1s',
-  ], { name: 'control' });
-  await eventually(async () => {
-    for (const port of [8086, 8080, 8085]) {
-      const host = port === 8085 ? '127.0.0.1' : control.ip;
-      const r = await control.run('bash', ['-c', `exec 3<>/dev/tcp/${host}/${port}`], { timeoutMs: 2000 });
-      assert.equal(r.code, 0, `control not listening on ${port} yet`);
-    }
-  }, 30_000, 200);
+  controlProc = await startMeshControl(control, dir, { viz: true, readyMs: 30_000 });
   for (const p of [...servers, client]) await p.init();
   const tapEnv = { LINNET_PROXY_TAP_SVC_NAME: TAP_IDENTITY };
   for (const p of servers) await p.startProxy(meshProxyEnv(control, dir, id('server'), 'server', tapEnv), 60_000);

@@ -17,14 +17,13 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { APP_UID, Cluster, LINNET_BIN, logsOnFailure, meshSkipReason, sum, type Pod, type PodProcess } from './pods';
 import { eventually } from './pods/mesh';
-import { makeMeshDir, meshProxyEnv, DESTINATION_PORT, IDENTITY_PORT } from './pods/mesh-control';
+import { makeMeshDir, meshProxyEnv, POLICY_PORT, startMeshControl } from './pods/mesh-control';
 import { forwardFromPod, type Forward } from '../control/local/pods/forward';
 
 const skip = meshSkipReason();
 const CHROMIUM = '/usr/bin/chromium';
 const PROMETHEUS = '/usr/bin/prometheus';
 const id = (sa: string) => `${sa}.demo.serviceaccount.identity.linnet.cluster.local`;
-const POLICY_PORT = 8090;
 const WEB_VIP = '10.96.2.10';
 const PLAIN_VIP = '10.96.2.11';
 const PORT = 8080;
@@ -156,17 +155,7 @@ before(async () => {
   );
   mkdirSync(join(dir, 'policy'));
   writeFileSync(join(dir, 'policy', 'routes.yaml'), ROUTES);
-  controlProc = control.spawn(process.execPath, [
-    LINNET_BIN, 'control', '--discovery-file', join(dir, 'mesh.yaml'), '--identity-dir', join(dir, 'ca'), '--policy-dir', join(dir, 'policy'),
-    '--destination-addr', `${control.ip}:${DESTINATION_PORT}`, '--identity-addr', `${control.ip}:${IDENTITY_PORT}`, '--policy-addr', `${control.ip}:${POLICY_PORT}`,
-    '--viz-scrape-interval', '1s',
-  ], { name: 'control' });
-  await eventually(async () => {
-    for (const [host, port] of [[control.ip, DESTINATION_PORT], [control.ip, IDENTITY_PORT], [control.ip, POLICY_PORT], ['127.0.0.1', 8085]] as const) {
-      const r = await control.run('bash', ['-c', `exec 3<>/dev/tcp/${host}/${port}`], { timeoutMs: 2000 });
-      assert.equal(r.code, 0, `control not listening on ${host}:${port} yet`);
-    }
-  }, 30_000, 200);
+  controlProc = await startMeshControl(control, dir, { policyDir: join(dir, 'policy'), viz: true, readyMs: 30_000 });
   await Promise.all([server.init(), client.init()]);
   await Promise.all([
     server.startProxy(meshProxyEnv(control, dir, id('server'), 'server', { LINNET_PROXY_POLICY_SVC_ADDR: `${control.ip}:${POLICY_PORT}`, LINNET_PROXY_POLICY_WORKLOAD: server.ip, LINNET_PROXY_INBOUND_PORTS: String(PORT) }), 60_000),

@@ -7,7 +7,8 @@
  * or connection past that is recorded without its dst_* labels and counted in
  * `dst_label_sets_overflow_total{metric}`.
  */
-import { Counter, type Registry } from './registry';
+import { LabelSetBudget, type OverflowCounter } from './label-budget';
+import type { Registry } from './registry';
 
 export const MAX_VALUE_LENGTH = 128;
 export const MAX_LABELS = 16;
@@ -39,46 +40,14 @@ export function dstLabelsOf(raw: Readonly<Record<string, string>>): DstLabels | 
   return Object.freeze({ labels: Object.freeze(labels), key: JSON.stringify(labels) });
 }
 
-const overflowCounters = new WeakMap<Registry, Counter>();
-
-function overflowCounter(registry: Registry): Counter {
-  let c = overflowCounters.get(registry);
-  if (!c) {
-    c = new Counter(registry, {
-      name: 'dst_label_sets_overflow_total',
-      help: 'Requests and connections recorded without their dst_* labels because the metric already had its maximum of distinct destination label sets',
-      labelNames: ['metric'],
-    });
-    overflowCounters.set(registry, c);
-  }
-  return c;
-}
+const DST_OVERFLOW: OverflowCounter = {
+  name: 'dst_label_sets_overflow_total',
+  help: 'Requests and connections recorded without their dst_* labels because the metric already had its maximum of distinct destination label sets',
+};
 
 /** One metric family's admission of distinct dst_* sets. */
-export class DstLabelBudget {
-  private readonly seen = new Set<string>();
-  private readonly overflow: () => void;
-
-  constructor(
-    registry: Registry,
-    metric: string,
-    private readonly max = MAX_SETS,
-  ) {
-    this.overflow = overflowCounter(registry).bind({ metric });
-  }
-
-  /** The set to record with: `d` when it is known or there is room, else undefined (counted). */
-  admit(d: DstLabels | undefined): DstLabels | undefined {
-    if (!d || this.seen.has(d.key)) return d;
-    if (this.seen.size >= this.max) {
-      this.overflow();
-      return undefined;
-    }
-    this.seen.add(d.key);
-    return d;
-  }
-
-  get size(): number {
-    return this.seen.size;
+export class DstLabelBudget extends LabelSetBudget<DstLabels> {
+  constructor(registry: Registry, metric: string, max = MAX_SETS) {
+    super(registry, DST_OVERFLOW, metric, max);
   }
 }

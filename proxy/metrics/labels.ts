@@ -1,4 +1,5 @@
-import { Counter, type Registry } from './registry';
+import { LabelSetBudget, type OverflowCounter } from './label-budget';
+import type { Registry } from './registry';
 
 /**
  * The TLS labels of one side of a connection or request, as linkerd2-proxy writes them: `tls` is
@@ -34,42 +35,17 @@ export function srvLabelsOf(kind: string, name: string): SrvLabels {
   return Object.freeze({ srv_kind: k, srv_name: n, key: `${k}\0${n}` });
 }
 
-const overflowCounters = new WeakMap<Registry, Counter>();
+const SRV_OVERFLOW: OverflowCounter = {
+  name: 'srv_label_sets_overflow_total',
+  help: 'Inbound connections recorded without their srv_* labels because the metric already had its maximum of distinct Servers',
+};
 
 /**
  * One metric family's admission of distinct srv_* sets, so that a control plane renaming Servers
- * without end cannot grow a proxy's series without limit: past MAX_SRV_SETS a connection is
- * recorded without its srv_* labels and counted in `srv_label_sets_overflow_total{metric}`.
+ * without end cannot grow a proxy's series without limit.
  */
-export class SrvLabelBudget {
-  private readonly seen = new Set<string>();
-  private readonly overflow: () => void;
-
-  constructor(
-    registry: Registry,
-    metric: string,
-    private readonly max = MAX_SRV_SETS,
-  ) {
-    let c = overflowCounters.get(registry);
-    if (!c) {
-      c = new Counter(registry, {
-        name: 'srv_label_sets_overflow_total',
-        help: 'Inbound connections recorded without their srv_* labels because the metric already had its maximum of distinct Servers',
-        labelNames: ['metric'],
-      });
-      overflowCounters.set(registry, c);
-    }
-    this.overflow = c.bind({ metric });
-  }
-
-  /** The set to record with: `s` when it is known or there is room, else undefined (counted). */
-  admit(s: SrvLabels | undefined): SrvLabels | undefined {
-    if (!s || this.seen.has(s.key)) return s;
-    if (this.seen.size >= this.max) {
-      this.overflow();
-      return undefined;
-    }
-    this.seen.add(s.key);
-    return s;
+export class SrvLabelBudget extends LabelSetBudget<SrvLabels> {
+  constructor(registry: Registry, metric: string, max = MAX_SRV_SETS) {
+    super(registry, SRV_OVERFLOW, metric, max);
   }
 }

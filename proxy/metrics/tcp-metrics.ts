@@ -53,28 +53,10 @@ export class TcpMetrics {
   readonly dstBudget: DstLabelBudget;
   /** ... and its srv_* set. */
   readonly srvBudget: SrvLabelBudget;
-  private readonly labeler: TcpLabeler | undefined;
+  /** Set on a view only (see `labelled`). */
+  private readonly labeler: TcpLabeler | undefined = undefined;
 
-  /** `view`: the metrics this one is a labelled view of (see `labelled`); absent: new families on `registry`. */
-  constructor(
-    readonly registry: Registry,
-    view?: { of: TcpMetrics; labeler: TcpLabeler },
-  ) {
-    this.labeler = view?.labeler;
-    if (view) {
-      const o = view.of;
-      this.live = o.live;
-      this.dstBudget = o.dstBudget;
-      this.srvBudget = o.srvBudget;
-      this.open = o.open;
-      this.close = o.close;
-      this.openConnections = o.openConnections;
-      this.readBytes = o.readBytes;
-      this.writeBytes = o.writeBytes;
-      this.connectErrors = o.connectErrors;
-      this.relays = o.relays;
-      return;
-    }
+  constructor(readonly registry: Registry) {
     this.live = new Set();
     this.dstBudget = new DstLabelBudget(registry, 'tcp_open_total');
     this.srvBudget = new SrvLabelBudget(registry, 'tcp_open_total');
@@ -124,7 +106,9 @@ export class TcpMetrics {
    */
   labelled(labeler: TcpLabeler): TcpMetrics {
     const inner = this.labeler;
-    return new TcpMetrics(this.registry, { of: this, labeler: inner ? (l) => labeler(inner(l)) : labeler });
+    // A shallow copy: the same families, budgets and set of live sides; only the labeler differs.
+    const view = Object.create(TcpMetrics.prototype) as TcpMetrics;
+    return Object.assign(view, this, { labeler: inner ? (l: TcpLabels) => labeler(inner(l)) : labeler });
   }
 
   /** Brings every open connection's byte counters up to date (just before a scrape). */

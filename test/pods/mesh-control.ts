@@ -27,19 +27,53 @@ export function makeMeshDir(tokenNames: readonly string[], prefix = 'linnet-mesh
   return dir;
 }
 
-/** Starts `linnet control` on `pod` with `dir/mesh.yaml` and `dir/ca`; resolves once both ports accept. */
-export async function startMeshControl(pod: Pod, dir: string): Promise<PodProcess> {
-  const p = pod.spawn(process.execPath, [
+export const POLICY_PORT = 8090;
+/** The viz API, on the control pod's loopback. */
+export const VIZ_PORT = 8085;
+
+export interface MeshControlOptions {
+  /** Serves policy (inbound and outbound) from this directory on POLICY_PORT. */
+  policyDir?: string;
+  /** Scrapes the proxies every second for viz, whose API must be up too. */
+  viz?: boolean;
+  /** More `linnet control` arguments. */
+  args?: readonly string[];
+  name?: string;
+  readyMs?: number;
+}
+
+/**
+ * Starts `linnet control` on `pod` with `dir/mesh.yaml` and `dir/ca` (and what `opts` adds);
+ * resolves once every port it serves accepts.
+ */
+export async function startMeshControl(pod: Pod, dir: string, opts: MeshControlOptions = {}): Promise<PodProcess> {
+  const args = [
     LINNET_BIN, 'control', '--discovery-file', join(dir, 'mesh.yaml'), '--identity-dir', join(dir, 'ca'),
     '--destination-addr', `${pod.ip}:${DESTINATION_PORT}`, '--identity-addr', `${pod.ip}:${IDENTITY_PORT}`,
-  ], { name: 'control' });
+  ];
+  const ports: [string, number][] = [[pod.ip, DESTINATION_PORT], [pod.ip, IDENTITY_PORT]];
+  if (opts.policyDir) {
+    args.push('--policy-dir', opts.policyDir, '--policy-addr', `${pod.ip}:${POLICY_PORT}`);
+    ports.push([pod.ip, POLICY_PORT]);
+  }
+  if (opts.viz) {
+    args.push('--viz-scrape-interval', '1s');
+    ports.push(['127.0.0.1', VIZ_PORT]);
+  }
+  args.push(...(opts.args ?? []));
+  const p = pod.spawn(process.execPath, args, { name: opts.name ?? 'control' });
   await eventually(async () => {
-    for (const port of [DESTINATION_PORT, IDENTITY_PORT]) {
-      const r = await pod.run('bash', ['-c', `exec 3<>/dev/tcp/${pod.ip}/${port}`], { timeoutMs: 2000 });
-      assert.equal(r.code, 0, `control not listening on ${port} yet`);
+    for (const [host, port] of ports) {
+      const r = await pod.run('bash', ['-c', `exec 3<>/dev/tcp/${host}/${port}`], { timeoutMs: 2000 });
+      assert.equal(r.code, 0, `control not listening on ${host}:${port} yet`);
     }
-  }, 15_000, 200);
+  }, opts.readyMs ?? 15_000, 200);
   return p;
+}
+
+/** The mesh file's `workloads:` section: each [identity, token name] with the token makeMeshDir wrote. */
+export function workloadLines(workloads: readonly (readonly [string, string])[]): string[] {
+  return ['workloads:', ...workloads.flatMap(([id, t]) => [`  - identity: ${id}`, `    token: "${t}-token"`])];
 }
 
 /** The proxy environment of a workload `id` whose token is `dir/<token>-token`. */
