@@ -135,7 +135,31 @@ export class HttpMetrics {
 
   /** Call when a request's head has been received; returns the function that ends it. */
   start(labels: HttpLabels): (outcome: HttpOutcome) => void {
-    const route = this.route(labels);
+    return this.begin(this.route(labels));
+  }
+
+  /** Routes by a site object and an authority (startAt). */
+  private readonly bySite = new WeakMap<object, Map<string, Route>>();
+
+  /**
+   * start() for a request whose labels other than its authority are fixed by `site` (an
+   * endpoint as the outbound call path keeps it: same object, same direction, address, TLS and
+   * dst_*): its series are found by the object and the authority, with no label set or key
+   * string built per request. `labels` is called only the first time.
+   */
+  startAt(site: object, authority: string, labels: () => HttpLabels): (outcome: HttpOutcome) => void {
+    let byAuthority = this.bySite.get(site);
+    if (!byAuthority) this.bySite.set(site, (byAuthority = new Map()));
+    let route = byAuthority.get(authority);
+    if (!route) {
+      route = this.route(labels());
+      // Authorities are the client's to choose: past this many per site, looked up the long way.
+      if (byAuthority.size < 1000) byAuthority.set(authority, route);
+    }
+    return this.begin(route);
+  }
+
+  private begin(route: Route): (outcome: HttpOutcome) => void {
     route.requests++;
     const t0 = performance.now();
     let done = false;

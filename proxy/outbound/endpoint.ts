@@ -58,6 +58,11 @@ export interface Endpoint {
   dstLabels: DstLabels | undefined;
   /** Picked by the balancer (the original destination is never retried elsewhere). */
   balanced: boolean;
+  /**
+   * The same object for every attempt on this endpoint with the same labels (address, TLS,
+   * dst_*): metrics find its series by it (HttpMetrics.startAt). Absent: labels built each time.
+   */
+  site?: object;
   /** Meshed and not behind opaque transport: HTTP/1.1 may ride HTTP/2 to it (orig-proto). */
   meshed: boolean;
   /** Opens a connection to it, counted in the TCP metrics (peer="dst"). `alpn`: TLS offer. */
@@ -246,6 +251,7 @@ class BalancedEndpoint implements Endpoint {
   readonly dstLabels: DstLabels | undefined;
   readonly balanced = true;
   readonly meshed: boolean;
+  readonly site: object;
   private readonly base: EndpointBase;
   private readonly start = performance.now();
 
@@ -264,6 +270,7 @@ class BalancedEndpoint implements Endpoint {
     this.labels = ep.labels;
     this.dstLabels = b.dst;
     this.meshed = b.meshed;
+    this.site = b;
   }
 
   async dial(alpn?: readonly string[]): Promise<Socket> {

@@ -11,7 +11,7 @@ import type { Stack } from '../accept/connection';
 import type { Detected } from '../accept/detect/detect';
 import { readPrefix } from '../accept/read-prefix';
 import { Dispatch } from '../accept/serve';
-import type { HttpMetrics } from '../metrics/http-metrics';
+import type { HttpLabels, HttpMetrics } from '../metrics/http-metrics';
 import { noTls, type TlsLabels } from '../metrics/labels';
 import type { TapHub, TapRecorder } from '../tap/hub';
 import { tapHeadOf, type TapHeadSource } from '../tap/heads';
@@ -297,13 +297,14 @@ class OutboundCall {
     const tls = ep?.tls ?? noTls(side.dstNoTlsReason);
     // As linkerd2-proxy: outbound requests carry the endpoint's TLS (server_id when meshed) and
     // its discovery labels as dst_*.
-    this.finish = this.deps.http.start({
+    const labels = (): HttpLabels => ({
       direction: side.direction,
       authority: this.authority,
       target_addr: ep?.addr ?? target.addr,
       ...tls,
       ...(ep && ep.dstLabels ? { dst: ep.dstLabels } : {}),
     });
+    this.finish = ep?.site ? this.deps.http.startAt(ep.site, this.authority, labels) : this.deps.http.start(labels());
     // Tap sits beside the metrics: one boolean read while no tap is open.
     const tap = this.deps.tap;
     if (tap?.active) {
