@@ -1,19 +1,26 @@
 /**
  * The Node options the proxy runs with wherever Linnet starts it (the image's ENV, the local pods
- * of `npm start`, the tests and the bench): V8's young generation held to 1 MB semi-spaces instead
- * of growing to 16 MB. A proxy's garbage is short-lived (a request's objects), so a small young
- * generation is collected often and cheaply, and the 30 MB V8 would otherwise keep committed
- * after the first burst is given back to the node.
+ * of `npm start`, the tests and the bench): V8's young generation held to 4 MB semi-spaces instead
+ * of growing to 16 MB. A proxy's garbage is short-lived (a request's objects): a young generation
+ * of a few MB is collected cheaply, and V8 does not keep 30 MB committed after the first burst.
  *
- * Measured with `linnet bench --scenario http1-small,latency-http1-1000,idle-conns --runs 3`, with
- * and without `--proxy-env NODE_OPTIONS=--max-semi-space-size=1` (2026-12-06, same machine, back
- * to back): one hop, peak RSS 115.4 → 86.8 MiB and private memory at the end 59.2 → 30.1 MiB; the
- * meshed pair 231.6 → 158.4 MiB peak; CPU per request at a constant 1,000 req/s +6% one hop and
- * unchanged meshed (0.570 → 0.573 CPU s per 1k), +15–22% one hop at saturation; p99 at 1,000
- * req/s no worse (meshed 7.7 → 6.1 ms). Set NODE_OPTIONS on the proxy container to choose
+ * The size is a trade between CPU (a smaller young generation is collected more often, and each
+ * collection copies the same live set) and memory. Measured with `linnet bench --proxy-env
+ * NODE_OPTIONS=--max-semi-space-size=N` on this machine (2026-12-06, back to back, ratios from the
+ * same run):
+ *  - 16 against 1 (`--scenario http1-small,latency-http1-1000,idle-conns --runs 3`): one hop, peak
+ *    RSS 115.4 → 86.8 MiB; the meshed pair 231.6 → 158.4 MiB; CPU per request +15–22% one hop at
+ *    saturation, +6% at a constant 1,000 req/s.
+ *  - 1 against 4 (`--scenario http1-small --runs 5`, two rounds each, alternating): one hop
+ *    0.93× and 0.94× nginx's throughput with 1, 1.07× and 0.97× with 4; the meshed path 0.39× and
+ *    0.36× the haproxy pair with 1, 0.47× and 0.39× with 4; CPU per 1k requests 11–12% less with
+ *    4; peak RSS 88/87 → 94/94 MiB one hop, 168/159 → 189/174 MiB the pair. At a constant 1,000
+ *    req/s (`--scenario latency-http1-1000 --runs 3`): CPU per 1k 0.257 → 0.203 s one hop,
+ *    0.543 → 0.507 s meshed; p99 3.03 → 2.85 ms and 4.70 → 4.38 ms; peak RSS +5 and +10 MiB.
+ * Four gives back most of the CPU for a few MB. Set NODE_OPTIONS on the proxy container to choose
  * otherwise (a later --max-semi-space-size wins).
  */
-export const PROXY_NODE_OPTIONS = '--max-semi-space-size=1';
+export const PROXY_NODE_OPTIONS = '--max-semi-space-size=4';
 
 /** NODE_OPTIONS for a proxy started with `extra` (the caller's own options come after ours, so theirs win). */
 export function proxyNodeOptions(extra: string | undefined): string {
