@@ -104,6 +104,15 @@ export function parsePositiveInt(variable: string, text: string, max: number): n
   return n;
 }
 
+export function parseIntInRange(variable: string, text: string, min: number, max: number): number {
+  const t = text.trim();
+  const form = `a whole number from ${min} to ${max}`;
+  if (!/^\d+$/.test(t)) throw new ConfigError(variable, text, form);
+  const n = Number(t);
+  if (n < min || n > max) throw new ConfigError(variable, text, form);
+  return n;
+}
+
 export function parseEnum<T extends string>(variable: string, text: string, allowed: readonly T[]): T {
   const t = text.trim().toLowerCase();
   if ((allowed as readonly string[]).includes(t)) return t as T;

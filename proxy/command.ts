@@ -1,5 +1,6 @@
 /** `linnet proxy`: the sidecar. Configured only by LINNET_PROXY_* environment variables. */
 import type { Command } from '../core/command';
+import { applyHeapGrowingPercent } from '../core/proxy-node-options';
 import { loadProxyConfig, PROXY_ENV } from './runtime/config';
 import { assertNativeSupport } from './transport/native';
 import { startProxy } from './runtime/supervisor';
@@ -25,6 +26,7 @@ export const command: Command = {
       return 2;
     }
     const config = loadProxyConfig();
+    applyHeapGrowingPercent(config.heapGrowingPercent);
     assertNativeSupport();
     const proxy = await startProxy(config);
     process.once('SIGTERM', () => proxy.shutdown('SIGTERM'));

@@ -167,3 +167,15 @@ test('tap: off unless a tap identity is named; needs identity; addresses, caps a
   );
   assert.throws(() => loadProxyConfig({ ...identity, LINNET_PROXY_TAP_SVC_NAME: TAP, LINNET_PROXY_TAP_MAX_RPS: '0' }), /LINNET_PROXY_TAP_MAX_RPS/);
 });
+
+test('heap growing percent: 50 by default, 0 leaves V8 its own, out of range refused with the form', () => {
+  assert.equal(loadProxyConfig({}).heapGrowingPercent, 50);
+  assert.equal(loadProxyConfig({ LINNET_PROXY_HEAP_GROWING_PERCENT: '0' }).heapGrowingPercent, 0);
+  assert.equal(loadProxyConfig({ LINNET_PROXY_HEAP_GROWING_PERCENT: '400' }).heapGrowingPercent, 400);
+  for (const bad of ['401', '-1', '1.5']) {
+    assert.throws(
+      () => loadProxyConfig({ LINNET_PROXY_HEAP_GROWING_PERCENT: bad }),
+      (e: unknown) => e instanceof ConfigError && /LINNET_PROXY_HEAP_GROWING_PERCENT/.test(e.message) && /a whole number from 0 to 400/.test(e.message),
+    );
+  }
+});

@@ -7,6 +7,7 @@ import {
   parseBool,
   parseDuration,
   parseEnum,
+  parseIntInRange,
   parsePortRanges,
   parsePositiveInt,
   parseSocketAddr,
@@ -60,6 +61,8 @@ export interface ProxyConfig {
   readonly tap: TapConfig | undefined;
   /** Outbound routes honour a request's l5d-retry-* and l5d-timeout headers. */
   readonly allowL5dRequestHeaders: boolean;
+  /** V8's old-generation growth between full collections, percent of the live heap; 0: V8's own (core/proxy-node-options.ts). */
+  readonly heapGrowingPercent: number;
 }
 
 export type MeshedHttp1 = 'orig-proto' | 'http1';
@@ -115,6 +118,11 @@ export const PROXY_ENV = {
     meaning:
       "how outbound HTTP/1.1 travels to a meshed endpoint: `orig-proto` (a stream on one pooled mTLS HTTP/2 connection, turned back into HTTP/1.1 by the peer's proxy, as Linkerd does) or `http1` (pooled mTLS HTTP/1.1 connections, one per request in flight)",
   },
+  LINNET_PROXY_HEAP_GROWING_PERCENT: {
+    default: '50',
+    meaning:
+      "how far V8 lets the proxy's old generation grow past what the last full collection kept, in percent (0-400; 0: V8's own choice, up to 4x): lower holds less memory for more frequent full collections",
+  },
   ...IDENTITY_ENV,
   ...POLICY_ENV,
   ...TAP_ENV,
@@ -161,6 +169,7 @@ export function loadProxyConfig(env: NodeJS.ProcessEnv = process.env, sys: Syste
     meshedHttp1: parseEnum('LINNET_PROXY_OUTBOUND_MESHED_HTTP1', get('LINNET_PROXY_OUTBOUND_MESHED_HTTP1'), ['orig-proto', 'http1'] as const),
     tap: parseTapEnv(env, identity !== undefined),
     allowL5dRequestHeaders: parseBool('LINNET_PROXY_OUTBOUND_ALLOW_L5D_REQUEST_HEADERS', get('LINNET_PROXY_OUTBOUND_ALLOW_L5D_REQUEST_HEADERS')),
+    heapGrowingPercent: parseIntInRange('LINNET_PROXY_HEAP_GROWING_PERCENT', get('LINNET_PROXY_HEAP_GROWING_PERCENT'), 0, 400),
   };
   return deepFreeze(config);
 }
