@@ -16,6 +16,7 @@ import type { TlsStore } from '../transport/tls/store';
 import { decodeTransportHeader, TransportHeaderError, type TransportHeader } from '../transport/transport-header';
 import { acceptMeshed, inboundVerdict } from './mtls';
 import { resetConnection } from '../transport/reset';
+import { merged } from '../../core/merged';
 
 const NO_PORTS: ReadonlySet<number> = new Set();
 
@@ -94,11 +95,10 @@ export async function acceptOpaqueTransport(
     t.socket.destroy();
     return;
   }
-  const inner: Conn = {
-    ...conn,
+  const inner: Conn = merged(conn, {
     target: { host: target.host, port, addr: formatAddr(target.host, port) },
     srcTls: { tls: 'true', client_id: t.clientId },
-  };
+  });
   log.debug('opaque transport', { target: inner.target.addr, client_id: t.clientId });
   return serve(t.socket, got.rest, inner);
 }

@@ -40,6 +40,7 @@ import { ConnectError, connectTarget } from '../transport/connect';
 import type { TlsStore } from '../transport/tls/store';
 import { acceptMeshed, inboundVerdict } from './mtls';
 import { acceptOpaqueTransport } from './opaque-transport';
+import { merged } from '../../core/merged';
 
 export interface InboundSettings {
   side: Side;
@@ -209,7 +210,7 @@ export class Inbound implements Stack {
         if (!t) return;
         conn.open.track(t.socket);
         t.socket.on('error', () => {});
-        const peer: Conn = { ...conn, srcTls: { tls: 'true', client_id: t.clientId } };
+        const peer: Conn = merged(conn, { srcTls: { tls: 'true', client_id: t.clientId } });
         // The peer's HTTP/2 pool agreed on h2: no second detection, and nothing read off the
         // clear stream, so the HTTP/2 session reads the TLS socket itself (h2/server.ts).
         if (t.alpn === 'h2') {

@@ -13,6 +13,7 @@ import Int32Histogram from 'hdr-histogram-js/dist/Int32Histogram';
 import { DstLabelBudget, type DstLabels } from './dst-labels';
 import { Computed, type Registry, type Sample } from './registry';
 import type { HttpOutcome } from '../protocol/call';
+import { merged } from '../../core/merged';
 
 export type { HttpOutcome };
 
@@ -121,7 +122,7 @@ export class HttpMetrics {
     let r = this.routes.get(key);
     if (!r && labels.dst && !this.dstBudget.admit(labels.dst)) {
       // Past the cap of distinct dst_* sets: recorded without them (and counted by the budget).
-      return this.route({ ...labels, dst: undefined });
+      return this.route(merged(labels, { dst: undefined }));
     }
     if (!r) {
       const exactKey = `${labels.direction} ${labels.authority}`;
@@ -199,14 +200,14 @@ export class HttpMetrics {
     const rkey = `${status}\0${classification}\0${grpc ?? ''}\0${outcome.error ?? ''}`;
     let resp = route.responses.get(rkey);
     if (!resp) {
-      const l: Record<string, string> = { ...route.labels, status_code: status, classification };
+      const l: Record<string, string> = merged(route.labels, { status_code: status, classification });
       if (grpc !== undefined) l.grpc_status = grpc;
       if (outcome.error !== undefined) l.error = outcome.error;
       route.responses.set(rkey, (resp = { labels: l, count: 0 }));
     }
     let lat = route.latency.get(status);
     if (!lat) {
-      route.latency.set(status, (lat = { labels: { ...route.labels, status_code: status }, buckets: new Array(LATENCY_BUCKETS_MS.length + 1).fill(0), sum: 0, count: 0 }));
+      route.latency.set(status, (lat = { labels: merged(route.labels, { status_code: status }), buckets: new Array(LATENCY_BUCKETS_MS.length + 1).fill(0), sum: 0, count: 0 }));
     }
     return { resp, lat };
   }

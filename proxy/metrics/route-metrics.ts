@@ -7,6 +7,7 @@
  */
 import type { ResourceRef } from '../../core/route/model';
 import { Computed, Counter, type Registry, type Sample } from './registry';
+import { merged } from '../../core/merged';
 
 /** Seconds, as linkerd2-proxy's route duration histograms. */
 export const ROUTE_DURATION_BUCKETS_S = [0.05, 0.5, 1, 10];
@@ -99,7 +100,7 @@ export class RouteMetrics {
     if (!s) {
       if (this.series.size > 10_000) this.series.clear();
       const p = grpc ? this.grpc : this.http;
-      const labels = { ...refLabels('parent', l.parent, true), ...refLabels('route', l.route, false) };
+      const labels = merged(refLabels('parent', l.parent, true), refLabels('route', l.route, false));
       let duration = p.durations.get(key);
       if (!duration) p.durations.set(key, (duration = { labels, buckets: new Array<number>(ROUTE_DURATION_BUCKETS_S.length + 1).fill(0), sum: 0, count: 0 }));
       s = {
@@ -132,7 +133,7 @@ export class RouteRecorder {
     if (!inc) {
       const key = `${b.namespace}/${b.name}:${b.port}`;
       inc = this.s.backends.get(key);
-      if (!inc) this.s.backends.set(key, (inc = this.s.p.backendRequests.bind({ ...this.s.labels, ...refLabels('backend', b, true) })));
+      if (!inc) this.s.backends.set(key, (inc = this.s.p.backendRequests.bind(merged(this.s.labels, refLabels('backend', b, true)))));
       this.s.backendRefs.set(b, inc);
     }
     inc();
@@ -156,7 +157,7 @@ export class RouteRecorder {
       const code = n === -1 ? '' : String(n);
       const key = `${code}|${error}`;
       inc = this.s.statuses.get(key);
-      if (!inc) this.s.statuses.set(key, (inc = this.s.p.statuses.bind({ ...this.s.labels, [this.s.grpc ? 'grpc_status' : 'http_status']: code, error })));
+      if (!inc) this.s.statuses.set(key, (inc = this.s.p.statuses.bind(merged(this.s.labels, { [this.s.grpc ? 'grpc_status' : 'http_status']: code, error }))));
       if (error === '') this.s.okStatuses.set(n, inc);
     }
     inc();
@@ -177,7 +178,7 @@ function durationSamples(name: string, m: Proto['durations']): Sample[] {
     let c = 0;
     for (let i = 0; i <= ROUTE_DURATION_BUCKETS_S.length; i++) {
       c += d.buckets[i]!;
-      out.push({ name: `${name}_bucket`, labels: { ...d.labels, le: i < ROUTE_DURATION_BUCKETS_S.length ? String(ROUTE_DURATION_BUCKETS_S[i]) : '+Inf' }, value: c });
+      out.push({ name: `${name}_bucket`, labels: merged(d.labels, { le: i < ROUTE_DURATION_BUCKETS_S.length ? String(ROUTE_DURATION_BUCKETS_S[i]) : '+Inf' }), value: c });
     }
     out.push({ name: `${name}_sum`, labels: d.labels, value: d.sum });
     out.push({ name: `${name}_count`, labels: d.labels, value: d.count });

@@ -11,6 +11,7 @@ import type { Socket } from 'node:net';
 import { DstLabelBudget, type DstLabels } from './dst-labels';
 import { SrvLabelBudget, type SrvLabels } from './labels';
 import { Counter, DST_WILDCARD, Gauge, type Registry } from './registry';
+import { merged } from '../../core/merged';
 
 export type Direction = 'inbound' | 'outbound';
 export type Peer = 'src' | 'dst';
@@ -180,6 +181,6 @@ export class TcpStats {
     this.closed = true;
     this.flush();
     this.metrics.openConnections.dec(this.labels);
-    this.metrics.close.inc({ ...this.labels, classification: errno === '' ? 'success' : 'failure', errno });
+    this.metrics.close.inc(merged(this.labels, { classification: errno === '' ? 'success' : 'failure', errno }));
   }
 }

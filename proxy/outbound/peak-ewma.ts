@@ -19,6 +19,7 @@
  * (base × 2^n, capped, jittered). When it ends, the endpoint may take one probe; a success brings
  * it back, a failure sets it aside for the next, longer backoff.
  */
+import { merged } from '../../core/merged';
 
 export interface BalancerOptions {
   /** Milliseconds, monotonic. Default performance.now. */
@@ -95,7 +96,7 @@ export class PeakEwmaBalancer<E> {
     this.random = opts.random ?? Math.random;
     this.defaultRtt = opts.defaultRttMs ?? DEFAULT_RTT_MS;
     this.tau = opts.decayMs ?? DEFAULT_DECAY_MS;
-    this.accrual = { ...DEFAULT_ACCRUAL, ...opts.accrual };
+    this.accrual = merged(DEFAULT_ACCRUAL, opts.accrual ?? {});
   }
 
   /**

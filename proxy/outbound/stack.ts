@@ -33,6 +33,7 @@ import type { RequestView } from '../../core/policy/model';
 import { callEndpoint, callSameEndpoint, settleOnClose, type Endpoint, type OutboundServices } from './endpoint';
 import { routeRequest, type RoutedRequest, type RouteServices } from './route/route-call';
 import { DST_OVERRIDE, logicalDestination, type LogicalDestination } from './ingress';
+import { merged } from '../../core/merged';
 
 export interface OutboundSettings {
   side: Side;
@@ -301,7 +302,7 @@ abstract class OutboundCall<L> implements HttpCall<L> {
         destinationIp: ep?.ip ?? target.host,
         destinationPort: ep?.port ?? target.port,
         sourceLabels: src,
-        destinationLabels: { ...(ep?.labels ?? {}), ...dst },
+        destinationLabels: merged(ep?.labels ?? {}, dst),
         routeLabels: {},
         method: h.method,
         scheme: h.scheme,

@@ -17,6 +17,7 @@ import type { TcpLabeler } from '../../metrics/tcp-metrics';
 import { HttpProxyError } from '../../protocol/errors';
 import type { InboundPolicies, PortPolicy } from './client';
 import { RateLimiter } from './rate-limit';
+import { merged } from '../../../core/merged';
 
 /** At most one log line per client and reason per second, and a bounded memory of who was logged. */
 class DenyLog {
@@ -77,7 +78,7 @@ export class Authorizer {
   }
 
   /** Labels every TCP side with the Server of its target port (the inbound stack's view of the TCP metrics). */
-  readonly tcpLabeler: TcpLabeler = (labels) => ({ ...labels, srv: this.srvLabels(portOf(labels.target_addr)) });
+  readonly tcpLabeler: TcpLabeler = (labels) => merged(labels, { srv: this.srvLabels(portOf(labels.target_addr)) });
 
   /**
    * A connection served as bytes (opaque, TLS passthrough, undetected): allowed or not, counted.
@@ -90,11 +91,11 @@ export class Authorizer {
     const srv = { target_addr: conn.target.addr, srv_kind: policy.server.kind, srv_name: policy.server.name };
     const tls = tlsLabels(conn);
     if (!d.allowed) {
-      this.metrics.tcpDeny.inc({ ...srv, ...tls });
+      this.metrics.tcpDeny.inc(merged(srv, tls));
       this.denies.note(`tcp ${conn.clientAddr} ${tls.client_id ?? ''} ${conn.target.addr}`, 'connection denied by inbound policy', { target: conn.target.addr, client: conn.clientAddr, client_id: tls.client_id, server: `${policy.server.kind}/${policy.server.name}` });
       return false;
     }
-    this.metrics.tcpAllow.inc({ ...srv, authz_kind: d.authz.kind, authz_name: d.authz.name, ...tls });
+    this.metrics.tcpAllow.inc(merged(srv, { authz_kind: d.authz.kind, authz_name: d.authz.name, ...tls }));
     if (d.audit) this.denies.note(`audit tcp ${conn.clientAddr} ${tls.client_id ?? ''}`, 'audit: connection allowed that the policy would deny', { target: conn.target.addr, client: conn.clientAddr, client_id: tls.client_id });
     let open = this.opaque.get(conn.target.port);
     if (!open) this.opaque.set(conn.target.port, (open = new Map()));
@@ -153,8 +154,8 @@ export class Authorizer {
       return () => {};
     }
     const tls = tlsLabels(conn);
-    const r = { ...srv, route_kind: route.kind, route_name: route.name };
-    const count = authz ? this.metrics.httpAllow.bind({ ...r, authz_kind: authz.kind, authz_name: authz.name, ...tls }) : this.metrics.httpDeny.bind({ ...r, ...tls });
+    const r = merged(srv, { route_kind: route.kind, route_name: route.name });
+    const count = authz ? this.metrics.httpAllow.bind(merged(r, { authz_kind: authz.kind, authz_name: authz.name, ...tls })) : this.metrics.httpDeny.bind(merged(r, tls));
     count();
     this.noteHttp(conn, p, route, authz);
     return count;

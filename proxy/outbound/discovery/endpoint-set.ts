@@ -8,6 +8,7 @@
  * carries the full state and so replaces them.
  */
 import type { PbUpdate, PbWeightedAddr } from '../../../core/api/destination';
+import { merged } from '../../../core/merged';
 
 export interface DiscoveredEndpoint {
   /** `ip:port` or `[ipv6]:port`. */
@@ -39,7 +40,7 @@ export function fromPb(a: PbWeightedAddr, setLabels: Record<string, string>): Di
     ip,
     port,
     weight: a.weight || 0,
-    labels: { ...setLabels, ...(a.metric_labels ?? {}) },
+    labels: merged(setLabels, a.metric_labels ?? {}),
     ...(identity ? { identity } : {}),
     ...(hint ? { hint } : {}),
     ...(otp ? { opaqueTransportPort: otp } : {}),

@@ -6,6 +6,7 @@
 import type { HeaderEdit } from '../../../core/route/model';
 import type { RequestHead } from '../../protocol/h1/parse-head';
 import { editHeaders } from './plan';
+import { merged } from '../../../core/merged';
 
 export function editH1Head(head: Buffer, edit: HeaderEdit | undefined, rewrite: { hostname?: string; path?: string } | undefined): Buffer {
   const text = head.toString('latin1');
@@ -42,5 +43,5 @@ export function editRequestHead(head: RequestHead, edit: HeaderEdit | undefined,
     pairs = editHeaders(pairs, { set: [['host', host]], add: [], remove: [] });
   }
   if (edit) pairs = editHeaders(pairs, edit);
-  return { ...head, target: rewrite?.path ?? head.target, host, names: pairs.map(([n]) => n), values: pairs.map(([, v]) => v) };
+  return merged(head, { target: rewrite?.path ?? head.target, host, names: pairs.map(([n]) => n), values: pairs.map(([, v]) => v) });
 }

@@ -9,6 +9,7 @@ import { readRouteAnnotations, RETRY_GRPC, RETRY_HTTP, RETRY_LIMIT, RETRY_TIMEOU
 import { pickBackend } from '../../../core/route/backend';
 import { matchRoute } from '../../../core/route/match';
 import type { Backend, Filter, HeaderEdit, OutboundPolicy, PathRewrite, ResourceRef, RetryPolicy, RouteRule, Timeouts } from '../../../core/route/model';
+import { merged } from '../../../core/merged';
 
 export interface RoutePlan {
   parent: ResourceRef;
@@ -77,7 +78,7 @@ function applyFilter(plan: RoutePlan, f: Filter, rule: RouteRule, r: RequestView
       return;
     case 'urlRewrite': {
       const path = f.path ? rewritePath(f.path, rule, r.path) : undefined;
-      plan.rewrite = { ...(f.hostname ? { hostname: f.hostname } : {}), ...(path !== undefined ? { path: path + (r.query ? `?${r.query}` : '') } : {}) };
+      plan.rewrite = merged(f.hostname ? { hostname: f.hostname } : {}, path !== undefined ? { path: path + (r.query ? `?${r.query}` : '') } : {});
       return;
     }
     case 'requestRedirect': {
@@ -150,7 +151,7 @@ export function withRequestOverrides(plan: RoutePlan, header: (name: string) => 
     const names = new Map(L5D_REQUEST_HEADERS.map(([h, a]) => [a, h]));
     return { plan, problems: problems.map((p) => p.replace(/^metadata\.annotations\.([^:]+)/, (_m, a: string) => `header ${names.get(a) ?? a}`)) };
   }
-  const next: RoutePlan = { ...plan, timeouts: { ...plan.timeouts, ...o.timeouts } };
+  const next: RoutePlan = merged(plan, { timeouts: merged(plan.timeouts, o.timeouts) });
   if (o.retry) {
     const base = plan.retry;
     next.retry = {

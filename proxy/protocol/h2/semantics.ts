@@ -62,6 +62,12 @@ function contentLengthOf(v: string): number {
   return Number(v);
 }
 
+/** The section as read so far, with why it is malformed (no copy: `out` is the caller's only). */
+function malformed(out: Checked, error: string): Checked {
+  out.error = error;
+  return out;
+}
+
 export function checkSection(fields: Fields, section: Section): Checked {
   const out: Checked = { contentLength: -1 };
   let regularSeen = false;
@@ -69,38 +75,38 @@ export function checkSection(fields: Fields, section: Section): Checked {
   for (let i = 0; i < fields.length; i += 2) {
     const name = fields[i]!;
     const value = fields[i + 1]!;
-    if (badName(name)) return { ...out, error: `invalid field name ${JSON.stringify(name)}` };
-    if (badValue(value)) return { ...out, error: `invalid value for ${name}` };
+    if (badName(name)) return malformed(out, `invalid field name ${JSON.stringify(name)}`);
+    if (badValue(value)) return malformed(out, `invalid value for ${name}`);
     if (name.charCodeAt(0) === 0x3a) {
-      if (section === 'trailers') return { ...out, error: `pseudo-header ${name} in trailers` };
-      if (regularSeen) return { ...out, error: `pseudo-header ${name} after a regular field` };
-      if (seen.has(name)) return { ...out, error: `duplicate ${name}` };
+      if (section === 'trailers') return malformed(out, `pseudo-header ${name} in trailers`);
+      if (regularSeen) return malformed(out, `pseudo-header ${name} after a regular field`);
+      if (seen.has(name)) return malformed(out, `duplicate ${name}`);
       seen.add(name);
       if (section === 'request') {
-        if (!REQUEST_PSEUDO.has(name)) return { ...out, error: `unknown request pseudo-header ${name}` };
+        if (!REQUEST_PSEUDO.has(name)) return malformed(out, `unknown request pseudo-header ${name}`);
         if (name === ':method') out.method = value;
       } else {
-        if (name !== ':status') return { ...out, error: `unknown response pseudo-header ${name}` };
-        if (!/^[1-9]\d\d$/.test(value)) return { ...out, error: `invalid :status ${JSON.stringify(value)}` };
+        if (name !== ':status') return malformed(out, `unknown response pseudo-header ${name}`);
+        if (!/^[1-9]\d\d$/.test(value)) return malformed(out, `invalid :status ${JSON.stringify(value)}`);
         out.status = Number(value);
       }
       continue;
     }
     regularSeen = true;
-    if (CONNECTION_SPECIFIC.has(name)) return { ...out, error: `connection-specific field ${name}` };
-    if (name === 'te' && value !== 'trailers') return { ...out, error: `te: ${value} (only "trailers" is allowed)` };
+    if (CONNECTION_SPECIFIC.has(name)) return malformed(out, `connection-specific field ${name}`);
+    if (name === 'te' && value !== 'trailers') return malformed(out, `te: ${value} (only "trailers" is allowed)`);
     if (name === 'content-length') {
       const n = contentLengthOf(value);
-      if (n < 0) return { ...out, error: `invalid content-length ${JSON.stringify(value)}` };
-      if (out.contentLength !== -1 && out.contentLength !== n) return { ...out, error: 'content-length fields that disagree' };
+      if (n < 0) return malformed(out, `invalid content-length ${JSON.stringify(value)}`);
+      if (out.contentLength !== -1 && out.contentLength !== n) return malformed(out, 'content-length fields that disagree');
       out.contentLength = n;
     }
   }
   if (section === 'request') {
-    if (out.method === undefined) return { ...out, error: 'no :method' };
+    if (out.method === undefined) return malformed(out, 'no :method');
     if (out.method === 'CONNECT') {
-      if (!seen.has(':authority') || ((seen.has(':scheme') || seen.has(':path')) && !seen.has(':protocol'))) return { ...out, error: 'malformed CONNECT' };
-    } else if (!seen.has(':scheme') || !seen.has(':path')) return { ...out, error: 'no :scheme or :path' };
-  } else if (section === 'response' && out.status === undefined) return { ...out, error: 'no :status' };
+      if (!seen.has(':authority') || ((seen.has(':scheme') || seen.has(':path')) && !seen.has(':protocol'))) return malformed(out, 'malformed CONNECT');
+    } else if (!seen.has(':scheme') || !seen.has(':path')) return malformed(out, 'no :scheme or :path');
+  } else if (section === 'response' && out.status === undefined) return malformed(out, 'no :status');
   return out;
 }
