@@ -46,12 +46,26 @@ export interface Conn {
   clientPort?: number;
 }
 
+/** The set of open sockets a socket is tracked in, for the close listener they share. */
+const OPEN = Symbol('linnet.open');
+type OpenSocket = Socket & { [OPEN]?: Set<Socket> };
+
+function forgetOnClose(this: OpenSocket): void {
+  this[OPEN]!.delete(this);
+}
+
 /** The sockets a worker has open, so a drain can wait for them and a grace period end them. */
 export class OpenConnections {
   private readonly sockets = new Set<Socket>();
   track(socket: Socket): void {
     this.sockets.add(socket);
-    socket.once('close', () => this.sockets.delete(socket));
+    const s = socket as OpenSocket;
+    if (s[OPEN] === this.sockets) return;
+    if (s[OPEN] === undefined) {
+      // One listener shared by every tracked socket: no closure per connection.
+      s[OPEN] = this.sockets;
+      socket.on('close', forgetOnClose);
+    } else socket.on('close', () => this.sockets.delete(socket));
   }
   get size(): number {
     return this.sockets.size;

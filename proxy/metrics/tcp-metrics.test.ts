@@ -78,3 +78,23 @@ test('a view of a view applies both labelers, inner first', () => {
   assert.deepEqual(seen, ['inner', 'outer saw deny']);
   s.destroy();
 });
+
+test('tracked sockets share their listeners (no closures per connection); the socket error wins over failed, and each close is counted once', async () => {
+  const registry = new Registry();
+  const tcp = new TcpMetrics(registry);
+  const a = new Socket();
+  const b = new Socket();
+  const sideA = tcp.track(inbound(8001), a);
+  const sideB = tcp.track(inbound(8002), b);
+  assert.equal(a.listeners('close')[0], b.listeners('close')[0]);
+  assert.equal(a.listeners('error')[0], b.listeners('error')[0]);
+  sideA.failed('ECONNREFUSED');
+  sideB.failed('ECONNREFUSED');
+  b.destroy(Object.assign(new Error('reset'), { code: 'ECONNRESET' }));
+  a.destroy();
+  await Promise.all([new Promise((r) => a.once('close', r)), new Promise((r) => b.once('close', r))]);
+  const text = registry.text();
+  assert.match(text, /^tcp_close_total\{[^}]*target_addr="10\.0\.0\.1:8001"[^}]*errno="ECONNREFUSED"\} 1$/m);
+  assert.match(text, /^tcp_close_total\{[^}]*target_addr="10\.0\.0\.1:8002"[^}]*errno="ECONNRESET"\} 1$/m);
+  assert.match(text, /^tcp_open_connections\{[^}]*target_addr="10\.0\.0\.1:8001"[^}]*\} 0$/m);
+});

@@ -85,19 +85,28 @@ export class TcpMetrics {
    */
   track(labels: TcpLabels, socket: Socket): TrackedSide {
     const stats = new TcpStats(this, this.labeler ? this.labeler(labels) : labels, socket);
-    let errno = '';
-    const side: TrackedSide = { failed: (e) => void (errno ||= e) };
     if (socket.closed) {
       stats.close('');
-      return side;
+      return stats;
     }
     this.live.add(stats);
-    socket.on('error', (err: NodeJS.ErrnoException) => (errno = err.code ?? 'EIO'));
-    socket.once('close', () => {
-      stats.close(errno);
-      this.live.delete(stats);
-    });
-    return side;
+    const s = socket as TrackedSocket;
+    if (s[TRACKED] === undefined) {
+      // Listeners shared by every tracked socket, finding its side through it: no closures per connection.
+      s[TRACKED] = stats;
+      socket.on('error', onTrackedError);
+      socket.on('close', onTrackedClose);
+    } else {
+      // Tracked twice (not done today): the second side gets listeners of its own.
+      socket.on('error', (err: NodeJS.ErrnoException) => stats.sawError(err.code ?? 'EIO'));
+      socket.on('close', () => stats.socketClosed());
+    }
+    return stats;
+  }
+
+  /** A tracked side's socket closed: no longer flushed at scrapes. */
+  forget(stats: TcpStats): void {
+    this.live.delete(stats);
   }
 
   /**
@@ -144,12 +153,26 @@ interface Counted {
   readonly bytesWritten: number;
 }
 
+/** The side a socket is tracked as, for the listeners every tracked socket shares. */
+const TRACKED = Symbol('linnet.tcp.tracked');
+type TrackedSocket = Socket & { [TRACKED]?: TcpStats };
+
+function onTrackedError(this: TrackedSocket, err: NodeJS.ErrnoException): void {
+  this[TRACKED]!.sawError(err.code ?? 'EIO');
+}
+
+function onTrackedClose(this: TrackedSocket): void {
+  this[TRACKED]!.socketClosed();
+}
+
 /** One side (src or dst) of one proxied connection: opens, flushes byte counts, closes once. */
-export class TcpStats {
+export class TcpStats implements TrackedSide {
   private readonly labels: Record<string, string>;
   private reportedRead = 0;
   private reportedWritten = 0;
   private closed = false;
+  /** Why the socket closed: its own error, else what the proxy said (`failed`); '' for a clean close. */
+  private errno = '';
 
   constructor(
     private readonly metrics: TcpMetrics,
@@ -173,6 +196,21 @@ export class TcpStats {
       this.metrics.writeBytes.inc(this.labels, w);
       this.reportedWritten += w;
     }
+  }
+
+  failed(errno: string): void {
+    this.errno ||= errno;
+  }
+
+  /** The socket's own error: the close's errno, over anything the proxy said. */
+  sawError(errno: string): void {
+    this.errno = errno;
+  }
+
+  /** The socket closed: recorded with the errno seen, and no longer flushed. */
+  socketClosed(): void {
+    this.close(this.errno);
+    this.metrics.forget(this);
   }
 
   /** Record the close once; `errno` is empty for a clean close. */

@@ -35,6 +35,9 @@ import {
 import { worthParsing } from './reparse';
 import type { H1Settings } from './settings';
 
+/** The connection a client socket is served by, for the listeners all connections share. */
+const SERVED = Symbol('linnet.h1.served');
+type ServedSocket = Socket & { [SERVED]?: ClientConnection };
 
 export class ClientConnection implements ExchangeOwner {
   phase = Phase.Head;
@@ -49,6 +52,33 @@ export class ClientConnection implements ExchangeOwner {
   private headStore: Buffer | undefined;
   /** Buffer length at the last parse that needed more (0: none yet for this head). */
   private parsedLen = 0;
+
+  /** The errno of the client socket's error, if it had one (the reason an exchange is aborted on close). */
+  private clientErrno = '';
+
+  private static onData(this: ServedSocket, chunk: Buffer): void {
+    this[SERVED]!.onClientData(chunk);
+  }
+
+  private static onEnd(this: ServedSocket): void {
+    this[SERVED]!.onClientEnd();
+  }
+
+  private static onDrain(this: ServedSocket): void {
+    const ex = this[SERVED]!.ex;
+    if (ex?.resPhase === ResPhase.Body || ex?.resPhase === ResPhase.Head) ex.upstream?.resume();
+  }
+
+  private static onError(this: ServedSocket, err: Error): void {
+    this[SERVED]!.clientErrno = errnoOf(err);
+  }
+
+  private static onClose(this: ServedSocket): void {
+    const conn = this[SERVED]!;
+    conn.stopHeadTimer();
+    if (conn.phase !== Phase.Tunnel) conn.abort(conn.clientErrno || 'client closed');
+    conn.done();
+  }
 
   /** A route timeout fired: the backend call is cancelled (fail destroys the upstream), 504 or a reset. */
   private readonly routeTimeout = (ex: Exchange, what: string, ms: number): void => {
@@ -67,22 +97,16 @@ export class ClientConnection implements ExchangeOwner {
   }
 
   start(): void {
-    const c = this.client;
+    const c = this.client as ServedSocket;
     c.setNoDelay(true);
-    c.on('data', (chunk: Buffer) => this.onClientData(chunk));
-    c.on('end', () => this.onClientEnd());
-    c.on('drain', () => {
-      if (this.ex?.resPhase === ResPhase.Body || this.ex?.resPhase === ResPhase.Head) this.ex.upstream?.resume();
-    });
-    let errno = '';
-    c.on('error', (err) => {
-      errno = errnoOf(err);
-    });
-    c.on('close', () => {
-      this.stopHeadTimer();
-      if (this.phase !== Phase.Tunnel) this.abort(errno || 'client closed');
-      this.done();
-    });
+    // Listeners shared by every connection, finding theirs through the socket: an idle keep-alive
+    // connection holds no closures of its own for them.
+    c[SERVED] = this;
+    c.on('data', ClientConnection.onData);
+    c.on('end', ClientConnection.onEnd);
+    c.on('drain', ClientConnection.onDrain);
+    c.on('error', ClientConnection.onError);
+    c.on('close', ClientConnection.onClose);
     this.nextRequest();
   }
 
