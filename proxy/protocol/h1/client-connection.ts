@@ -32,6 +32,7 @@ import {
   responseFraming,
   responseKeepAlive,
 } from './parse-head';
+import { HeadStore } from './head-store';
 import { worthParsing } from './reparse';
 import type { H1Settings } from './settings';
 
@@ -48,8 +49,8 @@ export class ClientConnection implements ExchangeOwner {
   private clientEnded = false;
   /** Running while a request head is awaited (see H1Settings.headerReadTimeoutMs). */
   private headTimer: NodeJS.Timeout | undefined;
-  /** Backing store a head arriving in pieces is appended to (doubling), instead of a concat per read. */
-  private headStore: Buffer | undefined;
+  /** Where a head arriving in pieces is put together (made when one first does). */
+  private heads: HeadStore | undefined;
   /** Buffer length at the last parse that needed more (0: none yet for this head). */
   private parsedLen = 0;
 
@@ -121,7 +122,7 @@ export class ClientConnection implements ExchangeOwner {
   private onClientData(chunk: Buffer): void {
     switch (this.phase) {
       case Phase.Head:
-        this.appendHead(chunk);
+        this.buf = this.buf && this.buf.length > 0 ? (this.heads ??= new HeadStore()).append(this.buf, chunk) : chunk;
         this.nextRequest();
         return;
       case Phase.Body:
@@ -195,29 +196,6 @@ export class ClientConnection implements ExchangeOwner {
     this.buf = p < b.length ? b.subarray(p) : undefined;
     this.phase = ex.reqDone ? Phase.Wait : Phase.Body;
     this.connect(ex, false);
-  }
-
-  /** Appends to the head being read: into a doubling store, so a trickled head is copied O(n) times in all. */
-  private appendHead(chunk: Buffer): void {
-    const b = this.buf;
-    if (!b || b.length === 0) {
-      this.buf = chunk;
-      return;
-    }
-    const need = b.length + chunk.length;
-    const st = this.headStore;
-    // Only ever written past the end of a buffer that starts the store: bytes an exchange still
-    // holds (its head, kept for a retry) lie before a consumed prefix and are never overwritten.
-    if (st && b.buffer === st.buffer && b.byteOffset === st.byteOffset && need <= st.length) {
-      chunk.copy(st, b.length);
-      this.buf = st.subarray(0, need);
-      return;
-    }
-    const next = Buffer.allocUnsafe(Math.max(need * 2, 4096));
-    b.copy(next, 0);
-    chunk.copy(next, b.length);
-    this.headStore = next;
-    this.buf = next.subarray(0, need);
   }
 
   /**
