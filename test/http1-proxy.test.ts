@@ -432,3 +432,54 @@ test('a chunked answer to an HTTP/1.0 client goes out decoded and ends with the 
     proxy.setTarget((app.address() as AddressInfo).port);
   }
 });
+
+test('the request-head timeout: an idle keep-alive connection is closed, one that keeps asking is not, a head begun and left gets 408', { timeout: 30_000 }, async () => {
+  // Every connection's head timeout is on one shared list (core/deadline-list.ts): each must still
+  // get its own deadline, counted from its own last response.
+  const timed = await startProxy((app.address() as AddressInfo).port, { headerReadTimeoutMs: 400 });
+  try {
+    const { connect } = await import('node:net');
+    const open = async (): Promise<import('node:net').Socket> => {
+      const s = connect(timed.port, '127.0.0.1');
+      await once(s, 'connect');
+      return s;
+    };
+    const ask = async (s: import('node:net').Socket, path: string): Promise<string> => {
+      s.write(`GET ${path} HTTP/1.1\r\nHost: t\r\n\r\n`);
+      const [d] = (await once(s, 'data')) as [Buffer];
+      return d.toString('latin1');
+    };
+    const closedAt = (s: import('node:net').Socket): Promise<number> => new Promise((r) => s.once('close', () => r(Date.now())));
+
+    const idle = await open();
+    assert.match(await ask(idle, '/plain'), /^HTTP\/1\.1 200/);
+    const idleSince = Date.now();
+    const idleClosed = closedAt(idle);
+
+    // Asks every 150 ms for 1.2 s: three times the timeout, never idle for one.
+    const busy = await open();
+    let busyClosed = false;
+    busy.once('close', () => (busyClosed = true));
+    for (let i = 0; i < 8; i++) {
+      assert.match(await ask(busy, `/plain?i=${i}`), /^HTTP\/1\.1 200/);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    assert.equal(busyClosed, false, 'a connection asking within the timeout each time stays open');
+
+    const waited = (await idleClosed) - idleSince;
+    assert.ok(waited >= 350 && waited < 3000, `idle keep-alive connection closed after ${waited} ms (timeout 400 ms)`);
+
+    // A head begun and never finished: 408 and the close.
+    const slow = await open();
+    slow.write('GET /plain HTTP/1.1\r\nHost: t\r\n');
+    const t0 = Date.now();
+    const chunks: Buffer[] = [];
+    slow.on('data', (d: Buffer) => chunks.push(d));
+    await once(slow, 'close');
+    assert.match(Buffer.concat(chunks).toString('latin1'), /^HTTP\/1\.1 408 /);
+    assert.ok(Date.now() - t0 >= 350, `408 after ${Date.now() - t0} ms`);
+    busy.destroy();
+  } finally {
+    await timed.close();
+  }
+});

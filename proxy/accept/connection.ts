@@ -25,13 +25,16 @@ export interface Stack {
 export async function acceptConnection(client: Socket, stack: Stack, open: OpenConnections, log: Logger): Promise<void> {
   open.track(client);
   // Errors before a protocol takes over (during detection or a connect) must not go unhandled;
-  // protocols attach their own listeners.
-  client.on('error', () => {});
+  // protocols attach their own listeners. One function for every socket, not a closure each.
+  client.on('error', ignoreError);
   const r = resolveTarget(client, stack, log);
   if (!r) return;
-  const conn: Conn = { side: stack.side, target: r.target, srcTls: noTls(stack.side.srcNoTlsReason), open, log };
+  // Every field from the start: the context keeps one shape as the stack fills it in.
+  const conn: Conn = { side: stack.side, target: r.target, srcTls: noTls(stack.side.srcNoTlsReason), open, log, src: undefined, clientAddr: undefined, clientPort: undefined };
   return stack.accept(client, conn, r.direct);
 }
+
+function ignoreError(): void {}
 
 /**
  * The connection's original destination, or undefined (client reset) when it has none usable.

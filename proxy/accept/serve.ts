@@ -8,7 +8,6 @@ import type { TcpMetrics } from '../metrics/tcp-metrics';
 import type { Conn } from './context';
 import type { Detected } from './detect/detect';
 import type { Prefix } from './read-prefix';
-import { merged } from '../../core/merged';
 
 /** A detected protocol's server; `prefix` holds the bytes detection read, to be handled first. */
 export type ProtocolHandler = (client: Socket, prefix: Buffer, detected: Detected, conn: Conn) => Promise<void>;
@@ -25,8 +24,9 @@ export class Dispatch {
   ) {}
 
   serve(client: Socket, prefix: Buffer, detected: Detected, conn: Conn): Promise<void> {
-    const src = this.tcp.track({ direction: conn.side.direction, peer: 'src', target_addr: conn.target.addr, ...conn.srcTls }, client);
-    return this.table[detected.kind](client, prefix, detected, merged(conn, { src }));
+    // Set on the connection's own context, not a copy of it: one object less per connection.
+    conn.src = this.tcp.track({ direction: conn.side.direction, peer: 'src', target_addr: conn.target.addr, ...conn.srcTls }, client);
+    return this.table[detected.kind](client, prefix, detected, conn);
   }
 
   /** After detection: the detected protocol, or opaque with every byte read when nothing was. */

@@ -233,6 +233,9 @@ export class Inbound implements Stack {
   }
 
   /** A connection to the app, counted in the TCP metrics (peer="dst"); a failure is counted too. */
+  /** dialApp as the pools take it (made once: a request that finds a pooled connection allocates no dialer). */
+  private readonly dialAppFor = (conn: Conn): Promise<Socket> => this.dialApp(conn);
+
   private async dialApp(conn: Conn): Promise<Socket> {
     const { side, target } = conn;
     let socket: Socket;
@@ -288,7 +291,7 @@ export class Inbound implements Stack {
     const call = this.appCall(conn, authority, req?.head);
     return {
       respond: (status) => call.respond(status),
-      open: async (again) => {
+      open: (again) => {
         if (authz && req && !again) {
           const refused = authz.check(h1View(req, authority), false);
           if (refused) {
@@ -296,8 +299,8 @@ export class Inbound implements Stack {
             throw refused;
           }
         }
-        const { conn: c, reused } = await call.open(again);
-        return new H1Link(c, reused);
+        const a = call.open(again);
+        return a instanceof Promise ? a.then(linkOf) : linkOf(a);
       },
       end: (o) => call.end(o),
     };
@@ -331,7 +334,7 @@ export class Inbound implements Stack {
       respond: (status) => call.respond(status),
       open: (again) => {
         call.start();
-        return this.http.h1Pool.acquire(conn.target.addr, () => this.dialApp(conn), again);
+        return this.http.h1Pool.acquire(conn.target.addr, this.dialAppFor, conn, again);
       },
       end: (o) => call.end(o),
     };
@@ -344,7 +347,7 @@ export class Inbound implements Stack {
       respond: (status) => call.respond(status),
       open: () => {
         call.start();
-        return this.http.h2Pool.acquire(conn.target.addr, conn.target.addr, () => this.dialApp(conn));
+        return this.http.h2Pool.acquire(conn.target.addr, conn.target.addr, this.dialAppFor, conn);
       },
       end: (o) => call.end(o),
     };
@@ -405,6 +408,10 @@ class InboundCall {
     this.start()(o);
     this.tapped?.end(o);
   }
+}
+
+function linkOf(a: Acquired): H1Link {
+  return new H1Link(a.conn, a.reused);
 }
 
 /** What a route match reads of an HTTP/1 request. */

@@ -71,7 +71,7 @@ export class Registry {
   }
 }
 
-interface Series {
+export interface Series {
   labels: Record<string, string>;
   value: number;
 }
@@ -101,7 +101,7 @@ abstract class Labelled implements Collector {
    * The series for `labels`. Label values are keyed in declaration order, so the same set given in
    * any key order is one series; an absent or undefined label is left out of the output.
    */
-  protected at(labels: Labels | undefined): Series {
+  at(labels: Labels | undefined): Series {
     let key = '';
     for (const n of this.labelNames) {
       const v = labels?.[n];

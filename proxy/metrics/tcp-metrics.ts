@@ -10,7 +10,7 @@
 import type { Socket } from 'node:net';
 import { DstLabelBudget, type DstLabels } from './dst-labels';
 import { SrvLabelBudget, type SrvLabels } from './labels';
-import { Counter, DST_WILDCARD, Gauge, type Registry } from './registry';
+import { Counter, DST_WILDCARD, Gauge, type Registry, type Series } from './registry';
 import { merged } from '../../core/merged';
 
 export type Direction = 'inbound' | 'outbound';
@@ -167,7 +167,13 @@ function onTrackedClose(this: TrackedSocket): void {
 
 /** One side (src or dst) of one proxied connection: opens, flushes byte counts, closes once. */
 export class TcpStats implements TrackedSide {
-  private readonly labels: Record<string, string>;
+  /**
+   * This side's series, resolved once: a connection holds references to series that every
+   * connection with the same labels shares, not a label set of its own.
+   */
+  private readonly readSeries: Series;
+  private readonly writeSeries: Series;
+  private readonly openSeries: Series;
   private reportedRead = 0;
   private reportedWritten = 0;
   private closed = false;
@@ -179,9 +185,12 @@ export class TcpStats implements TrackedSide {
     labels: TcpLabels,
     private readonly socket: Counted,
   ) {
-    this.labels = clean(labels, metrics.dstBudget.admit(labels.dst), metrics.srvBudget.admit(labels.srv));
-    metrics.open.inc(this.labels);
-    metrics.openConnections.inc(this.labels);
+    const l = clean(labels, metrics.dstBudget.admit(labels.dst), metrics.srvBudget.admit(labels.srv));
+    metrics.open.inc(l);
+    this.openSeries = metrics.openConnections.at(l);
+    this.openSeries.value++;
+    this.readSeries = metrics.readBytes.at(l);
+    this.writeSeries = metrics.writeBytes.at(l);
   }
 
   /** Bring the byte counters up to date with what the socket has moved so far. */
@@ -189,11 +198,11 @@ export class TcpStats implements TrackedSide {
     const r = this.socket.bytesRead - this.reportedRead;
     const w = this.socket.bytesWritten - this.reportedWritten;
     if (r > 0) {
-      this.metrics.readBytes.inc(this.labels, r);
+      this.readSeries.value += r;
       this.reportedRead += r;
     }
     if (w > 0) {
-      this.metrics.writeBytes.inc(this.labels, w);
+      this.writeSeries.value += w;
       this.reportedWritten += w;
     }
   }
@@ -218,7 +227,8 @@ export class TcpStats implements TrackedSide {
     if (this.closed) return;
     this.closed = true;
     this.flush();
-    this.metrics.openConnections.dec(this.labels);
-    this.metrics.close.inc(merged(this.labels, { classification: errno === '' ? 'success' : 'failure', errno }));
+    this.openSeries.value--;
+    // The gauge's series holds this side's labels, cleaned as the close counter wants them.
+    this.metrics.close.inc(merged(this.openSeries.labels, { classification: errno === '' ? 'success' : 'failure', errno }));
   }
 }

@@ -68,8 +68,8 @@ export class OutboundBalancers {
    * `host`: an IP (an original destination) or a name (ingress mode's logical destination).
    * Synchronous once discovery has answered for it: every request asks.
    */
-  route(host: string, port: number): OutboundRoute | Promise<OutboundRoute> {
-    const key = `${host}:${port}`;
+  /** `key`: `host:port` when the caller has it already (no string built per request). */
+  route(host: string, port: number, key = `${host}:${port}`): OutboundRoute | Promise<OutboundRoute> {
     const e = this.entries.get(key) ?? this.watch(key, host, port);
     e.lastUsed = Date.now();
     if (e.set.exists() === undefined) return e.set.ready(this.opts.readyTimeoutMs).then(() => this.answer(e));

@@ -78,65 +78,128 @@ export interface Endpoint {
 
 const noop = () => {};
 
+/** The endpoint an attempt went to, and what `open` made of it. */
+export interface Opened<T> {
+  endpoint: Endpoint;
+  value: T;
+}
+
 /**
  * Routes, picks and opens with `open` (which dials, or takes a pooled connection); on a
  * ConnectError another endpoint is tried, up to MAX_CONNECT_ATTEMPTS. Rejects with the last
  * ConnectError, or ENOENDPOINTS when the destination has none.
+ *
+ * At once, not a promise, when discovery has answered and `open` had a connection at hand: the
+ * common case of a request on a pooled connection then takes no async frame and no turn of the
+ * microtask queue. Only a connect that may have to be retried runs as an async loop.
  */
-export async function callEndpoint<T>(
+export function callEndpoint<T, S>(
   svc: OutboundServices,
   conn: Conn,
   logical: LogicalDestination | undefined,
-  open: (ep: Endpoint) => Promise<T>,
+  open: Open<T, S>,
+  self: S,
   backend?: RouteBackend,
-): Promise<{ endpoint: Endpoint; value: T }> {
-  const { target } = conn;
+): Opened<T> | Promise<Opened<T>> {
+  const route = routeOf(svc, conn, logical, backend);
+  if (route instanceof Promise) return route.then((r) => tryEndpoints(svc, conn, r, open, self));
+  return tryEndpoints(svc, conn, route, open, self);
+}
+
+/** Opens an endpoint for `self` (a function and its object rather than a closure per request). */
+export type Open<T, S> = (self: S, ep: Endpoint) => T | Promise<T>;
+
+/**
+ * A route's backend Service, or in ingress mode the request's logical destination, first; a name
+ * discovery does not know falls back to the original destination. The balancers answer at once
+ * once discovery has: a promise only while it has not.
+ */
+function routeOf(svc: OutboundServices, conn: Conn, logical: LogicalDestination | undefined, backend: RouteBackend | undefined): OutboundRoute | undefined | Promise<OutboundRoute | undefined> {
   const balancers = svc.balancers;
-  // A route's backend Service, or in ingress mode the request's logical destination, first; a
-  // name discovery does not know falls back to the original destination.
+  if (!balancers) return undefined;
+  const { target } = conn;
   const dest = backend?.dest ?? (svc.ingressMode ? logical : undefined);
-  // The balancers answer at once once discovery has: awaited only while it has not.
-  let route: OutboundRoute | undefined;
-  if (dest && balancers) {
-    const r = balancers.route(dest.host, dest.port);
-    route = r instanceof Promise ? await r : r;
-  }
-  if (route?.kind === 'balanced' && backend?.accrual) route.balancer.configure(backend.accrual, backend.accrual, true);
-  if ((!route || route.kind === 'original') && balancers) {
-    const r = balancers.route(target.host, target.port);
-    route = r instanceof Promise ? await r : r;
-  }
+  if (!dest) return balancers.route(target.host, target.port, target.addr);
+  const afterDest = (route: OutboundRoute): OutboundRoute | Promise<OutboundRoute> => {
+    if (route.kind === 'balanced' && backend?.accrual) route.balancer.configure(backend.accrual, backend.accrual, true);
+    return route.kind === 'original' ? balancers.route(target.host, target.port, target.addr) : route;
+  };
+  const r = balancers.route(dest.host, dest.port);
+  return r instanceof Promise ? r.then(afterDest) : afterDest(r);
+}
+
+function tryEndpoints<T, S>(svc: OutboundServices, conn: Conn, route: OutboundRoute | undefined, open: Open<T, S>, self: S): Opened<T> | Promise<Opened<T>> {
   if (!route || route.kind === 'original') {
     const ep = originalEndpoint(svc, conn);
-    try {
-      return { endpoint: ep, value: await open(ep) };
-    } catch (err) {
-      if (err instanceof ConnectError) countConnectError(svc, conn, ep.addr, err.errno);
-      throw err;
+    const v = openOn(ep, open, self);
+    if (!(v instanceof Promise)) return { endpoint: ep, value: v };
+    return v.then(
+      (value) => ({ endpoint: ep, value }),
+      (err: unknown) => {
+        if (err instanceof ConnectError) countConnectError(svc, conn, ep.addr, err.errno);
+        throw err;
+      },
+    );
+  }
+  if (route.kind === 'balanced') {
+    const pick = route.balancer.pick(undefined);
+    if (pick) {
+      const ep = new BalancedEndpoint(svc, conn, pick);
+      const v = openOn(ep, open, self);
+      if (!(v instanceof Promise)) return { endpoint: ep, value: v };
+      return balancedAttempts(svc, conn, route, open, self, { ep, pick, pending: v });
     }
   }
+  countConnectError(svc, conn, conn.target.addr, 'ENOENDPOINTS');
+  return Promise.reject(new ConnectError(conn.target.addr, 'ENOENDPOINTS'));
+}
+
+/** `open(ep)`, with a synchronous throw turned into a rejection (one way for failures to come). */
+function openOn<T, S>(ep: Endpoint, open: Open<T, S>, self: S): T | Promise<T> {
+  try {
+    return open(self, ep);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+/** The balanced endpoints tried in turn while connects fail, from a first attempt already under way. */
+async function balancedAttempts<T, S>(
+  svc: OutboundServices,
+  conn: Conn,
+  route: Extract<OutboundRoute, { kind: 'balanced' }>,
+  open: Open<T, S>,
+  self: S,
+  first: { ep: BalancedEndpoint; pick: Pick<DiscoveredEndpoint>; pending: Promise<T> },
+): Promise<Opened<T>> {
+  const { target } = conn;
   // The endpoints whose connect failed; made only when one does.
   let failed: Set<string> | undefined;
   let last: unknown;
-  if (route.kind === 'balanced') {
-    for (let attempt = 0; attempt < MAX_CONNECT_ATTEMPTS; attempt++) {
-      const pick = route.balancer.pick(failed);
-      if (!pick) break;
-      const ep = new BalancedEndpoint(svc, conn, pick);
-      try {
-        return { endpoint: ep, value: await open(ep) };
-      } catch (err) {
-        (failed ??= new Set()).add(pick.key);
-        // The endpoint failed before anything was sent: counted against it, and another tried.
-        ep.done(false, false);
-        if (!(err instanceof ConnectError)) throw err;
-        countConnectError(svc, conn, ep.addr, err.errno);
-        if (err.errno !== 'ETIMEDOUT' && !/^E(CONN|HOST|NET)/.test(err.errno)) {
-          svc.mesh.handshakeErrors.inc({ direction: conn.side.direction, target_addr: pick.key, errno: err.errno });
-        }
-        svc.log.info('endpoint connect failed; trying another', { target: target.addr, endpoint: pick.key, errno: err.errno });
-        last = err;
+  for (let attempt = 0; attempt < MAX_CONNECT_ATTEMPTS; attempt++) {
+    let ep = first.ep;
+    let pick = first.pick;
+    let pending = first.pending;
+    if (attempt > 0) {
+      const next = route.balancer.pick(failed);
+      if (!next) break;
+      pick = next;
+      ep = new BalancedEndpoint(svc, conn, pick);
+      pending = Promise.resolve(openOn(ep, open, self));
+    }
+    try {
+      return { endpoint: ep, value: await pending };
+    } catch (err) {
+      (failed ??= new Set()).add(pick.key);
+      // The endpoint failed before anything was sent: counted against it, and another tried.
+      ep.done(false, false);
+      if (!(err instanceof ConnectError)) throw err;
+      countConnectError(svc, conn, ep.addr, err.errno);
+      if (err.errno !== 'ETIMEDOUT' && !/^E(CONN|HOST|NET)/.test(err.errno)) {
+        svc.mesh.handshakeErrors.inc({ direction: conn.side.direction, target_addr: pick.key, errno: err.errno });
       }
+      svc.log.info('endpoint connect failed; trying another', { target: target.addr, endpoint: pick.key, errno: err.errno });
+      last = err;
     }
   }
   if (last !== undefined) throw last;
@@ -150,9 +213,9 @@ export async function callEndpoint<T>(
  * connections (a replica going away sent GOAWAY, then closed its listener): that failed connect
  * is counted like any other, and the caller balances anew.
  */
-export async function callSameEndpoint<T>(svc: OutboundServices, conn: Conn, ep: Endpoint, open: (ep: Endpoint) => Promise<T>): Promise<{ endpoint: Endpoint; value: T } | undefined> {
+export async function callSameEndpoint<T, S>(svc: OutboundServices, conn: Conn, ep: Endpoint, open: Open<T, S>, self: S): Promise<Opened<T> | undefined> {
   try {
-    return { endpoint: ep, value: await open(ep) };
+    return { endpoint: ep, value: await open(self, ep) };
   } catch (err) {
     if (!(err instanceof ConnectError)) throw err;
     ep.done(false, false);

@@ -20,6 +20,7 @@ import { requestAuthority } from '../protocol/h1/forward-head';
 import { H1Link, type UpstreamLink } from '../protocol/h1/link';
 import type { RequestHead } from '../protocol/h1/parse-head';
 import type { H1Request, H1Settings } from '../protocol/h1/server';
+import type { Acquired } from '../protocol/h1/client-pool';
 import type { UpstreamSession } from '../protocol/h2/client-pool';
 import { authorityOf, fieldValue } from '../protocol/h2/headers';
 import type { Fields } from '../protocol/h2/semantics';
@@ -30,7 +31,7 @@ import { forwardOpaque } from '../protocol/opaque';
 import { H2Link } from '../protocol/orig-proto/client';
 import { canUpgradeToH2 } from '../protocol/orig-proto/convert';
 import type { RequestView } from '../../core/policy/model';
-import { callEndpoint, callSameEndpoint, settleOnClose, type Endpoint, type OutboundServices } from './endpoint';
+import { callEndpoint, callSameEndpoint, settleOnClose, type Endpoint, type Opened, type OutboundServices, type RouteBackend } from './endpoint';
 import { routeRequest, type RoutedRequest, type RouteServices } from './route/route-call';
 import { DST_OVERRIDE, logicalDestination, type LogicalDestination } from './ingress';
 import { merged } from '../../core/merged';
@@ -139,7 +140,7 @@ export class Outbound implements Stack {
       prefix,
       async () => {
         try {
-          const { endpoint, value: socket } = await callEndpoint(this.deps, conn, undefined, (ep) => ep.dial());
+          const { endpoint, value: socket } = await callEndpoint(this.deps, conn, undefined, dialOpaque, undefined);
           conn.open.track(socket);
           settleOnClose(socket, endpoint);
           // tls "true" exactly when the dial was mTLS (a meshed endpoint, opaque transport or not).
@@ -214,7 +215,7 @@ abstract class OutboundCall<L> implements HttpCall<L> {
     protected readonly logical: LogicalDestination | undefined,
   ) {}
 
-  abstract open(again: boolean): Promise<L>;
+  abstract open(again: boolean): L | Promise<L>;
 
   /**
    * Opens an attempt: the first routes the request (route → backend by weight), every one is
@@ -222,46 +223,70 @@ abstract class OutboundCall<L> implements HttpCall<L> {
    * was processed (stale connection, refused stream) or was answered with something the route
    * retries. `sameFirst`: an HTTP/2 stream the endpoint refused goes to that endpoint first.
    */
-  protected async attempt(again: boolean, sameFirst: boolean, open: (ep: Endpoint) => Promise<L>): Promise<L> {
-    const svc = this.deps;
-    const logical = this.logical;
+  protected attempt(again: boolean, sameFirst: boolean): L | Promise<L> {
     if (!this.routed) {
       this.routed = true;
       const r = this.routing;
       if (r) {
         // Synchronous once the target's policy is known: no extra turn of the microtask queue.
         const routed = routeRequest(r.svc, r.key, r.kind, r.grpc, r.view(), 'http');
-        this.policy = routed instanceof Promise ? await routed : routed;
+        if (routed instanceof Promise) {
+          return routed.then((p) => {
+            this.policy = p;
+            return this.attemptRouted(again, sameFirst);
+          });
+        }
+        this.policy = routed;
       }
     }
+    return this.attemptRouted(again, sameFirst);
+  }
+
+  private attemptRouted(again: boolean, sameFirst: boolean): L | Promise<L> {
     const p = this.policy;
     const answeredBadly = p?.lastAttemptFailed ?? false;
     if (p) p.lastAttemptFailed = false;
     p?.attempt();
     const backend = p ? { dest: p.dest, ...(p.accrual ? { accrual: p.accrual } : {}) } : undefined;
-    if (again && sameFirst && !answeredBadly && this.endpoint) {
-      const same = await callSameEndpoint(svc, this.conn, this.endpoint, open);
-      if (same) return same.value;
-    }
+    this.again = again;
+    if (again && sameFirst && !answeredBadly && this.endpoint) return this.attemptSame(backend);
+    return this.balanced(answeredBadly, backend);
+  }
+
+  /** An HTTP/2 stream the endpoint refused: that endpoint first, then balanced anew if it takes no connection. */
+  private async attemptSame(backend: RouteBackend | undefined): Promise<L> {
+    const same = await callSameEndpoint(this.deps, this.conn, this.endpoint!, OutboundCall.openChosen, this);
+    if (same) return same.value;
+    return this.balanced(false, backend);
+  }
+
+  private balanced(answeredBadly: boolean, backend: RouteBackend | undefined): L | Promise<L> {
     // Sent again: re-balanced. A stale connection said nothing about the endpoint; an answer the
     // route retried (a 5xx, a timed-out attempt) counts against it.
     this.endpoint?.done(!answeredBadly, false);
     this.endpoint = undefined;
-    const r = await callEndpoint(
-      svc,
-      this.conn,
-      logical,
-      (ep) => {
-        // The original destination is never retried elsewhere: its metrics start now, connect included.
-        if (!ep.balanced) this.start(ep);
-        return open(ep);
-      },
-      backend,
-    );
-    this.endpoint = r.endpoint;
-    this.start(r.endpoint);
-    return r.value;
+    const r = callEndpoint(this.deps, this.conn, this.logical, OutboundCall.openChosen, this, backend);
+    if (r instanceof Promise) return r.then((o) => this.opened(o));
+    return this.opened(r);
   }
+
+  private opened(o: Opened<L>): L {
+    this.endpoint = o.endpoint;
+    this.start(o.endpoint);
+    return o.value;
+  }
+
+  /** The attempt's `again` (kept for openChosen, which the call path calls with the call alone). */
+  private again = false;
+
+  private static openChosen<L>(self: OutboundCall<L>, ep: Endpoint): L | Promise<L> {
+    // The original destination is never retried elsewhere: its metrics start now, connect included.
+    if (!ep.balanced) self.start(ep);
+    return self.openOn(ep, self.again);
+  }
+
+  /** Opens `ep` for this request: a pooled connection or session, or a new one. */
+  protected abstract openOn(ep: Endpoint, again: boolean): L | Promise<L>;
 
   end(o: HttpOutcome): void {
     // Feed the balancer: a 5xx, a reset or a proxy failure counts against the endpoint.
@@ -330,19 +355,23 @@ class H1OutboundCall extends OutboundCall<UpstreamLink> {
     super(deps, conn, authority, req?.head, routing, logical);
   }
 
-  open(again: boolean): Promise<UpstreamLink> {
-    return this.attempt(again, false, (ep) => this.connect(ep, again));
+  open(again: boolean): UpstreamLink | Promise<UpstreamLink> {
+    return this.attempt(again, false);
   }
 
-  private async connect(ep: Endpoint, again: boolean): Promise<UpstreamLink> {
-    const req = this.req!;
+  protected openOn(ep: Endpoint, again: boolean): UpstreamLink | Promise<UpstreamLink> {
     if (ep.meshed && this.upgradable) {
-      const lease = await this.http.h2Pool.acquire(ep.key, ep.addr, () => ep.dial(H2_ALPN));
-      const head = this.policy?.editHead ? this.policy.editHead(req.head) : req.head;
-      return new H2Link(lease, head, req.framing, ep.addr);
+      const lease = this.http.h2Pool.acquire(ep.key, ep.addr, dialH2, ep);
+      return lease instanceof Promise ? lease.then((l) => this.h2Link(l, ep)) : this.h2Link(lease, ep);
     }
-    const { conn: c, reused } = await this.http.h1Pool.acquire(ep.key, () => ep.dial(), again);
-    return new H1Link(c, reused);
+    const a = this.http.h1Pool.acquire(ep.key, dialH1, ep, again);
+    return a instanceof Promise ? a.then(h1LinkOf) : h1LinkOf(a);
+  }
+
+  private h2Link(lease: UpstreamSession, ep: Endpoint): UpstreamLink {
+    const req = this.req!;
+    const head = this.policy?.editHead ? this.policy.editHead(req.head) : req.head;
+    return new H2Link(lease, head, req.framing, ep.addr);
   }
 }
 
@@ -360,10 +389,23 @@ class H2OutboundCall extends OutboundCall<UpstreamSession> {
     super(deps, conn, authority, fields, routing, logical);
   }
 
-  open(again: boolean): Promise<UpstreamSession> {
+  open(again: boolean): UpstreamSession | Promise<UpstreamSession> {
     // A refused stream goes again to the same endpoint first (endpoint.ts, callSameEndpoint).
-    return this.attempt(again, true, (ep) => this.http.h2Pool.acquire(ep.key, ep.addr, () => ep.dial(H2_ALPN)));
+    return this.attempt(again, true);
   }
+
+  protected openOn(ep: Endpoint): UpstreamSession | Promise<UpstreamSession> {
+    return this.http.h2Pool.acquire(ep.key, ep.addr, dialH2, ep);
+  }
+}
+
+/** Dialers the pools and the call path take with their argument (no closure per request). */
+const dialH1 = (ep: Endpoint): Promise<Socket> => ep.dial();
+const dialH2 = (ep: Endpoint): Promise<Socket> => ep.dial(H2_ALPN);
+const dialOpaque = (_: unknown, ep: Endpoint): Promise<Socket> => ep.dial();
+
+function h1LinkOf(a: Acquired): UpstreamLink {
+  return new H1Link(a.conn, a.reused);
 }
 
 /** An outbound request's TLS as tap's labels: the endpoint's (server_id) on the destination side. */

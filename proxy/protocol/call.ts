@@ -65,12 +65,53 @@ export interface HttpCall<L> {
    * before the request could have been processed (a stale pooled connection, a refused stream),
    * so the request is sent once more. Rejects (a ConnectError carries the errno) when no upstream
    * could be had; the layer above has already tried the endpoints it may try.
+   *
+   * The upstream itself, not a promise, when it is there at once (the request routed, a pooled
+   * connection or session free): most requests then take no turn of the microtask queue and
+   * allocate no async frames. `openCall` takes both.
    */
-  open(again: boolean): Promise<L>;
+  open(again: boolean): L | Promise<L>;
   /** The final response's head arrived from upstream with `status` (for tap's response_init). */
   respond?(status: number): void;
   /** The request is over; the first call counts, later ones are ignored. */
   end(outcome: HttpOutcome): void;
+}
+
+/**
+ * Opens `call` and hands the upstream to `ok`, or the error (thrown or rejected) to `fail`, each
+ * called with `self`: at once when the upstream is there, else when it comes. Methods with `self`
+ * rather than closures: nothing is allocated per request on the immediate path.
+ */
+export function openCall<L, S>(
+  call: HttpCall<L>,
+  again: boolean,
+  self: S,
+  ok: (self: S, upstream: L) => void,
+  fail: (self: S, err: unknown) => void,
+  /**
+   * Open after the rest of this read is handled: an HTTP/2 request whose body follows its
+   * HEADERS is sent on only once the frames read with it are checked (a body its content-length
+   * contradicts resets the stream before the upstream sees anything).
+   */
+  later = false,
+): void {
+  // A retry is opened on a later turn too: it is asked for from inside the failed upstream's own
+  // events (a reset, a close), which should finish before a new upstream is written to.
+  if (again || later) {
+    Promise.resolve(again)
+      .then((a) => call.open(a))
+      .then((u) => ok(self, u), (err: unknown) => fail(self, err));
+    return;
+  }
+  let r: L | Promise<L>;
+  try {
+    r = call.open(false);
+  } catch (err) {
+    fail(self, err);
+    return;
+  }
+  if (r instanceof Promise) r.then((u) => ok(self, u), (err: unknown) => fail(self, err));
+  else ok(self, r);
 }
 
 /** The errno of a failed open or I/O error: ConnectError and Node errors carry it as `errno`/`code`. */

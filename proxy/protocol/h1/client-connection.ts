@@ -18,9 +18,10 @@
  * upstream connection rather than completing a message.
  */
 import type { Socket } from 'node:net';
+import { DeadlineList, type Deadlined } from '../../../core/deadline-list';
 import { relay } from '../../transport/relay';
 import { resetConnection } from '../../transport/reset';
-import { errnoOf, type ConnInfo } from '../call';
+import { errnoOf, openCall, type ConnInfo } from '../call';
 import { connectErrorKind, h1ErrorResponse, HttpProxyError, type ProxyErrorKind } from '../errors';
 import { ChunkedError, ChunkedScanner } from './chunked';
 import { Exchange, Phase, ResPhase, type ExchangeOwner, type H1Dispatch } from './exchange';
@@ -33,6 +34,7 @@ import {
   responseKeepAlive,
 } from './parse-head';
 import { HeadStore } from './head-store';
+import type { UpstreamLink } from './link';
 import { worthParsing } from './reparse';
 import type { H1Settings } from './settings';
 
@@ -40,15 +42,20 @@ import type { H1Settings } from './settings';
 const SERVED = Symbol('linnet.h1.served');
 type ServedSocket = Socket & { [SERVED]?: ClientConnection };
 
-export class ClientConnection implements ExchangeOwner {
+export class ClientConnection implements ExchangeOwner, Deadlined {
   phase = Phase.Head;
   /** Client bytes read but not yet consumed. */
   private buf: Buffer | undefined;
   private ex: Exchange | undefined;
   private keepAlive = true;
   private clientEnded = false;
-  /** Running while a request head is awaited (see H1Settings.headerReadTimeoutMs). */
-  private headTimer: NodeJS.Timeout | undefined;
+  /**
+   * Armed while a request head is awaited (H1Settings.headerReadTimeoutMs), on a list shared by
+   * every connection: an idle keep-alive connection holds no timer of its own.
+   */
+  dlAt = 0;
+  dlPrev: Deadlined | undefined = undefined;
+  dlNext: Deadlined | undefined = undefined;
   /** Where a head arriving in pieces is put together (made when one first does). */
   private heads: HeadStore | undefined;
   /** Buffer length at the last parse that needed more (0: none yet for this head). */
@@ -78,13 +85,13 @@ export class ClientConnection implements ExchangeOwner {
     const conn = this[SERVED]!;
     conn.stopHeadTimer();
     if (conn.phase !== Phase.Tunnel) conn.abort(conn.clientErrno || 'client closed');
-    conn.done();
+    conn.owner.closed(conn);
   }
 
   /** A route timeout fired: the backend call is cancelled (fail destroys the upstream), 504 or a reset. */
-  private readonly routeTimeout = (ex: Exchange, what: string, ms: number): void => {
+  onRouteTimeout(ex: Exchange, what: string, ms: number): void {
     if (this.ex === ex) this.fail(ex, 'responseTimeout', `route ${what} timeout ${ms} ms`);
-  };
+  }
 
   constructor(
     readonly client: Socket,
@@ -92,7 +99,7 @@ export class ClientConnection implements ExchangeOwner {
     private readonly info: ConnInfo,
     private readonly settings: H1Settings,
     private readonly dispatch: H1Dispatch,
-    private readonly done: () => void,
+    private readonly owner: { closed(conn: ClientConnection): void },
   ) {
     this.buf = prefix.length > 0 ? prefix : undefined;
   }
@@ -204,32 +211,35 @@ export class ClientConnection implements ExchangeOwner {
    * is sent once more after a stale pooled connection.
    */
   private connect(ex: Exchange, again: boolean): void {
-    ex.call.open(again).then(
-      (link) => {
-        if (this.ex !== ex || this.phase === Phase.Closed) {
-          // The client went away while we connected.
-          link.release();
-          return;
-        }
-        ex.upstream = link;
-        link.handler = ex;
-        ex.resPhase = ResPhase.Head;
-        if (!ex.policy && ex.call.policy) ex.applyPolicy(ex.call.policy, this.routeTimeout);
-        link.send(ex.headBytes, ex.early);
-        if (!ex.retried && !ex.keepBody) ex.early = []; // kept only while a retry could still need them
-        if (ex.reqDone) this.armTimer(ex);
-        else if (this.phase === Phase.Body) this.client.resume();
-        link.resume();
-      },
-      (err: unknown) => {
-        if (this.ex !== ex) return;
-        // The layer above refused the request itself (authorization, rate limit): its answer.
-        if (err instanceof HttpProxyError) return this.fail(ex, err.kind, err.detail ?? '', undefined, err);
-        const errno = errnoOf(err);
-        this.info.log.info('http: upstream connect failed', { target: this.info.target, errno });
-        this.fail(ex, connectErrorKind(errno), `${errno} connecting to ${this.info.target}`);
-      },
-    );
+    openCall(ex.call, again, ex, ClientConnection.opened, ClientConnection.openFailed);
+  }
+
+  private static opened(ex: Exchange, link: UpstreamLink): void {
+    const self = ex.conn as ClientConnection;
+    if (self.ex !== ex || self.phase === Phase.Closed) {
+      // The client went away while we connected.
+      link.release();
+      return;
+    }
+    ex.upstream = link;
+    link.handler = ex;
+    ex.resPhase = ResPhase.Head;
+    if (!ex.policy && ex.call.policy) ex.applyPolicy(ex.call.policy);
+    link.send(ex.headBytes, ex.early);
+    if (!ex.retried && !ex.keepBody) ex.early = []; // kept only while a retry could still need them
+    if (ex.reqDone) self.armTimer(ex);
+    else if (self.phase === Phase.Body) self.client.resume();
+    link.resume();
+  }
+
+  private static openFailed(ex: Exchange, err: unknown): void {
+    const self = ex.conn as ClientConnection;
+    if (self.ex !== ex) return;
+    // The layer above refused the request itself (authorization, rate limit): its answer.
+    if (err instanceof HttpProxyError) return self.fail(ex, err.kind, err.detail ?? '', undefined, err);
+    const errno = errnoOf(err);
+    self.info.log.info('http: upstream connect failed', { target: self.info.target, errno });
+    self.fail(ex, connectErrorKind(errno), `${errno} connecting to ${self.info.target}`);
   }
 
   /** Sends the request again (a route's retry): the attempt's upstream is dropped unread. */
@@ -261,7 +271,7 @@ export class ClientConnection implements ExchangeOwner {
       if (q < chunk.length) this.buf = this.buf ? Buffer.concat([this.buf, chunk.subarray(q)]) : chunk.subarray(q);
       this.phase = Phase.Wait;
       this.client.pause();
-      if (ex.policy) ex.requestSent(this.routeTimeout);
+      if (ex.policy) ex.requestSent();
       this.armTimer(ex);
       if (ex.resPhase === ResPhase.Done) this.finish(ex);
     } else if (!more) this.client.pause();
@@ -450,37 +460,40 @@ export class ClientConnection implements ExchangeOwner {
   /** Armed once per awaited head: bytes dribbling in do not restart it. */
   private startHeadTimer(): void {
     const ms = this.settings.headerReadTimeoutMs ?? 0;
-    if (ms <= 0 || this.headTimer) return;
-    this.headTimer = setTimeout(() => {
-      this.headTimer = undefined;
-      if (this.phase !== Phase.Head || this.client.destroyed) return;
-      // An idle keep-alive connection is simply closed; a head begun but unfinished gets a 408.
-      if (!this.buf || this.buf.length === 0) return this.close();
-      this.refuse(new HttpProxyError('headerReadTimeout'), undefined);
-    }, ms);
+    if (ms > 0) DeadlineList.of(ms).arm(this);
   }
 
   private stopHeadTimer(): void {
-    if (this.headTimer) clearTimeout(this.headTimer);
-    this.headTimer = undefined;
+    if (this.dlAt !== 0) DeadlineList.of(this.settings.headerReadTimeoutMs!).disarm(this);
+  }
+
+  /** The request head did not arrive in time. */
+  onDeadline(): void {
+    if (this.phase !== Phase.Head || this.client.destroyed) return;
+    // An idle keep-alive connection is simply closed; a head begun but unfinished gets a 408.
+    if (!this.buf || this.buf.length === 0) return this.close();
+    this.refuse(new HttpProxyError('headerReadTimeout'), undefined);
   }
 
   private armTimer(ex: Exchange): void {
-    const { ms, attempt } = ex.responseTimeout(this.settings.responseTimeoutMs);
-    if (ms <= 0 || ex.timer || ex.resPhase !== ResPhase.Head) return;
-    ex.timer = setTimeout(() => {
-      ex.timer = undefined;
-      if (this.ex !== ex || ex.resPhase !== ResPhase.Head) return;
-      // A route's attempt that timed out is retried as a 504 would be.
-      if (attempt && ex.keepBody && ex.reqDone && ex.policy?.retry?.shouldRetry(504)) return this.retryAttempt(ex);
-      ex.upstream?.destroy();
-      this.fail(ex, 'responseTimeout', `no response within ${ms} ms`);
-    }, ms);
+    if (ex.resList || ex.resPhase !== ResPhase.Head) return;
+    const ms = ex.responseTimeoutMs(this.settings.responseTimeoutMs);
+    if (ms <= 0) return;
+    ex.resList = DeadlineList.of(ms);
+    ex.resList.arm(ex);
   }
 
   private disarmTimer(ex: Exchange): void {
-    if (ex.timer) clearTimeout(ex.timer);
-    ex.timer = undefined;
+    ex.resList?.disarm(ex);
+    ex.resList = undefined;
+  }
+
+  onResponseTimeout(ex: Exchange, ms: number, attempt: boolean): void {
+    if (this.ex !== ex || ex.resPhase !== ResPhase.Head) return;
+    // A route's attempt that timed out is retried as a 504 would be.
+    if (attempt && ex.keepBody && ex.reqDone && ex.policy?.retry?.shouldRetry(504)) return this.retryAttempt(ex);
+    ex.upstream?.destroy();
+    this.fail(ex, 'responseTimeout', `no response within ${ms} ms`);
   }
 
   // ---- ends of exchanges ----

@@ -29,12 +29,15 @@ export class UpstreamConn {
   idleSince = 0;
   errno = '';
   closed = false;
+  /** What acquire answers when it hands this connection out again (made once, not per request). */
+  readonly reusedLease: Acquired;
 
   constructor(
     readonly key: string,
     readonly socket: Socket,
     private readonly pool: UpstreamPool,
   ) {
+    this.reusedLease = { conn: this, reused: true };
     socket.on('data', (chunk: Buffer) => {
       if (this.handler) this.handler.onUpstreamData(chunk);
       else socket.destroy(); // bytes on an idle connection: nothing can be trusted after them
@@ -86,18 +89,23 @@ export class UpstreamPool {
    * An idle connection for `key` if one is open (unless `fresh`), else a new one from `dial`.
    * Rejects with what `dial` rejects with.
    */
-  async acquire(key: string, dial: () => Promise<Socket>, fresh = false): Promise<Acquired> {
+  acquire<A>(key: string, dial: (arg: A) => Promise<Socket>, arg: A, fresh = false): Acquired | Promise<Acquired> {
     if (!fresh) {
       const list = this.idle.get(key);
       while (list && list.length > 0) {
         const c = list.pop()!;
         if (!c.closed && !c.socket.destroyed && c.socket.readyState === 'open') {
           c.uses++;
-          return { conn: c, reused: true };
+          // At once, not a promise: the request goes out in this turn (HttpCall.open).
+          return c.reusedLease;
         }
       }
     }
-    const socket = await dial();
+    return this.dialNew(key, dial, arg);
+  }
+
+  private async dialNew<A>(key: string, dial: (arg: A) => Promise<Socket>, arg: A): Promise<Acquired> {
+    const socket = await dial(arg);
     const conn = new UpstreamConn(key, socket, this);
     socket.resume();
     conn.uses = 1;

@@ -5,6 +5,7 @@
  * connection (server.ts) that drives it.
  */
 import type { Socket } from 'node:net';
+import type { DeadlineList, Deadlined } from '../../../core/deadline-list';
 import type { CallPolicy, HttpCall, HttpOutcome } from '../call';
 import { ChunkedError, ChunkedScanner } from './chunked';
 import type { UpstreamHandler } from './client-pool';
@@ -43,9 +44,6 @@ export const enum ResPhase {
   Done,
 }
 
-/** Called when one of a route's timeouts fires (the exchange, which timeout, its length). */
-export type RouteTimeout = (ex: Exchange, what: string, ms: number) => void;
-
 /** The client connection an exchange belongs to (server.ts's ClientConnection). */
 export interface ExchangeOwner {
   readonly phase: Phase;
@@ -53,10 +51,14 @@ export interface ExchangeOwner {
   onResponseData(ex: Exchange, chunk: Buffer): void;
   onUpstreamEnd(ex: Exchange): void;
   onUpstreamClose(ex: Exchange, errno: string, retrySafe: boolean): void;
+  /** The response head did not come within `ms`; `attempt`: that was the route's per-attempt timeout. */
+  onResponseTimeout(ex: Exchange, ms: number, attempt: boolean): void;
+  /** One of the route's timeouts fired (which one, its length). */
+  onRouteTimeout(ex: Exchange, what: string, ms: number): void;
 }
 
 /** One request/response exchange on the client connection. */
-export class Exchange implements UpstreamHandler {
+export class Exchange implements UpstreamHandler, Deadlined {
   upstream: UpstreamLink | undefined;
   retried = false;
   reqDone = false;
@@ -77,7 +79,13 @@ export class Exchange implements UpstreamHandler {
   reqScanner: ChunkedScanner | undefined;
   /** Validated body bytes read before the upstream was connected. */
   early: Buffer[] = [];
-  timer: NodeJS.Timeout | undefined;
+  /** The response head's timeout, on the list for its length (`resList`) while armed. */
+  dlAt = 0;
+  dlPrev: Deadlined | undefined = undefined;
+  dlNext: Deadlined | undefined = undefined;
+  resList: DeadlineList | undefined = undefined;
+  /** The armed response timeout is the route's per-attempt one (a timed-out attempt may be retried). */
+  attemptTimed = false;
   ended = false;
   /** The route's filters, retries and timeouts (from the call, once opened). */
   policy: CallPolicy | undefined;
@@ -123,32 +131,38 @@ export class Exchange implements UpstreamHandler {
   /**
    * The route's policy, on the first attempt: filters rewrite the head, the request and idle
    * timeouts start, and a body small enough for retries is kept (a length-framed one, up to the
-   * limit). `timeout` is called when one of the route's timeouts fires.
+   * limit). The connection hears when one of the route's timeouts fires.
    */
-  applyPolicy(p: CallPolicy, timeout: RouteTimeout): void {
+  applyPolicy(p: CallPolicy): void {
     this.policy = p;
     if (p.h1Head) this.headBytes = p.h1Head(this.headBytes);
     const f = this.framing;
     if (p.retry && !this.tunnel && (f.kind === 'none' || (f.kind === 'length' && f.length <= p.retry.maxBodyBytes))) this.keepBody = true;
-    if (p.requestTimeoutMs) this.reqTimer = this.routeTimer(timeout, p.requestTimeoutMs, 'request');
-    if (p.idleTimeoutMs) this.idleTimer = this.routeTimer(timeout, p.idleTimeoutMs, 'idle');
-    if (this.reqDone) this.requestSent(timeout);
+    if (p.requestTimeoutMs) this.reqTimer = this.routeTimer(p.requestTimeoutMs, 'request');
+    if (p.idleTimeoutMs) this.idleTimer = this.routeTimer(p.idleTimeoutMs, 'idle');
+    if (this.reqDone) this.requestSent();
   }
 
   /** The request is all sent: the route's response timeout starts. */
-  requestSent(timeout: RouteTimeout): void {
+  requestSent(): void {
     const ms = this.policy?.responseTimeoutMs;
-    if (ms && !this.resTimer) this.resTimer = this.routeTimer(timeout, ms, 'response');
+    if (ms && !this.resTimer) this.resTimer = this.routeTimer(ms, 'response');
   }
 
   /**
    * How long the response head may take: the proxy's setting, or the route's per-attempt timeout
-   * when that is shorter (`attempt`: it is the route's, so a timed-out attempt may be retried).
+   * when that is shorter (then `attemptTimed`: a timed-out attempt may be retried).
    */
-  responseTimeout(settingMs: number): { ms: number; attempt: boolean } {
+  responseTimeoutMs(settingMs: number): number {
     const a = this.policy?.attemptTimeoutMs ?? 0;
     const ms = a > 0 && (a < settingMs || settingMs <= 0) ? a : settingMs;
-    return { ms, attempt: a > 0 && ms === a };
+    this.attemptTimed = a > 0 && ms === a;
+    return ms;
+  }
+
+  onDeadline(list: DeadlineList): void {
+    this.resList = undefined;
+    this.conn.onResponseTimeout(this, list.ms, this.attemptTimed);
   }
 
   /** A route's retry: this attempt's response is forgotten; the request goes again. */
@@ -159,8 +173,8 @@ export class Exchange implements UpstreamHandler {
     this.resPhase = ResPhase.Connecting;
   }
 
-  private routeTimer(timeout: RouteTimeout, ms: number, what: string): NodeJS.Timeout {
-    return setTimeout(() => timeout(this, what, ms), ms);
+  private routeTimer(ms: number, what: string): NodeJS.Timeout {
+    return setTimeout(() => this.conn.onRouteTimeout(this, what, ms), ms);
   }
 
   /**

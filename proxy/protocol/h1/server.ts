@@ -12,6 +12,8 @@ import type { H1Settings } from './settings';
 export type { H1Dispatch, H1Request } from './exchange';
 export type { H1Settings } from './settings';
 
+const SERVED = Promise.resolve();
+
 /** One worker side's HTTP/1 server: its live connections, so that a drain reaches them. */
 export class Http1Server {
   private readonly live = new Set<ClientConnection>();
@@ -19,17 +21,22 @@ export class Http1Server {
 
   constructor(private readonly settings: H1Settings) {}
 
-  /** Serves one client connection until it closes; `prefix` holds the bytes detection read. */
+  /**
+   * Serves one client connection; `prefix` holds the bytes detection read. Resolves at once: the
+   * connection is served from then on, and a promise chain held open for its life would cost an
+   * idle keep-alive connection a few hundred bytes.
+   */
   serve(client: Socket, prefix: Buffer, info: ConnInfo, dispatch: H1Dispatch): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const conn = new ClientConnection(client, prefix, info, this.settings, dispatch, () => {
-        this.live.delete(conn);
-        resolve();
-      });
-      this.live.add(conn);
-      conn.start();
-      if (this.draining) conn.drain();
-    });
+    const conn = new ClientConnection(client, prefix, info, this.settings, dispatch, this);
+    this.live.add(conn);
+    conn.start();
+    if (this.draining) conn.drain();
+    return SERVED;
+  }
+
+  /** A connection closed (ClientConnection calls this once). */
+  closed(conn: ClientConnection): void {
+    this.live.delete(conn);
   }
 
   /**

@@ -26,6 +26,29 @@ interface Entry {
 /** How long a connection with no streams stays open. */
 const IDLE_MS = 60_000;
 
+/** One stream's hold on a pooled connection: an object per request, with no closure. */
+class Lease implements UpstreamSession {
+  private released = false;
+  readonly conn: H2Connection;
+  constructor(
+    private readonly entry: Entry,
+    private readonly idleMs: number,
+  ) {
+    this.conn = entry.conn;
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    const e = this.entry;
+    if (--e.active === 0 && !e.conn.destroyed) {
+      e.idleTimer = setTimeout(() => {
+        if (e.active === 0) e.conn.close();
+      }, this.idleMs).unref();
+    }
+  }
+}
+
 export class H2ClientPool {
   private readonly ready = new Map<string, Entry>();
   private readonly pending = new Map<string, Promise<Entry>>();
@@ -38,36 +61,26 @@ export class H2ClientPool {
   ) {}
 
   /**
-   * A connection for `key`, reusing a live one; rejects with what `dial` rejects with. `addr`: the
-   * upstream's `ip:port`, for logs.
+   * A connection for `key`, reusing a live one: at once when there is one (the stream opens in
+   * this turn), else when `dial(arg)` has made one; rejects with what `dial` rejects with.
+   * `addr`: the upstream's `ip:port`, for logs.
    */
-  async acquire(key: string, addr: string, dial: () => Promise<Socket>): Promise<UpstreamSession> {
-    let entry = this.ready.get(key);
-    if (!entry || !entry.conn.usable) {
-      let p = this.pending.get(key);
-      if (!p) {
-        p = this.open(key, addr, dial).finally(() => this.pending.delete(key));
-        this.pending.set(key, p);
-      }
-      entry = await p;
+  acquire<A>(key: string, addr: string, dial: (arg: A) => Promise<Socket>, arg: A): UpstreamSession | Promise<UpstreamSession> {
+    const entry = this.ready.get(key);
+    if (entry && entry.conn.usable) return this.lease(entry);
+    let p = this.pending.get(key);
+    if (!p) {
+      p = this.open(key, addr, dial, arg).finally(() => this.pending.delete(key));
+      this.pending.set(key, p);
     }
-    const e = entry;
+    return p.then((e) => this.lease(e));
+  }
+
+  private lease(e: Entry): UpstreamSession {
     e.active++;
     if (e.idleTimer) clearTimeout(e.idleTimer);
     e.idleTimer = undefined;
-    let released = false;
-    return {
-      conn: e.conn,
-      release: () => {
-        if (released) return;
-        released = true;
-        if (--e.active === 0 && !e.conn.destroyed) {
-          e.idleTimer = setTimeout(() => {
-            if (e.active === 0) e.conn.close();
-          }, this.idleMs).unref();
-        }
-      },
-    };
+    return new Lease(e, this.idleMs);
   }
 
   /** Close every connection gracefully (in-flight streams finish). */
@@ -76,8 +89,8 @@ export class H2ClientPool {
     this.ready.clear();
   }
 
-  private async open(key: string, addr: string, dial: () => Promise<Socket>): Promise<Entry> {
-    const socket = await dial();
+  private async open<A>(key: string, addr: string, dial: (arg: A) => Promise<Socket>, arg: A): Promise<Entry> {
+    const socket = await dial(arg);
     const log = this.log;
     const entry: Entry = { conn: undefined as unknown as H2Connection, active: 0 };
     const leave = () => {

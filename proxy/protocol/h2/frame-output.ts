@@ -15,6 +15,8 @@ export class FrameOutput {
   /** Bytes queued here, not yet handed to the socket. */
   bytes = 0;
   private flushScheduled = false;
+  /** Made once per connection: a flush per request allocates no closure. */
+  private readonly flushTick = (): void => this.flush();
 
   constructor(
     private readonly socket: Socket,
@@ -39,7 +41,7 @@ export class FrameOutput {
   schedule(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    process.nextTick(() => this.flush());
+    process.nextTick(this.flushTick);
   }
 
   /** Everything queued so far, in one write. */

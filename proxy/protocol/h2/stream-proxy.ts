@@ -8,7 +8,8 @@
  * closes. A stream the upstream refused (never processed) is sent again, with its body when that
  * was small.
  */
-import { errnoOf, type CallPolicy, type ConnInfo, type HttpCall, type HttpOutcome } from '../call';
+import { DeadlineList, type Deadlined } from '../../../core/deadline-list';
+import { errnoOf, openCall, type CallPolicy, type ConnInfo, type HttpCall, type HttpOutcome } from '../call';
 import type { UpstreamSession } from './client-pool';
 import type { H2Stream, StreamEvents } from './stream';
 import { HttpProxyError } from '../errors';
@@ -44,7 +45,7 @@ export function proxyStream(
   new StreamProxy(client, reqFields, endStream, neverIndexed, call, opts, info).start();
 }
 
-class StreamProxy {
+class StreamProxy implements Deadlined {
   private readonly grpc: boolean;
   private up: H2Stream | undefined;
   private status = 0;
@@ -68,7 +69,10 @@ class StreamProxy {
   private bodyStopped = false;
   private attempts = 0;
   private deadline: NodeJS.Timeout | undefined;
-  private headTimer: NodeJS.Timeout | undefined;
+  /** The response head's timeout (opts.responseTimeoutMs), on the list shared by every stream. */
+  dlAt = 0;
+  dlPrev: Deadlined | undefined = undefined;
+  dlNext: Deadlined | undefined = undefined;
   /** The route's retries and timeouts (from the call, once opened). */
   private policy: CallPolicy | undefined;
   private routeTimer: NodeJS.Timeout | undefined;
@@ -116,11 +120,16 @@ class StreamProxy {
     // response timeout covers only the wait for response headers, so long streams are not cut.
     const deadlineMs = this.grpc ? parseGrpcTimeout(fieldValue(this.reqFields, 'grpc-timeout')) : undefined;
     if (deadlineMs !== undefined) this.deadline = setTimeout(() => this.fail({ kind: 'timeout', ms: deadlineMs }), deadlineMs);
-    if (opts.responseTimeoutMs > 0) this.headTimer = setTimeout(() => this.fail({ kind: 'timeout', ms: opts.responseTimeoutMs }), opts.responseTimeoutMs);
-    this.call.open(false).then(
-      (l) => this.send(l),
-      (err: unknown) => this.fail(err instanceof HttpProxyError ? { kind: 'refused', error: err } : { kind: 'connect', errno: errnoOf(err) }),
-    );
+    if (opts.responseTimeoutMs > 0) DeadlineList.of(opts.responseTimeoutMs).arm(this);
+    openCall(this.call, false, this, StreamProxy.opened, StreamProxy.openFailed, !this.clientEnded);
+  }
+
+  private static opened(self: StreamProxy, l: UpstreamSession): void {
+    self.send(l);
+  }
+
+  private static openFailed(self: StreamProxy, err: unknown): void {
+    self.fail(err instanceof HttpProxyError ? { kind: 'refused', error: err } : { kind: 'connect', errno: errnoOf(err) });
   }
 
   private onClientData(chunk: Buffer, end: boolean): void {
@@ -216,10 +225,7 @@ class StreamProxy {
     const up = this.up;
     this.up = undefined;
     if (up && !up.closed) up.reset(H2Code.CANCEL);
-    this.call.open(true).then(
-      (l) => this.send(l),
-      (err: unknown) => this.fail(err instanceof HttpProxyError ? { kind: 'refused', error: err } : { kind: 'connect', errno: errnoOf(err) }),
-    );
+    openCall(this.call, true, this, StreamProxy.opened, StreamProxy.openFailed);
     return true;
   }
 
@@ -228,10 +234,7 @@ class StreamProxy {
     if (this.attempts >= MAX_ATTEMPTS || this.client.headersOut || (this.body === undefined && !(this.clientEnded && this.bodyBytes === 0))) return false;
     this.info.log.debug('h2 upstream refused the stream; sending it again', { target: this.info.target, attempt: this.attempts });
     this.up = undefined;
-    this.call.open(true).then(
-      (l) => this.send(l),
-      (err: unknown) => this.fail(err instanceof HttpProxyError ? { kind: 'refused', error: err } : { kind: 'connect', errno: errnoOf(err) }),
-    );
+    openCall(this.call, true, this, StreamProxy.opened, StreamProxy.openFailed);
     return true;
   }
 
@@ -318,13 +321,20 @@ class StreamProxy {
   }
 
   private stopRouteTimers(): void {
-    for (const t of [this.routeTimer, this.attemptTimer, this.responseTimer, this.idleTimer]) if (t) clearTimeout(t);
+    // Only with a route's timeouts; checked one by one (no array per request).
+    if (this.routeTimer) clearTimeout(this.routeTimer);
+    if (this.attemptTimer) clearTimeout(this.attemptTimer);
+    if (this.responseTimer) clearTimeout(this.responseTimer);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
     this.routeTimer = this.attemptTimer = this.responseTimer = this.idleTimer = undefined;
   }
 
   private stopHeadTimer(): void {
-    if (this.headTimer) clearTimeout(this.headTimer);
-    this.headTimer = undefined;
+    if (this.dlAt !== 0) DeadlineList.of(this.opts.responseTimeoutMs).disarm(this);
+  }
+
+  onDeadline(list: DeadlineList): void {
+    this.fail({ kind: 'timeout', ms: list.ms });
   }
 
   /**

@@ -13,7 +13,8 @@
  * connection's close), and connections live in the HTTP/1 keep-alive pool (h1/client-pool.ts).
  * Node's client cost about a third of the inbound proxy's CPU per request.
  */
-import { errnoOf, type HttpCall, type HttpOutcome } from '../call';
+import { DeadlineList, type Deadlined } from '../../../core/deadline-list';
+import { errnoOf, openCall, type HttpCall, type HttpOutcome } from '../call';
 import { ChunkedError, ChunkedScanner } from '../h1/chunked';
 import type { Acquired, UpstreamConn, UpstreamHandler } from '../h1/client-pool';
 import { parseResponseHead, responseFraming, responseKeepAlive, type HeadLimits, type ResponseHead } from '../h1/parse-head';
@@ -63,7 +64,7 @@ const enum Framing {
 }
 
 /** One request to the app and its response, on a pooled connection. */
-class AppExchange implements UpstreamHandler {
+class AppExchange implements UpstreamHandler, Deadlined {
   private readonly r: H1Request;
   private readonly reqLength: number;
   /** The request head's bytes (kept for the one resend). */
@@ -71,7 +72,10 @@ class AppExchange implements UpstreamHandler {
   private conn: UpstreamConn | undefined;
   private reused = false;
   private retried = false;
-  private headTimer: NodeJS.Timeout | undefined;
+  /** The response head's timeout (opts.responseTimeoutMs), on the list shared by every exchange. */
+  dlAt = 0;
+  dlPrev: Deadlined | undefined = undefined;
+  dlNext: Deadlined | undefined = undefined;
   /** Response bytes of a head not complete yet. */
   private buf: Buffer | undefined;
   /** The app sent something on this connection for this request (a resend is no longer safe). */
@@ -146,24 +150,24 @@ class AppExchange implements UpstreamHandler {
     };
     // Until the app's connection is there, the body waits (flow-controlled) in `early`.
     if (!this.endStream) client.pause();
-    if (this.opts.responseTimeoutMs > 0) {
-      const ms = this.opts.responseTimeoutMs;
-      this.headTimer = setTimeout(() => this.fail({ kind: 'timeout', ms }), ms);
-    }
+    if (this.opts.responseTimeoutMs > 0) DeadlineList.of(this.opts.responseTimeoutMs).arm(this);
     this.head = h1RequestHeadBytes(this.r);
     if (!this.head) return this.fail({ kind: 'connection-lost', detail: 'invalid request' });
     this.connect(false);
   }
 
   private connect(again: boolean): void {
-    this.call.open(again).then(
-      (a) => this.onConnected(a.conn, a.reused),
-      (err: unknown) => {
-        if (err instanceof HttpProxyError) return this.fail({ kind: 'refused', error: err });
-        const errno = errnoOf(err);
-        this.fail(CONNECT_ERRNO.test(errno) ? { kind: 'connect', errno } : { kind: 'connection-lost', detail: errno });
-      },
-    );
+    openCall(this.call, again, this, AppExchange.opened, AppExchange.openFailed, !this.clientEnded);
+  }
+
+  private static opened(self: AppExchange, a: Acquired): void {
+    self.onConnected(a.conn, a.reused);
+  }
+
+  private static openFailed(self: AppExchange, err: unknown): void {
+    if (err instanceof HttpProxyError) return self.fail({ kind: 'refused', error: err });
+    const errno = errnoOf(err);
+    self.fail(CONNECT_ERRNO.test(errno) ? { kind: 'connect', errno } : { kind: 'connection-lost', detail: errno });
   }
 
   private onConnected(conn: UpstreamConn, reused: boolean): void {
@@ -437,8 +441,11 @@ class AppExchange implements UpstreamHandler {
   }
 
   private stopTimer(): void {
-    if (this.headTimer) clearTimeout(this.headTimer);
-    this.headTimer = undefined;
+    if (this.dlAt !== 0) DeadlineList.of(this.opts.responseTimeoutMs).disarm(this);
+  }
+
+  onDeadline(list: DeadlineList): void {
+    this.fail({ kind: 'timeout', ms: list.ms });
   }
 
   private fail(f: ProxyFailure): void {
