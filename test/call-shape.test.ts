@@ -59,3 +59,18 @@ test('outbound HTTP/2 calls share one hidden class', () => {
 });
 
 test.after(() => lp.close());
+
+test('inbound HTTP/1 and HTTP/2 calls are class instances sharing one hidden class', () => {
+  const inConn = lp.conn('inbound', 8080);
+  const h1 = Reflect.get(lp.inbound, 'h1Call') as (c: typeof inConn, req: ReturnType<typeof h1Request>) => object;
+  const a = h1.call(lp.inbound, inConn, h1Request('/a'));
+  const b = h1.call(lp.inbound, inConn, h1Request('/b'));
+  assertPlain(a, b);
+  assert.notEqual(Object.getPrototypeOf(a), Object.prototype, 'a class instance, not a literal of closures');
+  const h2 = Reflect.get(lp.inbound, 'h2Call') as (c: typeof inConn, f: Fields) => object;
+  const fields = (path: string): Fields => [[':method', 'GET'], [':scheme', 'http'], [':authority', 'web:8080'], [':path', path]] as unknown as Fields;
+  const c = h2.call(lp.inbound, inConn, fields('/a'));
+  const d = h2.call(lp.inbound, inConn, fields('/b'));
+  assertPlain(c, d);
+  assert.notEqual(Object.getPrototypeOf(c), Object.prototype);
+});

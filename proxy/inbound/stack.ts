@@ -20,11 +20,11 @@ import type { TcpMetrics } from '../metrics/tcp-metrics';
 import type { TapHub, TapRecorder } from '../tap/hub';
 import { tapHeadOf, type TapHeadSource } from '../tap/heads';
 import { errnoOf, type ConnInfo, type HttpCall, type HttpOutcome } from '../protocol/call';
-import type { Acquired } from '../protocol/h1/client-pool';
+import type { Acquired, UpstreamPool } from '../protocol/h1/client-pool';
 import { requestAuthority } from '../protocol/h1/forward-head';
 import { H1Link, type UpstreamLink } from '../protocol/h1/link';
 import type { H1Request, H1Settings } from '../protocol/h1/server';
-import type { UpstreamSession } from '../protocol/h2/client-pool';
+import type { H2ClientPool, UpstreamSession } from '../protocol/h2/client-pool';
 import { authorityOf, fieldValue } from '../protocol/h2/headers';
 import { isGrpcContentType } from '../protocol/h2/grpc-status';
 import type { ProxyProtocol, RequestView } from '../../core/policy/model';
@@ -288,69 +288,26 @@ export class Inbound implements Stack {
   /** One HTTP/1 request to the app, on the shared pool. */
   private h1Call(conn: Conn, req: H1Request | undefined, authz?: HttpAuthz): HttpCall<UpstreamLink> {
     const authority = req ? requestAuthority(req.head) : '';
-    const call = this.appCall(conn, authority, req?.head);
-    return {
-      respond: (status) => call.respond(status),
-      open: (again) => {
-        if (authz && req && !again) {
-          const refused = authz.check(h1View(req, authority), false);
-          if (refused) {
-            call.start();
-            throw refused;
-          }
-        }
-        const a = call.open(again);
-        return a instanceof Promise ? a.then(linkOf) : linkOf(a);
-      },
-      end: (o) => call.end(o),
-    };
+    return new InboundH1Call(this.appCall(conn, authority, req?.head), req, authority, authz);
   }
 
   /**
    * An HTTP/2 stream's call behind its authorization: a refused request's open rejects with the
    * answer (403, 404, 429), which the server gives it.
    */
-  private checked<L>(call: HttpCall<L> & { start?: () => void }, authz: HttpAuthz | undefined, fields: Fields, h2: boolean): HttpCall<L> {
+  private checked<L>(call: InboundCall & HttpCall<L>, authz: HttpAuthz | undefined, fields: Fields, h2: boolean): HttpCall<L> {
     if (!authz) return call;
-    return {
-      open: (again) => {
-        if (!again) {
-          const grpc = h2 && isGrpcContentType(fieldValue(fields, 'content-type'));
-          const refused = authz.check(h2View(fields), grpc);
-          if (refused) return Promise.reject(refused);
-        }
-        return call.open(again);
-      },
-      respond: (status) => call.respond?.(status),
-      end: (o) => call.end(o),
-    };
+    return new CheckedCall(call, authz, fields, h2);
   }
 
   /** A request to the app on a pooled HTTP/1 connection (the HTTP/1 server's and orig-proto's). */
-  private appCall(conn: Conn, authority: string, head: TapHeadSource): HttpCall<Acquired> & { start(): void; respond(status: number): void } {
-    const call = new InboundCall(this.deps, conn, authority, head);
-    return {
-      start: () => void call.start(),
-      respond: (status) => call.respond(status),
-      open: (again) => {
-        call.start();
-        return this.http.h1Pool.acquire(conn.target.addr, this.dialAppFor, conn, again);
-      },
-      end: (o) => call.end(o),
-    };
+  private appCall(conn: Conn, authority: string, head: TapHeadSource): AppCall {
+    return new AppCall(this.deps, conn, authority, head, this.http.h1Pool, this.dialAppFor);
   }
 
   /** One HTTP/2 stream to the app, on a pooled session. */
-  private h2Call(conn: Conn, fields: Fields): HttpCall<UpstreamSession> {
-    const call = new InboundCall(this.deps, conn, authorityOf(fields), fields);
-    return {
-      respond: (status) => call.respond(status),
-      open: () => {
-        call.start();
-        return this.http.h2Pool.acquire(conn.target.addr, conn.target.addr, this.dialAppFor, conn);
-      },
-      end: (o) => call.end(o),
-    };
+  private h2Call(conn: Conn, fields: Fields): AppH2Call {
+    return new AppH2Call(this.deps, conn, authorityOf(fields), fields, this.http.h2Pool, this.dialAppFor);
   }
 }
 
@@ -361,7 +318,7 @@ class InboundCall {
 
   constructor(
     private readonly deps: InboundDeps,
-    private readonly conn: Conn,
+    protected readonly conn: Conn,
     private readonly authority: string,
     private readonly head: TapHeadSource,
   ) {}
@@ -412,6 +369,106 @@ class InboundCall {
 
 function linkOf(a: Acquired): H1Link {
   return new H1Link(a.conn, a.reused);
+}
+
+type Dialer = (conn: Conn) => Promise<Socket>;
+
+/**
+ * The calls the servers get are class instances (one hidden class, no closures per request): the
+ * app's HTTP/1 pool (the HTTP/1 server's and orig-proto's requests), its HTTP/2 pool, an HTTP/1
+ * request behind the port's authorization, an HTTP/2 one behind it.
+ */
+class AppCall extends InboundCall implements HttpCall<Acquired> {
+  constructor(
+    deps: InboundDeps,
+    conn: Conn,
+    authority: string,
+    head: TapHeadSource,
+    private readonly pool: UpstreamPool,
+    private readonly dial: Dialer,
+  ) {
+    super(deps, conn, authority, head);
+  }
+
+  open(again: boolean): Acquired | Promise<Acquired> {
+    this.start();
+    return this.pool.acquire(this.conn.target.addr, this.dial, this.conn, again);
+  }
+}
+
+class AppH2Call extends InboundCall implements HttpCall<UpstreamSession> {
+  constructor(
+    deps: InboundDeps,
+    conn: Conn,
+    authority: string,
+    head: TapHeadSource,
+    private readonly pool: H2ClientPool,
+    private readonly dial: Dialer,
+  ) {
+    super(deps, conn, authority, head);
+  }
+
+  open(): UpstreamSession | Promise<UpstreamSession> {
+    this.start();
+    const addr = this.conn.target.addr;
+    return this.pool.acquire(addr, addr, this.dial, this.conn);
+  }
+}
+
+class InboundH1Call implements HttpCall<UpstreamLink> {
+  constructor(
+    private readonly call: AppCall,
+    private readonly req: H1Request | undefined,
+    private readonly authority: string,
+    private readonly authz: HttpAuthz | undefined,
+  ) {}
+
+  respond(status: number): void {
+    this.call.respond(status);
+  }
+
+  open(again: boolean): UpstreamLink | Promise<UpstreamLink> {
+    const { authz, req } = this;
+    if (authz && req && !again) {
+      const refused = authz.check(h1View(req, this.authority), false);
+      if (refused) {
+        this.call.start();
+        throw refused;
+      }
+    }
+    const a = this.call.open(again);
+    return a instanceof Promise ? a.then(linkOf) : linkOf(a);
+  }
+
+  end(o: HttpOutcome): void {
+    this.call.end(o);
+  }
+}
+
+class CheckedCall<L> implements HttpCall<L> {
+  constructor(
+    private readonly call: InboundCall & HttpCall<L>,
+    private readonly authz: HttpAuthz,
+    private readonly fields: Fields,
+    private readonly h2: boolean,
+  ) {}
+
+  open(again: boolean): L | Promise<L> {
+    if (!again) {
+      const grpc = this.h2 && isGrpcContentType(fieldValue(this.fields, 'content-type'));
+      const refused = this.authz.check(h2View(this.fields), grpc);
+      if (refused) return Promise.reject(refused);
+    }
+    return this.call.open(again);
+  }
+
+  respond(status: number): void {
+    this.call.respond(status);
+  }
+
+  end(o: HttpOutcome): void {
+    this.call.end(o);
+  }
 }
 
 /** What a route match reads of an HTTP/1 request. */
