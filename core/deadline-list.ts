@@ -3,6 +3,8 @@
  * order of arming is the order of expiry, so one Node timer, set for the earliest, serves all
  * of them; arming and disarming are a few field writes on an object that exists anyway.
  *
+ * Disarm with `e.dlList?.disarm(e)`: an entry knows its list, so its owner need not.
+ *
  * Why not setTimeout: the proxy arms the same few timeouts (a request head's, a response's)
  * once per request and holds one per idle keep-alive connection. setTimeout makes a Timeout and
  * a closure each time (about 170 B held per idle connection, two objects more per request for
@@ -11,7 +13,9 @@
 
 /** An object a DeadlineList can hold: three fields of its own and what to do on expiry. */
 export interface Deadlined {
-  /** When it expires, on the list's clock (ms); 0 while not armed. */
+  /** The list it is armed on; undefined while not armed. */
+  dlList: DeadlineList | undefined;
+  /** When it expires, on the list's clock (ms). */
   dlAt: number;
   dlPrev: Deadlined | undefined;
   dlNext: Deadlined | undefined;
@@ -61,7 +65,8 @@ export class DeadlineList {
 
   /** Starts `e`'s timeout now; an entry already armed keeps its deadline. */
   arm(e: Deadlined): void {
-    if (e.dlAt !== 0) return;
+    if (e.dlList) return;
+    e.dlList = this;
     e.dlAt = this.clock.now() + this.ms;
     e.dlPrev = this.tail;
     e.dlNext = undefined;
@@ -74,7 +79,7 @@ export class DeadlineList {
 
   /** Stops `e`'s timeout (nothing if it is not armed). */
   disarm(e: Deadlined): void {
-    if (e.dlAt === 0) return;
+    if (e.dlList !== this) return;
     this.unlink(e);
     // An empty list keeps no timer (nor the process alive); otherwise the pending one stays: when
     // it fires it finds the new earliest and waits for it.
@@ -97,7 +102,7 @@ export class DeadlineList {
     else this.head = n;
     if (n) n.dlPrev = p;
     else this.tail = p;
-    e.dlAt = 0;
+    e.dlList = undefined;
     e.dlPrev = e.dlNext = undefined;
   }
 

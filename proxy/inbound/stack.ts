@@ -367,10 +367,6 @@ class InboundCall {
   }
 }
 
-function linkOf(a: Acquired): H1Link {
-  return new H1Link(a.conn, a.reused);
-}
-
 type Dialer = (conn: Conn) => Promise<Socket>;
 
 /**
@@ -437,7 +433,7 @@ class InboundH1Call implements HttpCall<UpstreamLink> {
       }
     }
     const a = this.call.open(again);
-    return a instanceof Promise ? a.then(linkOf) : linkOf(a);
+    return a instanceof Promise ? a.then(H1Link.of) : H1Link.of(a);
   }
 
   end(o: HttpOutcome): void {

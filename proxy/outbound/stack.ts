@@ -20,7 +20,6 @@ import { requestAuthority } from '../protocol/h1/forward-head';
 import { H1Link, type UpstreamLink } from '../protocol/h1/link';
 import type { RequestHead } from '../protocol/h1/parse-head';
 import type { H1Request, H1Settings } from '../protocol/h1/server';
-import type { Acquired } from '../protocol/h1/client-pool';
 import type { UpstreamSession } from '../protocol/h2/client-pool';
 import { authorityOf, fieldValue } from '../protocol/h2/headers';
 import type { Fields } from '../protocol/h2/semantics';
@@ -203,6 +202,8 @@ abstract class OutboundCall<L> implements HttpCall<L> {
   /** The request's route (filters, retries, timeouts), once the first open has routed it. */
   policy: RoutedRequest | undefined;
   private routed = false;
+  /** The attempt's `again` (kept for openChosen, which the call path calls with the call alone). */
+  private again = false;
   private finish: ((o: HttpOutcome) => void) | undefined;
   private tapped: TapRecorder | undefined;
 
@@ -275,9 +276,6 @@ abstract class OutboundCall<L> implements HttpCall<L> {
     this.start(o.endpoint);
     return o.value;
   }
-
-  /** The attempt's `again` (kept for openChosen, which the call path calls with the call alone). */
-  private again = false;
 
   private static openChosen<L>(self: OutboundCall<L>, ep: Endpoint): L | Promise<L> {
     // The original destination is never retried elsewhere: its metrics start now, connect included.
@@ -365,7 +363,7 @@ class H1OutboundCall extends OutboundCall<UpstreamLink> {
       return lease instanceof Promise ? lease.then((l) => this.h2Link(l, ep)) : this.h2Link(lease, ep);
     }
     const a = this.http.h1Pool.acquire(ep.key, dialH1, ep, again);
-    return a instanceof Promise ? a.then(h1LinkOf) : h1LinkOf(a);
+    return a instanceof Promise ? a.then(H1Link.of) : H1Link.of(a);
   }
 
   private h2Link(lease: UpstreamSession, ep: Endpoint): UpstreamLink {
@@ -403,10 +401,6 @@ class H2OutboundCall extends OutboundCall<UpstreamSession> {
 const dialH1 = (ep: Endpoint): Promise<Socket> => ep.dial();
 const dialH2 = (ep: Endpoint): Promise<Socket> => ep.dial(H2_ALPN);
 const dialOpaque = (_: unknown, ep: Endpoint): Promise<Socket> => ep.dial();
-
-function h1LinkOf(a: Acquired): UpstreamLink {
-  return new H1Link(a.conn, a.reused);
-}
 
 /** An outbound request's TLS as tap's labels: the endpoint's (server_id) on the destination side. */
 function tapTls(tls: TlsLabels): { src: Record<string, string>; dst: Record<string, string> } {

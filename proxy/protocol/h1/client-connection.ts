@@ -53,6 +53,7 @@ export class ClientConnection implements ExchangeOwner, Deadlined {
    * Armed while a request head is awaited (H1Settings.headerReadTimeoutMs), on a list shared by
    * every connection: an idle keep-alive connection holds no timer of its own.
    */
+  dlList: DeadlineList | undefined = undefined;
   dlAt = 0;
   dlPrev: Deadlined | undefined = undefined;
   dlNext: Deadlined | undefined = undefined;
@@ -464,7 +465,7 @@ export class ClientConnection implements ExchangeOwner, Deadlined {
   }
 
   private stopHeadTimer(): void {
-    if (this.dlAt !== 0) DeadlineList.of(this.settings.headerReadTimeoutMs!).disarm(this);
+    this.dlList?.disarm(this);
   }
 
   /** The request head did not arrive in time. */
@@ -476,16 +477,13 @@ export class ClientConnection implements ExchangeOwner, Deadlined {
   }
 
   private armTimer(ex: Exchange): void {
-    if (ex.resList || ex.resPhase !== ResPhase.Head) return;
+    if (ex.dlList || ex.resPhase !== ResPhase.Head) return;
     const ms = ex.responseTimeoutMs(this.settings.responseTimeoutMs);
-    if (ms <= 0) return;
-    ex.resList = DeadlineList.of(ms);
-    ex.resList.arm(ex);
+    if (ms > 0) DeadlineList.of(ms).arm(ex);
   }
 
   private disarmTimer(ex: Exchange): void {
-    ex.resList?.disarm(ex);
-    ex.resList = undefined;
+    ex.dlList?.disarm(ex);
   }
 
   onResponseTimeout(ex: Exchange, ms: number, attempt: boolean): void {

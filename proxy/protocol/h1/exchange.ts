@@ -79,11 +79,11 @@ export class Exchange implements UpstreamHandler, Deadlined {
   reqScanner: ChunkedScanner | undefined;
   /** Validated body bytes read before the upstream was connected. */
   early: Buffer[] = [];
-  /** The response head's timeout, on the list for its length (`resList`) while armed. */
+  /** The response head's timeout, on the list for its length while armed. */
+  dlList: DeadlineList | undefined = undefined;
   dlAt = 0;
   dlPrev: Deadlined | undefined = undefined;
   dlNext: Deadlined | undefined = undefined;
-  resList: DeadlineList | undefined = undefined;
   /** The armed response timeout is the route's per-attempt one (a timed-out attempt may be retried). */
   attemptTimed = false;
   ended = false;
@@ -161,7 +161,6 @@ export class Exchange implements UpstreamHandler, Deadlined {
   }
 
   onDeadline(list: DeadlineList): void {
-    this.resList = undefined;
     this.conn.onResponseTimeout(this, list.ms, this.attemptTimed);
   }
 

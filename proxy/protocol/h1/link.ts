@@ -5,7 +5,7 @@
  * framing and reads HTTP/1 bytes either way.
  */
 import type { Socket } from 'node:net';
-import type { UpstreamConn, UpstreamHandler } from './client-pool';
+import type { Acquired, UpstreamConn, UpstreamHandler } from './client-pool';
 import { resetConnection } from '../../transport/reset';
 
 export interface UpstreamLink {
@@ -50,6 +50,11 @@ export class H1Link implements UpstreamLink {
     readonly conn: UpstreamConn,
     readonly reused: boolean,
   ) {}
+
+  /** The link for what the pool handed out (a function the call paths pass without a closure). */
+  static of(this: void, a: Acquired): H1Link {
+    return new H1Link(a.conn, a.reused);
+  }
   get handler(): UpstreamHandler | undefined {
     return this.conn.handler;
   }

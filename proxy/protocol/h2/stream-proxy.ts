@@ -70,6 +70,7 @@ class StreamProxy implements Deadlined {
   private attempts = 0;
   private deadline: NodeJS.Timeout | undefined;
   /** The response head's timeout (opts.responseTimeoutMs), on the list shared by every stream. */
+  dlList: DeadlineList | undefined = undefined;
   dlAt = 0;
   dlPrev: Deadlined | undefined = undefined;
   dlNext: Deadlined | undefined = undefined;
@@ -330,7 +331,7 @@ class StreamProxy implements Deadlined {
   }
 
   private stopHeadTimer(): void {
-    if (this.dlAt !== 0) DeadlineList.of(this.opts.responseTimeoutMs).disarm(this);
+    this.dlList?.disarm(this);
   }
 
   onDeadline(list: DeadlineList): void {

@@ -73,6 +73,7 @@ class AppExchange implements UpstreamHandler, Deadlined {
   private reused = false;
   private retried = false;
   /** The response head's timeout (opts.responseTimeoutMs), on the list shared by every exchange. */
+  dlList: DeadlineList | undefined = undefined;
   dlAt = 0;
   dlPrev: Deadlined | undefined = undefined;
   dlNext: Deadlined | undefined = undefined;
@@ -441,7 +442,7 @@ class AppExchange implements UpstreamHandler, Deadlined {
   }
 
   private stopTimer(): void {
-    if (this.dlAt !== 0) DeadlineList.of(this.opts.responseTimeoutMs).disarm(this);
+    this.dlList?.disarm(this);
   }
 
   onDeadline(list: DeadlineList): void {
