@@ -30,7 +30,7 @@ export async function acceptConnection(client: Socket, stack: Stack, open: OpenC
   const r = resolveTarget(client, stack, log);
   if (!r) return;
   // Every field from the start: the context keeps one shape as the stack fills it in.
-  const conn: Conn = { side: stack.side, target: r.target, srcTls: noTls(stack.side.srcNoTlsReason), open, log, src: undefined, clientAddr: undefined, clientPort: undefined };
+  const conn: Conn = { side: stack.side, target: r.target, srcTls: noTls(stack.side.srcNoTlsReason), open, log, src: undefined, clientAddr: undefined, clientPort: undefined, metricsSite: undefined };
   return stack.accept(client, conn, r.direct);
 }
 

@@ -44,6 +44,11 @@ export interface Conn {
   clientAddr?: string;
   /** The client's port (tap's source). */
   clientPort?: number;
+  /**
+   * Inbound: what fixes this connection's request metrics but the authority (the port's Server),
+   * as the object HttpMetrics.startAt finds their series by; made at the first request.
+   */
+  metricsSite?: { srv: { kind: string; name: string } | undefined };
 }
 
 /** The set of open sockets a socket is tracked in, for the close listener they share. */

@@ -98,6 +98,7 @@ export async function acceptOpaqueTransport(
   const inner: Conn = merged(conn, {
     target: { host: target.host, port, addr: formatAddr(target.host, port) },
     srcTls: { tls: 'true', client_id: t.clientId },
+    metricsSite: undefined,
   });
   log.debug('opaque transport', { target: inner.target.addr, client_id: t.clientId });
   return serve(t.socket, got.rest, inner);

@@ -13,7 +13,7 @@ import type { Conn, Side } from '../accept/context';
 import type { Detected } from '../accept/detect/detect';
 import { readPrefix } from '../accept/read-prefix';
 import { Dispatch } from '../accept/serve';
-import type { HttpMetrics } from '../metrics/http-metrics';
+import type { HttpLabels, HttpMetrics } from '../metrics/http-metrics';
 import { noTls } from '../metrics/labels';
 import type { MeshMetrics } from '../metrics/mesh-metrics';
 import type { TcpMetrics } from '../metrics/tcp-metrics';
@@ -210,7 +210,7 @@ export class Inbound implements Stack {
         if (!t) return;
         conn.open.track(t.socket);
         t.socket.on('error', () => {});
-        const peer: Conn = merged(conn, { srcTls: { tls: 'true', client_id: t.clientId } });
+        const peer: Conn = merged(conn, { srcTls: { tls: 'true', client_id: t.clientId }, metricsSite: undefined });
         // The peer's HTTP/2 pool agreed on h2: no second detection, and nothing read off the
         // clear stream, so the HTTP/2 session reads the TLS socket itself (h2/server.ts).
         if (t.alpn === 'h2') {
@@ -318,8 +318,8 @@ class InboundCall {
 
   constructor(
     private readonly deps: InboundDeps,
-    protected readonly conn: Conn,
-    private readonly authority: string,
+    readonly conn: Conn,
+    readonly authority: string,
     private readonly head: TapHeadSource,
   ) {}
 
@@ -329,7 +329,11 @@ class InboundCall {
     // As linkerd2-proxy: inbound requests carry the client's TLS (client_id over mTLS) and, under
     // a policy, the Server that governs the port (srv_kind, srv_name).
     const srv = this.deps.authz?.policy(target.port).policy.server;
-    this.finish = this.deps.http.start({ direction: side.direction, authority: this.authority, target_addr: target.addr, ...srcTls, ...(srv ? { srv_kind: srv.kind, srv_name: srv.name } : {}) });
+    // Every label but the authority is fixed by the connection and its port's Server: the series
+    // are found by a site object per (connection, Server), with no label set built per request.
+    let site = this.conn.metricsSite;
+    if (site === undefined || site.srv !== srv) this.conn.metricsSite = site = { srv };
+    this.finish = this.deps.http.startAt(site, this.authority, inboundLabels, this);
     // Tap sits beside the metrics: one boolean read while no tap is open.
     const tap = this.deps.tap;
     if (tap?.active) {
@@ -365,6 +369,13 @@ class InboundCall {
     this.start()(o);
     this.tapped?.end(o);
   }
+}
+
+/** The labels of an inbound request (HttpMetrics.startAt calls it once per site and authority). */
+function inboundLabels(call: InboundCall): HttpLabels {
+  const { side, target, srcTls } = call.conn;
+  const srv = call.conn.metricsSite?.srv;
+  return { direction: side.direction, authority: call.authority, target_addr: target.addr, ...srcTls, ...(srv ? { srv_kind: srv.kind, srv_name: srv.name } : {}) };
 }
 
 type Dialer = (conn: Conn) => Promise<Socket>;

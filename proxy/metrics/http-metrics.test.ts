@@ -113,3 +113,27 @@ test('the workers\' buckets side by side (/latency?buckets=1): the same values a
   assert.equal(merged['k']!.max, latencyCounts(all).max);
   assert.deepEqual(merged['only0'], latencyCounts(parts[0]!));
 });
+
+test('startAt: series found by site and authority, labels made once per pair, and the same series as start()', () => {
+  const registry = new Registry();
+  const metrics = new HttpMetrics(registry);
+  const site = {};
+  let made = 0;
+  const labels = (authority: string): HttpLabels => {
+    made++;
+    return { ...route, authority };
+  };
+  for (let i = 0; i < 3; i++) metrics.startAt(site, 'web:80', labels, 'web:80')({ status: 200 });
+  metrics.startAt(site, 'api:80', labels, 'api:80')({ status: 200 });
+  assert.equal(made, 2);
+  // The long way (labels per request) lands on the series startAt made.
+  metrics.start(route)({ status: 200 });
+  // Another site with other labels (say, the port's Server changed) gets its own series.
+  metrics.startAt({}, 'web:80', () => ({ ...route, srv_kind: 'server', srv_name: 'web' }), undefined)({ status: 200 });
+  const text = exposition(registry.families());
+  const web = lines(text, 'request_total{').filter((l) => l.includes('authority="web:80"'));
+  assert.equal(web.length, 2);
+  assert.ok(web.some((l) => !l.includes('srv_name') && l.endsWith(' 4')), web.join('\n'));
+  assert.ok(web.some((l) => l.includes('srv_name="web"') && l.endsWith(' 1')), web.join('\n'));
+  assert.ok(lines(text, 'request_total{').some((l) => l.includes('authority="api:80"') && l.endsWith(' 1')));
+});

@@ -146,14 +146,15 @@ export class HttpMetrics {
    * start() for a request whose labels other than its authority are fixed by `site` (an
    * endpoint as the outbound call path keeps it: same object, same direction, address, TLS and
    * dst_*): its series are found by the object and the authority, with no label set or key
-   * string built per request. `labels` is called only the first time.
+   * string built per request. `labels(arg)` is called only the first time (a function made once,
+   * not a closure per request).
    */
-  startAt(site: object, authority: string, labels: () => HttpLabels): (outcome: HttpOutcome) => void {
+  startAt<A>(site: object, authority: string, labels: (arg: A) => HttpLabels, arg: A): (outcome: HttpOutcome) => void {
     let byAuthority = this.bySite.get(site);
     if (!byAuthority) this.bySite.set(site, (byAuthority = new Map()));
     let route = byAuthority.get(authority);
     if (!route) {
-      route = this.route(labels());
+      route = this.route(labels(arg));
       // Authorities are the client's to choose: past this many per site, looked up the long way.
       if (byAuthority.size < 1000) byAuthority.set(authority, route);
     }
