@@ -11,6 +11,7 @@
  * The parser re-scans from the start each time more bytes arrive: heads are small and bounded by
  * `maxHeaderBytes`, and a head almost always arrives in one read.
  */
+import { lowerFieldName } from '../field-names';
 
 export interface HeadLimits {
   /** Bytes from the first byte of the start line to the end of the empty line. */
@@ -24,6 +25,8 @@ export const DEFAULT_LIMITS: HeadLimits = { maxHeaderBytes: 16384, maxHeaders: 1
 export interface HeaderFacts {
   /** Raw field names, in order (case kept, forwarded as received). Built on first use. */
   readonly names: string[];
+  /** The same names in lower case (common ones as shared constants, field-names.ts). Built on first use. */
+  readonly lowerNames: string[];
   /** Field values with surrounding whitespace removed. Built on first use. */
   readonly values: string[];
   /** -1 when absent. */
@@ -113,7 +116,7 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-aliv
  * values become strings only when something asks for them (a rebuilt head, a test), so the common
  * request that is forwarded as received allocates no string per field.
  */
-interface Scan extends Omit<HeaderFacts, 'names' | 'values'> {
+interface Scan extends Omit<HeaderFacts, 'names' | 'lowerNames' | 'values'> {
   /** nameStart, nameEnd, valueStart, valueEnd per field. */
   offsets: number[];
 }
@@ -122,6 +125,7 @@ interface Scan extends Omit<HeaderFacts, 'names' | 'values'> {
 class Fields {
   private n: string[] | undefined;
   private v: string[] | undefined;
+  private lower: string[] | undefined;
   private readonly offsets: number[];
   constructor(
     private readonly raw: Buffer,
@@ -147,6 +151,14 @@ class Fields {
   readonly hopFields: number;
   get names(): string[] {
     return (this.n ??= this.strings(0));
+  }
+  get lowerNames(): string[] {
+    if (this.lower === undefined) {
+      const out: string[] = [];
+      for (let i = 0; i < this.offsets.length; i += 4) out.push(lowerFieldName(this.raw, this.offsets[i]!, this.offsets[i + 1]!));
+      this.lower = out;
+    }
+    return this.lower;
   }
   get values(): string[] {
     return (this.v ??= this.strings(2));
@@ -263,7 +275,7 @@ function scanFields(b: Buffer, p: number, end: number, start: number, limits: He
     const n = nameEnd - nameStart;
     // Cheap pre-filter on length: most fields are none of the ones framing depends on.
     if (n === 4 || n === 6 || n === 7 || n === 10 || n === 14 || n === 16 || n === 17 || n === 2) {
-      fact(f, b.toString('latin1', nameStart, nameEnd), b.toString('latin1', valueStart, valueEnd), isRequest, clSeen, trailingOws);
+      fact(f, lowerFieldName(b, nameStart, nameEnd), b.toString('latin1', valueStart, valueEnd), isRequest, clSeen, trailingOws);
     }
     if (f.contentLength >= 0) clSeen = true;
   }
@@ -279,9 +291,8 @@ function scanFields(b: Buffer, p: number, end: number, start: number, limits: He
   return p;
 }
 
-/** Records what one field says; throws on framing conflicts. */
-function fact(f: Scan, name: string, value: string, isRequest: boolean, clSeen: boolean, trailingOws: boolean): void {
-  const lower = name.toLowerCase();
+/** Records what one field says (`lower`: its name in lower case); throws on framing conflicts. */
+function fact(f: Scan, lower: string, value: string, isRequest: boolean, clSeen: boolean, trailingOws: boolean): void {
   switch (lower) {
     case 'content-length': {
       // RFC 9110 §5.5 makes the OWS in "Content-Length: 5\t" not part of the value, but a request

@@ -71,9 +71,11 @@ export function h2RequestHeaders(h: RequestHead, fallbackAuthority: string): Fie
   const named = h.connection;
   let trailers = false;
   let length = false;
-  for (let i = 0; i < h.names.length; i++) {
-    const name = h.names[i]!.toLowerCase();
-    const value = h.values[i]!;
+  const names = h.lowerNames;
+  const values = h.values;
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
+    const value = values[i]!;
     if (name === 'te') {
       // The one TE value HTTP/2 allows: the client accepts trailers.
       if (value.toLowerCase().split(',').some((t) => owsTrim(t) === 'trailers')) trailers = true;
@@ -237,14 +239,14 @@ export function h1RequestHeadBytes(r: H1Request): Buffer | undefined {
 }
 
 /**
- * HTTP/2 response fields from a parsed HTTP/1 response head: its fields (names lower-cased),
+ * HTTP/2 response fields from a parsed HTTP/1 response head: its fields (`lowerNames`: the head's lowerNames),
  * minus hop-by-hop ones and those its Connection field names (`connection`, lower-case tokens).
  */
-export function h2ResponseFromFields(status: number, names: readonly string[], values: readonly string[], connection: readonly string[]): Fields {
+export function h2ResponseFromFields(status: number, lowerNames: readonly string[], values: readonly string[], connection: readonly string[]): Fields {
   const out: Fields = [':status', String(status)];
   let length = false;
-  for (let i = 0; i < names.length; i++) {
-    const name = names[i]!.toLowerCase();
+  for (let i = 0; i < lowerNames.length; i++) {
+    const name = lowerNames[i]!;
     if (HOP.has(name) || (connection.length > 0 && connection.includes(name))) continue;
     if (name === 'content-length') {
       if (length) continue;
