@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createServer, request, Agent, type IncomingMessage, type Server } from 'node:http';
 import { once } from 'node:events';
 import { randomBytes, createHash } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { WebSocketServer, WebSocket } from 'ws';
 import { metricSum, rawExchange, rawUpstream, startProxy, type ProxyUnderTest } from './http1/harness';
 
@@ -145,6 +145,46 @@ test('pipelined requests are answered in order', { timeout: 30_000 }, async () =
   const bodies = [...r.data.matchAll(/hello GET (\/p\d)/g)].map((m) => m[1]);
   assert.deepEqual(bodies, ['/p1', '/p2', '/p3', '/p4', '/p5']);
   assert.ok(r.closed);
+});
+
+test('a client that half-closes right after its request still gets the whole answer, then the close', { timeout: 30_000 }, async () => {
+  // The socket keeps reading while the answer is awaited: the FIN arrives then, and must neither
+  // cut the answer nor leave the connection open after it.
+  const raw = await rawUpstream((sock) => setTimeout(() => sock.write('HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nlate'), 200));
+  proxy.setTarget(raw.port);
+  try {
+    const s = connect({ port: proxy.port, host: '127.0.0.1', allowHalfOpen: true });
+    await once(s, 'connect');
+    s.end('GET /half HTTP/1.1\r\nHost: h\r\n\r\n');
+    const chunks: Buffer[] = [];
+    s.on('data', (d: Buffer) => chunks.push(d));
+    await once(s, 'end');
+    s.destroy();
+    // The proxy may have seen the FIN before the answer came: then it says it closes.
+    assert.match(Buffer.concat(chunks).toString('latin1'), /^HTTP\/1\.1 200 OK\r\ncontent-length: 4\r\n(connection: close\r\n)?\r\nlate$/);
+    assert.match(raw.all(), /^GET \/half HTTP\/1\.1\r\n/);
+  } finally {
+    raw.close();
+    proxy.setTarget((app.address() as AddressInfo).port);
+  }
+});
+
+test('bytes a client sends while its answer is awaited are the next request, served after it', { timeout: 30_000 }, async () => {
+  let n = 0;
+  const raw = await rawUpstream((sock) => {
+    const i = ++n;
+    setTimeout(() => sock.write(`HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nr${i}`), i === 1 ? 200 : 0);
+  });
+  proxy.setTarget(raw.port);
+  try {
+    // The second request is written 50 ms into the first's wait, not with it.
+    const r = await rawExchange(proxy.port, ['GET /w1 HTTP/1.1\r\nHost: h\r\n\r\n', 'GET /w2 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n'], 3000);
+    assert.equal(r.data, 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nr1HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nr2');
+    assert.ok(r.closed);
+  } finally {
+    raw.close();
+    proxy.setTarget((app.address() as AddressInfo).port);
+  }
 });
 
 test('HTTP/1.0 client: answered, then closed (or kept with keep-alive)', { timeout: 30_000 }, async () => {

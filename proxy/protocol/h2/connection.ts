@@ -110,6 +110,9 @@ export class H2Connection implements StreamOwner {
   private peerOpened = 0;
   private closeError: Error | undefined;
   private readonly onSocketData = (chunk: Buffer) => this.receive(chunk);
+  /** Inside receive(): frames of one read are being handled (afterRead). */
+  private reading = false;
+  private afterReadFns: (() => void)[] = [];
 
   constructor(
     readonly socket: Socket,
@@ -230,11 +233,29 @@ export class H2Connection implements StreamOwner {
         b = b.subarray(n);
         if (b.length === 0) return;
       }
+      this.reading = true;
       this.reader.push(b, this.onFrame);
     } catch (err) {
       this.connectionError(err);
+    } finally {
+      this.reading = false;
+    }
+    const after = this.afterReadFns;
+    if (after.length > 0) {
+      this.afterReadFns = [];
+      for (const fn of after) fn();
     }
     this.flush();
+  }
+
+  /**
+   * Runs `fn` once every frame of the read being handled has been handled (next tick when no read
+   * is): an owner that holds something back for a frame that usually comes in the same read (a
+   * response head for its first DATA) gets it done then, at no cost of a tick per request.
+   */
+  afterRead(fn: () => void): void {
+    if (this.reading) this.afterReadFns.push(fn);
+    else process.nextTick(fn);
   }
 
   private readonly onFrame = (type: number, flags: number, streamId: number, payload: Buffer): boolean => {

@@ -103,7 +103,7 @@ export class H2Link implements UpstreamLink {
     // The first DATA frame nearly always comes in the same read as the HEADERS: held until then,
     // head and body reach the client in one write (one segment) instead of two.
     this.heldHead = head;
-    process.nextTick(this.releaseHead);
+    this.lease.conn.afterRead(this.releaseHead);
   }
 
   /** Response bytes to the server, after a head still held. */
