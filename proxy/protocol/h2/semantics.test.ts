@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { checkSection } from './semantics';
 
 const req = (...extra: string[]) => [':method', 'POST', ':scheme', 'http', ':path', '/x', ':authority', 'a.b', ...extra];
@@ -44,4 +45,47 @@ test('what RFC 9113 §8 calls malformed is refused, each with its reason', () =>
     [[':status', '200'], 'trailers', /pseudo-header/],
   ];
   for (const [fields, section, why] of bad) assert.match(checkSection(fields, section).error ?? '(accepted)', why, JSON.stringify(fields));
+});
+
+test('fuzz: pseudo-header rules agree with a plain reading of RFC 9113 §8.3 for any order, repeat and section', () => {
+  // The reference: the rules as the RFC states them, with a Set and a regular expression.
+  const reference = (fields: string[], section: 'request' | 'response'): string | undefined => {
+    const seen = new Set<string>();
+    let regular = false;
+    let method: string | undefined;
+    let status: string | undefined;
+    for (let i = 0; i < fields.length; i += 2) {
+      const n = fields[i]!;
+      if (!n.startsWith(':')) {
+        regular = true;
+        continue;
+      }
+      if (regular) return 'pseudo after regular';
+      const known = section === 'request' ? [':method', ':scheme', ':authority', ':path', ':protocol'] : [':status'];
+      if (!known.includes(n)) return 'unknown';
+      if (seen.has(n)) return 'duplicate';
+      seen.add(n);
+      if (n === ':method') method = fields[i + 1];
+      if (n === ':status') {
+        status = fields[i + 1];
+        if (!/^[1-9]\d\d$/.test(status!)) return 'bad status';
+      }
+    }
+    if (section === 'response') return status === undefined ? 'no status' : undefined;
+    if (method === undefined) return 'no method';
+    if (method === 'CONNECT') return !seen.has(':authority') || ((seen.has(':scheme') || seen.has(':path')) && !seen.has(':protocol')) ? 'bad connect' : undefined;
+    return !seen.has(':scheme') || !seen.has(':path') ? 'no scheme or path' : undefined;
+  };
+  const name = fc.constantFrom(':method', ':scheme', ':authority', ':path', ':protocol', ':status', ':other', 'x-a', 'accept');
+  const value = fc.constantFrom('GET', 'CONNECT', 'http', '/', 'h', '200', '099', '20', '2000', '1x0', '999', 'v');
+  fc.assert(
+    fc.property(fc.array(fc.tuple(name, value), { maxLength: 8 }), fc.constantFrom('request' as const, 'response' as const), (pairs, section) => {
+      const fields = pairs.flat();
+      const got = checkSection(fields, section);
+      const want = reference(fields, section);
+      assert.equal(got.error === undefined, want === undefined, `${JSON.stringify(fields)} ${section}: ${got.error} vs ${want}`);
+      if (want === undefined && section === 'response') assert.equal(got.status, Number(fields[fields.indexOf(':status') + 1]));
+    }),
+    { numRuns: 20_000 },
+  );
 });

@@ -27,7 +27,43 @@ const NAME_CHAR = new Uint8Array(128);
 for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz") NAME_CHAR[c.charCodeAt(0)] = 1;
 
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
-const REQUEST_PSEUDO = new Set([':method', ':scheme', ':authority', ':path', ':protocol']);
+
+// Pseudo-header fields as bits: which ones a section had, with no Set made per header block.
+const METHOD = 1;
+const SCHEME = 2;
+const AUTHORITY = 4;
+const PATH = 8;
+const PROTOCOL = 16;
+const STATUS = 32;
+
+function pseudoBit(name: string): number {
+  switch (name) {
+    case ':method':
+      return METHOD;
+    case ':scheme':
+      return SCHEME;
+    case ':authority':
+      return AUTHORITY;
+    case ':path':
+      return PATH;
+    case ':protocol':
+      return PROTOCOL;
+    case ':status':
+      return STATUS;
+    default:
+      return 0;
+  }
+}
+
+/** A :status value: three digits, the first 1-9. */
+function statusOf(v: string): number {
+  if (v.length !== 3) return -1;
+  const a = v.charCodeAt(0) - 0x30;
+  const b = v.charCodeAt(1) - 0x30;
+  const c = v.charCodeAt(2) - 0x30;
+  if (a < 1 || a > 9 || b < 0 || b > 9 || c < 0 || c > 9) return -1;
+  return a * 100 + b * 10 + c;
+}
 
 function badName(n: string): boolean {
   if (n.length === 0) return true;
@@ -71,7 +107,7 @@ function malformed(out: Checked, error: string): Checked {
 export function checkSection(fields: Fields, section: Section): Checked {
   const out: Checked = { contentLength: -1 };
   let regularSeen = false;
-  const seen = new Set<string>();
+  let seen = 0;
   for (let i = 0; i < fields.length; i += 2) {
     const name = fields[i]!;
     const value = fields[i + 1]!;
@@ -80,16 +116,19 @@ export function checkSection(fields: Fields, section: Section): Checked {
     if (name.charCodeAt(0) === 0x3a) {
       if (section === 'trailers') return malformed(out, `pseudo-header ${name} in trailers`);
       if (regularSeen) return malformed(out, `pseudo-header ${name} after a regular field`);
-      if (seen.has(name)) return malformed(out, `duplicate ${name}`);
-      seen.add(name);
+      const bit = pseudoBit(name);
       if (section === 'request') {
-        if (!REQUEST_PSEUDO.has(name)) return malformed(out, `unknown request pseudo-header ${name}`);
-        if (name === ':method') out.method = value;
+        if (bit === 0 || bit === STATUS) return malformed(out, `unknown request pseudo-header ${name}`);
+        if ((seen & bit) !== 0) return malformed(out, `duplicate ${name}`);
+        if (bit === METHOD) out.method = value;
       } else {
-        if (name !== ':status') return malformed(out, `unknown response pseudo-header ${name}`);
-        if (!/^[1-9]\d\d$/.test(value)) return malformed(out, `invalid :status ${JSON.stringify(value)}`);
-        out.status = Number(value);
+        if (bit !== STATUS) return malformed(out, `unknown response pseudo-header ${name}`);
+        if ((seen & bit) !== 0) return malformed(out, `duplicate ${name}`);
+        const status = statusOf(value);
+        if (status < 0) return malformed(out, `invalid :status ${JSON.stringify(value)}`);
+        out.status = status;
       }
+      seen |= bit;
       continue;
     }
     regularSeen = true;
@@ -105,8 +144,8 @@ export function checkSection(fields: Fields, section: Section): Checked {
   if (section === 'request') {
     if (out.method === undefined) return malformed(out, 'no :method');
     if (out.method === 'CONNECT') {
-      if (!seen.has(':authority') || ((seen.has(':scheme') || seen.has(':path')) && !seen.has(':protocol'))) return malformed(out, 'malformed CONNECT');
-    } else if (!seen.has(':scheme') || !seen.has(':path')) return malformed(out, 'no :scheme or :path');
+      if ((seen & AUTHORITY) === 0 || ((seen & (SCHEME | PATH)) !== 0 && (seen & PROTOCOL) === 0)) return malformed(out, 'malformed CONNECT');
+    } else if ((seen & SCHEME) === 0 || (seen & PATH) === 0) return malformed(out, 'no :scheme or :path');
   } else if (section === 'response' && out.status === undefined) return malformed(out, 'no :status');
   return out;
 }
