@@ -43,5 +43,7 @@ export function editRequestHead(head: RequestHead, edit: HeaderEdit | undefined,
     pairs = editHeaders(pairs, { set: [['host', host]], add: [], remove: [] });
   }
   if (edit) pairs = editHeaders(pairs, edit);
-  return merged(head, { target: rewrite?.path ?? head.target, host, names: pairs.map(([n]) => n), values: pairs.map(([, v]) => v) });
+  // A plain copy: the parsed head's lazily built lists (its getters) are given here, all three.
+  const names = pairs.map(([n]) => n);
+  return merged(head, { target: rewrite?.path ?? head.target, host, names, lowerNames: names.map((n) => n.toLowerCase()), values: pairs.map(([, v]) => v) });
 }
