@@ -50,10 +50,18 @@ after(async () => {
   await mesh?.cluster.destroy();
 });
 
+/**
+ * curl's --max-time for a probe: "served" on a shared two-core box, not a latency bound (prompt
+ * recovery is checked after each attack). 10 s: on a slow machine the first seconds of the
+ * 10,000-connection flood (accepts, detections and evictions on the proxy's one core) held a
+ * probe 2.5-5 s.
+ */
+const PROBE_MAX_S = 10;
+
 /** One ordinary request from another client: status and seconds. */
-async function probe(client: Pod, server: Pod, h2 = false): Promise<{ code: string; secs: number }> {
+async function probe(client: Pod, server: Pod, h2 = false, maxSecs = PROBE_MAX_S): Promise<{ code: string; secs: number }> {
   const url = `http://${server.ip}:${h2 ? H2 : H1}/probe`;
-  const r = await client.run('curl', ['-sS', '-o', '/dev/null', '--max-time', '5', '-w', '%{http_code} %{time_total}', ...(h2 ? ['--http2-prior-knowledge'] : []), url], { uid: APP_UID, timeoutMs: 10_000 });
+  const r = await client.run('curl', ['-sS', '-o', '/dev/null', '--max-time', String(maxSecs), '-w', '%{http_code} %{time_total}', ...(h2 ? ['--http2-prior-knowledge'] : []), url], { uid: APP_UID, timeoutMs: (maxSecs + 5) * 1000 });
   const [code, secs] = r.stdout.trim().split(' ');
   return { code: code ?? 'none', secs: Number(secs) };
 }
@@ -89,8 +97,7 @@ async function underAttack(m: Mesh, name: string, argv: string[], opts: { h2Prob
   assert.ok(afterwards.code === '200' && afterwards.secs < 1, `${name}: service did not recover within 20 s (${afterwards.code} in ${afterwards.secs}s)`);
   for (const p of [...during, afterwards]) {
     assert.equal(p.code, '200', `${name}: another client was not served (${p.code})`);
-    // 5 s is curl's --max-time: "served" on a shared two-core box; prompt recovery is checked below.
-    assert.ok(p.secs < 5, `${name}: another client waited ${p.secs}s`);
+    assert.ok(p.secs < PROBE_MAX_S, `${name}: another client waited ${p.secs}s`);
   }
   const bound = opts.rssBound ?? 150 * MB;
   assert.ok(peak.client - before.client < bound, `${name}: client proxy grew ${fmt(peak.client - before.client)}`);
