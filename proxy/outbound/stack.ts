@@ -188,16 +188,6 @@ export class Outbound implements Stack {
 }
 
 /**
- * One request's way through the call path: the endpoint it was sent to, its metrics, and the
- * balancer told how it went. The one place an outbound request's events pass. It is the request's
- * HttpCall itself (a subclass per protocol says how an endpoint is opened): no wrapper object and
- * no closures per request. (A wrapper object literal with a `get policy()` accessor cost a hidden
- * class per request, which V8 keeps in old space; its getter's closure then held the whole request
- * (head, read buffer, call) through every young-generation collection until the next full one:
- * about 10% of all that the proxy allocated was promoted, a full collection ran every 0.6 s under
- * load, and the heap grew 20 MB between them.)
- */
-/**
  * As linkerd2-proxy: outbound requests carry the endpoint's TLS (server_id when meshed) and its
  * discovery labels as dst_*. A function made once: HttpMetrics.startAt calls it with the call.
  */
@@ -213,6 +203,16 @@ function outboundLabels(call: OutboundCall<unknown>): HttpLabels {
   };
 }
 
+/**
+ * One request's way through the call path: the endpoint it was sent to, its metrics, and the
+ * balancer told how it went. The one place an outbound request's events pass. It is the request's
+ * HttpCall itself (a subclass per protocol says how an endpoint is opened): no wrapper object and
+ * no closures per request. (A wrapper object literal with a `get policy()` accessor cost a hidden
+ * class per request, which V8 keeps in old space; its getter's closure then held the whole request
+ * (head, read buffer, call) through every young-generation collection until the next full one:
+ * about 10% of all that the proxy allocated was promoted, a full collection ran every 0.6 s under
+ * load, and the heap grew 20 MB between them.)
+ */
 abstract class OutboundCall<L> implements HttpCall<L> {
   endpoint: Endpoint | undefined;
   /** The request's route (filters, retries, timeouts), once the first open has routed it. */
@@ -319,15 +319,14 @@ abstract class OutboundCall<L> implements HttpCall<L> {
 
   private start(ep: Endpoint | undefined): (o: HttpOutcome) => void {
     if (this.finish) return this.finish;
-    const { side, target } = this.conn;
-    const tls = ep?.tls ?? noTls(side.dstNoTlsReason);
     this.labelsEp = ep;
     this.finish = ep?.site ? this.deps.http.startAt(ep.site, this.authority, outboundLabels, this) : this.deps.http.start(outboundLabels(this));
     // Tap sits beside the metrics: one boolean read while no tap is open.
     const tap = this.deps.tap;
     if (tap?.active) {
+      const { side, target } = this.conn;
       const h = tapHeadOf(this.head);
-      const { src, dst } = tapTls(tls);
+      const { src, dst } = tapTls(ep?.tls ?? noTls(side.dstNoTlsReason));
       this.tapped = tap.request({
         direction: side.direction,
         sourceIp: this.conn.clientAddr ?? '',

@@ -221,23 +221,9 @@ export function owsTrim(v: string): string {
 }
 
 function splitTokens(v: string): string[] {
-  // One token, as most Connection and Transfer-Encoding fields carry (the scan trimmed the value).
-  if (v.indexOf(',') === -1) {
-    switch (v) {
-      case 'keep-alive':
-      case 'close':
-      case 'chunked':
-        return [v];
-      case 'Keep-Alive':
-        return ['keep-alive'];
-      case 'Close':
-        return ['close'];
-      default: {
-        const t = owsTrim(v).toLowerCase();
-        return t === '' ? [] : [t];
-      }
-    }
-  }
+  // One token, as most Connection and Transfer-Encoding fields carry: no split, no trim (the scan
+  // trimmed the value).
+  if (v.indexOf(',') === -1) return v === '' ? [] : [v.toLowerCase()];
   const out: string[] = [];
   for (const part of v.split(',')) {
     const t = owsTrim(part).toLowerCase();

@@ -7,7 +7,7 @@
  *
  * This module reads frames and keeps the state machine; beside it, each with one job: the
  * stream (stream.ts), the write side (frame-output.ts: one write per turn; data-sender.ts: DATA
- * under the peer's windows), our windows (receive-windows.ts), the limits a peer meets
+ * under the peer's windows), a read as one turn (read-turn.ts), our windows (receive-windows.ts), the limits a peer meets
  * (header-block.ts: CONTINUATION flood; reset-budget.ts: rapid reset; stream-limit.ts: the
  * peer's concurrency limit on our requests), and pure rules (peer-settings.ts,
  * stream-sections.ts, semantics.ts). Written for few allocations per request: frames are read
@@ -45,6 +45,7 @@ import { HeaderBlockAssembler } from './header-block';
 import { HpackDecoder, HpackEncoder, HpackError } from './hpack';
 import { readPeerSettings } from './peer-settings';
 import { PingTracker } from './ping-tracker';
+import { ReadTurn } from './read-turn';
 import { ReceiveWindows } from './receive-windows';
 import { ResetBudget } from './reset-budget';
 import { checkSection, type Fields } from './semantics';
@@ -90,7 +91,8 @@ export class H2Connection implements StreamOwner {
   goawaySent = false;
   destroyed = false;
   private closing = false;
-  private readonly reader = new FrameReader(DEFAULT_MAX_FRAME_SIZE);
+  /** A server's reader takes the client preface before the first frame. */
+  private readonly reader: FrameReader;
   private readonly output: FrameOutput;
   private readonly sender: DataSender;
   private readonly windows: ReceiveWindows;
@@ -100,8 +102,6 @@ export class H2Connection implements StreamOwner {
   private readonly encoder = new HpackEncoder();
   /** The peer's settings as they apply to what we send (its frame size: the sender's). */
   private peerInitialWindow = DEFAULT_WINDOW;
-  /** The server waits for the client's preface before anything else. */
-  private prefaceLeft: number;
   /** Client: our open streams under the peer's limit, and the requests waiting for room. */
   private readonly limit = new LocalStreamLimit();
   private connected = false;
@@ -110,9 +110,7 @@ export class H2Connection implements StreamOwner {
   private peerOpened = 0;
   private closeError: Error | undefined;
   private readonly onSocketData = (chunk: Buffer) => this.receive(chunk);
-  /** Inside receive(): frames of one read are being handled (afterRead). */
-  private reading = false;
-  private afterReadFns: (() => void)[] = [];
+  private readonly turn = new ReadTurn();
 
   constructor(
     readonly socket: Socket,
@@ -136,7 +134,7 @@ export class H2Connection implements StreamOwner {
     this.windows = new ReceiveWindows(s.initialStreamWindowSize, Math.max(DEFAULT_WINDOW, s.initialConnectionWindowSize), this.output);
     this.headerBlock = new HeaderBlockAssembler(s.maxHeaderListSize + BLOCK_SLACK);
     this.decoder = new HpackDecoder({ maxTableSize: 4096 });
-    this.prefaceLeft = opts.role === 'server' ? PREFACE.length : 0;
+    this.reader = new FrameReader(DEFAULT_MAX_FRAME_SIZE, opts.role === 'server');
     const settings: [number, number][] = [
       [SettingId.ENABLE_PUSH, 0],
       [SettingId.INITIAL_WINDOW_SIZE, s.initialStreamWindowSize],
@@ -223,39 +221,21 @@ export class H2Connection implements StreamOwner {
 
   private receive(chunk: Buffer): void {
     if (this.destroyed) return;
-    try {
-      let b = chunk;
-      if (this.prefaceLeft > 0) {
-        const n = Math.min(this.prefaceLeft, b.length);
-        const at = PREFACE.length - this.prefaceLeft;
-        if (b.compare(PREFACE, at, at + n, 0, n) !== 0) throw new H2Error(H2Code.PROTOCOL_ERROR, 'no HTTP/2 client preface');
-        this.prefaceLeft -= n;
-        b = b.subarray(n);
-        if (b.length === 0) return;
-      }
-      this.reading = true;
-      this.reader.push(b, this.onFrame);
-    } catch (err) {
-      this.connectionError(err);
-    } finally {
-      this.reading = false;
-    }
-    const after = this.afterReadFns;
-    if (after.length > 0) {
-      this.afterReadFns = [];
-      for (const fn of after) fn();
-    }
+    this.turn.run(this.readFrames, chunk);
     this.flush();
   }
 
-  /**
-   * Runs `fn` once every frame of the read being handled has been handled (next tick when no read
-   * is): an owner that holds something back for a frame that usually comes in the same read (a
-   * response head for its first DATA) gets it done then, at no cost of a tick per request.
-   */
+  private readonly readFrames = (chunk: Buffer): void => {
+    try {
+      this.reader.push(chunk, this.onFrame);
+    } catch (err) {
+      this.connectionError(err);
+    }
+  };
+
+  /** Runs `fn` once every frame of the read being handled has been (read-turn.ts). */
   afterRead(fn: () => void): void {
-    if (this.reading) this.afterReadFns.push(fn);
-    else process.nextTick(fn);
+    this.turn.defer(fn);
   }
 
   private readonly onFrame = (type: number, flags: number, streamId: number, payload: Buffer): boolean => {

@@ -10,6 +10,7 @@ import {
   goawayFrame,
   headersFrames,
   pingFrame,
+  PREFACE,
   readGoaway,
   readRstStream,
   readSettings,
@@ -178,4 +179,20 @@ test('a frame trickled in 1-byte chunks is read in linear time (the length is re
   assert.deepEqual(got, [FrameType.PING, 8, FrameType.DATA, size]);
   assert.equal(r.buffered, 0);
   assert.ok(ms < 2000, `${ms.toFixed(0)} ms for ${bytes.length} one-byte chunks`);
+});
+
+test("a server's reader takes the client preface first, in any split, and refuses anything else in its place", () => {
+  const bytes = Buffer.concat([PREFACE, settingsFrame([]), pingFrame(Buffer.alloc(8, 1), false)]);
+  for (let cut = 1; cut < bytes.length; cut += 3) {
+    const r = new FrameReader(16_384, true);
+    const types: number[] = [];
+    r.push(bytes.subarray(0, cut), (type) => (types.push(type), true));
+    r.push(bytes.subarray(cut), (type) => (types.push(type), true));
+    assert.deepEqual(types, [FrameType.SETTINGS, FrameType.PING], `cut at ${cut}`);
+  }
+  const wrong = Buffer.from(PREFACE);
+  wrong[20] = 0x41;
+  assert.throws(() => new FrameReader(16_384, true).push(wrong, () => true), (e: unknown) => e instanceof H2Error && e.h2Code === H2Code.PROTOCOL_ERROR);
+  // A client's reader reads frames from the first byte: the preface is not a frame.
+  assert.throws(() => new FrameReader(16_384).push(PREFACE, () => true), H2Error);
 });

@@ -54,17 +54,41 @@ export class FrameReader {
   /** Bytes the incomplete frame in `parts` needs in all (header and payload); 0 until its header is in. */
   private partNeed = 0;
 
-  /** `maxFrameSize`: our SETTINGS_MAX_FRAME_SIZE; a longer frame is a FRAME_SIZE_ERROR. */
-  constructor(public maxFrameSize = DEFAULT_MAX_FRAME_SIZE) {}
+  /** Octets of the client connection preface still expected before the first frame. */
+  private prefaceLeft: number;
+
+  /**
+   * `maxFrameSize`: our SETTINGS_MAX_FRAME_SIZE; a longer frame is a FRAME_SIZE_ERROR.
+   * `expectPreface`: a server's reader, which takes the client preface (RFC 9113 §3.4) first.
+   */
+  constructor(
+    public maxFrameSize = DEFAULT_MAX_FRAME_SIZE,
+    expectPreface = false,
+  ) {
+    this.prefaceLeft = expectPreface ? PREFACE.length : 0;
+  }
 
   /** Bytes buffered towards an incomplete frame. */
   get buffered(): number {
     return this.partBytes;
   }
 
+  /** The bytes past the rest of the preface; anything else in its place is no HTTP/2 client. */
+  private afterPreface(b: Buffer): Buffer {
+    const n = Math.min(this.prefaceLeft, b.length);
+    const at = PREFACE.length - this.prefaceLeft;
+    if (b.compare(PREFACE, at, at + n, 0, n) !== 0) throw new H2Error(H2Code.PROTOCOL_ERROR, 'no HTTP/2 client preface');
+    this.prefaceLeft -= n;
+    return b.subarray(n);
+  }
+
   /** Throws H2Error (a connection error) for a frame that cannot be read. */
   push(chunk: Buffer, onFrame: FrameHandler): void {
     let b = chunk;
+    if (this.prefaceLeft > 0) {
+      b = this.afterPreface(b);
+      if (b.length === 0) return;
+    }
     if (this.partBytes > 0) {
       // Join only once the frame is complete (or its header is), not at every chunk.
       this.parts.push(chunk);

@@ -16,7 +16,7 @@ import {
   h1RequestHeadBytes,
   h1ResponseHead,
   h2RequestHeaders,
-  h2ResponseFromFields,
+  h2ResponseFromHead,
   h2Trailers,
   lastChunk,
   parseTrailerSection,
@@ -207,7 +207,7 @@ test('inbound: app response fields and trailer sections → HTTP/2', () => {
   const res = parseResponseHead(B('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\nSet-Cookie: a\r\nSet-Cookie: b\r\nTransfer-Encoding: chunked\r\nX-L: 1\r\nX-L: 2\r\n\r\n'));
   assert.equal(res.kind, 'ok');
   const h = (res as { head: ResponseHead }).head;
-  assert.deepEqual(h2ResponseFromFields(h.status, h.lowerNames, h.values, h.connection), [':status', '200', 'content-type', 'text/plain', 'set-cookie', 'a', 'set-cookie', 'b', 'x-l', '1', 'x-l', '2']);
+  assert.deepEqual(h2ResponseFromHead(h), [':status', '200', 'content-type', 'text/plain', 'set-cookie', 'a', 'set-cookie', 'b', 'x-l', '1', 'x-l', '2']);
   assert.deepEqual(parseTrailerSection('X-Sum: 12\r\nx-b:  two \r\nX-Sum: 13\r\n\r\n'), ['x-sum', '12', 'x-b', 'two', 'x-sum', '13']);
   assert.deepEqual(parseTrailerSection('\r\n'), []);
 });

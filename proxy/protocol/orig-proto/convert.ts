@@ -7,7 +7,7 @@
  * connection-specific fields never cross; every other field keeps its value.
  */
 import { STATUS_CODES } from 'node:http';
-import { owsTrim, type RequestHead } from '../h1/parse-head';
+import { owsTrim, type RequestHead, type ResponseHead } from '../h1/parse-head';
 import type { Fields } from '../h2/semantics';
 
 export const ORIG_PROTO = 'l5d-orig-proto';
@@ -239,10 +239,11 @@ export function h1RequestHeadBytes(r: H1Request): Buffer | undefined {
 }
 
 /**
- * HTTP/2 response fields from a parsed HTTP/1 response head: its fields (`lowerNames`: the head's lowerNames),
- * minus hop-by-hop ones and those its Connection field names (`connection`, lower-case tokens).
+ * HTTP/2 response fields from a parsed HTTP/1 response head: its fields (names lower-cased),
+ * minus hop-by-hop ones and those its Connection field names.
  */
-export function h2ResponseFromFields(status: number, lowerNames: readonly string[], values: readonly string[], connection: readonly string[]): Fields {
+export function h2ResponseFromHead(h: ResponseHead): Fields {
+  const { status, lowerNames, values, connection } = h;
   const out: Fields = [':status', String(status)];
   let length = false;
   for (let i = 0; i < lowerNames.length; i++) {

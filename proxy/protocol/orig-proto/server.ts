@@ -26,7 +26,7 @@ import {
   chunk,
   h1RequestFromH2,
   h1RequestHeadBytes,
-  h2ResponseFromFields,
+  h2ResponseFromHead,
   h2Trailers,
   lastChunk,
   ORIG_PROTO,
@@ -259,7 +259,7 @@ class AppExchange implements UpstreamHandler, Deadlined {
       if (h.status >= 200) return this.onHead(h, b.subarray(res.length));
       // 101 only answers an Upgrade, which never rides orig-proto.
       if (h.status === 101) return this.badResponse('101 without an Upgrade request');
-      if (!this.client.headersOut && !this.client.closed) this.client.sendHeaders(h2ResponseFromFields(h.status, h.lowerNames, h.values, h.connection));
+      if (!this.client.headersOut && !this.client.closed) this.client.sendHeaders(h2ResponseFromHead(h));
       if (res.length === b.length) return;
       b = b.subarray(res.length);
     }
@@ -273,7 +273,7 @@ class AppExchange implements UpstreamHandler, Deadlined {
     this.status = h.status;
     this.call.respond?.(h.status);
     this.reusable = responseKeepAlive(h);
-    const out = h2ResponseFromFields(h.status, h.lowerNames, h.values, h.connection);
+    const out = h2ResponseFromHead(h);
     const fr = responseFraming(h, this.r.method);
     if (fr.kind === 'none') {
       this.complete = true;
