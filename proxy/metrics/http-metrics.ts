@@ -7,9 +7,7 @@
  * Latency also goes into an HDR histogram per (direction, authority), so the CLI and the bench can
  * read exact percentiles; each worker hands its non-empty buckets to the main thread to merge.
  */
-// Only the plain-array histogram: the package's index also compiles its WebAssembly build and
-// loads pako, about 15 MB of an idle proxy for code it never runs.
-import Int32Histogram from 'hdr-histogram-js/dist/Int32Histogram';
+import { LatencyHistogram } from './latency-histogram';
 import { DstLabelBudget, type DstLabels } from './dst-labels';
 import { Computed, type Registry, type Sample } from './registry';
 import type { HttpOutcome } from '../protocol/call';
@@ -54,9 +52,9 @@ function clean(labels: HttpLabels): Record<string, string> {
   return out;
 }
 
-/** An exact-latency histogram. HDR range: 1 µs to 1 h, 3 significant digits (0.1% error), ample for request latency. */
-export function newHdr(): Int32Histogram {
-  return new Int32Histogram(1, 3_600_000_000, 3);
+/** An exact-latency histogram (latency-histogram.ts). */
+export function newHdr(): LatencyHistogram {
+  return new LatencyHistogram();
 }
 
 /**
@@ -90,7 +88,7 @@ interface Route {
   latency: Map<string, LatencySeries>;
   /** The same series by outcome number (HttpMetrics.end). */
   byOutcome: Map<number, { resp: ResponseSeries; lat: LatencySeries }>;
-  exact: Int32Histogram;
+  exact: LatencyHistogram;
 }
 
 /**
@@ -100,7 +98,7 @@ interface Route {
  */
 export class HttpMetrics {
   private readonly routes = new Map<string, Route>();
-  private readonly exact = new Map<string, Int32Histogram>();
+  private readonly exact = new Map<string, LatencyHistogram>();
   /** The request_total, response_total and response_latency_ms series share their route's dst_* set. */
   private readonly dstBudget: DstLabelBudget;
 
@@ -253,7 +251,7 @@ function routeKey(l: HttpLabels): string {
 }
 
 /** A histogram's non-empty buckets and maximum, as a worker hands them over. */
-export function latencyCounts(h: Int32Histogram): LatencyCounts {
+export function latencyCounts(h: LatencyHistogram): LatencyCounts {
   const buckets: number[] = [];
   for (let i = 0; i < h.countsArrayLength; i++) {
     const c = h.getCountAtIndex(i);
@@ -281,7 +279,7 @@ export function mergeLatencyBuckets(snapshots: Record<string, LatencyCounts>[]):
 }
 
 export function mergeLatency(snapshots: Record<string, LatencyCounts>[]): Record<string, { count: number; p50: number; p90: number; p95: number; p99: number; p999: number; max: number }> {
-  const merged = new Map<string, { h: Int32Histogram; max: number }>();
+  const merged = new Map<string, { h: LatencyHistogram; max: number }>();
   for (const snap of snapshots) {
     for (const [k, part] of Object.entries(snap)) {
       let into = merged.get(k);
