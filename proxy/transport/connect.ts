@@ -4,6 +4,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { LinnetError } from '../../core/errors';
+import { DIRECT_READ, directSocket } from './direct-read';
 
 export class ConnectError extends LinnetError {
   constructor(
@@ -25,7 +26,7 @@ export function formatAddr(host: string, port: number): string {
 
 export function connectTarget(host: string, port: number, timeoutMs: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host, port, allowHalfOpen: true, noDelay: true });
+    const socket = directSocket(connect({ host, port, allowHalfOpen: true, noDelay: true, onread: DIRECT_READ }));
     socket.pause();
     const fail = (errno: string, cause?: unknown) => {
       clearTimeout(timer);

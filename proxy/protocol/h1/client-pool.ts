@@ -7,6 +7,7 @@
  * connection stays owned by whoever acquired it until it is released (reusable) or destroyed.
  */
 import type { Socket } from 'node:net';
+import { releaseBytes, takeBytes } from '../../transport/direct-read';
 
 export interface PoolOptions {
   maxIdlePerTarget: number;
@@ -38,10 +39,7 @@ export class UpstreamConn {
     private readonly pool: UpstreamPool,
   ) {
     this.reusedLease = { conn: this, reused: true };
-    socket.on('data', (chunk: Buffer) => {
-      if (this.handler) this.handler.onUpstreamData(chunk);
-      else socket.destroy(); // bytes on an idle connection: nothing can be trusted after them
-    });
+    takeBytes(socket, this.onBytes);
     socket.on('end', () => {
       if (this.handler) this.handler.onUpstreamEnd();
       else socket.destroy();
@@ -59,6 +57,11 @@ export class UpstreamConn {
     });
   }
 
+  private readonly onBytes = (chunk: Buffer): void => {
+    if (this.handler) this.handler.onUpstreamData(chunk);
+    else this.socket.destroy(); // bytes on an idle connection: nothing can be trusted after them
+  };
+
   /** Back to the pool: the exchange on it is complete and the upstream keeps it open. */
   release(): void {
     this.pool.release(this);
@@ -67,7 +70,7 @@ export class UpstreamConn {
   /** Hands the socket over to a byte relay (after an upgrade): the pool lets go of its events. */
   detach(): Socket {
     this.handler = undefined;
-    this.socket.removeAllListeners('data');
+    releaseBytes(this.socket, this.onBytes);
     this.socket.removeAllListeners('end');
     this.socket.removeAllListeners('drain');
     return this.socket;

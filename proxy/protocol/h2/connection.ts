@@ -16,6 +16,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Logger } from '../../../core/log';
+import { releaseBytes, takeBytes } from '../../transport/direct-read';
 import { DataSender } from './data-sender';
 import { FLUSH_BYTES, FrameOutput } from './frame-output';
 import {
@@ -146,7 +147,7 @@ export class H2Connection implements StreamOwner {
     if (this.windows.connectionWindow > DEFAULT_WINDOW) this.output.push(windowUpdateFrame(0, this.windows.connectionWindow - DEFAULT_WINDOW));
     this.flush();
     socket.setNoDelay(true);
-    socket.on('data', this.onSocketData);
+    takeBytes(socket, this.onSocketData);
     socket.on('drain', () => this.sender.drained(this.streams.values()));
     socket.on('error', (err) => (this.closeError ??= err));
     // HTTP/2 has no half-closed connection: a FIN is the peer gone.
@@ -592,7 +593,7 @@ export class H2Connection implements StreamOwner {
     this.destroyed = true;
     for (const s of [...this.streams.values()]) this.finishStream(s, H2Code.CANCEL, !s.sent || this.beyondGoaway(s), true);
     this.pings.cancelAll();
-    this.socket.off('data', this.onSocketData);
+    releaseBytes(this.socket, this.onSocketData);
     this.events.onClose?.(this.closeError);
   }
 }

@@ -5,6 +5,7 @@
  */
 import { connect as tlsConnect, type ConnectionOptions, type PeerCertificate, type TLSSocket } from 'node:tls';
 import { ConnectError, formatAddr } from '../connect';
+import { DIRECT_READ, directSocket } from '../direct-read';
 import { checkPeerIdentity } from './peer-identity';
 import type { TlsStore } from './store';
 
@@ -26,7 +27,7 @@ export function connectMeshed(
     const target = formatAddr(host, port);
     const ctx = store.clientContext();
     if (!ctx) return reject(new ConnectError(target, 'ENOIDENTITY'));
-    const socket = tlsConnect({
+    const socket = directSocket(tlsConnect({
       host,
       port,
       servername: identity,
@@ -37,8 +38,9 @@ export function connectMeshed(
       checkServerIdentity: (_host: string, cert: PeerCertificate) => checkPeerIdentity(identity, cert.subjectaltname),
       allowHalfOpen: true,
       noDelay: true,
+      onread: DIRECT_READ,
       ...(alpn && alpn.length > 0 ? { ALPNProtocols: [...alpn] } : {}),
-    } as ConnectionOptions);
+    } as ConnectionOptions));
     socket.pause();
     const fail = (errno: string, cause?: unknown) => {
       clearTimeout(timer);
