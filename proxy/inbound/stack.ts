@@ -234,13 +234,14 @@ export class Inbound implements Stack {
 
   /** A connection to the app, counted in the TCP metrics (peer="dst"); a failure is counted too. */
   /** dialApp as the pools take it (made once: a request that finds a pooled connection allocates no dialer). */
-  private readonly dialAppFor = (conn: Conn): Promise<Socket> => this.dialApp(conn);
+  private readonly dialAppFor = (conn: Conn): Promise<Socket> => this.dialApp(conn, true);
 
-  private async dialApp(conn: Conn): Promise<Socket> {
+  /** `directRead`: for the pools, whose connections' owners take their bytes directly (transport/direct-read.ts). */
+  private async dialApp(conn: Conn, directRead = false): Promise<Socket> {
     const { side, target } = conn;
     let socket: Socket;
     try {
-      socket = await connectTarget(target.host, target.port, side.connectTimeoutMs);
+      socket = await connectTarget(target.host, target.port, side.connectTimeoutMs, directRead);
     } catch (err) {
       if (err instanceof ConnectError) this.tcp.connectErrors.inc({ direction: side.direction, target_addr: target.addr, errno: err.errno });
       throw err;

@@ -66,7 +66,8 @@ export interface Endpoint {
   /** Meshed and not behind opaque transport: HTTP/1.1 may ride HTTP/2 to it (orig-proto). */
   meshed: boolean;
   /** Opens a connection to it, counted in the TCP metrics (peer="dst"). `alpn`: TLS offer. */
-  dial(alpn?: readonly string[]): Promise<Socket>;
+  /** `directRead`: for a pool, whose connections' owners take their bytes directly (transport/direct-read.ts). */
+  dial(alpn?: readonly string[], directRead?: boolean): Promise<Socket>;
   /**
    * A request to it is over: `ok` false for a failure (connect error, 5xx, reset). `sample`
    * false when the attempt says nothing about the endpoint's latency.
@@ -257,7 +258,7 @@ function originalEndpoint(svc: OutboundServices, conn: Conn): Endpoint {
     dstLabels: undefined,
     balanced: false,
     meshed: false,
-    dial: async () => tracked(svc, conn, target.addr, tls, await dial(target, side.connectTimeoutMs, undefined)),
+    dial: async (_alpn, directRead) => tracked(svc, conn, target.addr, tls, await dial(target, side.connectTimeoutMs, undefined, undefined, directRead)),
     done: noop,
     settle: noop,
   };
@@ -336,9 +337,9 @@ class BalancedEndpoint implements Endpoint {
     this.site = b;
   }
 
-  async dial(alpn?: readonly string[]): Promise<Socket> {
+  async dial(alpn?: readonly string[], directRead?: boolean): Promise<Socket> {
     const b = this.base;
-    return tracked(this.svc, this.conn, this.addr, b.tls, await dial(b.target, this.conn.side.connectTimeoutMs, b.mtls ? this.svc.tls : undefined, alpn), b.dst);
+    return tracked(this.svc, this.conn, this.addr, b.tls, await dial(b.target, this.conn.side.connectTimeoutMs, b.mtls ? this.svc.tls : undefined, alpn, directRead), b.dst);
   }
 
   done(ok: boolean, sample = true): void {

@@ -407,8 +407,8 @@ class H2OutboundCall extends OutboundCall<UpstreamSession> {
 }
 
 /** Dialers the pools and the call path take with their argument (no closure per request). */
-const dialH1 = (ep: Endpoint): Promise<Socket> => ep.dial();
-const dialH2 = (ep: Endpoint): Promise<Socket> => ep.dial(H2_ALPN);
+const dialH1 = (ep: Endpoint): Promise<Socket> => ep.dial(undefined, true);
+const dialH2 = (ep: Endpoint): Promise<Socket> => ep.dial(H2_ALPN, true);
 const dialOpaque = (_: unknown, ep: Endpoint): Promise<Socket> => ep.dial();
 
 /** An outbound request's TLS as tap's labels: the endpoint's (server_id) on the destination side. */

@@ -24,9 +24,10 @@ export function formatAddr(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-export function connectTarget(host: string, port: number, timeoutMs: number): Promise<Socket> {
+/** `directRead`: the socket's owner will take its bytes with takeBytes (direct-read.ts); a socket for a relay is not. */
+export function connectTarget(host: string, port: number, timeoutMs: number, directRead = false): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = directSocket(connect({ host, port, allowHalfOpen: true, noDelay: true, onread: DIRECT_READ }));
+    const socket = directRead ? directSocket(connect({ host, port, allowHalfOpen: true, noDelay: true, onread: DIRECT_READ })) : connect({ host, port, allowHalfOpen: true, noDelay: true });
     socket.pause();
     const fail = (errno: string, cause?: unknown) => {
       clearTimeout(timer);

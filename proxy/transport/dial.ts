@@ -23,13 +23,14 @@ export interface DialTarget {
 /**
  * `tls`: this proxy's certificate store; without it (no identity configured) every dial is plain.
  * A meshed dial before the first certificate waits for it, at most `timeoutMs`. `alpn`: what the
- * TLS offers (the HTTP/2 pool: `h2`).
+ * TLS offers (the HTTP/2 pool: `h2`). `directRead`: the pools' connections, whose owners take
+ * their bytes directly (direct-read.ts); never an opaque-transport connection, which is relayed.
  */
-export async function dial(t: DialTarget, timeoutMs: number, tls: TlsStore | undefined, alpn?: readonly string[]): Promise<Socket> {
-  if (t.identity === undefined || !tls) return connectTarget(t.host, t.port, timeoutMs);
+export async function dial(t: DialTarget, timeoutMs: number, tls: TlsStore | undefined, alpn?: readonly string[], directRead = false): Promise<Socket> {
+  if (t.identity === undefined || !tls) return connectTarget(t.host, t.port, timeoutMs, directRead);
   if (!tls.current()) await tls.ready(timeoutMs);
   const otp = t.opaqueTransportPort;
-  const socket = await connectMeshed(t.host, otp ?? t.port, t.identity, tls, timeoutMs, otp === undefined ? alpn : undefined);
+  const socket = await connectMeshed(t.host, otp ?? t.port, t.identity, tls, timeoutMs, otp === undefined ? alpn : undefined, otp === undefined && directRead);
   if (otp !== undefined) socket.write(encodeTransportHeader({ port: t.port }));
   return socket;
 }

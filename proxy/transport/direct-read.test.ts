@@ -70,7 +70,7 @@ function readAll(socket: Socket, onChunk?: (got: number) => void): Promise<Buffe
 test('a dialled plain socket: every byte reaches the owner in order, bit-exact, with bytesRead counted', async () => {
   const data = pattern(3 * 1024 * 1024 + 17);
   const srv = await plainServer(data, 300);
-  const socket = await connectTarget('127.0.0.1', srv.port, 2000);
+  const socket = await connectTarget('127.0.0.1', srv.port, 2000, true);
   const got = await readAll(socket);
   assert.ok(got.equals(data));
   assert.equal(socket.bytesRead, data.length);
@@ -82,7 +82,7 @@ test('two dialled sockets read side by side keep their own bytes (one shared rea
   const a = pattern(512 * 1024, 1);
   const b = pattern(512 * 1024, 2);
   const [sa, sb] = [await plainServer(a, 400), await plainServer(b, 400)];
-  const [ca, cb] = [await connectTarget('127.0.0.1', sa.port, 2000), await connectTarget('127.0.0.1', sb.port, 2000)];
+  const [ca, cb] = [await connectTarget('127.0.0.1', sa.port, 2000, true), await connectTarget('127.0.0.1', sb.port, 2000, true)];
   const [ga, gb] = await Promise.all([readAll(ca), readAll(cb)]);
   assert.ok(ga.equals(a) && gb.equals(b));
   ca.destroy();
@@ -132,7 +132,7 @@ test('a dialled socket nobody took reads as a stream: data events and pipe, end 
 test('releaseBytes hands the rest of the bytes to the stream, none lost between owner and listener', async () => {
   const data = pattern(1024 * 1024);
   const srv = await plainServer(data, 200);
-  const socket = await connectTarget('127.0.0.1', srv.port, 2000);
+  const socket = await connectTarget('127.0.0.1', srv.port, 2000, true);
   const mine: Buffer[] = [];
   const rest: Buffer[] = [];
   const owner = (c: Buffer) => {
@@ -154,7 +154,7 @@ test('releaseBytes hands the rest of the bytes to the stream, none lost between 
 test('an owner that destroys the socket is called no more; an accepted socket (no onread) is read through data events', async () => {
   const data = pattern(1024 * 1024);
   const srv = await plainServer(data, 100);
-  const socket = await connectTarget('127.0.0.1', srv.port, 2000);
+  const socket = await connectTarget('127.0.0.1', srv.port, 2000, true);
   let calls = 0;
   takeBytes(socket, () => {
     calls++;
@@ -171,7 +171,7 @@ test('an owner that destroys the socket is called no more; an accepted socket (n
     s.on('end', () => s.end(String(Buffer.concat(chunks).length)));
   });
   const port = await listen(accepted);
-  const client = await connectTarget('127.0.0.1', port, 2000);
+  const client = await connectTarget('127.0.0.1', port, 2000, true);
   client.end(data);
   const answer = await readAll(client);
   assert.equal(answer.toString(), String(data.length));

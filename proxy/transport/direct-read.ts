@@ -45,7 +45,8 @@ export function directSocket<S extends Socket>(socket: S): S {
   return socket;
 }
 
-function isDirect(socket: Socket): socket is DirectSocket {
+/** Whether `socket` reads through DIRECT_READ (Node's resume() then restarts its reads itself, past `_read`). */
+export function isDirect(socket: Socket): socket is DirectSocket {
   return OWNER in socket;
 }
 

@@ -342,6 +342,19 @@ test('a plain socket and a TLS one are not handed over; nothing is changed', { s
   r.close();
 });
 
+test('a socket read through onread (a pool connection, direct-read.ts) is not handed over: its resume() would restart Node\'s reads beside the relay thread', { skip }, async () => {
+  const { connectTarget } = await import('./connect');
+  const srv = createServer((s) => s.on('error', () => {}));
+  const port = await listen(srv);
+  const [a, b, c] = [await connectTarget('127.0.0.1', port, 2000, true), await connectTarget('127.0.0.1', port, 2000), await connectTarget('127.0.0.1', port, 2000)];
+  for (const x of [a, b, c]) x.on('error', () => {});
+  assert.equal(spliceRelay(a, b, {}), false, 'direct-read socket refused');
+  const closed = new Promise((resolve) => assert.equal(spliceRelay(b, c, { onClose: resolve }), true, 'control: two stream-read sockets are taken'));
+  for (const x of [a, b, c]) x.destroy();
+  await closed;
+  srv.close();
+});
+
 test('a process that exits with relays in flight exits cleanly, with its exit code', { skip }, () => {
   const script = `
     const net = require('node:net');

@@ -21,6 +21,7 @@
  */
 import { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
+import { isDirect } from './direct-read';
 import { errnoName } from './native/errors';
 import { socketFd } from './native';
 import { abortSplice, COUNT_SLOTS, spliceAvailable, startSplice, type SpliceEnd } from './native/splice-lane';
@@ -38,9 +39,12 @@ interface TcpHandle {
   readStop(): number;
 }
 
-/** A socket the relay thread may take: connected, plain TCP, nothing pending to write. */
+/**
+ * A socket the relay thread may take: connected, plain TCP, nothing pending to write, and read the
+ * stream's way (a direct-read socket's resume() would restart Node's reads past takeOver's `_read`).
+ */
 function canHandOver(s: Socket): boolean {
-  return !(s instanceof TLSSocket) && !s.destroyed && !s.connecting && !s.writableEnded && s.writableLength === 0;
+  return !(s instanceof TLSSocket) && !isDirect(s) && !s.destroyed && !s.connecting && !s.writableEnded && s.writableLength === 0;
 }
 
 /** Stops Node's reads on `s` for good and returns what Node read that nobody consumed. */

@@ -13,7 +13,8 @@ import type { TlsStore } from './store';
  * `alpn`: protocols to offer (the HTTP/2 pool offers `h2` so that the peer's inbound can hand the
  * TLS socket straight to its HTTP/2 session). None by default: opaque and HTTP/1 connections
  * offer nothing, as a peer that predates ALPN expects. A peer that ignores the offer still works:
- * the client then speaks and is detected on the clear stream as before.
+ * the client then speaks and is detected on the clear stream as before. `directRead`: as for
+ * connectTarget.
  */
 export function connectMeshed(
   host: string,
@@ -22,12 +23,13 @@ export function connectMeshed(
   store: TlsStore,
   timeoutMs: number,
   alpn?: readonly string[],
+  directRead = false,
 ): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
     const target = formatAddr(host, port);
     const ctx = store.clientContext();
     if (!ctx) return reject(new ConnectError(target, 'ENOIDENTITY'));
-    const socket = directSocket(tlsConnect({
+    const options = {
       host,
       port,
       servername: identity,
@@ -38,9 +40,9 @@ export function connectMeshed(
       checkServerIdentity: (_host: string, cert: PeerCertificate) => checkPeerIdentity(identity, cert.subjectaltname),
       allowHalfOpen: true,
       noDelay: true,
-      onread: DIRECT_READ,
       ...(alpn && alpn.length > 0 ? { ALPNProtocols: [...alpn] } : {}),
-    } as ConnectionOptions));
+    } as ConnectionOptions;
+    const socket = directRead ? directSocket(tlsConnect({ ...options, onread: DIRECT_READ } as ConnectionOptions)) : tlsConnect(options);
     socket.pause();
     const fail = (errno: string, cause?: unknown) => {
       clearTimeout(timer);
