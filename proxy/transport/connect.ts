@@ -2,7 +2,7 @@
  * Opens the proxy's connection to a target with a deadline. Failures come back as a typed error
  * carrying the errno (ECONNREFUSED, ETIMEDOUT, EHOSTUNREACH, ...) for metrics and logs.
  */
-import { connect, type Socket } from 'node:net';
+import { connect, type Socket, type TcpNetConnectOpts } from 'node:net';
 import { LinnetError } from '../../core/errors';
 import { DIRECT_READ, directSocket } from './direct-read';
 
@@ -27,7 +27,9 @@ export function formatAddr(host: string, port: number): string {
 /** `directRead`: the socket's owner will take its bytes with takeBytes (direct-read.ts); a socket for a relay is not. */
 export function connectTarget(host: string, port: number, timeoutMs: number, directRead = false): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = directRead ? directSocket(connect({ host, port, allowHalfOpen: true, noDelay: true, onread: DIRECT_READ })) : connect({ host, port, allowHalfOpen: true, noDelay: true });
+    const options: TcpNetConnectOpts = { host, port, allowHalfOpen: true, noDelay: true };
+    if (directRead) options.onread = DIRECT_READ;
+    const socket = directRead ? directSocket(connect(options)) : connect(options);
     socket.pause();
     const fail = (errno: string, cause?: unknown) => {
       clearTimeout(timer);

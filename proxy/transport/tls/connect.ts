@@ -41,8 +41,9 @@ export function connectMeshed(
       allowHalfOpen: true,
       noDelay: true,
       ...(alpn && alpn.length > 0 ? { ALPNProtocols: [...alpn] } : {}),
+      ...(directRead ? { onread: DIRECT_READ } : {}),
     } as ConnectionOptions;
-    const socket = directRead ? directSocket(tlsConnect({ ...options, onread: DIRECT_READ } as ConnectionOptions)) : tlsConnect(options);
+    const socket = directRead ? directSocket(tlsConnect(options)) : tlsConnect(options);
     socket.pause();
     const fail = (errno: string, cause?: unknown) => {
       clearTimeout(timer);
