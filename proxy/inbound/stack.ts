@@ -232,11 +232,14 @@ export class Inbound implements Stack {
     return this.dispatch.serveDetected(client, prefix, conn);
   }
 
-  /** A connection to the app, counted in the TCP metrics (peer="dst"); a failure is counted too. */
   /** dialApp as the pools take it (made once: a request that finds a pooled connection allocates no dialer). */
   private readonly dialAppFor = (conn: Conn): Promise<Socket> => this.dialApp(conn, true);
 
-  /** `directRead`: for the pools, whose connections' owners take their bytes directly (transport/direct-read.ts). */
+  /**
+   * A connection to the app, counted in the TCP metrics (peer="dst"); a failure is counted too.
+   * `directRead`: for the pools, whose connections' owners take their bytes directly
+   * (transport/direct-read.ts); an opaque connection is relayed and read the stream's way.
+   */
   private async dialApp(conn: Conn, directRead = false): Promise<Socket> {
     const { side, target } = conn;
     let socket: Socket;

@@ -65,8 +65,10 @@ export interface Endpoint {
   site?: object;
   /** Meshed and not behind opaque transport: HTTP/1.1 may ride HTTP/2 to it (orig-proto). */
   meshed: boolean;
-  /** Opens a connection to it, counted in the TCP metrics (peer="dst"). `alpn`: TLS offer. */
-  /** `directRead`: for a pool, whose connections' owners take their bytes directly (transport/direct-read.ts). */
+  /**
+   * Opens a connection to it, counted in the TCP metrics (peer="dst"). `alpn`: TLS offer.
+   * `directRead`: for a pool, whose connections' owners take their bytes directly (transport/direct-read.ts).
+   */
   dial(alpn?: readonly string[], directRead?: boolean): Promise<Socket>;
   /**
    * A request to it is over: `ok` false for a failure (connect error, 5xx, reset). `sample`

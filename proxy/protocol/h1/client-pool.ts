@@ -32,6 +32,11 @@ export class UpstreamConn {
   closed = false;
   /** What acquire answers when it hands this connection out again (made once, not per request). */
   readonly reusedLease: Acquired;
+  /** The socket's bytes, to the exchange on it (transport/direct-read.ts takes them to it directly). */
+  private readonly onBytes = (chunk: Buffer): void => {
+    if (this.handler) this.handler.onUpstreamData(chunk);
+    else this.socket.destroy(); // bytes on an idle connection: nothing can be trusted after them
+  };
 
   constructor(
     readonly key: string,
@@ -56,11 +61,6 @@ export class UpstreamConn {
       h?.onUpstreamClose(this.errno);
     });
   }
-
-  private readonly onBytes = (chunk: Buffer): void => {
-    if (this.handler) this.handler.onUpstreamData(chunk);
-    else this.socket.destroy(); // bytes on an idle connection: nothing can be trusted after them
-  };
 
   /** Back to the pool: the exchange on it is complete and the upstream keeps it open. */
   release(): void {
