@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Counter, Histogram, Registry as PromRegistry } from 'prom-client';
 import * as hdr from 'hdr-histogram-js';
-import { classify, HttpMetrics, LATENCY_BUCKETS_MS, latencyCounts, mergeLatency, mergeLatencyBuckets, newHdr, type HttpLabels } from './http-metrics';
+import { classify, HttpMetrics, LATENCY_BUCKETS_MS, latencyCounts, mergeLatency, mergeLatencyBuckets, type HttpLabels } from './http-metrics';
+import { LatencyHistogram } from './latency-histogram';
 import { exposition, mergeFamilies, Registry } from './registry';
 
 const route: HttpLabels = { direction: 'inbound', authority: 'web:80', target_addr: '10.0.0.1:80', tls: 'true', client_id: 'a.b.serviceaccount.identity.linnet.cluster.local' };
@@ -79,7 +80,7 @@ test('merged exact latency has the percentiles of one histogram holding every va
   let seed = 7;
   const next = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
   const values = Array.from({ length: 20_000 }, () => Math.max(1, Math.round(Math.exp(next() * 16.8))));
-  const parts = [newHdr(), newHdr(), newHdr()];
+  const parts = [new LatencyHistogram(), new LatencyHistogram(), new LatencyHistogram()];
   const all = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
   values.forEach((v, i) => {
     parts[i % 3]!.recordValue(v);
@@ -97,8 +98,8 @@ test('merged exact latency has the percentiles of one histogram holding every va
 });
 
 test('the workers\' buckets side by side (/latency?buckets=1): the same values and counts as one histogram holding every value, and the maximum', () => {
-  const parts = [newHdr(), newHdr()];
-  const all = newHdr();
+  const parts = [new LatencyHistogram(), new LatencyHistogram()];
+  const all = new LatencyHistogram();
   [3, 3, 40, 900, 900, 900, 15_000].forEach((v, i) => {
     parts[i % 2]!.recordValue(v);
     all.recordValue(v);

@@ -52,10 +52,6 @@ function clean(labels: HttpLabels): Record<string, string> {
   return out;
 }
 
-/** An exact-latency histogram (latency-histogram.ts). */
-export function newHdr(): LatencyHistogram {
-  return new LatencyHistogram();
-}
 
 /**
  * One key's exact latency as a worker hands it to the main thread: the non-empty buckets as
@@ -125,7 +121,7 @@ export class HttpMetrics {
     if (!r) {
       const exactKey = `${labels.direction} ${labels.authority}`;
       let exact = this.exact.get(exactKey);
-      if (!exact) this.exact.set(exactKey, (exact = newHdr()));
+      if (!exact) this.exact.set(exactKey, (exact = new LatencyHistogram()));
       r = { labels: clean(labels), requests: 0, responses: new Map(), latency: new Map(), byOutcome: new Map(), exact };
       this.routes.set(key, r);
     }
@@ -283,7 +279,7 @@ export function mergeLatency(snapshots: Record<string, LatencyCounts>[]): Record
   for (const snap of snapshots) {
     for (const [k, part] of Object.entries(snap)) {
       let into = merged.get(k);
-      if (!into) merged.set(k, (into = { h: newHdr(), max: 0 }));
+      if (!into) merged.set(k, (into = { h: new LatencyHistogram(), max: 0 }));
       for (let i = 0; i < part.buckets.length; i += 2) into.h.recordValueWithCount(part.buckets[i]!, part.buckets[i + 1]!);
       into.max = Math.max(into.max, part.max);
     }

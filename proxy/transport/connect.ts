@@ -29,7 +29,8 @@ export function connectTarget(host: string, port: number, timeoutMs: number, dir
   return new Promise((resolve, reject) => {
     const options: TcpNetConnectOpts = { host, port, allowHalfOpen: true, noDelay: true };
     if (directRead) options.onread = DIRECT_READ;
-    const socket = directRead ? directSocket(connect(options)) : connect(options);
+    const socket = connect(options);
+    if (directRead) directSocket(socket);
     socket.pause();
     const fail = (errno: string, cause?: unknown) => {
       clearTimeout(timer);

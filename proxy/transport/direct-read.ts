@@ -1,17 +1,18 @@
 /**
- * Reads of the sockets the proxy dials (to apps, to other proxies' inbound ports) without Node's
- * readable stream between the socket and its owner. Node's default read allocates a 64 KiB
+ * Reads of the connections the pools dial (to apps, to other proxies' inbound ports) without
+ * Node's readable stream between the socket and its owner. Node's default read allocates a 64 KiB
  * buffer per read and shrinks it to the bytes read, pushes it through the stream's state machine
  * and schedules a tick to read more; with `onread` Node reads into a buffer we give it and calls
  * us directly. A perf profile of one hop at 1,000 req/s put that machinery at several percent of
  * the proxy's CPU, for each socket read.
  *
- * One buffer serves every dialled socket: the loop reads one socket at a time, and the bytes are
+ * One buffer serves every such socket: the loop reads one socket at a time, and the bytes are
  * copied out before the next read (a small read into Node's pooled slab), so an owner keeps its
  * chunk as it kept a 'data' chunk. The owner is also the socket's 'data' listener, and whatever
- * cannot go to it directly goes through the stream as before (`push`): bytes of a socket nobody
- * took with `takeBytes` (relays, tunnels and anything else that reads a dialled socket the usual
- * way), and bytes that arrive while the owner has the socket paused. Accepted sockets cannot be
+ * cannot go to it directly goes through the stream as before (`push`): bytes read before an owner
+ * took the socket (a peer's first frames right after the TLS handshake) or after it let go (an
+ * upgraded connection's relay), and bytes that arrive while the owner has the socket paused.
+ * Relayed connections are dialled without it (see splice-relay.ts). Accepted sockets cannot be
  * given `onread` in Node 20; on them `takeBytes` is a 'data' listener.
  */
 import type { OnReadOpts, Socket } from 'node:net';

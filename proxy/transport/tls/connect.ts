@@ -43,7 +43,8 @@ export function connectMeshed(
       ...(alpn && alpn.length > 0 ? { ALPNProtocols: [...alpn] } : {}),
       ...(directRead ? { onread: DIRECT_READ } : {}),
     } as ConnectionOptions;
-    const socket = directRead ? directSocket(tlsConnect(options)) : tlsConnect(options);
+    const socket = tlsConnect(options);
+    if (directRead) directSocket(socket);
     socket.pause();
     const fail = (errno: string, cause?: unknown) => {
       clearTimeout(timer);
