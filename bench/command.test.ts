@@ -5,6 +5,8 @@ import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { command } from './command';
+import type { BenchEnv } from './environment';
+import { scenarios } from './scenarios';
 
 async function capture(args: string[]): Promise<{ code: number | undefined; out: string; err: string; thrown?: Error & { code?: string } }> {
   let out = '';
@@ -26,14 +28,36 @@ async function capture(args: string[]): Promise<{ code: number | undefined; out:
 test('--list names every scenario with its targets; --rates changes the latency scenarios', async () => {
   const r = await capture(['--list']);
   assert.equal(r.code, 0);
-  for (const id of ['http1-small', 'http1-1mb', 'http1-1mb-up', 'h2', 'grpc-unary', 'grpc-unary-mesh', 'grpc-stream', 'ws', 'tcp-iperf3', 'redis', 'latency-http1-1000', 'latency-http1-5000', 'cost-2w']) {
+  for (const id of ['http1-small', 'http1-1mb', 'http1-1mb-up', 'h2', 'grpc-unary', 'grpc-unary-mesh', 'grpc-stream', 'ws', 'tcp-iperf3', 'redis', 'latency-http1-1000', 'latency-http1-5000', 'latency-http1-1conn', 'cost-2w']) {
     assert.match(r.out, new RegExp(`^${id} `, 'm'));
   }
   // The peer mesh baseline beside Linnet meshed, and in the meshed gRPC scenario with direct only.
-  for (const id of ['http1-small', 'latency-http1-1000', 'latency-http1-5000']) assert.match(r.out, new RegExp(`^${id} .*\\[.*linnet-mesh, haproxy-mesh\\]$`, 'm'));
+  for (const id of ['http1-small', 'latency-http1-1000', 'latency-http1-5000', 'latency-http1-1conn']) assert.match(r.out, new RegExp(`^${id} .*\\[.*linnet-mesh, haproxy-mesh\\]$`, 'm'));
   assert.match(r.out, /^grpc-unary-mesh +gRPC unary \(64 B\), meshed \[direct, linnet-mesh, haproxy-mesh\]$/m);
   assert.match(r.out, /^ {2}haproxy-mesh +haproxy pair \(peer mesh, mTLS\)$/m);
   assert.match((await capture(['--list', '--rates', '200'])).out, /^latency-http1-200 /m);
+});
+
+test('the one-connection latency scenario keeps one connection whatever --connections says; the others take it', async () => {
+  const list = scenarios([1000]);
+  const one = list.find((s) => s.id === 'latency-http1-1conn')!;
+  const other = list.find((s) => s.id === 'latency-http1-1000')!;
+  assert.equal(one.rate, 200);
+  assert.match(one.tool(32), /--rate 200 --connections 1 /);
+  assert.match(other.tool(32), /--rate 1000 --connections 32 /);
+  const argvs: string[][] = [];
+  const env = {
+    async runLoad(argv: string[]) {
+      argvs.push(argv);
+      return JSON.stringify({ ops: 600, seconds: 3, errors: 0, p50: 1, p90: 2, p99: 3, 'p99.9': 4 });
+    },
+  } as unknown as BenchEnv;
+  const m = await one.measure({ env, address: '10.0.0.1:11000', seconds: 3, connections: 32 });
+  await other.measure({ env, address: '10.0.0.1:11000', seconds: 3, connections: 32 });
+  const conns = argvs.map((a) => a[a.indexOf('--connections') + 1]);
+  assert.deepEqual(conns, ['1', '32']);
+  assert.equal(m.value, 200);
+  assert.deepEqual(m.latencyMs, { p50: 1, p90: 2, p99: 3, 'p99.9': 4 });
 });
 
 test('bad numbers, unknown flags and unknown scenarios exit 2 with a message', async () => {

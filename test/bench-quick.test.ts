@@ -34,7 +34,7 @@ test('linnet bench --quick runs every scenario against its baselines and writes 
     const results = validateResults(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')), 'results.json');
     assert.equal(results.settings.quick, true);
     const ids = results.scenarios.map((s) => s.id);
-    for (const id of ['http1-small', 'http1-1mb', 'http1-1mb-up', 'h2', 'grpc-unary', 'grpc-unary-mesh', 'grpc-stream', 'ws', 'tcp-iperf3', 'redis', 'latency-http1-1000', 'cost-2w', 'soak-mesh', 'idle-conns']) assert.ok(ids.includes(id), `scenario ${id} missing`);
+    for (const id of ['http1-small', 'http1-1mb', 'http1-1mb-up', 'h2', 'grpc-unary', 'grpc-unary-mesh', 'grpc-stream', 'ws', 'tcp-iperf3', 'redis', 'latency-http1-1000', 'latency-http1-1conn', 'cost-2w', 'soak-mesh', 'idle-conns']) assert.ok(ids.includes(id), `scenario ${id} missing`);
     for (const s of results.scenarios.filter((x) => x.kind === 'throughput' || x.kind === 'latency')) {
       assert.equal(s.status, 'ok', `${s.id}: ${s.reason}`);
       const direct = s.targets.find((t) => t.target === 'direct')!;
