@@ -130,11 +130,8 @@ function grpcUnary(id: string, title: string, targets: TargetId[]): ScenarioDef 
   };
 }
 
-/**
- * Constant-rate HTTP/1.1 (bench/apps/open-loop): latency percentiles at `rate` req/s.
- * `connections`: a fixed number of connections, whatever --connections says.
- */
-function latencyScenario(id: string, title: string, rate: number, targets: TargetId[], connections?: number): ScenarioDef {
+/** Constant-rate HTTP/1.1 (bench/apps/open-loop): latency percentiles at `rate` req/s, on `conns(--connections)` connections. */
+function latencyScenario(id: string, title: string, rate: number, conns: (c: number) => number, targets: TargetId[]): ScenarioDef {
   return {
     id,
     title,
@@ -143,10 +140,10 @@ function latencyScenario(id: string, title: string, rate: number, targets: Targe
     protocol: 'http1',
     rate,
     targets,
-    tool: (c) => `bench/apps/open-loop --rate ${rate} --connections ${connections ?? c} --warmup ${LATENCY_WARMUP_S} (open loop, HdrHistogram, latency from the intended send time, connections used in turn)`,
+    tool: (c) => `bench/apps/open-loop --rate ${rate} --connections ${conns(c)} --warmup ${LATENCY_WARMUP_S} (open loop, HdrHistogram, latency from the intended send time, connections used in turn)`,
     async measure(a) {
       const out = await a.env.runLoad(
-        [...node('open-loop.js'), '--to', a.address, '--rate', String(rate), '--duration', String(a.seconds), '--warmup', String(LATENCY_WARMUP_S), '--connections', String(connections ?? a.connections)],
+        [...node('open-loop.js'), '--to', a.address, '--rate', String(rate), '--duration', String(a.seconds), '--warmup', String(LATENCY_WARMUP_S), '--connections', String(conns(a.connections))],
         timeout(a.seconds + LATENCY_WARMUP_S),
       );
       const r = parseAppReport<{ ops: number; seconds: number; errors: number; p50: number; p90: number; p99: number; 'p99.9': number }>(out, 'open-loop');
@@ -238,16 +235,16 @@ export function scenarios(rates: readonly number[]): ScenarioDef[] {
       },
     },
   ];
-  for (const rate of rates) list.push(latencyScenario(`latency-http1-${rate}`, `HTTP/1.1 at a constant ${rate} req/s`, rate, [...ALL, ...MESHED]));
+  for (const rate of rates) list.push(latencyScenario(`latency-http1-${rate}`, `HTTP/1.1 at a constant ${rate} req/s`, rate, (c) => c, [...ALL, ...MESHED]));
   // The tail with the CPU mostly idle: one connection, a request every 5 ms. A request due while
   // the one before is still out waits for it, and that wait counts, so any pause on the path (a
   // collection, a timer, a flush that waits for something) shows at p99 in full.
-  list.push(latencyScenario('latency-http1-1conn', 'HTTP/1.1 at a constant 200 req/s on one connection', 200, [...ALL, ...MESHED], 1));
+  list.push(latencyScenario('latency-http1-1conn', 'HTTP/1.1 at a constant 200 req/s on one connection', 200, () => 1, [...ALL, ...MESHED]));
   // The route layer's cost: the same meshed path and app, once by the Service's virtual IP (50
   // HTTPRoutes attached, retries on, never triggered) and once by the endpoint's address (no routes).
   list.push(wrkScenario('routes-http1', 'HTTP/1.1 small requests, meshed: 50 routes with retries vs none', '/', (c) => c, ['direct', 'linnet-mesh', 'linnet-routes']));
   // The same route layer's cost as latency at a constant rate: what 50 routes with retries add to p50/p99.
-  list.push(latencyScenario('latency-routes', 'HTTP/1.1 at a constant 1000 req/s, meshed: 50 routes with retries vs none', 1000, ['direct', 'linnet-mesh', 'linnet-routes']));
+  list.push(latencyScenario('latency-routes', 'HTTP/1.1 at a constant 1000 req/s, meshed: 50 routes with retries vs none', 1000, (c) => c, ['direct', 'linnet-mesh', 'linnet-routes']));
   list.push({ ...wrkScenario('cost-2w', 'HTTP/1.1 small requests, Linnet with 2 workers', '/', (c) => c, ['direct', 'linnet-2w']) });
   // Tap's cost: the same proxy with no tap open, and with one open on all its traffic (a reader in
   // the control pod taking every event, the rate cap raised so that every request is tapped).

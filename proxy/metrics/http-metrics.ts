@@ -52,7 +52,6 @@ function clean(labels: HttpLabels): Record<string, string> {
   return out;
 }
 
-
 /**
  * One key's exact latency as a worker hands it to the main thread: the non-empty buckets as
  * [a value in the bucket, its count] pairs, flattened, and the exact maximum. Plain numbers, so
