@@ -129,7 +129,11 @@ describe('without the anchor key: a new issuer from outside is taken live, bad i
         await sleep(250);
       }
       assert.ok(log.some((l) => /^warn LINNET_IDENTITY_KEY_MISMATCH: refused .*issuer\.key.*still signing with/.test(l)), log.join('\n'));
-      assert.match(await registry.metrics(), /identity_issuer_refused_total 4/);
+      // Each refusal is counted once. Two-file cases (key, then certificate) and their restore can
+      // be polled between the writes, a real half-written pair refused as a key mismatch: so at
+      // least the four cases, and exactly what the manager reported.
+      assert.ok(refusals.length >= cases.length, `${refusals.length} refusals`);
+      assert.match(await registry.metrics(), new RegExp(`identity_issuer_refused_total ${refusals.length}\n`));
     } finally {
       await srv?.stop();
       t.remove();
