@@ -38,26 +38,40 @@ test('--list names every scenario with its targets; --rates changes the latency 
   assert.match((await capture(['--list', '--rates', '200'])).out, /^latency-http1-200 /m);
 });
 
+/** A bench environment whose load tool is not run: it records the argv and reports open-loop's JSON. */
+function openLoopEnv(argvs: string[][], ops: number): BenchEnv {
+  return {
+    async runLoad(argv: string[]) {
+      argvs.push(argv);
+      return JSON.stringify({ ops, seconds: 3, errors: 0, p50: 1, p90: 2, p99: 3, 'p99.9': 4 });
+    },
+  } as unknown as BenchEnv;
+}
+
 test('the one-connection latency scenario keeps one connection whatever --connections says; the others take it', async () => {
   const list = scenarios([1000]);
   const one = list.find((s) => s.id === 'latency-http1-1conn')!;
   const other = list.find((s) => s.id === 'latency-http1-1000')!;
   assert.equal(one.rate, 200);
-  assert.match(one.tool(32), /--rate 200 --connections 1 /);
-  assert.match(other.tool(32), /--rate 1000 --connections 32 /);
+  assert.match(one.tool(32, 1), /--rate 200 --connections 1 --warmup 1 /);
+  assert.match(other.tool(32, 1), /--rate 1000 --connections 32 --warmup 1 /);
   const argvs: string[][] = [];
-  const env = {
-    async runLoad(argv: string[]) {
-      argvs.push(argv);
-      return JSON.stringify({ ops: 600, seconds: 3, errors: 0, p50: 1, p90: 2, p99: 3, 'p99.9': 4 });
-    },
-  } as unknown as BenchEnv;
-  const m = await one.measure({ env, address: '10.0.0.1:11000', seconds: 3, connections: 32 });
-  await other.measure({ env, address: '10.0.0.1:11000', seconds: 3, connections: 32 });
+  const env = openLoopEnv(argvs, 600);
+  const m = await one.measure({ env, address: '10.0.0.1:11000', seconds: 3, connections: 32, warmupS: 1 });
+  await other.measure({ env, address: '10.0.0.1:11000', seconds: 3, connections: 32, warmupS: 1 });
   const conns = argvs.map((a) => a[a.indexOf('--connections') + 1]);
   assert.deepEqual(conns, ['1', '32']);
   assert.equal(m.value, 200);
   assert.deepEqual(m.latencyMs, { p50: 1, p90: 2, p99: 3, 'p99.9': 4 });
+});
+
+test('a latency scenario warms up on its own connections only when the run has a warm-up (not in --quick or with --warmup 0)', async () => {
+  const def = scenarios([1000]).find((s) => s.id === 'latency-http1-1000')!;
+  const argvs: string[][] = [];
+  const env = openLoopEnv(argvs, 3000);
+  for (const warmupS of [2, 0]) await def.measure({ env, address: '10.0.0.1:11000', seconds: 3, connections: 32, warmupS });
+  assert.deepEqual(argvs.map((a) => a[a.indexOf('--warmup') + 1]), ['1', '0']);
+  assert.match(def.tool(32, 0), /--warmup 0 /);
 });
 
 test('bad numbers, unknown flags and unknown scenarios exit 2 with a message', async () => {

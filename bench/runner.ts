@@ -92,7 +92,7 @@ export async function runScenarios(env: BenchEnv, defs: readonly AnyScenario[], 
 }
 
 async function runScenario(env: BenchEnv, def: ScenarioDef, s: RunSettings, progress: Progress): Promise<ScenarioResult> {
-  const base = { id: def.id, title: def.title, kind: def.kind, unit: def.unit, tool: def.tool(s.connections), ...(def.rate ? { rate: def.rate } : {}) };
+  const base = { id: def.id, title: def.title, kind: def.kind, unit: def.unit, tool: def.tool(s.connections, s.warmupS), ...(def.rate ? { rate: def.rate } : {}) };
   // The 2-worker scenario restarts the proxy; every other one runs with 1 worker.
   const workers = def.targets.includes('linnet-2w') ? 2 : 1;
   // The tap scenario's proxy serves tap (linnet: none open, linnet-tap: one on all traffic); the others' does not.
@@ -120,7 +120,7 @@ async function runScenario(env: BenchEnv, def: ScenarioDef, s: RunSettings, prog
   const checkFailed = new Map<TargetId, string>();
 
   const measure = (t: TargetId, seconds: number): Promise<Measured> =>
-    def.measure({ env, address: env.address(TARGET_ROUTE[t], def.protocol), seconds, connections: s.connections, hintRate: hint.get(t), rate: def.rate });
+    def.measure({ env, address: env.address(TARGET_ROUTE[t], def.protocol), seconds, connections: s.connections, warmupS: s.warmupS, hintRate: hint.get(t), rate: def.rate });
   // linnet-tap: the same proxy as linnet, with a tap open on all its traffic for the measurement.
   const once = async (t: TargetId, seconds: number): Promise<Measured> => {
     if (t !== 'linnet-tap') return measure(t, seconds);
@@ -141,7 +141,7 @@ async function runScenario(env: BenchEnv, def: ScenarioDef, s: RunSettings, prog
     progress.status(`${def.id} · ${t} · checking the path`);
     try {
       if (t === PEER_MESH_TARGET) await env.checkPeerMesh(def.protocol);
-      if (def.check) await def.check({ env, address: env.address(TARGET_ROUTE[t], def.protocol), seconds: 1, connections: s.connections });
+      if (def.check) await def.check({ env, address: env.address(TARGET_ROUTE[t], def.protocol), seconds: 1, connections: s.connections, warmupS: s.warmupS });
     } catch (err) {
       checkFailed.set(t, (err as Error).message);
       targets.splice(targets.indexOf(t), 1);

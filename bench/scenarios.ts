@@ -23,6 +23,11 @@ export interface MeasureArgs {
   address: string;
   seconds: number;
   connections: number;
+  /**
+   * The run's warm-up in seconds (--warmup). 0 when the run asked for none (--quick, --warmup 0):
+   * then a scenario does not warm up inside its measured run either.
+   */
+  warmupS: number;
   /** The rate a warm-up achieved, for tools that take a count rather than a duration. */
   hintRate?: number;
   rate?: number;
@@ -36,8 +41,8 @@ export interface ScenarioDef {
   readonly protocol: Protocol;
   readonly targets: readonly TargetId[];
   readonly rate?: number;
-  /** How the tool is run, for the report. */
-  tool(connections: number): string;
+  /** How the tool is run, for the report; `warmupS` as in MeasureArgs. */
+  tool(connections: number, warmupS: number): string;
   /** Run once per target before the warm-up: throws when the path does not work right. */
   check?(a: MeasureArgs): Promise<void>;
   measure(a: MeasureArgs): Promise<Measured>;
@@ -81,6 +86,8 @@ const MESHED: TargetId[] = ['linnet-mesh', 'haproxy-mesh'];
  * not the per-request latency this scenario reports.
  */
 export const LATENCY_WARMUP_S = 1;
+/** The in-run warm-up a latency scenario takes: none when the run has no warm-up at all. */
+export const latencyWarmupS = (runWarmupS: number) => (runWarmupS > 0 ? LATENCY_WARMUP_S : 0);
 
 /** `script`: a wrk Lua file in the bench dir (environment.ts writes them), e.g. for uploads. */
 function wrkScenario(id: string, title: string, path: string, conns: (c: number) => number, targets: TargetId[], script?: string): ScenarioDef {
@@ -140,11 +147,12 @@ function latencyScenario(id: string, title: string, rate: number, conns: (c: num
     protocol: 'http1',
     rate,
     targets,
-    tool: (c) => `bench/apps/open-loop --rate ${rate} --connections ${conns(c)} --warmup ${LATENCY_WARMUP_S} (open loop, HdrHistogram, latency from the intended send time, connections used in turn)`,
+    tool: (c, w) => `bench/apps/open-loop --rate ${rate} --connections ${conns(c)} --warmup ${latencyWarmupS(w)} (open loop, HdrHistogram, latency from the intended send time, connections used in turn)`,
     async measure(a) {
+      const warmup = latencyWarmupS(a.warmupS);
       const out = await a.env.runLoad(
-        [...node('open-loop.js'), '--to', a.address, '--rate', String(rate), '--duration', String(a.seconds), '--warmup', String(LATENCY_WARMUP_S), '--connections', String(conns(a.connections))],
-        timeout(a.seconds + LATENCY_WARMUP_S),
+        [...node('open-loop.js'), '--to', a.address, '--rate', String(rate), '--duration', String(a.seconds), '--warmup', String(warmup), '--connections', String(conns(a.connections))],
+        timeout(a.seconds + warmup),
       );
       const r = parseAppReport<{ ops: number; seconds: number; errors: number; p50: number; p90: number; p99: number; 'p99.9': number }>(out, 'open-loop');
       return { ...r, value: r.rate, latencyMs: { p50: r.p50, p90: r.p90, p99: r.p99, 'p99.9': r['p99.9'] } };
