@@ -68,7 +68,7 @@ export function classify(sym: string, dso: string): Frame {
   if (dso.endsWith('/node') || dso === 'node') {
     return { name: sym, kind: sym.startsWith('Builtins_') ? 'v8-builtin' : 'native' };
   }
-  if (dso === '[unknown]') return { name: sym === '[unknown]' ? '[unknown]' : sym, kind: 'other' };
+  if (dso === '[unknown]') return { name: sym, kind: 'other' };
   return { name: sym === '[unknown]' ? `[${dso.split('/').pop()}]` : sym, kind: 'libc' };
 }
 

@@ -87,7 +87,7 @@ const MESHED: TargetId[] = ['linnet-mesh', 'haproxy-mesh'];
  */
 export const LATENCY_WARMUP_S = 1;
 /** The in-run warm-up a latency scenario takes: none when the run has no warm-up at all. */
-export const latencyWarmupS = (runWarmupS: number) => (runWarmupS > 0 ? LATENCY_WARMUP_S : 0);
+const latencyWarmupS = (runWarmupS: number) => (runWarmupS > 0 ? LATENCY_WARMUP_S : 0);
 
 /** `script`: a wrk Lua file in the bench dir (environment.ts writes them), e.g. for uploads. */
 function wrkScenario(id: string, title: string, path: string, conns: (c: number) => number, targets: TargetId[], script?: string): ScenarioDef {

@@ -72,8 +72,8 @@ function rss(m: Mesh): { client: number; server: number } {
 
 const fmt = (b: number) => `${(b / MB).toFixed(0)} MB`;
 
-/** Runs an attack in the client pod; probes while it holds its connections and after it ends. */
 /**
+ * Runs an attack in the client pod; probes while it holds its connections and after it ends.
  * `settleMs`: after the attacker has opened its connections, how long before the probes. A flood
  * at the connection cap is made room in only by connections older than the detect timeout
  * (connection-limit.ts); for that long after the last of a fast burst, every held connection is

@@ -1,7 +1,7 @@
 /**
  * A flame graph of some processes from `perf script` output (bench/flamegraph.ts).
  *
- *   perf record -C 1 -g -F 999 -o perf.data -- sleep 4      # while the bench loads the proxy on CPU 1
+ *   perf record -C 1 -g -F 4999 -o perf.data -- sleep 5     # while the bench loads the proxy on CPU 1
  *   perf script -i perf.data -F comm,pid,tid,ip,sym,dso > perf.txt
  *   node dist/bench/apps/flamegraph.js --in perf.txt --pids 1234,1240 --names outbound,inbound \
  *     --title "..." --subtitle "..." --out profile.svg
@@ -19,7 +19,7 @@ if (typeof v.in !== 'string' || typeof v.out !== 'string') {
   throw new BenchError('LINNET_BENCH_BAD_ARGS', '--in PERF_SCRIPT_TEXT and --out FILE.svg are required', 'see the usage at the top of bench/apps/flamegraph.ts');
 }
 const pids = typeof v.pids === 'string' ? v.pids.split(',').map(Number) : [];
-if (pids.some((p) => !Number.isInteger(p) || p <= 0)) throw new BenchError('LINNET_BENCH_BAD_ARGS', `--pids "${v.pids}": expected process ids separated by commas`, 'pgrep -f "linnet.js proxy" lists the proxies');
+if (pids.some((p) => !Number.isInteger(p) || p <= 0)) throw new BenchError('LINNET_BENCH_BAD_ARGS', `--pids "${v.pids}": expected process ids separated by commas`, 'pgrep -f "linnet proxy" lists the proxies');
 const names = typeof v.names === 'string' ? v.names.split(',') : [];
 const folded = foldPerfScript(readFileSync(v.in, 'utf8'), {
   ...(pids.length ? { pids: new Set(pids) } : {}),
